@@ -1,0 +1,3 @@
+"""Subcommands of the ``equity-outcomes`` CLI."""
+
+from __future__ import annotations

@@ -1,0 +1,68 @@
+"""Subgroup crosswalk: every raw label (DESE exports, file names, student data) maps to one subgroup id.
+
+Data lives in ``config/subgroup_crosswalk.csv`` (raw_label -> subgroup) and ``config/subgroups.csv`` (the ids).
+An unknown label is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import UnknownSubgroupError
+from .paths import config_dir
+
+
+def normalize_label(label: str) -> str:
+    """Lower-case, trim, collapse inner whitespace: ' Afr. Amer./Black ' -> 'afr. amer./black'."""
+    return re.sub(r"\s+", " ", str(label).strip().lower())
+
+
+@lru_cache(maxsize=4)
+def _load(config: Path) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    with open(config / "subgroups.csv", newline="", encoding="utf-8") as fh:
+        subgroups = {r["subgroup"]: r for r in csv.DictReader(fh)}
+    crosswalk: dict[str, str] = {}
+    with open(config / "subgroup_crosswalk.csv", newline="", encoding="utf-8") as fh:
+        for line_no, r in enumerate(csv.DictReader(fh), start=2):
+            sid = r["subgroup"].strip()
+            if sid not in subgroups:
+                raise UnknownSubgroupError(
+                    "crosswalk maps to a subgroup id that config/subgroups.csv does not declare",
+                    file=str(config / "subgroup_crosswalk.csv"),
+                    row=line_no,
+                    column="subgroup",
+                    value=sid,
+                    fix="add the id to config/subgroups.csv or correct the crosswalk row",
+                )
+            crosswalk[normalize_label(r["raw_label"])] = sid
+    return crosswalk, subgroups
+
+
+def subgroups() -> dict[str, dict[str, str]]:
+    """All declared subgroups, keyed by id, with label, required, complement and definition."""
+    return _load(config_dir())[1]
+
+
+def required_subgroups() -> list[str]:
+    return [k for k, v in subgroups().items() if v["required"] == "true"]
+
+
+def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, column: str | None = None) -> str:
+    """Map a raw label to its subgroup id, or raise an error naming the label and where it was found."""
+    crosswalk, known = _load(config_dir())
+    key = normalize_label(label)
+    if key in crosswalk:
+        return crosswalk[key]
+    if key in known:  # already an id
+        return key
+    raise UnknownSubgroupError(
+        "unknown student-group label",
+        file=file,
+        row=row,
+        column=column,
+        value=label,
+        fix=f"add a row '{key},<subgroup id>' to config/subgroup_crosswalk.csv (ids: {', '.join(sorted(known))})",
+    )

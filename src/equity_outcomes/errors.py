@@ -1,0 +1,54 @@
+"""Errors that tell the user what went wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class EquityOutcomesError(Exception):
+    """Base class: every error raised on purpose by equity-outcomes."""
+
+
+class InputError(EquityOutcomesError):
+    """A user-supplied file or value cannot be used. Names the file, row, column and value, and the fix."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        value: object = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.file = file
+        self.row = row
+        self.column = column
+        self.value = value
+        self.fix = fix
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file {self.file}")
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column!r}")
+        if self.value is not None:
+            where.append(f"value {self.value!r}")
+        msg = self.problem
+        if where:
+            msg = f"{', '.join(where)}: {msg}"
+        if self.fix:
+            msg += f" How to fix: {self.fix}"
+        return msg
+
+
+class UnknownSubgroupError(InputError):
+    """A subgroup label not in config/subgroup_crosswalk.csv."""
+
+
+class WarehouseBusyError(EquityOutcomesError):
+    """Another process holds the warehouse for writing."""
