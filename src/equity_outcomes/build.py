@@ -1,0 +1,117 @@
+"""(Re)build every SQL model under ``sql/`` (staging -> intermediate -> marts) from what has been ingested."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import catalog, crosswalk
+from .errors import EquityOutcomesError
+from .paths import sql_dir
+from .schemas import ALL_TABLES
+from .warehouse import table_exists
+
+LAYERS = ["staging", "intermediate", "marts"]
+
+DESE_CELLS_DDL = """
+CREATE TABLE IF NOT EXISTS raw_dese_cells (
+    load_id VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT, source_column VARCHAR,
+    report VARCHAR, school_year BIGINT, org_code VARCHAR, org_name VARCHAR, org_level VARCHAR, subgroup VARCHAR,
+    subgroup_label VARCHAR, subject VARCHAR, grade VARCHAR, period VARCHAR, measure VARCHAR, value_text VARCHAR,
+    value DOUBLE, is_suppressed BOOLEAN, income_definition VARCHAR
+)
+"""
+
+_SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "str": "VARCHAR", "string": "VARCHAR"}
+
+
+@dataclass
+class BuildSummary:
+    models: list[tuple[str, float, int | None]] = field(default_factory=list)  # (model, seconds, rows)
+    seconds: float = 0.0
+
+
+def model_files(root: Path | None = None) -> list[Path]:
+    """Model files in run order: layer by layer, and within the marts after the models they reference.
+
+    A model named ``x.sql`` creates the table or view ``x`` (staging models ``stg_*`` may create the name they
+    document, e.g. ``stg_roster`` creates ``roster``); a reference is the name appearing as a word in the SQL.
+    """
+    root = root or sql_dir()
+    ordered: list[Path] = []
+    for layer in LAYERS:
+        pending = sorted((root / layer).glob("*.sql"))
+        texts = {p: p.read_text(encoding="utf-8") for p in pending}
+        while pending:
+            names = {p.stem for p in pending}
+            ready = [
+                p for p in pending
+                if not any(n != p.stem and re.search(rf"\b{n}\b", texts[p]) for n in names)
+            ]
+            if not ready:
+                raise EquityOutcomesError(f"SQL models in sql/{layer} reference each other in a cycle: {sorted(names)}")
+            ordered.extend(ready)
+            pending = [p for p in pending if p not in ready]
+    return ordered
+
+
+def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty, typed raw tables for sources not loaded yet, so every model builds (to zero rows)."""
+    con.execute(DESE_CELLS_DDL)
+    for table, schema in ALL_TABLES.items():
+        name = f"raw_student_{table}"
+        if table_exists(con, name):
+            continue
+        cols = ["load_id VARCHAR", "source_file VARCHAR", "source_row BIGINT"]
+        for col, spec in schema.columns.items():
+            cols.append(f"{col} {_SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
+        con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
+
+
+def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
+    ref_metrics = catalog.metrics_frame()
+    ref_subgroups = pd.DataFrame(
+        [{"subgroup": k, **{c: v for c, v in row.items() if c != "subgroup"}} for k, row in crosswalk.subgroups().items()]
+    )
+    for name, frame in (("ref_metrics", ref_metrics), ("ref_subgroups", ref_subgroups)):
+        con.register("_ref", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _ref")
+        con.unregister("_ref")
+
+
+def build_models(
+    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, root: Path | None = None
+) -> BuildSummary:
+    """Run every model in one transaction; a failing model names its file and leaves the warehouse unchanged."""
+    summary = BuildSummary()
+    started = time.perf_counter()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ensure_raw_tables(con)
+        load_reference_tables(con)
+        for path in model_files(root):
+            t0 = time.perf_counter()
+            try:
+                con.execute(path.read_text(encoding="utf-8"))
+            except duckdb.Error as exc:
+                raise EquityOutcomesError(
+                    f"SQL model {path.relative_to(path.parents[1])} failed: {exc}. Nothing was changed. "
+                    "How to fix: correct the model (or the config it reads) and run build again."
+                ) from None
+            name = path.stem
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if table_exists(con, name) else None
+            summary.models.append((f"{path.parent.name}/{name}", time.perf_counter() - t0, rows))
+            if progress:
+                progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows)" if rows is not None else ""))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,1 @@
+"""Ingest: read DESE profile exports and district student extracts, validate, load into the warehouse."""

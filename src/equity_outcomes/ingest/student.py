@@ -1,0 +1,175 @@
+"""Read and validate one district student extract (a CSV named after its table, see ``schemas.py``).
+
+Structural problems (unknown table, missing or unexpected columns, wrong delimiter, bad encoding, empty file) refuse
+the file with an :class:`InputError`. Row problems never stop the load: every failing row goes to quarantine with
+its line number, column, value and the failed check, and the good rows load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from ..errors import InputError
+from ..schemas import ALL_TABLES, ID_COLUMNS
+from .pseudonymize import pseudonymize
+
+QUARANTINE_COLUMNS = ["source_row", "column_name", "value_text", "check_name", "message"]
+
+
+@dataclass
+class StudentRead:
+    path: Path
+    table: str
+    school_year: int | None
+    rows_in: int
+    data: pd.DataFrame  # validated, typed, ids pseudonymized, plus source_row
+    quarantine: pd.DataFrame  # QUARANTINE_COLUMNS
+    notes: list[str] = field(default_factory=list)
+
+
+def table_for(path: Path) -> str | None:
+    """The student table a file holds, from its name (``enrollment.csv``), or None if it is not one."""
+    stem = path.stem.lower()
+    return stem if path.suffix.lower() == ".csv" and stem in ALL_TABLES else None
+
+
+def _folder_year(path: Path) -> int | None:
+    name = path.parent.name
+    return int(name) if name.isdigit() and len(name) == 4 else None
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError("the file is empty", file=str(path), fix="export the table again from your SIS")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            break
+        return text
+    raise InputError(
+        "the file is not UTF-8 text (it looks like UTF-16 or a binary file)",
+        file=str(path),
+        fix="save it as 'CSV UTF-8 (comma delimited)'",
+    )
+
+
+def _read_frame(path: Path, table: str) -> pd.DataFrame:
+    text = _read_text(path)
+    header = next(csv.reader(io.StringIO(text)))
+    schema = ALL_TABLES[table]
+    expected = list(schema.columns)
+    if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+        raise InputError(
+            f"the file has one column, {header[0][:60]!r}: it is not comma-delimited",
+            file=str(path),
+            row=1,
+            fix="export it as comma-separated values (CSV), or convert the delimiter to ','",
+        )
+    header = [h.strip() for h in header]
+    missing = [c for c in expected if c not in header]
+    unexpected = [c for c in header if c not in expected]
+    if missing or unexpected:
+        raise InputError(
+            f"columns do not match the {table} contract: missing {missing or 'none'}, unexpected {unexpected or 'none'}",
+            file=str(path),
+            row=1,
+            fix=f"the header must be: {','.join(expected)} (see docs/student_data_contract.md)",
+        )
+    dupes = {h for h in header if header.count(h) > 1}
+    if dupes:
+        raise InputError(f"duplicate columns {sorted(dupes)}", file=str(path), row=1, fix="remove the duplicates")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
+    frame.columns = header
+    if frame.empty:
+        raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
+    return frame[expected]
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        return err.failure_cases
+    return pd.DataFrame(columns=["index", "column", "check", "failure_case"])
+
+
+def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Turn pandera failure cases into one quarantine record per (row, failed check)."""
+    row_level = fc[fc["index"].notna()].copy()
+    table_level = fc[fc["index"].isna()]
+    for _, f in table_level.iterrows():
+        if str(f["check"]).startswith(("column_in_dataframe", "column_in_schema")):
+            raise InputError(f"structural problem: {f['check']}", file=str(path), column=str(f["column"]))
+    if row_level.empty:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    row_level["index"] = row_level["index"].astype(int)
+    cols = row_level["column"].where(row_level["column"].isin(frame.columns), None)
+    values = [
+        None if c is None else (None if pd.isna(frame.at[i, c]) else str(frame.at[i, c]))
+        for i, c in zip(row_level["index"], cols, strict=True)
+    ]
+    out = pd.DataFrame(
+        {
+            "source_row": row_level["index"].to_numpy() + 2,  # header is line 1
+            "column_name": row_level["column"].astype(str),
+            "value_text": values,
+            "check_name": row_level["check"].astype(str),
+        }
+    )
+    out["message"] = "failed check " + out["check_name"] + " in column " + out["column_name"]
+    return out.drop_duplicates().reset_index(drop=True)
+
+
+def read_student_file(path: Path, key: bytes) -> StudentRead:
+    path = Path(path)
+    table = table_for(path)
+    if table is None:
+        raise InputError(
+            "not a known student table",
+            file=str(path),
+            fix=f"name the file after its table: one of {', '.join(f'{t}.csv' for t in ALL_TABLES)}",
+        )
+    frame = _read_frame(path, table)
+    schema = ALL_TABLES[table]
+    notes: list[str] = []
+    year = _folder_year(path)
+    fc = _failures(schema, frame)
+    quarantine = _quarantine_rows(fc, frame, path)
+    if year is not None and "school_year" in frame.columns:
+        wrong = frame.index[frame["school_year"].str.strip() != str(year)]
+        wrong = wrong.difference(quarantine["source_row"].to_numpy() - 2)
+        if len(wrong):
+            extra = pd.DataFrame(
+                {
+                    "source_row": wrong.to_numpy() + 2,
+                    "column_name": "school_year",
+                    "value_text": frame.loc[wrong, "school_year"].astype(str).to_numpy(),
+                    "check_name": f"equals folder year {year}",
+                    "message": f"school_year differs from the folder the file is in ({path.parent.name})",
+                }
+            )
+            quarantine = pd.concat([quarantine, extra], ignore_index=True)
+    bad_index = pd.Index(quarantine["source_row"].to_numpy() - 2).unique()
+    good = frame.drop(index=bad_index)
+    data = schema.validate(good) if len(good) else good
+    data = data.copy()
+    data.insert(0, "source_row", good.index.to_numpy() + 2)
+    for col in ID_COLUMNS & set(data.columns):
+        data[col] = pseudonymize(data[col], key)
+    if len(quarantine):
+        notes.append(f"{len(bad_index)} of {len(frame)} rows quarantined")
+    return StudentRead(path, table, year, len(frame), data.reset_index(drop=True), quarantine, notes)

@@ -1,0 +1,183 @@
+"""The DuckDB warehouse: safe writing (one writer, all-or-nothing), read-only access, and its bookkeeping tables.
+
+Writing goes through :class:`StagedWarehouse`: it takes an exclusive lock next to the warehouse file, works on a
+copy, and replaces the real file only when every stage succeeded. A failed, interrupted or killed run leaves the
+warehouse exactly as it was, and researchers can keep reading the old file while a run is writing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from .errors import EquityOutcomesError, WarehouseBusyError
+
+BOOKKEEPING_DDL = """
+CREATE TABLE IF NOT EXISTS load_audit (
+    load_id          VARCHAR,
+    loaded_at        TIMESTAMP,
+    source_file      VARCHAR,
+    file_hash        VARCHAR,
+    source_kind      VARCHAR,   -- 'dese' | 'student'
+    report           VARCHAR,   -- DESE report id or student table name
+    school_year      INTEGER,
+    rows_in          BIGINT,
+    rows_loaded      BIGINT,
+    rows_quarantined BIGINT,
+    status           VARCHAR,   -- loaded | replaced | unchanged | duplicate
+    message          VARCHAR,
+    seconds          DOUBLE
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    load_id      VARCHAR,
+    source_file  VARCHAR,
+    source_row   BIGINT,      -- 1-based line in the file (header is line 1)
+    table_name   VARCHAR,
+    column_name  VARCHAR,
+    value_text   VARCHAR,
+    check_name   VARCHAR,
+    message      VARCHAR
+);
+"""
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
+    return WarehouseBusyError(
+        f"warehouse {path} is in use by another process{detail}. Wait for that run to finish (or stop it), "
+        "or pass a different --warehouse."
+    )
+
+
+@contextmanager
+def _exclusive_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_file = _lock_path(path)
+    fh = open(lock_file, "a+")
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            raise _busy(path, f" (pid {holder})" if holder else "") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a lock held by another process becomes a clear :class:`WarehouseBusyError`."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise EquityOutcomesError(
+            f"warehouse {path} does not exist. Build it first: equity-outcomes run (or: make demo)."
+        )
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise _busy(path) from None
+        raise EquityOutcomesError(f"cannot open warehouse {path}: {exc}") from None
+
+
+def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:
+    return connect(path, read_only=True)
+
+
+class StagedWarehouse:
+    """Exclusive, all-or-nothing write access to a warehouse file.
+
+    >>> with StagedWarehouse(path) as staged:      # doctest: +SKIP
+    ...     con = staged.connect(); ...; con.close()
+    ...     staged.commit()                        # only now does ``path`` change
+
+    Leaving the block without :meth:`commit` (an exception, a kill) discards the work copy.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).resolve()
+        self.work_path = self.path.with_name(self.path.name + ".staging")
+        self._lock_cm = None
+        self.committed = False
+
+    def __enter__(self) -> StagedWarehouse:
+        self._lock_cm = _exclusive_lock(self.path)
+        self._lock_cm.__enter__()
+        try:
+            self._discard_work()
+            if self.path.exists():
+                # A writer from another tool (not using this lock) would hold DuckDB's own lock.
+                probe = connect(self.path)
+                probe.execute("CHECKPOINT")
+                probe.close()
+                shutil.copyfile(self.path, self.work_path)
+            con = self.connect()
+            con.execute(BOOKKEEPING_DDL)
+            con.close()
+        except BaseException:
+            self._lock_cm.__exit__(None, None, None)
+            raise
+        return self
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return connect(self.work_path)
+
+    def commit(self) -> None:
+        con = self.connect()
+        con.execute("CHECKPOINT")
+        con.close()
+        wal = self.work_path.with_name(self.work_path.name + ".wal")
+        if wal.exists():  # checkpoint folds the WAL in; a leftover would be stale
+            wal.unlink()
+        os.replace(self.work_path, self.path)
+        stale_wal = self.path.with_name(self.path.name + ".wal")
+        if stale_wal.exists():
+            stale_wal.unlink()
+        dir_fd = os.open(self.path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.committed = True
+
+    def _discard_work(self) -> None:
+        for p in (self.work_path, self.work_path.with_name(self.work_path.name + ".wal")):
+            if p.exists():
+                p.unlink()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if not self.committed:
+                self._discard_work()
+        finally:
+            self._lock_cm.__exit__(exc_type, exc, tb)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+        ).fetchall()
+    ]

@@ -1,0 +1,74 @@
+"""Shared fixtures. Tests run offline; Prefect uses one test harness per session (see test_flow.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_raw(tmp_path: Path) -> Path:
+    """A hand-made network: 2 schools, 2024, with every edge case the metric tests need (see test_metrics.py)."""
+    raw = tmp_path / "raw"
+    write_csv(
+        raw / "roster.csv",
+        "org_code,school_name,district_code,district_name,school_level,is_network_school,implementation_start_year,baseline_year",
+        [
+            "01000005,Alpha Middle,01000000,Alpha,middle,1,2024,",
+            "01000010,Beta Middle,01000000,Alpha,middle,0,,",
+        ],
+    )
+    enroll_header = (
+        "school_year,student_id,org_code,grade,race_ethnicity,gender,is_low_income,is_el,is_former_el,is_swd,"
+        "days_in_membership,days_absent"
+    )
+    rows = []
+    # Alpha: 20 students. s01-s10 low income latino; s11-s20 white not low income.
+    for i in range(1, 21):
+        li = 1 if i <= 10 else 0
+        race = "latino" if i <= 10 else "white"
+        absent = {1: 10, 2: 9, 3: 25, 4: 18}.get(i, 2)  # s01 exactly 10 days, s02 9 days, s03 chronic, s04 18/180
+        rows.append(f"2024,s{i:02d},01000005,07,{race},F,{li},0,0,0,180,{absent}")
+    # s21: fewer than 20 days in membership (excluded from attendance, included in discipline)
+    rows.append("2024,s21,01000005,07,black,M,1,0,0,1,15,10")
+    # s22: transfer: 100 days at Alpha (absent 12), 80 days at Beta (absent 1)
+    rows.append("2024,s22,01000005,08,black,M,1,0,0,0,100,12")
+    rows.append("2024,s22,01000010,08,black,M,1,0,0,0,80,1")
+    write_csv(raw / "student" / "2024" / "enrollment.csv", enroll_header, rows)
+    write_csv(
+        raw / "student" / "2024" / "discipline.csv",
+        "school_year,student_id,org_code,incident_id,action,days_missed",
+        [
+            "2024,s01,01000005,i1,OSS,2",
+            "2024,s01,01000005,i2,OSS,1",  # suspended twice: counted once
+            "2024,s02,01000005,i3,ISS,1",
+            "2024,s03,01000005,i4,OTHER,0",
+            "2024,s21,01000005,i5,OSS,3",
+        ],
+    )
+    assess = []
+    for i in range(1, 21):
+        level = "M" if i % 2 == 0 else "PM"  # 10 of 20 meeting
+        sgp = i * 4  # 4, 8, ..., 80
+        assess.append(f"2024,s{i:02d},01000005,07,ELA,nextgen,500,{level},{sgp}")
+    write_csv(
+        raw / "student" / "2024" / "assessments.csv",
+        "school_year,student_id,org_code,grade,subject,test_family,scaled_score,achievement_level,sgp",
+        assess,
+    )
+    return raw
