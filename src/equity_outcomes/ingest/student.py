@@ -134,6 +134,23 @@ def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.Da
     return out.drop_duplicates().reset_index(drop=True)
 
 
+def _validate_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, max_passes: int = 5) -> pd.DataFrame:
+    """Quarantine records for every failing row. pandera skips a column's checks when its coercion fails, so
+    validation repeats on the remaining rows until they pass (a row is quarantined for all its failures found)."""
+    found = []
+    remaining = frame
+    for _ in range(max_passes):
+        fc = _failures(schema, remaining)
+        q = _quarantine_rows(fc, remaining, path)
+        if q.empty:
+            break
+        found.append(q)
+        remaining = remaining.drop(index=pd.Index(q["source_row"].to_numpy() - 2).unique())
+    if not found:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return pd.concat(found, ignore_index=True)
+
+
 def read_student_file(path: Path, key: bytes) -> StudentRead:
     path = Path(path)
     table = table_for(path)
@@ -147,8 +164,7 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
     schema = ALL_TABLES[table]
     notes: list[str] = []
     year = _folder_year(path)
-    fc = _failures(schema, frame)
-    quarantine = _quarantine_rows(fc, frame, path)
+    quarantine = _validate_rows(schema, frame, path)
     if year is not None and "school_year" in frame.columns:
         wrong = frame.index[frame["school_year"].str.strip() != str(year)]
         wrong = wrong.difference(quarantine["source_row"].to_numpy() - 2)

@@ -1,0 +1,42 @@
+# equity-outcomes: two commands do all set-up.
+#   make demo   create .venv, install, generate the synthetic network, run the yearly flow end to end
+#   make test   create .venv, install (and Chromium for the browser tests when root), lint, run every test
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_LEVEL := WARNING
+
+.PHONY: demo test lint browser benchmark clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/equity-outcomes demo
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests (apt) ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "chromium is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check src pipelines tests benchmarks
+
+test: $(STAMP) browser lint
+	$(BIN)/pytest -q
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py
+
+clean:
+	rm -rf $(VENV) data/processed/*.duckdb* dashboards/*.html data/raw/demo

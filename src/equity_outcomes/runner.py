@@ -1,0 +1,50 @@
+"""The whole yearly run without Prefect: the same stage functions the flow wires, called directly.
+
+Used by ``equity-outcomes run --no-prefect`` and by the benchmark that measures Prefect's overhead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import stages
+from .build import BuildSummary
+from .ingest.load import LoadSummary
+from .warehouse import StagedWarehouse
+
+
+@dataclass
+class RunResult:
+    warehouse: Path
+    load: LoadSummary
+    build: BuildSummary | None
+    extra: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    no_op: bool = False
+
+
+def run_yearly(
+    sources: list[Path],
+    warehouse: Path,
+    *,
+    school_year: int | None = None,
+    baseline_year: int | None = None,
+    dashboards: Path | None = None,
+    force: bool = False,
+    progress=None,
+) -> RunResult:
+    started = time.perf_counter()
+    with StagedWarehouse(warehouse) as staged:
+        load = stages.ingest_stage(staged.work_path, sources, progress)
+        if not load.changed and not force and stages.marts_are_built(staged.work_path):
+            return RunResult(staged.path, load, None, seconds=time.perf_counter() - started, no_op=True)
+        build = stages.build_stage(staged.work_path, progress)
+        extra = stages.post_build_stages(
+            staged.work_path, school_year=school_year, baseline_year=baseline_year, progress=progress
+        )
+        staged.commit()
+    if dashboards is not None:
+        extra.update(stages.publish_stage(warehouse, dashboards, progress=progress))
+    return RunResult(Path(warehouse), load, build, extra, time.perf_counter() - started)
