@@ -214,3 +214,14 @@ def print_run_summary(warehouse: Path, result: dict, seconds: float, dashboards:
     print(f"  warehouse: {Path(warehouse).resolve()}")
     if dashboards is not None and (Path(dashboards) / "index.html").exists():
         print(f"  scorecards: {(Path(dashboards) / 'index.html').resolve()}")
+
+
+@command("docs", "Regenerate the documents derived from the catalogs and schemas (data contract, metric dictionary).")
+def _docs(p: argparse.ArgumentParser) -> None:
+    def handler(a):
+        from .docgen import write_docs
+
+        for path in write_docs():
+            print(f"wrote {path}")
+
+    p.set_defaults(handler=handler)
