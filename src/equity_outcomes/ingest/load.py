@@ -8,6 +8,7 @@ error that lists every refused file; the caller (``StagedWarehouse``) then leave
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ..build import ensure_raw_tables
 from ..errors import InputError
 from ..warehouse import BOOKKEEPING_DDL, table_exists
 from .pseudonymize import load_key
@@ -123,7 +125,8 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming LIMIT 0")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
     finally:
-        con.unregister("_incoming")
+        with contextlib.suppress(duckdb.Error):  # the transaction may already be aborted
+            con.unregister("_incoming")
 
 
 def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
@@ -200,6 +203,7 @@ def ingest_into(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(BOOKKEEPING_DDL)
+        ensure_raw_tables(con)
         for i, path in enumerate(files, start=1):
             started = time.perf_counter()
             name = str(path)
