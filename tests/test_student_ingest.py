@@ -31,8 +31,12 @@ def snapshot(path: Path) -> dict:
     try:
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE' ORDER BY 1").fetchall()]
-        return {t: sorted(map(repr, con.execute(f"SELECT * EXCLUDE ({'loaded_at, seconds' if t == 'load_audit' else 'load_id'}) FROM {t}").fetchall()))
-                for t in tables}
+        out = {}
+        for t in tables:
+            cols = [r[0] for r in con.execute(f"DESCRIBE {t}").fetchall()]
+            keep = [c for c in cols if c not in ("load_id", "loaded_at", "seconds")]
+            out[t] = sorted(map(repr, con.execute(f"SELECT {', '.join(keep)} FROM {t}").fetchall()))
+        return out
     finally:
         con.close()
 

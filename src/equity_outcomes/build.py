@@ -14,6 +14,7 @@ import pandas as pd
 from . import catalog, crosswalk
 from .errors import EquityOutcomesError
 from .paths import sql_dir
+from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
 from .warehouse import table_exists
 
@@ -95,6 +96,7 @@ def build_models(
     try:
         ensure_raw_tables(con)
         load_reference_tables(con)
+        load_readiness_reference(con)
         for path in model_files(root):
             t0 = time.perf_counter()
             try:

@@ -225,3 +225,32 @@ def _docs(p: argparse.ArgumentParser) -> None:
             print(f"wrote {path}")
 
     p.set_defaults(handler=handler)
+
+
+@command("readiness-template", "Write a fill-in readiness self-assessment workbook (one row per item, ratings 1-4).")
+def _readiness_template(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--school", default=None, help="8-digit org code to pre-fill")
+    p.add_argument("--year", type=int, default=None, help="school year (spring year) to pre-fill")
+    _warehouse_arg(p)
+
+    def handler(a):
+        from .readiness import write_template
+
+        code = a.school.zfill(8) if a.school else None
+        name = None
+        if code and Path(a.warehouse).exists():
+            from .warehouse import connect_read_only
+
+            con = connect_read_only(a.warehouse)
+            try:
+                rows = con.execute("SELECT school_name FROM roster WHERE org_code = ?", [code]).fetchall()
+                name = rows[0][0] if rows else None
+            except Exception:  # no roster yet: the template is still useful
+                name = None
+            finally:
+                con.close()
+        out = write_template(a.out, org_code=code, school_name=name, school_year=a.year)
+        print(f"readiness template -> {out}")
+
+    p.set_defaults(handler=handler)

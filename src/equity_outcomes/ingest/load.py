@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..build import ensure_raw_tables
 from ..errors import InputError
+from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
 from .pseudonymize import load_key
 from .student import read_student_file, table_for
@@ -91,7 +92,8 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
             )
         else:
             found.append(p)
-    return sorted({f.resolve() for f in found})
+    # the roster first: readiness and other files are checked against the schools it lists
+    return sorted({f.resolve() for f in found}, key=lambda f: (f.name.lower() != "roster.csv", str(f)))
 
 
 def _sha256(path: Path) -> str:
@@ -159,6 +161,21 @@ def _load_student(con, path: Path, key: bytes, load_id: str) -> FileResult:
     return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data), q["source_row"].nunique() if len(q) else 0)
 
 
+def _load_readiness(con, path: Path, load_id: str) -> FileResult:
+    from .. import readiness
+
+    read = readiness.read_responses(path, readiness.known_schools(con))
+    if len(read.data):
+        _append(con, "raw_readiness_responses", readiness.raw_frame(read.data, load_id))
+    n_bad = 0
+    if len(read.quarantine):
+        q = readiness.quarantine_frame(read.quarantine, load_id)
+        _append(con, "quarantine", q)
+        n_bad = q[["source_row"]].drop_duplicates().shape[0]
+    return FileResult(path, "readiness", "readiness_responses", None, "loaded", read.rows_in, len(read.data), n_bad,
+                      "; ".join(read.notes))
+
+
 def _load_dese(con, path: Path, load_id: str) -> FileResult:
     from . import dese  # imported on first use: its column maps load from config
 
@@ -204,25 +221,29 @@ def ingest_into(
     try:
         con.execute(BOOKKEEPING_DDL)
         ensure_raw_tables(con)
+        load_readiness_reference(con)
         for i, path in enumerate(files, start=1):
             started = time.perf_counter()
             name = str(path)
             digest = _sha256(path)
             previous_hash, duplicate_of = _previous(con, name, digest)
             is_student = table_for(path) is not None
+            kind = "student" if is_student else ("readiness" if is_readiness_file(path) else "dese")
             if previous_hash == digest:
-                result = FileResult(path, "student" if is_student else "dese", "", None, "unchanged",
+                result = FileResult(path, kind, "", None, "unchanged",
                                     message="same bytes already loaded")
             elif duplicate_of is not None:
-                result = FileResult(path, "student" if is_student else "dese", "", None, "duplicate",
+                result = FileResult(path, kind, "", None, "duplicate",
                                     message=f"identical bytes already loaded from {duplicate_of}")
             else:
                 try:
                     if previous_hash is not None:
                         _forget(con, name)
-                    if is_student:
+                    if kind == "student":
                         key = key or load_key()
                         result = _load_student(con, path, key, summary.load_id)
+                    elif kind == "readiness":
+                        result = _load_readiness(con, path, summary.load_id)
                     else:
                         result = _load_dese(con, path, summary.load_id)
                     if previous_hash is not None:

@@ -1,0 +1,262 @@
+"""The fill-in workbook for the readiness self-assessment, and byte-for-byte reproducible saving.
+
+Layout of a rater sheet (``Readiness``, ``Readiness 2``, ...; the reader reads every sheet whose name starts with
+"Readiness"):
+
+    row 1         title
+    row 2         one-line instructions
+    rows 4-9      fields: label in column A ending in ``(key)``, value in column C (yellow input cells):
+                  org_code, school_name, school_year, rater_name, rater_role, date
+    row 11        table header: item_id | area | item_text | rating | comment
+    rows 12-94    one row per catalog item; rating has a drop-down list 1, 2, 3, 4, skip
+
+The sheet is protected without a password so the item columns cannot be edited by accident; input cells are unlocked.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Protection, Side
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.writer.excel import ExcelWriter
+
+from . import catalog
+
+SHEET_PREFIX = "Readiness"
+INSTRUCTIONS_SHEET = "Instructions"
+TITLE = "MA Personalized Learning Network School Planning Tool: Readiness Self-Assessment"
+TEMPLATE_VERSION = "1"
+# (key, label shown in column A, help shown in column D)
+FIELDS: list[tuple[str, str, str]] = [
+    ("org_code", "School code (org_code)", "8-digit DESE school code, keep the leading zero, e.g. 01000005"),
+    ("school_name", "School name (school_name)", "for reference only"),
+    ("school_year", "School year (school_year)", "spring year: 2025 means 2024-25 (2024-25 is also accepted)"),
+    ("rater_name", "Rater name (rater_name)", "name or initials of the person filling in this sheet"),
+    ("rater_role", "Rater role (rater_role)", "e.g. principal, teacher, leadership team, coach, district staff"),
+    ("date", "Date completed (date)", "YYYY-MM-DD"),
+]
+REQUIRED_FIELDS = ("org_code", "school_year")
+FIRST_FIELD_ROW = 4
+FIELD_LABEL_COL = 1  # A
+FIELD_VALUE_COL = 3  # C
+HEADER_ROW = 11
+TABLE_COLUMNS = ["item_id", "area", "item_text", "rating", "comment"]
+REQUIRED_TABLE_COLUMNS = ("item_id", "rating")
+ROLES = ["principal", "assistant principal", "teacher", "leadership team", "coach", "district staff", "other"]
+FIXED_TIMESTAMP = datetime(2020, 1, 1, 0, 0, 0)
+FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+_INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+_CONDITION_FILL = PatternFill("solid", fgColor="DDEBF7")
+_PRINCIPLE_FILL = PatternFill("solid", fgColor="E2EFDA")
+_THIN = Side(style="thin", color="A6A6A6")
+_BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_UNLOCKED = Protection(locked=False)
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+
+
+def _item_styles(wb: Workbook) -> dict[str, str]:
+    """Named styles of the item table (registered once per workbook): locked area-coloured text, unlocked inputs."""
+    specs = {
+        "condition": dict(fill=_CONDITION_FILL, alignment=_WRAP_TOP),
+        "principle": dict(fill=_PRINCIPLE_FILL, alignment=_WRAP_TOP),
+        "rating": dict(fill=_INPUT_FILL, protection=_UNLOCKED, alignment=Alignment(horizontal="center", vertical="top")),
+        "comment": dict(fill=_INPUT_FILL, protection=_UNLOCKED, alignment=_WRAP_TOP),
+    }
+    names = {}
+    for key, spec in specs.items():
+        name = f"readiness_{key}"
+        if name not in wb.named_styles:
+            wb.add_named_style(NamedStyle(name=name, border=_BOX, **spec))
+        names[key] = name
+    return names
+
+
+def rater_sheet_title(n: int) -> str:
+    """``Readiness`` for the first rater, ``Readiness 2``, ``Readiness 3``, ... after."""
+    return SHEET_PREFIX if n <= 1 else f"{SHEET_PREFIX} {n}"
+
+
+def is_rater_sheet(title: str) -> bool:
+    return title.strip().lower().startswith(SHEET_PREFIX.lower())
+
+
+def _add_rater_sheet(wb: Workbook, title: str, fields: Mapping[str, object], ratings: Mapping[str, object]) -> Worksheet:
+    ws = wb.create_sheet(title)
+    items = catalog.items()
+    areas = catalog.areas()
+    area_labels = dict(zip(areas["area_key"], areas["area_label"], strict=True))
+    ws["A1"] = TITLE
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"] = (
+        "Fill in the yellow cells. Rate each item 4 Sustainable, 3 Moving toward Sustainability, 2 Initial Steps, "
+        "1 Area of Concern, or 'skip' if you cannot judge it. One sheet per rater (see Instructions)."
+    )
+    ws["A2"].font = Font(italic=True)
+    for i, (key, label, help_text) in enumerate(FIELDS):
+        r = FIRST_FIELD_ROW + i
+        ws.cell(r, FIELD_LABEL_COL, label).font = Font(bold=True)
+        cell = ws.cell(r, FIELD_VALUE_COL, fields.get(key))
+        cell.fill = _INPUT_FILL
+        cell.border = _BOX
+        cell.protection = _UNLOCKED
+        cell.alignment = Alignment(horizontal="left")
+        cell.number_format = "yyyy-mm-dd" if key == "date" else ("0" if key == "school_year" else "@")
+        ws.cell(r, FIELD_VALUE_COL + 1, help_text).font = Font(italic=True, color="7F7F7F")
+    field_row = {key: FIRST_FIELD_ROW + i for i, (key, _, _) in enumerate(FIELDS)}
+
+    dv_code = DataValidation(type="textLength", operator="equal", formula1="8", allow_blank=True,
+                             errorTitle="School code", error="The school code has 8 digits, e.g. 01000005.")
+    dv_year = DataValidation(type="whole", operator="between", formula1="2000", formula2="2100", allow_blank=True,
+                             errorTitle="School year", error="Type the spring year, e.g. 2025 for 2024-25.")
+    dv_role = DataValidation(type="list", formula1='"' + ",".join(ROLES) + '"', allow_blank=True,
+                             errorStyle="information", errorTitle="Rater role",
+                             error="Not one of the listed roles; keep it if it describes you.")
+    dv_rating = DataValidation(type="list", formula1='"1,2,3,4,skip"', allow_blank=True, showDropDown=False,
+                               errorTitle="Rating", error="Enter 1, 2, 3, 4 or skip.",
+                               promptTitle="Rating",
+                               prompt="4 Sustainable, 3 Moving toward Sustainability, 2 Initial Steps, "
+                                      "1 Area of Concern, skip = cannot judge")
+    for dv in (dv_code, dv_year, dv_role, dv_rating):
+        dv.showErrorMessage = True
+        ws.add_data_validation(dv)
+    dv_rating.showInputMessage = True
+    dv_code.add(ws.cell(field_row["org_code"], FIELD_VALUE_COL))
+    dv_year.add(ws.cell(field_row["school_year"], FIELD_VALUE_COL))
+    dv_role.add(ws.cell(field_row["rater_role"], FIELD_VALUE_COL))
+
+    for c, name in enumerate(TABLE_COLUMNS, start=1):
+        cell = ws.cell(HEADER_ROW, c, name)
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = _HEADER_FILL
+        cell.border = _BOX
+    rating_col = TABLE_COLUMNS.index("rating") + 1
+    comment_col = TABLE_COLUMNS.index("comment") + 1
+    first = HEADER_ROW + 1
+    styles = _item_styles(wb)
+    column_styles = {rating_col: styles["rating"], comment_col: styles["comment"]}
+    for offset, item in enumerate(items.itertuples(index=False)):
+        r = first + offset
+        area_key = f"{item.item_id.split('.')[0]}"
+        fixed_style = styles[item.area_type]
+        values = [item.item_id, area_labels[area_key], item.item_text, ratings.get(item.item_id), None]
+        for c, value in enumerate(values, start=1):
+            ws.cell(r, c, value).style = column_styles.get(c, fixed_style)  # one named style: fast
+    last = first + len(items) - 1
+    dv_rating.add(f"{ws.cell(first, rating_col).coordinate}:{ws.cell(last, rating_col).coordinate}")
+
+    for letter, width in zip("ABCDE", (24, 30, 90, 10, 36), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = ws.cell(first, 1)
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False  # False = allowed: let raters widen columns and rows
+    ws.protection.formatRows = False
+    return ws
+
+
+def _add_instructions(wb: Workbook) -> None:
+    ws = wb.create_sheet(INSTRUCTIONS_SHEET)
+    scale = catalog.scale()
+    areas = catalog.areas()
+    lines: list[tuple[str, bool]] = [
+        (TITLE, True),
+        ("", False),
+        ("The goal of this needs assessment is to determine readiness for Personalized Learning and to support the "
+         "strategic planning process. Complete it once a year; several people per school may rate it.", False),
+        ("", False),
+        ("How to fill it in", True),
+        ("1. On the 'Readiness' sheet, fill in the yellow cells at the top: school code (8 digits, keep the leading "
+         "zero), school year (the spring year: 2025 means 2024-25), your name or initials, your role and the date.",
+         False),
+        ("2. Rate every item in the 'rating' column with 1, 2, 3 or 4 (drop-down list). If you cannot judge an item, "
+         "enter 'skip': a blank is treated as a forgotten item and reported back to you.", False),
+        ("3. More than one rater: each rater either returns their own copy of this workbook, or adds a sheet with "
+         "right-click > Move or Copy > Create a copy on the 'Readiness' sheet, renamed 'Readiness 2', "
+         "'Readiness 3', ... Every sheet whose name starts with 'Readiness' is read as one rater.", False),
+        ("4. Do not change the item_id, area or item_text columns, and do not delete rows: the sheet is protected "
+         "(no password) to prevent accidents.", False),
+        ("5. Save as .xlsx and place it under data/raw/readiness/<school_year>/ (or send it to the network's data "
+         "lead). Files are checked on load; every problem is reported with its sheet, row, column and value.", False),
+        ("", False),
+        ("Rating scale", True),
+        *[(f"{row.value} - {row.label}: {row.description}", False) for row in scale.itertuples(index=False)],
+        ("", False),
+        ("Areas", True),
+        *[(f"{a.area_label} ({a.n_items} items)", False) for a in areas.itertuples(index=False)],
+        ("", False),
+        (f"Template version {TEMPLATE_VERSION}, generated by equity-outcomes.", False),
+    ]
+    for r, (text, bold) in enumerate(lines, start=1):
+        cell = ws.cell(r, 1, text or None)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if bold:
+            cell.font = Font(bold=True, size=13 if r == 1 else 11)
+    ws.column_dimensions["A"].width = 120
+
+
+def build_workbook(raters: list[dict] | None = None, **fields: object) -> Workbook:
+    """A readiness workbook with one rater sheet per entry of ``raters`` (a blank one if None).
+
+    Each rater entry may hold field values (``rater_name``, ``rater_role``, ``date``, ...) and ``ratings``
+    (item_id -> 1..4 or 'skip'); ``fields`` (org_code, school_name, school_year) apply to every sheet.
+    """
+    wb = Workbook()
+    wb.remove(wb.active)
+    for n, rater in enumerate(raters or [{}], start=1):
+        values = {**fields, **{k: v for k, v in rater.items() if k != "ratings"}}
+        _add_rater_sheet(wb, rater_sheet_title(n), values, rater.get("ratings", {}))
+    _add_instructions(wb)
+    wb.active = 0
+    wb.properties.title = TITLE
+    wb.properties.subject = "readiness self-assessment"
+    wb.properties.keywords = f"equity-outcomes readiness template v{TEMPLATE_VERSION}"
+    return wb
+
+
+def save_deterministic(wb: Workbook, out: Path) -> Path:
+    """Save ``wb`` so that the same content always gives the same bytes (fixed timestamps in the document
+    properties and in every zip entry)."""
+    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.modified = FIXED_TIMESTAMP
+    wb.properties.creator = "equity-outcomes"
+    wb.properties.lastModifiedBy = "equity-outcomes"
+    first = io.BytesIO()
+    with zipfile.ZipFile(first, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()  # not openpyxl.save_workbook: it stamps "modified" with the clock
+    second = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(first.getvalue())) as src, zipfile.ZipFile(second, "w") as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            dst.writestr(entry, src.read(info.filename))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(second.getvalue())
+    return out
+
+
+def write_template(
+    out: Path, *, org_code: str | None = None, school_name: str | None = None, school_year: int | None = None
+) -> Path:
+    """Write a blank fill-in workbook (one 'Readiness' rater sheet + 'Instructions'), optionally pre-filled with
+    the school and year. Returns the path written."""
+    if org_code is not None:
+        org_code = str(org_code).strip()
+        if org_code.isdigit() and len(org_code) < 8:
+            org_code = org_code.zfill(8)
+    wb = build_workbook(org_code=org_code, school_name=school_name, school_year=school_year)
+    return save_deterministic(wb, Path(out))
