@@ -1,0 +1,814 @@
+"""Targets: catalog validation, every rule kind at its boundaries, and evaluate_targets end to end on a small
+in-memory DuckDB built here (metric_values, roster, school_grade_span)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats as st
+
+from equity_outcomes.paths import project_root
+from equity_outcomes.targets import (
+    FLAG_ORDER,
+    RESULT_COLUMNS,
+    ROLLUP_COLUMNS,
+    CatalogError,
+    apply_rule,
+    default_targets_file,
+    evaluate_targets,
+    load_catalog,
+)
+
+TARGET_IDS = {
+    "absence",
+    "suspension",
+    "perceptions",
+    "competencies",
+    "proficiency",
+    "growth",
+    "state_gap",
+    "capstone_gap",
+    "masscore",
+    "dual_enrollment",
+    "ap",
+    "postsecondary",
+    "teacher_efficacy",
+}
+
+# ================================================================================================= helpers
+
+
+def mv(
+    org,
+    year,
+    metric,
+    value=None,
+    n=None,
+    k=None,
+    *,
+    level="school",
+    subgroup="all",
+    subject=None,
+    grade="all",
+    source="dese",
+    sd=None,
+    supp=False,
+):
+    """One metric_values row."""
+    if value is None and k is not None and n:
+        value = 100 * k / n
+    return {
+        "org_code": org,
+        "org_level": level,
+        "school_year": year,
+        "subgroup": subgroup,
+        "metric": metric,
+        "subject": subject,
+        "grade": grade,
+        "numerator": k,
+        "denominator": n,
+        "value": value,
+        "std_dev": sd,
+        "is_suppressed": supp,
+        "source": source,
+    }
+
+
+def school(org, start=None, *, baseline=None, network=1, level="middle"):
+    return {
+        "org_code": org,
+        "school_name": f"School {org}",
+        "district_code": "00010000",
+        "district_name": "D",
+        "school_level": level,
+        "is_network_school": network,
+        "implementation_start_year": start,
+        "baseline_year": baseline,
+    }
+
+
+def make_con(rows, roster, spans=None):
+    con = duckdb.connect()
+    mv_df = pd.DataFrame(rows).astype(
+        {"numerator": float, "denominator": float, "value": float, "std_dev": float, "school_year": int}
+    )
+    con.register("mv_df", mv_df)
+    con.execute("""CREATE TABLE metric_values AS SELECT CAST(org_code AS VARCHAR) org_code, org_level,
+                   CAST(school_year AS INTEGER) school_year, subgroup, metric, CAST(subject AS VARCHAR) subject,
+                   grade, numerator, denominator, value, std_dev, CAST(is_suppressed AS BOOLEAN) is_suppressed,
+                   source FROM mv_df""")
+    con.unregister("mv_df")
+    r = pd.DataFrame(roster).astype({"implementation_start_year": "Int64", "baseline_year": "Int64"})
+    con.register("r_df", r)
+    con.execute("CREATE TABLE roster AS SELECT * FROM r_df")
+    con.unregister("r_df")
+    con.execute(
+        "CREATE TABLE school_grade_span (org_code VARCHAR, school_year INTEGER, grade_low VARCHAR, "
+        "grade_high VARCHAR, n_students INTEGER)"
+    )
+    for org, year, lo, hi in spans or []:
+        con.execute("INSERT INTO school_grade_span VALUES (?, ?, ?, ?, 100)", [org, year, lo, hi])
+    return con
+
+
+def catalog_file(tmp_path: Path, *ids: str, **overrides: dict) -> Path:
+    """A catalog holding only some targets (other sections inherited from config/targets.yaml)."""
+    data = yaml.safe_load(default_targets_file().read_text())
+    targets = [dict(t, **overrides.get(t["id"], {})) for t in data["targets"] if t["id"] in ids]
+    path = tmp_path / f"targets_{'_'.join(ids)}.yaml"
+    path.write_text(yaml.safe_dump({"targets": targets}, sort_keys=False))
+    return path
+
+
+def one(
+    res: pd.DataFrame, org: str, target: str, subgroup: str = "all", subject: str | None = None
+) -> pd.Series:
+    sel = (res["org_code"] == org) & (res["target_id"] == target) & (res["subgroup"] == subgroup)
+    sel &= res["subject"].isna() if subject is None else (res["subject"] == subject)
+    hit = res[sel]
+    assert len(hit) == 1, hit
+    return hit.iloc[0]
+
+
+def flags(row) -> set[str]:
+    return set(filter(None, (row["flags"] or "").split(",")))
+
+
+# ================================================================================================= catalog
+
+
+def test_default_catalog_has_the_13_targets_in_the_rubric_words():
+    cat = load_catalog()
+    assert {t.id for t in cat.targets} == TARGET_IDS
+    seeds = sorted((project_root().parent / "shared" / "seeds").glob("000_*.txt"))
+    if not seeds:
+        pytest.skip("rubric seed not available")
+    rubric = seeds[0].read_text(encoding="utf-8").replace("&quot;", '"')
+    for t in cat.targets:
+        assert t.label in rubric, t.id
+        for area in t.areas:
+            assert area in rubric, (t.id, area)
+    by_id = {t.id: t for t in cat.targets}
+    assert by_id["absence"].sources == ("dese", "student")
+    assert by_id["proficiency"].sources == ("student", "dese")
+    assert {t.id for t in cat.targets if t.due_from_implementation_year == 1} == {
+        "absence",
+        "suspension",
+        "perceptions",
+        "competencies",
+        "teacher_efficacy",
+    }
+    assert by_id["growth"].min_n == 20 and by_id["proficiency"].min_n == 10
+    assert [lv.rating for lv in cat.ratings.levels] == [4, 3, 2, 1]
+
+
+def test_catalog_error_names_file_and_key(tmp_path):
+    bad = catalog_file(tmp_path, "absence", absence={"threshold": "twenty"})
+    with pytest.raises(CatalogError) as exc:
+        load_catalog(bad)
+    msg = str(exc.value)
+    assert str(bad) in msg and "targets[absence].threshold" in msg
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"treshold": -20}, "targets[absence].treshold"),  # typo: unknown key
+        ({"rule": "percent_change"}, "targets[absence].rule"),
+        ({"threshold": 20}, "targets[absence].threshold"),  # wrong sign for lower_is_better
+        ({"subgroups": ["martians"]}, "targets[absence].subgroups[0]"),
+        ({"metrics": ["pct_unknown"]}, "targets[absence].metrics[0]"),
+        ({"sources": ["survey"]}, "targets[absence].sources[0]"),
+        ({"due_from_implementation_year": 0}, "targets[absence].due_from_implementation_year"),
+    ],
+)
+def test_catalog_validation(tmp_path, override, key):
+    with pytest.raises(CatalogError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        load_catalog(catalog_file(tmp_path, "absence", absence=override))
+
+
+def test_catalog_yaml_syntax_and_missing_file(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("targets: [\n")
+    with pytest.raises(CatalogError, match="not valid YAML"):
+        load_catalog(p)
+    with pytest.raises(CatalogError, match="not found"):
+        load_catalog(tmp_path / "nope.yaml")
+
+
+# ============================================================================================ rules (unit)
+
+
+CAT = load_catalog()
+
+
+def frame(**cols) -> pd.DataFrame:
+    n = max([len(v) for v in cols.values() if isinstance(v, list)], default=1)
+    return pd.DataFrame({k: (v if isinstance(v, list) else [v] * n) for k, v in cols.items()})
+
+
+@pytest.mark.parametrize(
+    ("k_current", "rel", "rating"),
+    [
+        (1600, -20.0, 4),  # exactly -20%: met
+        (1602, -19.9, 3),  # just short of -20%: more than half
+        (1800, -10.0, 3),  # exactly half of the required change
+        (1802, -9.9, 2),  # improved, less than half
+        (2000, 0.0, 1),  # no change
+        (2200, 10.0, 1),  # worse
+    ],
+)
+def test_relative_change_boundaries_lower_is_better(k_current, rel, rating):
+    df = frame(
+        b_value=20.0,
+        c_value=100 * k_current / 10000,
+        b_k=2000.0,
+        b_n=10000.0,
+        c_k=float(k_current),
+        c_n=10000.0,
+        mtype="proportion",
+        b_se=np.nan,
+        c_se=np.nan,
+    )
+    out = apply_rule(df, CAT.target("absence"), CAT).iloc[0]
+    assert out["change_rel_pct"] == pytest.approx(rel)
+    assert out["rule_rating"] == rating
+    assert out["target_value"] == pytest.approx(16.0)
+    assert out["progress_pct"] == pytest.approx(rel / -20 * 100)
+
+
+@pytest.mark.parametrize(
+    ("c", "rating"), [(48.0, 4), (47.96, 3), (44.0, 3), (43.96, 2), (40.0, 1), (38.0, 1)]
+)
+def test_relative_change_boundaries_higher_is_better(c, rating):
+    df = frame(b_value=40.0, c_value=c, b_k=np.nan, b_n=np.nan, c_k=np.nan, c_n=np.nan, mtype="proportion")
+    out = apply_rule(df, CAT.target("proficiency"), CAT).iloc[0]
+    assert out["rule_rating"] == rating
+    assert math.isnan(out["ci_low"])  # no counts: no interval
+
+
+def test_relative_change_from_a_baseline_of_zero():
+    # lower is better: 0 cannot decrease; holding 0 meets the target, any rise is worse
+    df = frame(
+        b_value=[0.0, 0.0],
+        c_value=[0.0, 5.0],
+        b_k=[0.0, 0.0],
+        b_n=[40.0, 40.0],
+        c_k=[0.0, 2.0],
+        c_n=[40.0, 40.0],
+        mtype="proportion",
+    )
+    out = apply_rule(df, CAT.target("suspension"), CAT)
+    assert list(out["rule_rating"]) == [4, 1]
+    assert out["baseline_zero_flag"].all()
+    # higher is better: a relative increase from 0 is undefined -> no rating (insufficient_data in the engine)
+    out = apply_rule(df, CAT.target("proficiency"), CAT)
+    assert out["rule_rating"].isna().all()
+    assert (out["rule_problem"] != "").all()
+
+
+def test_relative_change_interval_is_katz_and_p_value_two_proportion():
+    df = frame(b_value=20.0, c_value=16.0, b_k=100.0, b_n=500.0, c_k=80.0, c_n=500.0, mtype="proportion")
+    out = apply_rule(df, CAT.target("absence"), CAT).iloc[0]
+    se = math.sqrt(1 / 80 - 1 / 500 + 1 / 100 - 1 / 500)
+    assert out["ci_low"] == pytest.approx((0.8 * math.exp(-st.norm.ppf(0.975) * se) - 1) * 100)
+    assert out["ci_units"] == "relative_pct"
+    assert out["p_value"] == pytest.approx(
+        st.chi2_contingency([[100, 400], [80, 420]], correction=False).pvalue
+    )
+    assert out["is_distinguishable"] == 0.0  # interval includes no change
+
+
+@pytest.mark.parametrize(("change", "rating"), [(5.0, 4), (2.5, 3), (2.4, 2), (0.0, 1), (-3.0, 1)])
+def test_absolute_change_boundaries(change, rating):
+    df = frame(b_value=50.0, c_value=50.0 + change, b_se=2.0, c_se=2.0, mtype="median", n_units=1.0)
+    out = apply_rule(df, CAT.target("growth"), CAT).iloc[0]
+    assert out["rule_rating"] == rating
+    assert out["ci_high"] - out["ci_low"] == pytest.approx(2 * st.norm.ppf(0.975) * math.sqrt(8))
+
+
+def test_share_improved_binomial_and_ratings():
+    df = frame(
+        c_value=[60.0, 50.0, 30.0, 10.0, 0.0],
+        c_k=[60.0, 50.0, 30.0, 10.0, 0.0],
+        c_n=100.0,
+        b_value=np.nan,
+        mtype="proportion",
+    )
+    out = apply_rule(df, CAT.target("perceptions"), CAT)
+    assert list(out["rule_rating"]) == [4, 4, 3, 2, 1]
+    assert list(out["progress_pct"]) == [120.0, 100.0, 60.0, 20.0, 0.0]
+    assert out["p_value"].iloc[0] == pytest.approx(st.binom.sf(59, 100, 0.5))
+    assert out["is_distinguishable"].iloc[0] == 1.0  # 60/100: p = 0.028 < 0.05
+    assert out["is_distinguishable"].iloc[1] == 0.0  # 50/100 meets 50% but is a coin toss
+    assert out["ci_units"].iloc[0] == "percent"
+
+
+def test_level_or_increase_both_branches():
+    df = frame(
+        b_value=[60.0, 30.0, 30.0, 30.0],
+        c_value=[55.0, 35.0, 30.0, 10.0],
+        b_k=[60.0, 30.0, 30.0, 30.0],
+        b_n=100.0,
+        c_k=[55.0, 35.0, 30.0, 10.0],
+        c_n=100.0,
+        mtype="proportion",
+        b_ok=True,
+    )
+    out = apply_rule(df, CAT.target("dual_enrollment"), CAT)
+    assert list(out["rule_rating"]) == [4, 4, 3, 2]
+    assert list(out["met_by"])[:2] == ["level", "increase"]
+    assert out["ci_units"].iloc[0] == "percent" and out["ci_units"].iloc[1] == "points"
+
+
+@pytest.mark.parametrize(
+    ("b_sub", "c_sub", "rating", "no_gap"),
+    [
+        (25.0, 29.0, 4, False),  # gap -20 -> -16: closed 20% of the gap
+        (25.0, 27.0, 3, False),  # closed 10%: half of the required change
+        (25.0, 26.0, 2, False),  # closed 5%
+        (25.0, 24.0, 1, False),  # widened
+        (47.0, 46.0, 4, True),  # at/above the state in both years: no gap to close
+        (47.0, 43.0, 1, True),  # a gap opened
+    ],
+)
+def test_gap_closure(b_sub, c_sub, rating, no_gap):
+    df = frame(
+        b_value=b_sub,
+        c_value=c_sub,
+        b_ref=45.0,
+        c_ref=45.0,
+        b_k=b_sub,
+        b_n=100.0,
+        c_k=c_sub,
+        c_n=100.0,
+        mtype="proportion",
+    )
+    out = apply_rule(df, CAT.target("state_gap"), CAT).iloc[0]
+    assert out["rule_rating"] == rating
+    assert bool(out["no_baseline_gap_flag"]) is no_gap
+    assert out["change_abs"] == pytest.approx(c_sub - b_sub)
+
+
+# ============================================================================================= end to end
+
+BOUNDARY = {"S02": 1600, "S03": 1602, "S04": 1800, "S05": 1802, "S06": 2000, "S07": 2200}
+ABS = "pct_absent_10_plus_days"
+PME = "pct_meeting_or_exceeding"
+
+
+def network_rows():
+    rows = []
+    # absence: S01 met on a small school; boundary schools on n = 10,000; comparisons for peers; state row
+    rows += [mv("S01", 2019, ABS, k=100, n=500), mv("S01", 2023, ABS, k=80, n=500)]
+    for org, k in BOUNDARY.items():
+        rows += [mv(org, 2019, ABS, k=2000, n=10000), mv(org, 2023, ABS, k=k, n=10000)]
+    for org, k in {"C01": 95, "C02": 100, "C03": 105}.items():
+        rows += [mv(org, 2019, ABS, k=100, n=500), mv(org, 2023, ABS, k=k, n=500)]
+    rows += [mv("STATE", 2019, ABS, 15.0, level="state"), mv("STATE", 2023, ABS, 14.0, level="state")]
+    rows += [mv("S09", 2019, ABS, supp=True, n=300), mv("S09", 2023, ABS, k=45, n=300)]  # suppressed baseline
+    rows += [mv("S10", 2019, ABS, k=2, n=8), mv("S10", 2023, ABS, k=1, n=8)]  # n under the minimum
+    rows += [mv("S11", 2021, ABS, k=60, n=300), mv("S11", 2023, ABS, k=40, n=300)]  # remote year baseline
+    rows += [mv("S14", 2019, ABS, 20.0), mv("S14", 2023, ABS, 15.0)]  # DESE percent without counts
+    # proficiency: S11 not yet due (year 2); S12 legacy baseline vs Next-Gen current (test transition)
+    rows += [
+        mv("S11", 2021, PME, k=40, n=100, subject="math", source="student"),
+        mv("S11", 2023, PME, k=50, n=100, subject="math", source="student"),
+    ]
+    rows += [
+        mv("S12", 2016, "pct_proficient_or_advanced", k=60, n=100, subject="math", grade="10"),
+        mv("S12", 2023, PME, k=45, n=100, subject="math", grade="10"),
+    ]
+    # growth: grades 04 (+7) and 05 (+3) count; grade 06 (n = 15 < 20) is left out -> mean +5
+    for g, (b, c, n) in {"04": (45, 52, 60), "05": (50, 53, 60), "06": (40, 60, 15)}.items():
+        rows += [
+            mv("S13", 2019, "median_sgp", b, n=n, subject="ela", grade=g, source="student", sd=28),
+            mv("S13", 2023, "median_sgp", c, n=n, subject="ela", grade=g, source="student", sd=28),
+        ]
+    # state gap (low income, math): S01 closes most of its gap, S02 a little; state = 45% both years (DESE)
+    rows += [
+        mv("STATE", y, PME, 45.0, n=400000, k=180000, subject="math", level="state") for y in (2019, 2023)
+    ]
+    rows += [
+        mv("S01", 2019, PME, k=20, n=100, subgroup="low_income", subject="math", source="student"),
+        mv("S01", 2023, PME, k=36, n=100, subgroup="low_income", subject="math", source="student"),
+        mv("S01", 2019, PME, k=50, n=100, subgroup="non_low_income", subject="math", source="student"),
+        mv("S01", 2023, PME, k=52, n=100, subgroup="non_low_income", subject="math", source="student"),
+    ]
+    rows += [
+        mv("S02", 2019, PME, k=20, n=100, subgroup="low_income", subject="math", source="student"),
+        mv("S02", 2023, PME, k=21, n=100, subgroup="low_income", subject="math", source="student"),
+    ]
+    # dual enrollment vs the prior year: S01 rose (met by increase), S02 is above 50% (met by level), S03 flat
+    for org, (b, c) in {"S01": (30, 35), "S02": (60, 55), "S03": (30, 30)}.items():
+        rows += [
+            mv(org, 2022, "pct_grads_dual_enrollment", k=b, n=100),
+            mv(org, 2023, "pct_grads_dual_enrollment", k=c, n=100),
+        ]
+    # perceptions: current-year share of matched students who improved
+    rows += [
+        mv("S01", 2023, "pct_students_improved_perceptions", k=60, n=100, source="student"),
+        mv("S02", 2023, "pct_students_improved_perceptions", k=30, n=100, source="student"),
+    ]
+    # capstone gap (low income vs not low income): -1.0 -> -0.4
+    for y, (li, nli) in {2019: (2.0, 3.0), 2023: (2.6, 3.0)}.items():
+        rows += [
+            mv("S01", y, "capstone_mean_score", li, n=40, subgroup="low_income", source="student", sd=0.8),
+            mv(
+                "S01",
+                y,
+                "capstone_mean_score",
+                nli,
+                n=60,
+                subgroup="non_low_income",
+                source="student",
+                sd=0.8,
+            ),
+        ]
+    return rows
+
+
+def network_roster():
+    r = [school("S01", 2020)]
+    r += [school(org, 2020, level="elementary") for org in BOUNDARY]
+    r += [
+        school("S09", 2020),
+        school("S10", 2020),
+        school("S11", 2022),
+        school("S12", 2018, baseline=2016),
+        school("S13", 2020),
+        school("S14", 2020, level="high"),
+    ]
+    r += [school(c, None, network=0) for c in ("C01", "C02", "C03")]
+    return r
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cat")
+    path = catalog_file(
+        tmp, "absence", "perceptions", "proficiency", "growth", "state_gap", "capstone_gap", "dual_enrollment"
+    )
+    con = make_con(network_rows(), network_roster())
+    res = evaluate_targets(con, targets_file=path)
+    yield con, res
+    con.close()
+
+
+def test_results_table_written_with_contract_columns(run):
+    con, res = run
+    assert tuple(res.columns) == RESULT_COLUMNS
+    db = con.execute("SELECT * FROM target_results").df()
+    assert len(db) == len(res)
+    roll = con.execute("SELECT * FROM target_rollup").df()
+    assert tuple(roll.columns) == ROLLUP_COLUMNS
+    required = {
+        "org_code",
+        "org_level",
+        "subgroup",
+        "target_id",
+        "subject",
+        "metric",
+        "source",
+        "baseline_year",
+        "baseline_value",
+        "current_year",
+        "current_value",
+        "change_abs",
+        "change_rel_pct",
+        "target_value",
+        "progress_pct",
+        "rating",
+        "rating_label",
+        "status",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_baseline",
+        "n_current",
+        "is_distinguishable_from_noise",
+        "flags",
+        "implementation_year",
+        "state_change_rel_pct",
+        "state_change_source",
+        "peer_change_rel_pct",
+        "n_peers",
+    }
+    assert required <= set(res.columns)
+    assert (
+        res["status"]
+        .isin(
+            [
+                "met",
+                "moving_toward",
+                "initial_steps",
+                "area_of_concern",
+                "insufficient_data",
+                "not_yet_due",
+                "not_comparable",
+            ]
+        )
+        .all()
+    )
+    assert res["flags"].notna().all()
+    known = set(FLAG_ORDER)
+    assert all(set(filter(None, f.split(","))) <= known for f in res["flags"])
+    # a rating always comes with its label; never a rating on a non-rated status
+    rated = res["rating"].notna()
+    assert res.loc[rated, "status"].isin(["met", "moving_toward", "initial_steps", "area_of_concern"]).all()
+    assert res.loc[~rated, "status"].isin(["insufficient_data", "not_yet_due", "not_comparable"]).all()
+    assert (res.loc[~rated, "status_reason"] != "").all()
+
+
+def test_school_meeting_absence_is_rated_4_and_static_school_is_not(run):
+    _, res = run
+    s01 = one(res, "S01", "absence")
+    assert (s01["baseline_year"], s01["current_year"], s01["implementation_year"]) == (2019, 2023, 4)
+    assert s01["change_rel_pct"] == pytest.approx(-20.0)
+    assert (s01["rating"], s01["rating_label"], s01["status"]) == (4, "Sustainable", "met")
+    # 100/500 -> 80/500: the interval includes no change: labelled, not hidden
+    assert "not_distinguishable_from_noise" in flags(s01)
+    assert bool(s01["is_distinguishable_from_noise"]) is False
+    static = one(res, "S06", "absence")
+    assert (static["rating"], static["status"]) == (1, "area_of_concern")
+    big = one(res, "S02", "absence")  # 2000/10000 -> 1600/10000: clearly real
+    assert big["rating"] == 4 and bool(big["is_distinguishable_from_noise"]) is True
+    assert "not_distinguishable_from_noise" not in flags(big)
+
+
+@pytest.mark.parametrize(
+    ("org", "rating"), [("S02", 4), ("S03", 3), ("S04", 3), ("S05", 2), ("S06", 1), ("S07", 1)]
+)
+def test_absence_boundaries_end_to_end(run, org, rating):
+    _, res = run
+    assert one(res, org, "absence")["rating"] == rating
+
+
+def test_suppressed_baseline_small_n_and_missing_subgroups_are_insufficient_data(run):
+    _, res = run
+    s09 = one(res, "S09", "absence")
+    assert s09["status"] == "insufficient_data" and pd.isna(s09["rating"])
+    assert "suppressed" in s09["status_reason"] and "suppressed" in flags(s09)
+    s10 = one(res, "S10", "absence")
+    assert s10["status"] == "insufficient_data" and "below the minimum of 10" in s10["status_reason"]
+    # every required subgroup of a network school has a row, never a silent blank
+    s01 = res[(res["org_code"] == "S01") & (res["target_id"] == "absence")]
+    assert set(s01["subgroup"]) == {"all", "low_income", "black", "latino", "el", "swd"}
+    black = one(res, "S01", "absence", "black")
+    assert black["status"] == "insufficient_data" and black["status_reason"].startswith("no data")
+
+
+def test_not_yet_due_and_remote_2021(run):
+    _, res = run
+    prof = one(res, "S11", "proficiency", subject="math")
+    assert prof["implementation_year"] == 2 and prof["status"] == "not_yet_due" and pd.isna(prof["rating"])
+    assert prof["current_value"] == pytest.approx(50.0)  # values still shown
+    absence = one(res, "S11", "absence")  # engagement is due from year 1
+    assert absence["status"] == "met" and "remote_2021" in flags(absence)
+
+
+def test_test_transition_is_not_comparable(run):
+    _, res = run
+    s12 = one(res, "S12", "proficiency", subject="math")
+    assert s12["baseline_year"] == 2016  # roster.baseline_year overrides implementation_start_year - 1
+    assert s12["status"] == "not_comparable" and pd.isna(s12["rating"])
+    assert {"test_transition", "metric_changed"} <= flags(s12)
+    assert (s12["baseline_metric"], s12["metric"]) == ("pct_proficient_or_advanced", PME)
+
+
+def test_dese_value_without_count_is_rated_with_n_unknown(run):
+    _, res = run
+    s14 = one(res, "S14", "absence")
+    assert s14["rating"] == 4 and "n_unknown" in flags(s14)
+    assert pd.isna(s14["ci_low"]) and pd.isna(s14["is_distinguishable_from_noise"])
+
+
+def test_growth_averages_grades_with_enough_students(run):
+    _, res = run
+    g = one(res, "S13", "growth", subject="ela")
+    assert g["grade"] == "04,05"  # grade 06 has 15 students (< 20)
+    assert g["change_abs"] == pytest.approx(5.0)
+    assert g["baseline_value"] == pytest.approx(47.5) and g["current_value"] == pytest.approx(52.5)
+    assert g["rating"] == 4 and g["n_baseline"] == 120
+    se = 1.253 * 28 / math.sqrt(60)
+    half = st.norm.ppf(0.975) * math.sqrt(4 * se**2) / 2
+    assert g["ci_low"] == pytest.approx(5.0 - half) and g["ci_units"] == "points"
+
+
+def test_state_gap_closure_with_context(run):
+    _, res = run
+    s01 = one(res, "S01", "state_gap", "low_income", "math")
+    assert (s01["baseline_value"], s01["current_value"]) == (pytest.approx(-25.0), pytest.approx(-9.0))
+    assert s01["progress_pct"] == pytest.approx(16 / 5 * 100) and s01["rating"] == 4
+    assert s01["baseline_reference_value"] == pytest.approx(45.0)
+    assert "state_value_other_source" in flags(s01)  # student-data school vs the DESE state row
+    assert "income_definition_change" in flags(s01)  # 2019 -> 2023 spans the 2022 definition
+    assert s01["complement_gap_baseline"] == pytest.approx(-30.0)
+    assert s01["complement_gap_change"] == pytest.approx(14.0)
+    s02 = one(res, "S02", "state_gap", "low_income", "math")
+    assert s02["rating"] == 2 and s02["status"] == "initial_steps"
+
+
+def test_capstone_gap_vs_complement(run):
+    _, res = run
+    c = one(res, "S01", "capstone_gap", "low_income")
+    assert c["baseline_value"] == pytest.approx(-1.0) and c["current_value"] == pytest.approx(-0.4)
+    assert c["rating"] == 4
+    # SE of the gap change = sqrt(sum of the four squared SEs): 0.8/sqrt(40) twice and 0.8/sqrt(60) twice
+    se = math.sqrt(2 * (0.8**2 / 40) + 2 * (0.8**2 / 60))
+    assert c["ci_high"] - c["ci_low"] == pytest.approx(2 * st.norm.ppf(0.975) * se)
+
+
+def test_dual_enrollment_level_or_increase(run):
+    _, res = run
+    s01, s02, s03 = (one(res, o, "dual_enrollment") for o in ("S01", "S02", "S03"))
+    assert s01["baseline_year"] == 2022 and s01["rating"] == 4 and s01["met_by"] == "increase"
+    assert s02["rating"] == 4 and s02["met_by"] == "level"
+    assert s03["rating"] == 3 and s03["progress_pct"] == pytest.approx(60.0)
+
+
+def test_share_improved_end_to_end(run):
+    _, res = run
+    p = one(res, "S01", "perceptions")
+    assert p["rating"] == 4 and p["p_value"] == pytest.approx(st.binom.sf(59, 100, 0.5))
+    assert one(res, "S02", "perceptions")["rating"] == 3
+
+
+def test_context_state_row_peers_and_comparison_schools(run):
+    _, res = run
+    s01 = one(res, "S01", "absence")
+    assert s01["state_change_source"] == "dese_state_row"
+    assert s01["state_change_rel_pct"] == pytest.approx((14 - 15) / 15 * 100)
+    # peers: same school level (middle), nearest baseline: the three comparison schools (-5%, 0%, +5%)
+    assert s01["n_peers"] == 3 and s01["peer_change_rel_pct"] == pytest.approx(0.0)
+    # comparison schools are evaluated for the run-level years (mode of network baselines) with no due date
+    c01 = one(res, "C01", "absence")
+    assert (
+        c01["baseline_year"] == 2019
+        and pd.isna(c01["implementation_year"])
+        and c01["status"] == "initial_steps"
+    )
+    assert not bool(c01["is_network_school"])
+    # no state row for the survey: median of schools
+    assert one(res, "S01", "perceptions")["state_change_source"] == "median_of_schools"
+
+
+def test_rollup_counts_are_consistent_with_results(run):
+    con, res = run
+    roll = con.execute("SELECT * FROM target_rollup").df()
+    net = res[res["is_network_school"].astype(bool)].copy()
+    net["subject"] = net["subject"].fillna("")
+    roll["subject"] = roll["subject"].fillna("")
+    counts = net.groupby(["target_id", "subject", "subgroup"]).size()
+    assert len(roll) == len(counts)
+    for _, r in roll.iterrows():
+        g = net[
+            (net["target_id"] == r["target_id"])
+            & (net["subject"] == r["subject"])
+            & (net["subgroup"] == r["subgroup"])
+        ]
+        assert r["n_schools"] == len(g)
+        for s in (
+            "met",
+            "moving_toward",
+            "initial_steps",
+            "area_of_concern",
+            "insufficient_data",
+            "not_yet_due",
+            "not_comparable",
+        ):
+            assert r[f"n_{s}"] == (g["status"] == s).sum()
+        assert r["n_rated"] == sum(r[f"n_rating_{v}"] for v in (4, 3, 2, 1)) == g["rating"].notna().sum()
+    absence = roll[(roll["target_id"] == "absence") & (roll["subgroup"] == "all")].iloc[0]
+    # pooled over rated/insufficient network schools with counts: S01, S02-S07, S09 (no baseline: out), S10, S11
+    assert absence["pooled_metric"] == ABS and absence["pooled_n_schools"] >= 8
+    assert absence["pooled_status"] in {"met", "moving_toward", "initial_steps", "area_of_concern"}
+
+
+def test_rerun_replaces_tables(run, tmp_path):
+    con, res = run
+    again = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence"))
+    assert con.execute("SELECT count(*) FROM target_results").fetchone()[0] == len(again)
+    assert set(again["target_id"]) == {"absence"}
+
+
+# ============================================================================== years, windows, customising
+
+
+def small_absence_db(spans=None, extra=()):
+    rows = [
+        mv("A", 2018, ABS, k=90, n=500),
+        mv("A", 2019, ABS, k=110, n=500),
+        mv("A", 2021, ABS, k=95, n=500),
+        mv("A", 2023, ABS, k=80, n=500),
+        mv("B", 2019, ABS, k=100, n=200),
+        mv("B", 2023, ABS, k=50, n=400),
+    ]
+    return make_con(rows + list(extra), [school("A", 2020), school("B", 2020)], spans)
+
+
+def test_baseline_window_pools_counts(tmp_path):
+    con = small_absence_db()
+    res = evaluate_targets(con, baseline_window=2, targets_file=catalog_file(tmp_path, "absence"))
+    a = one(res, "A", "absence")
+    assert a["baseline_value"] == pytest.approx(100 * 200 / 1000) and a["n_baseline"] == 1000
+    assert a["baseline_window"] == 2
+    assert "baseline_window_partial" in flags(one(res, "B", "absence"))  # only 2019 in 2018-2019
+
+
+def test_run_level_years_override_roster(tmp_path):
+    con = small_absence_db()
+    res = evaluate_targets(
+        con, baseline_year=2018, current_year=2021, targets_file=catalog_file(tmp_path, "absence")
+    )
+    a = one(res, "A", "absence")
+    assert (a["baseline_year"], a["current_year"]) == (2018, 2021)
+    assert a["baseline_value"] == pytest.approx(18.0) and a["current_value"] == pytest.approx(19.0)
+    assert "remote_2021" in flags(a) and a["rating"] == 1
+
+
+def test_grade_span_and_n_change_flags(tmp_path):
+    spans = [("B", 2019, "06", "08"), ("B", 2023, "06", "12"), ("A", 2019, "K", "05"), ("A", 2023, "K", "05")]
+    con = small_absence_db(spans)
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence"))
+    b = one(res, "B", "absence")
+    assert {"grade_span_changed", "n_changed_over_half"} <= flags(b)
+    assert not {"grade_span_changed", "n_changed_over_half"} & flags(one(res, "A", "absence"))
+
+
+def test_custom_thresholds_change_ratings(tmp_path):
+    con = small_absence_db()
+    default = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence"))
+    assert one(default, "A", "absence")["rating"] == 4  # 22% -> 16% is -27.3%: meets -20%
+    custom = catalog_file(tmp_path, "absence", absence={"threshold": -50})
+    res = evaluate_targets(con, targets_file=custom)
+    a = one(res, "A", "absence")
+    assert a["threshold"] == -50 and a["target_value"] == pytest.approx(11.0)
+    assert a["rating"] == 3  # -27.3% is more than half of -50%
+
+
+def test_income_definition_change_and_test_transition_years(tmp_path):
+    rows = [
+        mv("A", 2014, ABS, k=50, n=200, subgroup="low_income"),
+        mv("A", 2016, ABS, k=40, n=200, subgroup="low_income"),
+        mv("A", 2016, PME, k=40, n=100, subject="ela", grade="03-08"),
+        mv("A", 2018, PME, k=50, n=100, subject="ela", grade="03-08"),
+    ]
+    con = make_con(rows, [school("A", 2015)])
+    res = evaluate_targets(
+        con, baseline_year=2014, current_year=2016, targets_file=catalog_file(tmp_path, "absence")
+    )
+    assert "income_definition_change" in flags(one(res, "A", "absence", "low_income"))
+    res = evaluate_targets(
+        con, baseline_year=2016, current_year=2018, targets_file=catalog_file(tmp_path, "proficiency")
+    )
+    p = one(res, "A", "proficiency", subject="ela")
+    assert (
+        "test_transition" in flags(p) and p["status"] == "not_comparable"
+    )  # 2016 legacy years for grades 3-8
+
+
+def test_no_2020_assessments_flag(tmp_path):
+    rows = [mv("A", 2019, PME, k=40, n=100, subject="ela"), mv("A", 2020, PME, k=50, n=100, subject="ela")]
+    con = make_con(rows, [school("A", 2019)])
+    res = evaluate_targets(
+        con, targets_file=catalog_file(tmp_path, "proficiency"), baseline_year=2019, current_year=2020
+    )
+    assert "no_2020_assessments" in flags(one(res, "A", "proficiency", subject="ela"))
+
+
+def test_bad_arguments():
+    con = make_con([mv("A", 2019, ABS, k=1, n=10)], [school("A", 2020)])
+    with pytest.raises(ValueError, match="baseline_window"):
+        evaluate_targets(con, baseline_window=5)
+    with pytest.raises(ValueError, match="after current_year"):
+        evaluate_targets(con, baseline_year=2023, current_year=2019)
+
+
+def test_baseline_zero_end_to_end(tmp_path):
+    # decrease targets: 0 -> 0 holds the floor (met), 0 -> 5% is worse; increase targets: undefined -> no rating
+    rows = [
+        mv("A", 2019, "pct_out_of_school_suspension", k=0, n=200),
+        mv("A", 2023, "pct_out_of_school_suspension", k=0, n=200),
+        mv("B", 2019, "pct_out_of_school_suspension", k=0, n=200),
+        mv("B", 2023, "pct_out_of_school_suspension", k=10, n=200),
+        mv("A", 2019, PME, k=0, n=50, subject="math"),
+        mv("A", 2023, PME, k=5, n=50, subject="math"),
+    ]
+    con = make_con(rows, [school("A", 2020), school("B", 2020)])
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "suspension", "proficiency"))
+    a, b = one(res, "A", "suspension"), one(res, "B", "suspension")
+    assert (
+        a["status"] == "met" and "baseline_zero" in flags(a) and a["metric"] == "pct_out_of_school_suspension"
+    )
+    assert b["status"] == "area_of_concern" and "baseline_zero" in flags(b)
+    p = one(res, "A", "proficiency", subject="math")
+    assert p["status"] == "insufficient_data" and "baseline_zero" in flags(p)
+    assert "relative increase from 0 is undefined" in p["status_reason"]
+    assert p["change_abs"] == pytest.approx(10.0)  # the movement is still shown
