@@ -812,3 +812,20 @@ def test_baseline_zero_end_to_end(tmp_path):
     assert p["status"] == "insufficient_data" and "baseline_zero" in flags(p)
     assert "relative increase from 0 is undefined" in p["status_reason"]
     assert p["change_abs"] == pytest.approx(10.0)  # the movement is still shown
+
+
+def test_share_improved_is_judged_from_the_baseline_share():
+    """No movement from the baseline share is no progress toward 50%; at or above 50% at baseline and below it
+    now is worse, never partial credit."""
+    df = frame(
+        b_value=[42.0, 40.0, 52.2, 40.0],
+        c_value=[41.0, 45.0, 40.8, 55.0],
+        b_k=[42.0, 40.0, 522.0, 40.0],
+        b_n=[100.0, 100.0, 1000.0, 100.0],
+        c_k=[41.0, 45.0, 408.0, 55.0],
+        c_n=[100.0, 100.0, 1000.0, 100.0],
+        mtype="proportion",
+    )
+    out = apply_rule(df, CAT.target("perceptions"), CAT)
+    assert list(out["rule_rating"]) == [1, 3, 1, 4]
+    assert out["progress_pct"].iloc[1] == pytest.approx(50.0)  # 40 -> 45 is half of the way to 50

@@ -6,7 +6,7 @@
 --   value: percent metrics on a 0-100 scale; NULL when is_suppressed.
 --   numerator/denominator: the counts behind the value (for DESE only when published in the same row);
 --   n_students: people in the population (DESE: the published denominator).
--- Student values under the catalog's min_n (ref_metrics) are suppressed; DESE values keep DESE's own suppression.
+-- Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
 CREATE OR REPLACE TABLE metric_values AS
 WITH student_long AS (
     SELECT o.*, s.subgroup
@@ -64,13 +64,16 @@ dese AS (
 SELECT
     s.org_code, s.org_level, s.school_year, s.subgroup, s.metric, s.subject, s.grade,
     s.numerator, s.denominator, s.n_students,
-    CASE WHEN s.n_students < rm.min_n OR s.value IS NULL THEN NULL ELSE s.value END AS value,
-    CASE WHEN s.n_students < rm.min_n OR s.value IS NULL THEN NULL ELSE s.std_dev END AS std_dev,
-    (s.n_students < rm.min_n OR s.value IS NULL) AS is_suppressed,
+    CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.value END AS value,
+    CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.std_dev END AS std_dev,
+    (s.is_small OR s.value IS NULL) AS is_suppressed,
     'student' AS source,
     NULL::VARCHAR AS source_file,
     NULL::BIGINT AS source_row
-FROM student s JOIN ref_metrics rm USING (metric)
+FROM (
+    SELECT s.*, (CASE WHEN rm.min_n_on = 'denominator' THEN s.denominator ELSE s.n_students END) < rm.min_n AS is_small
+    FROM student s JOIN ref_metrics rm USING (metric)
+) s
 UNION ALL
 SELECT org_code, org_level, school_year, subgroup, metric, subject, grade, numerator, denominator, n_students,
        CASE WHEN is_suppressed THEN NULL ELSE value END, std_dev, is_suppressed, 'dese', source_file, source_row

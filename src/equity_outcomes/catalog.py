@@ -68,6 +68,7 @@ def metrics_frame(path: Path | None = None) -> pd.DataFrame:
                 "unit": m["unit"],
                 "direction": m["direction"],
                 "min_n": int(m["min_n"]),
+                "min_n_on": m.get("min_n_on", "n_students"),
                 "sources": ",".join(m["sources"]),
                 "dese_measure": m.get("dese_measure"),
                 "dese_numerator_measure": m.get("dese_numerator_measure"),

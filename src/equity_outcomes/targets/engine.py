@@ -804,7 +804,13 @@ def _status_and_flags(m: pd.DataFrame, target: Target, catalog: Catalog, spans: 
             hit |= (cy == y) | (uses_b & (b_first <= y) & (y <= by))
         return hit
 
-    fl["no_2020_assessments"] = in_years(comp.no_assessment_years) if target.domain == "assessment" else zeros
+    moved = (
+        (m["by_requested"].to_numpy(dtype=float) != m["by"].to_numpy(dtype=float))
+        if "by_requested" in m.columns else zeros
+    )
+    fl["no_2020_assessments"] = (
+        (in_years(comp.no_assessment_years) | moved) if target.domain == "assessment" else zeros
+    )
     fl["remote_2021"] = (
         in_years(comp.remote_years) if target.domain in ("attendance", "discipline") else zeros
     )
@@ -977,7 +983,8 @@ def _target_obs(inputs: _Inputs, target: Target) -> pd.DataFrame:
 
 
 def _school_years(
-    target: Target, orgs: pd.DataFrame, years: _Years, baseline_year: int | None, baseline_window: int
+    target: Target, orgs: pd.DataFrame, years: _Years, baseline_year: int | None, baseline_window: int,
+    skip_years: tuple[int, ...] = (),
 ) -> pd.DataFrame:
     orgs = orgs.copy()
     orgs["cy"] = float(years.current) if years.current is not None else np.nan
@@ -992,6 +999,11 @@ def _school_years(
             run_b = np.nan if years.run_baseline is None else float(years.run_baseline)
             orgs["by"] = own_b.where(own_b.notna(), run_b).astype(float)
         orgs["w"] = float(baseline_window)
+    # A baseline in a year without tests (spring 2020) falls back to the latest earlier year; the
+    # no_2020_assessments flag records it (by_requested keeps the year asked for).
+    orgs["by_requested"] = orgs["by"]
+    for _ in range(len(skip_years)):
+        orgs["by"] = orgs["by"].where(~orgs["by"].isin(skip_years), orgs["by"] - 1)
     orgs["implementation_year"] = orgs["cy"] - orgs["implementation_start_year"] + 1
     return orgs
 
@@ -1007,7 +1019,8 @@ def _evaluate_target(
 ):
     obs_t = _target_obs(inputs, target)
     years = _run_years(target, obs_t, inputs.roster, baseline_year, current_year)
-    orgs = _school_years(target, _org_table(inputs, obs_t), years, baseline_year, baseline_window)
+    skip = catalog.comparability.no_assessment_years if target.domain == "assessment" else ()
+    orgs = _school_years(target, _org_table(inputs, obs_t), years, baseline_year, baseline_window, skip)
     pairs = (
         orgs[["by", "w", "cy"]]
         .dropna()

@@ -138,15 +138,17 @@ def apply_rule(df: pd.DataFrame, target: Target, catalog: Catalog) -> pd.DataFra
 
         elif target.rule in ("share_improved", "level"):
             higher = target.higher_is_better
-            if target.rule == "share_improved":
-                origin = np.zeros(n)
-            else:
-                b_before = np.isfinite(mb) & ((mb < t) if higher else (mb > t))
-                origin = np.where(b_before, mb, 0.0 if higher else 100.0)
+            # progress is measured from the baseline level toward the threshold (a school that stays where it
+            # was has made no progress); without a usable baseline below the threshold, from 0.
+            b_before = np.isfinite(mb) & ((mb < t) if higher else (mb > t))
+            origin = np.where(b_before, mb, 0.0 if higher else 100.0)
             met = (mc >= t) if higher else (mc <= t)
             progress = np.where(
                 met, np.maximum((mc - origin) / (t - origin) * 100, 100.0), (mc - origin) / (t - origin) * 100
             )
+            # at or past the threshold at baseline and below it now: worse, never partial credit
+            b_past = np.isfinite(mb) & ~b_before
+            progress = np.where(b_past & ~met, np.minimum(progress, 0.0), progress)
             target_value = np.full(n, float(t))
             alt = "greater" if higher else "less"
             bt = stats.binomial_share_test(
