@@ -17,6 +17,9 @@ from equity_outcomes import paths, stages
 from equity_outcomes.reporting import quarantine_rows, run_summary_markdown
 from equity_outcomes.warehouse import StagedWarehouse
 
+DEFAULT_RAW = paths.default_demo_raw()
+DEFAULT_WAREHOUSE = paths.default_warehouse()
+
 
 def _retry_on_filesystem_error(task, task_run, state) -> bool:
     """Retry only transient file-system errors; bad data never gets better by retrying."""
@@ -55,8 +58,8 @@ def publish_scorecards(warehouse: Path, out_dir: Path) -> dict:
 @flow(name="yearly-outcomes", log_prints=True)
 def yearly_outcomes(
     school_year: int | None = None,
-    raw_dir: Path = paths.default_demo_raw(),
-    warehouse: Path = paths.default_warehouse(),
+    raw_dir: Path = DEFAULT_RAW,
+    warehouse: Path = DEFAULT_WAREHOUSE,
     baseline_year: int | None = None,
     dashboards: Path | None = None,
     extra_sources: list[Path] | None = None,
@@ -95,8 +98,8 @@ def yearly_outcomes(
 
 
 @flow(name="backfill-outcomes")
-def backfill(first_year: int, last_year: int, raw_dir: Path = paths.default_demo_raw(),
-             warehouse: Path = paths.default_warehouse(), dashboards: Path | None = None) -> list[dict]:
+def backfill(first_year: int, last_year: int, raw_dir: Path = DEFAULT_RAW,
+             warehouse: Path = DEFAULT_WAREHOUSE, dashboards: Path | None = None) -> list[dict]:
     """Evaluate each year from first_year to last_year in turn (one sub-flow run per year)."""
     if first_year > last_year:
         raise ValueError(f"first_year {first_year} is after last_year {last_year}")

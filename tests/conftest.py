@@ -72,3 +72,54 @@ def tiny_raw(tmp_path: Path) -> Path:
         assess,
     )
     return raw
+
+
+@pytest.fixture(scope="session")
+def demo_raw(tmp_path_factory) -> Path:
+    """The default demo network (seeded), generated once per test session."""
+    from equity_outcomes.synth import generate_network
+
+    out = tmp_path_factory.mktemp("demo") / "raw"
+    generate_network(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test harness (temporary database and API) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_raw: Path, prefect_harness, tmp_path_factory) -> dict:
+    """The real yearly flow, once, on the demo network: warehouse, scorecards and the flow's result."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from pipelines.yearly_outcomes import yearly_outcomes
+
+    out = tmp_path_factory.mktemp("demo_run")
+    warehouse = out / "warehouse.duckdb"
+    dashboards = out / "dashboards"
+    result = yearly_outcomes(raw_dir=demo_raw, warehouse=warehouse, dashboards=dashboards)
+    return {"result": result, "warehouse": warehouse, "dashboards": dashboards, "raw": demo_raw}
+
+
+@pytest.fixture(scope="session")
+def dese_warehouse(tmp_path_factory) -> Path:
+    """Every real DESE export in ../shared/data/dese, loaded and built once per session."""
+    from equity_outcomes import paths, stages
+    from equity_outcomes.warehouse import StagedWarehouse
+
+    dese_dir = paths.shared_dese_dir()
+    if not dese_dir.is_dir():
+        pytest.skip(f"the shared DESE files are not at {dese_dir}")
+    warehouse = tmp_path_factory.mktemp("dese") / "dese.duckdb"
+    with StagedWarehouse(warehouse) as staged:
+        stages.ingest_stage(staged.work_path, [dese_dir])
+        stages.build_stage(staged.work_path)
+        staged.commit()
+    return warehouse

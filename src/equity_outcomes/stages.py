@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
+
+import duckdb
 
 from .build import BuildSummary, build_models
 from .ingest.load import LoadSummary, ingest_into
+from .errors import EquityOutcomesError
 from .warehouse import connect, table_exists
 
 Progress = Callable[[str], None] | None
+T = TypeVar("T")
+
+
+def with_connection(work_path: Path, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run ``work`` on a connection that is closed afterwards. A user-facing error is re-raised without the
+    frames that held the connection, so orchestrators that keep failed states (Prefect) keep no DuckDB object."""
+    con = connect(work_path)
+    error: EquityOutcomesError | None = None
+    try:
+        return work(con)
+    except EquityOutcomesError as exc:
+        error = exc
+    finally:
+        con.close()
+    del con
+    raise error.with_traceback(None)
 
 
 def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = None) -> LoadSummary:
-    con = connect(work_path)
-    try:
-        return ingest_into(con, sources, progress=progress)
-    finally:
-        con.close()
+    return with_connection(work_path, lambda con: ingest_into(con, sources, progress=progress))
 
 
 def build_stage(work_path: Path, progress: Progress = None) -> BuildSummary:
-    con = connect(work_path)
-    try:
-        return build_models(con, progress=progress)
-    finally:
-        con.close()
+    return with_connection(work_path, lambda con: build_models(con, progress=progress))
 
 
 def marts_are_built(work_path: Path) -> bool:

@@ -62,7 +62,7 @@ def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
 def _exclusive_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_file = _lock_path(path)
-    fh = open(lock_file, "a+")
+    fh = open(lock_file, "a+")  # noqa: SIM115  (held open for the lock's lifetime, closed in finally)
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
