@@ -639,3 +639,19 @@ def test_cells_frame_matches_declared_schema(folder: Path) -> None:
     assert list(c.columns) == list(dese.CELL_COLUMNS)
     assert c["subject"].isna().all() and c["income_definition"].isna().all()
     assert isinstance(c, pd.DataFrame)
+
+
+def test_short_attendance_rows_lack_the_20_percent_column_not_the_last_one():
+    """2C_1_attendance.csv, line 10979 (Abby Kelley Foster, 2018-19) has 5 values: 97.2, 5.1, 16.0, 2.2, 16.0.
+    The 5th is 'Unexcused > 9 days' (see short_rows in config/dese_reports.yaml), never a chronic-20% above the
+    chronic-10% figure."""
+    path = shared_dese_dir() / "edcommonwealth__sqm-dashboards/data/admin_data/dese/2C_1_attendance.csv"
+    if not path.exists():
+        pytest.skip("shared DESE files absent")
+    cells = dese.read_dese_file(path).cells
+    row = cells[(cells.source_row == 10979)].set_index("measure")["value_text"].str.strip().to_dict()
+    assert row == {"attendance_rate": "97.2", "avg_days_absent": "5.1", "pct_absent_10_plus_days": "16.0",
+                   "pct_chronically_absent": "2.2", "pct_unexcused_over_9_days": "16.0"}
+    both = cells[cells.measure.isin(["pct_chronically_absent", "pct_chronically_absent_20"])].pivot_table(
+        index=["source_row"], columns="measure", values="value", aggfunc="first").dropna()
+    assert (both["pct_chronically_absent_20"] <= both["pct_chronically_absent"]).all()

@@ -169,6 +169,8 @@ class DeseConfig:
     extra_headers: frozenset[str]
     reports: dict[str, ReportSpec]
     all_known: frozenset[str] = field(default_factory=frozenset)
+    # (number of fields in a short CSV row, normalized headers absent from such rows): see short_rows in the YAML
+    short_rows: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 _ROLES = {"org_name", "school_code", "district_code", "org_code", "subject", "year", "grade", "group", "info", "none"}
@@ -274,6 +276,9 @@ def load_config(path: Path | None = None) -> DeseConfig:
         extra_headers=frozenset(str(h).strip() for h in (raw.get("extra_columns") or {})),
         reports=reports,
         all_known=frozenset(known),
+        short_rows=tuple(
+            (int(e["fields"]), tuple(_norm(h) for h in e["absent"])) for e in (raw.get("short_rows") or [])
+        ),
     )
 
 
@@ -787,6 +792,21 @@ def _check_rule(measure: str) -> dict[str, Any] | None:
     return None
 
 
+def _pad_short_row(r: list[object], header: list[str], ncol: int, sheet: str) -> list[object]:
+    """A row with fewer fields than the header. xlsx: trailing cells are empty. csv: the fields of columns that did
+    not exist for that row are absent; by default the trailing ones, unless ``short_rows`` in the YAML names which
+    columns a row of that length lacks (checked against the data: e.g. the 2017-18..2020-21 attendance rows lack
+    'Chronically Absent (20% or more)', not the last column)."""
+    if sheet:
+        return r + [None] * (ncol - len(r))
+    normed = [_norm(h) for h in header]
+    for n_fields, absent in CONFIG.short_rows:
+        if n_fields == len(r) and all(a in normed for a in absent):
+            it = iter(r)
+            return [_MISSING if h in absent else next(it) for h in normed]
+    return r + [_MISSING] * (ncol - len(r))
+
+
 def read_dese_file(path: Path, manifest: Manifest | None = None) -> DeseRead:
     """Read one DESE profile export (.xlsx or .csv) into long cells. Raises InputError on structural problems."""
     path = Path(path)
@@ -835,7 +855,7 @@ def read_dese_file(path: Path, manifest: Manifest | None = None) -> DeseRead:
             footnotes.append((h + 2 + i, filled[0]))
             continue
         if len(r) < ncol:  # csv: the fields are absent; xlsx: trailing cells are simply empty
-            data.append(list(r) + [_MISSING if not sheet else None] * (ncol - len(r)))
+            data.append(_pad_short_row(list(r), header_raw, ncol, sheet))
         else:
             data.append(list(r[:ncol]))
         phys.append(h + 2 + i)
