@@ -1,0 +1,456 @@
+"""DESE-style school profile exports aggregated from the synthetic students, by DESE's rules.
+
+Aggregation is streaming-friendly: :class:`DeseAccumulator` keeps additive per school x student group counts and sums
+(never student rows), filled district by district; :func:`write_exports` turns them into ``.xlsx`` files laid out
+like profiles.doe.mass.edu exports (title row, header row, data rows, state rows last) plus ``dese/manifest.csv``.
+
+Cell text follows the real exports: counts right-aligned with leading spaces and thousands separators, percentages
+0-100 with one decimal (``'  25.6'``), Next-Gen MCAS level percentages as integer numbers, legacy MCAS counts as
+numbers, suppressed cells ``''`` (legacy MCAS: ``'N/A'``). All rounding is half-up on the exact fraction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+from openpyxl.writer.excel import ExcelWriter
+
+from .network import Network
+from .students import GROUPS, SUBJECTS
+
+STATE_CODE = "00000000"
+SUBJECT_TEXT = {"ELA": "ELA", "MATH": "MATH", "SCI": "SCI"}
+LEGACY_SUBJECT_TEXT = {"ELA": "ENGLISH LANGUAGE ARTS", "MATH": "MATHEMATICS", "SCI": "SCIENCE AND TECH/ENG"}
+MANIFEST_COLUMNS = ["path", "report", "school_year", "org_level", "student_group", "grade", "period", "note"]
+
+ATTENDANCE_HEADER = ["School Name", "School Code", "Attendance Rate", "Average # of Absences", "Absent 10 or more days",
+                     "Chronically Absent (10% or more)", "Chronically Absent (20% or more)"]
+DISCIPLINE_HEADER = ["School Name", "School Code", "Students", "Students Disciplined", "% In-School Suspension",
+                     "% Out-of-School Suspension", "% Expulsion", "% Removed to Alternate Setting",
+                     "% Emergency Removal"]
+NEXTGEN_HEADER = ["School Name", "School Code", "Subject", "M+E #", "M+E %", "E #", "E %", "M #", "M %", "PM #", "PM %",
+                  "NM #", "NM %", "No. of Students Included", "Part. Rate %", "Avg. Scaled Score", "SGP",
+                  "Included In SGP"]
+LEGACY_HEADER = ["School Name", "School Code", "Subject", "P+A #", "P+A %", "A #", "A %", "P #", "P %", "NI #", "NI %",
+                 "W/F #", "W/F %", "Student Included", "CPI", "Ave. SGP", "Included In Ave. SGP"]
+MASSCORE_HEADER = ["School Name", "School Code", "# Graduated", "# Completed MassCore", "% Completed MassCore"]
+AP_HEADER = ["School Name", "School Code", "Tests Taken", "Score=1", "Score=2", "Score=3", "Score=4", "Score=5",
+             "% Score 1-2", "% Score 3-5"]
+COLLEGE_HEADER = ["School Name", "School Code", "High School Graduates (#)", "Attending Coll./Univ. (#)",
+                  "Attending Coll./Univ. (%)"]
+
+# minimum sizes (DESE documented or observed; see docs/synthetic_data.md)
+MIN_ATTENDANCE = 6  # group row written only with >= 6 students
+MIN_DISCIPLINED_FOR_PCT = 6  # percents '' when Students Disciplined is 0-5
+MIN_MCAS = 10  # no row when fewer than 10 students included
+MIN_SGP = 20  # SGP '' when fewer than 20 students included in SGP
+MIN_MASSCORE = 6
+MIN_AP_DETAIL = 10
+MIN_COLLEGE_PCT = 15
+
+
+# ------------------------------------------------------------------------------------------------------------
+# number formatting (exact, half-up)
+# ------------------------------------------------------------------------------------------------------------
+def tenths_half_up(num: int, den: int, scale: int = 100) -> int:
+    """round(scale * num / den, 1) * 10, rounding half up on the exact fraction (num, den >= 0 integers)."""
+    return (20 * scale * int(num) + int(den)) // (2 * int(den))
+
+
+def int_half_up(num: int, den: int, scale: int = 100) -> int:
+    return (2 * scale * int(num) + int(den)) // (2 * int(den))
+
+
+def fmt_tenths(t: int, width: int) -> str:
+    return f"{t // 10}.{t % 10}".rjust(width)
+
+
+def pct_text(num: int, den: int, width: int = 6) -> str:
+    """DESE percentage text: 0-100, one decimal, right-aligned (``'  25.6'``)."""
+    return fmt_tenths(tenths_half_up(num, den), width)
+
+
+def mean_text(total: int, n: int, width: int) -> str:
+    return fmt_tenths(tenths_half_up(total, n, scale=1), width)
+
+
+def count_text(n: int, width: int = 8) -> str:
+    return f"{int(n):,}".rjust(width)
+
+
+def year_label(year: int) -> str:
+    return f"{year - 1}-{year % 100:02d}"
+
+
+def group_label(group: str, year: int) -> str:
+    if group == "low_income":
+        return "Economically Disadvantaged" if 2015 <= year <= 2021 else "Low Income"
+    return {"all": "All Students", "black": "Afr. Amer./Black", "latino": "Hispanic/Latino", "el": "EL",
+            "swd": "Students w/disabilities", "high_needs": "High Needs", "white": "White"}[group]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# accumulation
+# ------------------------------------------------------------------------------------------------------------
+class DeseAccumulator:
+    """Additive per school x group statistics, keyed by (report, year, selection)."""
+
+    def __init__(self, n_schools: int) -> None:
+        self.n = n_schools
+        self.data: dict[tuple[str, int, str], np.ndarray] = {}
+
+    def add(self, report: str, year: int, sel: str, school: np.ndarray, G: np.ndarray, stats: np.ndarray) -> None:
+        if len(school) == 0:
+            return
+        stats = np.asarray(stats, dtype=np.float64)
+        ng = G.shape[1]
+        key = (report, year, sel)
+        arr = self.data.get(key)
+        if arr is None:
+            arr = self.data[key] = np.zeros((self.n, ng, stats.shape[1]), np.float64)
+        uniq, inv = np.unique(school, return_inverse=True)
+        rows, groups = np.nonzero(G)
+        keys = inv[rows] * ng + groups
+        size = len(uniq) * ng
+        out = np.empty((size, stats.shape[1]))
+        for k in range(stats.shape[1]):
+            out[:, k] = np.bincount(keys, weights=stats[rows, k], minlength=size)
+        arr[uniq] += out.reshape(len(uniq), ng, stats.shape[1])
+
+    def get(self, report: str, year: int, sel: str = "") -> np.ndarray | None:
+        arr = self.data.get((report, year, sel))
+        return None if arr is None else np.rint(arr).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# xlsx writing (deterministic bytes)
+# ------------------------------------------------------------------------------------------------------------
+def _col(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _xml_text(v: str) -> str:
+    return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _rows_xml(rows: list[list], first_row: int, ncols: int) -> bytes:
+    """Data rows as sheet XML, written directly (openpyxl's cell writer is too slow for big networks).
+
+    Text cells are inline strings ('' kept as a real empty string, like DESE's exports), numbers are numbers.
+    """
+    cols = [_col(i) for i in range(ncols)]
+    out = []
+    for k, row in enumerate(rows):
+        r = first_row + k
+        cells = []
+        for c, v in zip(cols, row, strict=True):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cells.append(f'<c r="{c}{r}" t="n"><v>{v}</v></c>')
+            else:
+                t = _xml_text(str(v))
+                sp = ' xml:space="preserve"' if t != t.strip() else ""
+                cells.append(f'<c r="{c}{r}" t="inlineStr"><is><t{sp}>{t}</t></is></c>')
+        out.append(f'<row r="{r}">{"".join(cells)}</row>')
+    return "".join(out).encode("utf-8")
+
+
+def write_xlsx(path: Path, title: str, header: list[str], rows: list[list], year: int, sheet: str) -> None:
+    """One-sheet workbook like a profiles export: merged centred title row, centred header row, data rows.
+
+    Bytes are deterministic: fixed document timestamps, fixed ZIP entry times, sorted entries.
+    """
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append([title])
+    ws.append(header)
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    center = Alignment(horizontal="center")
+    ws.cell(1, 1).alignment = center
+    for c in range(1, len(header) + 1):
+        ws.cell(2, c).alignment = center
+    ws.column_dimensions["A"].width = 70.24
+    ws.column_dimensions["B"].width = 14.11
+    stamp = dt.datetime(year, 6, 30, 0, 0, 0)
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        ExcelWriter(wb, zf).write_data()
+    last = _col(len(header) - 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(src.namelist()):
+            info = zipfile.ZipInfo(name, date_time=(year, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o600 << 16
+            data = src.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", _rows_xml(rows, 3, len(header)) + b"</sheetData>", 1)
+                data = data.replace(f'<dimension ref="A1:{last}2"'.encode(),
+                                    f'<dimension ref="A1:{last}{len(rows) + 2}"'.encode(), 1)
+            dst.writestr(info, data)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# reports
+# ------------------------------------------------------------------------------------------------------------
+class _Writer:
+    def __init__(self, net: Network, acc: DeseAccumulator, out_dir: Path, progress: Callable[[str], None] | None):
+        self.net = net
+        self.acc = acc
+        self.root = out_dir / "dese"
+        self.manifest: list[dict[str, str]] = []
+        self.files: list[Path] = []
+        self.progress = progress
+        self.order = sorted(range(len(net.schools)),
+                            key=lambda i: (net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+
+    def _emit(self, report: str, year: int, group: str, fname: str, title: str, header: list[str], rows: list[list],
+              sheet: str, *, grade: str = "", period: str = "", note: str = "") -> None:
+        path = self.root / str(year) / fname
+        write_xlsx(path, title, header, rows, year, sheet)
+        self.files.append(path)
+        self.manifest.append({
+            "path": f"{year}/{fname}", "report": report, "school_year": str(year), "org_level": "school",
+            "student_group": group_label(group, year), "grade": grade, "period": period, "note": note,
+        })
+
+    def _rows(self, arr: np.ndarray, gi: int, make: Callable[[np.ndarray], list | None], state_name: str) -> list:
+        rows = []
+        for i in self.order:
+            r = make(arr[i, gi])
+            if r is not None:
+                s = self.net.schools[i]
+                rows.append([self.net.dese_name(s), s.org_code, *r])
+        r = make(arr[:, gi].sum(axis=0))
+        if r is not None:
+            rows.append([state_name, STATE_CODE, *r])
+        return rows
+
+    # -- 1. attendance
+    def attendance(self, year: int) -> None:
+        arr = self.acc.get("attendance", year)
+        if arr is None:
+            return
+
+        def make(v):
+            n, ab, mem, a10, c10, c20 = (int(x) for x in v)
+            if n < MIN_ATTENDANCE:
+                return None
+            return [fmt_tenths(tenths_half_up(mem - ab, mem), 6), mean_text(ab, n, 6), pct_text(a10, n),
+                    pct_text(c10, n), pct_text(c20, n)]
+
+        for gi, g in enumerate(GROUPS):
+            title = f"{year_label(year)} Student Attendance Report (School) - End of Year - {group_label(g, year)}"
+            self._emit("attendance", year, g, f"attendance_{g}.xlsx", title, ATTENDANCE_HEADER,
+                       self._rows(arr, gi, make, "State Totals"), "Student Attendance Report",
+                       period="End of Year", note="students with >= 20 days in membership")
+
+    # -- 2. discipline
+    def discipline(self, year: int) -> None:
+        arr = self.acc.get("discipline", year)
+        if arr is None:
+            return
+
+        def make(v):
+            n, disc, iss, oss, exp, alt, emr = (int(x) for x in v)
+            if n < 1:
+                return None
+            if disc < MIN_DISCIPLINED_FOR_PCT:
+                pcts = [""] * 5
+            else:
+                pcts = [pct_text(x, n) for x in (iss, oss, exp, alt, emr)]
+            return [count_text(n), count_text(disc), *pcts]
+
+        for gi, g in enumerate(GROUPS):
+            title = f"{year_label(year)} Student Discipline Data Report (School) - All Offenses - {group_label(g, year)}"
+            self._emit("discipline", year, g, f"discipline_{g}.xlsx", title, DISCIPLINE_HEADER,
+                       self._rows(arr, gi, make, "State Totals"), "Student Discipline Data Report",
+                       note="All Offenses")
+
+    # -- 3. MCAS
+    def mcas(self, year: int) -> None:
+        for sel in ("03-08", "10"):
+            subj_arrs = [self.acc.get("nextgen_mcas", year, f"{sel}|{j}") for j in range(3)]
+            if all(a is None for a in subj_arrs):
+                continue
+            for gi, g in enumerate(GROUPS):
+                rows = []
+                for i in [*self.order, None]:
+                    for j, subj in enumerate(SUBJECTS):
+                        a = subj_arrs[j]
+                        if a is None:
+                            continue
+                        v = a[:, gi].sum(axis=0) if i is None else a[i, gi]
+                        r = _nextgen_row(v, subj)
+                        if r is None:
+                            continue
+                        if i is None:
+                            rows.append(["State", STATE_CODE, *r])
+                        else:
+                            s = self.net.schools[i]
+                            rows.append([self.net.dese_name(s), s.org_code, *r])
+                title = f"{year} Next Generation MCAS Achievement Results "
+                grade_note = "ALL (03-08)" if sel == "03-08" else "10"
+                self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", title, NEXTGEN_HEADER, rows,
+                           "Next Generation MCAS Achievement Results", grade=sel,
+                           note=f"DESE grade selection '{grade_note}'; student group not recorded in the file")
+        subj_arrs = [self.acc.get("legacy_mcas", year, f"10|{j}") for j in range(3)]
+        if all(a is None for a in subj_arrs):
+            return
+        for gi, g in enumerate(GROUPS):
+            rows = []
+            for i in [*self.order, None]:
+                for j, subj in enumerate(SUBJECTS):
+                    a = subj_arrs[j]
+                    if a is None:
+                        continue
+                    v = a[:, gi].sum(axis=0) if i is None else a[i, gi]
+                    r = _legacy_row(v, subj)
+                    if r is None:
+                        continue
+                    if i is None:
+                        rows.append(["State Totals", STATE_CODE, *r])
+                    else:
+                        s = self.net.schools[i]
+                        rows.append([self.net.dese_name(s), s.org_code, *r])
+            header = LEGACY_HEADER if year >= 2018 else LEGACY_HEADER[:-2] + ["Median SGP", "Included In Median SGP"]
+            self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", f"{year} MCAS Achievement Results",
+                       header, rows, "MCAS Achievement Results", grade="10",
+                       note="legacy MCAS, grade 10; student group not recorded in the file")
+
+    # -- 4. MassCore
+    def masscore(self, year: int) -> None:
+        arr = self.acc.get("masscore", year)
+        if arr is None:
+            return
+
+        def make(v):
+            n, mc = (int(x) for x in v)
+            if n < MIN_MASSCORE:
+                return None
+            return [count_text(n), count_text(mc), pct_text(mc, n)]
+
+        for gi, g in enumerate(GROUPS):
+            title = f"{year_label(year)} MassCore Completion Report (School) - {group_label(g, year)}"
+            self._emit("masscore", year, g, f"masscore_{g}.xlsx", title, MASSCORE_HEADER,
+                       self._rows(arr, gi, make, "State Totals"), "MassCore Completion Report")
+
+    # -- 5. AP performance
+    def ap(self, year: int) -> None:
+        arr = self.acc.get("ap", year)
+        if arr is None:
+            return
+
+        def make(v):
+            n, *sc = (int(x) for x in v)
+            if n < 1:
+                return None
+            if n < MIN_AP_DETAIL:
+                return [count_text(n)] + [""] * 7
+            return [count_text(n), *[count_text(x) for x in sc], pct_text(sc[0] + sc[1], n),
+                    pct_text(sc[2] + sc[3] + sc[4], n)]
+
+        for gi, g in enumerate(GROUPS):
+            title = f"{year_label(year)} Advanced Placement Performance (School) - All Subjects - {group_label(g, year)}"
+            self._emit("ap_performance", year, g, f"ap_performance_{g}.xlsx", title, AP_HEADER,
+                       self._rows(arr, gi, make, "State Totals"), "Advanced Placement Performance ")
+
+    # -- 6. college enrollment
+    def college(self, year: int) -> None:
+        arr = self.acc.get("college", year)
+        if arr is None:
+            return
+
+        def make(v):
+            n, att = (int(x) for x in v)
+            if n < 1:
+                return None
+            if n < MIN_COLLEGE_PCT:
+                return [count_text(n), "", ""]
+            return [count_text(n), count_text(att), pct_text(att, n)]
+
+        for gi, g in enumerate(GROUPS):
+            title = (f"{year_label(year)}  Graduates Attending Institutions of Higher Education (School) - "
+                     f"{group_label(g, year)} - All Colleges and Universities")
+            self._emit("college_enrollment", year, g, f"college_enrollment_{g}.xlsx", title, COLLEGE_HEADER,
+                       self._rows(arr, gi, make, "State Totals"), "Graduates Attending Institution",
+                       note=f"graduates of {year_label(year)} enrolled in the fall after graduating; "
+                            "unknown counts as not attending")
+
+
+def _sgp_text(v: np.ndarray, width: int) -> str:
+    """Mean SGP (2018 on); through 2017 (a 99-bin histogram follows the sums) the median, as DESE published."""
+    n_sgp, total = int(v[6]), int(v[7])
+    if len(v) == 8:
+        return mean_text(total, n_sgp, width)
+    cum = np.cumsum(v[8:])
+    lo = int(np.searchsorted(cum, (n_sgp + 1) // 2)) + 1
+    hi = int(np.searchsorted(cum, n_sgp // 2 + 1)) + 1
+    return fmt_tenths(5 * (lo + hi), width)
+
+
+def _nextgen_row(v: np.ndarray, subj: str) -> list | None:
+    n, e, m, pm, nm, score, n_sgp = (int(x) for x in v[:7])
+    if n < MIN_MCAS:
+        return None
+    if subj == "SCI":
+        sgp_cells = ["", ""]
+    elif n_sgp < MIN_SGP:
+        sgp_cells = ["", count_text(n_sgp, 12)]
+    else:
+        sgp_cells = [_sgp_text(v, 14), count_text(n_sgp, 12)]
+    return [SUBJECT_TEXT[subj], count_text(e + m, 12), int_half_up(e + m, n), count_text(e, 12), int_half_up(e, n),
+            count_text(m, 12), int_half_up(m, n), count_text(pm, 12), int_half_up(pm, n), count_text(nm, 12),
+            int_half_up(nm, n), count_text(n, 12), 100, mean_text(score, n, 10), *sgp_cells]
+
+
+def _legacy_row(v: np.ndarray, subj: str) -> list | None:
+    n, a, p, ni, w, cpi, n_sgp = (int(x) for x in v[:7])
+    if n < MIN_MCAS:
+        return None
+    if subj == "SCI":
+        sgp_cells: list = ["N/A", "N/A"]
+    elif n_sgp < MIN_SGP:
+        sgp_cells = ["N/A", n_sgp]
+    else:
+        sgp_cells = [_sgp_text(v, 6), n_sgp]
+    return [LEGACY_SUBJECT_TEXT[subj], a + p, int_half_up(a + p, n), a, int_half_up(a, n), p, int_half_up(p, n), ni,
+            int_half_up(ni, n), w, int_half_up(w, n), n, mean_text(cpi, n, 6), *sgp_cells]
+
+
+def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
+                  progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write every DESE-style export and ``dese/manifest.csv``; return the paths written."""
+    w = _Writer(net, acc, out_dir, progress)
+    for year in net.years:
+        w.attendance(year)
+        w.discipline(year)
+        w.mcas(year)
+        w.masscore(year)
+        w.ap(year)
+        w.college(year)
+        if progress:
+            progress(f"DESE exports {year}: {sum(1 for m in w.manifest if m['school_year'] == str(year))} files")
+    manifest = w.root / "manifest.csv"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        wr = csv.DictWriter(fh, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+        wr.writeheader()
+        wr.writerows(w.manifest)
+    return [*w.files, manifest]
