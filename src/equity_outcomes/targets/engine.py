@@ -360,10 +360,15 @@ def _pool(df: pd.DataFrame, keys: list[str], *, gap: bool = False) -> pd.DataFra
     n_all = (n_cnt == cnt) & (cnt > 0)
     k_all = (k_cnt == cnt) & (cnt > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
+        # one row: its value as published (a count rebuilt from a rounded DESE percent must not alter it)
         value = np.where(
-            prop & n_all & k_all & (n_sum > 0),
-            100 * k_sum / n_sum,
-            np.where(n_all & (n_sum > 0), nv_sum / n_sum, v_sum / cnt),
+            cnt == 1,
+            v_sum,
+            np.where(
+                prop & n_all & k_all & (n_sum > 0),
+                100 * k_sum / n_sum,
+                np.where(n_all & (n_sum > 0), nv_sum / n_sum, v_sum / cnt),
+            ),
         )
         value = np.where(cnt > 0, value, np.nan)
         p = value / 100
