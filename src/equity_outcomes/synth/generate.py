@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import schemas
 from . import params as P
@@ -78,6 +79,7 @@ def generate_network(
     first_year: int = 2018,
     last_year: int = 2025,
     dese_exports: bool = True,
+    readiness: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> SynthSummary:
     """Generate a seeded synthetic network of Massachusetts-like schools with known effects.
@@ -95,7 +97,7 @@ def generate_network(
         raise ValueError("n_students must be at least 100")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("student", "dese", ".synth_tmp"):
+    for sub in ("student", "dese", "readiness", ".synth_tmp"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     n_schools = n_schools or default_n_schools(n_students)
     net = build_network(seed, n_students, n_schools, first_year, last_year)
@@ -128,6 +130,15 @@ def generate_network(
 
     if acc is not None:
         files += write_exports(net, acc, out_dir, progress)
+    if readiness:
+        from ..readiness import generate_readiness
+
+        roster_df = pd.read_csv(roster, dtype={"org_code": str, "district_code": str})
+        # workbooks as schools send them for a demo-sized network; one long CSV per year at scale
+        fmt = "xlsx" if len(net.schools) <= 50 else "csv"
+        files += generate_readiness(roster_df, list(net.years), seed, out_dir, fmt=fmt)
+        if progress:
+            progress(f"readiness self-assessments ({fmt}) for network schools")
     known = build_known_effects(net, tracker, demo.shares())
     kpath = out_dir / "known_effects.json"
     with open(kpath, "w", encoding="utf-8") as fh:
