@@ -254,3 +254,48 @@ def _readiness_template(p: argparse.ArgumentParser) -> None:
         print(f"readiness template -> {out}")
 
     p.set_defaults(handler=handler)
+
+
+DEFAULT_CRON = "0 6 15 10 *"  # 06:00 on 15 October: after DESE's autumn release of the prior year's profiles
+
+
+@command("serve", "Serve the yearly flow as a Prefect deployment with a yearly cron schedule and a manual trigger.")
+def _serve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="yearly", help="deployment name (default: yearly)")
+    p.add_argument("--cron", default=DEFAULT_CRON, help=f"cron schedule, server time zone (default: '{DEFAULT_CRON}')")
+    p.add_argument("--raw", type=Path, default=paths.default_demo_raw())
+    p.add_argument("--also", type=Path, action="append", default=[])
+    _warehouse_arg(p)
+    p.add_argument("--dashboards", type=Path, default=paths.project_root() / "dashboards")
+
+    def handler(a):
+        import os
+
+        if not os.environ.get("PREFECT_API_URL"):
+            from prefect.settings import PREFECT_API_URL
+
+            if not PREFECT_API_URL.value():
+                raise EquityOutcomesError(
+                    "serve needs a long-running Prefect server (schedules only fire there). Start one in another "
+                    "terminal: `prefect server start` (offline; UI at http://127.0.0.1:4200), then "
+                    "`export PREFECT_API_URL=http://127.0.0.1:4200/api` and run `equity-outcomes serve` again."
+                )
+        sys.path.insert(0, str(paths.project_root()))
+        from prefect import serve
+
+        from pipelines.yearly_outcomes import yearly_outcomes
+
+        deployment = yearly_outcomes.to_deployment(
+            name=a.name,
+            cron=a.cron,
+            parameters={"raw_dir": str(a.raw.resolve()), "warehouse": str(Path(a.warehouse).resolve()),
+                        "dashboards": str(a.dashboards.resolve()),
+                        "extra_sources": [str(x.resolve()) for x in a.also]},
+            description="Yearly outcomes: ingest, build marts, evaluate targets, publish scorecards",
+            tags=["equity-outcomes"],
+        )
+        say(f"serving deployment yearly-outcomes/{a.name} (cron '{a.cron}'); trigger a run now with: "
+            f"prefect deployment run 'yearly-outcomes/{a.name}'. Ctrl-C stops.")
+        serve(deployment, print_starting_message=False)
+
+    p.set_defaults(handler=handler)

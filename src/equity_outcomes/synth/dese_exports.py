@@ -222,6 +222,8 @@ class _Writer:
 
     def _emit(self, report: str, year: int, group: str, fname: str, title: str, header: list[str], rows: list[list],
               sheet: str, *, grade: str = "", period: str = "", note: str = "") -> None:
+        if not rows:  # DESE's export of a group with no reportable school (not even the state) has no file
+            return
         path = self.root / str(year) / fname
         write_xlsx(path, title, header, rows, year, sheet)
         self.files.append(path)
