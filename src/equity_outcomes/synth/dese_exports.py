@@ -286,27 +286,31 @@ class _Writer:
                        note="All Offenses")
 
     # -- 3. MCAS
+    def _subject_rows(self, subj_arrs: list, gi: int, make: Callable, state_name: str) -> list[list]:
+        """One row per school and subject (ELA, MATH, SCI order), then the state rows (DESE's layout)."""
+        rows = []
+        for i in [*self.order, None]:
+            for j, subj in enumerate(SUBJECTS):
+                a = subj_arrs[j]
+                if a is None:
+                    continue
+                r = make(a[:, gi].sum(axis=0) if i is None else a[i, gi], subj)
+                if r is None:
+                    continue
+                if i is None:
+                    rows.append([state_name, STATE_CODE, *r])
+                else:
+                    s = self.net.schools[i]
+                    rows.append([self.net.dese_name(s), s.org_code, *r])
+        return rows
+
     def mcas(self, year: int) -> None:
         for sel in ("03-08", "10"):
             subj_arrs = [self.acc.get("nextgen_mcas", year, f"{sel}|{j}") for j in range(3)]
             if all(a is None for a in subj_arrs):
                 continue
             for gi, g in enumerate(GROUPS):
-                rows = []
-                for i in [*self.order, None]:
-                    for j, subj in enumerate(SUBJECTS):
-                        a = subj_arrs[j]
-                        if a is None:
-                            continue
-                        v = a[:, gi].sum(axis=0) if i is None else a[i, gi]
-                        r = _nextgen_row(v, subj)
-                        if r is None:
-                            continue
-                        if i is None:
-                            rows.append(["State", STATE_CODE, *r])
-                        else:
-                            s = self.net.schools[i]
-                            rows.append([self.net.dese_name(s), s.org_code, *r])
+                rows = self._subject_rows(subj_arrs, gi, _nextgen_row, "State")
                 title = f"{year} Next Generation MCAS Achievement Results "
                 grade_note = "ALL (03-08)" if sel == "03-08" else "10"
                 self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", title, NEXTGEN_HEADER, rows,
@@ -316,21 +320,7 @@ class _Writer:
         if all(a is None for a in subj_arrs):
             return
         for gi, g in enumerate(GROUPS):
-            rows = []
-            for i in [*self.order, None]:
-                for j, subj in enumerate(SUBJECTS):
-                    a = subj_arrs[j]
-                    if a is None:
-                        continue
-                    v = a[:, gi].sum(axis=0) if i is None else a[i, gi]
-                    r = _legacy_row(v, subj)
-                    if r is None:
-                        continue
-                    if i is None:
-                        rows.append(["State Totals", STATE_CODE, *r])
-                    else:
-                        s = self.net.schools[i]
-                        rows.append([self.net.dese_name(s), s.org_code, *r])
+            rows = self._subject_rows(subj_arrs, gi, _legacy_row, "State Totals")
             header = LEGACY_HEADER if year >= 2018 else LEGACY_HEADER[:-2] + ["Median SGP", "Included In Median SGP"]
             self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", f"{year} MCAS Achievement Results",
                        header, rows, "MCAS Achievement Results", grade="10",

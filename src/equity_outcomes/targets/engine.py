@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from .catalog import Catalog, Target, load_catalog, subgroup_complements
+from .catalog import STATUSES, Catalog, Target, load_catalog, subgroup_complements
 from .rules import apply_rule, measure
 
 REQ = ["org_code", "subgroup", "subject"]
@@ -1443,15 +1443,7 @@ def _result_frame(m: pd.DataFrame, target: Target) -> pd.DataFrame:
 # ================================================================================================== rollup
 
 
-_STATUS_COUNTS = (
-    "met",
-    "moving_toward",
-    "initial_steps",
-    "area_of_concern",
-    "insufficient_data",
-    "not_yet_due",
-    "not_comparable",
-)
+_STATUS_COUNTS = STATUSES
 
 
 def _rollup_target(
