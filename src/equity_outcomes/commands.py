@@ -299,3 +299,11 @@ def _serve(p: argparse.ArgumentParser) -> None:
         serve(deployment, print_starting_message=False)
 
     p.set_defaults(handler=handler)
+
+
+@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX exports.")
+def _scorecards(p: argparse.ArgumentParser) -> None:
+    from .publish.scorecards import add_cli
+
+    _warehouse_arg(p)
+    add_cli(p)

@@ -1,0 +1,211 @@
+"""Chart templates built once with Altair, filled per chart with small named datasets.
+
+Each kind of chart (a trend with baseline and target rules, subgroups vs the state, gaps to the state, readiness
+bars, the network heatmap) is an Altair spec whose data are *named* sources (``{"name": "series"}``). The specs are
+written once per site to ``assets/chart-templates.js``; each page embeds per chart only its title and its rows
+(``{"t": template, "title": ..., "datasets": {...}}``), which the page script merges into a full Vega-Lite spec
+and renders with vega-embed from the shared local bundle. Data are aggregated in DuckDB before they get here:
+a chart holds a few dozen rows, far below Vega-Lite's 5,000-row guard.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import altair as alt
+
+from .labels import Y_TITLE
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
+SUBGROUP_ORDER = ["All students", "Low income / FRL", "Black / African American", "Hispanic / Latino",
+                  "English learners", "Students with disabilities", "State (all students)"]
+SUBGROUP_COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00", "#7f7f7f"]
+# trend series are ordered school/network first, then its state line, then a second grade selection and its state
+TREND_COLORS = ["#0072B2", "#7f7f7f", "#E69F00", "#3f3f3f", "#009E73", "#b0b0b0"]
+WIDTH, HEIGHT = 430, 210
+X_YEAR = dict(title="School year (spring)", axis=alt.Axis(format="d", tickMinStep=1, labelAngle=0))
+
+
+def _placeholder_title() -> alt.TitleParams:
+    return alt.TitleParams("chart", subtitle="", anchor="start", fontSize=14, subtitleColor="#444")
+
+
+def _x():
+    return alt.X("year:Q", scale=alt.Scale(zero=False, nice=False), **X_YEAR)
+
+
+def _trend(y_title: str, *, value_format: str) -> dict:
+    series = alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
+        x=_x(),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None, sort=alt.EncodingSortField("order", op="min"),
+                        scale=alt.Scale(range=TREND_COLORS), legend=alt.Legend(orient="bottom", labelLimit=260)),
+        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["school", "state"], range=[[1, 0], [5, 3]]),
+                                  legend=None),
+        tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("year:Q", title="Year", format="d"),
+                 alt.Tooltip("value:Q", title="Value", format=value_format), alt.Tooltip("n:Q", title="n")],
+    )
+    base_rule = alt.Chart(alt.Data(name="baseline")).mark_rule(color="#444", strokeDash=[2, 2], size=1.5).encode(
+        x=alt.X("year:Q"))
+    base_text = alt.Chart(alt.Data(name="baseline")).mark_text(
+        align="left", baseline="top", dx=4, dy=2, fontSize=11, color="#333").encode(
+        x=alt.X("year:Q"), y=alt.value(0), text="label:N")
+    target_rule = alt.Chart(alt.Data(name="target")).mark_rule(color="#009E73", strokeDash=[8, 4], size=2).encode(
+        y=alt.Y("value:Q"))
+    target_text = alt.Chart(alt.Data(name="target")).mark_text(
+        align="left", baseline="bottom", dx=3, dy=-3, fontSize=11, color="#00664a", fontWeight="bold").encode(
+        y=alt.Y("value:Q"), x=alt.value(0), text="label:N")
+    return alt.layer(series, base_rule, base_text, target_rule, target_text).properties(
+        width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+
+
+def _subgroups(y_title: str, *, state: bool = True) -> dict:
+    n = len(SUBGROUP_ORDER) - (0 if state else 1)
+    return alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
+        x=_x(),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("group:N", title=None,
+                        scale=alt.Scale(domain=SUBGROUP_ORDER[:n], range=SUBGROUP_COLORS[:n]),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
+        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["school", "state"], range=[[1, 0], [5, 3]]),
+                                  legend=None),
+        tooltip=[alt.Tooltip("group:N", title="Group"), alt.Tooltip("year:Q", title="Year", format="d"),
+                 alt.Tooltip("value:Q", title="Value", format=".1f"), alt.Tooltip("n:Q", title="n")],
+    ).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+
+
+def _gaps() -> dict:
+    lines = alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
+        x=_x(),
+        y=alt.Y("gap:Q", title="Gap to state average (points)"),
+        color=alt.Color("group:N", title=None,
+                        scale=alt.Scale(domain=SUBGROUP_ORDER[1:-1], range=SUBGROUP_COLORS[1:-1]),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
+        tooltip=[alt.Tooltip("group:N", title="Group"), alt.Tooltip("year:Q", title="Year", format="d"),
+                 alt.Tooltip("gap:Q", title="Gap (points)", format="+.1f")],
+    )
+    zero = alt.Chart(alt.Data(name="series")).mark_rule(color="#7f7f7f", strokeDash=[5, 3]).encode(y=alt.datum(0))
+    return alt.layer(lines, zero).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+
+
+def _readiness() -> dict:
+    bars = alt.Chart(alt.Data(name="series")).mark_bar(height=14).encode(
+        x=alt.X("mean:Q", title="Mean rating (1 Area of concern - 4 Sustainable)",
+                scale=alt.Scale(domain=[1, 4], clamp=True), axis=alt.Axis(tickCount=4, format="d")),
+        y=alt.Y("area:N", title=None, sort=alt.EncodingSortField("order", order="ascending"),
+                axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("type:N", title=None, scale=alt.Scale(domain=["Condition", "Principle"],
+                                                               range=["#0072B2", "#E69F00"]),
+                        legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("area:N", title="Area"), alt.Tooltip("mean:Q", title="Mean rating", format=".2f"),
+                 alt.Tooltip("raters:Q", title="Raters")],
+    )
+    return bars.properties(width=300, title=_placeholder_title()).to_dict()
+
+
+def _heatmap() -> dict:
+    base = alt.Chart(alt.Data(name="series")).encode(
+        x=alt.X("area:N", title="Readiness area", sort=alt.EncodingSortField("order", order="ascending"),
+                axis=alt.Axis(labelAngle=-35, labelLimit=240, orient="top")),
+        y=alt.Y("school:N", title=None, axis=alt.Axis(labelLimit=260)),
+    )
+    rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.Color("mean:Q", title="Mean rating",
+                        scale=alt.Scale(scheme="blueorange", reverse=True, domain=[1, 4]),
+                        legend=alt.Legend(orient="right", tickCount=4)),
+        tooltip=[alt.Tooltip("school:N", title="School"), alt.Tooltip("area:N", title="Area"),
+                 alt.Tooltip("mean:Q", title="Mean rating", format=".2f")],
+    )
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text("mean:Q", format=".1f"),
+        color=alt.condition("datum.mean >= 3.4 || datum.mean <= 1.6", alt.value("white"), alt.value("black")),
+    )
+    return alt.layer(rect, text).properties(width=alt.Step(46), height=alt.Step(22),
+                                            title=_placeholder_title()).to_dict()
+
+
+def _distribution() -> dict:
+    """Readiness for many schools: how many schools fall in each mean-rating band, per area."""
+    return alt.Chart(alt.Data(name="series")).mark_rect(stroke="white").encode(
+        x=alt.X("area:N", title="Readiness area", sort=alt.EncodingSortField("order", order="ascending"),
+                axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+        y=alt.Y("band:O", title="Mean rating band", sort="descending"),
+        color=alt.Color("schools:Q", title="Schools", scale=alt.Scale(scheme="blues")),
+        tooltip=[alt.Tooltip("area:N"), alt.Tooltip("band:O"), alt.Tooltip("schools:Q")],
+    ).properties(title=_placeholder_title()).to_dict()
+
+
+@cache
+def templates() -> dict[str, dict]:
+    out = {}
+    for unit, title in Y_TITLE.items():
+        out[f"trend_{unit}"] = _trend(title, value_format=".1f" if unit != "score" else ".2f")
+    out["trend_gap"] = _trend("Gap (points)", value_format="+.1f")
+    out["subgroups_percent"] = _subgroups(Y_TITLE["percent"])
+    out["subgroups_score"] = _subgroups(Y_TITLE["score"], state=False)
+    out["gaps"] = _gaps()
+    out["readiness"] = _readiness()
+    out["heatmap"] = _heatmap()
+    out["distribution"] = _distribution()
+    return out
+
+
+def templates_js() -> str:
+    body = json.dumps(templates(), separators=(",", ":"), sort_keys=True)
+    return f"/* equity-outcomes chart templates (Vega-Lite, built with Altair {alt.__version__}) */\n" \
+           f"window.EO_TEMPLATES = {body};\n"
+
+
+def json_for_html(obj) -> str:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive (so no '</script>')."""
+    s = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def columnar(rows: list[dict]) -> dict:
+    """Rows as {"f": fields, "v": [[...], ...]} (half the size of repeated keys); the page script expands them."""
+    fields: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in fields:
+                fields.append(k)
+    return {"f": fields, "v": [[r.get(k) for k in fields] for r in rows]}
+
+
+def expand(data: dict) -> dict[str, list[dict]]:
+    """The inverse of ``columnar`` for every dataset of a payload (used by tests)."""
+    return {name: [dict(zip(d["f"], v, strict=True)) for v in d["v"]] for name, d in data.items()}
+
+
+def series_colors(rows: list[dict]) -> dict:
+    """Colours for a trend chart's series: each school/network series a colour of its own (blue, orange, green),
+    each state series a grey; in the order the rows give them."""
+    own = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+    greys = ["#7f7f7f", "#3f3f3f", "#b0b0b0", "#5f5f5f"]
+    domain, rng = [], []
+    for r in sorted(rows, key=lambda r: r.get("order", 0)):
+        name = r.get("series")
+        if name in domain:
+            continue
+        pool = greys if r.get("kind") == "state" else own
+        used = sum(1 for d, k in zip(domain, rng, strict=True) if (k in greys) == (pool is greys))
+        domain.append(name)
+        rng.append(pool[used % len(pool)])
+    return {"domain": domain, "range": rng}
+
+
+def chart_payload(template: str, title: str, subtitle: str, datasets: dict[str, list[dict]],
+                  meta: dict | None = None) -> dict:
+    """``meta`` (metric, subject, grade, source, org) says which warehouse cells the rows come from; the page
+    script ignores it, the safety tests check every charted value against it."""
+    if template not in templates():
+        raise KeyError(template)
+    out = {"t": template, "title": {"text": title, "subtitle": subtitle},
+           "data": {name: columnar(rows) for name, rows in datasets.items()}}
+    if template.startswith("trend_") and datasets.get("series"):
+        out["colors"] = series_colors(datasets["series"])
+    if meta:
+        out["meta"] = meta
+    return out

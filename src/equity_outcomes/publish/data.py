@@ -1,0 +1,397 @@
+"""Read what the scorecards need from the warehouse, once per table (never per school), and make it safe.
+
+Everything here is aggregate: metric_values / metric_gaps / target_results / readiness_summary. Student-level tables
+are never queried. Rows are limited to what is published: the rubric's metrics (those in target_results), the
+subgroups all + required + their complements, the pooled grade selections ('all', '03-08', '10'), school rows of
+the published and network schools, and the network's pooled rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..catalog import metrics_frame
+from . import labels
+from .suppression import protect_metric_values, protect_target_results
+
+PUBLISHED_GRADES = ("all", "03-08", "10")
+DEFAULT_METRICS = (
+    "pct_absent_10_plus_days", "pct_suspended", "pct_out_of_school_suspension", "pct_in_school_suspension",
+    "pct_students_improved_perceptions", "pct_students_improved_competencies", "pct_meeting_or_exceeding",
+    "pct_proficient_or_advanced", "median_sgp", "capstone_mean_score", "pct_masscore_complete",
+    "pct_grads_dual_enrollment", "pct_ap_score_3_plus", "pct_ap_tests_score_3_5", "pct_grads_postsecondary",
+    "pct_teachers_improved_efficacy",
+)
+TARGET_COLUMNS = [
+    "org_code", "org_level", "subgroup", "target_id", "subject", "metric", "source", "baseline_year",
+    "baseline_value", "current_year", "current_value", "change_abs", "change_rel_pct", "target_value",
+    "progress_pct", "rating", "rating_label", "status", "ci_low", "ci_high", "p_value", "n_baseline", "n_current",
+    "is_distinguishable_from_noise", "flags", "implementation_year", "state_change_rel_pct", "state_change_source",
+    "peer_change_rel_pct", "n_peers",
+]
+# written by the targets engine beyond the contract; used when present
+OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "status_reason", "rule", "threshold",
+                           "direction", "target_label", "category", "baseline_window", "baseline_subgroup_value",
+                           "current_subgroup_value", "baseline_reference_value", "current_reference_value",
+                           "complement_gap_baseline", "complement_gap_current", "complement_gap_change"]
+ROLLUP_POOLED = {"pooled_metric": "metric", "pooled_baseline_metric": "baseline_metric",
+                 "pooled_baseline_value": "baseline_value", "pooled_current_value": "current_value",
+                 "pooled_change_abs": "change_abs", "pooled_change_rel_pct": "change_rel_pct",
+                 "pooled_target_value": "target_value", "pooled_progress_pct": "progress_pct",
+                 "pooled_rating": "rating", "pooled_rating_label": "rating_label", "pooled_status": "status",
+                 "pooled_ci_low": "ci_low", "pooled_ci_high": "ci_high", "pooled_ci_units": "ci_units",
+                 "pooled_p_value": "p_value", "pooled_n_baseline": "n_baseline", "pooled_n_current": "n_current"}
+
+
+def num(x) -> float | None:
+    """A finite float, or None (None, NaN, pd.NA, text)."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def text(x) -> str:
+    if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
+        return ""
+    return str(x)
+
+
+@dataclass
+class Site:
+    built_at: str
+    targets: dict[str, labels.TargetInfo]
+    metrics: dict[str, dict]
+    metric_notes: pd.DataFrame
+    subgroups: dict[str, tuple[str, str]]
+    roster: dict[str, dict]
+    pages: list[str]
+    network_codes: set[str]
+    targets_safe: pd.DataFrame
+    mv_safe: pd.DataFrame
+    readiness: pd.DataFrame | None
+    vintage: int | None
+    has_roster: bool
+    warnings: list[str] = field(default_factory=list)
+    targets_by_org: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return {r[0] for r in rows}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall()]
+
+
+def _metrics(con, objects: set[str]) -> tuple[dict[str, dict], pd.DataFrame]:
+    cat = metrics_frame()
+    if "ref_metrics" in objects:
+        ref = con.execute("SELECT * FROM ref_metrics").df()
+        extra = cat[~cat["metric"].isin(ref["metric"])]
+        ref = pd.concat([ref, extra], ignore_index=True) if len(extra) else ref
+    else:
+        ref = cat
+    out = {}
+    for r in ref.to_dict("records"):
+        mn = num(r.get("min_n"))
+        out[str(r["metric"])] = {
+            "label": text(r.get("label")) or str(r["metric"]),
+            "definition": text(r.get("definition")),
+            "unit": text(r.get("unit")) or "percent",
+            "direction": text(r.get("direction")) or "higher_is_better",
+            "min_n": int(mn) if mn is not None else 10,
+            "dese_reference": text(r.get("dese_reference")),
+            "denominator": text(r.get("denominator")),
+        }
+    notes = ref[[c for c in ["metric", "label", "definition", "numerator", "denominator", "population", "unit",
+                             "direction", "min_n", "sources", "dese_reference"] if c in ref.columns]].copy()
+    return out, notes
+
+
+def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say) -> Site:
+    objects = _objects(con)
+    warnings: list[str] = []
+    targets = labels.load_targets()
+    subgroups = labels.load_subgroups()
+    comps = labels.complements(subgroups)
+    metrics, metric_notes = _metrics(con, objects)
+    min_n = {m: d["min_n"] for m, d in metrics.items()}
+
+    # roster
+    roster: dict[str, dict] = {}
+    has_roster = "roster" in objects
+    if has_roster:
+        for r in con.execute("SELECT * FROM roster").df().to_dict("records"):
+            roster[str(r["org_code"])] = r
+        has_roster = bool(roster)
+    network_codes = {c for c, r in roster.items() if num(r.get("is_network_school")) == 1}
+
+    # target results (all of them, one query)
+    if "target_results" in objects:
+        have = set(_columns(con, "target_results"))
+        missing = [c for c in TARGET_COLUMNS if c not in have]
+        if missing:
+            warnings.append(f"target_results has no column(s) {', '.join(missing)}: shown as blank")
+        sel = ", ".join(
+            [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in TARGET_COLUMNS]
+            + [f'"{c}"' for c in OPTIONAL_TARGET_COLUMNS if c in have])
+        tr = con.execute(f"SELECT {sel} FROM target_results WHERE org_level IN ('school', 'network')").df()
+    else:
+        warnings.append("the warehouse has no target_results table: scorecards show trends only")
+        tr = pd.DataFrame(columns=TARGET_COLUMNS)
+    tr["org_code"] = tr["org_code"].astype(str)
+    if not (tr["org_level"] == "network").any() and "target_rollup" in objects:
+        pooled = _pooled_from_rollup(con)
+        if len(pooled):
+            tr = pd.concat([tr, pooled], ignore_index=True)
+    targets = _targets_from_rows(targets, tr)
+
+    # which pages
+    if network_codes:
+        default_pages = sorted(network_codes)
+    elif roster:
+        default_pages = sorted(roster)
+    else:
+        default_pages = sorted(set(tr.loc[tr["org_level"] == "school", "org_code"]))
+    if schools is not None:
+        known = set(roster) | set(tr.loc[tr["org_level"] == "school", "org_code"]) | set(default_pages)
+        unknown = [s for s in schools if s not in known]
+        if unknown:
+            warnings.append(f"no such school(s) in the warehouse: {', '.join(unknown[:10])}")
+        pages = [s for s in dict.fromkeys(str(s) for s in schools) if s in known]
+    else:
+        pages = default_pages
+    if not network_codes and not roster:
+        network_codes = set(default_pages)
+
+    # metric values with state averages and group keys, one query
+    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else set(DEFAULT_METRICS)))
+    if "baseline_metric" in tr.columns:
+        metric_ids = sorted(set(metric_ids) | set(tr["baseline_metric"].dropna().astype(str)))
+    published_subgroups = ["all", *labels.REQUIRED_SUBGROUPS] + [comps[g] for g in labels.REQUIRED_SUBGROUPS
+                                                                  if g in comps]
+    orgs = sorted(set(pages) | network_codes | {"network"})
+    mv = pd.DataFrame()
+    if "metric_values" in objects and metric_ids:
+        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps)
+    else:
+        warnings.append("the warehouse has no metric_values table: no trend charts")
+    say(f"scorecards: read {len(tr):,} target results and {len(mv):,} metric values")
+
+    mv_safe = protect_metric_values(mv, min_n, comps, network_codes) if len(mv) else mv.assign(
+        orig_n=pd.Series(dtype=float), suppression=pd.Series(dtype=object))
+    rules = {t.id: t.rule for t in targets.values()}
+    tr_safe = protect_target_results(tr, mv_safe if len(mv_safe) else _empty_mv(), min_n, rules)
+    if len(mv_safe):
+        n_sup = mv_safe["suppression"].value_counts().to_dict()
+        say("scorecards: small cells withheld: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(n_sup.items()) if k) or "none")
+
+    readiness = None
+    if "readiness_summary" in objects:
+        readiness = con.execute("SELECT * FROM readiness_summary").df()
+        readiness["org_code"] = readiness["org_code"].astype(str)
+        if not len(readiness):
+            readiness = None
+
+    vintage = None
+    if len(mv):
+        vintage = int(pd.to_numeric(mv["school_year"]).max())
+    elif len(tr):
+        v = num(pd.to_numeric(tr["current_year"], errors="coerce").max())
+        vintage = int(v) if v is not None else None
+    return Site(built_at=built_at, targets=targets, metrics=metrics, metric_notes=metric_notes,
+                subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
+                targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
+                has_roster=has_roster, warnings=warnings)
+
+
+def _pooled_from_rollup(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The engine keeps the network's pooled result in target_rollup (pooled_*): as target_results-like rows."""
+    have = set(_columns(con, "target_rollup"))
+    if not {"target_id", "subgroup", "pooled_status"} <= have:
+        return pd.DataFrame()
+    cols = ["target_id", "subject", "subgroup", *[c for c in ROLLUP_POOLED if c in have]]
+    df = con.execute(f"SELECT {', '.join(cols)} FROM target_rollup WHERE pooled_status IS NOT NULL").df()
+    df = df.rename(columns=ROLLUP_POOLED)
+    df["org_code"] = "network"
+    df["org_level"] = "network"
+    for c in TARGET_COLUMNS:
+        if c not in df.columns:
+            df[c] = None
+    return df
+
+
+def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) -> dict[str, labels.TargetInfo]:
+    """The rule, threshold and direction the engine actually used (a custom --targets file) win over the
+    default catalog; labels and categories come from the rows for targets the catalog does not know."""
+    if not len(tr) or "rule" not in tr.columns:
+        return targets
+    out = dict(targets)
+    first = tr.dropna(subset=["rule"]).drop_duplicates("target_id")
+    for r in first.to_dict("records"):
+        tid = str(r["target_id"])
+        base = labels.target_info(out, tid)
+        thr = num(r.get("threshold"))
+        out[tid] = labels.TargetInfo(
+            id=tid, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
+            short=base.short, category=base.category if tid in targets else (text(r.get("category")) or "Other"),
+            rule=text(r.get("rule")) or base.rule, direction=text(r.get("direction")) or base.direction,
+            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order)
+    return out
+
+
+def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics: list[str], subgroups: list[str],
+                       comps: dict[str, str]) -> pd.DataFrame:
+    """Published-scope rows of metric_values with the state average beside each (the metric_gaps rule: the state
+    all-students value of the same year, metric, subject, grade and source, else DESE's), and two group keys
+    computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
+    across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
+    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL"
+                                          ).fetchall()]
+    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL"
+                                         ).fetchall()]
+    pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
+    pairs = sorted(set(pair_of.values()))
+    dicts = {
+        "eo_pub_orgs": pd.DataFrame({"org_code": orgs, "i": range(len(orgs))}),
+        "eo_pub_metrics": pd.DataFrame({"metric": metrics, "i": range(len(metrics))}),
+        "eo_pub_subgroups": pd.DataFrame({"subgroup": subgroups, "i": range(len(subgroups)),
+                                          "pair_i": [pairs.index(pair_of[g]) if g in pair_of else None
+                                                     for g in subgroups]}).astype({"pair_i": "Int64"}),
+        "eo_pub_subjects": pd.DataFrame({"subject": subjects, "i": range(len(subjects))}),
+        "eo_pub_grades": pd.DataFrame({"grade": list(PUBLISHED_GRADES), "i": range(len(PUBLISHED_GRADES))}),
+        "eo_pub_sources": pd.DataFrame({"source": sources, "i": range(len(sources))}),
+    }
+    for name, frame in dicts.items():
+        con.register(name, frame)
+    try:
+        df = con.execute("""
+            WITH m AS (
+                SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
+                       sg.i AS sg_i, sg.pair_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
+                       so.i AS source_i, m.metric, m.subject, m.grade, m.source,
+                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed
+                FROM metric_values m
+                JOIN eo_pub_orgs o ON o.org_code = m.org_code
+                JOIN eo_pub_metrics mt ON mt.metric = m.metric
+                JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup
+                JOIN eo_pub_grades gr ON gr.grade = m.grade
+                JOIN eo_pub_sources so ON so.source = m.source
+                LEFT JOIN eo_pub_subjects sj ON sj.subject = m.subject
+                WHERE (m.org_level = 'school' AND m.org_code <> 'network')
+                   OR (m.org_level = 'network' AND m.org_code = 'network')
+            ),
+            st AS (
+                SELECT school_year::INTEGER AS school_year, metric, subject, grade, source, any_value(value) AS v
+                FROM metric_values
+                WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL
+                GROUP BY ALL
+            )
+            SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
+                   m.n_students, m.value, m.is_suppressed, coalesce(s1.v, s2.v) AS state_value,
+                   CASE WHEN m.pair_i IS NOT NULL THEN hash(m.org_i, m.lvl_i, m.school_year, m.metric_i, m.subj_i,
+                                                             m.grade_i, m.source_i, m.pair_i) END AS _pair_key,
+                   hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
+            FROM m
+            LEFT JOIN st s1 ON s1.school_year = m.school_year AND s1.metric = m.metric
+                 AND s1.subject IS NOT DISTINCT FROM m.subject AND s1.grade = m.grade AND s1.source = m.source
+            LEFT JOIN st s2 ON s2.school_year = m.school_year AND s2.metric = m.metric
+                 AND s2.subject IS NOT DISTINCT FROM m.subject AND s2.grade = m.grade AND s2.source = 'dese'
+        """).df()
+    finally:
+        for name in dicts:
+            con.unregister(name)
+    order = np.lexsort((df["school_year"].to_numpy(), df["grade_i"].to_numpy(), df["source_i"].to_numpy(),
+                        df["subj_i"].to_numpy(), df["metric_i"].to_numpy(), df["sg_i"].to_numpy(),
+                        df["org_i"].to_numpy()))
+    df = df.iloc[order].reset_index(drop=True)
+
+    def cat(codes, values) -> pd.Categorical:
+        return pd.Categorical.from_codes(np.asarray(codes, dtype=int), categories=list(values))
+
+    out = pd.DataFrame({
+        "org_code": cat(df["org_i"], orgs),
+        "org_level": cat(df["lvl_i"], ["school", "network"]),
+        "school_year": df["school_year"].to_numpy(dtype=int),
+        "subgroup": cat(df["sg_i"], subgroups),
+        "metric": cat(df["metric_i"], metrics),
+        "subject": cat(df["subj_i"], subjects) if subjects else pd.Categorical([None] * len(df)),
+        "grade": cat(df["grade_i"], PUBLISHED_GRADES),
+        "source": cat(df["source_i"], sources),
+        "n_students": df["n_students"].to_numpy(dtype=float, na_value=np.nan),
+        "value": df["value"].to_numpy(dtype=float, na_value=np.nan),
+        "is_suppressed": df["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool),
+        "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
+    })
+    out["gap_to_state"] = out["value"] - out["state_value"]
+    pk = df["_pair_key"].astype("UInt64")
+    has_pair = pk.notna().to_numpy()
+    pair_gid = np.full(len(df), -1, dtype=np.int64)
+    if has_pair.any():
+        pair_gid[has_pair] = np.unique(pk[has_pair].to_numpy(dtype=np.uint64), return_inverse=True)[1]
+    out["_pair_gid"] = pair_gid
+    out["_cross_gid"] = np.unique(df["_cross_key"].to_numpy(dtype=np.uint64), return_inverse=True)[1]
+    return out
+
+
+def _empty_mv() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in
+                         ["org_code", "org_level", "subgroup", "metric", "subject", "source", "school_year",
+                          "orig_n", "is_suppressed"]})
+
+
+def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[tuple, list[tuple]]]:
+    """org_code -> (subgroup, metric, subject, source, grade) -> [(year, value, n, state_value, gap, withheld)]
+    sorted by year. The safe frame is sorted by those keys then year, so each key is one contiguous slice."""
+    out: dict[str, dict[tuple, list[tuple]]] = {}
+    if not len(mv_safe):
+        return out
+    df = mv_safe[mv_safe["subgroup"].astype(object).isin(subgroups).to_numpy()]
+    if not len(df):
+        return out
+    key_cols = ("org_code", "subgroup", "metric", "subject", "source", "grade")
+    codes = [df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype)
+             else pd.factorize(df[c].astype(object))[0] for c in key_cols]
+    years = pd.to_numeric(df["school_year"]).to_numpy(dtype=int)
+    change = np.zeros(len(df), dtype=bool)
+    change[0] = True
+    for c in codes:
+        change[1:] |= c[1:] != c[:-1]
+    change[1:] |= years[1:] <= years[:-1]  # unsorted input: start a new slice (merged below)
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], len(df)]
+
+    def clean(c: str) -> list:
+        a = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return [None if x != x else x for x in a.tolist()]
+
+    vals, ns, svs, gps = clean("value"), clean("n_students"), clean("state_value"), clean("gap_to_state")
+    ns = [None if x is None else int(x) for x in ns]
+    sup = df["is_suppressed"].to_numpy(dtype=bool).tolist()
+    yl = years.tolist()
+    keys = {c: df[c].astype(object).to_numpy()[starts].tolist() for c in key_cols}
+    for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        subj = keys["subject"][i]
+        if subj is not None and not isinstance(subj, str):
+            subj = None
+        key = (keys["subgroup"][i], keys["metric"][i], subj, keys["source"][i], keys["grade"][i])
+        pts = list(zip(yl[s:e], vals[s:e], ns[s:e], svs[s:e], gps[s:e], sup[s:e], strict=True))
+        d = out.setdefault(str(keys["org_code"][i]), {})
+        if key in d:
+            d[key] = sorted(d[key] + pts)
+        else:
+            d[key] = pts
+    return out

@@ -1,0 +1,297 @@
+"""CSV/XLSX exports of what the pages show, built once for the whole network and sliced per school.
+
+Per school: ``exports/<org_code>.xlsx`` (sheets scorecard, trends, readiness when present, notes) and the same tables
+as ``exports/<org_code>/<table>.csv``. Network: ``exports/network.xlsx`` (school_matrix, rating_counts,
+network_results, school_results, network_trends, readiness, notes) and ``exports/network/<table>.csv``;
+``exports/metric_definitions.csv``.
+
+trends is one row per group x measure (subgroup, metric, subject, grade, source) with the value and the n of every
+year side by side (``2019``, ``n_2019``, ...), a ``State (all students)`` row per measure, and a note naming the
+withheld years. Only small-cell-safe values are here (see suppression.py): a withheld year is blank in both columns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import labels
+from .data import Site, text
+from .html import lowest, subgroup_label, subject_label
+from .workbook import Rendered, Sheet, render, write_text, write_xlsx
+
+SCORECARD_EXPORT = [
+    "org_code", "school_name", "target_id", "target", "category", "subject", "subgroup", "subgroup_label", "metric",
+    "metric_label", "source", "baseline_year", "baseline_value", "n_baseline", "current_year", "current_value",
+    "n_current", "change_abs", "change_rel_pct", "target_value", "progress_pct", "rating", "rating_label", "status",
+    "status_reason", "ci_low", "ci_high", "ci_units", "p_value", "is_distinguishable_from_noise", "flags",
+    "flag_notes", "implementation_year", "state_change_rel_pct", "state_change_source", "peer_change_rel_pct",
+    "n_peers", "withheld",
+]
+READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
+                    "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
+TREND_KEYS = ["org_code", "subgroup", "subgroup_label", "metric", "metric_label", "subject", "grade", "source"]
+SUBJECT_RANK = {"ela": 0, "math": 1, "sci": 2}
+
+
+def _round(s: pd.Series, d: int = 4) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype(float).round(d)
+
+
+def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> pd.DataFrame:
+    """target_results rows (already protected) with the rubric's words, labels and plain-language flag notes."""
+    if not len(tr):
+        return pd.DataFrame(columns=SCORECARD_EXPORT)
+    df = tr.copy()
+    info = {tid: labels.target_info(site.targets, tid) for tid in df["target_id"].astype(str).unique()}
+    tid = df["target_id"].astype(str)
+    df["target"] = tid.map({k: v.label for k, v in info.items()})
+    df["category"] = tid.map({k: v.category for k, v in info.items()})
+    sg = df["subgroup"].astype(object).where(df["subgroup"].notna(), "all")
+    df["subgroup"] = sg
+    df["subgroup_label"] = sg.map(lambda g: subgroup_label(site, g))
+    df["metric_label"] = df["metric"].astype(object).map(lambda m: site.metrics.get(text(m), {}).get("label", text(m)))
+    df["school_name"] = df["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or
+                                           ("Network (pooled)" if c == "network" else c))
+    flags = df["flags"].astype(object).where(df["flags"].notna(), "") if "flags" in df.columns else ""
+    uniq = {f: (",".join(labels.split_flags(f)), " | ".join(labels.flag_text(x) for x in labels.split_flags(f)))
+            for f in pd.unique(flags)}
+    df["flags"] = flags.map(lambda f: uniq[f][0])
+    df["flag_notes"] = flags.map(lambda f: uniq[f][1])
+    if "is_distinguishable_from_noise" in df.columns:
+        d = df["is_distinguishable_from_noise"]
+        df["is_distinguishable_from_noise"] = d.astype(object).where(d.notna(), None).map(
+            lambda v: None if v is None else bool(v))
+    for c in SCORECARD_EXPORT:
+        if c not in df.columns:
+            df[c] = None
+    for c in ("baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value", "progress_pct",
+              "ci_low", "ci_high", "p_value", "state_change_rel_pct", "peer_change_rel_pct"):
+        df[c] = _round(df[c])
+    for c in ("baseline_year", "current_year", "n_baseline", "n_current", "rating", "implementation_year", "n_peers"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    cat_rank = {c: i for i, c in enumerate(labels.CATEGORY_ORDER)}
+    sg_rank = {g: i + 1 for i, g in enumerate(labels.REQUIRED_SUBGROUPS)} | {"all": 0}
+    df["_k0"] = df["org_code"].map(page_rank).fillna(len(page_rank))
+    df["_k1"] = df["category"].map(cat_rank).fillna(99)
+    df["_k2"] = tid.map({k: v.order for k, v in info.items()})
+    df["_k3"] = df["subject"].astype(object).map(SUBJECT_RANK).fillna(-1)
+    df["_k4"] = sg.map(sg_rank).fillna(50)
+    df = df.sort_values(["_k0", "_k1", "_k2", "_k3", "_k4"], kind="stable")
+    return df[SCORECARD_EXPORT].reset_index(drop=True)
+
+
+def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
+    """Wide trend table per org (rows of one org contiguous, in the safe frame's order)."""
+    mv = site.mv_safe
+    years = sorted(int(y) for y in pd.unique(mv["school_year"])) if len(mv) else []
+    cols = TREND_KEYS + [c for y in years for c in (str(y), f"n_{y}")] + ["note"]
+    if not len(mv):
+        return pd.DataFrame(columns=cols)
+    keep = mv["org_code"].astype(object).isin(orgs).to_numpy()
+    m = mv[keep]
+    if not len(m):
+        return pd.DataFrame(columns=cols)
+    key_cols = ["org_code", "subgroup", "metric", "subject", "grade", "source"]
+    codes = [m[c].cat.codes.to_numpy() if isinstance(m[c].dtype, pd.CategoricalDtype)
+             else pd.factorize(m[c].astype(object))[0] for c in key_cols]
+    change = np.zeros(len(m), dtype=bool)
+    change[0] = True
+    for c in codes:
+        change[1:] |= c[1:] != c[:-1]
+    kid = np.cumsum(change) - 1
+    nk = int(kid[-1]) + 1
+    yi = np.searchsorted(years, m["school_year"].to_numpy())
+    V = np.full((nk, len(years)), np.nan)
+    N = np.full((nk, len(years)), np.nan)
+    S = np.full((nk, len(years)), np.nan)
+    R = np.zeros((nk, len(years)), dtype=np.int8)
+    V[kid, yi] = m["value"].to_numpy(dtype=float)
+    N[kid, yi] = m["n_students"].to_numpy(dtype=float)
+    S[kid, yi] = m["state_value"].to_numpy(dtype=float)
+    reason = m["suppression"].astype(object).to_numpy()
+    R[kid, yi] = np.where(reason == "small_n", 1, np.where(reason == "", 0, 2))
+    first = np.flatnonzero(change)
+    head = m.iloc[first][key_cols].reset_index(drop=True)
+    for c in key_cols:
+        head[c] = head[c].astype(object)
+    min_n = {k: d["min_n"] for k, d in site.metrics.items()}
+
+    def build(h: pd.DataFrame, vals: np.ndarray, ns: np.ndarray | None, rs: np.ndarray | None) -> pd.DataFrame:
+        out = {c: h[c].to_numpy(dtype=object) for c in ("org_code", "subgroup", "metric", "subject", "grade",
+                                                          "source")}
+        out["subgroup_label"] = np.array([("State (all students)" if g == "state" else subgroup_label(site, g))
+                                          for g in out["subgroup"]], dtype=object)
+        out["metric_label"] = np.array([site.metrics.get(x, {}).get("label", x) for x in out["metric"]],
+                                       dtype=object)
+        for j, y in enumerate(years):
+            out[str(y)] = np.round(vals[:, j], 2)
+            out[f"n_{y}"] = ns[:, j] if ns is not None else np.full(len(h), np.nan)
+        notes = np.full(len(h), "", dtype=object)
+        if rs is not None:
+            for i in np.flatnonzero((rs > 0).any(axis=1)):
+                small = [str(years[j]) for j in np.flatnonzero(rs[i] == 1)]
+                other = [str(years[j]) for j in np.flatnonzero(rs[i] == 2)]
+                parts = []
+                if small:
+                    parts.append(f"suppressed (n<{min_n.get(out['metric'][i], 10)}): {', '.join(small)}")
+                if other:
+                    parts.append(f"suppressed to protect a small group elsewhere: {', '.join(other)}")
+                notes[i] = "; ".join(parts)
+        out["note"] = notes
+        return pd.DataFrame(out)
+
+    main = build(head, V, N, R)
+    main["_o"] = np.arange(len(main)) * 2
+    is_all = (head["subgroup"] == "all").to_numpy()
+    if is_all.any() and np.isfinite(S[is_all]).any():
+        sh = head[is_all].copy()
+        sh["subgroup"] = "state"
+        state = build(sh.reset_index(drop=True), S[is_all], None, None)
+        state["_o"] = np.flatnonzero(is_all) * 2 + 1
+        state = state[np.isfinite(S[is_all]).any(axis=1)]
+        main = pd.concat([main, state], ignore_index=True)
+    main = main.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+    return main[cols]
+
+
+def readiness_frame(site: Site) -> pd.DataFrame | None:
+    rd = site.readiness
+    if rd is None:
+        return None
+    rd = rd[rd["org_code"].isin(set(site.pages))].copy()
+    if not len(rd):
+        return None
+    rd["school_name"] = rd["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or c)
+    for c in READINESS_EXPORT:
+        if c not in rd.columns:
+            rd[c] = None
+    rd = rd.sort_values(["org_code", "school_year", "area_type", "area_number"], kind="stable")
+    return rd[READINESS_EXPORT].reset_index(drop=True)
+
+
+def notes_rows(site: Site) -> list[list]:
+    rows = [["data_vintage", "latest school year (spring)", site.vintage],
+            ["built_at", "when these files were written (UTC)", site.built_at],
+            ["small_cells", "rule", "Cells under the metric's min_n are suppressed; a subgroup and its complement are "
+                                    "suppressed together; if exactly one network school is suppressed in a cell, "
+                                    "the next smallest is too. Suppressed cells publish no value and no counts."],
+            ["student_records", "rule", "No student-level rows are published; every figure is an aggregate."],
+            ["trends", "sheet", "One row per group and measure; for each year its value and n. Blank: no data or "
+                                "suppressed (see note). 'State (all students)' rows give the state average."]]
+    for f, s in labels.FLAG_TEXT.items():
+        rows.append([f"flag:{f}", labels.FLAG_SHORT.get(f, f), s])
+    for st, s in labels.STATUS_TEXT.items():
+        rows.append([f"status:{st}", s, labels.STATUS_EXPLAIN.get(st, "")])
+    for m in site.metric_notes.to_dict("records"):
+        rows.append([f"metric:{m['metric']}", text(m.get("label")),
+                     f"{text(m.get('definition'))} Denominator: {text(m.get('denominator'))}. Unit: "
+                     f"{text(m.get('unit'))}; {text(m.get('direction')).replace('_', ' ')}; minimum n "
+                     f"{text(m.get('min_n')).split('.')[0]}. {text(m.get('dese_reference'))}".strip()])
+    return rows
+
+
+def _bounds(codes: np.ndarray) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    n = len(codes)
+    if not n:
+        return out
+    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
+    ends = np.r_[starts[1:], n]
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        out[str(codes[s])] = (s, e)
+    return out
+
+
+class Exports:
+    """Renders every table once; ``school(code)`` and ``network()`` write the files and return bytes written."""
+
+    def __init__(self, site: Site, base: Path, by_org: dict[str, list[dict]]) -> None:
+        self.site, self.base, self.by_org = site, base, by_org
+        rank = {c: i for i, c in enumerate(site.pages)}
+        tr = site.targets_safe
+        school_tr = tr[(tr["org_level"] == "school") & tr["org_code"].isin(set(site.pages))] if len(tr) else tr
+        self.scorecards = scorecard_frame(site, school_tr, rank)
+        self.network_results = scorecard_frame(site, tr[tr["org_level"] == "network"] if len(tr) else tr, {})
+        self.trends = trends_frame(site, set(site.pages))
+        self.readiness = readiness_frame(site)
+        self.notes = render(notes_rows(site), ["item", "label", "text"]).sheet("notes", wrap={2})
+        codes_sc = self.scorecards["org_code"].to_numpy(dtype=object)
+        codes_tr = self.trends["org_code"].to_numpy(dtype=object)
+        self.r_scorecards = render(self.scorecards, SCORECARD_EXPORT, codes_sc)
+        self.r_trends = render(self.trends, list(self.trends.columns), codes_tr)
+        self.b_scorecards, self.b_trends = _bounds(codes_sc), _bounds(codes_tr)
+        if self.readiness is not None:
+            codes_rd = self.readiness["org_code"].to_numpy(dtype=object)
+            self.r_readiness: Rendered | None = render(self.readiness, READINESS_EXPORT, codes_rd)
+            self.b_readiness = _bounds(codes_rd)
+        else:
+            self.r_readiness, self.b_readiness = None, {}
+
+    def school(self, code: str, fn: str) -> int:
+        parts: list[tuple[str, Rendered, tuple[int, int]]] = [
+            ("scorecard", self.r_scorecards, self.b_scorecards.get(code, (0, 0))),
+            ("trends", self.r_trends, self.b_trends.get(code, (0, 0))),
+        ]
+        if self.r_readiness is not None and code in self.b_readiness:
+            parts.append(("readiness", self.r_readiness, self.b_readiness[code]))
+        sheets: list[Sheet] = [r.sheet(name, s, e) for name, r, (s, e) in parts]
+        name = text(self.site.roster.get(code, {}).get("school_name")) or code
+        size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes], title=f"{name} scorecard")
+        for tname, r, (s, e) in parts:
+            size += write_text(self.base / fn / f"{tname}.csv", r.csv_text(s, e))
+        return size
+
+    def network(self) -> int:
+        site = self.site
+        defs = site.metric_notes
+        size = write_text(self.base / "metric_definitions.csv", render(defs, list(defs.columns)).csv_text())
+        matrix_header, matrix, counts_header, counts = self._matrix()
+        tables: list[tuple[str, Rendered]] = [
+            ("school_matrix", render(matrix, matrix_header)),
+            ("rating_counts", render(counts, counts_header)),
+            ("network_results", render(self.network_results, SCORECARD_EXPORT)),
+            ("school_results", render(self.scorecards, SCORECARD_EXPORT)),
+            ("network_trends", render(trends_frame(site, {"network"}), list(self.trends.columns))),
+        ]
+        if self.readiness is not None:
+            tables.append(("readiness", render(self.readiness, READINESS_EXPORT)))
+        size += write_xlsx(self.base / "network.xlsx", [r.sheet(n) for n, r in tables] + [self.notes],
+                           title="Network scorecards")
+        for n, r in tables:
+            size += write_text(self.base / "network" / f"{n}.csv", r.csv_text())
+        return size
+
+    def _matrix(self):
+        site = self.site
+        from .scorecards import matrix_columns  # shared with the network page
+
+        school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
+        cols = matrix_columns(site, school_rows)
+        names = [f"{labels.target_info(site.targets, t).short}{' ' + subject_label(s) if s else ''}" for t, s in cols]
+        matrix, tally = [], {k: defaultdict(int) for k in cols}
+        for code in site.pages:
+            idx: dict[tuple, list] = defaultdict(list)
+            for r in self.by_org.get(code, []):
+                idx[(r["target_id"], text(r.get("subject")))].append(r)
+            cells = []
+            for k in cols:
+                grp = idx.get(k, [])
+                if labels.target_info(site.targets, k[0]).is_gap:
+                    r = lowest([x for x in grp if x.get("subgroup") in labels.REQUIRED_SUBGROUPS])
+                else:
+                    r = next((x for x in grp if x.get("subgroup") == "all"), None)
+                cells.append(labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
+                                                text(r.get("status")) or None) if r else None)
+                tally[k][text(r.get("status")) if r else "no_result"] += 1
+            ro = site.roster.get(code, {})
+            matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")), *cells])
+        statuses = ["met", "moving_toward", "initial_steps", "area_of_concern", "not_yet_due", "insufficient_data",
+                    "not_comparable", "no_result"]
+        counts = [[t, s or None, n, *[tally[(t, s)].get(k, 0) for k in statuses]]
+                  for (t, s), n in zip(cols, names, strict=True)]
+        return (["org_code", "school_name", "district_name", *names], matrix,
+                ["target_id", "subject", "column", *statuses], counts)

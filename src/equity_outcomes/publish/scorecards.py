@@ -1,0 +1,861 @@
+"""publish_scorecards: the offline site (network page, one page per school, shared assets) and its exports.
+
+Layout of ``out_dir``::
+
+    index.html                    the network: schools x targets matrix, rating counts, pooled trends, readiness
+    schools/<org_code>.html       one scorecard per school
+    assets/vega-bundle.js         ONE local copy of vega + vega-lite + vega-embed (vl_convert.javascript_bundle)
+    assets/chart-templates.js     the Altair-built chart specs every page fills with its own rows
+    assets/scorecards.{css,js}, assets/diagnostics.js
+    exports/network.xlsx          + exports/network/<table>.csv
+    exports/<org_code>.xlsx       + exports/<org_code>/<table>.csv
+    exports/metric_definitions.csv
+
+The site is built in a sibling folder and moved into place at the end, so a failed run leaves the previous site.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from ..warehouse import connect_read_only
+from . import labels
+from .charts import templates_js
+from .data import Site, load_site, num, series_index, text
+from .exports import Exports
+from .html import (
+    DASH,
+    SOURCE_LABEL,
+    Charts,
+    change_text,
+    counts_chips,
+    esc,
+    flags_html,
+    fmt_n,
+    fmt_pct,
+    fmt_value,
+    legend_html,
+    lowest,
+    noise_text,
+    page,
+    rating_cell,
+    rating_counts,
+    row_sort_key,
+    school_label,
+    subgroup_label,
+    subject_label,
+    target_text,
+    unit_of,
+)
+from .static import CSS, DIAGNOSTICS_JS, PAGE_JS
+from .workbook import write_text
+
+Progress = Callable[[str], None] | None
+MANAGED = ("index.html", "schools", "exports", "assets")
+GRADE_PREFERENCE = ("all", "03-08", "10")
+SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
+STATE_SOURCE_LABEL = {"dese": "DESE state figure", "dese_state_row": "DESE state figure",
+                      "student": "state, student data", "median_of_schools": "median of MA schools"}
+CHART_CATEGORIES = ("Engagement", "Achievement")
+HEATMAP_MAX_SCHOOLS = 120
+
+
+def safe_name(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(code)) or "_"
+
+
+@cache
+def vega_bundle() -> str:
+    """vega + vega-lite + vega-embed as one script (window.vegaEmbed/vega/vegaLite), from vl-convert: no CDN."""
+    import altair as alt
+    import vl_convert
+
+    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    try:
+        return vl_convert.javascript_bundle(vl_version=version)
+    except Exception:  # an Altair newer than this vl-convert: its latest Vega-Lite
+        return vl_convert.javascript_bundle()
+
+
+# --- helpers over the safe data ---------------------------------------------------------------------------------
+def _records(df: pd.DataFrame) -> list[dict]:
+    recs = df.to_dict("records")
+    for r in recs:
+        for k, v in r.items():
+            if v is pd.NA or (isinstance(v, float) and v != v):
+                r[k] = None
+    return recs
+
+
+def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
+    grades = [g for g in GRADE_PREFERENCE if (subgroup, metric, subject, source, g) in series]
+    if not grades:
+        return None
+    for g in grades:
+        pts = {y: v for y, v, *_ in series[(subgroup, metric, subject, source, g)]}
+        if match and all(y in pts and pts[y] is not None and abs(pts[y] - v) < 1e-6 for y, v in match):
+            return g
+    return grades[0]
+
+
+def _target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
+    thr = t.threshold
+    b = num(base_value)
+    if thr is not None:
+        if t.rule in ("share_improved", "level", "level_or_increase"):
+            return thr
+        if b is not None and t.rule == "relative_change":
+            return b * (1 + thr / 100)
+        if b is not None and t.rule == "absolute_change":
+            return b + thr
+    return num(fallback)
+
+
+def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> str:
+    y = text(year).split(".")[0] if num(year) is not None else ""
+    v = fmt_value(value, unit, gap=gap)
+    title = ' title="withheld to protect a small group"' if withheld else ""
+    dv = num(value)
+    data_value = f' data-value="{dv!r}"' if dv is not None else ""
+    return (f'<td class="num" data-field="{field}"{data_value}{title}>'
+            f'{esc(y + ": " if y else "")}{esc(v)}<span class="n">{esc(fmt_n(n))}</span></td>')
+
+
+# --- school page -------------------------------------------------------------------------------------------------
+def _score_row(site: Site, r: dict, first: str) -> str:
+    t = labels.target_info(site.targets, r["target_id"])
+    unit = unit_of(site, r)
+    subj = subject_label(r.get("subject")) if text(r.get("subject")) else ""
+    m_label = site.metrics.get(text(r.get("metric")), {}).get("label", text(r.get("metric")))
+    sg = r.get("subgroup") or "all"
+    who = "" if sg == "all" else subgroup_label(site, sg) + " · "
+    withheld = text(r.get("withheld"))
+    main, ci = change_text(site, r)
+    noise = noise_text(r)
+    prog = num(r.get("progress_pct"))
+    peers = num(r.get("n_peers"))
+    flags = labels.split_flags(r.get("flags"))
+    state_src = text(r.get("state_change_source"))
+    state_src = STATE_SOURCE_LABEL.get(state_src, state_src.replace("_", " "))
+    context = (f'<span data-field="state_change_rel_pct">State {esc(fmt_pct(r.get("state_change_rel_pct")))}</span>'
+               + (f'<span class="n">{esc(state_src)}</span>' if state_src else "")
+               + f'<span class="ctx" data-field="peer_change_rel_pct">Similar schools '
+               f'{esc(fmt_pct(r.get("peer_change_rel_pct")))}</span>'
+               + (f'<span class="n">{int(peers)} schools</span>' if peers else ""))
+    return (
+        f'<tr data-target="{esc(r["target_id"])}" data-subject="{esc(text(r.get("subject")))}" '
+        f'data-subgroup="{esc(sg)}" data-source="{esc(text(r.get("source")))}">'
+        + first
+        + f'<th scope="row" class="measure">{esc(who)}{esc(subj or m_label)}'
+        + f'<span class="n">{esc((m_label + ", ") if subj else "")}{esc(SOURCE_LABEL.get(text(r.get("source")), ""))}'
+        + "</span></th>"
+        + _years_cell("baseline_value", r.get("baseline_year"), r.get("baseline_value"), r.get("n_baseline"), unit,
+                      gap=t.is_gap, withheld=withheld in ("baseline", "both"))
+        + _years_cell("current_value", r.get("current_year"), r.get("current_value"), r.get("n_current"), unit,
+                      gap=t.is_gap, withheld=withheld in ("current", "both"))
+        + f'<td class="num" data-field="target_value">{esc(target_text(site, r))}</td>'
+        + f'<td class="num" data-field="progress_pct">{esc(fmt_pct(prog, signed=False))}</td>'
+        + rating_cell(r, attrs=' data-field="rating"')
+        + f'<td data-field="change">{esc(main)}'
+        + (f'<span class="ci">{esc(ci)}</span>' if ci else "")
+        + (f'<span class="ci">{esc(noise)}</span>' if noise else "") + "</td>"
+        + f'<td class="context">{context}</td>'
+        + f'<td data-field="flags">{flags_html(flags)}</td></tr>'
+    )
+
+
+def _gap_summary_row(site: Site, tid: str, subject, rows: list[dict], first: str) -> str:
+    low = lowest(rows)
+    subj = subject_label(subject) if text(subject) else ""
+    rated = sum(1 for r in rows if text(r.get("status")) in labels.RATED)
+    ref = "the state average" if tid == "state_gap" else "the rest of the school"
+    return (
+        f'<tr data-target="{esc(tid)}" data-subject="{esc(text(subject))}" data-subgroup="lowest">' + first
+        + f'<th scope="row" class="measure">{esc(subj or "All groups")}<span class="n">lowest of {len(rows)} '
+          "groups</span></th>"
+        + f'<td colspan="4" class="note">Gap of each group to {ref}: {rated} of {len(rows)} groups rated; see '
+          '<a href="#groups">Student groups</a>.</td>'
+        + rating_cell(low, attrs=' data-field="rating"')
+        + '<td colspan="2" class="note">The rating shown is the lowest group\'s.</td>'
+        + f'<td data-field="flags">{flags_html(sorted({f for r in rows for f in labels.split_flags(r.get("flags"))}))}</td></tr>'
+    )
+
+
+HEAD = ('<colgroup><col style="width:20%"><col style="width:11%"><col style="width:9%"><col style="width:9%">'
+        '<col style="width:7%"><col style="width:6%"><col style="width:11%"><col style="width:13%">'
+        '<col style="width:9%"><col style="width:5%"></colgroup>'
+        '<thead><tr><th scope="col">Target (rubric)</th><th scope="col">Measure</th>'
+        '<th scope="col" class="num">Baseline</th><th scope="col" class="num">Current</th>'
+        '<th scope="col" class="num">Target</th><th scope="col" class="num">Progress</th>'
+        '<th scope="col">Rating</th><th scope="col">Change</th>'
+        '<th scope="col">Compared with</th><th scope="col">Notes</th></tr></thead>')
+
+
+def _scorecard_table(site: Site, rows: list[dict]) -> tuple[str, list[dict], set[str]]:
+    """Main table: all-students rows of every target; gap targets one 'lowest of the groups' row per subject."""
+    by_target: dict[str, list] = defaultdict(list)
+    gap_groups: dict[tuple, list] = defaultdict(list)
+    has_all = {r["target_id"] for r in rows if (r.get("subgroup") or "all") == "all"}
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or r["target_id"] not in has_all:
+            if r.get("subgroup") in labels.REQUIRED_SUBGROUPS:
+                gap_groups[(r["target_id"], text(r.get("subject")))].append(r)
+        elif (r.get("subgroup") or "all") == "all":
+            by_target[r["target_id"]].append(r)
+    ids = sorted({*by_target, *(k[0] for k in gap_groups)},
+                 key=lambda i: row_sort_key(site, {"target_id": i, "subject": None, "subgroup": "all"}))
+    body, flags_seen, summary_rows = [], set(), []
+    current_cat = None
+    for tid in ids:
+        t = labels.target_info(site.targets, tid)
+        if t.category != current_cat:
+            current_cat = t.category
+            body.append(f'<tbody class="cat"><tr class="cat"><th colspan="10" scope="rowgroup">{esc(t.category)}'
+                        "</th></tr></tbody>")
+        items: list[tuple[str, object]] = [("row", r) for r in by_target.get(tid, [])]
+        for (gid, subj), grp in sorted(gap_groups.items(), key=lambda kv: labels.SUBJECT_LABEL.get(kv[0][1], "")):
+            if gid == tid:
+                items.append(("gap", (subj, grp)))
+        words = esc(t.label) + (f'<span class="n">{esc("; ".join(t.areas))}</span>' if t.areas else "")
+        first = f'<th scope="rowgroup" rowspan="{len(items)}" class="target-words"><b>{esc(t.short)}</b>{words}</th>'
+        trs = []
+        for i, (kind, item) in enumerate(items):
+            lead = first if i == 0 else ""
+            if kind == "row":
+                trs.append(_score_row(site, item, lead))
+                summary_rows.append(item)
+                flags_seen.update(labels.split_flags(item.get("flags")))
+            else:
+                subj, grp = item
+                trs.append(_gap_summary_row(site, tid, subj or None, grp, lead))
+                low = lowest(grp)
+                if low is not None:
+                    summary_rows.append(low)
+                for g in grp:
+                    flags_seen.update(labels.split_flags(g.get("flags")))
+        body.append(f'<tbody>{"".join(trs)}</tbody>')
+    if not ids:
+        return '<p class="note">No target results for this school yet.</p>', [], set()
+    table = (f'<div class="matrix-wrap"><table class="scorecard"><caption>Outcomes targets, all students '
+             f'(baseline year &rarr; current year)</caption>{HEAD}{"".join(body)}</table></div>')
+    return table, summary_rows, flags_seen
+
+
+def _flags_dl(flags: set[str]) -> str:
+    if not flags:
+        return ""
+    items = "".join(f"<dt>{esc(labels.FLAG_SHORT.get(f, f))}</dt><dd>{esc(labels.flag_text(f))}</dd>"
+                    for f in sorted(flags))
+    return f'<h3>What the notes mean</h3><dl class="flags">{items}</dl>'
+
+
+def _trend_table(points: list[tuple], unit: str, state: bool) -> str:
+    rows = "".join(
+        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit)}</td><td>{"" if n is None else n}</td>'
+        + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
+        for y, v, n, sv, _g, _w in points)
+    return ('<table><thead><tr><th scope="col">Year</th><th scope="col" class="num">Value</th>'
+            '<th scope="col" class="num">n</th>' + ('<th scope="col" class="num">State</th>' if state else "")
+            + f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], who: str) -> str:
+    figs, seen = [], set()
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or (r.get("subgroup") or "all") != "all":
+            continue
+        metric, subject, source = r["metric"], r.get("subject") or None, text(r.get("source"))
+        if not metric or (metric, subject, source) in seen:
+            continue
+        seen.add((metric, subject, source))
+        match = [(int(num(r[y])), num(r[v])) for y, v in (("baseline_year", "baseline_value"),
+                                                           ("current_year", "current_value"))
+                 if num(r.get(y)) is not None and num(r.get(v)) is not None]
+        grade = text(r.get("grade"))
+        if ("all", metric, subject, source, grade) not in series:
+            grade = _choose_grade(series, "all", metric, subject, source, match)
+        if grade is None:
+            continue
+        pts = series[("all", metric, subject, source, grade)]
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        data = [{"year": y, "value": round(v, 2), "n": n, "series": who, "kind": "school", "order": 0}
+                for y, v, n, _s, _g, _w in pts if v is not None]
+        if not data:
+            continue
+        has_state = any(s is not None for _y, _v, _n, s, _g, _w in pts)
+        data += [{"year": y, "value": round(s, 2), "n": None, "series": "State (all students)", "kind": "state",
+                  "order": 1} for y, _v, _n, s, _g, _w in pts if s is not None]
+        by = num(r.get("baseline_year"))
+        baseline = [{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else []
+        base_val = next((v for y, v, *_ in pts if by is not None and y == int(by)), None)
+        tline = _target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
+            "share_improved", "level", "level_or_increase") else None
+        target = [{"value": round(tline, 2), "label": f"Target {fmt_value(tline, unit)}"}] if tline is not None else []
+        title = m_label + (f" — {subject_label(subject)}" if subject else "")
+        subtitle = (f"{t.short}: {labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
+                    + ("; dashed: state average" if has_state else ""))
+        figs.append(charts.figure(
+            f"trend_{unit}" if f"trend_{unit}" in ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
+            else "trend_percent",
+            title, subtitle, {"series": data, "baseline": baseline, "target": target},
+            caption=esc(f"Dotted line: baseline year {int(by)}. " if by is not None else "")
+            + (esc(f"Green dashed line: target ({fmt_value(tline, unit)}). ") if tline is not None else "")
+            + "Missing points: no data or withheld (small group).",
+            table=_trend_table(pts, unit, has_state),
+            meta={"metric": metric, "subject": subject, "grade": grade, "source": source, "subgroup": "all"}))
+    if not figs:
+        return '<p class="note">No published values to chart yet.</p>'
+    return f'<div class="grid">{"".join(figs)}</div>'
+
+
+def _groups_section(site: Site, charts: Charts, series: dict, rows: list[dict]) -> str:
+    groups = ["all", *labels.REQUIRED_SUBGROUPS]
+    cells: dict[tuple, dict] = {}
+    keys = []
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        k = (r["target_id"], text(r.get("subject")))
+        if k not in keys:
+            keys.append(k)
+        cells[(*k, r.get("subgroup") or "all")] = r
+    out = ['<section id="groups"><h2>Student groups</h2>',
+           '<p class="lead">Each required group beside all students. Gap targets compare a group with the state '
+           'average (state assessments) or with the rest of the school (capstone).</p>']
+    if keys:
+        head = "".join(f'<th scope="col">{esc(subgroup_label(site, g))}</th>' for g in groups)
+        trs = []
+        for tid, subj in keys:
+            t = labels.target_info(site.targets, tid)
+            name = t.short + (f" · {subject_label(subj)}" if subj else "")
+            tds = []
+            for g in groups:
+                r = cells.get((tid, subj, g))
+                if r is None:
+                    tds.append('<td class="rating s-none">&nbsp;</td>')
+                    continue
+                unit = unit_of(site, r)
+                cur = fmt_value(r.get("current_value"), unit, gap=t.is_gap)
+                sub = num(r.get("current_subgroup_value"))
+                if t.is_gap and sub is not None:
+                    cur += f" ({fmt_value(sub, unit)})"
+                cls = labels.rating_css(r.get("rating"), text(r.get("status")) or None)
+                txt = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
+                                         text(r.get("status")) or None)
+                dv = num(r.get("current_value"))
+                tds.append(
+                    f'<td class="rating {cls}" data-target="{esc(tid)}" data-subject="{esc(subj)}" '
+                    f'data-subgroup="{esc(g)}" data-status="{esc(text(r.get("status")))}"'
+                    + (f' data-value="{dv!r}"' if dv is not None else "")
+                    + (f' title="{esc(text(r.get("status_reason")))}"' if text(r.get("status_reason")) else "")
+                    + f'>{esc(txt)}'
+                    f'<span class="n">{esc(cur)} {esc(fmt_n(r.get("n_current")))}</span></td>')
+            trs.append(f'<tr><th scope="row">{esc(name)}</th>{"".join(tds)}</tr>')
+        out.append(f'<div class="matrix-wrap"><table class="groups"><caption>Ratings by student group (current '
+                   f'value and n below each rating)</caption><thead><tr><th scope="col">Target</th>{head}</tr>'
+                   f'</thead><tbody>{"".join(trs)}</tbody></table></div>')
+    # charts: subgroup values with the state average, and gaps to the state, for the gap targets' measures
+    combos = []
+    gap_grade: dict[tuple, str] = {}
+    for r in rows:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap:
+            c = (r["metric"], r.get("subject") or None, text(r.get("source")), r["target_id"])
+            if c not in combos:
+                combos.append(c)
+                gap_grade.setdefault(c, text(r.get("grade")))
+    if not combos:
+        for (g, metric, subject, source, _grade) in series:
+            if g == "all" and metric == "pct_meeting_or_exceeding" and (metric, subject, source, "state_gap") \
+                    not in combos:
+                combos.append((metric, subject, source, "state_gap"))
+    combos.sort(key=lambda c: (c[3] != "state_gap", c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
+    figs = []
+    for metric, subject, source, tid in combos:
+        grade = gap_grade.get((metric, subject, source, tid))
+        if grade not in GRADE_PREFERENCE or not any((sg, metric, subject, source, grade) in series for sg in groups):
+            grade = next((g for g in GRADE_PREFERENCE if ("all", metric, subject, source, g) in series), None)
+        if grade is None:
+            grade = next((g for g in GRADE_PREFERENCE if any((sg, metric, subject, source, g) in series
+                                                            for sg in labels.REQUIRED_SUBGROUPS)), None)
+        if grade is None:
+            continue
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        subj_txt = f" — {subject_label(subject)}" if subject else ""
+        vals, gaps, table_rows = [], [], []
+        state_pts = {}
+        years = set()
+        for g in groups:
+            pts = series.get((g, metric, subject, source, grade), [])
+            label = subgroup_label(site, g)
+            for y, v, n, sv, gp, _w in pts:
+                years.add(y)
+                if v is not None:
+                    vals.append({"year": y, "value": round(v, 2), "n": n, "group": label, "kind": "school"})
+                if gp is not None and g != "all":
+                    gaps.append({"year": y, "gap": round(gp, 2), "group": label})
+                if g == "all" and sv is not None:
+                    state_pts[y] = sv
+            table_rows.append((label, {y: (v, gp) for y, v, _n, _sv, gp, _w in pts}))
+        if not vals:
+            continue
+        state_ok = tid == "state_gap" and bool(state_pts)
+        if state_ok:
+            vals += [{"year": y, "value": round(s, 2), "n": None, "group": "State (all students)", "kind": "state"}
+                     for y, s in sorted(state_pts.items())]
+        ys = sorted(years)
+        thead = "".join(f'<th scope="col" class="num">{y}</th>' for y in ys)
+        tb = "".join(
+            f'<tr><th scope="row">{esc(lbl)}</th>'
+            + "".join(f"<td>{fmt_value(d.get(y, (None, None))[0], unit)}"
+                      + (f'<span class="n">gap {fmt_value(d.get(y, (None, None))[1], unit, gap=True)}</span>'
+                         if state_ok and lbl != "All students" else "") + "</td>" for y in ys) + "</tr>"
+            for lbl, d in table_rows)
+        if state_ok:
+            tb += ('<tr><th scope="row">State (all students)</th>'
+                   + "".join(f"<td>{fmt_value(state_pts.get(y), unit)}</td>" for y in ys) + "</tr>")
+        table = f'<table><thead><tr><th scope="col">Group</th>{thead}</tr></thead><tbody>{tb}</tbody></table>'
+        tpl = "subgroups_percent" if unit == "percent" else "subgroups_score"
+        figs.append(charts.figure(
+            tpl, f"{m_label}{subj_txt} by group",
+            f"{labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
+            + ("; dashed: state average (all students)" if state_ok else ""),
+            {"series": vals}, caption="Groups under the minimum size are not shown.", table=table,
+            meta={"metric": metric, "subject": subject, "grade": grade, "source": source,
+                  "groups": {subgroup_label(site, g): g for g in groups}}))
+        if state_ok and gaps:
+            figs.append(charts.figure(
+                "gaps", f"Gap to the state average{subj_txt}",
+                f"{m_label}: group minus state, in points",
+                {"series": gaps}, caption="Above 0: the group is above the state average.",
+                meta={"metric": metric, "subject": subject, "grade": grade, "source": source,
+                      "groups": {subgroup_label(site, g): g for g in groups}}))
+    if figs:
+        out.append(f'<div class="grid">{"".join(figs)}</div>')
+    out.append("</section>")
+    return "".join(out)
+
+
+def _readiness_section(site: Site, charts: Charts, code: str, recs: list[dict] | None) -> str:
+    if not recs:
+        return ""
+    year = int(num(recs[0]["school_year"]))
+    data, trs = [], []
+    for i, r in enumerate(recs):
+        typ = "Condition" if text(r.get("area_type")) == "condition" else "Principle"
+        name = text(r.get("area_name"))
+        mean = num(r.get("mean_rating"))
+        if mean is not None:
+            data.append({"area": f"{typ[0]}{text(r.get('area_number')).split('.')[0]}. {name}", "type": typ,
+                         "mean": round(mean, 2), "raters": num(r.get("n_raters")), "order": i})
+        chg = num(r.get("change_from_prior_year"))
+        trs.append(
+            f'<tr><th scope="row">{esc(typ)} {esc(text(r.get("area_number")).split(".")[0])}: {esc(name)}</th>'
+            f'<td class="num">{esc(f"{mean:.2f}" if mean is not None else DASH)}</td>'
+            f'<td class="num">{esc(f"{chg:+.2f}" if chg is not None else DASH)}</td>'
+            f'<td class="num">{esc(text(r.get("n_raters")).split(".")[0] or DASH)}</td>'
+            f'<td class="num">{esc(text(r.get("n_items_rated_1")).split(".")[0] or DASH)}</td></tr>')
+    fig = charts.figure("readiness", f"Readiness self-assessment, {year}",
+                        "Mean rating per area (1 Area of concern to 4 Sustainable)", {"series": data}) if data else ""
+    return (f'<section id="readiness"><h2>Readiness for personalized learning ({year})</h2>'
+            f'<p class="lead">Staff ratings of the School Planning Tool\'s conditions and principles.</p>'
+            f'<div class="readiness">{fig}<div><table><caption>Mean rating by area</caption><thead><tr>'
+            f'<th scope="col">Area</th><th scope="col" class="num">Mean rating</th>'
+            f'<th scope="col" class="num">Change from prior year</th><th scope="col" class="num">Raters</th>'
+            f'<th scope="col" class="num">Items rated 1</th></tr></thead><tbody>{"".join(trs)}</tbody></table>'
+            "</div></div></section>")
+
+
+def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[dict] | None) -> str:
+    name, district = school_label(site, code)
+    r = site.roster.get(code, {})
+    charts = Charts()
+    start = num(r.get("implementation_start_year"))
+    base = num(r.get("baseline_year"))
+    meta = [district, text(r.get("school_level")).title(), f"org code {code}"]
+    if start is not None:
+        meta.append(f"personalized learning since {int(start) - 1}-{str(int(start))[-2:]}"
+                    + (f" (year {site.vintage - int(start) + 1} in {site.vintage})" if site.vintage else ""))
+    if base is not None:
+        meta.append(f"baseline year {int(base)}")
+    table, summary_rows, flags_seen = _scorecard_table(site, rows)
+    counts = rating_counts(summary_rows)
+    years = [s[0] for pts in series.values() for s in pts]
+    latest = max(years) if years else None
+    body = (
+        f'<header class="page"><nav class="crumbs"><a href="../index.html">&larr; Network scorecards</a></nav>'
+        f"<h1>{esc(name)}</h1><p class=\"meta\">{esc(' · '.join(m for m in meta if m))}</p></header><main>"
+        f'<section id="summary"><h2>At a glance</h2><p class="lead">Each Outcomes target is rated 1-4 against the '
+        f"school's baseline year; targets not yet due, without enough data, or not comparable are shown as such."
+        f"</p><div>{counts_chips(counts)}</div>{legend_html()}</section>"
+        f'<section id="scorecard"><h2>Scorecard</h2>{table}{_flags_dl(flags_seen)}</section>'
+        f'<section id="trends"><h2>Trends</h2>'
+        f"{_trend_figures(site, charts, series, rows, 'This school')}</section>"
+        f"{_groups_section(site, charts, series, rows)}"
+        f"{_readiness_section(site, charts, code, rd)}</main>"
+    )
+    fn = safe_name(code)
+    footer = (f"<p><strong>This school's latest data:</strong> {latest if latest else DASH}. "
+              f'Download: <a href="../exports/{fn}.xlsx">Excel workbook</a> · CSV: '
+              f'<a href="../exports/{fn}/scorecard.csv">scorecard</a>, '
+              f'<a href="../exports/{fn}/trends.csv">trends</a>'
+              + (f', <a href="../exports/{fn}/readiness.csv">readiness</a>' if rd else "")
+              + '. Metric definitions: <a href="../exports/metric_definitions.csv">metric_definitions.csv</a>.</p>')
+    return page(f"{name} — Outcomes scorecard", body, prefix="../", site=site, footer_extra=footer)
+
+
+# --- network page --------------------------------------------------------------------------------------------------
+def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], tuple] = {}
+    for r in school_rows:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or (r.get("subgroup") or "all") == "all":
+            k = (r["target_id"], text(r.get("subject")))
+            seen.setdefault(k, row_sort_key(site, {"target_id": k[0], "subject": k[1], "subgroup": "all"}))
+    return sorted(seen, key=lambda k: seen[k])
+
+
+MATRIX_TEXT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp.",
+               "s-none": ""}
+
+
+def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, str]:
+    if r is None:
+        return '<td class="cell rating s-none" title="no result">&nbsp;</td>', "s-none"
+    status = text(r.get("status")) or None
+    cls = labels.rating_css(r.get("rating"), status)
+    full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
+    if n_groups:
+        full += f" (lowest of {n_groups} groups)"
+    short = MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")
+    sr = f'<span class="sr"> {esc(full)}</span>' if cls.startswith("r") else ""
+    return (f'<td class="cell rating {cls}" title="{esc(full)}" data-target="{esc(r["target_id"])}" '
+            f'data-subject="{esc(text(r.get("subject")))}" data-status="{esc(status or "")}">{esc(short)}{sr}</td>',
+            cls)
+
+
+def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict]) -> str:
+    charts = Charts()
+    school_rows = [r for c in site.pages for r in by_org.get(c, [])]
+    cols = matrix_columns(site, school_rows)
+    # header rows: categories, then targets
+    cats: list[tuple[str, int]] = []
+    for tid, _s in cols:
+        c = labels.target_info(site.targets, tid).category
+        if cats and cats[-1][0] == c:
+            cats[-1] = (c, cats[-1][1] + 1)
+        else:
+            cats.append((c, 1))
+    head1 = "".join(f'<th scope="colgroup" colspan="{n}">{esc(c)}</th>' for c, n in cats)
+    head2 = "".join(
+        f'<th scope="col" class="col">{esc(labels.target_info(site.targets, t).short)}'
+        + (f" {esc(subject_label(s))}" if s else "")
+        + ("<span class='n'>lowest group</span>" if labels.target_info(site.targets, t).is_gap else "") + "</th>"
+        for t, s in cols)
+    col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
+    total = defaultdict(int)
+    body = []
+    for code in site.pages:
+        name, district = school_label(site, code)
+        rows = by_org.get(code, [])
+        idx: dict[tuple, list] = defaultdict(list)
+        for r in rows:
+            idx[(r["target_id"], text(r.get("subject")))].append(r)
+        tds = []
+        for k in cols:
+            grp = idx.get(k, [])
+            t = labels.target_info(site.targets, k[0])
+            if t.is_gap:
+                grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
+                cell, cls = _matrix_cell(site, lowest(grp), len(grp))
+            else:
+                r = next((r for r in grp if (r.get("subgroup") or "all") == "all"), None)
+                cell, cls = _matrix_cell(site, r)
+            tds.append(cell)
+            col_counts[k][cls] += 1
+            total[cls] += 1
+        fn = safe_name(code)
+        body.append(f'<tr data-org="{esc(code)}"><th scope="row"><a href="schools/{fn}.html">{esc(name)}</a>'
+                    f'<span class="n">{esc(district)}</span></th>{"".join(tds)}</tr>')
+    matrix = (
+        '<label for="school-filter" class="small">Find a school or district: </label>'
+        '<input id="school-filter" class="filter" type="search" placeholder="type a name">'
+        '<div class="matrix-wrap"><table class="matrix"><caption>Schools x targets (all students; gap targets: the '
+        'lowest-rated group). Select a school for its scorecard.</caption>'
+        f'<thead><tr><th scope="col" rowspan="2">School</th>{head1}</tr><tr>{head2}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>')
+    # rating counts per column + the network's pooled result
+    net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
+               if (r.get("subgroup") or "all") == "all"}
+    order = ["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"]
+    names = ["4 Sustainable", "3 Moving toward", "2 Initial steps", "1 Area of concern", "Not yet due",
+             "Insufficient data", "Not comparable"]
+    ctr = []
+    for k in cols:
+        t = labels.target_info(site.targets, k[0])
+        nr = net_idx.get(k)
+        pooled = rating_cell(nr) if nr else '<td class="rating s-none">no pooled result</td>'
+        cur = fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH
+        ctr.append(f'<tr data-target="{esc(k[0])}" data-subject="{esc(k[1])}"><th scope="row">{esc(t.short)}'
+                   f'{" " + esc(subject_label(k[1])) if k[1] else ""}</th>'
+                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in order)
+                   + pooled + f'<td class="num">{esc(cur)}</td></tr>')
+    counts_table = (
+        '<div class="matrix-wrap"><table class="counts"><caption>Schools per rating, by target, and the network\'s '
+        'pooled result (all network students together)</caption><thead><tr><th scope="col">Target</th>'
+        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
+        + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
+        f'<tbody>{"".join(ctr)}</tbody></table></div>')
+    trends = _network_trends(site, charts, series, network_rows)
+    heat = _network_readiness(site, charts)
+    n_pages = len(site.pages)
+    body_html = (
+        '<header class="page"><h1>MA Personalized Learning Network — Outcomes scorecards</h1>'
+        f'<p class="meta">{n_pages:,} school{"s" if n_pages != 1 else ""} · Outcomes: Equity in Achievement for '
+        'College, Career &amp; Life</p></header><main>'
+        f'<section id="summary"><h2>At a glance</h2><div>{counts_chips(total)}</div>{legend_html()}'
+        '<p class="small">Ratings: 4 target met; 3 at least half of the required change; 2 improved, less than '
+        'half; 1 no improvement or worse. Engagement targets are due from implementation year 1, achievement and '
+        'college readiness from year 3.</p></section>'
+        f'<section id="matrix"><h2>Schools and targets</h2>{matrix}</section>'
+        f'<section id="counts"><h2>Ratings per target</h2>{counts_table}</section>'
+        f'<section id="trends"><h2>Network trends (all network schools pooled)</h2>{trends}</section>'
+        f"{heat}</main>")
+    footer = ('<p>Download: <a href="exports/network.xlsx">network workbook (Excel)</a> · CSV: '
+              '<a href="exports/network/school_matrix.csv">school matrix</a>, '
+              '<a href="exports/network/school_results.csv">all school results</a>, '
+              '<a href="exports/network/network_results.csv">network results</a>, '
+              '<a href="exports/network/network_metrics.csv">network metrics</a>, '
+              '<a href="exports/metric_definitions.csv">metric definitions</a>.</p>')
+    return page("MA Personalized Learning Network — Outcomes scorecards", body_html, prefix="", site=site,
+                footer_extra=footer)
+
+
+def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> str:
+    combos: list[tuple] = []
+    net_by = {}
+    for r in network_rows:
+        if (r.get("subgroup") or "all") == "all":
+            net_by[(r["metric"], r.get("subject") or None)] = r
+    all_rows = sorted((r for rows in site.targets_by_org.values() for r in rows), key=lambda r: row_sort_key(site, r))
+    for r in [*sorted(network_rows, key=lambda r: row_sort_key(site, r)), *all_rows]:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.category not in CHART_CATEGORIES or t.is_gap:
+            continue
+        c = (r["metric"], r.get("subject") or None, r["target_id"])
+        if c not in combos:
+            combos.append(c)
+    figs = []
+    for metric, subject, tid in combos:
+        t = labels.target_info(site.targets, tid)
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        avail = [(src, g) for src in ("student", "dese") for g in GRADE_PREFERENCE
+                 if ("all", metric, subject, src, g) in series]
+        if not avail:
+            continue
+        src = avail[0][0]
+        grades = [g for s, g in avail if s == src]
+        data, has_state, tables = [], False, []
+        for gi, g in enumerate(grades):
+            pts = series[("all", metric, subject, src, g)]
+            lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
+            data += [{"year": y, "value": round(v, 2), "n": n, "series": lbl, "kind": "school", "order": 2 * gi}
+                     for y, v, n, _s, _g, _w in pts if v is not None]
+            st = [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": 2 * gi + 1,
+                   "series": "State" + (f", {labels.grade_label(g)}" if len(grades) > 1 else " (all students)")}
+                  for y, _v, _n, s, _g, _w in pts if s is not None]
+            has_state = has_state or bool(st)
+            data += st
+            tables.append(_trend_table(pts, unit, bool(st)))
+        if not data:
+            continue
+        nr = net_by.get((metric, subject))
+        baseline, target = [], []
+        if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1:
+            by = int(num(nr["baseline_year"]))
+            baseline = [{"year": by, "label": f"Baseline {by}"}]
+            pts = series[("all", metric, subject, src, grades[0])]
+            bv = next((v for y, v, *_ in pts if y == by), None)
+            tl = _target_line(t, bv, nr.get("target_value"))
+            if tl is not None:
+                target = [{"value": round(tl, 2), "label": f"Target {fmt_value(tl, unit)}"}]
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        tpl = f"trend_{unit}" if unit in ("percent", "sgp", "score", "rate") else "trend_percent"
+        figs.append(charts.figure(
+            tpl, m_label + (f" — {subject_label(subject)}" if subject else ""),
+            f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
+            + ("; dashed: state average" if has_state else ""),
+            {"series": data, "baseline": baseline, "target": target},
+            caption="Pooled over all network schools (all students).", table="".join(tables),
+            meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
+                  "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
+                             for g in grades}}))
+    if not figs:
+        return '<p class="note">No pooled network values yet.</p>'
+    return f'<div class="grid">{"".join(figs)}</div>'
+
+
+def _network_readiness(site: Site, charts: Charts) -> str:
+    rd = site.readiness
+    if rd is None:
+        return ""
+    rd = rd[rd["org_code"].isin(site.pages)]
+    if not len(rd):
+        return ""
+    yrs = pd.to_numeric(rd["school_year"])
+    latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
+    areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
+        ["area_type", "area_number"])
+    order = {(a.area_type, a.area_number): i for i, a in enumerate(areas.itertuples())}
+    name_of = {c: school_label(site, c)[0] for c in latest["org_code"].unique()}
+
+    def area_label(a) -> str:
+        return f"{'C' if a.area_type == 'condition' else 'P'}{str(a.area_number).split('.')[0]}. {a.area_name}"
+
+    n_schools = latest["org_code"].nunique()
+    if n_schools <= HEATMAP_MAX_SCHOOLS:
+        data = [{"school": f"{name_of[a.org_code]} ({a.org_code})", "area": area_label(a), "mean": round(float(a.mean_rating), 2),
+                 "order": order[(a.area_type, a.area_number)]}
+                for a in latest.itertuples() if num(a.mean_rating) is not None]
+        fig = charts.figure("heatmap", "Readiness self-assessment: mean rating by area and school",
+                            "Latest year per school; 1 Area of concern (orange) to 4 Sustainable (blue)",
+                            {"series": data})
+    else:
+        lat = latest.assign(band=pd.cut(pd.to_numeric(latest["mean_rating"]), [0.99, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
+                                        labels=["1.0-1.5", "1.5-2.0", "2.0-2.5", "2.5-3.0", "3.0-3.5", "3.5-4.0"]))
+        g = lat.groupby(["area_type", "area_number", "area_name", "band"], observed=True).size().reset_index(
+            name="schools")
+        data = [{"area": area_label(a), "band": str(a.band), "schools": int(a.schools),
+                 "order": order[(a.area_type, a.area_number)]} for a in g.itertuples()]
+        fig = charts.figure("distribution", "Readiness self-assessment: schools per mean-rating band",
+                            f"{n_schools:,} schools, latest year each (a per-school heatmap is shown up to "
+                            f"{HEATMAP_MAX_SCHOOLS} schools)", {"series": data})
+    return (f'<section id="readiness"><h2>Readiness for personalized learning</h2>'
+            f'<p class="lead">{n_schools:,} schools with a self-assessment. Each school page has its own table.</p>'
+            f"{fig}</section>")
+
+
+# --- orchestration -------------------------------------------------------------------------------------------------
+def publish_scorecards(
+    warehouse: Path,
+    out_dir: Path,
+    *,
+    progress: Progress = None,
+    schools: list[str] | None = None,
+) -> dict:
+    """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index."""
+    t0 = time.perf_counter()
+    say = progress or (lambda _m: None)
+    out_dir = Path(out_dir).resolve()
+    built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    con = connect_read_only(warehouse)
+    try:
+        site = load_site(con, schools=schools, built_at=built_at, say=say)
+    finally:
+        con.close()
+    for w in site.warnings:
+        say(f"scorecards: warning: {w}")
+    t_load = time.perf_counter()
+
+    tr = site.targets_safe
+    tr_recs = _records(tr) if len(tr) else []
+    by_org: dict[str, list[dict]] = defaultdict(list)
+    network_rows: list[dict] = []
+    for r in tr_recs:
+        r["subgroup"] = r.get("subgroup") or "all"
+        if r.get("org_level") == "network":
+            network_rows.append(r)
+        else:
+            by_org[str(r["org_code"])].append(r)
+    site.targets_by_org = {c: by_org.get(c, []) for c in site.pages}
+    series = series_index(site.mv_safe, {"all", *labels.REQUIRED_SUBGROUPS})
+    readiness_by = _latest_readiness(site)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = out_dir.parent / f".{out_dir.name}.publishing-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    (stage / "schools").mkdir(parents=True)
+    (stage / "assets").mkdir()
+    (stage / "exports").mkdir()
+    try:
+        total = 0
+        assets = {"vega-bundle.js": vega_bundle(), "chart-templates.js": templates_js(), "scorecards.css": CSS,
+                  "diagnostics.js": DIAGNOSTICS_JS, "scorecards.js": PAGE_JS}
+        for fname, content in assets.items():
+            total += write_text(stage / "assets" / fname, content)
+        total += write_text(stage / "index.html", network_page(site, by_org, series.get("network", {}), network_rows))
+        exports = Exports(site, stage / "exports", by_org)
+        total += exports.network()
+        t_net = time.perf_counter()
+        say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
+        for i, code in enumerate(site.pages, start=1):
+            fn = safe_name(code)
+            html = school_page(site, code, by_org.get(code, []), series.get(code, {}), readiness_by.get(code))
+            total += write_text(stage / "schools" / f"{fn}.html", html)
+            total += exports.school(code, fn)
+            if i % 250 == 0:
+                say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
+        # move into place
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name in MANAGED:
+            dst = out_dir / name
+            if dst.is_dir():
+                shutil.rmtree(dst)
+            elif dst.exists():
+                dst.unlink()
+            os.replace(stage / name, dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    n_pages = len(site.pages) + 1
+    say(f"scorecards: {n_pages:,} pages, {total / 1e6:.1f} MB in {seconds:.1f} s (data {t_load - t0:.1f} s) "
+        f"-> {out_dir / 'index.html'}")
+    return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html"}
+
+
+def _latest_readiness(site: Site) -> dict[str, list[dict]]:
+    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+    rd = site.readiness
+    if rd is None:
+        return {}
+    rd = rd[rd["org_code"].isin(set(site.pages))]
+    if not len(rd):
+        return {}
+    yrs = pd.to_numeric(rd["school_year"])
+    latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
+    latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in _records(latest):
+        out[str(r["org_code"])].append(r)
+    return out
+
+
+def add_cli(p) -> None:
+    """Arguments and handler for ``equity-outcomes scorecards`` (the lead wires the command; ``--warehouse`` is
+    added by the CLI's own helper and defaults to data/processed/warehouse.duckdb when absent)."""
+    from ..paths import default_warehouse, project_root
+
+    p.add_argument("--out", type=Path, default=project_root() / "dashboards",
+                   help="output folder (default: dashboards/)")
+    p.add_argument("--school", action="append", default=None, dest="schools", metavar="ORG_CODE",
+                   help="only this school (repeatable; default: every network school)")
+
+    def handler(a) -> int:
+        r = publish_scorecards(getattr(a, "warehouse", None) or default_warehouse(), a.out, progress=print,
+                               schools=a.schools)
+        print(f"{r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")
+        return 0
+
+    p.set_defaults(handler=handler)

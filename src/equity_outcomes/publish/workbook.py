@@ -1,0 +1,287 @@
+"""A small, fast XLSX writer (and the matching CSV writer) for the scorecard exports.
+
+Why not openpyxl: publishing writes one workbook per school (1,850 statewide) and openpyxl needs ~10 s per million
+cells. Here a whole table (every school's rows) is rendered once, column by column with numpy object arrays, into
+one SpreadsheetML ``<row>`` string and one CSV line per row; each school's workbook and CSV then take a slice.
+
+What a workbook holds: one sheet per table, a bold frozen header row with an autofilter, column widths set from
+the content, numbers as numbers, text always as inline strings (never formulas). Text that Excel would read as a
+formula when typed (starts with = + - @) gets the ``quotePrefix`` style, so even editing the cell keeps it text;
+the CSV writer prefixes such text with an apostrophe. CSVs are UTF-8 with a BOM so Excel reads accents correctly.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_WIDTH = 60
+ZIP_LEVEL = 1
+BOM = "\ufeff"
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _xml_text(s: str) -> str:
+    s = _ILLEGAL_XML.sub("", s)
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _is_blank(v: object) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
+def _num_text(v: float | int) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+def csv_value(v: object) -> str:
+    """One CSV field: blank, a number, or text (formula-escaped, quoted when needed)."""
+    if _is_blank(v):
+        return ""
+    if isinstance(v, bool | np.bool_):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int | float | np.integer | np.floating):
+        x = v.item() if hasattr(v, "item") else v
+        return _num_text(x) if not (isinstance(x, float) and not math.isfinite(x)) else ""
+    s = str(v)
+    if s.startswith(FORMULA_START):
+        s = "'" + s
+    if any(ch in s for ch in ',"\n\r') or s != s.strip():
+        s = '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _unique_cell(u: object) -> tuple[str, str, int]:
+    """(the end of its <c> element after the reference, its CSV field, its display width) for one distinct value."""
+    if isinstance(u, bool | np.bool_):
+        t = "TRUE" if u else "FALSE"
+        return f'" t="inlineStr"><is><t>{t}</t></is></c>', t, len(t)
+    if isinstance(u, int | float | np.integer | np.floating):
+        x = u.item() if hasattr(u, "item") else u
+        t = _num_text(x)
+        return f'"><v>{t}</v></c>', t, len(t)
+    s = str(u)
+    if not s:
+        return '"/>', "", 0  # an empty string is an empty cell
+    style = ' s="2"' if s.startswith(FORMULA_START) else ""
+    space = ' xml:space="preserve"' if s != s.strip() else ""
+    return f'" t="inlineStr"{style}><is><t{space}>{_xml_text(s)}</t></is></c>', csv_value(s), len(s)
+
+
+@dataclass
+class Rendered:
+    """A table rendered once: per data row its <row> XML and its CSV line, plus column widths."""
+
+    header: list[str]
+    xml: list[str]
+    csv: list[str]
+    widths: list[int]
+
+    def sheet(self, name: str, start: int = 0, stop: int | None = None, wrap: set[int] | None = None) -> Sheet:
+        stop = len(self.xml) if stop is None else stop
+        return Sheet(name, self.header, "".join(self.xml[start:stop]), stop - start, self.widths, wrap or set())
+
+    def csv_text(self, start: int = 0, stop: int | None = None) -> str:
+        stop = len(self.csv) if stop is None else stop
+        return BOM + ",".join(csv_value(h) for h in self.header) + "\n" + "".join(self.csv[start:stop])
+
+
+@dataclass
+class Sheet:
+    name: str
+    header: list[str]
+    body: str
+    n_rows: int
+    widths: list[int]
+    wrap: set[int]
+
+
+def render(df: pd.DataFrame | Sequence[Sequence[object]], header: Sequence[str],
+           group: np.ndarray | None = None) -> Rendered:
+    """Render every row of ``df`` (a frame with the ``header`` columns, or a list of rows). ``group``: one code
+    per row, rows of a group contiguous; row numbers restart at 2 in each group (one workbook per group)."""
+    header = list(header)
+    if not isinstance(df, pd.DataFrame):
+        df = pd.DataFrame(list(df), columns=header, dtype=object) if len(df) else pd.DataFrame(columns=header)
+    n = len(df)
+    if group is None or n == 0:
+        rownum = np.arange(2, n + 2)
+    else:
+        g = np.asarray(group)
+        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+        first = np.repeat(starts, np.diff(np.r_[starts, n]))
+        rownum = np.arange(n) - first + 2
+    rn = rownum.astype(str).astype(object)
+    cells: list[np.ndarray] = []
+    fields: list[np.ndarray] = []
+    widths = []
+    for j, col in enumerate(header):
+        values = df[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype(object)
+        if values.dtype.kind not in "iufb":
+            values = values.astype(object)
+        codes, uniq = pd.factorize(values, use_na_sentinel=True)
+        info = [_unique_cell(u) for u in (uniq.tolist() if hasattr(uniq, "tolist") else list(uniq))]
+        tail = np.array([i[0] for i in info] + ['"/>'], dtype=object)  # blank: an empty cell
+        field = np.array([i[1] for i in info] + [""], dtype=object)
+        codes = np.where(codes < 0, len(info), codes)
+        cells.append(('<c r="' + _col_letter(j)) + rn + tail[codes])
+        fields.append(field[codes])
+        w = max([len(str(col)) + 2] + [i[2] + 2 for i in info])
+        widths.append(min(MAX_WIDTH, max(8, w)))
+    if n:
+        opens = ('<row r="' + rn + '">').tolist()
+        xml = ["".join(t) + "</row>" for t in zip(opens, *[c.tolist() for c in cells], strict=True)]
+        csv = [",".join(t) + "\n" for t in zip(*[f.tolist() for f in fields], strict=True)]
+    else:
+        xml, csv = [], []
+    return Rendered(header, xml, csv, widths)
+
+
+def _sheet_xml(s: Sheet) -> str:
+    ncol = len(s.header)
+    hdr = "".join(f'<c r="{_col_letter(j)}1" t="inlineStr" s="1"><is><t>{_xml_text(str(h))}</t></is></c>'
+                  for j, h in enumerate(s.header))
+    body = s.body
+    if s.wrap:  # wrapped text columns (long notes): style 3 on their string cells
+        for j in s.wrap:
+            body = re.sub(rf'(<c r="{_col_letter(j)}\d+" t="inlineStr")>', r'\1 s="3">', body)
+    last = f"{_col_letter(max(0, ncol - 1))}{max(1, s.n_rows + 1)}"
+    cols = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{w}" customWidth="1"/>' for j, w in enumerate(s.widths))
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<dimension ref="A1:{last}"/>'
+        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
+        'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols}</cols>" if ncol else "")
+        + f'<sheetData><row r="1">{hdr}</row>{body}</sheetData>'
+        + (f'<autoFilter ref="A1:{last}"/>' if ncol and s.n_rows else "")
+        + "</worksheet>"
+    )
+
+
+_STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
+<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font><font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>
+<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
+<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
+<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
+<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1"><alignment wrapText="1" vertical="top"/></xf></cellXfs>
+<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
+</styleSheet>"""
+
+_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>"""
+
+
+def _safe_sheet_name(name: str, used: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\]", "_", name).strip("'")[:31] or "sheet"
+    cand, k = base, 2
+    while cand.lower() in used:
+        suffix = f"_{k}"
+        cand, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(cand.lower())
+    return cand
+
+
+def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
+               wrap: dict[str, set[int]] | None = None) -> int:
+    """Write sheets (``Sheet`` or ``(name, header, rows)``) as one workbook; returns the file size."""
+    norm: list[Sheet] = []
+    for s in sheets:
+        if isinstance(s, Sheet):
+            norm.append(s)
+        else:
+            name, header, rows = s
+            norm.append(render(rows, header).sheet(name, wrap=(wrap or {}).get(name)))
+    used: set[str] = set()
+    names = [_safe_sheet_name(s.name, used) for s in norm]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    k = len(norm)
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" '
+        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+        + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
+                  'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, k + 1))
+        + "</Types>"
+    )
+    sheet_tags = "".join(f'<sheet name="{_xml_text(n).replace(chr(34), "&quot;")}" sheetId="{i}" r:id="rId{i}"/>'
+                         for i, n in enumerate(names, start=1))
+    defined = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+        f"'{_xml_text(n)}'!$A$1:${_col_letter(max(0, len(s.header) - 1))}${max(1, s.n_rows + 1)}</definedName>"
+        for i, (n, s) in enumerate(zip(names, norm, strict=True)) if s.header and s.n_rows)
+    workbook = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f"<sheets>{sheet_tags}</sheets>" + (f"<definedNames>{defined}</definedNames>" if defined else "")
+        + "</workbook>")
+    wb_rels = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + "".join(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                  f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, k + 1))
+        + f'<Relationship Id="rId{k + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/styles" Target="styles.xml"/></Relationships>')
+    core = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{_xml_text(title)}</dc:title><dc:creator>equity-outcomes</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>')
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
+        z.writestr("[Content_Types].xml", content_types)
+        z.writestr("_rels/.rels", _RELS)
+        z.writestr("docProps/core.xml", core)
+        z.writestr("xl/workbook.xml", workbook)
+        z.writestr("xl/_rels/workbook.xml.rels", wb_rels)
+        z.writestr("xl/styles.xml", _STYLES)
+        for i, s in enumerate(norm, start=1):
+            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(s))
+    return path.stat().st_size
+
+
+def write_text(path: Path, text: str) -> int:
+    data = text.encode("utf-8")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return len(data)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]] | pd.DataFrame) -> int:
+    return write_text(path, render(rows, header).csv_text())

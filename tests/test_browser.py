@@ -1,0 +1,267 @@
+"""The published scorecards in real headless Chromium, offline.
+
+Chromium is driven over the DevTools protocol (``--remote-debugging-port`` + websockets). Every request the pages
+make is recorded (Network.requestWillBeSent); outside hosts cannot even resolve (``--host-resolver-rules``), so a
+CDN reference would show up both as a request and as a failure. Console errors, exceptions and log entries are
+collected, charts must have rendered SVG marks, and key figures are compared with target_results. Full-page
+screenshots go to tests/_output/screenshots/ (gitignored) for a person to look at.
+
+Run as a script to screenshot any page: ``python tests/test_browser.py URL OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import http.server
+import itertools
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "tests" / "_output" / "screenshots"
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions", "--mute-audio",
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+]
+
+
+class Browser:
+    """A headless Chromium with one page, spoken to over the DevTools protocol."""
+
+    def __init__(self) -> None:
+        from websockets.sync.client import connect
+
+        self.profile = tempfile.mkdtemp(prefix="eo-chromium-")
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
+             "--window-size=1280,2000", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.time() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.time() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise RuntimeError("chromium did not start (no DevToolsActivePort)")
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            pages = [p for p in json.load(r) if p.get("type") == "page"]
+        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable")
+
+    def send(self, method: str, params: dict | None = None, timeout: float = 30) -> dict:
+        mid = next(self.ids)
+        self.ws.send(json.dumps({"id": mid, "method": method, "params": params or {}}))
+        deadline = time.time() + timeout
+        while True:
+            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.time())))
+            if msg.get("id") == mid:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self.events.append(msg)
+
+    def evaluate(self, expression: str):
+        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in r:
+            raise RuntimeError(f"evaluate failed: {r['exceptionDetails']}")
+        return r["result"].get("value")
+
+    def open(self, url: str, timeout: float = 30) -> None:
+        self.events.clear()
+        self.send("Page.navigate", {"url": url})
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = self.evaluate("document.readyState + '|' + (document.body && document.body.getAttribute('data-charts'))")
+            if state and state.startswith("complete|") and not state.endswith("|null"):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{url}: charts did not finish within {timeout} s")
+
+    def problems(self) -> list[str]:
+        out = []
+        for e in self.events:
+            m, p = e["method"], e.get("params", {})
+            if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert", "warning"):
+                out.append(f"console.{p['type']}: " + " ".join(str(a.get("value", a.get("description", "")))
+                                                                for a in p.get("args", [])))
+            elif m == "Runtime.exceptionThrown":
+                out.append("exception: " + json.dumps(p.get("exceptionDetails", {}))[:500])
+            elif m == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
+                out.append(f"log {p['entry']['level']}: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+            elif m == "Network.loadingFailed":
+                out.append(f"request failed: {p.get('errorText')} ({p.get('type')})")
+        return out
+
+    def requests(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
+
+    def screenshot(self, path: Path, *, segment: int = 0) -> list[Path]:
+        """Full page to ``path``; with ``segment`` also slices of that height (path-1.png, ...) for viewers."""
+        metrics = self.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        width, height = 1280, int(min(size["height"], 30000))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shot = self.send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}, timeout=60)
+        path.write_bytes(base64.b64decode(shot["data"]))
+        out = [path]
+        if segment:
+            for i, y in enumerate(range(0, height, segment), start=1):
+                part = self.send("Page.captureScreenshot", {
+                    "format": "png", "captureBeyondViewport": True,
+                    "clip": {"x": 0, "y": y, "width": width, "height": min(segment, height - y), "scale": 1}})
+                p = path.with_name(f"{path.stem}-{i}.png")
+                p.write_bytes(base64.b64decode(part["data"]))
+                out.append(p)
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ws.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
+# --- the test ------------------------------------------------------------------------------------------------------
+CHECK_JS = r"""(() => {
+  const figs = [...document.querySelectorAll('[data-chart]')];
+  const charts = figs.map(el => ({id: el.id, rendered: el.getAttribute('data-rendered'),
+    marks: el.querySelectorAll('svg path, svg rect, svg line, svg circle, svg symbol').length,
+    canvas: [...el.querySelectorAll('canvas')].some(c => c.width > 0 && c.height > 0)}));
+  const cells = [...document.querySelectorAll('table.scorecard tr[data-target][data-subgroup="all"]')].map(tr => ({
+    target: tr.dataset.target, subject: tr.dataset.subject,
+    current: tr.querySelector('[data-field=current_value]')?.textContent || '',
+    rating: tr.querySelector('[data-field=rating]')?.textContent || ''}));
+  const pre = id => (document.getElementById(id)?.textContent || '').split('\n').filter(Boolean);
+  return {title: document.title, h1: document.querySelector('h1')?.textContent, charts, cells,
+          errors: pre('page-errors'), warnings: pre('page-warnings'), resources: pre('page-resources'),
+          links: document.querySelectorAll('table.matrix a[href^="schools/"]').length};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from equity_outcomes.publish import publish_scorecards
+    from equity_outcomes.publish.fixture import build_fixture_warehouse
+
+    tmp = tmp_path_factory.mktemp("browser")
+    info = build_fixture_warehouse(tmp / "wh.duckdb", 8)
+    out = tmp / "site"
+    publish_scorecards(info["path"], out)
+    return info, out
+
+
+@pytest.mark.browser
+def test_pages_render_offline_in_chromium(site):
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (apt-get install chromium; `make test` installs it as root)")
+    pytest.importorskip("websockets", reason="the DevTools client needs the websockets package")
+    info, out = site
+    httpd, base = serve(out)
+    browser = Browser()
+    try:
+        con = duckdb.connect(str(info["path"]), read_only=True)
+        tr = con.execute("SELECT target_id, coalesce(subject, '') AS subject, current_value, status, rating "
+                         "FROM target_results WHERE org_level = 'school' AND subgroup = 'all' AND org_code = ?",
+                         [info["network_codes"][1]]).fetchall()
+        con.close()
+        pages = [("index", "index.html"), ("school_hostile", f"schools/{info['network_codes'][1]}.html"),
+                 ("school_other", f"schools/{info['network_codes'][2]}.html")]
+        for name, rel in pages:
+            browser.open(f"{base}/{rel}")
+            got = browser.evaluate(CHECK_JS)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            browser.screenshot(SHOTS / f"{name}.png", segment=2000)
+            # no console errors / exceptions / failed loads, seen by the browser and by the page itself
+            assert browser.problems() == [], (name, browser.problems())
+            assert got["errors"] == [] and got["warnings"] == [], (name, got["errors"], got["warnings"])
+            # nothing leaves the machine: every request and every resource is the local server
+            urls = browser.requests() + got["resources"]
+            assert urls and all(u.startswith(base + "/") for u in urls), [u for u in urls if not u.startswith(base)]
+            assert sum(u.endswith("/assets/vega-bundle.js") for u in got["resources"]) == 1
+            # every chart rendered with marks
+            assert got["charts"], name
+            for c in got["charts"]:
+                assert c["rendered"] == "true" and (c["marks"] > 0 or c["canvas"]), (name, c)
+            if name == "index":
+                assert got["links"] == len(info["network_codes"])
+            if name == "school_hostile":
+                assert got["h1"] == "<script>alert(1)</script>"  # shown as text, not run
+                assert "<script>alert(1)</script>" in got["title"]
+                shown = {(c["target"], c["subject"]): c for c in got["cells"]}
+                checked = 0
+                for tid, subj, cur, status, rating in tr:
+                    cell = shown.get((tid, subj))
+                    assert cell is not None, (tid, subj)
+                    if cur is not None and status != "insufficient_data":
+                        m = re.search(r"(-?\d+(?:\.\d+)?)", cell["current"].split(":", 1)[1])
+                        assert m and abs(float(m.group(1)) - cur) <= 0.051, (tid, subj, cell, cur)
+                        checked += 1
+                    if rating is not None and status in ("met", "moving_toward", "initial_steps", "area_of_concern"):
+                        assert cell["rating"].startswith(str(int(rating))), (tid, cell, rating)
+                assert checked >= 3
+    finally:
+        browser.close()
+        httpd.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":  # screenshot any page: python tests/test_browser.py URL OUT_DIR [SEGMENT_HEIGHT]
+    url, dest = sys.argv[1], Path(sys.argv[2])
+    seg = int(sys.argv[3]) if len(sys.argv) > 3 else 1400
+    b = Browser()
+    try:
+        b.open(url)
+        print(json.dumps({k: v for k, v in b.evaluate(CHECK_JS).items() if k != "cells"}, indent=1)[:3000])
+        print("problems:", b.problems())
+        print("requests:", len(b.requests()))
+        name = re.sub(r"\W+", "_", url.split("/")[-1]) or "page"
+        for p in b.screenshot(dest / f"{name}.png", segment=seg):
+            print(p)
+    finally:
+        b.close()
+    os._exit(0)

@@ -1,0 +1,407 @@
+"""Scorecards: files, figures equal to target_results, escaping, suppression, exports, edge cases."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from equity_outcomes.publish import publish_scorecards
+from equity_outcomes.publish.fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
+from equity_outcomes.publish.suppression import protect_metric_values, protect_target_results
+from equity_outcomes.publish.workbook import write_csv, write_xlsx
+
+FORMULA_NAME = "=HYPERLINK(\"http://x\")+1 Academy"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("scorecards")
+    info = build_fixture_warehouse(tmp / "wh.duckdb", 7)
+    con = duckdb.connect(str(info["path"]))
+    con.execute("UPDATE roster SET school_name = ? WHERE org_code = ?", [FORMULA_NAME, info["network_codes"][3]])
+    con.close()
+    digest = hashlib.sha256(info["path"].read_bytes()).hexdigest()
+    messages: list[str] = []
+    summary = publish_scorecards(info["path"], tmp / "site", progress=messages.append)
+    return {**info, "out": tmp / "site", "summary": summary, "messages": messages, "digest": digest}
+
+
+def _tr(info, where: str = "TRUE") -> pd.DataFrame:
+    con = duckdb.connect(str(info["path"]), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM target_results WHERE {where}").df()
+    finally:
+        con.close()
+
+
+class Rows(HTMLParser):
+    """Collect scorecard rows: data-* attributes of <tr> and of its cells with data-field, and their text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[dict] = []
+        self.row: dict | None = None
+        self.field: str | None = None
+        self.depth = 0
+        self.in_scorecard = False
+        self.scripts: list[str] = []
+        self._script: list[str] | None = None
+        self.attrs_all: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for k in ("src", "href"):
+            if k in a:
+                self.attrs_all.append((k, a[k]))
+        if tag == "table":
+            self.in_scorecard = "scorecard" in (a.get("class") or "")
+        if tag == "script" and a.get("type") == "application/json":
+            self._script = []
+        if self.in_scorecard and tag == "tr" and "data-target" in a:
+            self.row = {"attrs": a, "cells": {}}
+            self.rows.append(self.row)
+        if self.row is not None and "data-field" in a and self.field is None:
+            self.field = a["data-field"]
+            self.row["cells"][self.field] = {"attrs": a, "text": ""}
+            self.depth = 0
+        elif self.field is not None:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._script is not None:
+            self.scripts.append("".join(self._script))
+            self._script = None
+        if self.field is not None and tag not in ("br",):
+            if self.depth == 0:
+                self.field = None
+            else:
+                self.depth -= 1
+        if tag == "tr":
+            self.row = None
+        if tag == "table":
+            self.in_scorecard = False
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self._script.append(data)
+        if self.row is not None and self.field is not None:
+            self.row["cells"][self.field]["text"] += data
+
+
+def parse(path: Path) -> Rows:
+    p = Rows()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
+
+
+def test_files_and_summary(site):
+    out, s = site["out"], site["summary"]
+    assert s["index"] == out / "index.html" and s["index"].exists()
+    assert s["n_pages"] == len(site["network_codes"]) + 1
+    assert s["bytes"] > 0 and s["seconds"] > 0
+    for code in site["network_codes"]:
+        assert (out / "schools" / f"{code}.html").exists()
+        assert (out / "exports" / f"{code}.xlsx").exists()
+        for t in ("scorecard", "trends"):
+            assert (out / "exports" / code / f"{t}.csv").exists()
+    outside = set(site["org_codes"]) - set(site["network_codes"])
+    assert outside and not any((out / "schools" / f"{c}.html").exists() for c in outside)
+    assert (out / "exports" / "network.xlsx").exists()
+    assert (out / "exports" / "network" / "school_results.csv").exists()
+    assert (out / "assets" / "vega-bundle.js").stat().st_size > 500_000
+    assert "window.vegaEmbed" in (out / "assets" / "vega-bundle.js").read_text(encoding="utf-8")[-3000:]
+    # the warehouse was only read
+    assert hashlib.sha256(site["path"].read_bytes()).hexdigest() == site["digest"]
+    assert any("pages" in m for m in site["messages"])
+
+
+def test_one_shared_local_bundle_and_no_remote_references(site):
+    out = site["out"]
+    pages = [out / "index.html", *sorted((out / "schools").glob("*.html"))]
+    for page in pages:
+        p = parse(page)
+        prefix = "" if page.name == "index.html" else "../"
+        scripts = [v for k, v in p.attrs_all if k == "src"]
+        assert scripts.count(f"{prefix}assets/vega-bundle.js") == 1
+        for _k, v in p.attrs_all:
+            assert not re.match(r"^(https?:)?//", v), (page, v)
+            assert not v.startswith("/"), (page, v)
+        assert "cdn" not in page.read_text(encoding="utf-8").lower()
+
+
+def test_key_figures_equal_target_results(site):
+    tr = _tr(site, "org_level = 'school'")
+    checked = 0
+    for code in site["network_codes"]:
+        rows = parse(site["out"] / "schools" / f"{code}.html").rows
+        shown = {(r["attrs"]["data-target"], r["attrs"]["data-subject"]): r for r in rows
+                 if r["attrs"]["data-subgroup"] == "all"}
+        mine = tr[(tr["org_code"] == code) & (tr["subgroup"] == "all")]
+        assert len(shown) == len(mine), code
+        for t in mine.to_dict("records"):
+            subj = t["subject"] if isinstance(t["subject"], str) else ""
+            r = shown[(t["target_id"], subj)]
+            rating = r["cells"]["rating"]
+            assert rating["attrs"]["data-status"] == t["status"]
+            if t["status"] in ("met", "moving_toward", "initial_steps", "area_of_concern"):
+                assert rating["text"].startswith(f"{int(t['rating'])} {t['rating_label']}")
+            elif t["status"] == "not_yet_due":
+                assert rating["text"].startswith("Not yet due")
+            for side in ("baseline", "current"):
+                cell = r["cells"][f"{side}_value"]
+                v, n = t[f"{side}_value"], t[f"n_{side}"]
+                if pd.notna(v) and pd.notna(n) and n >= site["min_n"][t["metric"]]:
+                    assert float(cell["attrs"]["data-value"]) == pytest.approx(v)
+                    shown_v = float(re.search(r":\s*(-?\d+(?:\.\d+)?)", cell["text"]).group(1))
+                    assert shown_v == pytest.approx(v, abs=0.051)
+                    assert f"n={int(n):,}" in cell["text"]
+                    assert cell["text"].startswith(str(int(t[f"{side}_year"])))
+                    checked += 1
+            if pd.notna(t["progress_pct"]) and pd.notna(t["current_value"]) and pd.notna(t["baseline_value"]):
+                assert r["cells"]["progress_pct"]["text"] == f"{t['progress_pct']:.0f}%"
+    assert checked > 20
+
+
+def test_network_page_matrix_and_counts(site):
+    html = (site["out"] / "index.html").read_text(encoding="utf-8")
+    for code in site["network_codes"]:
+        assert f'href="schools/{code}.html"' in html
+    tr = _tr(site, "org_level = 'school' AND subgroup = 'all' AND target_id = 'absence'")
+    counts = tr["status"].value_counts()
+    m = re.search(r'<tr data-target="absence" data-subject="">(.*?)</tr>', html, re.S)
+    assert m
+    got = dict(re.findall(r'data-count="([^"]+)">(\d+)<', m.group(1)))
+    assert int(got["r4"]) == counts.get("met", 0)
+    assert int(got["r1"]) == counts.get("area_of_concern", 0)
+    assert int(got["s-not-yet-due"]) == counts.get("not_yet_due", 0)
+    # unrated statuses are distinct classes with their own text
+    assert 's-not-yet-due' in html and "not due" in html and "Insufficient data" in html
+
+
+def test_names_are_escaped(site):
+    out = site["out"]
+    hostile = site["network_codes"][1]
+    for page in [out / "index.html", *(out / "schools").glob("*.html")]:
+        text = page.read_text(encoding="utf-8")
+        assert HOSTILE_NAME not in text, page
+        assert "<script>alert" not in text
+        for script in parse(page).scripts:
+            assert "<" not in script and ">" not in script
+            json.loads(script)
+    page = (out / "schools" / f"{hostile}.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "O&#x27;Neil &amp; Sons" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (out / "index.html").read_text(encoding="utf-8")
+    # the heatmap/labels inside chart JSON carry the name only as escaped JSON text
+    assert "\\u003cscript\\u003e" in (out / "index.html").read_text(encoding="utf-8")
+    assert HOSTILE_DISTRICT == "O'Neil & Sons"
+
+
+def test_suppression_shown_on_pages_and_exports(site):
+    out = site["out"]
+    small_el = site["network_codes"][2]  # the fixture gives this school a handful of English learners
+    page = (out / "schools" / f"{small_el}.html").read_text(encoding="utf-8")
+    cells = re.findall(r'data-subgroup="el" data-status="([^"]*)"[^>]*>(.*?)</td>', page, re.S)
+    assert cells and all(s in ("insufficient_data", "not_yet_due") for s, _ in cells)
+    assert all("n=" not in c and "%" not in c and "pts" not in c for _s, c in cells)
+    with open(out / "exports" / small_el / "trends.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    years = [c for c in rows[0] if c.isdigit()]
+    el = [r for r in rows if r["subgroup"] == "el"]
+    non_el = {(r["metric"], r["subject"], r["grade"], r["source"]): r for r in rows if r["subgroup"] == "non_el"}
+    assert el and all(r[y] == "" and r[f"n_{y}"] == "" for r in el for y in years)
+    assert all(r["note"].startswith("suppressed (n<") for r in el)
+    for r in el:
+        c = non_el.get((r["metric"], r["subject"], r["grade"], r["source"]))
+        if c is not None:
+            withheld = [y for y in years if r[f"n_{y}"] == ""]
+            assert all(c[y] == "" and c[f"n_{y}"] == "" for y in withheld), c
+            assert "protect a small group elsewhere" in c["note"]
+    assert not any("numerator" in k or "denominator" in k for k in rows[0])
+    assert any(r["subgroup"] == "state" for r in rows)
+
+
+def test_xlsx_opens_cleanly(site):
+    out = site["out"]
+    code = site["network_codes"][0]
+    wb = openpyxl.load_workbook(out / "exports" / f"{code}.xlsx")
+    assert wb.sheetnames[:2] == ["scorecard", "trends"] and wb.sheetnames[-1] == "notes"
+    ws = wb["scorecard"]
+    assert ws.freeze_panes == "A2"
+    assert ws["A1"].font.b and ws["A1"].value == "org_code" and ws["C1"].value == "target_id"
+    assert ws.column_dimensions["D"].width > 20
+    notes = {r[0].value: r[2].value for r in wb["notes"].iter_rows(min_row=2)}
+    assert "metric:pct_absent_10_plus_days" in notes and "absent 10 or more days" in notes[
+        "metric:pct_absent_10_plus_days"].lower()
+    assert notes["data_vintage"] == 2024
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (sheet.title, c.coordinate, c.value)
+    # a school name that looks like a formula stays text, in Excel and in CSV
+    net = openpyxl.load_workbook(out / "exports" / "network.xlsx")
+    names = [c.value for c in net["school_matrix"]["B"]]
+    assert FORMULA_NAME in names
+    cell = net["school_matrix"][f"B{names.index(FORMULA_NAME) + 1}"]
+    assert cell.data_type == "s" and cell.quotePrefix
+    text = (out / "exports" / "network" / "school_matrix.csv").read_text(encoding="utf-8-sig")
+    assert "'" + FORMULA_NAME.replace('"', '""') in text
+    assert set(net.sheetnames) >= {"school_matrix", "rating_counts", "network_results", "school_results",
+                                   "network_trends", "readiness", "notes"}
+
+
+def test_republish_replaces_and_subset(site, tmp_path):
+    out = tmp_path / "dash"
+    out.mkdir()
+    (out / ".gitkeep").write_text("")
+    publish_scorecards(site["path"], out)
+    first = site["network_codes"][0]
+    r = publish_scorecards(site["path"], out, schools=[first, "99999999"])
+    assert r["n_pages"] == 2
+    assert sorted(p.name for p in (out / "schools").iterdir()) == [f"{first}.html"]
+    assert (out / ".gitkeep").exists()
+    assert not list(tmp_path.glob(".dash.publishing-*"))
+
+
+def test_engine_shaped_tables_and_missing_optional_tables(tmp_path):
+    """target_results as the targets engine writes it (school rows only, extra columns) with the network's pooled
+    result in target_rollup; no roster, no metric_gaps, no readiness_summary."""
+    info = build_fixture_warehouse(tmp_path / "wh.duckdb", 4, readiness=False)
+    con = duckdb.connect(str(info["path"]))
+    con.execute("DELETE FROM target_results WHERE org_level = 'network'")
+    con.execute("ALTER TABLE target_results ADD COLUMN grade VARCHAR")
+    con.execute("ALTER TABLE target_results ADD COLUMN status_reason VARCHAR")
+    con.execute("UPDATE target_results SET status_reason = 'n below the minimum' WHERE status = 'insufficient_data'")
+    con.execute("""CREATE OR REPLACE TABLE target_rollup AS
+        SELECT target_id, subject, subgroup, 'pct_x' AS pooled_metric, 41.5 AS pooled_current_value,
+               30.0 AS pooled_baseline_value, 'moving_toward' AS pooled_status, 3 AS pooled_rating,
+               'Moving toward' AS pooled_rating_label, 5000.0 AS pooled_n_current, 4800.0 AS pooled_n_baseline
+        FROM target_results GROUP BY ALL""")
+    con.execute("DROP TABLE roster")
+    con.execute("DROP VIEW metric_gaps")
+    con.close()
+    r = publish_scorecards(info["path"], tmp_path / "site")
+    codes = sorted(_tr(info, "org_level = 'school'")["org_code"].unique())
+    assert r["n_pages"] == len(codes) + 1
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    counts = html.split('id="counts"')[1].split("</table>")[0]
+    row = re.search(r'<tr data-target="absence" data-subject="">(.*?)</tr>', counts, re.S).group(1)
+    assert "3 Moving toward" in row and "41.5%" in row
+    page = (tmp_path / "site" / "schools" / f"{codes[0]}.html").read_text(encoding="utf-8")
+    assert "n below the minimum" in page
+
+
+def test_empty_warehouse_tables(tmp_path):
+    wh = tmp_path / "empty.duckdb"
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE TABLE roster (org_code VARCHAR, school_name VARCHAR, district_code VARCHAR, "
+                "district_name VARCHAR, school_level VARCHAR, is_network_school INTEGER, "
+                "implementation_start_year INTEGER, baseline_year INTEGER)")
+    con.execute("INSERT INTO roster VALUES ('01000005', 'Alpha', '01000000', 'Alpha', 'middle', 1, 2023, 2022)")
+    con.close()
+    r = publish_scorecards(wh, tmp_path / "site")
+    assert r["n_pages"] == 2
+    page = (tmp_path / "site" / "schools" / "01000005.html").read_text(encoding="utf-8")
+    assert "No target results for this school yet" in page
+
+
+# --- units -------------------------------------------------------------------------------------------------------
+def _cells(rows):
+    cols = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source",
+            "numerator", "denominator", "n_students", "value", "std_dev", "is_suppressed"]
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows])
+
+
+def test_complement_pair_rule():
+    m = "pct_absent_10_plus_days"
+    df = _cells([
+        ("A", "school", 2024, "all", m, None, "all", "student", 20, 100, 100, 20.0, None, False),
+        ("A", "school", 2024, "el", m, None, "all", "student", 1, 4, 4, None, None, True),
+        ("A", "school", 2024, "non_el", m, None, "all", "student", 19, 96, 96, 19.8, None, False),
+        ("A", "school", 2024, "low_income", m, None, "all", "student", 10, 50, 50, 20.0, None, False),
+        ("A", "school", 2024, "non_low_income", m, None, "all", "student", 10, 50, 50, 20.0, None, False),
+    ])
+    out = protect_metric_values(df, {m: 6}, {"el": "non_el", "non_el": "el", "low_income": "non_low_income",
+                                             "non_low_income": "low_income"})
+    by = out.set_index("subgroup")
+    assert by.loc["el", "suppression"] == "small_n" and by.loc["non_el", "suppression"] == "complement"
+    assert by.loc[["el", "non_el"], ["value", "n_students", "numerator", "denominator"]].isna().all().all()
+    assert not by.loc["low_income", "is_suppressed"] and by.loc["all", "n_students"] == 100
+    # a cell just at min n is published
+    df2 = df.copy()
+    df2.loc[df2.subgroup == "el", ["n_students", "value", "is_suppressed"]] = [6, 16.7, False]
+    assert not protect_metric_values(df2, {m: 6}, {"el": "non_el", "non_el": "el"})["is_suppressed"].any()
+
+
+def test_cross_school_rule_then_pair_rule():
+    m = "pct_meeting_or_exceeding"
+    rows = []
+    for code, n_el, n_all in (("A", 4, 100), ("B", 12, 80), ("C", 30, 90)):
+        rows += [(code, "school", 2024, "all", m, "ela", "03-08", "student", n_all / 2, n_all, n_all, 50.0, None, False),
+                 (code, "school", 2024, "el", m, "ela", "03-08", "student", 1, n_el, n_el, 25.0, None, n_el < 10),
+                 (code, "school", 2024, "non_el", m, "ela", "03-08", "student", 1, n_all - n_el, n_all - n_el,
+                  50.0, None, False)]
+    rows += [("network", "network", 2024, "el", m, "ela", "03-08", "student", 10, 46, 46, 30.0, None, False),
+             ("network", "network", 2024, "all", m, "ela", "03-08", "student", 135, 270, 270, 50.0, None, False)]
+    df = _cells(rows)
+    df.loc[df["is_suppressed"], "value"] = np.nan
+    out = protect_metric_values(df, {m: 10}, {"el": "non_el", "non_el": "el"}, {"A", "B", "C"})
+    get = out.set_index(["org_code", "subgroup"])["suppression"]
+    assert get[("A", "el")] == "small_n"
+    assert get[("B", "el")] == "other_school"  # next smallest EL group, so network - C cannot give A back
+    assert get[("C", "el")] == ""
+    assert get[("A", "non_el")] == "complement" and get[("B", "non_el")] == "complement"
+    # B's non_el now hidden and A's non_el hidden: two of three network non_el cells withheld, no single one left
+    assert get[("C", "non_el")] == ""
+    assert get[("network", "el")] == ""
+
+
+def test_target_rows_hide_small_sides():
+    tr = pd.DataFrame([{
+        "org_code": "A", "org_level": "school", "subgroup": "el", "target_id": "state_gap", "subject": "ela",
+        "metric": "pct_meeting_or_exceeding", "source": "student", "baseline_year": 2019, "baseline_value": -20.0,
+        "current_year": 2024, "current_value": -10.0, "change_abs": 10.0, "change_rel_pct": -50.0,
+        "target_value": -16.0, "progress_pct": 250.0, "rating": 4, "rating_label": "Sustainable", "status": "met",
+        "ci_low": 2.0, "ci_high": 18.0, "p_value": 0.01, "n_baseline": 12, "n_current": 7, "flags": "",
+    }])
+    out = protect_target_results(tr, pd.DataFrame(columns=["org_code", "org_level", "subgroup", "metric", "subject",
+                                                           "source", "school_year", "grade", "orig_n",
+                                                           "is_suppressed"]),
+                                 {"pct_meeting_or_exceeding": 10}, {"state_gap": "gap_closure"})
+    r = out.iloc[0]
+    assert pd.isna(r["current_value"]) and pd.isna(r["n_current"]) and pd.isna(r["change_abs"])
+    assert pd.isna(r["ci_low"]) and pd.isna(r["progress_pct"])
+    assert r["baseline_value"] == -20.0 and r["n_baseline"] == 12 and r["target_value"] == -16.0
+    assert r["status"] == "insufficient_data" and pd.isna(r["rating"])
+    assert r["withheld"] == "current" and "suppressed_small_cell" in r["flags"]
+
+
+def test_workbook_writer_roundtrip(tmp_path):
+    rows = [["=SUM(A1)", 1, 2.5, None, True, "a < b & c", " lead", "+1", "-x", "@y", "ok\x01"],
+            ["plain", -3, float("nan"), "", False, "é ü 中", "x", "", "", "", ""]]
+    header = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
+    write_xlsx(tmp_path / "t.xlsx", [("data", header, rows), ("second/sheet:1", ["x"], [])], title="T & <t>")
+    wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    ws = wb["data"]
+    assert [c.value for c in ws[1]] == header
+    assert ws["A2"].value == "=SUM(A1)" and ws["A2"].data_type == "s" and ws["A2"].quotePrefix
+    assert ws["B2"].value == 1 and ws["C2"].value == 2.5 and ws["D2"].value is None and ws["E2"].value == "TRUE"
+    assert ws["D3"].value is None
+    assert ws["F2"].value == "a < b & c" and ws["G2"].value == " lead" and ws["K2"].value == "ok"
+    assert ws["F3"].value == "é ü 中" and ws["C3"].value is None
+    assert wb.sheetnames == ["data", "second_sheet_1"]
+    write_csv(tmp_path / "t.csv", header, rows)
+    with open(tmp_path / "t.csv", encoding="utf-8-sig", newline="") as fh:
+        got = list(csv.reader(fh))
+    assert got[1][0] == "'=SUM(A1)" and got[1][7] == "'+1" and got[1][8] == "'-x" and got[1][9] == "'@y"
+    assert got[2][1] == "-3"
