@@ -172,7 +172,11 @@ CHECK_JS = r"""(() => {
     current: tr.querySelector('[data-field=current_value]')?.textContent || '',
     rating: tr.querySelector('[data-field=rating]')?.textContent || ''}));
   const pre = id => (document.getElementById(id)?.textContent || '').split('\n').filter(Boolean);
+  const readiness = document.getElementById('readiness');
   return {title: document.title, h1: document.querySelector('h1')?.textContent, charts, cells,
+          readiness_charts: readiness ? [...readiness.querySelectorAll('[data-chart]')].filter(
+            el => el.getAttribute('data-rendered') === 'true' && el.querySelectorAll('svg path, svg rect').length > 0
+          ).length : -1,
           errors: pre('page-errors'), warnings: pre('page-warnings'), resources: pre('page-resources'),
           links: document.querySelectorAll('table.matrix a[href^="schools/"]').length};
 })()"""
@@ -239,6 +243,55 @@ def test_pages_render_offline_in_chromium(site):
                     if rating is not None and status in ("met", "moving_toward", "initial_steps", "area_of_concern"):
                         assert cell["rating"].startswith(str(int(rating))), (tid, cell, rating)
                 assert checked >= 3
+    finally:
+        browser.close()
+        httpd.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_demo_flow_scorecards_render_with_readiness_and_match_target_results(demo_run):
+    """The scorecards the real flow published for the demo network: index and two school pages, offline, with the
+    readiness panel rendered and the figures of target_results."""
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (apt-get install chromium; `make test` installs it as root)")
+    pytest.importorskip("websockets", reason="the DevTools client needs the websockets package")
+    con = duckdb.connect(str(demo_run["warehouse"]), read_only=True)
+    codes = [r[0] for r in con.execute(
+        "SELECT org_code FROM roster WHERE is_network_school = 1 ORDER BY org_code").fetchall()]
+    rows = con.execute(
+        "SELECT org_code, target_id, coalesce(subject, '') AS subject, current_value, status, rating "
+        "FROM target_results WHERE org_level = 'school' AND subgroup = 'all'").fetchall()
+    con.close()
+    httpd, base = serve(demo_run["dashboards"])
+    browser = Browser()
+    try:
+        for name, rel in [("demo_index", "index.html"), ("demo_school_a", f"schools/{codes[0]}.html"),
+                          ("demo_school_b", f"schools/{codes[-1]}.html")]:
+            browser.open(f"{base}/{rel}")
+            got = browser.evaluate(CHECK_JS)
+            browser.screenshot(SHOTS / f"{name}.png", segment=2000)
+            assert browser.problems() == [] and got["errors"] == [], (name, browser.problems(), got["errors"])
+            urls = browser.requests() + got["resources"]
+            assert urls and all(u.startswith(base + "/") for u in urls)
+            assert got["charts"] and all(c["rendered"] == "true" for c in got["charts"]), name
+            assert got["readiness_charts"] >= 1, f"{name}: the readiness panel did not render"
+            if name == "demo_index":
+                assert got["links"] == len(codes)
+                continue
+            code = codes[0] if name == "demo_school_a" else codes[-1]
+            shown = {(c["target"], c["subject"]): c for c in got["cells"]}
+            checked = 0
+            for org, tid, subj, cur, status, rating in rows:
+                if org != code or status in ("insufficient_data", "not_yet_due") or cur is None:
+                    continue
+                cell = shown[(tid, subj)]
+                m = re.search(r"(-?\d+(?:\.\d+)?)", cell["current"].split(":", 1)[1])
+                assert m and abs(float(m.group(1)) - cur) <= 0.051, (tid, subj, cell, cur)
+                if rating is not None and status != "not_comparable":
+                    assert cell["rating"].startswith(str(int(rating))), (tid, cell, rating)
+                checked += 1
+            assert checked >= 5, name
     finally:
         browser.close()
         httpd.shutdown()
