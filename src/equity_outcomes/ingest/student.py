@@ -99,12 +99,12 @@ def _read_frame(path: Path, table: str) -> pd.DataFrame:
     return frame[expected]
 
 
-def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """(the validated, coerced frame or None if anything failed; pandera's failure cases)."""
     try:
-        schema.validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True), pd.DataFrame(columns=["index", "column", "check", "failure_case"])
     except pandera.errors.SchemaErrors as err:
-        return err.failure_cases
-    return pd.DataFrame(columns=["index", "column", "check", "failure_case"])
+        return None, err.failure_cases
 
 
 def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -134,21 +134,26 @@ def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.Da
     return out.drop_duplicates().reset_index(drop=True)
 
 
-def _validate_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, max_passes: int = 5) -> pd.DataFrame:
-    """Quarantine records for every failing row. pandera skips a column's checks when its coercion fails, so
-    validation repeats on the remaining rows until they pass (a row is quarantined for all its failures found)."""
+def _validate_rows(
+    schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, max_passes: int = 5
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """(the coerced frame of the rows that passed, or None; quarantine records for every failing row).
+
+    pandera skips a column's checks when its coercion fails, so validation repeats on the remaining rows until
+    they pass (a row is quarantined for all its failures found). A clean file is validated exactly once.
+    """
     found = []
     remaining = frame
+    validated = None
     for _ in range(max_passes):
-        fc = _failures(schema, remaining)
+        validated, fc = _failures(schema, remaining)
         q = _quarantine_rows(fc, remaining, path)
         if q.empty:
             break
         found.append(q)
         remaining = remaining.drop(index=pd.Index(q["source_row"].to_numpy() - 2).unique())
-    if not found:
-        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    return pd.concat(found, ignore_index=True)
+    quarantine = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    return validated, quarantine
 
 
 def read_student_file(path: Path, key: bytes) -> StudentRead:
@@ -164,7 +169,7 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
     schema = ALL_TABLES[table]
     notes: list[str] = []
     year = _folder_year(path)
-    quarantine = _validate_rows(schema, frame, path)
+    validated, quarantine = _validate_rows(schema, frame, path)
     if year is not None and "school_year" in frame.columns:
         wrong = frame.index[frame["school_year"].str.strip() != str(year)]
         wrong = wrong.difference(quarantine["source_row"].to_numpy() - 2)
@@ -181,8 +186,10 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
             quarantine = pd.concat([quarantine, extra], ignore_index=True)
     bad_index = pd.Index(quarantine["source_row"].to_numpy() - 2).unique()
     good = frame.drop(index=bad_index)
-    data = schema.validate(good) if len(good) else good
-    data = data.copy()
+    if validated is not None and len(validated) == len(good):
+        data = validated.copy()  # every remaining row already validated and coerced
+    else:
+        data = (schema.validate(good) if len(good) else good).copy()
     data.insert(0, "source_row", good.index.to_numpy() + 2)
     for col in ID_COLUMNS & set(data.columns):
         data[col] = pseudonymize(data[col], key)
