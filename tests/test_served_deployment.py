@@ -57,15 +57,17 @@ def test_served_deployment_runs_on_a_real_server(tmp_path):
            "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port),
            "PREFECT_UI_ENABLED": "false", "EQUITY_OUTCOMES_ID_KEY": "demo"}
     logs = tmp_path / "server.log"
+    log_fh = open(logs, "w")  # noqa: SIM115  (the server writes to it for the whole test; closed in finally)
+    serve_fh = open(tmp_path / "serve.log", "w")  # noqa: SIM115
     server = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=open(logs, "w"), stderr=subprocess.STDOUT)
+                              env=env, stdout=log_fh, stderr=subprocess.STDOUT)
     served = None
     try:
         wait_for(lambda: api(url, "/health"), 120, f"the Prefect server (log: {logs})")
         served = subprocess.Popen(
             [str(BIN / "equity-outcomes"), "serve", "--name", "test", "--raw", str(raw),
              "--warehouse", str(tmp_path / "w.duckdb"), "--dashboards", str(tmp_path / "dash")],
-            env=env, cwd=ROOT, stdout=open(tmp_path / "serve.log", "w"), stderr=subprocess.STDOUT,
+            env=env, cwd=ROOT, stdout=serve_fh, stderr=subprocess.STDOUT,
         )
         deployment = wait_for(
             lambda: next(iter(api(url, "/deployments/filter", {"deployments": {"name": {"any_": ["test"]}}})), None),
@@ -88,3 +90,5 @@ def test_served_deployment_runs_on_a_real_server(tmp_path):
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        log_fh.close()
+        serve_fh.close()

@@ -9,8 +9,8 @@ from typing import TypeVar
 import duckdb
 
 from .build import BuildSummary, build_models
-from .ingest.load import LoadSummary, ingest_into
 from .errors import EquityOutcomesError
+from .ingest.load import LoadSummary, ingest_into
 from .warehouse import connect, table_exists
 
 Progress = Callable[[str], None] | None
