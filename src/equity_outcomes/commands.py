@@ -89,6 +89,8 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline-year", type=int, default=None, help="baseline for every school (default: roster)")
     p.add_argument("--year", type=int, default=None, help="year judged (default: latest with data)")
     p.add_argument("--targets", type=Path, default=None, help="a copy of config/targets.yaml with your thresholds")
+    p.add_argument("--baseline-window", type=int, choices=[1, 2, 3], default=1,
+                   help="pool the 1-3 years ending at the baseline year (default 1)")
 
     def handler(a):
         from . import stages
@@ -98,7 +100,7 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
             if not stages.marts_are_built(staged.work_path):
                 stages.build_stage(staged.work_path, progress=say)
             r = stages.evaluate_stage(staged.work_path, current_year=a.year, baseline_year=a.baseline_year,
-                                      targets_file=a.targets, progress=say)
+                                      targets_file=a.targets, baseline_window=a.baseline_window, progress=say)
             staged.commit()
         print(f"{r['n_results']:,} target results -> table target_results in {a.warehouse}")
 

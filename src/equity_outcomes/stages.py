@@ -58,23 +58,22 @@ def post_build_stages(
 
 def evaluate_stage(
     work_path: Path, *, current_year: int | None = None, baseline_year: int | None = None,
-    targets_file: Path | None = None, progress: Progress = None,
+    targets_file: Path | None = None, baseline_window: int = 1, progress: Progress = None,
 ) -> dict:
     from .targets import evaluate_targets
 
-    con = connect(work_path)
-    try:
+    def evaluate(con: duckdb.DuckDBPyConnection):
         con.execute("BEGIN TRANSACTION")
         try:
-            results = evaluate_targets(
-                con, baseline_year=baseline_year, current_year=current_year, targets_file=targets_file
-            )
+            out = evaluate_targets(con, baseline_year=baseline_year, current_year=current_year,
+                                   targets_file=targets_file, baseline_window=baseline_window)
             con.execute("COMMIT")
+            return out
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    finally:
-        con.close()
+
+    results = with_connection(work_path, evaluate)
     counts = results["status"].value_counts().to_dict() if len(results) else {}
     if progress:
         progress(f"evaluated {len(results):,} target results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
