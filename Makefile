@@ -30,7 +30,7 @@ browser:
 	  else echo "chromium is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src pipelines tests benchmarks
+	$(BIN)/ruff check $(wildcard src pipelines tests benchmarks notebooks/*.py)
 
 test: $(STAMP) browser lint
 	$(BIN)/pytest -q
