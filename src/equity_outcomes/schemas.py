@@ -224,6 +224,18 @@ CAPSTONE = pa.DataFrameSchema(
     description="One row per student with a scored school capstone assessment.",
 )
 
+# The same table-level rules in SQL, for the DuckDB validator of large files (ingest/sqlvalidate.py compiles the
+# column rules from the schemas above; these are the few rules that are Python lambdas there). TRUE = row passes.
+# A test checks that both validators quarantine exactly the same rows on the bad-input corpus.
+TABLE_CHECK_SQL: dict[str, str] = {
+    "days_absent <= days_in_membership": "days_absent <= days_in_membership",
+    "not both el and former el": "NOT (is_el = 1 AND is_former_el = 1)",
+    "achievement level matches test family":
+        "(test_family = 'nextgen') = (achievement_level IN ('E', 'M', 'PM', 'NM'))",
+    "no SGP in science": "NOT (subject = 'SCI' AND sgp IS NOT NULL)",
+    "exam score only on AP": "course_type = 'AP' OR ap_exam_score IS NULL",
+}
+
 STUDENT_TABLES: dict[str, pa.DataFrameSchema] = {
     "enrollment": ENROLLMENT,
     "discipline": DISCIPLINE,

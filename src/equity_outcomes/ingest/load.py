@@ -25,7 +25,11 @@ from ..errors import InputError
 from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
 from .pseudonymize import load_key
-from .student import read_student_file, table_for
+from .sqlvalidate import validate_and_load
+from .student import check_header, folder_year, read_student_file, table_for
+
+# Extracts this large are validated inside DuckDB (same rules, compiled from the pandera schemas) instead of pandas.
+SQL_VALIDATION_MIN_BYTES = 16 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
 DATA_SUFFIXES = {".csv", ".xlsx"}
@@ -145,6 +149,13 @@ def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
 
 
 def _load_student(con, path: Path, key: bytes, load_id: str) -> FileResult:
+    if path.stat().st_size >= SQL_VALIDATION_MIN_BYTES:
+        table = table_for(path)
+        check_header(path, table)
+        year = folder_year(path)
+        rows_in, loaded, bad = validate_and_load(con, str(path), table, key=key, load_id=load_id, folder_year=year)
+        return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
+                          "validated in DuckDB (rules compiled from the pandera schema)")
     read = read_student_file(path, key)
     data = read.data
     data.insert(0, "source_file", str(path))

@@ -40,13 +40,17 @@ def table_for(path: Path) -> str | None:
     return stem if path.suffix.lower() == ".csv" and stem in ALL_TABLES else None
 
 
-def _folder_year(path: Path) -> int | None:
+def folder_year(path: Path) -> int | None:
     name = path.parent.name
     return int(name) if name.isdigit() and len(name) == 4 else None
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
+def _read_text(path: Path, limit: int | None = None) -> str:
+    """The file's text (or its first ``limit`` bytes, cut at a line end); refuses empty and non-UTF-8 files."""
+    with open(path, "rb") as fh:
+        raw = fh.read(limit) if limit else fh.read()
+    if limit and len(raw) == limit:
+        raw = raw[: raw.rfind(b"\n") + 1] or raw
     if not raw.strip():
         raise InputError("the file is empty", file=str(path), fix="export the table again from your SIS")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -64,8 +68,9 @@ def _read_text(path: Path) -> str:
     )
 
 
-def _read_frame(path: Path, table: str) -> pd.DataFrame:
-    text = _read_text(path)
+def check_header(path: Path, table: str, text: str | None = None) -> list[str]:
+    """The header of a student extract, checked against the table's contract (reads only the file's start)."""
+    text = text if text is not None else _read_text(path, limit=1 << 20)
     header = next(csv.reader(io.StringIO(text)))
     schema = ALL_TABLES[table]
     expected = list(schema.columns)
@@ -89,6 +94,15 @@ def _read_frame(path: Path, table: str) -> pd.DataFrame:
     dupes = {h for h in header if header.count(h) > 1}
     if dupes:
         raise InputError(f"duplicate columns {sorted(dupes)}", file=str(path), row=1, fix="remove the duplicates")
+    if len(text.strip().splitlines()) < 2:
+        raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
+    return header
+
+
+def _read_frame(path: Path, table: str) -> pd.DataFrame:
+    text = _read_text(path)
+    header = check_header(path, table, text)
+    expected = list(ALL_TABLES[table].columns)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except pd.errors.ParserError as exc:
@@ -168,7 +182,7 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
     frame = _read_frame(path, table)
     schema = ALL_TABLES[table]
     notes: list[str] = []
-    year = _folder_year(path)
+    year = folder_year(path)
     validated, quarantine = _validate_rows(schema, frame, path)
     if year is not None and "school_year" in frame.columns:
         wrong = frame.index[frame["school_year"].str.strip() != str(year)]

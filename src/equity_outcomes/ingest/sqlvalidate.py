@@ -1,0 +1,134 @@
+"""Validate and load a large student extract inside DuckDB, with rules compiled from the pandera schemas.
+
+pandera stays the single source of truth: every column rule (type, nullability, isin, in_range, str_matches,
+str_length) and the uniqueness keys are read from ``schemas.py`` and compiled to SQL; the few table-level rules
+written as Python lambdas have their SQL twin in ``schemas.TABLE_CHECK_SQL``. Files above
+``ingest.load.SQL_VALIDATION_MIN_BYTES`` take this path (pandas + pandera is kept for ordinary files); a test runs both
+validators on the bad-input corpus and requires the same quarantined rows.
+
+Output matches :mod:`student`: quarantine records (line, column, value, check) and the good rows, typed, with
+person ids replaced by the keyed hash (HMAC-SHA256 spelled out in SQL), inserted into ``raw_student_<table>``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandera.pandas as pa
+
+from ..errors import InputError
+from ..schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
+from .pseudonymize import ID_LENGTH, _pads
+
+_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
+
+
+def _sql_type(col: pa.Column) -> str | None:
+    return _TYPES.get(str(col.dtype))  # None: text
+
+
+def _literal(v: object) -> str:
+    return str(v) if isinstance(v, int | float) else "'" + str(v).replace("'", "''") + "'"
+
+
+def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
+    """(check name as pandera reports it, SQL that is TRUE when the typed value passes) for one column."""
+    t = _sql_type(col)
+    raw, typed = f'"_raw_{name}"', f'"{name}"'
+    rules = []
+    if t:
+        rules.append((f"coerce_dtype('{col.dtype}')", f"{raw} IS NULL OR {typed} IS NOT NULL"))
+    if not col.nullable:
+        rules.append(("not_nullable", f"{raw} IS NOT NULL"))
+    for check in col.checks:
+        st = check.statistics or {}
+        if check.name == "isin":
+            expr = f"{typed} IN ({', '.join(_literal(v) for v in st['allowed_values'])})"
+        elif check.name == "in_range":
+            expr = f"{typed} BETWEEN {st['min_value']} AND {st['max_value']}"
+        elif check.name == "str_matches":
+            expr = f"regexp_full_match({typed}, {_literal(st['pattern'].lstrip('^').rstrip('$'))})"
+        elif check.name == "str_length":
+            expr = f"length({typed}) BETWEEN {st['min_value']} AND {st['max_value']}"
+        else:
+            raise InputError(f"no SQL for the pandera check {check.name!r} on column {name!r}",
+                             fix="add its translation to ingest/sqlvalidate.py")
+        stats = ", ".join(f"{v}" for v in st.values() if v is not None)
+        rules.append((f"{check.name}({stats})", f"{typed} IS NULL OR {expr}"))
+    return rules
+
+
+def validate_and_load(
+    con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None
+) -> tuple[int, int, int]:
+    """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows)."""
+    schema = ALL_TABLES[table]
+    cols = list(schema.columns)
+    typed_cols = []
+    for name, col in schema.columns.items():
+        t = _sql_type(col)
+        typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
+                          f'ltrim("_raw_{name}") AS "{name}"')
+    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in cols)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _in AS
+            SELECT row_number() OVER () + 1 AS source_row, {raw_cols}
+            FROM read_csv(?, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
+                          normalize_names = false)""",
+            [path],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
+                         fix="save it as UTF-8 comma-separated values with the contract's header") from None
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT source_row, {', '.join(c for c in typed_cols)}, "
+                f"{', '.join(f'_raw_{c}' for c in cols)} FROM _in").fetchall()
+    rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
+    for check in schema.checks:
+        if check.name not in TABLE_CHECK_SQL:
+            raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
+        rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
+    if schema.unique:
+        keys = ", ".join(f'"{k}"' for k in schema.unique)
+        rules.append((None, f"unique({', '.join(schema.unique)})", f"count(*) OVER (PARTITION BY {keys}) = 1"))
+    if folder_year is not None:
+        rules.append(("school_year", f"equals folder year {folder_year}",
+                      f'"school_year" IS NULL OR "school_year" = {folder_year}'))
+    fails = ", ".join(
+        f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
+        for i, (_, check, sql) in enumerate(rules)
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT source_row, {fails} FROM _typed").fetchall()
+    union = " UNION ALL ".join(
+        f"SELECT c.source_row, {_literal(col or '')} AS column_name, "
+        f"{f'CAST(t._raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, c.f{i} AS check_name "
+        f"FROM _checked c JOIN _typed t USING (source_row) WHERE c.f{i} IS NOT NULL"
+        for i, (col, _, _) in enumerate(rules)
+    )
+    con.execute(
+        f"""INSERT INTO quarantine BY NAME
+        SELECT ? AS load_id, ? AS source_file, source_row, ? AS table_name, column_name, value_text, check_name,
+               'failed check ' || check_name || ' in column ' || column_name AS message
+        FROM ({union})""",
+        [load_id, path, table],
+    ).fetchall()
+    ipad, opad = _pads(key)
+    select = []
+    for c in cols:
+        if c in ID_COLUMNS:
+            select.append(f"left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(\"{c}\")))), {ID_LENGTH}) "
+                          f'AS "{c}"')
+        else:
+            select.append(f'"{c}"')
+    any_fail = " OR ".join(f"c.f{i} IS NOT NULL" for i in range(len(rules)))
+    con.execute(
+        f"""INSERT INTO raw_student_{table} BY NAME
+        SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join("t." + s if s.startswith('"') else s for s in select)}
+        FROM _typed t JOIN _checked c USING (source_row)
+        WHERE NOT ({any_fail})""",
+        {"load_id": load_id, "path": path, "ipad": ipad, "opad": opad},
+    ).fetchall()
+    rows_in = con.execute("SELECT count(*) FROM _in").fetchall()[0][0]
+    bad = con.execute(f"SELECT count(*) FROM _checked c WHERE {any_fail}").fetchall()[0][0]
+    for t in ("_in", "_typed", "_checked"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return rows_in, rows_in - bad, bad
