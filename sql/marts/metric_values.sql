@@ -6,36 +6,69 @@
 --   value: percent metrics on a 0-100 scale; NULL when is_suppressed.
 --   numerator/denominator: the counts behind the value (for DESE only when published in the same row);
 --   n_students: people in the population (DESE: the published denominator).
--- Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
+-- Student values come from int_outcome_profiles (sums by student profile, expanded to subgroups here) and
+-- int_sgp_histogram (exact medians). Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
 CREATE OR REPLACE TABLE metric_values AS
-WITH student_long AS (
-    SELECT o.*, s.subgroup
-    FROM int_student_outcomes o
-    JOIN int_student_subgroups s USING (school_year, org_code, student_id)
-    WHERE o.metric <> 'pct_teachers_improved_efficacy'
+WITH levels AS (
+    -- every school, and the network pooled over roster schools with is_network_school = 1
+    SELECT org_code, org_code AS level_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM int_outcome_profiles)
     UNION ALL
-    SELECT o.*, 'all' AS subgroup FROM int_student_outcomes o WHERE o.metric = 'pct_teachers_improved_efficacy'
+    SELECT org_code, 'network', 'network' FROM roster WHERE is_network_school = 1
 ),
-with_level AS (
-    SELECT *, org_code AS level_code, 'school' AS org_level FROM student_long
-    UNION ALL
-    SELECT l.*, 'network', 'network'
-    FROM student_long l JOIN roster r USING (org_code) WHERE r.is_network_school = 1
+sums AS (
+    SELECT l.level_code AS org_code, l.org_level, p.school_year, p.metric, p.subject, p.grade,
+           unnest(subgroups_of(p.race, p.is_low_income, p.is_el, p.is_swd, p.is_high_needs)) AS subgroup,
+           p.n, p.num, p.den, p.sum_x, p.sum_x2
+    FROM int_outcome_profiles p JOIN levels l USING (org_code)
+),
+cells AS (
+    SELECT org_code, org_level, school_year, subgroup, metric, subject, grade,
+           sum(n) AS n, sum(num) AS num, sum(den) AS den, sum(sum_x) AS sx, sum(sum_x2) AS sx2
+    FROM sums
+    GROUP BY ALL
+),
+sgp_counts AS (
+    SELECT org_code, org_level, school_year, subgroup, subject, grade, sgp, sum(n) AS n
+    FROM (
+        SELECT l.level_code AS org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp, h.n,
+               unnest(subgroups_of(h.race, h.is_low_income, h.is_el, h.is_swd, h.is_high_needs)) AS subgroup
+        FROM int_sgp_histogram h JOIN levels l USING (org_code)
+    )
+    GROUP BY ALL
+),
+-- the median of whole numbers from their counts: the mean of the values at positions floor((n+1)/2) and
+-- floor(n/2)+1 of the sorted values, exactly what median() returns
+medians AS (
+    SELECT org_code, org_level, school_year, subgroup, subject, grade,
+           (min(sgp) FILTER (WHERE cum >= (total + 1) // 2) + min(sgp) FILTER (WHERE cum >= total // 2 + 1)) / 2.0
+               AS median
+    FROM (
+        SELECT *,
+               sum(n) OVER (PARTITION BY org_code, org_level, school_year, subgroup, subject, grade ORDER BY sgp)
+                   AS cum,
+               sum(n) OVER (PARTITION BY org_code, org_level, school_year, subgroup, subject, grade) AS total
+        FROM sgp_counts
+    )
+    GROUP BY ALL
 ),
 student AS (
     SELECT
-        level_code AS org_code, org_level, school_year, subgroup, metric, subject, grade,
-        CASE WHEN metric = 'median_sgp' THEN NULL
-             WHEN metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN sum(x)
-             ELSE sum(num) END::DOUBLE AS numerator,
-        sum(den)::DOUBLE AS denominator,
-        count(*) AS n_students,
-        CASE WHEN metric = 'median_sgp' THEN median(x)
-             WHEN metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN avg(x)
-             ELSE 100.0 * sum(num) / nullif(sum(den), 0) END AS value,
-        stddev_samp(x) AS std_dev
-    FROM with_level
-    GROUP BY level_code, org_level, school_year, subgroup, metric, subject, grade
+        c.org_code, c.org_level, c.school_year, c.subgroup, c.metric, c.subject, c.grade,
+        CASE WHEN c.metric = 'median_sgp' THEN NULL
+             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx
+             ELSE c.num END AS numerator,
+        c.den AS denominator,
+        c.n AS n_students,
+        CASE WHEN c.metric = 'median_sgp' THEN m.median
+             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx / c.n
+             ELSE 100.0 * c.num / nullif(c.den, 0) END AS value,
+        CASE WHEN c.sx IS NOT NULL AND c.n > 1 THEN sqrt(greatest((c.sx2 - c.sx * c.sx / c.n) / (c.n - 1), 0)) END
+            AS std_dev
+    FROM cells c
+    LEFT JOIN medians m
+        ON c.metric = 'median_sgp' AND m.org_code = c.org_code AND m.org_level = c.org_level
+       AND m.school_year = c.school_year AND m.subgroup = c.subgroup AND m.subject IS NOT DISTINCT FROM c.subject
+       AND m.grade = c.grade
 ),
 dese AS (
     SELECT
