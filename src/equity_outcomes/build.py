@@ -107,10 +107,12 @@ def build_models(
                     "How to fix: correct the model (or the config it reads) and run build again."
                 ) from None
             name = path.stem
+            seconds = time.perf_counter() - t0
             rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if table_exists(con, name) else None
-            summary.models.append((f"{path.parent.name}/{name}", time.perf_counter() - t0, rows))
+            summary.models.append((f"{path.parent.name}/{name}", seconds, rows))
             if progress:
-                progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows)" if rows is not None else ""))
+                progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")
+                         + f"{', ' if rows is not None else ''}{seconds:.1f} s)")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
