@@ -54,6 +54,8 @@ def student_contract_markdown() -> str:
         "blank cells are missing values. `student_id` and `teacher_id` are replaced by a keyed hash at ingest.",
         "A row that fails any rule below goes to the `quarantine` table with its line number, column, value and",
         "the failed check; the other rows load. A file whose columns differ from the contract is refused.",
+        "Files up to 4 MB are validated by pandera; larger ones by the same rules compiled to DuckDB SQL from these",
+        "schemas (a test requires both to quarantine exactly the same rows).",
         "",
     ]
     for name, schema in ALL_TABLES.items():

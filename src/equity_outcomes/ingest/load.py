@@ -29,7 +29,7 @@ from .sqlvalidate import validate_and_load
 from .student import check_header, folder_year, read_student_file, table_for
 
 # Extracts this large are validated inside DuckDB (same rules, compiled from the pandera schemas) instead of pandas.
-SQL_VALIDATION_MIN_BYTES = 16 * 1024 * 1024
+SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
 DATA_SUFFIXES = {".csv", ".xlsx"}

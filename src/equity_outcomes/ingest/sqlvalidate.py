@@ -80,8 +80,6 @@ def validate_and_load(
     except duckdb.Error as exc:
         raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
                          fix="save it as UTF-8 comma-separated values with the contract's header") from None
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT source_row, {', '.join(c for c in typed_cols)}, "
-                f"{', '.join(f'_raw_{c}' for c in cols)} FROM _in").fetchall()
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
     for check in schema.checks:
         if check.name not in TABLE_CHECK_SQL:
@@ -97,11 +95,17 @@ def validate_and_load(
         f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
         for i, (_, check, sql) in enumerate(rules)
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS SELECT source_row, {fails} FROM _typed").fetchall()
+    # one pass: typed values, every rule's failure (NULL = passed), and the row verdict
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _checked AS
+        SELECT *, {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
+        FROM (SELECT *, {fails} FROM (SELECT _in.*, {", ".join(typed_cols)} FROM _in))"""
+    ).fetchall()
+    con.execute("DROP TABLE _in")
     union = " UNION ALL ".join(
-        f"SELECT c.source_row, {_literal(col or '')} AS column_name, "
-        f"{f'CAST(t._raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, c.f{i} AS check_name "
-        f"FROM _checked c JOIN _typed t USING (source_row) WHERE c.f{i} IS NOT NULL"
+        f"SELECT source_row, {_literal(col or '')} AS column_name, "
+        f"{f'CAST(_raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, f{i} AS check_name "
+        f"FROM _checked WHERE _is_bad AND f{i} IS NOT NULL"
         for i, (col, _, _) in enumerate(rules)
     )
     con.execute(
@@ -112,23 +116,21 @@ def validate_and_load(
         [load_id, path, table],
     ).fetchall()
     ipad, opad = _pads(key)
-    select = []
-    for c in cols:
-        if c in ID_COLUMNS:
-            select.append(f"left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(\"{c}\")))), {ID_LENGTH}) "
-                          f'AS "{c}"')
-        else:
-            select.append(f'"{c}"')
-    any_fail = " OR ".join(f"c.f{i} IS NOT NULL" for i in range(len(rules)))
+    id_cols = [c for c in cols if c in ID_COLUMNS]
+    # each distinct id is hashed once (survey files repeat a student on every row), then joined back
+    hashed = " ".join(
+        f"""JOIN (SELECT id, left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH}) AS h
+                  FROM (SELECT DISTINCT "{c}" AS id FROM _checked WHERE NOT _is_bad)) AS h_{c} """
+        f'ON h_{c}.id = t."{c}"'
+        for c in id_cols
+    )
+    select = [f'h_{c}.h AS "{c}"' if c in ID_COLUMNS else f't."{c}"' for c in cols]
     con.execute(
         f"""INSERT INTO raw_student_{table} BY NAME
-        SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join("t." + s if s.startswith('"') else s for s in select)}
-        FROM _typed t JOIN _checked c USING (source_row)
-        WHERE NOT ({any_fail})""",
+        SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
+        FROM _checked AS t {hashed} WHERE NOT t._is_bad""",
         {"load_id": load_id, "path": path, "ipad": ipad, "opad": opad},
     ).fetchall()
-    rows_in = con.execute("SELECT count(*) FROM _in").fetchall()[0][0]
-    bad = con.execute(f"SELECT count(*) FROM _checked c WHERE {any_fail}").fetchall()[0][0]
-    for t in ("_in", "_typed", "_checked"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    rows_in, bad = con.execute("SELECT count(*), count(*) FILTER (WHERE _is_bad) FROM _checked").fetchall()[0]
+    con.execute("DROP TABLE _checked")
     return rows_in, rows_in - bad, bad
