@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -187,10 +188,41 @@ def _load_readiness(con, path: Path, load_id: str) -> FileResult:
                       "; ".join(read.notes))
 
 
-def _load_dese(con, path: Path, load_id: str) -> FileResult:
+def read_dese(path: Path):
+    """Read one DESE export with its manifest (runs in a worker process when many files are read)."""
     from . import dese  # imported on first use: its column maps load from config
 
-    read = dese.read_dese_file(path, dese.find_manifest(path))
+    return dese.read_dese_file(path, dese.find_manifest(path))
+
+
+class _DesePrefetch:
+    """DESE exports read ahead in worker processes (openpyxl is pure Python: threads would not help) while the
+    main process validates and inserts; results are taken in file order. Few files are read in-process."""
+
+    MIN_FILES = 16
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.pool = None
+        self.futures: dict[Path, object] = {}
+        workers = min(len(paths) // self.MIN_FILES, os.cpu_count() or 1, 4)
+        if workers >= 2:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            self.futures = {p: self.pool.submit(read_dese, p) for p in paths}
+
+    def get(self, path: Path):
+        future = self.futures.pop(path, None)
+        return future.result() if future is not None else read_dese(path)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = None) -> FileResult:
+    read = prefetch.get(path) if prefetch is not None else read_dese(path)
     cells = read.cells.copy()
     cells["source_file"] = str(path)
     cells.insert(0, "load_id", load_id)
@@ -229,17 +261,17 @@ def ingest_into(
     errors: list[str] = []
     key: bytes | None = None
     con.execute("BEGIN TRANSACTION")
+    prefetch: _DesePrefetch | None = None
     try:
         con.execute(BOOKKEEPING_DDL)
         ensure_raw_tables(con)
         load_readiness_reference(con)
-        for i, path in enumerate(files, start=1):
+        plan = _plan(con, files)
+        prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
+                                  and previous != _digest_of(plan, p)])
+        for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
             started = time.perf_counter()
             name = str(path)
-            digest = _sha256(path)
-            previous_hash, duplicate_of = _previous(con, name, digest)
-            is_student = table_for(path) is not None
-            kind = "student" if is_student else ("readiness" if is_readiness_file(path) else "dese")
             if previous_hash == digest:
                 result = FileResult(path, kind, "", None, "unchanged",
                                     message="same bytes already loaded")
@@ -256,7 +288,7 @@ def ingest_into(
                     elif kind == "readiness":
                         result = _load_readiness(con, path, summary.load_id)
                     else:
-                        result = _load_dese(con, path, summary.load_id)
+                        result = _load_dese(con, path, summary.load_id, prefetch)
                     if previous_hash is not None:
                         result.status = "replaced"
                 except InputError as exc:
@@ -279,4 +311,27 @@ def ingest_into(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        if prefetch is not None:
+            prefetch.close()
     return summary
+
+
+def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str, str, str | None, str | None]]:
+    """(path, kind, sha256, hash of this path's earlier load, path already holding these bytes) per file, in load
+    order. Identical bytes twice in one batch: the second is a duplicate of the first."""
+    plan = []
+    first_with: dict[str, str] = {}
+    for path in files:
+        digest = _sha256(path)
+        previous_hash, duplicate_of = _previous(con, str(path), digest)
+        if duplicate_of is None and previous_hash != digest and digest in first_with:
+            duplicate_of = first_with[digest]
+        first_with.setdefault(digest, str(path))
+        kind = "student" if table_for(path) is not None else ("readiness" if is_readiness_file(path) else "dese")
+        plan.append((path, kind, digest, previous_hash, duplicate_of))
+    return plan
+
+
+def _digest_of(plan: list, path: Path) -> str:
+    return next(d for p, _, d, _, _ in plan if p == path)
