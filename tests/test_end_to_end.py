@@ -171,3 +171,14 @@ def test_real_dese_targets_by_hand(dese_targets, target, org, baseline, current,
     b, c, rel, r, source = row[0]
     assert (b, c, r, source) == (pytest.approx(baseline), pytest.approx(current), rating, "dese")
     assert rel == pytest.approx((current - baseline) / baseline * 100)
+
+
+def test_a_2020_baseline_falls_back_to_2019_with_its_flag(demo):
+    con, effects = demo
+    starts_2021 = [o for o, s in effects["schools"].items() if s["implementation_start_year"] == 2021]
+    assert starts_2021
+    rows = con.execute(
+        "SELECT org_code, baseline_year, flags FROM target_results WHERE target_id IN ('proficiency', 'growth') "
+        "AND subgroup = 'all' AND org_code IN (SELECT unnest(?))", [starts_2021]
+    ).fetchall()
+    assert rows and all(b == 2019 and "no_2020_assessments" in f for _, b, f in rows)

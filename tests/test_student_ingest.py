@@ -221,3 +221,19 @@ def test_kill_9_during_a_large_load_leaves_the_warehouse_unchanged(loaded, tmp_p
     summary = load(loaded, big.parent.parent.parent / "student")
     assert summary.totals()["rows_loaded"] == 400_000
     shutil.rmtree(big.parent.parent.parent)
+
+
+def test_an_open_reader_does_not_block_the_next_run(loaded, tmp_path):
+    """A researcher's notebook holding the warehouse open read-only: the next load still runs and commits;
+    the reader keeps the version it opened."""
+    reader = connect(loaded, read_only=True)
+    try:
+        before = reader.execute("SELECT count(*) FROM raw_student_enrollment").fetchall()[0][0]
+        extra = write_csv(tmp_path / "more" / "student" / "2024" / "enrollment.csv", ENROLL, [GOOD_ROW])
+        assert load(loaded, extra).totals()["rows_loaded"] == 1
+        assert reader.execute("SELECT count(*) FROM raw_student_enrollment").fetchall()[0][0] == before
+    finally:
+        reader.close()
+    fresh = connect(loaded, read_only=True)
+    assert fresh.execute("SELECT count(*) FROM raw_student_enrollment").fetchall()[0][0] == before + 1
+    fresh.close()

@@ -96,7 +96,10 @@ dese AS (
 )
 SELECT
     s.org_code, s.org_level, s.school_year, s.subgroup, s.metric, s.subject, s.grade,
-    s.numerator, s.denominator, s.n_students,
+    -- a suppressed cell keeps only its n: its counts would give the hidden value back
+    CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.numerator END AS numerator,
+    CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.denominator END AS denominator,
+    s.n_students,
     CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.value END AS value,
     CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.std_dev END AS std_dev,
     (s.is_small OR s.value IS NULL) AS is_suppressed,

@@ -120,10 +120,14 @@ class StagedWarehouse:
         try:
             self._discard_work()
             if self.path.exists():
-                # A writer from another tool (not using this lock) would hold DuckDB's own lock.
-                probe = connect(self.path)
-                probe.execute("CHECKPOINT")
-                probe.close()
+                wal = self.path.with_name(self.path.name + ".wal")
+                if wal.exists():
+                    # left by a writer outside this tool: fold it in first (needs DuckDB's write lock)
+                    probe = connect(self.path)
+                    probe.execute("CHECKPOINT")
+                    probe.close()
+                # Our writers only ever replace the file whole, so a reader that holds it open (a notebook)
+                # does not stop the copy; the reader keeps the version it opened.
                 shutil.copyfile(self.path, self.work_path)
             con = self.connect()
             con.execute(BOOKKEEPING_DDL)

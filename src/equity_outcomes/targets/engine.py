@@ -1077,6 +1077,7 @@ def _evaluate_target(
             [
                 "org_code",
                 "by",
+                "by_requested",
                 "w",
                 "cy",
                 "pair_id",
