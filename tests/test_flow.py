@@ -59,3 +59,22 @@ def test_one_corrupt_file_fails_the_flow_and_leaves_the_warehouse_as_it_was(demo
     assert victim.name in str(err.value)
     assert digest(demo_run["warehouse"]) == before
     assert not Path(str(demo_run["warehouse"]) + ".staging").exists()
+
+
+def test_backfill_keeps_one_evaluation_per_year(demo_run, tmp_path):
+    from pipelines.yearly_outcomes import backfill
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    results = backfill(2024, 2025, raw_dir=demo_run["raw"], warehouse=warehouse)
+    assert len(results) == 2 and all(not r["no_op"] for r in results)
+    from equity_outcomes.warehouse import connect_read_only
+
+    con = connect_read_only(warehouse)
+    try:
+        years = con.execute(
+            "SELECT evaluated_year, max(current_year) FROM target_results_history GROUP BY 1 ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert [y for y, _ in years][-2:] == [2024, 2025]
+    assert dict(years)[2024] == 2024

@@ -67,6 +67,7 @@ def evaluate_stage(
         try:
             out = evaluate_targets(con, baseline_year=baseline_year, current_year=current_year,
                                    targets_file=targets_file, baseline_window=baseline_window)
+            _keep_history(con, current_year)
             con.execute("COMMIT")
             return out
         except BaseException:
@@ -78,6 +79,19 @@ def evaluate_stage(
     if progress:
         progress(f"evaluated {len(results):,} target results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return {"n_results": len(results), "by_status": counts}
+
+
+def _keep_history(con: duckdb.DuckDBPyConnection, requested_year: int | None) -> None:
+    """target_results holds the latest evaluation; target_results_history keeps one evaluation per year judged
+    (``evaluated_year``: the requested year, or the latest year in the results), so a backfill keeps every year."""
+    year = requested_year or con.execute("SELECT max(current_year) FROM target_results").fetchall()[0][0]
+    if year is None:
+        return
+    con.execute("CREATE TABLE IF NOT EXISTS target_results_history AS "
+                "SELECT CAST(NULL AS INTEGER) AS evaluated_year, * FROM target_results LIMIT 0").fetchall()
+    con.execute("DELETE FROM target_results_history WHERE evaluated_year = ?", [year]).fetchall()
+    con.execute("INSERT INTO target_results_history BY NAME SELECT ? AS evaluated_year, * FROM target_results",
+                [year]).fetchall()
 
 
 def publish_stage(warehouse: Path, out_dir: Path, progress: Progress = None) -> dict:
