@@ -79,6 +79,15 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
         fh.close()
 
 
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+def _duckdb_config() -> dict[str, str]:
+    """DuckDB settings for warehouse connections. Memory is capped (default 4 GB, or EQUITY_OUTCOMES_DUCKDB_MEMORY)
+    so large loads and builds spill to disk instead of growing to DuckDB's default of 80% of RAM."""
+    return {"memory_limit": os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)}
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; a lock held by another process becomes a clear :class:`WarehouseBusyError`."""
     path = Path(path)
@@ -87,7 +96,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             f"warehouse {path} does not exist. Build it first: equity-outcomes run (or: make demo)."
         )
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise _busy(path) from None
