@@ -82,10 +82,21 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 DEFAULT_MEMORY_LIMIT = "4GB"
 
 
-def _duckdb_config() -> dict[str, str]:
-    """DuckDB settings for warehouse connections. Memory is capped (default 4 GB, or EQUITY_OUTCOMES_DUCKDB_MEMORY)
-    so large loads and builds spill to disk instead of growing to DuckDB's default of 80% of RAM."""
-    return {"memory_limit": os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)}
+def _cap_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Cap DuckDB's memory (default 4 GB, or EQUITY_OUTCOMES_DUCKDB_MEMORY) so large loads and builds spill to disk
+    instead of growing to DuckDB's default of 80% of RAM. Set with SET after connecting, not as a connect-time
+    config: DuckDB refuses a second connection to the same file with a different config, so a researcher's plain
+    ``duckdb.connect(path, read_only=True)`` next to ours in one process would fail."""
+    limit = os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
+    try:
+        con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.Error as exc:
+        con.close()
+        raise EquityOutcomesError(
+            f"EQUITY_OUTCOMES_DUCKDB_MEMORY={limit!r} is not a DuckDB memory size ({exc}). "
+            "Use a size such as 4GB or 500MB, or unset it for the 4GB default."
+        ) from None
+    return con
 
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -96,11 +107,12 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
             f"warehouse {path} does not exist. Build it first: equity-outcomes run (or: make demo)."
         )
     try:
-        return duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise _busy(path) from None
         raise EquityOutcomesError(f"cannot open warehouse {path}: {exc}") from None
+    return _cap_memory(con)
 
 
 def connect_read_only(path: Path | str) -> duckdb.DuckDBPyConnection:

@@ -1,0 +1,42 @@
+"""Warehouse connections: the memory cap is applied and does not stop other connections to the same file."""
+
+import duckdb
+import pytest
+
+from equity_outcomes.errors import EquityOutcomesError
+from equity_outcomes.warehouse import connect, connect_read_only
+
+
+@pytest.fixture()
+def warehouse(tmp_path):
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT 42 AS n")
+    con.close()
+    return path
+
+
+def _limit_bytes(con) -> int:
+    return con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+
+def test_connections_are_capped_by_the_environment_setting(warehouse, monkeypatch):
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "700MB")
+    con = connect_read_only(warehouse)
+    assert _limit_bytes(con) == "667.5 MiB"  # DuckDB reports 700 MB in MiB
+    con.close()
+
+
+def test_a_plain_duckdb_connection_can_sit_beside_ours_in_one_process(warehouse):
+    ours = connect_read_only(warehouse)
+    plain = duckdb.connect(str(warehouse), read_only=True)  # what a researcher's notebook does
+    assert plain.execute("SELECT n FROM t").fetchone()[0] == 42
+    assert ours.execute("SELECT n FROM t").fetchone()[0] == 42
+    plain.close()
+    ours.close()
+
+
+def test_a_bad_memory_setting_is_named_in_the_error(warehouse, monkeypatch):
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "lots")
+    with pytest.raises(EquityOutcomesError, match="EQUITY_OUTCOMES_DUCKDB_MEMORY='lots'.*4GB"):
+        connect(warehouse)
