@@ -329,8 +329,11 @@ WORKERS = {"explain_build": w_explain_build, "generate": w_generate, "ingest": w
 
 def _limit_duckdb(limit: str) -> None:
     """Give every DuckDB connection this stage opens a memory_limit (DuckDB's default is 80% of RAM): an experiment
-    run by the benchmark only, the flow itself is unchanged."""
+    run by the benchmark only, the flow itself is unchanged. The warehouse's own connections read the cap from
+    EQUITY_OUTCOMES_DUCKDB_MEMORY (they SET it after connecting), so that is set too."""
     import duckdb
+
+    os.environ["EQUITY_OUTCOMES_DUCKDB_MEMORY"] = limit
 
     real = duckdb.connect
 
