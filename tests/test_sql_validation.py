@@ -27,7 +27,8 @@ BAD_OTHER = {
     "courses.csv": (
         "school_year,student_id,org_code,course_id,course_type,ap_exam_score",
         ["2024,c1,01000005,AP1,AP,4", "2024,c2,01000005,D1,DUAL,3", "2024,c3,01000005,D1,DUAL,",
-         "2024,c3,01000005,D1,DUAL,", "2024,c4,01000005,AP2,AP,6"],
+         "2024,c3,01000005,D1,DUAL,", "2024,c4,01000005,AP2,AP,6",
+         "2024,c5,01000005,,DUAL,", "2024,c5,01000005,,DUAL,"],  # a repeated key with a missing part
     ),
 }
 
@@ -61,8 +62,8 @@ def test_sql_and_pandera_validators_agree(tmp_path, monkeypatch):
     pd_bad, pd_rows = _state(tmp_path, files, sql=False, monkeypatch=monkeypatch)
     sql_bad, sql_rows = _state(tmp_path, files, sql=True, monkeypatch=monkeypatch)
     # enrollment: the corpus, a duplicate pair, a wrong year; assessments 4; courses: score on a DUAL course,
-    # a duplicate pair, an AP score of 6
-    assert len(pd_bad) == len(BAD_ROWS) + 2 + 1 + 4 + 4
+    # a duplicate pair, an AP score of 6, a duplicate pair with no course id
+    assert len(pd_bad) == len(BAD_ROWS) + 2 + 1 + 4 + 4 + 2
     assert sql_bad == pd_bad
     assert sql_rows == pd_rows
 

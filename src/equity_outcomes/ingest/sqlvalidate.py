@@ -57,6 +57,17 @@ def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
     return rules
 
 
+def _with_duplicate_flag(keys: list[str] | None) -> str:
+    """The typed rows with ``_dup_key`` TRUE on rows whose key occurs more than once (NULLs equal, as pandera counts
+    them). A GROUP BY of the repeated keys joined back is cheaper than a window count over every row."""
+    if not keys:
+        return "typed, (SELECT NULL AS _dup_key)"
+    cols = ", ".join(f'"{k}" AS _k{i}' for i, k in enumerate(keys))
+    on = " AND ".join(f'typed."{k}" IS NOT DISTINCT FROM d._k{i}' for i, k in enumerate(keys))
+    return (f"(SELECT typed.*, d._dup_key FROM typed LEFT JOIN (SELECT {cols}, TRUE AS _dup_key FROM typed "
+            f"GROUP BY ALL HAVING count(*) > 1) AS d ON {on})")
+
+
 def validate_and_load(
     con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None
 ) -> tuple[int, int, int]:
@@ -86,8 +97,7 @@ def validate_and_load(
             raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
         rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
     if schema.unique:
-        keys = ", ".join(f'"{k}"' for k in schema.unique)
-        rules.append((None, f"unique({', '.join(schema.unique)})", f"count(*) OVER (PARTITION BY {keys}) = 1"))
+        rules.append((None, f"unique({', '.join(schema.unique)})", "_dup_key IS NULL"))
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
                       f'"school_year" IS NULL OR "school_year" = {folder_year}'))
@@ -98,8 +108,9 @@ def validate_and_load(
     # one pass: typed values, every rule's failure (NULL = passed), and the row verdict
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT *, {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
-        FROM (SELECT *, {fails} FROM (SELECT _in.*, {", ".join(typed_cols)} FROM _in))"""
+        WITH typed AS MATERIALIZED (SELECT _in.*, {", ".join(typed_cols)} FROM _in)
+        SELECT * EXCLUDE (_dup_key), {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
+        FROM (SELECT *, {fails} FROM {_with_duplicate_flag(schema.unique)})"""
     ).fetchall()
     con.execute("DROP TABLE _in")
     union = " UNION ALL ".join(
