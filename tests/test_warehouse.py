@@ -40,3 +40,18 @@ def test_a_bad_memory_setting_is_named_in_the_error(warehouse, monkeypatch):
     monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "lots")
     with pytest.raises(EquityOutcomesError, match="EQUITY_OUTCOMES_DUCKDB_MEMORY='lots'.*4GB"):
         connect(warehouse)
+
+
+def test_a_model_that_became_a_view_replaces_the_table_an_older_build_left(tmp_path):
+    from equity_outcomes.build import build_models
+
+    con = connect(tmp_path / "old.duckdb")
+    con.execute("CREATE TABLE int_student_outcomes AS SELECT 1 AS stale")  # what builds before the change left
+    summary = build_models(con)
+    kinds = dict(con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall())
+    assert kinds["int_student_outcomes"] == "VIEW"
+    assert kinds["metric_values"] == "BASE TABLE"
+    rows = {model: n for model, _, n in summary.models}
+    assert rows["intermediate/int_student_outcomes"] is None  # views are not counted (that would run them)
+    assert rows["marts/metric_values"] == 0
+    con.close()

@@ -42,13 +42,14 @@ def model_files(root: Path | None = None) -> list[Path]:
     """Model files in run order: layer by layer, and within the marts after the models they reference.
 
     A model named ``x.sql`` creates the table or view ``x`` (staging models ``stg_*`` may create the name they
-    document, e.g. ``stg_roster`` creates ``roster``); a reference is the name appearing as a word in the SQL.
+    document, e.g. ``stg_roster`` creates ``roster``); a reference is the name appearing as a word in the SQL,
+    outside ``--`` comments.
     """
     root = root or sql_dir()
     ordered: list[Path] = []
     for layer in LAYERS:
         pending = sorted((root / layer).glob("*.sql"))
-        texts = {p: p.read_text(encoding="utf-8") for p in pending}
+        texts = {p: re.sub(r"--[^\n]*", "", p.read_text(encoding="utf-8")) for p in pending}
         while pending:
             names = {p.stem for p in pending}
             ready = [
@@ -86,6 +87,22 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_ref")
 
 
+def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'TABLE', 'VIEW' or None for an object of the main schema."""
+    rows = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
+    ).fetchall()
+    return None if not rows else ("VIEW" if rows[0][0] == "VIEW" else "TABLE")
+
+
+def _drop_if_kind_changed(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """A model that turned from a table into a view (or back) replaces the old object: CREATE OR REPLACE cannot."""
+    created = re.search(rf"CREATE\s+OR\s+REPLACE\s+(TABLE|VIEW)\s+{re.escape(name)}\b", sql, re.IGNORECASE)
+    existing = _kind(con, name)
+    if created and existing and existing != created.group(1).upper():
+        con.execute(f"DROP {existing} {name}")
+
+
 def build_models(
     con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, root: Path | None = None
 ) -> BuildSummary:
@@ -99,8 +116,10 @@ def build_models(
         load_readiness_reference(con)
         for path in model_files(root):
             t0 = time.perf_counter()
+            sql = path.read_text(encoding="utf-8")
             try:
-                con.execute(path.read_text(encoding="utf-8"))
+                _drop_if_kind_changed(con, path.stem, sql)
+                con.execute(sql)
             except duckdb.Error as exc:
                 raise EquityOutcomesError(
                     f"SQL model {path.relative_to(path.parents[1])} failed: {exc}. Nothing was changed. "
@@ -108,7 +127,7 @@ def build_models(
                 ) from None
             name = path.stem
             seconds = time.perf_counter() - t0
-            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if table_exists(con, name) else None
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if _kind(con, name) == "TABLE" else None
             summary.models.append((f"{path.parent.name}/{name}", seconds, rows))
             if progress:
                 progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")
