@@ -68,29 +68,8 @@ def _with_duplicate_flag(keys: list[str] | None) -> str:
             f"GROUP BY ALL HAVING count(*) > 1) AS d ON {on})")
 
 
-def validate_and_load(
-    con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None
-) -> tuple[int, int, int]:
-    """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows)."""
-    schema = ALL_TABLES[table]
-    cols = list(schema.columns)
-    typed_cols = []
-    for name, col in schema.columns.items():
-        t = _sql_type(col)
-        typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
-                          f'ltrim("_raw_{name}") AS "{name}"')
-    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in cols)
-    try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _in AS
-            SELECT row_number() OVER () + 1 AS source_row, {raw_cols}
-            FROM read_csv(?, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
-                          normalize_names = false)""",
-            [path],
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
-                         fix="save it as UTF-8 comma-separated values with the contract's header") from None
+def _rules(schema: pa.DataFrameSchema, folder_year: int | None) -> list[tuple[str | None, str, str]]:
+    """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule."""
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
     for check in schema.checks:
         if check.name not in TABLE_CHECK_SQL:
@@ -101,18 +80,40 @@ def validate_and_load(
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
                       f'"school_year" IS NULL OR "school_year" = {folder_year}'))
+    return rules
+
+
+def _read_and_check(con: duckdb.DuckDBPyConnection, path: str, schema: pa.DataFrameSchema, rules: list) -> None:
+    """One pass from the CSV to the temp table ``_checked``: line number, raw text, typed values, every rule's
+    failure (f0, f1, ...; NULL = passed) and the row verdict ``_is_bad``."""
+    typed_cols = []
+    for name, col in schema.columns.items():
+        t = _sql_type(col)
+        typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
+                          f'ltrim("_raw_{name}") AS "{name}"')
+    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in schema.columns)
     fails = ", ".join(
         f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
         for i, (_, check, sql) in enumerate(rules)
     )
-    # one pass: typed values, every rule's failure (NULL = passed), and the row verdict
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        WITH typed AS MATERIALIZED (SELECT _in.*, {", ".join(typed_cols)} FROM _in)
+    sql = f"""CREATE OR REPLACE TEMP TABLE _checked AS
+        WITH typed AS MATERIALIZED (
+            SELECT *, {", ".join(typed_cols)}
+            FROM (SELECT row_number() OVER () + 1 AS source_row, {raw_cols}
+                  FROM read_csv($path, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
+                                normalize_names = false)))
         SELECT * EXCLUDE (_dup_key), {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
         FROM (SELECT *, {fails} FROM {_with_duplicate_flag(schema.unique)})"""
-    ).fetchall()
-    con.execute("DROP TABLE _in")
+    try:
+        con.execute(sql, {"path": path}).fetchall()
+    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
+        # the rules are compiled and tested: what fails here is reading the file
+        raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
+                         fix="save it as UTF-8 comma-separated values with the contract's header") from None
+
+
+def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str, table: str, load_id: str) -> None:
+    """One quarantine record per failing row and rule."""
     union = " UNION ALL ".join(
         f"SELECT source_row, {_literal(col or '')} AS column_name, "
         f"{f'CAST(_raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, f{i} AS check_name "
@@ -126,6 +127,11 @@ def validate_and_load(
         FROM ({union})""",
         [load_id, path, table],
     ).fetchall()
+
+
+def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, table: str, *, key: bytes,
+                 load_id: str) -> None:
+    """The rows that passed into ``raw_student_<table>``, person ids replaced by their keyed hash."""
     ipad, opad = _pads(key)
     id_cols = [c for c in cols if c in ID_COLUMNS]
     # each distinct id is hashed once (survey files repeat a student on every row), then joined back
@@ -142,6 +148,17 @@ def validate_and_load(
         FROM _checked AS t {hashed} WHERE NOT t._is_bad""",
         {"load_id": load_id, "path": path, "ipad": ipad, "opad": opad},
     ).fetchall()
+
+
+def validate_and_load(
+    con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None
+) -> tuple[int, int, int]:
+    """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows)."""
+    schema = ALL_TABLES[table]
+    rules = _rules(schema, folder_year)
+    _read_and_check(con, path, schema, rules)
+    _quarantine_failures(con, rules, path, table, load_id)
+    _insert_good(con, list(schema.columns), path, table, key=key, load_id=load_id)
     rows_in, bad = con.execute("SELECT count(*), count(*) FILTER (WHERE _is_bad) FROM _checked").fetchall()[0]
     con.execute("DROP TABLE _checked")
     return rows_in, rows_in - bad, bad
