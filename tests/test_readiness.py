@@ -306,6 +306,32 @@ def test_year_folder_and_leading_zeros(tmp_path):
     assert any("leading zeros restored" in n for n in read.notes)
 
 
+def test_csv_cells_are_normalized_and_problems_quote_the_raw_text(tmp_path):
+    overrides = {"C1.1": " 4.0 ", "C1.2": "SKIP", "C1.3": "", "C1.4": "Five"}
+    lines = [
+        line.replace(",C2.1,", ",c2.1,")
+        for line in _csv_lines(" 1000005 ", "2024-25", " r1 ", overrides, role=" Teacher ")
+    ]
+    read = read_responses(_write_csv(tmp_path / "spaces.csv", lines), ROSTER)
+    assert read.notes == [
+        "school code 1000005 read as 01000005 (leading zeros restored)",
+        "2 problem(s) quarantined; 81 of 83 ratings kept",
+    ]
+    assert read.quarantine["source_row"].tolist() == [4, 5]
+    assert read.quarantine["message"].tolist() == [
+        "line 4, column rating: no rating for this item (a blank is not a skip) (item C1.3, rater r1), value None. "
+        "How to fix: enter 1, 2, 3 or 4, or 'skip' if the rater cannot judge the item",
+        "line 5, column rating: the rating must be 1, 2, 3, 4 or 'skip' (item C1.4, rater r1), value 'Five' "
+        "(read as 'five'). How to fix: use 4 Sustainable, 3 Moving toward Sustainability, 2 Initial Steps, "
+        "1 Area of Concern, or 'skip'",
+    ]
+    d = read.data.set_index("item_id")
+    assert len(d) == 81 and "C2.1" in d.index and d.at["C1.1", "rating"] == 4 and d.at["C1.2", "is_skipped"]
+    assert (d["org_code"] == ALPHA).all() and (d["school_year"] == 2025).all()
+    assert (d["rater_id"] == "r1").all() and (d["rater_role"] == "teacher").all()
+    assert d["source_sheet"].isna().all() and d.at["C1.1", "source_row"] == 2
+
+
 @pytest.mark.parametrize(
     "name, content, problem",
     [

@@ -40,13 +40,17 @@ def _state(tmp_path: Path, files: list[Path], *, sql: bool, monkeypatch) -> tupl
         ingest_into(con, files)
         bad = {(Path(f).name, r) for f, r in con.execute(
             "SELECT source_file, source_row FROM quarantine").fetchall()}
+        # the raw text quoted for a failed column value (the SQL validator keeps raw text only on bad rows)
+        quoted = {(Path(f).name, r, c): v for f, r, c, v in con.execute(
+            "SELECT source_file, source_row, column_name, value_text FROM quarantine "
+            "WHERE column_name <> '' AND check_name NOT LIKE 'unique%'").fetchall()}
         tables = [t[0] for t in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'raw_student_%'").fetchall()]
         rows = []
         for t in sorted(tables):
             cols = [c[0] for c in con.execute(f"DESCRIBE {t}").fetchall() if c[0] not in ("load_id",)]
             rows += [(t, *r) for r in con.execute(f"SELECT {', '.join(cols)} FROM {t} ORDER BY ALL").fetchall()]
-        return bad, rows
+        return bad, rows, quoted
     finally:
         con.close()
 
@@ -59,13 +63,16 @@ def test_sql_and_pandera_validators_agree(tmp_path, monkeypatch):
                        + ["2023,y1,01000005,07,latino,F,1,0,0,0,180,3"])]  # wrong year for the folder
     for name, (header, rows) in BAD_OTHER.items():
         files.append(write_csv(raw / name, header, rows))
-    pd_bad, pd_rows = _state(tmp_path, files, sql=False, monkeypatch=monkeypatch)
-    sql_bad, sql_rows = _state(tmp_path, files, sql=True, monkeypatch=monkeypatch)
+    pd_bad, pd_rows, pd_quoted = _state(tmp_path, files, sql=False, monkeypatch=monkeypatch)
+    sql_bad, sql_rows, sql_quoted = _state(tmp_path, files, sql=True, monkeypatch=monkeypatch)
     # enrollment: the corpus, a duplicate pair, a wrong year; assessments 4; courses: score on a DUAL course,
     # a duplicate pair, an AP score of 6, a duplicate pair with no course id
     assert len(pd_bad) == len(BAD_ROWS) + 2 + 1 + 4 + 4 + 2
     assert sql_bad == pd_bad
     assert sql_rows == pd_rows
+    common = sql_quoted.keys() & pd_quoted.keys()  # pandera also names columns of table-level checks
+    assert len(common) >= len(BAD_ROWS)
+    assert {k: sql_quoted[k] for k in common} == {k: pd_quoted[k] for k in common}
 
 
 def test_sql_validator_refuses_a_bad_header(tmp_path, monkeypatch):

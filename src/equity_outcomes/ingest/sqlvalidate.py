@@ -92,6 +92,8 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: str, schema: pa.DataFr
         typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
                           f'ltrim("_raw_{name}") AS "{name}"')
     raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in schema.columns)
+    # the raw text is kept only where the quarantine needs it: a narrow table on a clean file of millions of rows
+    raw_if_bad = ", ".join(f'CASE WHEN _is_bad THEN "_raw_{c}" END AS "_raw_{c}"' for c in schema.columns)
     fails = ", ".join(
         f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
         for i, (_, check, sql) in enumerate(rules)
@@ -102,8 +104,9 @@ def _read_and_check(con: duckdb.DuckDBPyConnection, path: str, schema: pa.DataFr
             FROM (SELECT row_number() OVER () + 1 AS source_row, {raw_cols}
                   FROM read_csv($path, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
                                 normalize_names = false)))
-        SELECT * EXCLUDE (_dup_key), {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
-        FROM (SELECT *, {fails} FROM {_with_duplicate_flag(schema.unique)})"""
+        SELECT * REPLACE ({raw_if_bad})
+        FROM (SELECT * EXCLUDE (_dup_key), {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
+              FROM (SELECT *, {fails} FROM {_with_duplicate_flag(schema.unique)}))"""
     try:
         con.execute(sql, {"path": path}).fetchall()
     except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:

@@ -20,10 +20,12 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
@@ -74,6 +76,34 @@ class ReadinessRead:
     @property
     def n_raters(self) -> int:
         return int(self.data[["org_code", "school_year", "rater_id"]].drop_duplicates().shape[0])
+
+
+@dataclass
+class _Rows:
+    """The item rows read: a frame for the checks (``source_sheet``, ``source_row`` and the normalized ``FIELDS``,
+    null when blank) and ``record(i)``, row i as a dict with the raw text and cell of each field, for the messages."""
+
+    frame: pd.DataFrame
+    record: Callable[[int], dict]
+
+    @classmethod
+    def from_records(cls, records: list[dict]) -> _Rows:
+        frame = pd.DataFrame.from_records(records)
+        frame[FIELDS] = frame[FIELDS].astype(object).where(frame[FIELDS].notna(), None)
+        return cls(frame, records.__getitem__)
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray | range]) -> _Rows:
+        """``columns``: each key of a record with its value in every row; a record is built only when asked for."""
+        frame = pd.DataFrame(
+            {
+                "source_sheet": pd.Series(columns["source_sheet"], dtype=object),
+                "source_row": columns["source_row"],
+                # the text dtype lets pandera check the column's type without looking at every value
+                **{key: pd.Series(columns[key], dtype="str") for key in FIELDS},
+            }
+        )
+        return cls(frame, lambda i: {key: values[i] for key, values in columns.items()})
 
 
 # ---- what each check means and how to fix it ----------------------------------------------------------------
@@ -322,7 +352,7 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
     return records
 
 
-def _read_workbook(path: Path, notes: set[str]) -> list[dict]:
+def _read_workbook(path: Path, notes: set[str]) -> _Rows:
     wb = _open_workbook(path)
     try:
         sheets = [ws for ws in wb.worksheets if is_rater_sheet(ws.title)]
@@ -345,7 +375,7 @@ def _read_workbook(path: Path, notes: set[str]) -> list[dict]:
             file=str(path),
             fix="fill in the rating column (1-4 or 'skip') and the rater name before sending the file",
         )
-    return records
+    return _Rows.from_records(records)
 
 
 # ---- CSVs -----------------------------------------------------------------------------------------------------
@@ -368,7 +398,14 @@ def _read_csv_text(path: Path) -> str:
     )
 
 
-def _read_csv(path: Path, notes: set[str]) -> list[dict]:
+def _normalized(cells: pd.Series, norm: Callable[[str | None], str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(raw text, normalized value) of each cell; ``_text`` and ``norm`` run once per distinct cell value."""
+    codes, uniques = pd.factorize(cells)  # a missing cell has code -1: the None appended below
+    raw = [*map(_text, uniques), None]
+    return np.array(raw, dtype=object)[codes], np.array([norm(r) for r in raw], dtype=object)[codes]
+
+
+def _read_csv(path: Path, notes: set[str]) -> _Rows:
     text = _read_csv_text(path)
     header = [h.strip().lower() for h in next(csv.reader(io.StringIO(text)))]
     if len(header) == 1 and any(d in header[0] for d in ";\t|"):
@@ -400,7 +437,6 @@ def _read_csv(path: Path, notes: set[str]) -> list[dict]:
     frame.columns = header
     if frame.empty:
         raise InputError("the file has a header but no rows", file=str(path), fix="export the responses with rows")
-    records = []
     norm = {
         "org_code": lambda v: _norm_org_code(v, notes),
         "school_year": _norm_year,
@@ -409,14 +445,13 @@ def _read_csv(path: Path, notes: set[str]) -> list[dict]:
         "item_id": lambda v: v.upper() if v else v,
         "rating": _norm_rating,
     }
-    for i, row in enumerate(frame[CSV_COLUMNS].itertuples(index=False, name=None)):
-        line = i + 2  # header is line 1
-        rec: dict[str, object] = {"source_sheet": None, "source_row": line, "_group_row": None}
-        for key, value in zip(CSV_COLUMNS, row, strict=True):
-            raw = _text(value)
-            rec[key], rec[f"_raw_{key}"], rec[f"_row_{key}"], rec[f"_col_{key}"] = norm[key](raw), raw, line, None
-        records.append(rec)
-    return records
+    lines = range(2, len(frame) + 2)  # header is line 1
+    nothing = np.full(len(frame), None, dtype=object)
+    columns: dict[str, np.ndarray | range] = {"source_sheet": nothing, "source_row": lines, "_group_row": nothing}
+    for key in CSV_COLUMNS:
+        raw, value = _normalized(frame[key], norm[key])
+        columns |= {key: value, f"_raw_{key}": raw, f"_row_{key}": lines, f"_col_{key}": nothing}
+    return _Rows.from_columns(columns)
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
@@ -447,7 +482,7 @@ def _issue(path: Path, rec: dict, column: str, check: str, value: str | None, *,
     }
 
 
-def _missing_items(path: Path, frame: pd.DataFrame, records: list[dict], skip_rows: set[int]) -> list[dict]:
+def _missing_items(path: Path, rows: _Rows, skip_rows: set[int]) -> list[dict]:
     """Validate completeness (COMPLETENESS_SCHEMA) on the grid rater group x catalog item; one record per gap.
 
     A gap in a workbook is located to the item table's header row (the row itself is gone); in a CSV it has no
@@ -455,7 +490,7 @@ def _missing_items(path: Path, frame: pd.DataFrame, records: list[dict], skip_ro
     failed a check (``skip_rows``) are not checked: their problem is already reported once, at its cell.
     """
     group_cols = ["source_sheet", "org_code", "school_year", "rater_id"]
-    keyed = frame[[*group_cols, "item_id"]].astype(object).fillna("")
+    keyed = rows.frame[[*group_cols, "item_id"]].astype(object).fillna("")
     keyed["_first"] = range(len(keyed))
     keyed["_bad_key"] = keyed["_first"].isin(skip_rows)
     groups = keyed.groupby(group_cols, sort=False).agg(_first=("_first", "first"), _bad_key=("_bad_key", "any"))
@@ -470,7 +505,7 @@ def _missing_items(path: Path, frame: pd.DataFrame, records: list[dict], skip_ro
         issues = []
         for i in err.failure_cases["index"].dropna().astype(int):
             g = grid.loc[i]
-            rec = dict(records[int(g["_first"])])
+            rec = dict(rows.record(int(g["_first"])))
             rec["_row_item_id"] = rec["_group_row"]  # workbook: the table header row; CSV: None
             subject = f"school {g['org_code']}, year {g['school_year']}, rater {g['rater_id']}"
             issues.append(_issue(path, rec, "item_id", "item_present", str(g["item_id"]), subject=subject))
@@ -478,9 +513,15 @@ def _missing_items(path: Path, frame: pd.DataFrame, records: list[dict], skip_ro
     return []
 
 
-def _validate(path: Path, records: list[dict], known_schools: set[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    frame = pd.DataFrame.from_records(records)
-    frame[FIELDS] = frame[FIELDS].astype(object).where(frame[FIELDS].notna(), None)
+def _first_sheet(frame: pd.DataFrame) -> pd.Series:
+    """Per row: the sheet ('' in a CSV) of the first row with its school, year, rater and item."""
+    key = ["org_code", "school_year", "rater_id", "item_id"]
+    keyed = frame[key].astype(object).fillna("").assign(_sheet=frame["source_sheet"].fillna(""))
+    return keyed.groupby(key, sort=False, dropna=False)["_sheet"].transform("first")
+
+
+def _validate(path: Path, rows: _Rows, known_schools: set[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = rows.frame
     schema = responses_schema(known_schools, _folder_year(path))
     try:
         schema.validate(frame[FIELDS], lazy=True)
@@ -490,10 +531,8 @@ def _validate(path: Path, records: list[dict], known_schools: set[str] | None) -
     issues: list[dict] = []
     bad: set[int] = set()
     bad_key: set[int] = set()
-    key = ["org_code", "school_year", "rater_id", "item_id"]
-    first_sheet = frame.assign(s=frame["source_sheet"].fillna("")).groupby(
-        frame[key].astype(object).fillna("").apply(tuple, axis=1), sort=False
-    )["s"].transform("first")
+    has_dupes = (failures["check"] == "multiple_fields_uniqueness").any()
+    first_sheet = _first_sheet(frame) if has_dupes else None
     for f in failures.itertuples(index=False):
         check, column = str(f.check), str(f.column)
         if check.startswith("dtype("):
@@ -503,16 +542,17 @@ def _validate(path: Path, records: list[dict], known_schools: set[str] | None) -
         if check == "not_nullable":
             check = _NOT_NULL_NAMES.get(column, f"{column}_present")
         i = int(f.index)
+        rec = rows.record(i)
         if check == "multiple_fields_uniqueness":
-            if records[i]["source_sheet"] is not None and records[i]["source_sheet"] != first_sheet.iloc[i]:
+            if rec["source_sheet"] is not None and rec["source_sheet"] != first_sheet.iloc[i]:
                 check, column = "rater_unique_in_workbook", "rater_id"  # reported once, at the rater name
             else:
                 check, column = "one_rating_per_rater_item", "rating"
         bad.add(i)
         if column in ("org_code", "school_year", "rater_id"):
             bad_key.add(i)
-        issues.append(_issue(path, records[i], column, check, records[i][f"_raw_{column}"]))
-    issues.extend(_missing_items(path, frame, records, bad_key))
+        issues.append(_issue(path, rec, column, check, rec[f"_raw_{column}"]))
+    issues.extend(_missing_items(path, rows, bad_key))
 
     quarantine = pd.DataFrame(issues, columns=QUARANTINE_COLUMNS)
     # a header cell (school code, year, rater) fails once per item row: keep one record per cell and problem
@@ -550,20 +590,21 @@ def read_responses(path: Path, known_schools: set[str] | None = None) -> Readine
     suffix = path.suffix.lower()
     notes: set[str] = set()
     if suffix in (".xlsx", ".xlsm"):
-        kind, records = "xlsx", _read_workbook(path, notes)
+        kind, rows = "xlsx", _read_workbook(path, notes)
     elif suffix == ".csv":
-        kind, records = "csv", _read_csv(path, notes)
+        kind, rows = "csv", _read_csv(path, notes)
     else:
         raise InputError(
             f"readiness responses must be .xlsx or .csv, not {suffix or 'a file without extension'}",
             file=str(path),
             fix="save the workbook as .xlsx, or export the long table as CSV",
         )
-    data, quarantine = _validate(path, records, known_schools)
+    data, quarantine = _validate(path, rows, known_schools)
+    rows_in = len(rows.frame)
     out_notes = sorted(notes)
     if len(quarantine):
-        out_notes.append(f"{len(quarantine)} problem(s) quarantined; {len(data)} of {len(records)} ratings kept")
-    return ReadinessRead(path, kind, len(records), data, quarantine, out_notes)
+        out_notes.append(f"{len(quarantine)} problem(s) quarantined; {len(data)} of {rows_in} ratings kept")
+    return ReadinessRead(path, kind, rows_in, data, quarantine, out_notes)
 
 
 def is_readiness_file(path: Path) -> bool:
