@@ -82,3 +82,23 @@ def test_sql_validator_refuses_a_bad_header(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="unexpected \\['sex'\\]"):
         ingest_into(con, [f])
     con.close()
+
+
+def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path, monkeypatch):
+    """Line numbers come from the read's insertion order, not a window: bad rows spread over a 45 MB file (large
+    enough for DuckDB to read it in parallel chunks) are quarantined at exactly their lines, inside the ingest's
+    transaction."""
+    n = 850_000
+    bad_lines = {2, 400_017, n + 1}  # the first data line, one in the middle, the last
+    rows = [f"2024,s{i},01000005,07,latino,F,1,0,0,0,180,{-1 if i + 2 in bad_lines else 3}" for i in range(n)]
+    f = write_csv(tmp_path / "raw" / "student" / "2024" / "enrollment.csv", ENROLL, rows)
+    assert f.stat().st_size > 40e6
+    monkeypatch.setattr(load_module, "SQL_VALIDATION_MIN_BYTES", 0)
+    con = connect(tmp_path / "w.duckdb")
+    ingest_into(con, [f])
+    quarantined = {r for (r,) in con.execute("SELECT source_row FROM quarantine").fetchall()}
+    first, last, loaded = con.execute(
+        "SELECT min(source_row), max(source_row), count(*) FROM raw_student_enrollment").fetchall()[0]
+    con.close()
+    assert quarantined == bad_lines
+    assert (first, last, loaded) == (3, n, n - 3)

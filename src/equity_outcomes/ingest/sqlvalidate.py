@@ -57,17 +57,6 @@ def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
     return rules
 
 
-def _with_duplicate_flag(keys: list[str] | None) -> str:
-    """The typed rows with ``_dup_key`` TRUE on rows whose key occurs more than once (NULLs equal, as pandera counts
-    them). A GROUP BY of the repeated keys joined back is cheaper than a window count over every row."""
-    if not keys:
-        return "typed, (SELECT NULL AS _dup_key)"
-    cols = ", ".join(f'"{k}" AS _k{i}' for i, k in enumerate(keys))
-    on = " AND ".join(f'typed."{k}" IS NOT DISTINCT FROM d._k{i}' for i, k in enumerate(keys))
-    return (f"(SELECT typed.*, d._dup_key FROM typed LEFT JOIN (SELECT {cols}, TRUE AS _dup_key FROM typed "
-            f"GROUP BY ALL HAVING count(*) > 1) AS d ON {on})")
-
-
 def _rules(schema: pa.DataFrameSchema, folder_year: int | None) -> list[tuple[str | None, str, str]]:
     """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule."""
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
@@ -75,44 +64,83 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None) -> list[tuple[st
         if check.name not in TABLE_CHECK_SQL:
             raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
         rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
-    if schema.unique:
-        rules.append((None, f"unique({', '.join(schema.unique)})", "_dup_key IS NULL"))
+    if schema.unique:  # set afterwards by _flag_repeated_keys
+        rules.append((None, f"unique({', '.join(schema.unique)})", "TRUE"))
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
                       f'"school_year" IS NULL OR "school_year" = {folder_year}'))
     return rules
 
 
-def _read_and_check(con: duckdb.DuckDBPyConnection, path: str, schema: pa.DataFrameSchema, rules: list) -> None:
-    """One pass from the CSV to the temp table ``_checked``: line number, raw text, typed values, every rule's
-    failure (f0, f1, ...; NULL = passed) and the row verdict ``_is_bad``."""
+def _read(con: duckdb.DuckDBPyConnection, path: str, columns: list[str]) -> None:
+    """The CSV as text into the temp table ``_in``, in file order (DuckDB preserves insertion order), so a row's
+    line number follows from its rowid (see :func:`_line_number`) without a row_number() window over the read,
+    which would read the file on one thread."""
+    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in columns)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _in AS
+            SELECT {raw_cols}
+            FROM read_csv(?, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
+                          normalize_names = false)""",
+            [path],
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
+                         fix="save it as UTF-8 comma-separated values with the contract's header") from None
+
+
+def _line_number(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for the file line of a row of ``_in`` (the header is line 1). Rows inserted in an open transaction get
+    rowids from a high base, one after another; if they are not one after another, rank the rowids instead."""
+    first, last, n = con.execute("SELECT min(rowid), max(rowid), count(*) FROM _in").fetchall()[0]
+    if n == 0 or last - first + 1 == n:
+        return f"rowid - {first or 0} + 2"
+    return "row_number() OVER (ORDER BY rowid) + 1"
+
+
+def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list) -> None:
+    """``_in`` into the temp table ``_checked``: line number, typed values, every rule's failure (f0, f1, ...;
+    NULL = passed), the row verdict ``_is_bad``, a hash of the unique key, and the raw text of bad rows only (a
+    narrow table for a clean file of millions of rows)."""
     typed_cols = []
     for name, col in schema.columns.items():
         t = _sql_type(col)
         typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
                           f'ltrim("_raw_{name}") AS "{name}"')
-    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in schema.columns)
-    # the raw text is kept only where the quarantine needs it: a narrow table on a clean file of millions of rows
     raw_if_bad = ", ".join(f'CASE WHEN _is_bad THEN "_raw_{c}" END AS "_raw_{c}"' for c in schema.columns)
     fails = ", ".join(
         f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
         for i, (_, check, sql) in enumerate(rules)
     )
-    sql = f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        WITH typed AS MATERIALIZED (
-            SELECT *, {", ".join(typed_cols)}
-            FROM (SELECT row_number() OVER () + 1 AS source_row, {raw_cols}
-                  FROM read_csv($path, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
-                                normalize_names = false)))
+    key_hash = "hash(" + ", ".join(f'"{k}"' for k in schema.unique) + ")" if schema.unique else "NULL::UBIGINT"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _checked AS
         SELECT * REPLACE ({raw_if_bad})
-        FROM (SELECT * EXCLUDE (_dup_key), {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
-              FROM (SELECT *, {fails} FROM {_with_duplicate_flag(schema.unique)}))"""
-    try:
-        con.execute(sql, {"path": path}).fetchall()
-    except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as exc:
-        # the rules are compiled and tested: what fails here is reading the file
-        raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
-                         fix="save it as UTF-8 comma-separated values with the contract's header") from None
+        FROM (SELECT *, {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
+              FROM (SELECT *, {fails}, {key_hash} AS _key_hash
+                    FROM (SELECT {_line_number(con)} AS source_row, *, {", ".join(typed_cols)} FROM _in)))"""
+    ).fetchall()
+    con.execute("DROP TABLE _in")
+
+
+def _flag_repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str], rule: int, check: str) -> None:
+    """Mark rows of ``_checked`` whose key occurs more than once (NULLs equal, as pandera counts them) as failing
+    rule ``f<rule>``. Candidates come from a GROUP BY of one 64-bit hash of the key (cheaper than grouping the key
+    columns of millions of rows); only rows whose hash repeats are then grouped on the key itself, so a hash
+    collision cannot flag a row by mistake."""
+    cols = ", ".join(f'"{k}"' for k in keys)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _repeated AS
+        SELECT {cols} FROM _checked
+        WHERE _key_hash IN (SELECT _key_hash FROM _checked GROUP BY ALL HAVING count(*) > 1)
+        GROUP BY ALL HAVING count(*) > 1"""
+    ).fetchall()
+    if con.execute("SELECT count(*) FROM _repeated").fetchall()[0][0]:
+        on = " AND ".join(f'_checked."{k}" IS NOT DISTINCT FROM r."{k}"' for k in keys)
+        con.execute(f"UPDATE _checked SET f{rule} = ?, _is_bad = TRUE FROM _repeated AS r WHERE {on}",
+                    [check]).fetchall()
+    con.execute("DROP TABLE _repeated")
 
 
 def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str, table: str, load_id: str) -> None:
@@ -159,7 +187,11 @@ def validate_and_load(
     """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows)."""
     schema = ALL_TABLES[table]
     rules = _rules(schema, folder_year)
-    _read_and_check(con, path, schema, rules)
+    _read(con, path, list(schema.columns))
+    _check(con, schema, rules)
+    if schema.unique:
+        rule = next(i for i, (col, check, _) in enumerate(rules) if col is None and check.startswith("unique("))
+        _flag_repeated_keys(con, schema.unique, rule, rules[rule][1])
     _quarantine_failures(con, rules, path, table, load_id)
     _insert_good(con, list(schema.columns), path, table, key=key, load_id=load_id)
     rows_in, bad = con.execute("SELECT count(*), count(*) FILTER (WHERE _is_bad) FROM _checked").fetchall()[0]
