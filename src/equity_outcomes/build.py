@@ -16,7 +16,7 @@ from .errors import EquityOutcomesError
 from .paths import sql_dir
 from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
-from .warehouse import table_exists
+from .warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts"]
 
@@ -87,18 +87,10 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_ref")
 
 
-def _kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
-    """'TABLE', 'VIEW' or None for an object of the main schema."""
-    rows = con.execute(
-        "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
-    ).fetchall()
-    return None if not rows else ("VIEW" if rows[0][0] == "VIEW" else "TABLE")
-
-
 def _drop_if_kind_changed(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     """A model that turned from a table into a view (or back) replaces the old object: CREATE OR REPLACE cannot."""
     created = re.search(rf"CREATE\s+OR\s+REPLACE\s+(TABLE|VIEW)\s+{re.escape(name)}\b", sql, re.IGNORECASE)
-    existing = _kind(con, name)
+    existing = object_kind(con, name)
     if created and existing and existing != created.group(1).upper():
         con.execute(f"DROP {existing} {name}")
 
@@ -127,7 +119,7 @@ def build_models(
                 ) from None
             name = path.stem
             seconds = time.perf_counter() - t0
-            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if _kind(con, name) == "TABLE" else None
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if object_kind(con, name) == "TABLE" else None
             summary.models.append((f"{path.parent.name}/{name}", seconds, rows))
             if progress:
                 progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")

@@ -192,11 +192,17 @@ class StagedWarehouse:
             self._lock_cm.__exit__(exc_type, exc, tb)
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def object_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'TABLE', 'VIEW' or None for an object of the main schema."""
     rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'", [name]
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
     ).fetchall()
-    return bool(rows[0][0])
+    return None if not rows else ("VIEW" if rows[0][0] == "VIEW" else "TABLE")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """True for a table or a view of the main schema."""
+    return object_kind(con, name) is not None
 
 
 def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
