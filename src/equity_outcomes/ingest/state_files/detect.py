@@ -40,7 +40,7 @@ def _sample(path: Path) -> list[list[str]]:
 
 
 def _positional(rows: list[list[str]]) -> Detected | None:
-    """A positional layout whose shape most sample records have."""
+    """A positional layout whose shape the first record, or most sample records, have."""
     shapes = {
         Detected("sims", "student"): lambda r: len(r) == 52 and SASID.fullmatch(r[1]) and SCHOOL.fullmatch(r[14]),
         Detected("scs", "course"): lambda r: len(r) in (13, 14) and SASID.fullmatch(r[1]) and SCHOOL.fullmatch(r[2]),
@@ -48,7 +48,7 @@ def _positional(rows: list[list[str]]) -> Detected | None:
         Detected("ssdr", "offense"): lambda r: len(r) == 25 and SCHOOL.fullmatch(r[3]) is not None,
     }
     for detected, fits in shapes.items():
-        if sum(bool(fits(r)) for r in rows) * 2 > len(rows):
+        if fits(rows[0]) or sum(bool(fits(r)) for r in rows) * 2 > len(rows):
             return detected
     return None
 

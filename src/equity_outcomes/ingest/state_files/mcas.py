@@ -57,7 +57,7 @@ def _subject(raw: pd.DataFrame, cols: dict[str, str], subject: str, label: str, 
     for code in sorted(set(level[taken & ~known])):
         checks.rule(raw, level_col, ~(taken & (level == code)), "code in MCAS achievement level table",
                     f"unknown achievement level {code!r}", CODE_FIX.format(family=FAMILY))
-    checks.counts += [(level_col, c, levels[c][0], int(n)) for c, n in level[taken & known].value_counts().items()]
+    checks.used.append((level_col, level[taken & known], {c: m for c, (m, _) in levels.items()}))
     sgp_col = cols.get(f"{subject}_sgp")
     return pd.DataFrame({
         "school_year": str(school_year), "student_id": raw[cols["sasid"]], "org_code": raw[cols["org_code"]],
@@ -101,7 +101,7 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
         found.append(q)
     data = pd.concat(tables, ignore_index=True).sort_values(["source_row"], kind="stable").reset_index(drop=True)
     counts = checks.code_counts()
-    families = sorted({levels[c][1] for c in counts["code"] if c in levels})
+    families = sorted({levels[c][1] for c in counts["code"] if c in levels})  # the editions seen
     read = StateRead(path, FAMILY, RECORD, "+".join(families) or "none", "MCAS student results", school_year,
                      len(raw), {"assessments": data},
                      quarantine=pd.concat([f for f in found if len(f)] or found[:1], ignore_index=True),

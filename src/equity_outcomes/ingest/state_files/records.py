@@ -113,7 +113,7 @@ class Checks:
         self.path, self.fam, self.version, self.table_name = path, fam, version, table_name
         self.found: list[pd.DataFrame] = []
         self.bad = pd.Index([])
-        self.counts: list[tuple[str, str, str | None, int]] = []
+        self.used: list[tuple[str, pd.Series, dict]] = []  # (element, known values in scope, code -> maps_to)
 
     def _fail(self, frame: pd.DataFrame, mask: pd.Series, element: str, check: str, message: str,
               withhold: bool = False) -> None:
@@ -138,9 +138,9 @@ class Checks:
             self._fail(frame, scope & (values == code), element, f"code in {element} table ({self.version.id})",
                        f"unknown {element} {name} code {code!r} for {self.fam.label} ({self.version.handbook}); "
                        f"How to fix: {CODE_FIX.format(family=self.fam.id)}")
-        used = values[scope & known].value_counts()
-        self.counts += [(element, c, table[c].maps_to, int(n)) for c, n in used.items()]
-        return values.where(scope).map({c: t.maps_to for c, t in table.items()})
+        mapping = {c: t.maps_to for c, t in table.items()}
+        self.used.append((element, values[scope & known], mapping))
+        return values.where(scope).map(mapping)
 
     def rule(self, frame: pd.DataFrame, element: str, ok: pd.Series, check: str, problem: str, fix: str,
              withhold: bool = False) -> None:
@@ -164,8 +164,10 @@ class Checks:
         return pd.concat(self.found, ignore_index=True)[cols] if self.found else pd.DataFrame(columns=cols)
 
     def code_counts(self) -> pd.DataFrame:
-        counts = pd.DataFrame(self.counts, columns=["element", "code", "maps_to", "n_records"])
-        return counts.groupby(["element", "code", "maps_to"], dropna=False, as_index=False)["n_records"].sum()
+        """How many records each code mapping was applied to (records that passed every check of this file)."""
+        counts = [(element, code, mapping[code], int(n)) for element, values, mapping in self.used
+                  for code, n in values.drop(index=self.bad, errors="ignore").value_counts().items()]
+        return pd.DataFrame(counts, columns=["element", "code", "maps_to", "n_records"])
 
 
 def fmt_days(values: pd.Series) -> pd.Series:
@@ -183,9 +185,18 @@ def to_contract(table: str, frame: pd.DataFrame, path: Path, key: bytes | None, 
     if frame.empty:
         return frame.assign(source_row=pd.Series(dtype="int64")), pd.DataFrame(columns=[*QUARANTINE_COLUMNS,
                                                                                         "table_name"])
+    # a missing required value is quarantined here: pandera, failing to coerce such a column, would check the
+    # other rows' uncoerced text against the column's rules and reject them all
+    required = [c for c, col in schema.columns.items() if not col.nullable]
+    missing = frame[required].isna()
+    gaps = [pd.DataFrame({"source_row": frame.index[missing[c]].to_numpy() + 2, "column_name": c, "value_text": None,
+                          "check_name": "not_nullable", "message": f"required value missing in column {c}"})
+            for c in required if missing[c].any()]
+    frame = frame[~missing.any(axis=1).to_numpy()]
     validated, q = _validate_rows(schema, frame, path)
+    q = pd.concat([*gaps, q], ignore_index=True) if gaps else q
     bad = pd.Index(q["source_row"].to_numpy() - 2).unique()
-    good = frame.drop(index=bad)
+    good = frame.drop(index=bad, errors="ignore")
     data = validated if validated is not None and len(validated) == len(good) else (
         schema.validate(good) if len(good) else good)
     data = data.copy()
