@@ -213,6 +213,14 @@ def test_history_derived_former_el_and_dual(tmp_path: Path) -> None:
     assert rows(w, "SELECT school_year, is_el, is_former_el FROM raw_student_enrollment ORDER BY 1") == [
         (2023, 1, 0), (2024, 0, 1)]
     assert rows(w, "SELECT completed_dual_enrollment FROM raw_student_graduates") == [(1,)]
+    before = {t: v for t, v in snapshot(w).items() if t != "load_audit"}
+    assert {r.status for r in load(w, raw / "student").results} == {"unchanged"}
+    assert {t: v for t, v in snapshot(w).items() if t != "load_audit"} == before
+    # a corrected 2023 file (the student was never EL) replaces the earlier rows and the derivation follows
+    (raw / "student" / "2023" / "sims.txt").write_text(sims_line("1000000001", DOE025="00", DOE016="11") + "\n")
+    assert "replaced" in {r.status for r in load(w, raw / "student").results}
+    assert rows(w, "SELECT school_year, is_el, is_former_el FROM raw_student_enrollment ORDER BY 1") == [
+        (2023, 0, 0), (2024, 0, 0)]
 
 
 def test_inspect_reports_layout_edition_and_bad_codes(tmp_path: Path) -> None:

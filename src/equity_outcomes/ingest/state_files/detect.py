@@ -22,6 +22,7 @@ SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 20
 SASID = re.compile(r"\d{10}")
 SCHOOL = re.compile(r"\d{8}")
+DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def _positional(rows: list[list[str]]) -> Detected | None:
     shapes = {
         Detected("sims", "student"): lambda r: len(r) == 52 and SASID.fullmatch(r[1]) and SCHOOL.fullmatch(r[14]),
         Detected("scs", "course"): lambda r: len(r) in (13, 14) and SASID.fullmatch(r[1]) and SCHOOL.fullmatch(r[2]),
-        Detected("ssdr", "discipline"): lambda r: len(r) == 24 and SASID.fullmatch(r[2]) and r[7].isdigit(),
-        Detected("ssdr", "offense"): lambda r: len(r) == 25 and SCHOOL.fullmatch(r[3]) is not None,
+        Detected("ssdr", "discipline"): lambda r: len(r) == 24 and DATE.fullmatch(r[1]) and SASID.fullmatch(r[2])
+        and r[7].isdigit(),
+        Detected("ssdr", "offense"): lambda r: len(r) == 25 and DATE.fullmatch(r[1]) and SCHOOL.fullmatch(r[3]),
     }
     for detected, fits in shapes.items():
         if fits(rows[0]) or sum(bool(fits(r)) for r in rows) * 2 > len(rows):
