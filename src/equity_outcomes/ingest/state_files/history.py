@@ -16,6 +16,8 @@ SIMS_FILES = "SELECT source_file FROM load_audit WHERE source_kind = 'state' AND
 
 
 def derive_history(con: duckdb.DuckDBPyConnection) -> None:
+    if not con.execute(f"{SIMS_FILES} LIMIT 1").fetchall():
+        return  # no SIMS file in the warehouse: nothing to derive
     con.execute(f"""
         UPDATE raw_student_enrollment AS e SET is_former_el = CASE WHEN e.is_el = 0 AND EXISTS (
             SELECT 1 FROM raw_student_enrollment p
