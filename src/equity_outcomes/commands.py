@@ -21,6 +21,15 @@ def _warehouse_arg(p: argparse.ArgumentParser) -> None:
                    help="DuckDB warehouse file (default: data/processed/warehouse.duckdb)")
 
 
+def _state_formats(text: str) -> set[str]:
+    from .synth.state_files import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 @command("synth", "Generate the synthetic network (student extracts, DESE-style exports, roster, known effects).")
 def _synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=paths.default_demo_raw())
@@ -30,13 +39,19 @@ def _synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--first-year", type=int, default=2018)
     p.add_argument("--last-year", type=int, default=2025)
     p.add_argument("--no-dese", action="store_true", help="skip the DESE-style xlsx exports (large runs)")
+    p.add_argument("--format", default="contract", type=_state_formats,
+                   help="student files as the data contract's CSVs (default), or in the state layouts districts "
+                        "hold: sims, ssdr, scs, mcas (comma-separated) or state (all four); see "
+                        "docs/state_reporting_files.md")
 
     def handler(a):
         from .synth import generate_network
+        from .synth.state_files import write_state_layouts
 
         s = generate_network(a.out, seed=a.seed, n_students=a.students, n_schools=a.schools,
                              first_year=a.first_year, last_year=a.last_year, dese_exports=not a.no_dese,
                              progress=say)
+        write_state_layouts(a.out, a.format, progress=say)
         print(f"synthetic network: {s.n_schools} schools, {s.n_students:,} students, years {s.years[0]}-{s.years[-1]}, "
               f"{len(s.files)} files in {s.out_dir} ({s.seconds:.1f} s)")
 

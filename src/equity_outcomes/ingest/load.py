@@ -27,6 +27,8 @@ from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
 from .pseudonymize import load_key
 from .sqlvalidate import validate_and_load
+from .state_files import derive_history, is_state_file, read_state_file
+from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
 
 # Extracts this large are validated inside DuckDB (same rules, compiled from the pandera schemas) instead of pandas.
@@ -93,7 +95,8 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
         if p.is_dir():
             found.extend(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in DATA_SUFFIXES and f.name.lower() not in IGNORED_NAMES
+                if f.is_file() and f.name.lower() not in IGNORED_NAMES and (
+                    f.suffix.lower() in DATA_SUFFIXES or (f.suffix.lower() in STATE_SUFFIXES and is_state_file(f)))
             )
         else:
             found.append(p)
@@ -171,6 +174,22 @@ def _load_student(con, path: Path, key: bytes, load_id: str) -> FileResult:
         _append(con, "quarantine", q)
     year = read.school_year
     return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data), q["source_row"].nunique() if len(q) else 0)
+
+
+def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
+    """A SIMS, SSDR, SCS or MCAS results file mapped into contract tables (see ingest/state_files)."""
+    read = read_state_file(path, key)
+    frames = {f"raw_student_{t}": d for t, d in read.tables.items()}
+    frames |= {"raw_state_id_crosswalk": read.crosswalk, "raw_state_code_counts": read.code_counts,
+               "quarantine": read.quarantine}
+    for table, frame in frames.items():
+        if frame is not None and len(frame):
+            frame = frame.copy()
+            frame.insert(0, "source_file", str(path))
+            frame.insert(0, "load_id", load_id)
+            _append(con, table, frame)
+    return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
+                      read.rows_quarantined, "; ".join(read.notes))
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:
@@ -285,6 +304,9 @@ def ingest_into(
                     if kind == "student":
                         key = key or load_key()
                         result = _load_student(con, path, key, summary.load_id)
+                    elif kind == "state":
+                        key = key or load_key()
+                        result = _load_state(con, path, key, summary.load_id)
                     elif kind == "readiness":
                         result = _load_readiness(con, path, summary.load_id)
                     else:
@@ -307,6 +329,7 @@ def ingest_into(
                          f"{f', {result.rows_quarantined:,} quarantined' if result.rows_quarantined else ''})")
         if errors:
             raise IngestError(errors)
+        derive_history(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -328,7 +351,8 @@ def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path,
         if duplicate_of is None and previous_hash != digest and digest in first_with:
             duplicate_of = first_with[digest]
         first_with.setdefault(digest, str(path))
-        kind = "student" if table_for(path) is not None else ("readiness" if is_readiness_file(path) else "dese")
+        kind = ("student" if table_for(path) is not None else "state" if is_state_file(path)
+                else "readiness" if is_readiness_file(path) else "dese")
         plan.append((path, kind, digest, previous_hash, duplicate_of))
     return plan
 
