@@ -44,6 +44,14 @@ CREATE TABLE IF NOT EXISTS quarantine (
     check_name   VARCHAR,
     message      VARCHAR
 );
+CREATE TABLE IF NOT EXISTS load_mappings (  -- spellings mapped to the data contract at ingest (normalize.py)
+    load_id      VARCHAR,
+    source_file  VARCHAR,
+    column_name  VARCHAR,
+    value_from   VARCHAR,     -- as written in the file
+    value_to     VARCHAR,     -- the contract's value
+    rows         BIGINT
+);
 """
 
 
