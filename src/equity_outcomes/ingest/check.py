@@ -149,6 +149,8 @@ def _describe(f: FileReport) -> list[str]:
         by_column.setdefault(m.column, []).append(m)
     for column, maps in by_column.items():
         lines.append(f"    maps {column}: " + ", ".join(f"{m.value_from!r} -> {m.value_to!r} ({m.rows:,})" for m in maps))
+    if f.refused:
+        lines.append(f"    {f.reason.splitlines()[0].strip()}")
     lines += [f"    {describe_bad_row(e)}" for e in f.examples]
     if f.refused:
         lines.append(f"    {f.reason.splitlines()[-1].strip()}")

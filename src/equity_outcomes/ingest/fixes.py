@@ -28,7 +28,8 @@ ROW_RULE_FIXES["days absent cannot exceed days in membership"] = ROW_RULE_FIXES[
 
 
 def is_row_rule(check: str) -> bool:
-    return check in ROW_RULE_FIXES
+    """A rule over several columns of a row (no single column or value to quote)."""
+    return check in ROW_RULE_FIXES or check.startswith("unique") or "uniqueness" in check
 
 
 def _allowed(table: str, column: str) -> list[str]:
@@ -62,14 +63,15 @@ def fix_for(table: str, column: str | None, check: str) -> str:
     if check.startswith("in_range"):
         lo, hi = (_numbers(check) + ["?", "?"])[:2]
         return f"use a value from {lo} to {hi}"
-    if check.startswith("str_matches") and "code" in column:
+    if (check.startswith("str_matches") or "8 digits" in check) and "code" in column:  # pandera reports the error
         return ("write the 8-digit DESE code with its leading zeros, e.g. 01000005 (a code that lost them is padded "
                 "only when the roster lists the school)")
     if check.startswith("str_length"):
         lo, hi = (_numbers(check) + ["?", "?"])[:2]
         return f"write {lo} to {hi} characters"
-    if check.startswith("unique"):
-        return f"keep one row per {check[len('unique'):]}: remove or merge the repeated rows"
+    if check.startswith("unique") or "uniqueness" in check:  # SQL validator: unique(...); pandera: *_uniqueness
+        keys = ", ".join(ALL_TABLES[table].unique or [column]) if table in ALL_TABLES else column
+        return f"keep one row per ({keys}): remove or merge the repeated rows"
     if check.startswith("equals folder year"):
         return "move the file to the folder of its school year, or correct school_year"
     if check.startswith("unknown school"):

@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..paths import config_dir
 from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
-from .fixes import ROW_RULE_FIXES, fix_for
+from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
 from .sqlvalidate import validate_and_load
@@ -56,10 +56,7 @@ def kind_of(path: Path) -> str:
 
 def max_quarantined_pct(override: float | None = None) -> float:
     """The share of a file's rows (percent) above which the file is refused: ``override``, else config/ingest.yaml."""
-    if override is not None:
-        return float(override)
-    with open(config_dir() / "ingest.yaml", encoding="utf-8") as fh:
-        return float(yaml.safe_load(fh)["max_quarantined_pct"])
+    return float(override) if override is not None else float(_ingest_config()["max_quarantined_pct"])
 
 
 @dataclass
@@ -222,11 +219,27 @@ def _load_readiness(con, path: Path, load_id: str) -> FileResult:
                       "; ".join(read.notes))
 
 
+def _ingest_config() -> dict:
+    with open(config_dir() / "ingest.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 def read_dese(path: Path):
-    """Read one DESE export with its manifest (runs in a worker process when many files are read)."""
+    """Read one DESE export with its manifest (runs in a worker process when many files are read). A column of
+    student ids is refused as such: DESE profile exports are aggregates."""
     from . import dese  # imported on first use: its column maps load from config
 
-    return dese.read_dese_file(path, dese.find_manifest(path))
+    try:
+        return dese.read_dese_file(path, dese.find_manifest(path))
+    except InputError as exc:
+        ids = {h.lower() for h in _ingest_config()["student_id_headers"]}
+        if exc.column and " ".join(str(exc.column).lower().split()) in ids:
+            raise InputError(
+                "a column of student ids: DESE profile exports hold no student-level rows, so this file is not one "
+                "(and student ids must not be loaded as DESE data)", file=str(path), column=exc.column,
+                fix="a student-level extract belongs in student/<school year>/<table>.csv with the data contract's "
+                    "header (docs/student_data_contract.md); otherwise remove the column") from None
+        raise
 
 
 class _DesePrefetch:
@@ -316,14 +329,19 @@ def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path,
     """The first quarantined rows of a file in this load: row, column, value, check and the fix (one per row and
     check; a rule over several columns of the row names no column)."""
     rows = con.execute(
-        "SELECT DISTINCT ON (source_row, check_name) source_row, table_name, "
-        "CASE WHEN list_contains(?, check_name) THEN NULL ELSE column_name END, "
-        "CASE WHEN list_contains(?, check_name) THEN NULL ELSE value_text END, check_name FROM quarantine "
+        "SELECT source_row, table_name, column_name, value_text, check_name FROM quarantine "
         "WHERE load_id = ? AND source_file = ? ORDER BY source_row, check_name, column_name LIMIT ?",
-        [list(ROW_RULE_FIXES), list(ROW_RULE_FIXES), load_id, str(path), limit],
+        [load_id, str(path), 50 * limit],
     ).fetchall()
-    return [{"row": r, "column": c or None, "value": v, "check": chk, "fix": fix_for(t, c, chk)}
-            for r, t, c, v, chk in rows]
+    out, seen = [], set()
+    for r, t, c, v, chk in rows:
+        if (r, chk) in seen:
+            continue
+        seen.add((r, chk))
+        whole_row = is_row_rule(chk)
+        out.append({"row": r, "column": None if whole_row else (c or None), "value": None if whole_row else v,
+                    "check": chk, "fix": fix_for(t, c, chk)})
+    return out[:limit]
 
 
 def describe_bad_row(e: dict) -> str:

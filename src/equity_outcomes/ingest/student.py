@@ -103,6 +103,13 @@ def check_header(path: Path, table: str, text: str | None = None) -> list[str]:
     return header
 
 
+def _too_many_fields(path: Path, text: str, n_columns: int) -> None:
+    for line, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if len(fields) > n_columns:
+            raise InputError(f"the row has {len(fields)} fields but the header has {n_columns}", file=str(path),
+                             row=line, fix="remove the extra fields, or quote values that contain commas")
+
+
 def _read_frame(path: Path, table: str) -> pd.DataFrame:
     text = _read_text(path)
     header = check_header(path, table, text)
@@ -111,6 +118,8 @@ def _read_frame(path: Path, table: str) -> pd.DataFrame:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields of the first rows as an index
+        _too_many_fields(path, text, len(header))
     frame.columns = header
     if frame.empty:
         raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
