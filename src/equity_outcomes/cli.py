@@ -68,5 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m equity_outcomes.cli: run the package's module, where commands register
+    from equity_outcomes.cli import main as package_main
+
+    sys.exit(package_main())

@@ -184,17 +184,21 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
 
 
-def _resolve_run(a, ws: Workspace) -> None:
-    """Fill the run's paths from the workspace; refuse loading other files into the demo warehouse."""
-    if a.raw and ws.is_demo and a.warehouse == ws.warehouse and \
-            {Path(r).resolve() for r in a.raw} != {r.resolve() for r in ws.raw}:
+def _resolve_run(a, ws: Workspace | None) -> None:
+    """Fill the run's paths from the workspace; refuse loading other files into the demo warehouse. A warehouse
+    named with --warehouse (outside the workspace's) gets its scorecards beside it unless --dashboards says."""
+    if ws is None and not a.raw:
+        raise InputError("no files to load: the current folder is not inside a workspace", column="--raw",
+                         fix="pass --raw FOLDER, or run inside a workspace (equity-outcomes init DIR)")
+    own = ws is not None and Path(a.warehouse).resolve() == ws.warehouse
+    if a.raw and own and ws.is_demo and {Path(r).resolve() for r in a.raw} != {r.resolve() for r in ws.raw}:
         raise InputError(
             "the demo workspace's warehouse holds the synthetic network: your files would mix with its schools",
             file=str(a.raw[0]),
             fix="make a workspace of your own: `equity-outcomes init my-network`, put your files in my-network/raw, "
                 "then run `equity-outcomes run` inside my-network (or pass --warehouse FILE)")
     a.raw = a.raw or list(ws.raw)
-    a.dashboards = a.dashboards or ws.dashboards
+    a.dashboards = a.dashboards or (ws.dashboards if own else Path(a.warehouse).resolve().parent / "dashboards")
     a.baseline_year = _or_workspace(a.baseline_year, ws, "baseline_year")
     a.targets = _or_workspace(a.targets, ws, "targets")
     a.max_quarantined_pct = _max_quarantined(a, ws)

@@ -194,7 +194,7 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
         f"""INSERT INTO raw_student_{table} BY NAME
         SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
         FROM _checked AS t {hashed} WHERE NOT t._is_bad""",
-        {"load_id": load_id, "path": path, "ipad": ipad, "opad": opad},
+        {"load_id": load_id, "path": path, **({"ipad": ipad, "opad": opad} if id_cols else {})},  # roster: no ids
     ).fetchall()
 
 
