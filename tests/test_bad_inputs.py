@@ -292,6 +292,7 @@ ARG_CASES = {
     "init an existing workspace": (["init", "{t}/ws_typo"], ["already a workspace", "equity-outcomes.yaml"]),
     "demo warehouse mixed with other files": (["run", "--raw", "{t}/raw", "--workspace", str(ROOT), "--no-prefect"],
                                               ["synthetic network", "init"]),
+    "demo in a workspace of one's own": (["demo", "--workspace", "{t}/ws_base2"], ["demo workspace", "run"]),
     "missing pseudonymization key": (["run", "--raw", "{t}/raw", "--warehouse", "{w}", "--no-prefect"],
                                      ["pseudonymization key", "id_key"]),
     "warehouse in use": (["ingest", "{t}/raw", "--warehouse", "{w}"], ["in use by another process", "Wait"]),
@@ -315,6 +316,7 @@ def _setup(case: str, t: Path, w: Path, monkeypatch) -> subprocess.Popen | None:
     _workspace(t, "ws_yaml", "network: [x\n")
     _workspace(t, "ws_out", "warehouse: ../elsewhere.duckdb\n")
     _workspace(t, "ws_base", "baseline_year: last year\n")
+    _workspace(t, "ws_base2", "baseline_year: 2019\n")
     if case == "missing pseudonymization key":
         monkeypatch.delenv("EQUITY_OUTCOMES_ID_KEY")
         monkeypatch.setenv("HOME", str(t))

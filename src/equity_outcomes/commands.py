@@ -273,8 +273,12 @@ def _demo(p: argparse.ArgumentParser) -> None:
 
         from .reporting import run_summary_text
 
-        os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
         ws = use_workspace(a, demo=True)
+        if not ws.is_demo:
+            raise InputError("demo writes the synthetic network, so it runs only in the demo workspace",
+                             file=str(ws.file), fix="run `equity-outcomes demo` without --workspace (or from the "
+                                                    "project checkout); in your workspace use `equity-outcomes run`")
+        os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
         a.raw = a.raw or list(ws.raw)
         _resolve_run(a, ws)
         started = time.perf_counter()

@@ -50,6 +50,11 @@ def required_subgroups() -> list[str]:
     return [k for k, v in subgroups().items() if v["required"] == "true"]
 
 
+def labels() -> dict[str, str]:
+    """Every raw label (normalized) of the crosswalk and the subgroup id it maps to."""
+    return dict(_load(config_dir())[0])
+
+
 def lookup(label: str) -> str | None:
     """The subgroup id a raw label maps to (an id maps to itself), or None when the crosswalk does not know it."""
     crosswalk, known = _load(config_dir())

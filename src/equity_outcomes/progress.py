@@ -56,10 +56,14 @@ class Display:
                 TextColumn,
                 TimeElapsedColumn,
             )
+            from rich.table import Column
 
-            self._rich = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<9}"), BarColumn(),
-                                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
-                                  console=Console(file=self.stream), transient=False)
+            # counts and time keep their width; the message takes what is left of the line and is cut with "…"
+            self._rich = Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[stage]:<8}"), BarColumn(bar_width=16),
+                                  MofNCompleteColumn(), TimeElapsedColumn(),
+                                  TextColumn("{task.description}",
+                                             table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+                                  console=Console(file=self.stream), transient=False, expand=True)
 
     def __enter__(self) -> Display:
         if self._rich is not None:
@@ -110,11 +114,9 @@ class Display:
         line = f"{stage.summary or ('done' if ok else 'failed')} ({seconds:.1f} s)"
         with self._lock:
             self.current = None
-            if self._rich is not None:
-                task = next(t for t in self._rich.tasks if t.id == stage.task)
-                total = task.total if task.total is not None else 1
-                self._rich.update(stage.task, total=total, completed=total if ok else task.completed,
-                                  description=line)
+            if self._rich is not None:  # the bar gives way to the stage's line, printed in full above the bars
+                self._rich.remove_task(stage.task)
+                self._rich.console.print(f"[bold]{stage.name}[/]: {line}", highlight=False, soft_wrap=True)
             elif self.mode == "plain":
                 self._line(f"{stage.name}: {line}")
 

@@ -133,7 +133,7 @@ def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: 
         lines += _marts_lines(con)
         years = target_year_rows(con, result.get("targets", {}).get("coverage"))
         if years:
-            lines.append("  targets (network schools): baseline year(s), judged year, sources with data")
+            lines.append("  targets (network schools): baseline year(s), the judged year, the source(s) judged")
             lines += [f"    {r['target']:<17} baseline {r['baseline_year']:<9} judged {r['judged_year']}  "
                       f"{r['sources_used']}" + (f"  ({r['missing']})" if r["missing"] else "") for r in years]
     finally:
