@@ -231,7 +231,7 @@ def _run(a) -> dict:
                                        baseline_year=a.baseline_year, dashboards=dashboards,
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
                                        max_quarantined=a.max_quarantined_pct, targets_file=a.targets)
-        _warn(f"{why}; ran the same stages without Prefect (no flow-run record or artifacts for this run).")
+        _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
