@@ -14,6 +14,7 @@ import pandas as pd
 from . import catalog, crosswalk
 from .errors import EquityOutcomesError
 from .paths import sql_dir
+from .progress import step
 from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
 from .warehouse import object_kind, table_exists
@@ -106,7 +107,8 @@ def build_models(
         ensure_raw_tables(con)
         load_reference_tables(con)
         load_readiness_reference(con)
-        for path in model_files(root):
+        files = model_files(root)
+        for path in files:
             t0 = time.perf_counter()
             sql = path.read_text(encoding="utf-8")
             try:
@@ -121,9 +123,9 @@ def build_models(
             seconds = time.perf_counter() - t0
             rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if object_kind(con, name) == "TABLE" else None
             summary.models.append((f"{path.parent.name}/{name}", seconds, rows))
-            if progress:
-                progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")
-                         + f"{', ' if rows is not None else ''}{seconds:.1f} s)")
+            step(progress, len(summary.models), len(files),
+                 f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")
+                 + f"{', ' if rows is not None else ''}{seconds:.1f} s)")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -25,11 +25,16 @@ def sql_dir() -> Path:
 
 
 def default_warehouse() -> Path:
-    return project_root() / "data" / "processed" / "warehouse.duckdb"
+    """The demo workspace's warehouse (workspace.DEMO): data/processed/warehouse.duckdb."""
+    from .workspace import demo_workspace
+
+    return demo_workspace().warehouse
 
 
 def default_demo_raw() -> Path:
-    return project_root() / "data" / "raw" / "demo"
+    from .workspace import demo_workspace
+
+    return demo_workspace().raw[0]
 
 
 def shared_dese_dir() -> Path:

@@ -440,6 +440,12 @@ def find_manifest(path: Path) -> Manifest | None:
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _is_encrypted_ooxml(path: Path) -> bool:
+    """An encrypted .xlsx is an OLE2 container with an 'EncryptionInfo' stream (an old .xls has none)."""
+    with open(path, "rb") as fh:
+        return "EncryptionInfo".encode("utf-16-le") in fh.read(4 << 20)
+
+
 def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[object]], str, list[str]]:
     import openpyxl  # local: keeps `import equity_outcomes.ingest.dese` light
 
@@ -449,7 +455,10 @@ def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[objec
     if not head:
         raise InputError("file is empty (0 bytes)", file=file, fix="download the export again")
     if not head.startswith(b"PK"):
-        if head.startswith(b"\xd0\xcf\x11\xe0"):
+        if head.startswith(b"\xd0\xcf\x11\xe0") and _is_encrypted_ooxml(path):
+            what, fix = ("a password-protected (encrypted) workbook",
+                         "open it in Excel, remove the password (File > Info > Protect Workbook) and save it again")
+        elif head.startswith(b"\xd0\xcf\x11\xe0"):
             what, fix = "an old Excel 97-2003 (.xls) workbook", "open it in Excel and save it as .xlsx"
         elif head.lstrip(b"\xef\xbb\xbf\xff\xfe").lstrip()[:1] in (b"<",):
             what, fix = "an HTML/XML page", "download the export again with the Excel button, or save it as .xlsx"

@@ -193,7 +193,7 @@ def to_contract(table: str, frame: pd.DataFrame, path: Path, key: bytes | None, 
                           "check_name": "not_nullable", "message": f"required value missing in column {c}"})
             for c in required if missing[c].any()]
     frame = frame[~missing.any(axis=1).to_numpy()]
-    validated, q = _validate_rows(schema, frame, path)
+    validated, q = _validate_rows(schema, frame, path, frame)
     q = pd.concat([*gaps, q], ignore_index=True) if gaps else q
     bad = pd.Index(q["source_row"].to_numpy() - 2).unique()
     good = frame.drop(index=bad, errors="ignore")
