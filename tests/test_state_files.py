@@ -61,7 +61,7 @@ def test_sims_two_handbook_editions_and_codes_by_element(tmp_path: Path) -> None
              sims_line("1000000004", DOE016="KF", DOE010="06", DOE034="10", DOE019="00")]
     old = raw_with(tmp_path / "old", 2012, {"sims_eoy_2012.txt": lines})
     w = tmp_path / "old.duckdb"
-    load(w, old)
+    load(w, old, max_quarantined=100)
     q = rows(w, "SELECT source_row, column_name, value_text, check_name, message FROM quarantine ORDER BY 1")
     assert [(r[0], r[1], r[2]) for r in q] == [(2, "DOE009", "N"), (3, "DOE010", "99")]
     assert "v2.0" in q[0][3] and "config/state_codes/sims.csv" in q[0][4] and "Gender" in q[0][4]
@@ -78,7 +78,7 @@ def test_sims_two_handbook_editions_and_codes_by_element(tmp_path: Path) -> None
 
     new = raw_with(tmp_path / "new", 2024, {"sims_eoy_2024.txt": lines})
     w2 = tmp_path / "new.duckdb"
-    load(w2, new)
+    load(w2, new, max_quarantined=100)
     assert rows(w2, "SELECT column_name, value_text FROM quarantine") == [("DOE010", "99")]
     assert rows(w2, "SELECT count(*) FROM raw_student_enrollment WHERE gender = 'N'") == [(1,)]
     assert "v6.0-v31.1" in rows(w2, "SELECT message FROM load_audit WHERE source_kind = 'state'")[0][0]
@@ -92,7 +92,7 @@ def test_sims_graduates_and_status_codes(tmp_path: Path) -> None:
              sims_line("1000000003", DOE016="12", DOE012="04", DOE033="06", DOE037="00"),
              sims_line("1000000004", DOE012="40", DOE018="0", DOE017="0", DOE034="10")]
     w = tmp_path / "w.duckdb"
-    load(w, raw_with(tmp_path, 2024, {"sims.txt": lines}))
+    load(w, raw_with(tmp_path, 2024, {"sims.txt": lines}), max_quarantined=100)
     assert rows(w, "SELECT masscore_complete, enrolled_postsecondary FROM raw_student_graduates ORDER BY source_row") \
         == [(1, 1), (0, None)]
     assert rows(w, "SELECT count(*) FROM raw_student_enrollment") == [(3,)]
@@ -146,7 +146,7 @@ def test_ssdr_offense_and_discipline(tmp_path: Path) -> None:
     """School codes come from the offense file by OFF ID; the header names the edition (ERDX before FY2019);
     an unknown action code is quarantined naming DAT; names and dates of birth are not stored."""
     w = tmp_path / "w.duckdb"
-    load(w, raw_with(tmp_path, 2018, ssdr_files(2018, dat="9", header="ERDX")))
+    load(w, raw_with(tmp_path, 2018, ssdr_files(2018, dat="9", header="ERDX")), max_quarantined=100)
     assert rows(w, "SELECT org_code, incident_id, action, days_missed FROM raw_student_discipline") == [
         (SCHOOL, "77", "OSS", 3.0)]
     q = rows(w, "SELECT source_row, column_name, value_text, message FROM quarantine")
@@ -186,7 +186,7 @@ def test_mcas_results_file(tmp_path: Path) -> None:
              f"1000000002,Ray,Bo,01/02/2010,8,{SCHOOL},2018,501,M,55,490,PM,40,480,NM",
              f"1000000003,Kim,Cy,01/02/2010,08,{SCHOOL},2018,501,XX,55,,,,,"]
     w = tmp_path / "w.duckdb"
-    load(w, raw_with(tmp_path, 2018, {"mcas_2018.csv": lines}))
+    load(w, raw_with(tmp_path, 2018, {"mcas_2018.csv": lines}), max_quarantined=100)
     got = rows(w, "SELECT grade, subject, test_family, achievement_level, sgp FROM raw_student_assessments "
                   "ORDER BY source_row, subject")
     assert got == [("10", "ELA", "legacy", "W", 10), ("10", "MATH", "legacy", "P", 60),

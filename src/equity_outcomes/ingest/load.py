@@ -351,19 +351,27 @@ def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path,
     """The first quarantined rows of a file in this load: row, column, value, check and the fix (one per row and
     check; a rule over several columns of the row names no column)."""
     rows = con.execute(
-        "SELECT source_row, table_name, column_name, value_text, check_name FROM quarantine "
+        "SELECT source_row, table_name, column_name, value_text, check_name, message FROM quarantine "
         "WHERE load_id = ? AND source_file = ? ORDER BY source_row, check_name, column_name LIMIT ?",
         [load_id, str(path), 50 * limit],
     ).fetchall()
     out, seen = [], set()
-    for r, t, c, v, chk in rows:
+    for r, t, c, v, chk, message in rows:
         if (r, chk) in seen:
             continue
         seen.add((r, chk))
         whole_row = is_row_rule(chk)
         out.append({"row": r, "column": None if whole_row else (c or None), "value": None if whole_row else v,
-                    "check": chk, "fix": fix_for(t, c, chk)})
+                    "check": chk, "fix": _fix_in(message) or fix_for(t, c, chk)})
     return out[:limit]
+
+
+def _fix_in(message: str | None) -> str | None:
+    """The fix a reader wrote into its quarantine message ('... How to fix: ...'): the state-reporting layouts name
+    their element's fix themselves."""
+    if not message or "How to fix:" not in message:
+        return None
+    return message.split("How to fix:", 1)[1].strip().rstrip(".")
 
 
 def describe_bad_row(e: dict) -> str:
