@@ -228,25 +228,10 @@ def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = N
     cells.insert(0, "load_id", load_id)
     if len(cells):
         _append(con, "raw_dese_cells", cells)
-    rejects = getattr(read, "rejects", None)
-    n_rejected = 0
-    if rejects is not None and len(rejects):
-        q = pd.DataFrame(
-            {
-                "load_id": load_id,
-                "source_file": str(path),
-                "source_row": rejects["source_row"],
-                "table_name": read.report,
-                "column_name": rejects["source_column"],
-                "value_text": rejects["value_text"],
-                "check_name": rejects["check"],
-                "message": "failed check " + rejects["check"].astype(str),
-            }
-        )
-        _append(con, "quarantine", q)
-        n_rejected = q["source_row"].nunique()
-    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows - n_rejected,
-                      n_rejected, "; ".join(read.notes))
+    warnings = read.warnings
+    message = "; ".join(read.notes)
+    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows, 0,
+                      f"{len(warnings)} warning(s): {message}" if warnings else message)
 
 
 def ingest_into(
@@ -305,6 +290,8 @@ def ingest_into(
             if progress:
                 progress(f"[{i}/{len(files)}] {result.status:9s} {path.name} ({result.rows_loaded:,} rows"
                          f"{f', {result.rows_quarantined:,} quarantined' if result.rows_quarantined else ''})")
+                for warning in _warnings(result):
+                    progress(f"    {warning}")
         if errors:
             raise IngestError(errors)
         con.execute("COMMIT")
@@ -315,6 +302,13 @@ def ingest_into(
         if prefetch is not None:
             prefetch.close()
     return summary
+
+
+def _warnings(result: FileResult) -> list[str]:
+    """The warnings a DESE read recorded (kept columns, unknown report, missing group...), one line each."""
+    if result.kind != "dese" or "warning:" not in result.message:
+        return []
+    return [n.strip() for n in result.message.split("; ") if n.strip().startswith("warning:")]
 
 
 def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str, str, str | None, str | None]]:

@@ -106,7 +106,7 @@ def _names(layout: Layout, roles: Roles, n: int) -> np.ndarray:
     if not cols:
         return np.full(n, "", dtype=object)
     school = [j for j in cols if "school" in layout.normed[j] and "district" not in layout.normed[j]]
-    return column_texts(layout, (school or cols)[0])
+    return np.array([text_of(v).strip() for v in layout.mat[:, (school or cols)[0]]], dtype=object)
 
 
 def _level_by_code(codes: np.ndarray) -> np.ndarray:

@@ -95,7 +95,7 @@ def parse_title(lines: list[str], spec: ReportSpec) -> Title:
     rest = ""
     if m:
         out.level = m.group(1).lower()
-        body, rest = body[: m.start()].strip(), body[m.end():].strip()
+        body, rest = body[: m.start()].strip(), re.sub(r"^[\s\-\u2013]+", "", body[m.end():])
     parts = [s for s in _SEGMENTS.split(body) if s.strip()]
     out.core = parts[0].strip() if parts else ""
     for seg in ([rest] if rest else []) + parts[1:]:
