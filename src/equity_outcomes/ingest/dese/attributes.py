@@ -135,20 +135,27 @@ def _group(layout: Layout, roles: Roles, spec: ReportSpec, title: Title, fn: dic
     label_sources += [Source("the title", title.group_label), Source("the file name", fn.get("group")),
                       Source(f"report {spec.id!r}", spec.student_group),
                       Source("the manifest", mfields.get("student_group"))]
-    ids = [Source(s.where, _map_unique(s.value, lookup_subgroup) if isinstance(s.value, np.ndarray)
-                  else (lookup_subgroup(s.value) if s.value else None)) for s in label_sources]
+    def to_id(label: object) -> str | None:  # an unknown label stays visible as '?<label>' until chosen
+        return (lookup_subgroup(str(label)) or f"?{label}") if label else None
+
+    ids = [Source(s.where, _map_unique(s.value, to_id) if isinstance(s.value, np.ndarray) else to_id(s.value))
+           for s in label_sources]
     chosen = choose("student group", ids, notes)
     if chosen is None:
         notes.append("warning: student group not recorded (no group column, title group, file name or manifest): "
                      "cells kept with subgroup NULL and not used for metrics; add student_group to the manifest")
         return None, ""
     label = next(s.value for s in label_sources if s.where == chosen.where)
-    unknown = sorted({str(x) for x, i in zip(np.atleast_1d(label), np.atleast_1d(chosen.value), strict=False)
-                      if x and i is None})
+    unknown = sorted({str(i)[1:] for i in np.atleast_1d(chosen.value) if i and str(i).startswith("?")})
     if unknown:
         notes.append(f"warning: student-group label(s) {unknown[:5]} not in config/subgroup_crosswalk.csv: cells kept "
                      "with subgroup NULL; add a crosswalk row to use them")
-    return chosen.value, label
+    value = chosen.value
+    if isinstance(value, np.ndarray):
+        value = np.array([None if v is None or str(v).startswith("?") else v for v in value], dtype=object)
+    elif value is not None and value.startswith("?"):
+        value = None
+    return value, label
 
 
 def _grade_id(text: str, spec: ReportSpec) -> str | None:
@@ -224,13 +231,13 @@ def resolve(path: Path, layout: Layout, roles: Roles, spec: ReportSpec, title: T
         fn["year"] = str(file_name_year(path))
     year = _year(layout, roles, title, fn, mfields, notes)
     if year is None and not header_years:
-        line = manifest_line(path, manifest, school_year="<spring year, e.g. 2024 for 2023-24>")
+        line = manifest_line(path, manifest, school_year="<year>")
         target = manifest.path if manifest is not None else manifest_target(path)
         raise InputError(
             "no school year: not in a title row, a year column, the file name or a manifest",
             file=str(path),
-            fix=f"add this line to {target} (create it with the header line "
-                f"'{','.join(MANIFEST_COLUMNS)}' if it does not exist): {line}",
+            fix=f"add this line to {target}, with <year> the spring year (2024 for 2023-24), creating the file with "
+                f"the header line '{','.join(MANIFEST_COLUMNS)}' if it does not exist: {line}",
         )
     subgroup, label = _group(layout, roles, spec, title, fn, mfields, notes)
     return Attributes(

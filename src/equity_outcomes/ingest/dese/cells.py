@@ -70,7 +70,8 @@ def resolve_repeats(layout: Layout, orgs: Orgs, attrs: Attributes, value_cols: l
     n = layout.mat.shape[0]
     key = pd.DataFrame({k: per_row(v, n) for k, v in (("y", attrs.year), ("c", orgs.codes), ("s", attrs.subject),
                                                       ("g", attrs.grade), ("u", attrs.subgroup),
-                                                      ("p", attrs.period), ("x", attrs.selection))}).astype(str)
+                                                      ("p", attrs.period), ("x", attrs.selection))})
+    key = key.astype(object).fillna("").astype(str)  # None groups with None (groupby drops missing keys)
     flags = orgs.row_flags.copy()
     keep = np.ones(n, dtype=bool)
     dup = key.duplicated(keep=False).to_numpy()

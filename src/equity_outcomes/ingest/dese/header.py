@@ -53,10 +53,11 @@ class Layout:
 
 
 def find_header(rows: list[list[object]]) -> int | None:
-    """0-based index of the header row among the first rows, or None."""
+    """0-based index of the header row among the first rows, or None: the first row with two known column names
+    that are not numbers, else the first with at least two cells, mostly text."""
     scan = rows[:HEADER_SCAN_ROWS]
     for i, row in enumerate(scan):
-        if sum(1 for t in _filled(row) if catalog.known_header(t)) >= 2:
+        if sum(1 for t in _filled(row) if not _NUMBERISH.match(t) and catalog.known_header(t)) >= 2:
             return i
     for i, row in enumerate(scan):
         texts = _filled(row)
