@@ -129,10 +129,13 @@ def _out_of_range(measures: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def income_definition(subgroups: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """The low-income definition DESE used in each cell's year, for low_income and its intersections."""
     out = np.full(len(subgroups), None, dtype=object)
-    for i, (s, y) in enumerate(zip(subgroups, years, strict=True)):
-        if s and (s == "low_income" or str(s).startswith("low_income_")) and y is not None and not pd.isna(y):
-            out[i] = next((v for lo, hi, v in CONFIG.income_definitions if lo <= int(y) <= hi), None)
+    sub = pd.Series(subgroups, dtype=object).fillna("")
+    low = (sub.eq("low_income") | sub.str.startswith("low_income_")).to_numpy() & pd.notna(years)
+    for y in pd.unique(years[low]):
+        value = next((v for lo, hi, v in CONFIG.income_definitions if lo <= int(y) <= hi), None)
+        out[low & (years == y)] = value
     return out
 
 

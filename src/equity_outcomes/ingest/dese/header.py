@@ -71,14 +71,13 @@ def _title_lines(rows: list[list[object]]) -> list[str]:
     return [re.sub(r"[\s\u00a0]+", " ", t).strip() for t in lines if t.strip()]
 
 
-def _short_row(r: list[object], header: list[str], ncol: int, is_xlsx: bool) -> list[object]:
+def _short_row(r: list[object], normed: list[str], ncol: int, is_xlsx: bool) -> list[object]:
     """A row with fewer fields than the header. xlsx: trailing cells are empty. csv: the fields of columns that did
     not exist for that row are absent; by default the trailing ones, unless ``short_rows`` in the YAML names which
     columns a row of that length lacks (e.g. the 2017-18..2020-21 attendance rows lack 'Chronically Absent (20% or
     more)', not the last column)."""
     if is_xlsx:
         return r + [None] * (ncol - len(r))
-    normed = [norm(h) for h in header]
     for n_fields, absent in catalog.CONFIG.short_rows:
         if n_fields == len(r) and all(a in normed for a in absent):
             it = iter(r)
@@ -100,10 +99,10 @@ def _body(rows: list[list[object]], h: int, header: list[str], is_xlsx: bool, no
             blank += 1
         elif len(filled) == 1 and (_FOOTNOTE.match(filled[0]) or len(filled[0]) > 60):
             footnotes.append((row_no, filled[0]))
-        elif [norm(t) for t in texts[:ncol]] == header_key:
+        elif texts and norm(texts[0]) == header_key[0] and [norm(t) for t in texts[:ncol]] == header_key:
             repeats += 1
         else:
-            data.append(_short_row(list(r), header, ncol, is_xlsx) if len(r) < ncol else list(r))
+            data.append(_short_row(list(r), header_key, ncol, is_xlsx) if len(r) < ncol else list(r))
             phys.append(row_no)
     for row_no, text in footnotes:
         notes.append(f"footnote row {row_no} skipped (not data): {text[:120]!r}")
