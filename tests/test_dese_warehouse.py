@@ -109,3 +109,21 @@ def test_export_dese_cells(more_warehouse: Path, tmp_path: Path, capsys) -> None
     assert exported == n > 700_000
     assert "load_id" not in columns and {"measure", "value_text", "is_suppressed", "flag"} <= set(columns)
     assert f"{n:,} rows of dese_cells" in capsys.readouterr().out
+
+
+def test_dese_context_holds_every_mapped_measure(more_warehouse: Path) -> None:
+    con = duckdb.connect(str(more_warehouse), read_only=True)
+    try:
+        q = ("SELECT value, subgroup FROM dese_context WHERE org_code = ? AND school_year = ? AND measure = ? "
+             "AND grade = ?")
+        assert _one(con, q, ["00000000", 2021, "total_expenditure_per_pupil_usd", "all"]) == (19066.35, None)
+        assert _one(con, q, ["04450105", 2012, "n_students", "KG"]) == (111.0, "all")
+        assert _one(con, q, ["04450000", 2022, "pct_high_needs", "all"]) == (77.2, "all")
+        # the two disagreeing 'State Totals' rows of the retention export stay out (flagged conflicting_repeat)
+        assert not con.execute("SELECT * FROM dese_context WHERE report = 'staffing_retention' "
+                               "AND org_level = 'state'").fetchall()
+        dupes = con.execute("SELECT count(*) FROM (SELECT 1 FROM dese_context GROUP BY org_code, org_level, "
+                            "school_year, report, measure, subgroup, subject, grade HAVING count(*) > 1)").fetchall()
+        assert dupes == [(0,)]
+    finally:
+        con.close()
