@@ -663,3 +663,28 @@ def test_short_attendance_rows_lack_the_20_percent_column_not_the_last_one():
     both = cells[cells.measure.isin(["pct_chronically_absent", "pct_chronically_absent_20"])].pivot_table(
         index=["source_row"], columns="measure", values="value", aggfunc="first").dropna()
     assert (both["pct_chronically_absent_20"] <= both["pct_chronically_absent"]).all()
+
+
+def test_e2c_download_layout_with_fraction_percentages(folder: Path) -> None:
+    """An E2C (educationtocareer.data.mass.gov) attendance download: one row per org x year x group, org type per
+    row, percentages as 0-1 fractions (column names as DEFINITIONS.md lists them)."""
+    header = ("SY,ATTEND_PERIOD,DIST_CODE,DIST_NAME,ORG_CODE,ORG_NAME,ORG_TYPE,STU_GRP,ATTEND_RATE,CNT_AVG_ABS,"
+              "PCT_ABS_10_DAYS,PCT_CHRON_ABS_10,PCT_CHRON_ABS_20,PCT_UNEXC_10_DAYS,DISTRICT_AND_SCHOOL")
+    lines = [header,
+             "2024,End of Year,00350000,Boston,00350505,Alpha,School,All Students,0.931,12.0,0.401,0.2,0.055,0.302,"
+             "Boston - Alpha",
+             "2024,End of Year,00350000,Boston,00350505,Alpha,School,Low Income,0.92,13.5,0.45,0.25,0.07,0.33,"
+             "Boston - Alpha",
+             "2024,End of Year,00350000,Boston,00350000,Boston,District,All Students,0.93,12.2,0.41,0.21,0.06,0.31,"
+             "Boston",
+             "2023,End of Year,00000000,State,00000000,State,State,All Students,0.92,12.5,,0.2,0.06,0.3,State"]
+    read = dese.read_dese_file(text_file(folder / "Student_Attendance_20250101.csv", "\n".join(lines) + "\n"))
+    c = read.cells.set_index(["source_row", "measure"])
+    assert read.report == "e2c_attendance" and read.school_year is None
+    assert c.loc[(2, "attendance_rate"), "value"] == pytest.approx(93.1)
+    assert c.loc[(2, "avg_days_absent"), "value"] == 12.0 and c.loc[(2, "attendance_rate"), "value_text"] == "0.931"
+    assert c.loc[(3, "pct_absent_10_plus_days"), "subgroup"] == "low_income"
+    assert c.loc[(4, "pct_chronically_absent"), "org_level"] == "district"
+    assert c.loc[(5, "pct_absent_10_plus_days"), "is_suppressed"] and c.loc[(5, "attendance_rate"), "school_year"] == 2023
+    assert set(read.cells["period"]) == {"end_of_year"} and set(read.cells["year_source"]) == {"column 'SY'"}
+    assert any("0-1 fractions multiplied by 100" in n for n in read.notes)

@@ -60,6 +60,7 @@ class ReportSpec:
     student_group: str | None = None  # fixed group; 'none' = not about students (staff, money, directory)
     period_required: bool = False
     text_values: bool = False  # every value column is text (directory exports)
+    fraction_percentages: bool = False  # percentages may be 0-1 fractions: x100 when a file's column is all 0..1
     qualifiers: dict[str, dict[str, str]] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # normalised header -> key role
     role_patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
@@ -188,6 +189,7 @@ def _report(rid: str, r: dict, raw: dict, global_roles: dict[str, str], where: s
         student_group=str(r["student_group"]) if r.get("student_group") else None,
         period_required=bool(r.get("period_required", False)),
         text_values=r.get("values") == "text",
+        fraction_percentages=r.get("fraction_percentages") == "detect",
         qualifiers={norm(k): {kk: str(vv) for kk, vv in (v or {}).items()} for k, v in (r.get("qualifiers") or {}).items()},
         roles=roles,
         role_patterns=_role_patterns(r.get("key_patterns")) + _role_patterns(raw.get("key_patterns")),

@@ -139,6 +139,26 @@ def income_definition(subgroups: np.ndarray, years: np.ndarray) -> np.ndarray:
     return out
 
 
+def _fractions_to_percent(spec: ReportSpec, measure: np.ndarray, value: np.ndarray, notes: list[str]) -> np.ndarray:
+    """E2C-style percentages written as 0-1 fractions: a percentage measure whose values in this file are all
+    within 0..1 (and not all 0 or 1) is multiplied by 100."""
+    if not spec.fraction_percentages:
+        return value
+    out = value.copy()
+    scaled = []
+    for m in pd.unique(measure[pd.notna(measure)]):
+        if not (str(m).startswith("pct_") or m == "attendance_rate"):
+            continue
+        v = value[measure == m]
+        v = v[~np.isnan(v)]
+        if len(v) and v.max() <= 1.0 and ((v > 0) & (v < 1)).any():
+            out[measure == m] *= 100.0
+            scaled.append(str(m))
+    if scaled:
+        notes.append(f"percentages written as 0-1 fractions multiplied by 100: {scaled}")
+    return out
+
+
 def melt(file: str, sheet: str, layout: Layout, spec: ReportSpec, title_line: str, orgs: Orgs, attrs: Attributes,
          value_cols: list[int], rows: Rows, notes: list[str]) -> pd.DataFrame:
     """The long frame: one row per (kept data row x value column), absent short-row fields excluded."""
@@ -166,6 +186,7 @@ def melt(file: str, sheet: str, layout: Layout, spec: ReportSpec, title_line: st
     parsed = parse_cells(texts, np.full(len(texts), spec.text_values))
     if parsed.decimal_comma:
         notes.append("numbers written with decimal commas ('38,5' = 38.5)")
+    parsed.value = _fractions_to_percent(spec, measure, parsed.value, notes)
     flags = rows.flags[rows_idx].copy()
     bad = _out_of_range(measure, parsed.value)
     if bad.any():
