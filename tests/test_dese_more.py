@@ -12,6 +12,8 @@ import pytest
 from equity_outcomes.ingest import dese
 from equity_outcomes.paths import shared_data_dir
 
+from .conftest import check_dese_cell
+
 MORE = shared_data_dir() / "dese_more"
 FILES = sorted(p for p in MORE.rglob("*") if p.suffix.lower() in (".xlsx", ".csv")) if MORE.is_dir() else []
 _CACHE: dict[str, dese.DeseRead] = {}
@@ -173,18 +175,7 @@ def test_empty_report_loads_as_empty() -> None:
 @pytest.mark.parametrize("rel,row,column,expected", CELLS,
                          ids=[f"{c[0].split('/')[-1]}:{c[1]}:{c[2]}" for c in CELLS])
 def test_cells_as_published(rel: str, row: int, column: str, expected: dict) -> None:
-    c = more(rel).cells
-    hit = c[(c["source_row"] == row) & (c["source_column"] == column)]
-    assert len(hit) == 1, f"{len(hit)} cells at row {row} column {column!r}"
-    cell = hit.iloc[0]
-    for key, want in expected.items():
-        got = cell[key]
-        if isinstance(want, float):
-            assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want), key
-        elif want is None:
-            assert got is None or (isinstance(got, float) and math.isnan(got)), key
-        else:
-            assert got == want, key
+    check_dese_cell(more(rel).cells, row, column, expected)
 
 
 @needs_more

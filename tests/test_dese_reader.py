@@ -16,6 +16,8 @@ from equity_outcomes.errors import InputError
 from equity_outcomes.ingest import dese
 from equity_outcomes.paths import config_dir, shared_dese_dir
 
+from .conftest import check_dese_cell
+
 SHARED = shared_dese_dir()
 REAL_FILES = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in (".xlsx", ".csv")) if SHARED.is_dir() else []
 _CACHE: dict[Path, dese.DeseRead] = {}
@@ -194,18 +196,7 @@ SPOT = [
 @needs_shared
 @pytest.mark.parametrize("rel,row,column,expected", SPOT, ids=[f"{s[0].split('/')[-1]}:{s[1]}:{s[2]}" for s in SPOT])
 def test_spot_check(rel: str, row: int, column: str, expected: dict) -> None:
-    c = real(rel).cells
-    hit = c[(c["source_row"] == row) & (c["source_column"] == column)]
-    assert len(hit) == 1, f"{len(hit)} cells at row {row} column {column!r}"
-    cell = hit.iloc[0]
-    for key, want in expected.items():
-        got = cell[key]
-        if isinstance(want, float):
-            assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want), key
-        else:
-            assert got == want, key
-    if cell["is_suppressed"]:
-        assert math.isnan(cell["value"])
+    check_dese_cell(real(rel).cells, row, column, expected)
 
 
 @needs_shared
