@@ -1,5 +1,5 @@
 """DESE cells in the warehouse: the real exports of ../shared/data/dese give exactly the metric values the reader
-before #18 gave (tests/data/dese_metric_values_before.parquet, taken with that reader), the dese_more exports load
+before #18 gave (for the metrics the catalog had then) (tests/data/dese_metric_values_before.parquet, taken with that reader), the dese_more exports load
 and their mapped measures reach metric_values with the right year, level and subgroup, and
 `equity-outcomes export dese_cells` writes the long table."""
 
@@ -27,10 +27,14 @@ def test_shared_dese_metric_values_unchanged(dese_warehouse: Path) -> None:
         con.execute(
             "CREATE TEMP VIEW after AS SELECT org_code, org_level, school_year::SMALLINT AS school_year, subgroup, "
             "metric, subject, grade, numerator, denominator, n_students::INTEGER AS n_students, value, is_suppressed "
-            "FROM metric_values"
+            "FROM metric_values WHERE metric IN (SELECT DISTINCT metric FROM before)"
         )
         counts = con.execute("SELECT (SELECT count(*) FROM before), (SELECT count(*) FROM after)").fetchall()[0]
         assert counts == (353_773, 353_773)
+        # metrics added to the catalog since (graduation) are the only other rows
+        added = {r[0] for r in con.execute("SELECT DISTINCT metric FROM metric_values WHERE metric NOT IN "
+                                           "(SELECT DISTINCT metric FROM before)").fetchall()}
+        assert added <= {"pct_graduated_4yr", "pct_cohort_dropped_out"}
         keys = ", ".join(KEYS)
         for a, b in (("before", "after"), ("after", "before")):
             missing = con.execute(f"SELECT {keys} FROM {a} EXCEPT SELECT {keys} FROM {b} LIMIT 5").fetchall()
@@ -125,5 +129,19 @@ def test_dese_context_holds_every_mapped_measure(more_warehouse: Path) -> None:
         dupes = con.execute("SELECT count(*) FROM (SELECT 1 FROM dese_context GROUP BY org_code, org_level, "
                             "school_year, report, measure, subgroup, subject, grade HAVING count(*) > 1)").fetchall()
         assert dupes == [(0,)]
+    finally:
+        con.close()
+
+
+def test_graduation_rates_reach_metric_values(more_warehouse: Path) -> None:
+    """SagnikChand gradrates.xlsx, '2021 Graduation Rate (District) All Students 4-Year Graduation Rate': row 3
+    Abby Kelley Foster 82 in cohort, 98.8% graduated, 1.2% dropped out; the State Totals row 74,226 / 89.8%."""
+    con = duckdb.connect(str(more_warehouse), read_only=True)
+    try:
+        q = ("SELECT value, denominator FROM metric_values WHERE org_code = ? AND school_year = 2021 AND metric = ? "
+             "AND subgroup = 'all' AND org_level = ?")
+        assert _one(con, q, ["04450000", "pct_graduated_4yr", "district"]) == (98.8, 82.0)
+        assert _one(con, q, ["04450000", "pct_cohort_dropped_out", "district"]) == (1.2, 82.0)
+        assert _one(con, q, ["00000000", "pct_graduated_4yr", "state"]) == (89.8, 74226.0)
     finally:
         con.close()
