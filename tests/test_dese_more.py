@@ -5,6 +5,7 @@ expected values were read from the raw files (openpyxl rows / csv lines), not fr
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,48 @@ def test_inspect_every_file(tmp_path: Path) -> None:
     assert sat["suppressed_cells"] > 0 and "Writing" in sat["mapped_columns"]
     mass = next(r for r in rows if r["file"].endswith("mass_doe_data.csv"))
     assert mass["report"].startswith("unknown:") and len(mass["unmapped_columns"]) > 60 and mass["text_cells"] > 0
+
+
+def _resaved_csv(rows: list[list[object]], path: Path, european: bool, encoding: str) -> Path:
+    """Write rows as Excel does when it saves a workbook as CSV: the cell text, quoted when needed; a European
+    locale writes ';' and swaps the decimal and thousands marks of numbers."""
+    import csv
+    import io
+
+    def text(v: object) -> str:
+        t = "" if v is None else str(v)
+        if european and re.fullmatch(r"[\s$]*[\d,]*\.?\d+\s*(to 1)?", t):
+            t = t.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+        return t
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";" if european else ",", lineterminator="\r\n")
+    for r in rows:
+        writer.writerow([text(v) for v in r])
+    path.write_bytes(out.getvalue().encode(encoding))
+    return path
+
+
+RESAVED = [SC + "selectedpopulations.xlsx", SC + "PerPupilExpenditures.xlsx", AS + "xlsx/educator-ratios_2013.xlsx",
+           AS + "xlsx/mcas_2014-8.xlsx"]
+
+
+@needs_more
+@pytest.mark.parametrize("rel", RESAVED, ids=[r.split("/")[-1] for r in RESAVED])
+@pytest.mark.parametrize("european,encoding", [(False, "utf-8-sig"), (True, "cp1252")], ids=["us-bom", "eu-cp1252"])
+def test_csv_resaves_give_the_same_cells(rel: str, european: bool, encoding: str, tmp_path: Path) -> None:
+    """A real export re-saved as CSV (US or European locale, BOM or Windows-1252, CRLF) reads to the same cells."""
+    from equity_outcomes.ingest.dese.raw import read_raw
+
+    rows, _, _ = read_raw(MORE / rel)
+    xlsx_cells = more(rel).cells
+    path = _resaved_csv(rows, tmp_path / (Path(rel).stem + ".csv"), european, encoding)
+    manifest = dese.Manifest(tmp_path / "manifest.csv", tmp_path, [])
+    csv_cells = dese.read_dese_file(path, manifest).cells
+    key = ["source_row", "source_column"]
+    a = xlsx_cells.set_index(key).sort_index()
+    b = csv_cells.set_index(key).sort_index()
+    assert a.index.equals(b.index)
+    for col in ("org_code", "org_level", "school_year", "report", "measure", "subject", "is_suppressed"):
+        assert (a[col].astype(object).fillna("-").astype(str) == b[col].astype(object).fillna("-").astype(str)).all(), col
+    assert ((a["value"] - b["value"]).abs().fillna(0) < 1e-9).all() and (a["value"].isna() == b["value"].isna()).all()

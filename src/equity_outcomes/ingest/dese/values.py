@@ -20,9 +20,9 @@ _RATIO = re.compile(r"^([+-]?\d*[.,]?\d+)\s*to\s*1$", re.IGNORECASE)
 _THOUSANDS_POINT = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$", re.IGNORECASE)
-# a comma that can only be a decimal mark: ',9', '38,5', '100,25' (thousands groups have exactly 3 digits)
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,(\d{1,2}|\d{4,})$")
-_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
+# a comma / point that can only be a decimal mark: ',9', '38,5', '17.4' (a thousands group has exactly 3 digits)
+_DECIMAL_COMMA = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})*|\d*),(\d{1,2}|\d{4,})$")
+_DECIMAL_POINT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})*|\d*)\.(\d{1,2}|\d{4,})$")
 
 
 def _core(text: str) -> str:
@@ -34,8 +34,8 @@ def _core(text: str) -> str:
 
 
 def uses_decimal_comma(texts: list[str]) -> bool:
-    """A file writes decimal commas when some number can only be read that way ('38,5', ',9') and none has a
-    decimal point."""
+    """A file writes decimal commas when some number can only be read that way ('38,5', ',9', '1.437,25') and none
+    can only be read with a decimal point ('17.4', '1,437.25'); '1,437' or '1.437' alone decide nothing."""
     cores = [_core(t) for t in texts]
     return any(_DECIMAL_COMMA.match(c) for c in cores) and not any(_DECIMAL_POINT.match(c) for c in cores)
 
