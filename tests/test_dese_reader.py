@@ -426,7 +426,7 @@ def case_truncated_xlsx(f):
 
 
 def case_csv_named_xlsx(f):
-    return text_file(f / "bad.xlsx", ",".join(ATT_HEADER) + "\n"), ["not an .xlsx file", "rename it to .csv"]
+    return text_file(f / "bad.xlsx", ",".join(ATT_HEADER) + "\n"), ["not an Excel workbook", "rename it to .csv"]
 
 
 def case_xls_named_xlsx(f):
@@ -478,7 +478,12 @@ def case_manifest_rows_conflict(f):
 
 
 def case_unsupported_suffix(f):
-    return text_file(f / "bad.xls", "x"), ["unsupported file type '.xls'"]
+    return text_file(f / "bad.ods", "x"), ["unsupported file type '.ods'"]
+
+
+def case_html_page_without_table(f):
+    return text_file(f / "bad.xls", "<!DOCTYPE html><html><title>2024 Report</title><p>Sorry</p></html>"), [
+        "HTML page without a table"]
 
 
 REFUSED = {name[5:]: fn for name, fn in sorted(globals().items()) if name.startswith("case_")}
@@ -679,3 +684,17 @@ def test_e2c_download_layout_with_fraction_percentages(folder: Path) -> None:
     assert c.loc[(5, "pct_absent_10_plus_days"), "is_suppressed"] and c.loc[(5, "attendance_rate"), "school_year"] == 2023
     assert set(read.cells["period"]) == {"end_of_year"} and set(read.cells["year_source"]) == {"column 'SY'"}
     assert any("0-1 fractions multiplied by 100" in n for n in read.notes)
+
+
+def test_older_profiles_export_html_named_xls() -> None:
+    """An older 'Export to Excel' file is an HTML page named .xls (tests/data/SOURCES.md): title from <title>,
+    'SCHOOL' holds names here, 'Org Code' the codes; 'PK-2 (# )' row 3 (Abby Kelley Foster) is 20.0."""
+    path = Path(__file__).parent / "data" / "dese_html_export_cut.xls"
+    read = dese.read_dese_file(path, dese.Manifest(path.parent / "manifest.csv", path.parent, []))
+    assert read.report == "staffing_grade_subject" and read.school_year == 2012 and read.n_rows == 12
+    c = read.cells
+    assert set(c["org_level"]) == {"school"} and c["measure"].notna().all()
+    check_dese_cell(c, 3, "PK-2 (# )", dict(org_code="04450105", measure="fte_grades_pk_2", value=20.0,
+                                            org_name="Abby Kelley Foster Charter Public (District) - Abby Kelley "
+                                                     "Foster Charter Public School"))
+    check_dese_cell(c, 4, "FTE Count", dict(org_code="00010505", value=38.9))

@@ -33,7 +33,7 @@ from .student import check_header, folder_year, read_student_file, table_for
 SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
-DATA_SUFFIXES = {".csv", ".xlsx"}
+DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
 
 
 @dataclass

@@ -47,12 +47,14 @@ def assign_roles(layout: Layout, spec: ReportSpec) -> Roles:
     """Key role of every column (None = value column). A code column whose values are not DESE codes is read as
     values; without a named code column, a column named like a code whose values are all codes is the org code."""
     out = Roles()
+    has_name = any(spec.role_of(h) == "org_name" for h in layout.normed)
     for j, h in enumerate(layout.normed):
         role = spec.role_of(h)
         if role in CODE_ROLES and _code_share(column_texts(layout, j)) < 0.5:
+            role = None if has_name else "org_name"  # 'SCHOOL' holds codes in one report, names in another
+            has_name = True
             out.notes.append(f"column {layout.headers[j]!r} is named like an org code but holds other values: "
-                             "read as values")
-            role = None
+                             f"read as {'the org name' if role else 'values'}")
         if role is None:
             out.value_cols.append(j)
         else:

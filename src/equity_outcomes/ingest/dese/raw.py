@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from ...errors import InputError
+from .html import read_html_table
 
 
 def _first_filled_sheet(sheets: list, max_rows: int | None) -> tuple[object, list[list[object]]]:
@@ -37,12 +38,10 @@ def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[objec
     if not head.startswith(b"PK"):
         if head.startswith(b"\xd0\xcf\x11\xe0"):
             what, fix = "an old Excel 97-2003 (.xls) workbook", "open it in Excel and save it as .xlsx"
-        elif head.lstrip(b"\xef\xbb\xbf\xff\xfe").lstrip()[:1] in (b"<",):
-            what, fix = "an HTML/XML page", "download the export again with the Excel button, or save it as .xlsx"
         else:
-            what, fix = "text or another non-xlsx format", "if it is a CSV export, rename it to .csv"
-        raise InputError(f"not an .xlsx file: expected a zip archive (bytes 'PK'), found {what} (first bytes {head!r})",
-                         file=file, fix=fix)
+            what, fix = "text or another non-Excel format", "if it is a CSV export, rename it to .csv"
+        raise InputError(f"not an Excel workbook: expected a zip archive (bytes 'PK'), found {what} "
+                         f"(first bytes {head!r})", file=file, fix=fix)
     notes: list[str] = []
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -150,13 +149,24 @@ def _read_csv(path: Path, max_rows: int | None = None) -> tuple[list[list[object
     return rows, "", notes
 
 
+def _is_html(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(512).lstrip(b"\xef\xbb\xbf\r\n\t ").lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml"))
+
+
 def read_raw(path: Path, max_rows: int | None = None) -> tuple[list[list[object]], str, list[str]]:
+    """Rows of cells, the sheet name ('' for csv and html) and notes. Spreadsheet names (.xlsx, .xls) are read by
+    their content: a workbook, or an HTML page (older profiles exports are HTML tables named .xls)."""
     suffix = Path(path).suffix.lower()
     if not Path(path).is_file():
         raise InputError("no such file", file=str(path), fix="check the path")
-    if suffix == ".xlsx":
+    if suffix in (".xlsx", ".xls") and _is_html(path):
+        rows, notes = read_html_table(Path(path).read_bytes(), str(path))
+        return (rows[:max_rows] if max_rows is not None else rows), "", notes
+    if suffix in (".xlsx", ".xls"):
         return _read_xlsx(Path(path), max_rows)
     if suffix == ".csv":
         return _read_csv(Path(path), max_rows)
-    raise InputError(f"unsupported file type {suffix!r}: expected .xlsx or .csv", file=str(path),
+    raise InputError(f"unsupported file type {suffix!r}: expected .xlsx, .xls (HTML export) or .csv", file=str(path),
                      fix="export the report from DESE profiles as Excel (.xlsx) or save it as CSV")

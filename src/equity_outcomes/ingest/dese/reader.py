@@ -73,7 +73,7 @@ def read_dese_file(path: Path, manifest: Manifest | None = None) -> DeseRead:
     rows, sheet, notes = read_raw(path)
     notes = list(notes)
     mfields = _manifest_fields(path, manifest, notes)
-    layout = read_layout(rows, file, is_xlsx=bool(sheet) or path.suffix.lower() == ".xlsx")
+    layout = read_layout(rows, file, is_xlsx=bool(sheet) or path.suffix.lower() in (".xlsx", ".xls"))
     notes += layout.notes
     spec = _report(layout, mfields.get("report"), path, notes)
     title = parse_title(layout.title_lines, spec)
@@ -126,7 +126,7 @@ def is_dese_file(path: Path) -> bool:
     """Cheap sniff: an .xlsx/.csv whose first rows hold a header with at least two column names known to the
     catalog (report columns or DESE key columns)."""
     path = Path(path)
-    if path.suffix.lower() not in (".xlsx", ".csv") or path.name.lower() == "manifest.csv":
+    if path.suffix.lower() not in (".xlsx", ".xls", ".csv") or path.name.lower() == "manifest.csv":
         return False
     try:
         rows, _, _ = read_raw(path, max_rows=HEADER_SCAN_ROWS + 2)
