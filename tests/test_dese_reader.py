@@ -698,3 +698,25 @@ def test_older_profiles_export_html_named_xls() -> None:
                                             org_name="Abby Kelley Foster Charter Public (District) - Abby Kelley "
                                                      "Foster Charter Public School"))
     check_dese_cell(c, 4, "FTE Count", dict(org_code="00010505", value=38.9))
+
+
+def test_statewide_enrollment_layout_with_publisher_title(folder: Path) -> None:
+    """The statewide 'Enrollment by School/Grade' file (A100 layout): publisher line, report line, 'School Year
+    2018-19' line and a note above the header; ORG_CODE is the 4-digit district prefix, SCHOOL the 8-digit code.
+    Rows as in the 2018-19 file (fmcpeake/TechTogether school-grade.xlsx): its State Total row."""
+    path = folder / "school-grade.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for line in (" Massachusetts Department of Elementary and Secondary Education ", "Enrollment by School/Grade",
+                 "School Year 2018-19", "Enrollment Data as October 1, 2018"):
+        ws.append([None] * 7 + [line])
+    ws.append([])
+    ws.append(["ORG_CODE", "DISTRICT_NAME", "SCHOOL", "SCHOOL_NAME", "COUNTY", "School_Total", "PK", "K", "Gr.1"])
+    ws.append(["0000", "State Total", "00000000", "State Total", None, 951631, 30268, 65944, 67590])
+    ws.append(["*** Data are not reported for district totals fewer than 6 students"])
+    wb.save(path)
+    read = dese.read_dese_file(path)
+    assert read.report == "enrollment_school_grade" and read.school_year == 2019
+    assert read.year_source == "title '2018-19'"
+    check_dese_cell(read.cells, 7, "Gr.1", dict(org_code="00000000", org_level="state", grade="01",
+                                                measure="n_students", value=67590.0, subgroup="all"))

@@ -134,6 +134,7 @@ class DeseConfig:
     period_labels: dict[str, str]
     org_types: dict[str, str]
     state_names: frozenset[str]
+    title_skip: frozenset[str]
     filename_patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
     checks_measures: dict[str, dict[str, Any]]
     checks_prefixes: tuple[tuple[str, dict[str, Any]], ...]
@@ -237,6 +238,7 @@ def load_config(path: Path | None = None) -> DeseConfig:
         period_labels={norm(k): str(v) for k, v in (raw.get("period_labels") or {}).items()},
         org_types={norm(k): str(v) for k, v in (raw.get("org_types") or {}).items()},
         state_names=frozenset(norm(s) for s in raw.get("state_names") or []),
+        title_skip=frozenset(norm(s) for s in raw.get("title_skip") or []),
         filename_patterns=tuple((re.compile(str(p["regex"]), re.IGNORECASE), tuple(p.get("reports") or ()))
                                 for p in raw.get("filename_patterns") or []),
         checks_measures={str(k): dict(v) for k, v in (checks.get("measures") or {}).items()},

@@ -19,7 +19,9 @@ from .header import Layout, text_of
 
 STATE_CODE = "00000000"
 CODE_ROLES = ("school_code", "org_code", "district_code")  # most specific first
-_CODE_TEXT = re.compile(r"^\d{1,8}(\.0+)?$")
+# a DESE org code as written: 8 digits, or 5-7 when a re-save lost the leading zeros ('4450000'), or 0 (the state);
+# shorter numbers are other ids (a district's 4-digit prefix, building ids)
+_CODE_TEXT = re.compile(r"^(\d{5,8}|0+)(\.0+)?$")
 _GENERIC_CODE_HEADER = re.compile(r"(^|[\s_/])(code|id|org)($|[\s_])", re.IGNORECASE)
 
 

@@ -88,7 +88,8 @@ def parse_title(lines: list[str], spec: ReportSpec) -> Title:
     out.year, out.year_text = _year(lines)
     if not lines:
         return out
-    main = next((ln for ln in lines if spec.title and spec.title.search(ln)), lines[0])
+    named = [ln for ln in lines if norm(ln) not in CONFIG.title_skip] or lines
+    main = next((ln for ln in named if spec.title and spec.title.search(ln)), named[0])
     out.line = main
     body = _LEADING_YEAR.sub("", main, count=1).strip()
     m = _LEVEL.search(body)
