@@ -720,3 +720,24 @@ def test_statewide_enrollment_layout_with_publisher_title(folder: Path) -> None:
     assert read.year_source == "title '2018-19'"
     check_dese_cell(read.cells, 7, "Gr.1", dict(org_code="00000000", org_level="state", grade="01",
                                                 measure="n_students", value=67590.0, subgroup="all"))
+
+
+def test_district_file_with_four_digit_district_codes(folder: Path) -> None:
+    """'Enrollment by District/Grade/Race' (statewide file): ORG_CODE is DESE's 4-digit district code, '0001' =
+    Abington = 00010000. Rows as in the 2023-24 file (safarooqi/24Spr_SFarooqi_Capstone district-grade-race.xlsx)."""
+    path = folder / "district-grade-race.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for line in (" Massachusetts Department of Elementary and Secondary Education ",
+                 "Enrollment by District/Grade/Race", "School Year 2023-2024", "Enrollment Data as October 1, 2023"):
+        ws.append([None] * 5 + [line])
+    ws.append([])
+    ws.append(["ORG_CODE", "District_NAME", "COUNTY", "Grade", "District_Total", "Black", "Asian"])
+    ws.append(["0001", "Abington", "Plymouth", "Gr.1", 161, 6, 6])
+    ws.append(["0000", "State Totals", None, None, 914959, 88104, 67847])
+    wb.save(path)
+    read = dese.read_dese_file(path)
+    assert read.report == "enrollment_grade_race" and read.school_year == 2024
+    check_dese_cell(read.cells, 7, "District_Total", dict(org_code="00010000", org_name="Abington",
+                                                          org_level="district", grade="01", value=161.0))
+    check_dese_cell(read.cells, 8, "Black", dict(org_code="00000000", org_level="state", grade="all", value=88104.0))

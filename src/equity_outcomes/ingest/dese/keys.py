@@ -19,9 +19,11 @@ from .header import Layout, text_of
 
 STATE_CODE = "00000000"
 CODE_ROLES = ("school_code", "org_code", "district_code")  # most specific first
-# a DESE org code as written: 8 digits, or 5-7 when a re-save lost the leading zeros ('4450000'), or 0 (the state);
-# shorter numbers are other ids (a district's 4-digit prefix, building ids)
-_CODE_TEXT = re.compile(r"^(\d{5,8}|0+)(\.0+)?$")
+# a DESE org code as written: 8 digits, 5-7 when a re-save lost the leading zeros ('4450000'), 0 (the state), or
+# the 4-digit district code of the statewide files ('0001' = 00010000) in a column named as a code; a column found
+# only by its values must hold 5-8 digit codes (4-digit building ids are not DESE codes)
+_CODE_TEXT = re.compile(r"^(\d{4,8}|0+)(\.0+)?$")
+_CODE_BY_VALUE = re.compile(r"^(\d{5,8}|0+)(\.0+)?$")
 _GENERIC_CODE_HEADER = re.compile(r"(^|[\s_/])(code|id|org)($|[\s_])", re.IGNORECASE)
 
 
@@ -29,9 +31,9 @@ def column_texts(layout: Layout, j: int) -> np.ndarray:
     return np.array([re.sub(r"[\s\u00a0]+", " ", text_of(v)).strip() for v in layout.mat[:, j]], dtype=object)
 
 
-def _code_share(texts: np.ndarray) -> float:
+def _code_share(texts: np.ndarray, pattern: re.Pattern[str] = _CODE_TEXT) -> float:
     filled = [t for t in texts if t]
-    return sum(1 for t in filled if _CODE_TEXT.match(t)) / len(filled) if filled else 1.0
+    return sum(1 for t in filled if pattern.match(t)) / len(filled) if filled else 1.0
 
 
 @dataclass
@@ -64,7 +66,8 @@ def assign_roles(layout: Layout, spec: ReportSpec) -> Roles:
     if not any(r in out.by_role for r in CODE_ROLES):
         for j in list(out.value_cols):
             texts = column_texts(layout, j)
-            if _GENERIC_CODE_HEADER.search(layout.headers[j]) and any(texts) and _code_share(texts) >= 0.95:
+            if (_GENERIC_CODE_HEADER.search(layout.headers[j]) and any(texts)
+                    and _code_share(texts, _CODE_BY_VALUE) >= 0.95):
                 out.by_role["org_code"] = [j]
                 out.value_cols.remove(j)
                 out.notes.append(f"column {layout.headers[j]!r} read as the org code (every value is a code)")
@@ -85,10 +88,13 @@ class Orgs:
 def _normalise_codes(raw: np.ndarray, names: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
     codes = np.empty(len(raw), dtype=object)
     flags = np.full(len(raw), None, dtype=object)
-    padded = 0
+    padded = short = 0
     for i, t in enumerate(raw):
         t2 = re.sub(r"\.0+$", "", t.replace(" ", ""))
-        if t2.isdigit() and len(t2) <= 8:
+        if t2.isdigit() and len(t2) == 4 and t2 != "0000":  # statewide files: '0001' = district 00010000
+            short += 1
+            codes[i] = t2 + "0000"
+        elif t2.isdigit() and len(t2) <= 8:
             padded += len(t2) < 8
             codes[i] = t2.zfill(8)
         elif not t2 and norm(names[i]) in CONFIG.state_names:
@@ -98,6 +104,8 @@ def _normalise_codes(raw: np.ndarray, names: np.ndarray, notes: list[str]) -> tu
             flags[i] = "missing_org_code" if not t2 else "bad_org_code"
     if padded:
         notes.append(f"{padded} org code(s) with lost leading zeros left-padded to 8 digits")
+    if short:
+        notes.append(f"{short} 4-digit district code(s) written as 8-digit org codes ('0001' -> '00010000')")
     n_bad = int(pd.notna(flags).sum())
     if n_bad:
         notes.append(f"warning: {n_bad} row(s) without a DESE org code kept (flag missing_org_code/bad_org_code, "
