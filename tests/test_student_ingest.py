@@ -161,7 +161,7 @@ def test_empty_and_utf16_files_are_refused(tmp_path):
 
 def test_unknown_file_name_is_refused(tmp_path):
     f = write_csv(tmp_path / "students_2024.csv", "a,b", ["1,2"])
-    with pytest.raises(InputError, match="not a known"):
+    with pytest.raises(InputError, match="no org identifier"):
         load(tmp_path / "w.duckdb", f)
 
 

@@ -21,14 +21,16 @@ from .warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts"]
 
-DESE_CELLS_DDL = """
-CREATE TABLE IF NOT EXISTS raw_dese_cells (
-    load_id VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT, source_column VARCHAR,
-    report VARCHAR, school_year BIGINT, org_code VARCHAR, org_name VARCHAR, org_level VARCHAR, subgroup VARCHAR,
-    subgroup_label VARCHAR, subject VARCHAR, grade VARCHAR, period VARCHAR, measure VARCHAR, value_text VARCHAR,
-    value DOUBLE, is_suppressed BOOLEAN, income_definition VARCHAR
-)
-"""
+# Every DESE cell as loaded (equity_outcomes.ingest.dese.CELL_COLUMNS plus load_id); ``dese_cells`` is the same
+# table without load_id, the long table users export (docs/dese_ingest.md).
+DESE_CELL_COLUMNS = {
+    "load_id": "VARCHAR", "source_file": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "BIGINT",
+    "source_column": "VARCHAR", "report": "VARCHAR", "title": "VARCHAR", "school_year": "BIGINT",
+    "year_source": "VARCHAR", "org_code": "VARCHAR", "org_name": "VARCHAR", "org_level": "VARCHAR",
+    "subgroup": "VARCHAR", "subgroup_label": "VARCHAR", "subject": "VARCHAR", "grade": "VARCHAR", "period": "VARCHAR",
+    "selection": "VARCHAR", "measure": "VARCHAR", "value_text": "VARCHAR", "value": "DOUBLE",
+    "is_suppressed": "BOOLEAN", "flag": "VARCHAR", "income_definition": "VARCHAR",
+}
 
 _SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "str": "VARCHAR", "string": "VARCHAR"}
 
@@ -66,7 +68,7 @@ def model_files(root: Path | None = None) -> list[Path]:
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty, typed raw tables for sources not loaded yet, so every model builds (to zero rows)."""
-    con.execute(DESE_CELLS_DDL)
+    _ensure_dese_cells(con)
     for table, schema in ALL_TABLES.items():
         name = f"raw_student_{table}"
         if table_exists(con, name):
@@ -75,6 +77,21 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         for col, spec in schema.columns.items():
             cols.append(f"{col} {_SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
         con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
+
+
+def _ensure_dese_cells(con: duckdb.DuckDBPyConnection) -> None:
+    """raw_dese_cells with every column of DESE_CELL_COLUMNS (columns added since a warehouse was made are added
+    to it, NULL for the rows already there), and the view dese_cells."""
+    if not table_exists(con, "raw_dese_cells"):
+        cols = ", ".join(f"{c} {t}" for c, t in DESE_CELL_COLUMNS.items())
+        con.execute(f"CREATE TABLE raw_dese_cells ({cols})")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'raw_dese_cells'").fetchall()}
+    for c, t in DESE_CELL_COLUMNS.items():
+        if c not in have:
+            con.execute(f"ALTER TABLE raw_dese_cells ADD COLUMN {c} {t}")
+    select = ", ".join(c for c in DESE_CELL_COLUMNS if c != "load_id")
+    con.execute(f"CREATE OR REPLACE VIEW dese_cells AS SELECT {select} FROM raw_dese_cells")
 
 
 def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:

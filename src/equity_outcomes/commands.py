@@ -169,7 +169,8 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
 
 @command("export", "Write a warehouse table as it is to CSV, Parquet or XLSX.")
 def _export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, quarantine, load_audit")
+    p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, dese_cells, dese_context, "
+                                 "quarantine, load_audit")
     _warehouse_arg(p)
     p.add_argument("--out", type=Path, required=True, help="FILE.csv, FILE.parquet or FILE.xlsx")
 

@@ -77,3 +77,16 @@ def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, 
         value=label,
         fix=f"add a row '{key},<subgroup id>' to config/subgroup_crosswalk.csv (ids: {', '.join(sorted(known))})",
     )
+
+
+def lookup_subgroup(label: str) -> str | None:
+    """The subgroup id of a raw label, or None when the crosswalk does not know it (callers that keep unknown
+    labels, e.g. the DESE reader, record them instead of refusing)."""
+    crosswalk, known = _load(config_dir())
+    key = normalize_label(label)
+    return crosswalk.get(key) or (key if key in known else None)
+
+
+def known_labels() -> list[str]:
+    """Every normalised raw label of the crosswalk."""
+    return list(_load(config_dir())[0])

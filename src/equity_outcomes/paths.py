@@ -43,3 +43,11 @@ def shared_dese_dir() -> Path:
     if env:
         return Path(env).resolve()
     return project_root().parent / "shared" / "data" / "dese"
+
+
+def shared_data_dir() -> Path:
+    """The folder of shared real data (``../shared/data``): ``dese/`` and ``dese_more/`` hold real DESE exports."""
+    env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")
+    if env:
+        return Path(env).resolve().parent
+    return project_root().parent / "shared" / "data"

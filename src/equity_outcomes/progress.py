@@ -187,6 +187,17 @@ def tee(callback: Callback | None) -> Callback | None:
     return _Both()
 
 
+def warn(callback: Callback | None, message: str) -> None:
+    """A one-line warning: a display shows it in every mode but quiet; a plain callback gets ``warning: message``."""
+    if callback is None:
+        return
+    shown = getattr(callback, "warn", None)
+    if shown is not None:
+        shown(message)
+    else:
+        callback(f"warning: {message}")
+
+
 def step(callback: Callback | None, done: int, total: int, message: str) -> None:
     """Report item ``done`` of ``total``: a display moves its bar; a plain callback gets ``[done/total] message``."""
     if callback is None:

@@ -49,6 +49,7 @@ class FileReport:
     refused: bool = False
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    dese: dict | None = None  # DESE: year source, mapped / unmapped columns, cells, suppressed cells
 
 
 @dataclass
@@ -122,10 +123,22 @@ def inspect_file(con: duckdb.DuckDBPyConnection, path: Path, key: bytes, limit_p
         report.recognised_as = (f"{state.layout}, {state.record} records, handbook {state.version} "
                                 f"({state.handbook})" + (f", school year {state.school_year}" if state.school_year else ""))
     if kind == "dese":
-        levels = con.execute("SELECT list(DISTINCT org_level ORDER BY org_level) FROM raw_dese_cells "
-                             "WHERE load_id = ?", [load_id]).fetchall()[0][0]
-        report.level = ", ".join(x for x in levels or [] if x)
+        report.dese = _dese_details(con, load_id)
+        report.level = ", ".join(report.dese.pop("levels"))
     return report
+
+
+def _dese_details(con: duckdb.DuckDBPyConnection, load_id: str) -> dict:
+    """What the cells of one DESE file in the scratch database say: levels, where the year came from, columns mapped
+    to a measure and columns kept unmapped, cells and suppressed cells."""
+    row = con.execute(
+        "SELECT list(DISTINCT org_level ORDER BY org_level) FILTER (org_level IS NOT NULL), "
+        "list(DISTINCT year_source ORDER BY year_source) FILTER (year_source IS NOT NULL), "
+        "list(DISTINCT source_column ORDER BY source_column) FILTER (measure IS NOT NULL), "
+        "list(DISTINCT source_column ORDER BY source_column) FILTER (measure IS NULL), "
+        "count(*), count(*) FILTER (is_suppressed) FROM raw_dese_cells WHERE load_id = ?", [load_id]).fetchall()[0]
+    keys = ("levels", "year_source", "mapped_columns", "unmapped_columns", "cells", "suppressed_cells")
+    return {k: (v if v is not None else []) for k, v in zip(keys, row, strict=True)}
 
 
 def check_paths(paths: list[Path], *, warehouse: Path | None = None,
@@ -155,6 +168,14 @@ def _describe(f: FileReport) -> list[str]:
         by_column.setdefault(m.column, []).append(m)
     for column, maps in by_column.items():
         lines.append(f"    maps {column}: " + ", ".join(f"{m.value_from!r} -> {m.value_to!r} ({m.rows:,})" for m in maps))
+    if f.dese:
+        d = f.dese
+        lines.append(f"    year from {', '.join(d['year_source']) or '?'}; {d['cells']:,} cells "
+                     f"({d['suppressed_cells']:,} suppressed); {len(d['mapped_columns'])} column(s) mapped")
+        if d["unmapped_columns"]:
+            lines.append(f"    kept unmapped (measure NULL): {', '.join(map(str, d['unmapped_columns'][:12]))}"
+                         + (f" and {len(d['unmapped_columns']) - 12} more" if len(d["unmapped_columns"]) > 12 else ""))
+    lines += [f"    {n.strip()}" for n in f.notes if n.strip().startswith("warning:")]
     if f.refused:
         lines.append(f"    {f.reason.splitlines()[0].strip()}")
     lines += [f"    {describe_bad_row(e)}" for e in f.examples]

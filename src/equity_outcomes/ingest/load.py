@@ -40,7 +40,7 @@ from .student import check_header, folder_year, read_student_file, table_for
 SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
-DATA_SUFFIXES = {".csv", ".xlsx"}
+DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
 REFUSAL_EXAMPLES = 5  # bad rows shown when a file is refused
 
 # What a file is, in order: the first kind that recognises a file reads it (DESE exports take the rest). A new
@@ -295,25 +295,10 @@ def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = N
     cells.insert(0, "load_id", load_id)
     if len(cells):
         _append(con, "raw_dese_cells", cells)
-    rejects = getattr(read, "rejects", None)
-    n_rejected = 0
-    if rejects is not None and len(rejects):
-        q = pd.DataFrame(
-            {
-                "load_id": load_id,
-                "source_file": str(path),
-                "source_row": rejects["source_row"],
-                "table_name": read.report,
-                "column_name": rejects["source_column"],
-                "value_text": rejects["value_text"],
-                "check_name": rejects["check"],
-                "message": "failed check " + rejects["check"].astype(str),
-            }
-        )
-        _append(con, "quarantine", q)
-        n_rejected = q["source_row"].nunique()
-    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows - n_rejected,
-                      n_rejected, "; ".join(read.notes))
+    warnings = read.warnings
+    message = "; ".join(read.notes)
+    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows, 0,
+                      f"{len(warnings)} warning(s): {message}" if warnings else message)
 
 
 class _KeyOnce:
@@ -454,6 +439,8 @@ def ingest_into(
             rows += result.rows_loaded
             progress_display.step(progress, i, len(files), f"{result.status} {path.name}: {rows:,} rows so far"
                                   + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
+            for warning in _warnings(result):
+                progress_display.warn(progress, warning)
         if errors:
             raise IngestError(errors)
         derive_history(con)
@@ -465,6 +452,14 @@ def ingest_into(
         if prefetch is not None:
             prefetch.close()
     return summary
+
+
+def _warnings(result: FileResult) -> list[str]:
+    """The warnings a DESE read recorded (kept columns, unknown report, missing group...), one line each."""
+    if result.kind != "dese" or "warning:" not in result.message:
+        return []
+    return [n.strip().removeprefix("warning:").strip() for n in result.message.split("; ")
+            if n.strip().startswith("warning:")]
 
 
 def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str, str, str | None, str | None]]:
