@@ -246,20 +246,21 @@ def _ingest_config() -> dict:
 
 def read_dese(path: Path):
     """Read one DESE export with its manifest (runs in a worker process when many files are read). A column of
-    student ids is refused as such: DESE profile exports are aggregates."""
+    student ids refuses the file: DESE profile exports are aggregates, and the reader keeps every column it cannot
+    map, so an id column would otherwise be stored as published cells."""
     from . import dese  # imported on first use: its column maps load from config
 
-    try:
-        return dese.read_dese_file(path, dese.find_manifest(path))
-    except InputError as exc:
-        ids = {h.lower() for h in _ingest_config()["student_id_headers"]}
-        if exc.column and " ".join(str(exc.column).lower().split()) in ids:
-            raise InputError(
-                "a column of student ids: DESE profile exports hold no student-level rows, so this file is not one "
-                "(and student ids must not be loaded as DESE data)", file=str(path), column=exc.column,
-                fix="a student-level extract belongs in student/<school year>/<table>.csv with the data contract's "
-                    "header (docs/student_data_contract.md); otherwise remove the column") from None
-        raise
+    read = dese.read_dese_file(path, dese.find_manifest(path))
+    ids = {h.lower() for h in _ingest_config()["student_id_headers"]}
+    columns = read.cells["source_column"].dropna().unique() if len(read.cells) else []
+    found = next((c for c in columns if " ".join(str(c).lower().split()) in ids), None)
+    if found is not None:
+        raise InputError(
+            "a column of student ids: DESE profile exports hold no student-level rows, so this file is not one "
+            "(and student ids must not be loaded as DESE data)", file=str(path), column=found,
+            fix="a student-level extract belongs in student/<school year>/<table>.csv with the data contract's "
+                "header (docs/student_data_contract.md); otherwise remove the column")
+    return read
 
 
 class _DesePrefetch:
