@@ -7,9 +7,11 @@ year whose prior progression has the same grades; students of other progressions
 
 from __future__ import annotations
 
+import os
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,8 +52,9 @@ def _seed(key: tuple) -> int:
 
 
 def compute_growth(con: duckdb.DuckDBPyConnection, *, years: list[int] | None = None, baseline_year: int | None = None,
-                   settings: GrowthSettings | None = None, progress: Progress = None) -> GrowthSummary:
-    """Compute SGPs from the warehouse's score histories and replace ``student_sgp`` for the years computed."""
+                   settings: GrowthSettings | None = None, progress: Progress = None, workers: int = 2) -> GrowthSummary:
+    """Compute SGPs from the warehouse's score histories and replace ``student_sgp`` for the years computed.
+    ``workers`` cohorts are fitted at a time (at most one per core)."""
     started = time.perf_counter()
     settings = settings or load_settings()
     if not table_exists(con, "stg_assessments"):
@@ -68,19 +71,32 @@ def compute_growth(con: duckdb.DuckDBPyConnection, *, years: list[int] | None = 
     summary = GrowthSummary(years=sorted({int(y) for y in hist["school_year"]}))
     prog = {key: g.sort_values("k") for key, g in steps.groupby(["subject", "school_year", "grade"])}
     baseline = _baseline_models(hist, prog, settings, baseline_year, summary) if baseline_year else None
-    out = []
     prior_cols = [f"prior_{k}" for k in range(1, settings.max_order + 1)]
-    for key, cohort in hist.groupby(["subject", "school_year", "grade"], sort=True):
+
+    def one(item):
+        key, cohort = item
         key = (key[0], int(key[1]), key[2])
         cohort_steps = prog.get(key, steps.iloc[0:0])
         priors = cohort[prior_cols].to_numpy(float)
         models = None
         if baseline is not None and key[1] != baseline_year:
             models = _matching_models(baseline, key, cohort_steps)
-        result = cohort_sgps(cohort["score"].to_numpy(float), priors, settings, models=models,
-                             seed=_seed(key), stats=summary.fit)
+        stats = FitStats()
+        result = cohort_sgps(cohort["score"].to_numpy(float), priors, settings, models=models, seed=_seed(key),
+                             stats=stats)
+        if progress:
+            progress(f"growth {key[0]} grade {key[2]} {key[1]}: {int((result.sgp > 0).sum()):,} of {len(cohort):,} "
+                     "students scored")
+        return key, cohort, cohort_steps, priors, models is not None, result, stats
+
+    out = []
+    # cohorts are independent: one per core (numpy releases the GIL in the heavy array work)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, os.cpu_count() or 1))) as pool:
+        done = list(pool.map(one, hist.groupby(["subject", "school_year", "grade"], sort=True)))
+    for key, cohort, cohort_steps, priors, applied, result, stats in done:
         summary.cohorts += 1
-        _count(summary, cohort, priors, result, settings, models is not None)
+        summary.fit.add(stats)
+        _count(summary, cohort, priors, result, settings, applied)
         scored = result.sgp > 0
         if scored.any():
             out.append(pd.DataFrame({
@@ -90,9 +106,6 @@ def compute_growth(con: duckdb.DuckDBPyConnection, *, years: list[int] | None = 
                 "norm_group": f"baseline {baseline_year}" if baseline_year else f"cohort {key[1]}",
                 "prior_grades": _progression_label(cohort_steps),
             }))
-        if progress:
-            progress(f"growth {key[0]} grade {key[2]} {key[1]}: {int(scored.sum()):,} of {len(cohort):,} students "
-                     "scored")
     frame = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["student_id"])
     frame["source"] = H.SOURCE
     frame["computed_at"] = datetime.now().replace(microsecond=0)

@@ -25,17 +25,22 @@ import numpy as np
 BETA = 0.99995  # step-length damping, as quantreg's rq.fit.fnb
 MAX_ITERATIONS = 100
 GAP_TOLERANCE = 1e-11  # duality gap relative to the sum of |y| (quantreg stops at an absolute 1e-6)
-BIG = 1e9  # response of the pseudo-observations: always above (below) the planes
 
 
 @dataclass
 class FitStats:
-    """How a fit went: interior-point iterations, reduced-problem sizes and repair rounds."""
+    """How a fit went: interior-point iterations, reduced-problem sizes, fix-ups and full solves."""
 
     iterations: int = 0
-    rounds: int = 0  # bands tried (each re-centred on the latest planes)
-    band: int = 0
+    band: int = 0  # widest band: observations per tau in the reduced problems
+    full_taus: int = 0  # taus whose band missed too much: solved on all observations
     repaired_taus: int = 0  # reduced problems solved again with misplaced observations moved into the band
+
+    def add(self, other: FitStats) -> None:
+        self.iterations += other.iterations
+        self.band = max(self.band, other.band)
+        self.full_taus += other.full_taus
+        self.repaired_taus += other.repaired_taus
 
 
 def _step_length(v: np.ndarray, dv: np.ndarray) -> np.ndarray:
@@ -132,6 +137,8 @@ def frisch_newton(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, upper: np.n
     while True:
         done = (_sum(z, a) + _sum(w, s))[:, 0] <= tolerance * scale
         if it >= max_iterations:
+            if DEBUG:
+                print("max iterations reached for", (~done).sum(), "taus; gap/scale", ((_sum(z, a) + _sum(w, s))[:, 0] / scale)[~done][:5])
             done[:] = True
         if done.any():
             coef[active[done]] = -y_dual[done]
@@ -181,13 +188,17 @@ def _iterate(design: _Design, c, b, a, s, z, w, y_dual):
 
 
 PREPROCESS_FROM_N = 8000  # below this many observations the full problem is solved directly
-MAX_ROUNDS = 6
-BAND_FACTOR = 1.0  # band = BAND_FACTOR * sqrt(p) * n^(2/3) observations per tau (Portnoy and Koenker)
+BAND_FACTOR = 1.0  # band = BAND_FACTOR * sqrt(p) * n^(2/3) observations per tau (Portnoy and Koenker's m)
+SUBSAMPLE_FACTOR = 4  # the preliminary fit's random subsample: this many bands
+ANCHOR_STEP = 5  # every 5th tau (and both ends) is solved first; the others start between their anchors
+DEBUG = bool(__import__("os").environ.get("QR_DEBUG"))
 
 
 def fit_quantiles(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, seed: int = 0,
                   stats: FitStats | None = None) -> np.ndarray:
-    """Exact quantile regression coefficients (p x m) of y on x at every tau; large n via preprocessing."""
+    """Exact quantile regression coefficients (p x m) of y on x at every tau (ascending); large n via
+    preprocessing in two passes: the anchor taus from a subsample's fit, then the taus between anchors from the
+    anchors' exact planes (interpolated in tau, so close that half the band is plenty)."""
     taus = np.asarray(taus, float)
     y = np.asarray(y, float)
     n, p = x.shape
@@ -195,31 +206,51 @@ def fit_quantiles(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, seed: int =
     if n < PREPROCESS_FROM_N:
         return frisch_newton(x, y, taus, stats=stats)
     band = int(min(n, BAND_FACTOR * np.sqrt(p) * n ** (2 / 3)))
-    rng = np.random.default_rng(seed)
-    sample = rng.choice(n, size=band, replace=False)
-    coef = frisch_newton(x[sample], y[sample], taus, tolerance=1e-8, stats=stats)
-    todo = np.arange(len(taus))
-    while len(todo):
-        stats.rounds += 1
-        if band >= n // 2 or stats.rounds > MAX_ROUNDS:  # the band is most of the data: solve the full problem
-            coef[:, todo] = frisch_newton(x, y, taus[todo], stats=stats)
-            break
-        side = _partition(y[:, None] - x @ coef[:, todo], taus[todo], band)
-        fixing, retry = np.arange(len(todo)), []
-        while len(fixing):  # PK's fix-up: a few misplaced observations join the band until none is left
-            new, wrong = _reduced_fit(x, y, taus[todo[fixing]], side[:, fixing], stats)
-            coef[:, todo[fixing]] = new
-            misplaced = wrong.sum(axis=0)
-            retry.extend(fixing[misplaced > band // 4])  # too many: a wider band around the new plane
-            few = (misplaced > 0) & (misplaced <= band // 4)
-            stats.repaired_taus += int(few.sum())
-            sub = side[:, fixing]
-            sub[wrong & few[None, :]] = 0
-            side[:, fixing] = sub
-            fixing = fixing[few]
-        todo = todo[np.array(sorted(retry), dtype=np.int64)]
-        band *= 2
     stats.band = max(stats.band, band)
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(n, size=min(n, SUBSAMPLE_FACTOR * band), replace=False)
+    # how far the subsample's plane may be off at each observation, up to a common factor: the leverage of x_i
+    # against the subsample (large where data are sparse: the splines' edges)
+    spread = np.sqrt(np.einsum("ij,jk,ik->i", x, np.linalg.inv(x[sample].T @ x[sample]), x))
+    anchors = np.unique(np.r_[np.arange(0, len(taus), ANCHOR_STEP), len(taus) - 1])
+    coef = np.empty((p, len(taus)))
+    prelim = frisch_newton(x[sample], y[sample], taus[anchors], tolerance=1e-8, stats=stats)
+    coef[:, anchors] = _exact_from(x, y, taus[anchors], prelim, spread, band, stats)
+    rest = np.setdiff1d(np.arange(len(taus)), anchors)
+    if len(rest):
+        between = np.stack([np.interp(taus[rest], taus[anchors], c) for c in coef[:, anchors]])
+        coef[:, rest] = _exact_from(x, y, taus[rest], between, spread, max(band // 2, p * 20), stats)
+    return coef
+
+
+def _exact_from(x, y, taus, prelim, spread, band, stats) -> np.ndarray:
+    """Exact solutions from preliminary planes: reduced problems on bands around them, PK's fix-ups, and the full
+    problem for a tau whose band missed too much."""
+    resid = y[:, None] - x @ prelim
+    # two bands per tau: nearest the plane in raw residuals (right where data are dense) and in residuals per unit
+    # of spread (right where they are sparse); an observation is summed into a side only where both agree
+    raw, scaled = _partition(resid, taus, band), _partition(resid / spread[:, None], taus, band)
+    side = np.where(raw == scaled, raw, 0).astype(np.int8)
+    del resid, raw, scaled
+    coef = prelim.copy()
+    fixing, hard = np.arange(len(taus)), []
+    while len(fixing):  # PK's fix-up: a few misplaced observations join the band until none is left
+        new, wrong = _reduced_fit(x, y, taus[fixing], side[:, fixing], stats)
+        coef[:, fixing] = new
+        misplaced = wrong.sum(axis=0)
+        if DEBUG:
+            print(f"band {band} taus {len(fixing)} misplaced max {misplaced.max()} fixed-up {(misplaced > 0).sum()}")
+        hard.extend(fixing[misplaced > band // 4])
+        few = (misplaced > 0) & (misplaced <= band // 4)
+        stats.repaired_taus += int(few.sum())
+        sub = side[:, fixing]
+        sub[wrong & few[None, :]] = 0
+        side[:, fixing] = sub
+        fixing = fixing[few]
+    if hard:
+        hard = np.array(sorted(hard), dtype=np.int64)
+        stats.full_taus += len(hard)
+        coef[:, hard] = frisch_newton(x, y, taus[hard], stats=stats)
     return coef
 
 
@@ -266,7 +297,7 @@ def highs_quantile_fit(x: np.ndarray, y: np.ndarray, tau: float) -> tuple[np.nda
 
     Returns the coefficients and the optimal objective (the sum of check losses)."""
     from scipy.optimize import linprog
-    from scipy.sparse import eye, hstack, csr_matrix
+    from scipy.sparse import csr_matrix, eye, hstack
 
     n, p = x.shape
     cost = np.concatenate([np.zeros(p), np.full(n, tau), np.full(n, 1.0 - tau)])
