@@ -96,10 +96,11 @@ def main() -> None:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--run", "--warehouse", str(a.warehouse)], check=True)
     wall = time.perf_counter() - t0
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_gb, cpu = usage.ru_maxrss / 1024**2, usage.ru_utime + usage.ru_stime
     load_after = os.getloadavg()
     print(f"growth for {a.students:,} students x 2 subjects, one year, two priors: {wall:.1f} s wall "
-          f"(goal <= 300 s), peak RSS {peak_gb:.2f} GB (goal <= 4 GB); load average "
+          f"(goal <= 300 s), {cpu:.0f} s of CPU, peak RSS {peak_gb:.2f} GB (goal <= 4 GB); load average "
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1-min), {os.cpu_count()} cores")
     if not a.keep:
         a.warehouse.unlink(missing_ok=True)

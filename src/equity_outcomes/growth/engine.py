@@ -116,7 +116,7 @@ def compute_growth(con: duckdb.DuckDBPyConnection, *, years: list[int] | None = 
     return summary
 
 
-def _baseline_models(hist, prog, settings, baseline_year, summary) -> dict[tuple, tuple[str, dict[int, QuantileModel]]]:
+def _baseline_models(hist, prog, settings, baseline_year, summary) -> dict[tuple, tuple[tuple, dict[int, QuantileModel]]]:
     """Per (subject, grade): the models fitted on the baseline year's cohort and its progression's grades."""
     out = {}
     prior_cols = [f"prior_{k}" for k in range(1, settings.max_order + 1)]

@@ -140,6 +140,8 @@ def frisch_newton(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, upper: np.n
             if DEBUG:
                 print("max iterations reached for", (~done).sum(), "taus; gap/scale", ((_sum(z, a) + _sum(w, s))[:, 0] / scale)[~done][:5])
             done[:] = True
+        if DEBUG and done.any() and it:
+            print(f"  iteration {it}: {done.sum()} taus converged, {(~done).sum()} left")
         if done.any():
             coef[active[done]] = -y_dual[done]
             keep = ~done
@@ -151,6 +153,8 @@ def frisch_newton(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, upper: np.n
         a, s, z, w, y_dual = _iterate(design, c, b, a, s, z, w, y_dual)
     if stats is not None:
         stats.iterations += it
+    if DEBUG:
+        print(f"frisch_newton n={n} m={m}: {it} iterations")
     return coef.T
 
 
@@ -219,19 +223,22 @@ def fit_quantiles(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, seed: int =
     rest = np.setdiff1d(np.arange(len(taus)), anchors)
     if len(rest):
         between = np.stack([np.interp(taus[rest], taus[anchors], c) for c in coef[:, anchors]])
-        coef[:, rest] = _exact_from(x, y, taus[rest], between, spread, max(band // 2, p * 20), stats)
+        coef[:, rest] = _exact_from(x, y, taus[rest], between, None, max(band // 2, p * 20), stats)
     return coef
 
 
 def _exact_from(x, y, taus, prelim, spread, band, stats) -> np.ndarray:
     """Exact solutions from preliminary planes: reduced problems on bands around them, PK's fix-ups, and the full
-    problem for a tau whose band missed too much."""
+    problem for a tau whose band missed too much. ``spread`` (None: raw residuals only) adds the scaled band."""
     resid = y[:, None] - x @ prelim
-    # two bands per tau: nearest the plane in raw residuals (right where data are dense) and in residuals per unit
-    # of spread (right where they are sparse); an observation is summed into a side only where both agree
-    raw, scaled = _partition(resid, taus, band), _partition(resid / spread[:, None], taus, band)
-    side = np.where(raw == scaled, raw, 0).astype(np.int8)
-    del resid, raw, scaled
+    side = _partition(resid, taus, band)
+    if spread is not None:
+        # a second band per tau: nearest the plane in residuals per unit of spread (right where data are sparse,
+        # where the raw band, right where they are dense, misses); summed into a side only where both agree
+        scaled = _partition(resid / spread[:, None], taus, band)
+        side = np.where(side == scaled, side, 0).astype(np.int8)
+        del scaled
+    del resid
     coef = prelim.copy()
     fixing, hard = np.arange(len(taus)), []
     while len(fixing):  # PK's fix-up: a few misplaced observations join the band until none is left
@@ -276,7 +283,7 @@ def _reduced_fit(x, y, taus, side, stats):
     rows = np.zeros((m, width + 2, p))
     ys = np.zeros((m, width + 2))
     upper = np.ones((m, width + 2))
-    margin = 10.0 * (np.abs(y).max() + 1.0)
+    margin = float(y.max() - y.min()) + 1.0  # a plane inside the data's range leaves each summed row on its side
     for t in range(m):  # bands differ in width after fix-ups: pad with neutral rows (x = 0, y = 0)
         idx = np.flatnonzero(side[:, t] == 0)
         rows[t, :len(idx)], ys[t, :len(idx)] = x[idx], y[idx]
@@ -285,7 +292,7 @@ def _reduced_fit(x, y, taus, side, stats):
             k = int(mask.sum())
             if k:
                 rows[t, j], ys[t, j], upper[t, j] = x[mask].mean(axis=0), y[mask].mean() + s * margin, k
-    scale = 1.0 + np.where(side == 0, np.abs(y)[:, None], 0.0).sum(axis=0)
+    scale = np.full(m, 1.0 + np.abs(y).sum())  # the full problem's scale: the summed rows stand for everyone
     new = frisch_newton(rows, ys, taus, upper=upper, scale=scale, stats=stats)
     r = y[:, None] - x @ new
     tol = 1e-7 * (1.0 + np.abs(y).max())
