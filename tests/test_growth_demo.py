@@ -37,7 +37,7 @@ def test_student_sgp_holds_integers_1_to_99_with_even_pooled_deciles(grown):
     assert {"student_id", "org_code", "school_year", "grade", "subject", "sgp", "sgp_order", "cohort_n",
             "norm_group", "source"} <= set(cols)
     assert len(t) > 30_000 and t["sgp"].between(1, 99).all() and (t["sgp"] == t["sgp"].round()).all()
-    assert t["student_id"].str.len().min() > 20  # pseudonymized at ingest, not the synthetic S... ids
+    assert t["student_id"].str.fullmatch("[0-9a-f]{20}").all()  # pseudonymized at ingest, not the S... ids
     deciles = np.histogram(t["sgp"], bins=[1, 11, 21, 31, 41, 51, 61, 71, 81, 91, 100])[0] / len(t)
     assert np.all(np.abs(deciles - 0.10) <= 0.02), deciles
     assert (t["cohort_n"] >= 100).all() and set(t["sgp_order"]) <= {1, 2}
