@@ -137,11 +137,7 @@ def frisch_newton(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, upper: np.n
     while True:
         done = (_sum(z, a) + _sum(w, s))[:, 0] <= tolerance * scale
         if it >= max_iterations:
-            if DEBUG:
-                print("max iterations reached for", (~done).sum(), "taus; gap/scale", ((_sum(z, a) + _sum(w, s))[:, 0] / scale)[~done][:5])
             done[:] = True
-        if DEBUG and done.any() and it:
-            print(f"  iteration {it}: {done.sum()} taus converged, {(~done).sum()} left")
         if done.any():
             coef[active[done]] = -y_dual[done]
             keep = ~done
@@ -153,8 +149,6 @@ def frisch_newton(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, upper: np.n
         a, s, z, w, y_dual = _iterate(design, c, b, a, s, z, w, y_dual)
     if stats is not None:
         stats.iterations += it
-    if DEBUG:
-        print(f"frisch_newton n={n} m={m}: {it} iterations")
     return coef.T
 
 
@@ -195,7 +189,6 @@ PREPROCESS_FROM_N = 8000  # below this many observations the full problem is sol
 BAND_FACTOR = 1.0  # band = BAND_FACTOR * sqrt(p) * n^(2/3) observations per tau (Portnoy and Koenker's m)
 SUBSAMPLE_FACTOR = 4  # the preliminary fit's random subsample: this many bands
 ANCHOR_STEP = 5  # every 5th tau (and both ends) is solved first; the others start between their anchors
-DEBUG = bool(__import__("os").environ.get("QR_DEBUG"))
 
 
 def fit_quantiles(x: np.ndarray, y: np.ndarray, taus: np.ndarray, *, seed: int = 0,
@@ -245,8 +238,6 @@ def _exact_from(x, y, taus, prelim, spread, band, stats) -> np.ndarray:
         new, wrong = _reduced_fit(x, y, taus[fixing], side[:, fixing], stats)
         coef[:, fixing] = new
         misplaced = wrong.sum(axis=0)
-        if DEBUG:
-            print(f"band {band} taus {len(fixing)} misplaced max {misplaced.max()} fixed-up {(misplaced > 0).sum()}")
         hard.extend(fixing[misplaced > band // 4])
         few = (misplaced > 0) & (misplaced <= band // 4)
         stats.repaired_taus += int(few.sum())
