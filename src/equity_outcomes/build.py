@@ -13,6 +13,7 @@ import pandas as pd
 
 from . import catalog, crosswalk
 from .errors import EquityOutcomesError
+from .growth.histories import ensure_tables as ensure_growth_tables
 from .paths import sql_dir
 from .progress import step
 from .readiness import load_readiness_reference
@@ -69,6 +70,7 @@ def model_files(root: Path | None = None) -> list[Path]:
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty, typed raw tables for sources not loaded yet, so every model builds (to zero rows)."""
     _ensure_dese_cells(con)
+    ensure_growth_tables(con)  # student_sgp: SGPs computed by `equity-outcomes growth`
     for table, schema in ALL_TABLES.items():
         name = f"raw_student_{table}"
         if table_exists(con, name):
