@@ -283,7 +283,8 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                 SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
                        sg.i AS sg_i, sg.pair_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
                        so.i AS source_i, m.metric, m.subject, m.grade, m.source,
-                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed
+                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
+                       m.numerator::DOUBLE AS numerator
                 FROM metric_values m
                 JOIN eo_pub_orgs o ON o.org_code = m.org_code
                 JOIN eo_pub_metrics mt ON mt.metric = m.metric
@@ -301,7 +302,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                 GROUP BY ALL
             )
             SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
-                   m.n_students, m.value, m.is_suppressed, coalesce(s1.v, s2.v) AS state_value,
+                   m.n_students, m.value, m.is_suppressed, m.numerator, coalesce(s1.v, s2.v) AS state_value,
                    CASE WHEN m.pair_i IS NOT NULL THEN hash(m.org_i, m.lvl_i, m.school_year, m.metric_i, m.subj_i,
                                                              m.grade_i, m.source_i, m.pair_i) END AS _pair_key,
                    hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
@@ -333,6 +334,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "source": cat(df["source_i"], sources),
         "n_students": df["n_students"].to_numpy(dtype=float, na_value=np.nan),
         "value": df["value"].to_numpy(dtype=float, na_value=np.nan),
+        "numerator": df["numerator"].to_numpy(dtype=float, na_value=np.nan),
         "is_suppressed": df["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool),
         "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
     })
