@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..catalog import metrics_frame
 from . import labels
-from .suppression import protect_metric_values, protect_target_results
+from .disclosure import control, load_rules, summary_lines
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
 DEFAULT_METRICS = (
@@ -75,13 +75,14 @@ class Site:
     roster: dict[str, dict]
     pages: list[str]
     network_codes: set[str]
-    targets_safe: pd.DataFrame
-    mv_safe: pd.DataFrame
+    targets_safe: pd.DataFrame          # target rows after the disclosure control (the only ones published)
+    mv_safe: pd.DataFrame               # cells after the disclosure control (the only ones published)
     readiness: pd.DataFrame | None
     vintage: int | None
     has_roster: bool
     warnings: list[str] = field(default_factory=list)
     targets_by_org: dict[str, list[dict]] = field(default_factory=dict)
+    disclosure: dict = field(default_factory=dict)   # what the control withheld, per output
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -104,6 +105,9 @@ def _metrics(con, objects: set[str]) -> tuple[dict[str, dict], pd.DataFrame]:
     else:
         ref = cat
     out = {}
+    rules = load_rules()
+    ref = ref.assign(min_n=[rules.metric(str(m), text(u) or None).min_n for m, u in zip(
+        ref["metric"], ref["unit"] if "unit" in ref.columns else [None] * len(ref), strict=True)])
     for r in ref.to_dict("records"):
         mn = num(r.get("min_n"))
         out[str(r["metric"])] = {
@@ -127,7 +131,6 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     subgroups = labels.load_subgroups()
     comps = labels.complements(subgroups)
     metrics, metric_notes = _metrics(con, objects)
-    min_n = {m: d["min_n"] for m, d in metrics.items()}
 
     # roster
     roster: dict[str, dict] = {}
@@ -190,14 +193,13 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         warnings.append("the warehouse has no metric_values table: no trend charts")
     say(f"scorecards: read {len(tr):,} target results and {len(mv):,} metric values")
 
-    mv_safe = protect_metric_values(mv, min_n, comps, network_codes) if len(mv) else mv.assign(
-        orig_n=pd.Series(dtype=float), suppression=pd.Series(dtype=object))
     rules = {t.id: t.rule for t in targets.values()}
-    tr_safe = protect_target_results(tr, mv_safe if len(mv_safe) else _empty_mv(), min_n, rules)
-    if len(mv_safe):
-        n_sup = mv_safe["suppression"].value_counts().to_dict()
-        say("scorecards: small cells withheld: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(n_sup.items()) if k) or "none")
+    deps = read_dependency_cells(con, tr, orgs, published_subgroups) if "metric_values" in objects else None
+    controlled = control(mv if len(mv) else _empty_mv(), tr, deps, complements=comps, network_codes=network_codes,
+                         pages=pages, rules_by_target=rules, say=say)
+    mv_safe, tr_safe = controlled.cells, controlled.targets
+    for line in summary_lines(controlled.summary):
+        say(f"disclosure: {line}")
 
     readiness = None
     if "readiness_summary" in objects:
@@ -215,7 +217,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     return Site(built_at=built_at, targets=targets, metrics=metrics, metric_notes=metric_notes,
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
-                has_roster=has_roster, warnings=warnings)
+                has_roster=has_roster, warnings=warnings, disclosure=controlled.summary)
 
 
 def _pooled_from_rollup(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -350,9 +352,30 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
 
 
 def _empty_mv() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in
-                         ["org_code", "org_level", "subgroup", "metric", "subject", "source", "school_year",
-                          "orig_n", "is_suppressed"]})
+    cols = {"org_code": object, "org_level": object, "school_year": int, "subgroup": object, "metric": object,
+            "subject": object, "grade": object, "source": object, "n_students": float, "value": float,
+            "numerator": float, "is_suppressed": bool, "state_value": float, "gap_to_state": float}
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+
+
+def read_dependency_cells(con: duckdb.DuckDBPyConnection, tr: pd.DataFrame, orgs: list[str],
+                          subgroups: list[str]) -> pd.DataFrame | None:
+    """Cells that target rows rest on without being published (the single grades of a growth target)."""
+    if not len(tr) or "grade" not in tr.columns:
+        return None
+    grades = sorted({g for v in tr["grade"].dropna().astype(str) for g in v.split(",")} - set(PUBLISHED_GRADES))
+    metrics = sorted(set(tr["metric"].dropna().astype(str)) | (set(tr["baseline_metric"].dropna().astype(str))
+                                                              if "baseline_metric" in tr.columns else set()))
+    if not grades or not metrics:
+        return None
+    q = ", ".join("?" * len(grades)), ", ".join("?" * len(metrics)), ", ".join("?" * len(orgs)), \
+        ", ".join("?" * len(subgroups))
+    return con.execute(
+        "SELECT org_code, org_level, school_year::INTEGER AS school_year, subgroup, metric, subject, grade, source, "
+        "n_students::DOUBLE AS n_students, value::DOUBLE AS value, numerator::DOUBLE AS numerator, is_suppressed "
+        f"FROM metric_values WHERE grade IN ({q[0]}) AND metric IN ({q[1]}) AND org_code IN ({q[2]}) "
+        f"AND subgroup IN ({q[3]}) AND org_level IN ('school', 'network')",
+        [*grades, *metrics, *orgs, *subgroups]).df()
 
 
 def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[tuple, list[tuple]]]:
