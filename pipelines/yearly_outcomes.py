@@ -85,11 +85,12 @@ def yearly_outcomes(
             return summary
         build = build_marts(staged.work_path)
         extra = evaluate_targets(staged.work_path, school_year, baseline_year)
-        markdown = run_summary_markdown(staged.work_path, load, build, extra)
         quarantined = quarantine_rows(staged.work_path, load.load_id)
         staged.commit()
-    if dashboards is not None:
+    if dashboards is not None:  # a failed disclosure audit fails here and leaves the previous publication
         extra.update(publish_scorecards(Path(warehouse), Path(dashboards)))
+    # ratings in the summary come from the published (disclosure-controlled) rows when scorecards were published
+    markdown = run_summary_markdown(Path(warehouse), load, build, extra)
     create_markdown_artifact(key="yearly-outcomes-summary", markdown=markdown,
                              description="Yearly outcomes run summary")
     create_table_artifact(key="quarantined-rows", table=quarantined or [{"note": "no rows quarantined"}],

@@ -309,3 +309,12 @@ def _scorecards(p: argparse.ArgumentParser) -> None:
 
     _warehouse_arg(p)
     add_cli(p)
+
+
+@command("publish", "Publish the scorecards under the disclosure control (audited before they replace the last "
+                    "ones), or --audit DIR: attack a publication's files and report what they give away.")
+def _publish(p: argparse.ArgumentParser) -> None:
+    from .publish.cli import add_publish_cli
+
+    _warehouse_arg(p)
+    add_publish_cli(p)

@@ -36,6 +36,24 @@ def quarantine_rows(warehouse: Path, load_id: str) -> list[dict]:
     return df.astype(str).to_dict("records")
 
 
+def disclosure_markdown(published: dict | None) -> str:
+    """The publication's section of the run summary: what the disclosure control withheld, per output, and the
+    audit; ratings counted over the published (controlled) target rows only."""
+    sc = (published or {}).get("scorecards") or {}
+    if not sc.get("disclosure"):
+        return ""
+    from .publish.disclosure import summary_lines
+
+    d = sc["disclosure"]
+    parts = ["## Disclosure control\n" + "".join(f"- {line}\n" for line in summary_lines(d))]
+    audit = sc.get("audit")
+    if audit:
+        parts.append("Audit of the published files: nothing recovered.\n" + "".join(f"- {t}\n" for t in audit["tried"]))
+    if d.get("ratings"):
+        parts.append("## Published ratings (all students, schools)\n" + _md_table(d["ratings"]))
+    return "\n".join(parts)
+
+
 def run_summary_markdown(
     warehouse: Path, load: LoadSummary, build: BuildSummary | None, extra: dict | None, *, no_op: bool = False
 ) -> str:
@@ -57,7 +75,7 @@ def run_summary_markdown(
         parts.append(f"## Marts\nbuilt {len(build.models)} models in {build.seconds:.1f} s\n")
     con = connect(warehouse)
     try:
-        if table_exists(con, "target_results"):
+        if table_exists(con, "target_results") and not (extra or {}).get("scorecards"):
             ratings = con.execute(
                 "SELECT target_id, status, count(*) AS n FROM target_results WHERE subgroup = 'all' "
                 "AND org_level = 'school' GROUP BY ALL ORDER BY 1, 2"
@@ -68,4 +86,5 @@ def run_summary_markdown(
             parts.append("## Reconciliation (student data vs DESE)\n" + _md_table(rec.to_dict("records")))
     finally:
         con.close()
-    return "\n".join(parts)
+    parts.append(disclosure_markdown(extra))
+    return "\n".join(p for p in parts if p)

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ...errors import EquityOutcomesError
 from .control import control_cells
 from .rules import Rules, load_rules, primary_reasons
 from .targets import control_targets
+
+
+class DisclosureError(EquityOutcomesError):
+    """The control could not protect a cell, or the audit of a publication found something: nothing published."""
+
 
 PRIMARY = ("suppressed", "no_value", "size", "event", "twin")
 BLANKED = ["n_students", "n", "value", "numerator", "denominator", "std_dev", "gap_to_state"]
@@ -65,6 +71,8 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
             e = extra.rename(columns={"n_students": "n"}).copy()
             e["withheld"] = primary_reasons(e, rules) != ""
             deps.append(e[deps[0].columns])
+    if len(tr):
+        tr = tr[tr["org_code"].astype(str).isin(set(pages)) | (tr["org_level"].astype(str) == "network")]
     targets = control_targets(tr, pd.concat(deps, ignore_index=True), rules_by_target or {}, complements)
     level = out["org_level"].astype(str).to_numpy() if len(out) else np.array([], dtype=object)
     summary = {
@@ -72,12 +80,22 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
         "network_cells": _count(cc.reason[level == "network"]),
         "target_rows": {"rows": int(len(targets)),
                         "with_a_side_withheld": int((targets["withheld"] != "").sum()) if len(targets) else 0},
-        "rounds": cc.rounds, "unresolved": cc.unresolved,
+        "rounds": cc.rounds, "unresolved": cc.unresolved, "ratings": _ratings(targets, pages),
     }
     if cc.unresolved:
-        raise RuntimeError(f"disclosure control could not protect {len(cc.unresolved)} cell(s): "
-                           + "; ".join(cc.unresolved[:5]))
+        raise DisclosureError(f"the disclosure control could not protect {len(cc.unresolved)} cell(s), e.g. "
+                              + "; ".join(cc.unresolved[:5]) + ": nothing was published")
     return Controlled(cells=out, targets=targets, summary=summary)
+
+
+def _ratings(targets: pd.DataFrame, pages: list[str]) -> list[dict]:
+    """Published ratings per target (all students, the published schools): what a run summary may show."""
+    if not len(targets):
+        return []
+    t = targets[targets["org_code"].astype(str).isin(set(pages)) & (targets["org_level"] == "school")
+                & (targets["subgroup"].fillna("all") == "all")]
+    g = t.groupby(["target_id", "status"], dropna=False).size().reset_index(name="n")
+    return [{"target_id": r.target_id, "status": r.status, "n": int(r.n)} for r in g.itertuples()]
 
 
 def summary_lines(summary: dict) -> list[str]:
@@ -95,4 +113,4 @@ def summary_lines(summary: dict) -> list[str]:
     return lines
 
 
-__all__ = ["Controlled", "control", "load_rules", "summary_lines"]
+__all__ = ["Controlled", "DisclosureError", "control", "load_rules", "summary_lines"]

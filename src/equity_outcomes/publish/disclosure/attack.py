@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import pandas as pd
-import highspy
 from scipy.sparse import coo_matrix
 
 from .linked import Links

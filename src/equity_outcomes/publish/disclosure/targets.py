@@ -4,7 +4,8 @@ when every cell it rests on is.
 A side (baseline or current) rests on the cells of the row's org, subgroup, metric (``baseline_metric`` for the
 baseline), subject, source, each year of its window (``baseline_window`` years ending at the baseline year) and
 each grade the row names (``04,05``: both single grades); a gap row measured against the complement or all
-students rests on that reference group's cells too. A side whose cells are withheld (or not found) loses its
+students rests on that reference group's cells too. A side that names no cell (a pooled network result without a
+year or source) cannot be checked and is withheld. A side whose cells are withheld (or not found) loses its
 value, n and group values; anything computed from a withheld side (change, relative change, target value, progress,
 interval, p value, rating) goes too, and the row is shown as insufficient data, withheld to protect a small
 group. Free text that could carry a number of students (``status_reason``) and flags about n are replaced.
@@ -81,7 +82,7 @@ def side_withheld(tr: pd.DataFrame, cells: pd.DataFrame, side: str, complements:
     m = pd.concat([m1, any_grade], ignore_index=True)
     m["withheld"] = m["withheld"].astype("boolean").fillna(True)  # a cell the control does not know is withheld
     hidden = m.groupby("row")["withheld"].any()
-    out = np.zeros(len(tr), dtype=bool)
+    out = np.ones(len(tr), dtype=bool)  # a side that names no cell (no year, no source) cannot be checked
     out[hidden.index.to_numpy(dtype=int)] = hidden.to_numpy(dtype=bool)
     return out
 
