@@ -356,15 +356,20 @@ class Attack:
         if mr.kind == "opaque":
             r["v_lo"], r["v_hi"] = lp.minmax({ac: 1.0})
             return r
+        r["v_lo"], r["v_hi"] = mr.value_range
+        if _integers(n_lo, n_hi) < mr.min_n:
+            r["a_lo"], r["a_hi"] = lp.minmax({ac: 1.0})  # recovered (k pinned too) or narrowed
+            return r if r["a_lo"] is not None else None
+        if not (mr.is_event or lp.ratio_bound):
+            # n is wide and no value constrains a cell of unknown size: the value cannot be pinned (it would need
+            # n pinned, or k forced to 0 or n), so k's interval cannot change the verdict
+            return r
         r["a_lo"], r["a_hi"] = lp.minmax({ac: 1.0})
         if r["a_lo"] is None or r["a_hi"] is None:
             return None
         scale, (vlo, vhi) = (100.0 if mr.kind == "share" else 1.0), mr.value_range
-        # without a value constraint on a cell of unknown size the value interval is the box a/n (an outer bound)
         r["v_lo"] = max(vlo, r["a_lo"] / max(n_hi, EPS) * scale)
         r["v_hi"] = min(vhi, r["a_hi"] / max(n_lo, EPS) * scale)
-        if _integers(n_lo, n_hi) < mr.min_n:
-            return r  # already failing: the rest cannot change the verdict
         if mr.is_event and mr.kind == "share":
             r["e_lo"], r["e_hi"] = lp.minmax({nc: 1.0, ac: -1.0})
         if lp.ratio_bound:
@@ -387,9 +392,9 @@ def verdict(r: dict, mr: MetricRule, rules: Rules) -> tuple[str, str]:
     forced = mr.kind == "share" and ((fin(r["a_hi"]) and r["a_hi"] < 1 - EPS)
                                      or (fin(r["e_hi"]) and r["e_hi"] < 1 - EPS)
                                      or (fin(r["v_lo"]) and r["v_lo"] >= mr.value_range[1] - EPS))
-    v_w = r["v_hi"] - r["v_lo"] if r["v_lo"] is not None and r["v_hi"] is not None else np.inf
+    v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
     n_int = _integers(r["n_lo"], r["n_hi"])
-    a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" else None
+    a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None
     if not forced and v_w <= mr.exact_width + EPS:
         return "recovered", f"value known within {v_w:.2f} ({r['v_lo']:.2f} to {r['v_hi']:.2f})"
     if n_int <= 1 and (mr.kind != "share" or (a_int is not None and a_int <= 1)) and not forced:

@@ -92,7 +92,10 @@ def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]],
     out: list[Sum] = []
     for dim, total, parts in totals:
         cols = [c for c in KEY if c != dim]
-        sub = df[df[dim].isin([total, *parts])]
+        has_total = df.loc[df[dim] == total, cols].drop_duplicates()
+        if not len(has_total):
+            continue
+        sub = df[df[dim].isin([total, *parts])].merge(has_total, on=cols)
         for _k, g in sub.groupby(cols, sort=False):
             by = dict(zip(g[dim], g["row_i"], strict=True))
             if total in by and any(p in by for p in parts):
