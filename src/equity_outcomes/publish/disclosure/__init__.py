@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EquityOutcomesError
-from .control import control_cells
+from .complementary import control_cells
 from .rules import Rules, load_rules, primary_reasons
 from .targets import control_targets
 

@@ -299,8 +299,12 @@ class Attack:
             lp.le({aa: 1.0, ab: -1.0}, self.tol.value)
             lp.le({ab: 1.0, aa: -1.0}, self.tol.value)
         elif self.withheld[a] and self.withheld[b]:
-            lp.le({aa: 1.0, ab: -1.0}, self.tol.n + 1.0)
-            lp.le({ab: 1.0, aa: -1.0}, self.tol.n + 1.0)
+            # |a1 - a2| <= tolerance of the value x n1 + the largest value x tolerance of n
+            mr = self.rule(a)
+            f = 0.01 if mr.kind == "share" else 1.0
+            slack = mr.value_range[1] * f * self.tol.n
+            lp.le({aa: 1.0, ab: -1.0, na: -self.tol.value * f}, slack)
+            lp.le({ab: 1.0, aa: -1.0, na: -self.tol.value * f}, slack)
 
     # --- intervals -----------------------------------------------------------------------------------------------
     def run(self, cache: dict | None = None) -> pd.DataFrame:
@@ -320,11 +324,17 @@ class Attack:
             if cache is not None:
                 cache[key] = got
             rows.update(got)
+        idx = [int(i) for i in np.flatnonzero(self.withheld)]
+        got = {i: rows.get(i) or self._natural(i) for i in idx}
+        forced = {i: is_forced(r, self.rule(i)) for i, r in got.items()}
+        for a, b in self.links.twins:  # the other source of a cell forced to 0 (or 100%) is the same zero
+            if forced.get(a) or forced.get(b):
+                forced[a] = forced[b] = True
         out = []
-        for i in np.flatnonzero(self.withheld):
-            r = rows.get(int(i)) or self._natural(int(i))
-            r["row"] = int(i)
-            r["verdict"], r["why"] = verdict(r, self.rule(int(i)), self.rules)
+        for i in idx:
+            r = got[i]
+            r["row"] = i
+            r["verdict"], r["why"] = verdict(r, self.rule(i), self.rules, forced[i])
             out.append(r)
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why"]
         return pd.DataFrame(out, columns=cols)
@@ -384,14 +394,21 @@ def _integers(lo: float, hi: float) -> int:
     return max(0, int(np.floor(hi + EPS) - np.ceil(lo - EPS)) + 1)
 
 
-def verdict(r: dict, mr: MetricRule, rules: Rules) -> tuple[str, str]:
-    """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
-    def fin(x) -> bool:
-        return x is not None and np.isfinite(x)
+def _fin(x) -> bool:
+    return x is not None and bool(np.isfinite(x))
 
-    forced = mr.kind == "share" and ((fin(r["a_hi"]) and r["a_hi"] < 1 - EPS)
-                                     or (fin(r["e_hi"]) and r["e_hi"] < 1 - EPS)
-                                     or (fin(r["v_lo"]) and r["v_lo"] >= mr.value_range[1] - EPS))
+
+def is_forced(r: dict, mr: MetricRule) -> bool:
+    """A share whose students with the outcome are forced to 0 (or all of them) by a zero (or full) total."""
+    return mr.kind == "share" and ((_fin(r["a_hi"]) and r["a_hi"] < 1 - EPS)
+                                   or (_fin(r["e_hi"]) and r["e_hi"] < 1 - EPS)
+                                   or (_fin(r["v_lo"]) and r["v_lo"] >= mr.value_range[1] - EPS))
+
+
+def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -> tuple[str, str]:
+    """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
+    fin = _fin
+    forced = is_forced(r, mr) if forced is None else forced
     v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
     n_int = _integers(r["n_lo"], r["n_hi"])
     a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None

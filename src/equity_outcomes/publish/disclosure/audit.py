@@ -26,7 +26,7 @@ import pandas as pd
 from ..labels import complements as complements_of
 from ..labels import load_subgroups, load_targets
 from .attack import Attack
-from .control import tolerance_from_pairs
+from .complementary import tolerance_from_pairs
 from .linked import build_links
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons

@@ -13,6 +13,7 @@ sets until the attacker (attack.py) can neither recover nor narrow any withheld 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,22 +98,36 @@ class _Suppressor:
         return min(cand, key=lambda i: self.cost[i]) if cand else None
 
     def singletons(self, reason: np.ndarray) -> None:
-        changed = True
-        while changed:
-            changed = False
+        """Work list over the sums: a sum with exactly one withheld member gets its cheapest other member withheld.
+        Within-school complements are settled before each network or total sum is looked at, so a network sum
+        picks among cells whose pairs are already decided (fewer cells withheld than sum by sum in order)."""
+        sums = self.links.sums
+        of_cell: dict[int, list[int]] = {}
+        for k, s in enumerate(sums):
+            for i in (s.total, *s.parts):
+                of_cell.setdefault(i, []).append(k)
+        pairs = deque(k for k, s in enumerate(sums) if s.kind == "complement")
+        others = deque(k for k, s in enumerate(sums) if s.kind != "complement")
+        queued = set(range(len(sums)))
+        while pairs or others:
+            k = pairs.popleft() if pairs else others.popleft()
+            queued.discard(k)
+            s = sums[k]
+            mem = [s.total, *s.parts]
             w = reason != ""
-            for s in self.links.sums:
-                if s.others:
-                    continue
-                mem = [s.total, *s.parts]
-                if sum(w[i] for i in mem) == 1 and len(mem) > 1:
-                    pick = self.cheapest(mem, w, s.total)
-                    if pick is not None:
-                        reason[pick] = "complementary"
-                        w[pick] = True
-                        changed = True
-            if changed:
-                self.share_fate(reason)
+            if s.others or len(mem) < 2 or sum(bool(w[i]) for i in mem) != 1:
+                continue
+            pick = self.cheapest(mem, w, s.total)
+            if pick is None:
+                continue
+            before = reason != ""
+            reason[pick] = "complementary"
+            self.share_fate(reason)
+            for i in np.flatnonzero((reason != "") & ~before):
+                for j in of_cell.get(int(i), []):
+                    if j not in queued:
+                        queued.add(j)
+                        (pairs if sums[j].kind == "complement" else others).append(j)
 
     def repair(self, reason: np.ndarray, bad_rows: list[int]) -> list[int]:
         """Withhold the cheapest published cell of the relations of each failing cell; returns cells left."""
