@@ -48,14 +48,14 @@ def _highs():
     """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
     global _BANNER_DONE
     if not _BANNER_DONE:
-        fd = os.dup(1)
+        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
         try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
+            os.dup2(null, 1)
+            h = highspy.Highs()
         finally:
             os.dup2(fd, 1)
             os.close(fd)
+            os.close(null)
         _BANNER_DONE = True
     else:
         h = highspy.Highs()
@@ -410,7 +410,7 @@ def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -
     fin = _fin
     forced = is_forced(r, mr) if forced is None else forced
     v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
-    n_int = _integers(r["n_lo"], r["n_hi"])
+    n_int = _integers(r["n_lo"], r["n_hi"]) if fin(r["n_lo"]) and fin(r["n_hi"]) else int(N_MAX)
     a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None
     if not forced and v_w <= mr.exact_width + EPS:
         return "recovered", f"value known within {v_w:.2f} ({r['v_lo']:.2f} to {r['v_hi']:.2f})"
@@ -420,7 +420,7 @@ def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -
         return "narrowed", f"n known within {r['n_lo']:.0f} to {r['n_hi']:.0f} (fewer than {mr.min_n} values)"
     if mr.is_event and mr.kind == "share" and not forced:
         for lo, hi, what in ((r["a_lo"], r["a_hi"], "with"), (r["e_lo"], r["e_hi"], "without")):
-            if np.isfinite(lo) and _integers(lo, hi) < rules.event_min_count:
+            if fin(lo) and fin(hi) and _integers(lo, hi) < rules.event_min_count:
                 return "narrowed", (f"students {what} the event known within {lo:.0f} to {hi:.0f} "
                                     f"(fewer than {rules.event_min_count} values)")
     return "protected", ""
