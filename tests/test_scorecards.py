@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from equity_outcomes.publish import publish_scorecards
-from equity_outcomes.publish.fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 from equity_outcomes.publish.disclosure.complementary import control_cells
 from equity_outcomes.publish.disclosure.rules import load_rules
 from equity_outcomes.publish.disclosure.targets import control_targets
+from equity_outcomes.publish.fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 from equity_outcomes.publish.workbook import write_csv, write_xlsx
 
 FORMULA_NAME = "=HYPERLINK(\"http://x\")+1 Academy"
