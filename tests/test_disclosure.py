@@ -161,12 +161,26 @@ def test_primary_suppression_alone_is_caught(net):
 
 
 # --- synthetic networks of other sizes, every output format ---------------------------------------------------------
+_SITES: dict[int, dict] = {}
+
+
+def _published(n_schools: int, tmp_path_factory) -> dict:
+    if n_schools not in _SITES:
+        tmp = tmp_path_factory.mktemp(f"disclosure{n_schools}")
+        info = build_fixture_warehouse(tmp / "wh.duckdb", n_schools, seed=n_schools, readiness=False)
+        summary = publish_scorecards(info["path"], tmp / "site")
+        _SITES[n_schools] = {**info, "out": tmp / "site", "summary": summary}
+    return _SITES[n_schools]
+
+
 @pytest.fixture(scope="module", params=[3, 6])
 def published(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"disclosure{request.param}")
-    info = build_fixture_warehouse(tmp / "wh.duckdb", request.param, seed=request.param, readiness=False)
-    summary = publish_scorecards(info["path"], tmp / "site")
-    return {**info, "out": tmp / "site", "summary": summary}
+    return _published(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _published(3, tmp_path_factory)
 
 
 def test_controlled_publication_passes_the_audit(published):
@@ -191,9 +205,9 @@ def _withheld_trend_cell(out: Path) -> tuple[Path, dict, str]:
 
 
 @pytest.mark.parametrize("where", ["csv", "xlsx", "html"])
-def test_a_withheld_value_in_any_format_is_caught(published, tmp_path, where):
+def test_a_withheld_value_in_any_format_is_caught(small, tmp_path, where):
     site = tmp_path / "site"
-    shutil.copytree(published["out"], site)
+    shutil.copytree(small["out"], site)
     p, row, year = _withheld_trend_cell(site)
     code = p.parent.name
     if where == "csv":
@@ -240,9 +254,9 @@ def test_a_withheld_value_in_any_format_is_caught(published, tmp_path, where):
         assert checks.get("withheld in the CSV, shown in another file", 0) >= 1, checks
 
 
-def test_failed_audit_leaves_the_previous_publication(published, tmp_path, monkeypatch):
+def test_failed_audit_leaves_the_previous_publication(small, tmp_path, monkeypatch):
     site = tmp_path / "site"
-    shutil.copytree(published["out"], site)
+    shutil.copytree(small["out"], site)
     before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
     import equity_outcomes.publish.disclosure as disclosure
 
@@ -257,7 +271,7 @@ def test_failed_audit_leaves_the_previous_publication(published, tmp_path, monke
 
     monkeypatch.setattr(disclosure, "control_cells", primary_only)
     with pytest.raises(DisclosureError, match="previous one is left in place"):
-        publish_scorecards(published["path"], site)
+        publish_scorecards(small["path"], site)
     after = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
     assert after == before
     assert not list(tmp_path.glob(".site.publishing-*"))

@@ -23,7 +23,7 @@ from .attack import Attack, Tolerance
 from .linked import Links, build_links, twin_groups
 from .rules import Rules, primary_reasons
 
-HALF_STEP = 0.00005  # the finest published precision (4 decimals): the attacker is given the most precise values
+HALF_STEP = 0.005  # trend values are published to 2 decimals: the attacker of the files (audit.py) sees the same
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Cells come from the trend tables (``exports/<org>/trends.csv``, ``exports/network/network_trends.csv``, the same
 sheets in every workbook) and the charts' embedded data (``<script type="application/json">`` with its ``meta``);
 target rows from ``exports/network/school_results.csv`` and ``network_results.csv``. A year is withheld when its
-row's note names it. A value's precision is what its text shows (``36`` is 36 +- 0.5, ``36.36`` +- 0.005).
+row's note names it. Trend values are published to 2 decimals (the writer drops trailing zeros: ``36`` is
+36.00 +- 0.005).
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ class Publication:
     files: list[str] = field(default_factory=list)
 
 
+TREND_DECIMALS = 2  # exports.trends_frame rounds every value to 2 decimals; the writer drops trailing zeros
+
+
 def _half_step(text: str) -> float:
+    """Half the last published digit: a trend value is exact to 2 decimals even when printed ``36`` or ``36.4``."""
     text = text.strip()
-    if "." not in text:
-        return 0.5
-    return 0.5 * 10.0 ** -len(text.split(".", 1)[1])
+    shown = len(text.split(".", 1)[1]) if "." in text else 0
+    return 0.5 * 10.0 ** -max(shown, TREND_DECIMALS)
 
 
 def _num(text) -> float:
