@@ -13,7 +13,9 @@ among unknown cells, so each programme is small.
 Verdicts per withheld cell (docs/disclosure.md, "Protection"): ``recovered`` when its value is known within the
 unit's exact width, or n and k are both one integer; ``narrowed`` when n fits fewer integers than the size rule's
 min_n, or (event metrics) the students with or without the event fit fewer integers than the event rule's count;
-else ``protected``. A count forced to 0 by a zero total (and so a value of 0% or 100%) is not a disclosure.
+else ``protected``. A count forced to 0 by a zero total (and so a value of 0% or 100%) is not a disclosure, and a
+cell proved to have at least min_n students (and, for events, neither 1-5 with nor 1-5 without) needs no
+protection: the rules would publish it.
 
 The value's interval needs the fractional programme only where a value constrains a cell of unknown size (the
 other source's value, a published value without n): elsewhere a value can only be pinned with its n and k (or at
@@ -367,10 +369,8 @@ class Attack:
             r["v_lo"], r["v_hi"] = lp.minmax({ac: 1.0})
             return r
         r["v_lo"], r["v_hi"] = mr.value_range
-        if _integers(n_lo, n_hi) < mr.min_n:
-            r["a_lo"], r["a_hi"] = lp.minmax({ac: 1.0})  # recovered (k pinned too) or narrowed
-            return r if r["a_lo"] is not None else None
-        if not (mr.is_event or lp.ratio_bound):
+        narrow_n = _integers(n_lo, n_hi) < mr.min_n
+        if not (narrow_n or mr.is_event or lp.ratio_bound):
             # n is wide and no value constrains a cell of unknown size: the value cannot be pinned (it would need
             # n pinned, or k forced to 0 or n), so k's interval cannot change the verdict
             return r
@@ -382,6 +382,8 @@ class Attack:
         r["v_hi"] = min(vhi, r["a_hi"] / max(n_lo, EPS) * scale)
         if mr.is_event and mr.kind == "share":
             r["e_lo"], r["e_hi"] = lp.minmax({nc: 1.0, ac: -1.0})
+        if narrow_n:
+            return r
         if lp.ratio_bound:
             lo, hi = lp.ratio(ac, nc)
             r["v_lo"] = lo * scale if lo is not None else vlo
@@ -405,6 +407,21 @@ def is_forced(r: dict, mr: MetricRule) -> bool:
                                    or (_fin(r["v_lo"]) and r["v_lo"] >= mr.value_range[1] - EPS))
 
 
+def sensitive(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> bool:
+    """Could this withheld cell be one the primary rules protect? Not when the attacker can prove it has at least
+    min_n students and (event rates) that neither the students with the event nor those without number 1 to 5:
+    such a cell is publishable by the rules, and learning more about it discloses nothing they protect."""
+    if r["n_lo"] is None or r["n_lo"] < mr.min_n - EPS:
+        return True
+    if not (mr.is_event and mr.kind == "share") or forced:
+        return False
+    top = rules.event_min_count - 1
+    for lo, hi in ((r["a_lo"], r["a_hi"]), (r["e_lo"], r["e_hi"])):
+        if not (_fin(lo) and _fin(hi)) or (lo <= top + EPS and hi >= 1 - EPS):
+            return True
+    return False
+
+
 def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -> tuple[str, str]:
     """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
     fin = _fin
@@ -412,6 +429,8 @@ def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -
     v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
     n_int = _integers(r["n_lo"], r["n_hi"]) if fin(r["n_lo"]) and fin(r["n_hi"]) else int(N_MAX)
     a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None
+    if not sensitive(r, mr, rules, forced):
+        return "protected", ""
     if not forced and v_w <= mr.exact_width + EPS:
         return "recovered", f"value known within {v_w:.2f} ({r['v_lo']:.2f} to {r['v_hi']:.2f})"
     if n_int <= 1 and (mr.kind != "share" or (a_int is not None and a_int <= 1)) and not forced:
