@@ -76,6 +76,18 @@ class _Suppressor:
         weight[cells["subgroup"].astype(str).to_numpy() == "all"] = rules.cost_subgroup_all
         weight[cells["org_level"].astype(str).to_numpy() == "network"] = rules.cost_network
         self.cost = n * weight
+        # a candidate that is itself far from the rules' thresholds protects at once and needs no protection of
+        # its own; the smallest cells would (a cascade), so they come after
+        mr = {m: rules.metric(m) for m in set(cells["metric"].astype(str))}
+        min_n = np.array([mr[m].min_n for m in cells["metric"].astype(str)], dtype=float)
+        k = pd.to_numeric(cells["numerator"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+            if "numerator" in cells.columns else np.full(len(cells), np.nan)
+        event = np.array([mr[m].is_event for m in cells["metric"].astype(str)], dtype=bool)
+        far = 2 * rules.event_min_count
+        self.weak = (n < 2 * min_n) | (event & ~((k >= far) & (n - k >= far)))
+        self.same_cell: dict[int, list[int]] = {}
+        for i, g in enumerate(self.twin.tolist()):
+            self.same_cell.setdefault(g, []).append(i)
         self.member_of: dict[int, list[list[int]]] = {}
         for mem in links.members():
             for i in mem:
@@ -95,7 +107,7 @@ class _Suppressor:
 
     def cheapest(self, members: list[int], w: np.ndarray, total: int | None = None) -> int | None:
         cand = [i for i in members if not w[i] and i != total] or [i for i in members if not w[i]]
-        return min(cand, key=lambda i: self.cost[i]) if cand else None
+        return min(cand, key=lambda i: (self.weak[i], self.cost[i])) if cand else None
 
     def singletons(self, reason: np.ndarray) -> None:
         """Work list over the sums: a sum with exactly one withheld member gets its cheapest other member withheld.
@@ -109,21 +121,21 @@ class _Suppressor:
         pairs = deque(k for k, s in enumerate(sums) if s.kind == "complement")
         others = deque(k for k, s in enumerate(sums) if s.kind != "complement")
         queued = set(range(len(sums)))
+        w = reason != ""
         while pairs or others:
             k = pairs.popleft() if pairs else others.popleft()
             queued.discard(k)
             s = sums[k]
             mem = [s.total, *s.parts]
-            w = reason != ""
             if s.others or len(mem) < 2 or sum(bool(w[i]) for i in mem) != 1:
                 continue
             pick = self.cheapest(mem, w, s.total)
             if pick is None:
                 continue
-            before = reason != ""
-            reason[pick] = "complementary"
-            self.share_fate(reason)
-            for i in np.flatnonzero((reason != "") & ~before):
+            new = [j for j in self.same_cell[self.twin[pick]] if not w[j]]  # every source's copy of it
+            for i in new:
+                reason[i] = "complementary"
+                w[i] = True
                 for j in of_cell.get(int(i), []):
                     if j not in queued:
                         queued.add(j)
@@ -138,7 +150,7 @@ class _Suppressor:
             if not cand:
                 stuck.append(i)
                 continue
-            pick = min(cand, key=lambda j: self.cost[j])
+            pick = min(cand, key=lambda j: (self.weak[j], self.cost[j]))
             reason[pick] = "complementary"
             w[pick] = True
         self.share_fate(reason)
