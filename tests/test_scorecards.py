@@ -380,10 +380,11 @@ def test_cross_school_rule_then_pair_rule():
     df.loc[df["is_suppressed"], "value"] = np.nan
     got = _reasons(df, {"A", "B", "C"}, 3)
     assert got[("A", "el")] == "suppressed"
-    assert got[("B", "el")] == "complementary"  # next smallest EL group, so network - C cannot give A back
-    assert got[("C", "el")] == ""
-    assert got[("A", "non_el")] == "complementary" and got[("B", "non_el")] == "complementary"
-    assert got[("C", "non_el")] == "" and got[("network", "el")] == ""
+    # a second EL group goes so that network - the others cannot give A back: C's 30 rather than B's 12, which
+    # would itself be narrowed to a handful of students beside A's (candidates far from the threshold first)
+    assert got[("C", "el")] == "complementary" and got[("B", "el")] == ""
+    assert got[("A", "non_el")] == "complementary" and got[("C", "non_el")] == "complementary"
+    assert got[("B", "non_el")] == "" and got[("network", "el")] == ""
 
 
 def test_target_rows_hide_small_sides():
