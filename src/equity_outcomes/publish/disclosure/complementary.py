@@ -142,19 +142,31 @@ class _Suppressor:
                         (pairs if sums[j].kind == "complement" else others).append(j)
 
     def repair(self, reason: np.ndarray, bad_rows: list[int]) -> list[int]:
-        """Withhold the cheapest published cell of the relations of each failing cell; returns cells left."""
+        """Withhold the cheapest published cell of the relations of each failing cell; when all of those are
+        withheld already, of the relations one step further (through withheld cells): what pins the cell is
+        there. Returns the cells for which nothing is left to withhold."""
         w = reason != ""
         stuck = []
         for i in bad_rows:
-            cand = [j for mem in self.member_of.get(i, []) for j in mem if not w[j]]
-            if not cand:
+            pick = self._nearest_published(i, w)
+            if pick is None:
                 stuck.append(i)
                 continue
-            pick = min(cand, key=lambda j: (self.weak[j], self.cost[j]))
             reason[pick] = "complementary"
             w[pick] = True
         self.share_fate(reason)
         return stuck
+
+    def _nearest_published(self, start: int, w: np.ndarray) -> int | None:
+        seen, layer = {start}, [start]
+        while layer:
+            cand = {j for i in layer for mem in self.member_of.get(i, []) for j in mem if not w[j]}
+            if cand:
+                return min(cand, key=lambda j: (self.weak[j], self.cost[j]))
+            nxt = {j for i in layer for mem in self.member_of.get(i, []) for j in mem} - seen
+            seen |= nxt
+            layer = list(nxt)
+        return None
 
 
 def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], network_shown: set[str],
