@@ -139,7 +139,7 @@ def _side_cells(cells: pd.DataFrame, t: dict, side: str) -> pd.DataFrame:
               & (cells["subgroup"] == (t.get("subgroup") or "all")) & (cells["metric"] == metric)
               & (cells["subject"] == (t.get("subject") or "")) & (cells["source"] == t.get("source"))]
     grade = (t.get("grade") or "").strip()
-    if grade and grade in set(m["grade"]):
+    if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
         m = m[m["grade"] == grade]
     n = pd.to_numeric(t.get(SIDES[side][2]), errors="coerce")
     if len(m) > 1 and np.isfinite(n) and (m["n"] == n).any():
@@ -161,13 +161,14 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
         for side, (ycol, vcol, ncol) in SIDES.items():
             m = _side_cells(cells, t, side)
             shown = [c for c in (vcol, ncol) if (t.get(c) or "").strip()]
-            if not len(m):
+            untraceable = not (t.get(ycol) or "").strip() or not (t.get("source") or "").strip()
+            if not len(m) and untraceable:
                 if shown:
                     report.findings.append(Finding("target row not traceable to a published cell", where,
                                                    f"{side} ({t.get(ycol) or 'no year'}): "
                                                    + ", ".join(f"{c} {t[c]}" for c in shown)))
                 continue
-            if not m["withheld"].all():
+            if not len(m) or not m["withheld"].all():  # published, or its own cell (a grade trends do not show)
                 n = _num(t.get(ncol))
                 if np.isfinite(n) and n < rules.metric(t["metric"]).min_n:
                     report.findings.append(Finding("published against the primary rules", where,
@@ -194,8 +195,8 @@ def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:
     level = rule in ("share_improved", "level", "level_or_increase")
     if field_name == "target_value":
         return () if level else ("baseline",)
-    if field_name == "rating":
-        return ("current",) if level else ("baseline", "current")
+    if level and field_name not in ("change_abs", "change_rel_pct"):
+        return ("current",)  # judged on the current year alone: progress to the level, its interval, the test
     return ("baseline", "current")
 
 
