@@ -178,7 +178,7 @@ def test_withheld_cells_cannot_be_recovered(published):
         rows = list(_csv_rows(out / "exports" / code / "trends.csv"))
         years = [c for c in rows[0] if c.isdigit()]
         for r, y, v, n in _trend_cells(rows, years):
-            if v == "" and n == "" and "suppressed" not in r["note"]:
+            if v == "" and n == "" and "withheld" not in r["note"]:
                 continue  # no data that year
             per_cell[(code, y, r["metric"], r["subject"], r["grade"], r["source"])][r["subgroup"]] = (v, n)
     pairs_checked = withheld_seen = 0

@@ -182,9 +182,10 @@ def page(title: str, body: str, *, prefix: str, site: Site, footer_extra: str = 
 <footer class="page">
 <p><strong>Data vintage:</strong> latest data {esc(vintage)}. Built {esc(site.built_at)}.
 Sources: DESE school profiles and district student data, aggregated in the equity-outcomes warehouse.</p>
-<p>Small groups are protected: figures for fewer students than each measure's minimum (10 for most measures,
-6 for attendance and discipline, 15 for postsecondary, 20 for growth percentiles), and any figure that would let
-someone work one out, are shown as &quot;{DASH}&quot;. No student-level records are published.</p>
+<p>Small groups are protected: figures for fewer than 10 students (15 for postsecondary, 20 for growth
+percentiles), rates of an event (suspension, discipline, absence) that 1 to 5 students had or did not have, and any
+figure that would let someone work one out (from a total, another source, another school or a change) are shown
+as &quot;{DASH}&quot;. No student-level records are published.</p>
 {footer_extra}
 <pre id="page-errors" class="diag" hidden></pre><pre id="page-warnings" class="diag" hidden></pre><pre id="page-resources" class="diag" hidden></pre>
 </footer>

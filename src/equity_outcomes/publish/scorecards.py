@@ -32,6 +32,8 @@ from ..warehouse import connect_read_only
 from . import labels
 from .charts import templates_js
 from .data import Site, load_site, num, series_index, text
+from .disclosure import load_rules
+from .disclosure.rules import Rules
 from .exports import Exports
 from .html import (
     DASH,
@@ -754,15 +756,20 @@ def publish_scorecards(
     *,
     progress: Progress = None,
     schools: list[str] | None = None,
+    audit_files: bool = True,
+    rules_file: Path | None = None,
 ) -> dict:
-    """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index."""
+    """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index,
+    disclosure (what the control withheld) and audit (the attack on the written files). The site is built in a
+    staging folder and audited there: a failed audit raises DisclosureError and leaves the previous site."""
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
+    rules = load_rules(rules_file)
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     con = connect_read_only(warehouse)
     try:
-        site = load_site(con, schools=schools, built_at=built_at, say=say)
+        site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules)
     finally:
         con.close()
     for w in site.warnings:
@@ -807,6 +814,7 @@ def publish_scorecards(
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
+        audit = _audit(stage, say, rules) if audit_files else None
         # move into place
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in MANAGED:
@@ -822,7 +830,24 @@ def publish_scorecards(
     n_pages = len(site.pages) + 1
     say(f"scorecards: {n_pages:,} pages, {total / 1e6:.1f} MB in {seconds:.1f} s (data {t_load - t0:.1f} s) "
         f"-> {out_dir / 'index.html'}")
-    return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html"}
+    return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html",
+            "disclosure": site.disclosure, "audit": audit}
+
+
+def _audit(stage: Path, say, rules: Rules) -> dict:
+    """Attack the staged files; refuse to publish them when anything is recovered."""
+    from .disclosure import DisclosureError
+    from .disclosure.audit import audit_publication
+
+    t0 = time.perf_counter()
+    report = audit_publication(stage, rules=rules)
+    say(f"scorecards: disclosure audit of the written files ({time.perf_counter() - t0:.1f} s): "
+        + ("nothing recovered" if report.ok else "FAILED"))
+    if not report.ok:
+        raise DisclosureError("the disclosure audit of the new publication failed; the previous one is left in "
+                              "place.\n" + report.text())
+    return {"ok": True, "tried": report.tried, "withheld_cells": report.withheld_cells,
+            "published_cells": report.published_cells}
 
 
 def _latest_readiness(site: Site) -> dict[str, list[dict]]:
