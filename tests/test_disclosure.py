@@ -310,3 +310,32 @@ def test_no_writer_or_reader_bypasses_the_control():
     assert writers == [] and readers == []
     data = (PUBLISH / "data.py").read_text(encoding="utf-8")
     assert "controlled = control(" in data and "mv_safe, tr_safe = controlled.cells, controlled.targets" in data
+
+
+def test_a_workspace_rules_file_is_the_rule_published_and_audited(small, tmp_path, capsys):
+    """A workspace's own rules (the `disclosure` key of equity-outcomes.yaml) replace config/disclosure.yaml for
+    publishing and for `publish --audit`: a size rule of 30 withholds more cells than the default 10."""
+    import yaml
+
+    from equity_outcomes.cli import main
+    from equity_outcomes.paths import config_dir
+
+    rules = yaml.safe_load((config_dir() / "disclosure.yaml").read_text(encoding="utf-8"))
+    rules["size_rule"]["min_n"] = 30
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    summary = publish_scorecards(small["path"], tmp_path / "site", rules_file=strict)
+    default_primary = small["summary"]["disclosure"]["school_cells"]["primary"]
+    assert summary["disclosure"]["school_cells"]["primary"] > default_primary
+    assert summary["audit"]["ok"]
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws), "--quiet"]) == 0
+    text = (ws / "equity-outcomes.yaml").read_text(encoding="utf-8")
+    (ws / "equity-outcomes.yaml").write_text(text.replace("disclosure: null", f"disclosure: {strict}"),
+                                             encoding="utf-8")
+    capsys.readouterr()
+    # the workspace's audit judges by its own rules: the strict publication passes, the default one does not
+    assert main(["publish", "--workspace", str(ws), "--audit", str(tmp_path / "site")]) == 0
+    assert main(["publish", "--workspace", str(ws), "--audit", str(small["out"])]) == 1
+    assert "under 30" in capsys.readouterr().out
