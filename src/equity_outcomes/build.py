@@ -1,24 +1,33 @@
-"""(Re)build every SQL model under ``sql/`` (staging -> intermediate -> marts) from what has been ingested."""
+"""(Re)build the SQL models from what has been ingested: the dbt project shipped in ``equity_outcomes/models``
+(staging -> intermediate -> marts, seeds from the CSV catalogs) run by dbt-core with the duckdb adapter.
+
+The library owns the run: it creates the typed raw tables the models read, points dbt's profile at the caller's
+warehouse file, keeps dbt's target folder and logs in a cache folder (the package may be read-only) and turns
+dbt's results into a :class:`BuildSummary` or one :class:`EquityOutcomesError` naming the failing model's file.
+``run_model_tests`` runs the grain and value tests declared in each layer's ``schema.yml``.
+"""
 
 from __future__ import annotations
 
-import re
+import contextlib
+import hashlib
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
-from . import catalog, crosswalk
 from .errors import EquityOutcomesError
-from .paths import sql_dir
+from .paths import cache_dir, config_dir, models_dir
 from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
 from .warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts"]
+WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
+STATE_TABLE = "build_state"
 
 DESE_CELLS_DDL = """
 CREATE TABLE IF NOT EXISTS raw_dese_cells (
@@ -34,33 +43,15 @@ _SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "str": 
 
 @dataclass
 class BuildSummary:
-    models: list[tuple[str, float, int | None]] = field(default_factory=list)  # (model, seconds, rows)
+    models: list[tuple[str, float, int | None]] = field(default_factory=list)  # (layer/model, seconds, rows)
     seconds: float = 0.0
+    skipped: bool = False  # nothing changed since the last build (skip_unchanged)
 
 
 def model_files(root: Path | None = None) -> list[Path]:
-    """Model files in run order: layer by layer, and within the marts after the models they reference.
-
-    A model named ``x.sql`` creates the table or view ``x`` (staging models ``stg_*`` may create the name they
-    document, e.g. ``stg_roster`` creates ``roster``); a reference is the name appearing as a word in the SQL,
-    outside ``--`` comments.
-    """
-    root = root or sql_dir()
-    ordered: list[Path] = []
-    for layer in LAYERS:
-        pending = sorted((root / layer).glob("*.sql"))
-        texts = {p: re.sub(r"--[^\n]*", "", p.read_text(encoding="utf-8")) for p in pending}
-        while pending:
-            names = {p.stem for p in pending}
-            ready = [
-                p for p in pending
-                if not any(n != p.stem and re.search(rf"\b{n}\b", texts[p]) for n in names)
-            ]
-            if not ready:
-                raise EquityOutcomesError(f"SQL models in sql/{layer} reference each other in a cycle: {sorted(names)}")
-            ordered.extend(ready)
-            pending = [p for p in pending if p not in ready]
-    return ordered
+    """The SQL model files, layer by layer (dbt orders the runs by their ``ref()``s)."""
+    root = root or models_dir()
+    return [p for layer in LAYERS for p in sorted((root / layer).glob("*.sql"))]
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -76,57 +67,135 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
 
 
-def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
-    ref_metrics = catalog.metrics_frame()
-    ref_subgroups = pd.DataFrame(
-        [{"subgroup": k, **{c: v for c, v in row.items() if c != "subgroup"}} for k, row in crosswalk.subgroups().items()]
-    )
-    for name, frame in (("ref_metrics", ref_metrics), ("ref_subgroups", ref_subgroups)):
-        con.register("_ref", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _ref")
-        con.unregister("_ref")
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file behind the connection's current database."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not row or not row[0]:
+        raise EquityOutcomesError("the SQL models build into a warehouse file, not an in-memory database")
+    return Path(row[0])
 
 
-def _drop_if_kind_changed(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    """A model that turned from a table into a view (or back) replaces the old object: CREATE OR REPLACE cannot."""
-    created = re.search(rf"CREATE\s+OR\s+REPLACE\s+(TABLE|VIEW)\s+{re.escape(name)}\b", sql, re.IGNORECASE)
-    existing = object_kind(con, name)
-    if created and existing and existing != created.group(1).upper():
-        con.execute(f"DROP {existing} {name}")
+@contextlib.contextmanager
+def _pointed_at(warehouse: Path) -> Iterator[None]:
+    previous = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(warehouse)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+
+
+def run_dbt(warehouse: Path, *args: str):
+    """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``."""
+    from dbt.cli.main import dbtRunner
+
+    project = models_dir()
+    work = cache_dir() / "dbt"
+    with _pointed_at(warehouse):
+        return dbtRunner().invoke([
+            *args, "--project-dir", str(project), "--profiles-dir", str(project),
+            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+            "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
+        ])
+
+
+def _node_results(result) -> list:
+    return list(getattr(result.result, "results", None) or [])
+
+
+def _failure(result, what: str) -> EquityOutcomesError:
+    for r in _node_results(result):
+        if str(r.status) in ("error", "fail"):
+            node = r.node
+            return EquityOutcomesError(
+                f"{what}: {node.resource_type} {node.original_file_path} failed: {r.message}. Nothing was "
+                "published. How to fix: correct the model (or the config it reads) and run build again."
+            )
+    return EquityOutcomesError(f"{what} failed: {result.exception}. How to fix: see the message and run build again.")
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """What a build depends on: every file of the SQL project and the catalogs, the loaded files (load_audit) and
+    the row count of every raw table. The same fingerprint twice means a rebuild would change nothing."""
+    digest = hashlib.sha256()
+    for root in (models_dir(), config_dir()):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    raw = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+        " AND (table_name LIKE 'raw\\_%' ESCAPE '\\' OR table_name = 'load_audit') ORDER BY 1").fetchall()]
+    for table in raw:
+        digest.update(f"{table}:{con.execute(f'SELECT count(*) FROM {table}').fetchone()[0]}".encode())
+    if "load_audit" in raw:
+        for row in con.execute("SELECT * FROM load_audit ORDER BY ALL").fetchall():
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def _last_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not table_exists(con, STATE_TABLE):
+        return None
+    row = con.execute(f"SELECT fingerprint FROM {STATE_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def _record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS "
+                "SELECT ? AS fingerprint, current_timestamp AS built_at", [fingerprint])
+
+
+def _summary(con: duckdb.DuckDBPyConnection, result, progress: Callable[[str], None] | None) -> BuildSummary:
+    summary = BuildSummary()
+    for r in _node_results(result):
+        node = r.node
+        if node.resource_type != "model":
+            continue
+        layer = Path(node.original_file_path).parts[0]
+        name = node.alias or node.name
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if object_kind(con, name) == "TABLE" else None
+        summary.models.append((f"{layer}/{node.name}", float(r.execution_time), rows))
+        if progress:
+            counted = f"{rows:,} rows, " if rows is not None else ""
+            progress(f"built {layer}/{node.name} ({counted}{r.execution_time:.1f} s)")
+    return summary
 
 
 def build_models(
-    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, root: Path | None = None
+    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False
 ) -> BuildSummary:
-    """Run every model in one transaction; a failing model names its file and leaves the warehouse unchanged."""
-    summary = BuildSummary()
+    """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
+
+    The connection must not hold an open transaction: dbt works on its own connection to the same file. A failing
+    model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
+    build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
+    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's.
+    """
     started = time.perf_counter()
-    con.execute("BEGIN TRANSACTION")
-    try:
-        ensure_raw_tables(con)
-        load_reference_tables(con)
-        load_readiness_reference(con)
-        for path in model_files(root):
-            t0 = time.perf_counter()
-            sql = path.read_text(encoding="utf-8")
-            try:
-                _drop_if_kind_changed(con, path.stem, sql)
-                con.execute(sql)
-            except duckdb.Error as exc:
-                raise EquityOutcomesError(
-                    f"SQL model {path.relative_to(path.parents[1])} failed: {exc}. Nothing was changed. "
-                    "How to fix: correct the model (or the config it reads) and run build again."
-                ) from None
-            name = path.stem
-            seconds = time.perf_counter() - t0
-            rows = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0] if object_kind(con, name) == "TABLE" else None
-            summary.models.append((f"{path.parent.name}/{name}", seconds, rows))
-            if progress:
-                progress(f"built {path.parent.name}/{name}" + (f" ({rows:,} rows" if rows is not None else " (")
-                         + f"{', ' if rows is not None else ''}{seconds:.1f} s)")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    ensure_raw_tables(con)
+    load_readiness_reference(con)
+    fingerprint = inputs_fingerprint(con)
+    if skip_unchanged and fingerprint == _last_fingerprint(con) and table_exists(con, "metric_values"):
+        if progress:
+            progress("no model, catalog or input changed since the last build: nothing to do")
+        return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
+    con.execute("CHECKPOINT")
+    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test")
+    if not result.success:
+        raise _failure(result, "SQL build")
+    summary = _summary(con, result, progress)
+    _record_fingerprint(con, fingerprint)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def run_model_tests(warehouse: Path) -> list[tuple[str, str, str]]:
+    """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file.
+    Returns (test, status, message) per test; raises nothing for failing tests, only when dbt itself fails."""
+    result = run_dbt(Path(warehouse), "test")
+    rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)]
+    if not rows and not result.success:
+        raise _failure(result, "SQL model tests")
+    return rows

@@ -5,7 +5,7 @@
 --   is_area_of_concern: the raters' mean rating is below 1.5, i.e. it rounds to 1 "Area of Concern". Chosen over
 --     "any rater gave 1" so that one dissenting rater does not flag an item the others rate 3-4; that signal is
 --     kept separately as any_rated_1. The area summary mart counts the items flagged here (n_items_rated_1).
-CREATE OR REPLACE TABLE readiness_items AS
+{{ config(materialized='table') }}
 SELECT
     org_code,
     school_year,
@@ -21,6 +21,6 @@ SELECT
     count(*) FILTER (WHERE is_skipped)            AS n_skipped,
     coalesce(avg(rating) < 1.5, FALSE)            AS is_area_of_concern,
     coalesce(min(rating) = 1, FALSE)              AS any_rated_1
-FROM stg_readiness
+FROM {{ ref('stg_readiness') }}
 GROUP BY org_code, school_year, area_type, area_number, area_name, item_number, item_id
-ORDER BY org_code, school_year, area_type, area_number, item_number;
+ORDER BY org_code, school_year, area_type, area_number, item_number

@@ -4,29 +4,29 @@
 -- den (to the denominator), x (a score for mean/median metrics; NULL otherwise).
 -- A view, not a table: its two readers (int_outcome_profiles, int_sgp_histogram) aggregate it as it streams, so
 -- the ~86 rows per student are never stored (build -30% at 100k students, the same metric_values).
-CREATE OR REPLACE VIEW int_student_outcomes AS
+{{ config(materialized='view') }}
 WITH attendance AS (
     -- DESE: attendance indicators for students with at least 20 days in membership
-    SELECT * FROM stg_enrollment WHERE days_in_membership >= 20
+    SELECT * FROM {{ ref('stg_enrollment') }} WHERE days_in_membership >= 20
 ),
 discipline AS (
     SELECT school_year, org_code, student_id,
            bool_or(action = 'ISS') AS any_iss,
            bool_or(action = 'OSS') AS any_oss,
            count(*) > 0 AS any_action
-    FROM stg_discipline GROUP BY ALL
+    FROM {{ ref('stg_discipline') }} GROUP BY ALL
 ),
 ap AS (
     SELECT school_year, org_code, student_id,
            bool_or(course_type = 'AP') AS took_ap,
            bool_or(course_type = 'AP' AND ap_exam_score >= 3) AS ap_3_plus
-    FROM stg_courses GROUP BY ALL
+    FROM {{ ref('stg_courses') }} GROUP BY ALL
 ),
 survey_matched AS (
     SELECT respondent_type, school_year, org_code, respondent_id, construct,
            avg(score) FILTER (WHERE season = 'fall') AS fall_mean,
            avg(score) FILTER (WHERE season = 'spring') AS spring_mean
-    FROM stg_surveys GROUP BY ALL
+    FROM {{ ref('stg_surveys') }} GROUP BY ALL
 )
 SELECT school_year, org_code, student_id, 'pct_absent_10_plus_days' AS metric, NULL AS subject, 'all' AS grade,
        (days_absent >= 10)::INTEGER AS num, 1 AS den, NULL::DOUBLE AS x
@@ -47,7 +47,7 @@ SELECT e.school_year, e.org_code, e.student_id, m.metric, NULL, 'all',
            WHEN 'pct_suspended' THEN coalesce(d.any_iss OR d.any_oss, FALSE)
            ELSE coalesce(d.any_action, FALSE) END::INTEGER,
        1, NULL
-FROM stg_enrollment e
+FROM {{ ref('stg_enrollment') }} e
 LEFT JOIN discipline d USING (school_year, org_code, student_id)
 CROSS JOIN (VALUES ('pct_in_school_suspension'), ('pct_out_of_school_suspension'), ('pct_suspended'),
                    ('pct_disciplined')) m(metric)
@@ -57,18 +57,18 @@ SELECT school_year, org_code, student_id,
        CASE WHEN test_family = 'nextgen' THEN 'pct_meeting_or_exceeding' ELSE 'pct_proficient_or_advanced' END,
        subject, g.grade,
        (is_meeting_or_exceeding OR is_proficient_or_advanced)::INTEGER, 1, NULL
-FROM stg_assessments a,
+FROM {{ ref('stg_assessments') }} a,
      (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
                                 lambda x: x IS NOT NULL)) AS grade) g
 UNION ALL
 SELECT school_year, org_code, student_id, m.metric, subject, g.grade, NULL, 1, scaled_score
-FROM stg_assessments a,
+FROM {{ ref('stg_assessments') }} a,
      (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
                                 lambda x: x IS NOT NULL)) AS grade) g,
      (VALUES ('avg_scaled_score')) m(metric)
 UNION ALL
 SELECT school_year, org_code, student_id, m.metric, subject, g.grade, NULL, 1, sgp
-FROM stg_assessments a,
+FROM {{ ref('stg_assessments') }} a,
      (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
                                 lambda x: x IS NOT NULL)) AS grade) g,
      (VALUES ('median_sgp'), ('mean_sgp')) m(metric)
@@ -79,19 +79,19 @@ SELECT school_year, org_code, student_id, m.metric, NULL, 'all',
                      WHEN 'pct_grads_dual_enrollment' THEN has_dual_enrollment
                      ELSE is_enrolled_postsecondary END::INTEGER,
        1, NULL
-FROM stg_graduates
+FROM {{ ref('stg_graduates') }}
 CROSS JOIN (VALUES ('pct_masscore_complete'), ('pct_grads_dual_enrollment'), ('pct_grads_postsecondary')) m(metric)
 UNION ALL
 -- the rubric's AP target: students in grades 11-12 who took an AP course and scored 3+
 SELECT e.school_year, e.org_code, e.student_id, 'pct_ap_score_3_plus', NULL, 'all',
        coalesce(ap.ap_3_plus, FALSE)::INTEGER, 1, NULL
-FROM stg_enrollment e LEFT JOIN ap USING (school_year, org_code, student_id)
+FROM {{ ref('stg_enrollment') }} e LEFT JOIN ap USING (school_year, org_code, student_id)
 WHERE e.grade IN ('11', '12')
 UNION ALL
 -- DESE's AP performance: per exam taken (num = exams scored 3-5, den = exams)
 SELECT school_year, org_code, student_id, 'pct_ap_tests_score_3_5', NULL, 'all',
        count(*) FILTER (WHERE ap_exam_score >= 3), count(*), NULL
-FROM stg_courses WHERE course_type = 'AP' AND ap_exam_score IS NOT NULL
+FROM {{ ref('stg_courses') }} WHERE course_type = 'AP' AND ap_exam_score IS NOT NULL
 GROUP BY ALL
 UNION ALL
 SELECT school_year, org_code, respondent_id,
@@ -103,4 +103,4 @@ FROM survey_matched
 WHERE fall_mean IS NOT NULL AND spring_mean IS NOT NULL
 UNION ALL
 SELECT school_year, org_code, student_id, 'capstone_mean_score', NULL, 'all', NULL, 1, capstone_score
-FROM stg_capstone;
+FROM {{ ref('stg_capstone') }}

@@ -17,7 +17,7 @@
 --   change_from_prior_year: mean over schools of the school changes (schools with both years only)
 --   n_items: items rated anywhere; n_raters, n_ratings, n_skipped: sums over schools; n_schools: schools
 --   n_items_rated_1: items whose network mean (mean over schools of the school item means) is < 1.5
-CREATE OR REPLACE TABLE readiness_summary AS
+{{ config(materialized='table') }}
 WITH school AS (
     SELECT
         org_code, school_year, area_type, area_number, area_name,
@@ -28,7 +28,7 @@ WITH school AS (
         count(rating)                                                   AS n_ratings,
         count(*) FILTER (WHERE is_skipped)                              AS n_skipped,
         100.0 * count(*) FILTER (WHERE rating = 4) / nullif(count(rating), 0) AS pct_ratings_4
-    FROM stg_readiness
+    FROM {{ ref('stg_readiness') }}
     GROUP BY org_code, school_year, area_type, area_number, area_name
 ),
 school_items AS (
@@ -36,7 +36,7 @@ school_items AS (
         org_code, school_year, area_type, area_number,
         count(*) FILTER (WHERE is_area_of_concern)                      AS n_items_rated_1,
         avg(max_rating - min_rating) FILTER (WHERE n_raters >= 2)       AS rater_spread
-    FROM readiness_items
+    FROM {{ ref('readiness_items') }}
     GROUP BY org_code, school_year, area_type, area_number
 ),
 school_rows AS (
@@ -57,7 +57,7 @@ school_rows AS (
 ),
 network_items AS (
     SELECT school_year, area_type, area_number, item_id, avg(mean_rating) AS network_item_mean
-    FROM readiness_items
+    FROM {{ ref('readiness_items') }}
     WHERE mean_rating IS NOT NULL
     GROUP BY school_year, area_type, area_number, item_id
 ),
@@ -97,4 +97,4 @@ SELECT
     pct_ratings_4::DOUBLE AS pct_ratings_4, rater_spread::DOUBLE AS rater_spread,
     change_from_prior_year::DOUBLE AS change_from_prior_year, n_schools::BIGINT AS n_schools
 FROM (SELECT * FROM school_rows UNION ALL SELECT * FROM network_rows)
-ORDER BY org_level DESC, org_code, school_year, area_type, area_number;
+ORDER BY org_level DESC, org_code, school_year, area_type, area_number

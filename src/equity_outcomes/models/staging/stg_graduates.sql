@@ -1,6 +1,6 @@
 -- stg_graduates
 -- Grain: one row per graduate (student x school_year of graduation).
-CREATE OR REPLACE VIEW stg_graduates AS
+{{ config(materialized='view') }}
 SELECT
     school_year::INTEGER AS school_year,
     student_id,
@@ -8,4 +8,4 @@ SELECT
     masscore_complete = 1 AS is_masscore_complete,
     completed_dual_enrollment = 1 AS has_dual_enrollment,
     coalesce(enrolled_postsecondary = 1, FALSE) AS is_enrolled_postsecondary
-FROM raw_student_graduates;
+FROM {{ source('raw', 'raw_student_graduates') }}

@@ -1,5 +1,6 @@
--- subgroups_of: a macro, not a table. The subgroups (config/subgroups.csv ids) a student with this profile belongs
+-- subgroups_of: a DuckDB macro, not a table, created before the models run (on-run-start in dbt_project.yml). The subgroups (config/subgroups.csv ids) a student with this profile belongs
 -- to, including 'all' and the complements used for within-school gaps. A NULL profile (teachers) is only 'all'.
+{% macro create_subgroups_of() %}
 CREATE OR REPLACE MACRO subgroups_of(race, is_low_income, is_el, is_swd, is_high_needs) AS
     CASE WHEN race IS NULL THEN ['all'] ELSE list_filter([
         'all',
@@ -12,4 +13,5 @@ CREATE OR REPLACE MACRO subgroups_of(race, is_low_income, is_el, is_swd, is_high
         CASE WHEN is_el THEN 'el' ELSE 'non_el' END,
         CASE WHEN is_swd THEN 'swd' ELSE 'non_swd' END,
         CASE WHEN is_high_needs THEN 'high_needs' ELSE 'non_high_needs' END
-    ], lambda x: x IS NOT NULL) END;
+    ], lambda x: x IS NOT NULL) END
+{% endmacro %}

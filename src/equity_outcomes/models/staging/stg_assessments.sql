@@ -1,6 +1,6 @@
 -- stg_assessments
 -- Grain: one row per student x school_year x subject (MCAS). Subject lower-cased to the warehouse's ela/math/sci.
-CREATE OR REPLACE VIEW stg_assessments AS
+{{ config(materialized='view') }}
 SELECT
     school_year::INTEGER AS school_year,
     student_id,
@@ -13,4 +13,4 @@ SELECT
     achievement_level IN ('M', 'E') AS is_meeting_or_exceeding,
     achievement_level IN ('P', 'A') AS is_proficient_or_advanced,
     sgp::DOUBLE AS sgp
-FROM raw_student_assessments;
+FROM {{ source('raw', 'raw_student_assessments') }}

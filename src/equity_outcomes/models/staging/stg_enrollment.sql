@@ -1,6 +1,6 @@
 -- stg_enrollment
 -- Grain: one row per student x school x school_year (a mid-year transfer has one row per school).
-CREATE OR REPLACE VIEW stg_enrollment AS
+{{ config(materialized='view') }}
 SELECT
     school_year::INTEGER AS school_year,
     student_id,
@@ -15,4 +15,4 @@ SELECT
     (is_low_income = 1 OR is_el = 1 OR is_former_el = 1 OR is_swd = 1) AS is_high_needs,
     days_in_membership,
     days_absent
-FROM raw_student_enrollment;
+FROM {{ source('raw', 'raw_student_enrollment') }}

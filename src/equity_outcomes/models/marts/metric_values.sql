@@ -8,18 +8,18 @@
 --   n_students: people in the population (DESE: the published denominator).
 -- Student values come from int_outcome_profiles (sums by student profile, expanded to subgroups here) and
 -- int_sgp_histogram (exact medians). Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
-CREATE OR REPLACE TABLE metric_values AS
+{{ config(materialized='table') }}
 WITH levels AS (
     -- every school, and the network pooled over roster schools with is_network_school = 1
-    SELECT org_code, org_code AS level_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM int_outcome_profiles)
+    SELECT org_code, org_code AS level_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM {{ ref('int_outcome_profiles') }})
     UNION ALL
-    SELECT org_code, 'network', 'network' FROM roster WHERE is_network_school = 1
+    SELECT org_code, 'network', 'network' FROM {{ ref('stg_roster') }} WHERE is_network_school = 1
 ),
 sums AS (
     SELECT l.level_code AS org_code, l.org_level, p.school_year, p.metric, p.subject, p.grade,
            unnest(subgroups_of(p.race, p.is_low_income, p.is_el, p.is_swd, p.is_high_needs)) AS subgroup,
            p.n, p.num, p.den, p.sum_x, p.sum_x2
-    FROM int_outcome_profiles p JOIN levels l USING (org_code)
+    FROM {{ ref('int_outcome_profiles') }} p JOIN levels l USING (org_code)
 ),
 cells AS (
     SELECT org_code, org_level, school_year, subgroup, metric, subject, grade,
@@ -32,7 +32,7 @@ sgp_counts AS (
     FROM (
         SELECT l.level_code AS org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp, h.n,
                unnest(subgroups_of(h.race, h.is_low_income, h.is_el, h.is_swd, h.is_high_needs)) AS subgroup
-        FROM int_sgp_histogram h JOIN levels l USING (org_code)
+        FROM {{ ref('int_sgp_histogram') }} h JOIN levels l USING (org_code)
     )
     GROUP BY ALL
 ),
@@ -81,12 +81,12 @@ dese AS (
         CASE WHEN rm.dese_measure IS NULL THEN coalesce(num.is_suppressed OR den.is_suppressed, TRUE)
              ELSE c.is_suppressed END AS is_suppressed,
         c.source_file, c.source_row
-    FROM ref_metrics rm
-    JOIN stg_dese_cells c ON c.measure = coalesce(rm.dese_measure, rm.dese_numerator_measure)
-    LEFT JOIN stg_dese_cells num
+    FROM {{ ref('ref_metrics') }} rm
+    JOIN {{ ref('stg_dese_cells') }} c ON c.measure = coalesce(rm.dese_measure, rm.dese_numerator_measure)
+    LEFT JOIN {{ ref('stg_dese_cells') }} num
         ON num.source_file = c.source_file AND num.source_sheet = c.source_sheet AND num.source_row = c.source_row
        AND num.measure = rm.dese_numerator_measure
-    LEFT JOIN stg_dese_cells den
+    LEFT JOIN {{ ref('stg_dese_cells') }} den
         ON den.source_file = c.source_file AND den.source_sheet = c.source_sheet AND den.source_row = c.source_row
        AND den.measure = rm.dese_denominator_measure
     WHERE rm.sources LIKE '%dese%'
@@ -108,9 +108,9 @@ SELECT
     NULL::BIGINT AS source_row
 FROM (
     SELECT s.*, (CASE WHEN rm.min_n_on = 'denominator' THEN s.denominator ELSE s.n_students END) < rm.min_n AS is_small
-    FROM student s JOIN ref_metrics rm USING (metric)
+    FROM student s JOIN {{ ref('ref_metrics') }} rm USING (metric)
 ) s
 UNION ALL
 SELECT org_code, org_level, school_year, subgroup, metric, subject, grade, numerator, denominator, n_students,
        CASE WHEN is_suppressed THEN NULL ELSE value END, std_dev, is_suppressed, 'dese', source_file, source_row
-FROM dese;
+FROM dese

@@ -4,17 +4,7 @@
 -- workbooks and long CSVs, see docs/readiness.md) joined to ref_readiness_items (config/readiness_items.csv).
 -- If two loaded files hold the same rater x item for a school and year, the row from the alphabetically last
 -- file wins (then the last sheet and row), so a re-sent copy never counts a rater twice.
--- The two CREATE TABLE IF NOT EXISTS statements only matter when the build runner has not called
--- equity_outcomes.readiness.load_readiness_reference(con) first: the model then builds to zero rows.
-CREATE TABLE IF NOT EXISTS raw_readiness_responses (
-    load_id VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT, org_code VARCHAR,
-    school_year INTEGER, rater_id VARCHAR, rater_role VARCHAR, item_id VARCHAR, rating INTEGER, is_skipped BOOLEAN
-);
-CREATE TABLE IF NOT EXISTS ref_readiness_items (
-    area_type VARCHAR, area_number INTEGER, area_name VARCHAR, item_number INTEGER, item_id VARCHAR,
-    item_text VARCHAR, ccsso_reference VARCHAR
-);
-CREATE OR REPLACE VIEW stg_readiness AS
+{{ config(materialized='view') }}
 SELECT
     r.org_code,
     r.school_year::INTEGER               AS school_year,
@@ -30,10 +20,10 @@ SELECT
     r.source_file,
     r.source_sheet,
     r.source_row
-FROM raw_readiness_responses r
-JOIN ref_readiness_items i ON i.item_id = r.item_id
+FROM {{ source('raw', 'raw_readiness_responses') }} r
+JOIN {{ source('raw', 'ref_readiness_items') }} i ON i.item_id = r.item_id
 WHERE r.is_skipped OR r.rating BETWEEN 1 AND 4
 QUALIFY row_number() OVER (
     PARTITION BY r.org_code, r.school_year, r.rater_id, r.item_id
     ORDER BY r.source_file DESC, r.source_sheet DESC NULLS LAST, r.source_row DESC
-) = 1;
+) = 1

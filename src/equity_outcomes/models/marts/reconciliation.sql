@@ -4,12 +4,12 @@
 --   tolerance: half a unit of the last decimal DESE printed (0.05 for '25.6', 0.5 for '65'); for figures DESE
 --   publishes as counts (pct_disciplined) the percentages must agree to 1e-6.
 --   status: match | mismatch | suppressed_in_student | suppressed_in_dese | both_suppressed
-CREATE OR REPLACE TABLE reconciliation AS
+{{ config(materialized='table') }}
 WITH dese AS (
     SELECT m.*, c.value_text
-    FROM metric_values m
-    LEFT JOIN ref_metrics rm USING (metric)
-    LEFT JOIN stg_dese_cells c
+    FROM {{ ref('metric_values') }} m
+    LEFT JOIN {{ ref('ref_metrics') }} rm USING (metric)
+    LEFT JOIN {{ ref('stg_dese_cells') }} c
         ON c.source_file = m.source_file AND c.source_row = m.source_row AND c.measure = rm.dese_measure
     WHERE m.source = 'dese' AND m.org_level = 'school'
 ),
@@ -22,11 +22,11 @@ joined AS (
         CASE WHEN d.value_text IS NULL THEN 1e-6
              WHEN strpos(trim(d.value_text), '.') = 0 THEN 0.5
              ELSE 0.5 * pow(10, -length(split_part(trim(d.value_text), '.', 2))) END AS tolerance
-    FROM metric_values s
+    FROM {{ ref('metric_values') }} s
     JOIN dese d
         ON d.org_code = s.org_code AND d.school_year = s.school_year AND d.subgroup = s.subgroup
        AND d.metric = s.metric AND d.subject IS NOT DISTINCT FROM s.subject AND d.grade = s.grade
-    JOIN ref_metrics rm ON rm.metric = s.metric AND rm.reconcile
+    JOIN {{ ref('ref_metrics') }} rm ON rm.metric = s.metric AND rm.reconcile
     WHERE s.source = 'student' AND s.org_level = 'school'
 )
 SELECT *,
@@ -36,4 +36,4 @@ SELECT *,
             WHEN dese_value IS NULL THEN 'suppressed_in_dese'
             WHEN abs(student_value - dese_value) <= tolerance + 1e-9 THEN 'match'
             ELSE 'mismatch' END AS status
-FROM joined;
+FROM joined
