@@ -58,7 +58,7 @@ def test_the_wheel_carries_the_catalogs_the_models_and_the_flows(installed, tmp_
 def test_synth_and_the_flow_run_from_an_unrelated_folder(installed, tmp_path):
     env_dir, env = installed
     cli = str(env_dir / "bin" / "equity-outcomes")
-    _run([cli, "synth", "--out", "raw", "--students", "1500", "--schools", "4"], tmp_path, env)
+    _run([cli, "synth", "--out", "raw", "--students", "2400", "--schools", "12"], tmp_path, env)
     assert (tmp_path / "raw" / "roster.csv").is_file()
     out = _run([cli, "run", "--raw", "raw", "--warehouse", "w.duckdb", "--dashboards", "dash"], tmp_path, env)
     assert "metric_values:" in out, out
