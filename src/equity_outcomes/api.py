@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import paths
+from . import catalog, paths
 from .errors import EquityOutcomesError
 from .stats import (
     cohens_h,
@@ -771,7 +771,7 @@ def _jackknife(panel: pd.DataFrame, estimator) -> tuple[float, int]:
 
 def did_estimate(
     wh: Warehouse,
-    metric: str = "pct_absent_10_plus_days",
+    metric: str | None = None,
     subgroup: str = "all",
     source: str = "student",
     cluster: str = "school",
@@ -783,7 +783,8 @@ def did_estimate(
     years=None,
     conf: float = 0.95,
 ) -> DidResult:
-    """Difference in differences: the PL network's effect on ``metric`` against non-network schools.
+    """Difference in differences: the PL network's effect on ``metric`` (default: the metric catalog's first,
+    % absent 10 or more days) against non-network schools.
 
     The panel is every school-year of ``metric_values`` (org_level 'school', the given subgroup, source, subject
     and grade; suppressed values dropped). PL schools are roster schools with ``is_network_school = 1``, treated
@@ -815,6 +816,7 @@ def did_estimate(
         raise EquityOutcomesError(f"only cluster='school' is supported, got {cluster!r}")
     if source not in SOURCES:
         raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    metric = metric or catalog.metrics()[0]["id"]
     panel, grade_used, notes = _did_panel(wh, metric, subgroup, source, subject, grade, years, weights)
     counts = panel.groupby("org_code").size()
     singletons = counts.index[counts < 2]

@@ -88,16 +88,22 @@ def _pointed_at(warehouse: Path) -> Iterator[None]:
             os.environ[WAREHOUSE_ENV] = previous
 
 
-def run_dbt(warehouse: Path, *args: str):
-    """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``."""
+def dbt_target_dir() -> Path:
+    """dbt's target folder (manifest, compiled SQL ``compiled/equity_outcomes/<layer>/<model>.sql``)."""
+    return cache_dir() / "dbt" / "target"
+
+
+def run_dbt(warehouse: Path, *args: str, project: Path | None = None):
+    """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``. ``project`` replaces
+    the shipped SQL project (a copy with a model changed, for experiments)."""
     from dbt.cli.main import dbtRunner
 
-    project = models_dir()
+    project = project or models_dir()
     work = cache_dir() / "dbt"
     with _pointed_at(warehouse):
         return dbtRunner().invoke([
             *args, "--project-dir", str(project), "--profiles-dir", str(project),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
+            "--target-path", str(dbt_target_dir()), "--log-path", str(work / "logs"),
             "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
         ])
 
@@ -164,14 +170,15 @@ def _summary(con: duckdb.DuckDBPyConnection, result, progress: Callable[[str], N
 
 
 def build_models(
-    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False
+    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False,
+    project: Path | None = None,
 ) -> BuildSummary:
     """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
 
     The connection must not hold an open transaction: dbt works on its own connection to the same file. A failing
     model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
     build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
-    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's.
+    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. ``project``: see :func:`run_dbt`.
     """
     started = time.perf_counter()
     ensure_raw_tables(con)
@@ -182,7 +189,7 @@ def build_models(
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
     con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test")
+    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", project=project)
     if not result.success:
         raise _failure(result, "SQL build")
     summary = _summary(con, result, progress)
@@ -195,7 +202,23 @@ def run_model_tests(warehouse: Path) -> list[tuple[str, str, str]]:
     """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file.
     Returns (test, status, message) per test; raises nothing for failing tests, only when dbt itself fails."""
     result = run_dbt(Path(warehouse), "test")
-    rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)]
+    rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)
+            if r.node.resource_type == "test"]
     if not rows and not result.success:
         raise _failure(result, "SQL model tests")
     return rows
+
+
+def check_model_tests(warehouse: Path, progress: Callable[[str], None] | None = None) -> int:
+    """Run the model tests; raise one error listing every failing test, else return how many passed."""
+    results = run_model_tests(warehouse)
+    failed = [f"{name}: {message}" for name, status, message in results if status not in ("pass", "success")]
+    if failed:
+        raise EquityOutcomesError(
+            f"{len(failed)} of {len(results)} model tests failed:\n  " + "\n  ".join(failed)
+            + "\nHow to fix: a grain test names the repeated key columns; find the rows with that key in the model "
+            "and correct the model or its input."
+        )
+    if progress:
+        progress(f"{len(results)} model tests passed (grains, not null, accepted values, relationships)")
+    return len(results)

@@ -68,6 +68,8 @@ def _ingest(p: argparse.ArgumentParser) -> None:
 @command("build", "(Re)build every SQL model (staging -> intermediate -> marts) from what has been ingested.")
 def _build(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
+    p.add_argument("--force", action="store_true", help="rebuild even when no model, catalog or input changed")
+    p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
 
     def handler(a):
         from . import stages
@@ -76,9 +78,15 @@ def _build(p: argparse.ArgumentParser) -> None:
         if not Path(a.warehouse).exists():
             raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist: ingest files first")
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, progress=say)
-            staged.commit()
-        print(f"built {len(s.models)} models in {s.seconds:.1f} s -> {a.warehouse}")
+            s = stages.build_stage(staged.work_path, progress=say, skip_unchanged=not a.force)
+            if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
+                from .build import check_model_tests
+
+                check_model_tests(staged.work_path, say)
+            if not s.skipped:
+                staged.commit()
+        print(("nothing changed since the last build: no-op" if s.skipped else f"built {len(s.models)} models")
+              + f" in {s.seconds:.1f} s -> {a.warehouse}")
 
     p.set_defaults(handler=handler)
 

@@ -36,8 +36,8 @@ def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = 
     return with_connection(work_path, lambda con: ingest_into(con, sources, progress=progress))
 
 
-def build_stage(work_path: Path, progress: Progress = None) -> BuildSummary:
-    return with_connection(work_path, lambda con: build_models(con, progress=progress))
+def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False) -> BuildSummary:
+    return with_connection(work_path, lambda con: build_models(con, progress=progress, skip_unchanged=skip_unchanged))
 
 
 def marts_are_built(work_path: Path) -> bool:

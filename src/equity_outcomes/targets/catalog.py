@@ -155,15 +155,16 @@ class Ratings:
 
 @dataclass(frozen=True)
 class Comparability:
-    legacy_assessment_metrics: tuple[str, ...] = ("pct_proficient_or_advanced",)
-    next_gen_assessment_metrics: tuple[str, ...] = ("pct_meeting_or_exceeding",)
+    # metric and subgroup ids: no defaults here, a file that omits them gets the shipped targets.yaml's
+    legacy_assessment_metrics: tuple[str, ...] = ()
+    next_gen_assessment_metrics: tuple[str, ...] = ()
     next_gen_first_year: dict[str, dict[str, int]] = field(
         default_factory=lambda: {"default": {"grades_03_08": 2017, "grade_10": 2019}}
     )
     no_assessment_years: tuple[int, ...] = (2020,)
     remote_years: tuple[int, ...] = (2021,)
     income_definition_change_years: tuple[int, ...] = (2015, 2022)
-    income_subgroups: tuple[str, ...] = ("low_income", "non_low_income")
+    income_subgroups: tuple[str, ...] = ()
 
     def first_year(self, subject: str | None, band: str) -> int | None:
         table = self.next_gen_first_year.get(subject or "", None) or {}
@@ -511,6 +512,10 @@ def _parse_comparability(raw: Any, file: str) -> Comparability:
             fix=f"use only {sorted(COMPARABILITY_KEYS)}.",
         )
     d = Comparability()
+    shipped = default_targets_file()
+    if Path(file).resolve() != shipped.resolve() and shipped.exists():
+        # ids a user's file leaves out come from the shipped catalog, never from code
+        raw = {**(_read_yaml(shipped).get("comparability") or {}), **raw}
     ngfy = raw.get("next_gen_first_year", d.next_gen_first_year)
     if not isinstance(ngfy, dict) or "default" not in ngfy:
         raise CatalogError(

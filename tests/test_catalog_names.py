@@ -1,0 +1,81 @@
+"""Catalogs are the only place a name lives: no metric, target or subgroup id is spelled as a string literal in the
+Python of ``src/`` or ``pipelines/`` outside the code that loads the catalogs.
+
+``all`` is not counted: the same word is also the grade and subject sentinel ("every grade"). ``KNOWN`` lists the
+files that still spell ids, with how many, while other branches rewrite them (publish #17, synthetic data, the
+student contract #16/#24, the DESE reader #18): a new literal anywhere fails, and so does a file that improved
+without lowering its number here (so the list only shrinks)."""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+
+from equity_outcomes import catalog, crosswalk
+from equity_outcomes.targets.catalog import load_catalog
+
+from .conftest import ROOT
+
+LOADERS = {  # the code that reads the catalogs may name their keys
+    "src/equity_outcomes/catalog.py",
+    "src/equity_outcomes/crosswalk.py",
+    "src/equity_outcomes/targets/catalog.py",
+}
+SENTINELS = {"all"}
+KNOWN = {
+    "src/equity_outcomes/ingest/dese.py": 1,
+    "src/equity_outcomes/publish/charts.py": 4,
+    "src/equity_outcomes/publish/data.py": 16,
+    "src/equity_outcomes/publish/fixture.py": 95,
+    "src/equity_outcomes/publish/labels.py": 38,
+    "src/equity_outcomes/publish/scorecards.py": 6,
+    "src/equity_outcomes/schemas.py": 7,
+    "src/equity_outcomes/synth/dese_exports.py": 10,
+    "src/equity_outcomes/synth/effects.py": 18,
+    "src/equity_outcomes/synth/generate.py": 16,
+    "src/equity_outcomes/synth/params.py": 38,
+    "src/equity_outcomes/synth/students.py": 57,
+}
+
+
+def catalog_ids() -> set[str]:
+    metrics = {m["id"] for m in catalog.metrics()}
+    targets = {t.id for t in load_catalog().targets}
+    subgroups = set(crosswalk.subgroups())
+    return (metrics | targets | subgroups) - SENTINELS
+
+
+def spelled_ids(ids: set[str]) -> Counter:
+    found: Counter = Counter()
+    for path in sorted([*ROOT.glob("src/**/*.py"), *ROOT.glob("pipelines/**/*.py")]):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in LOADERS or "/models/" in rel:  # models/: dbt's Python models read the catalog loaders
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ids:
+                found[rel] += 1
+    return found
+
+
+def test_no_catalog_id_is_spelled_outside_the_catalog_loaders():
+    found = spelled_ids(catalog_ids())
+    new = {f: n for f, n in found.items() if n > KNOWN.get(f, 0)}
+    assert not new, f"catalog ids spelled as literals (ask the catalogs instead): {new}"
+    improved = {f: (KNOWN[f], found.get(f, 0)) for f in KNOWN if found.get(f, 0) < KNOWN[f]}
+    assert not improved, f"fewer literals than KNOWN says (lower the numbers): {improved}"
+
+
+def test_the_check_sees_a_spelled_id(tmp_path, monkeypatch):
+    ids = catalog_ids()
+    assert {"pct_absent_10_plus_days", "state_gap", "low_income"} <= ids
+    sample = tmp_path / "src" / "equity_outcomes" / "sample.py"
+    sample.parent.mkdir(parents=True)
+    sample.write_text('METRIC = "pct_absent_10_plus_days"\nLABEL = "all"\n', encoding="utf-8")
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    assert spelled_ids(ids) == Counter({"src/equity_outcomes/sample.py": 1})
+
+
+def test_the_package_reads_the_catalogs_of_the_checkout():
+    """src/equity_outcomes/config links to config/: one copy of every catalog, shipped in the wheel."""
+    assert (ROOT / "src" / "equity_outcomes" / "config").resolve() == (ROOT / "config").resolve()

@@ -1,0 +1,88 @@
+"""The SQL project on dbt: every declared test (grains, not null, accepted values, relationships to the catalogs)
+passes on the demo warehouse and fails on a broken one; a build that nothing changed is a no-op; a failing model
+is named by its file."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from equity_outcomes.build import build_models, check_model_tests, run_model_tests
+from equity_outcomes.errors import EquityOutcomesError
+from equity_outcomes.ingest.load import ingest_into
+from equity_outcomes.paths import models_dir
+from equity_outcomes.warehouse import connect
+
+
+@pytest.fixture
+def demo_copy(demo_run, tmp_path) -> Path:
+    """A copy of the demo warehouse (dbt opens it read-write; the original stays shared read-only)."""
+    copy = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_run["warehouse"], copy)
+    return copy
+
+
+@pytest.fixture
+def tiny_built(tiny_raw: Path, tmp_path: Path):
+    con = connect(tmp_path / "tiny.duckdb")
+    ingest_into(con, [tiny_raw])
+    build_models(con)
+    yield con
+    con.close()
+
+
+def test_every_model_declares_its_grain_and_is_tested():
+    schemas = "\n".join(p.read_text(encoding="utf-8") for p in models_dir().rglob("schema.yml"))
+    models = [p.stem for layer in ("staging", "intermediate", "marts") for p in (models_dir() / layer).glob("*.sql")]
+    assert len(models) >= 19
+    for model in models:
+        block = schemas.split(f"- name: {model}\n", 1)
+        assert len(block) == 2, f"{model} is not declared in a schema.yml"
+        assert "unique_combination" in block[1].split("- name:", 1)[0], f"{model} declares no grain test"
+
+
+@pytest.mark.slow
+def test_the_demo_warehouse_passes_every_model_test(demo_copy):
+    results = run_model_tests(demo_copy)
+    assert len(results) >= 40
+    failed = [r for r in results if r[1] != "pass"]
+    assert not failed, failed
+    assert check_model_tests(demo_copy) == len(results)
+
+
+@pytest.mark.slow
+def test_a_repeated_grain_key_fails_the_grain_test(demo_copy):
+    con = connect(demo_copy)
+    con.execute("INSERT INTO metric_values SELECT * FROM metric_values WHERE org_level = 'school' LIMIT 1")
+    con.close()
+    failing = {name for name, status, _ in run_model_tests(demo_copy) if status != "pass"}
+    assert any(name.startswith("unique_combination_metric_values") for name in failing), failing
+    with pytest.raises(EquityOutcomesError, match="model tests failed"):
+        check_model_tests(demo_copy)
+
+
+def test_an_unknown_subgroup_fails_the_catalog_relationship(tiny_built, tmp_path):
+    tiny_built.execute("UPDATE metric_values SET subgroup = 'left_handed' WHERE subgroup = 'el'")
+    tiny_built.execute("CHECKPOINT")
+    failing = {name for name, status, _ in run_model_tests(tmp_path / "tiny.duckdb") if status != "pass"}
+    assert any(name.startswith("relationships_metric_values_subgroup") for name in failing), failing
+
+
+def test_a_build_that_nothing_changed_is_a_no_op(tiny_built):
+    started = time.perf_counter()
+    again = build_models(tiny_built, skip_unchanged=True)
+    assert again.skipped and not again.models
+    assert time.perf_counter() - started < 10
+    tiny_built.execute("DELETE FROM raw_student_enrollment WHERE student_id = "
+                       "(SELECT min(student_id) FROM raw_student_enrollment)")
+    changed = build_models(tiny_built, skip_unchanged=True)
+    assert not changed.skipped and changed.models
+
+
+def test_a_failing_model_is_named_by_its_file(tiny_built):
+    tiny_built.execute("ALTER TABLE raw_student_enrollment DROP COLUMN days_absent")
+    with pytest.raises(EquityOutcomesError, match=r"staging/stg_enrollment\.sql|intermediate/int_student_outcomes"):
+        build_models(tiny_built)
