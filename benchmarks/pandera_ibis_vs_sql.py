@@ -52,20 +52,24 @@ def run_sql(path: Path) -> tuple[float, int, str]:
         seconds = time.perf_counter() - t
         example = con.execute("SELECT source_row, column_name, value_text, check_name FROM quarantine "
                               "ORDER BY source_row LIMIT 1").fetchone()
+        by_check = dict(con.execute("SELECT column_name || ' ' || check_name, count(*) FROM quarantine "
+                                    "GROUP BY ALL ORDER BY ALL").fetchall())
         con.close()
-    return seconds, bad_rows, f"line {example[0]}, column {example[1]}, value {example[2]!r}, check {example[3]}"
+    return seconds, bad_rows, (f"by (column, check) {by_check}; first: line {example[0]}, column {example[1]}, "
+                               f"value {example[2]!r}, check {example[3]}")
 
 
 def ibis_schema():
     """schemas.ENROLLMENT rebuilt for pandera.ibis: the same dtypes, nullability, checks and coercion."""
+    import ibis.expr.datatypes as dt
     import pandera.ibis as pi
 
     from equity_outcomes.schemas import ALL_TABLES
 
     source = ALL_TABLES["enrollment"]
-    types = {"int64": "int64", "Int64": "int64", "float64": "float64"}
+    types = {"int64": dt.int64, "Int64": dt.int64, "float64": dt.float64}
     columns = {
-        name: pi.Column(types.get(str(col.dtype), "string"), checks=list(col.checks), nullable=col.nullable,
+        name: pi.Column(types.get(str(col.dtype), dt.string), checks=list(col.checks), nullable=col.nullable,
                         coerce=True)
         for name, col in source.columns.items()
     }
@@ -90,7 +94,9 @@ def run_ibis(path: Path) -> tuple[float, int, str]:
         return seconds, 0, "no failure reported"
     cases = cases.to_pandas() if hasattr(cases, "to_pandas") else cases
     first = cases.iloc[0].to_dict()
-    return seconds, len(cases), f"{len(cases)} failure cases, columns {list(cases.columns)}; first: {first}"
+    by_check = cases.groupby(["column", "check"], dropna=False).size().to_dict()
+    return seconds, len(cases), (f"{len(cases)} failure cases by (column, check) {by_check}; "
+                                 f"columns {list(cases.columns)}; first: {first}")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ Sustainability, 2 Initial Steps, 1 Area of Concern) or 'skip', by one or more ra
 - reference: ``load_readiness_reference`` (ref tables + empty raw table for the SQL models)
 - synth:     ``generate_readiness`` (deterministic synthetic responses)
 
-SQL: ``sql/staging/stg_readiness.sql``, ``sql/marts/readiness_items.sql``, ``sql/marts/readiness_summary.sql``.
+SQL: ``models/staging/stg_readiness.sql``, ``models/marts/readiness_items.sql``, ``models/marts/readiness_summary.sql``.
 See docs/readiness.md.
 """
 
