@@ -88,9 +88,15 @@ def _pointed_at(warehouse: Path) -> Iterator[None]:
             os.environ[WAREHOUSE_ENV] = previous
 
 
-def dbt_target_dir() -> Path:
+def dbt_work_dir(project: Path | None = None) -> Path:
+    """dbt's scratch for one SQL project (checkouts and installs on one machine do not share it)."""
+    project = (project or models_dir()).resolve()
+    return cache_dir() / "dbt" / hashlib.sha256(str(project).encode()).hexdigest()[:12]
+
+
+def dbt_target_dir(project: Path | None = None) -> Path:
     """dbt's target folder (manifest, compiled SQL ``compiled/equity_outcomes/<layer>/<model>.sql``)."""
-    return cache_dir() / "dbt" / "target"
+    return dbt_work_dir(project) / "target"
 
 
 def run_dbt(warehouse: Path, *args: str, project: Path | None = None):
@@ -99,11 +105,10 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None):
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
-    work = cache_dir() / "dbt"
     with _pointed_at(warehouse):
         return dbtRunner().invoke([
             *args, "--project-dir", str(project), "--profiles-dir", str(project),
-            "--target-path", str(dbt_target_dir()), "--log-path", str(work / "logs"),
+            "--target-path", str(dbt_target_dir(project)), "--log-path", str(dbt_work_dir(project) / "logs"),
             "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
         ])
 
