@@ -87,3 +87,21 @@ def test_a_failing_model_is_named_by_its_file(tiny_built):
     tiny_built.execute("ALTER TABLE raw_student_enrollment DROP COLUMN days_absent")
     with pytest.raises(EquityOutcomesError, match=r"staging/stg_enrollment\.sql|intermediate/int_student_outcomes"):
         build_models(tiny_built)
+
+
+def test_after_a_build_another_process_can_open_the_warehouse(tiny_raw, tmp_path):
+    """dbt-duckdb keeps its connection for the next command; the build closes it, so a notebook or the API in
+    another process can read the file once our own connection is closed."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    ingest_into(con, [tiny_raw])
+    build_models(con)
+    con.close()
+    probe = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+             "print(c.execute('SELECT count(*) FROM metric_values').fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 0

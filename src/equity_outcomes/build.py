@@ -106,11 +106,26 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None):
 
     project = project or models_dir()
     with _pointed_at(warehouse):
-        return dbtRunner().invoke([
-            *args, "--project-dir", str(project), "--profiles-dir", str(project),
-            "--target-path", str(dbt_target_dir(project)), "--log-path", str(dbt_work_dir(project) / "logs"),
-            "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
-        ])
+        try:
+            return dbtRunner().invoke([
+                *args, "--project-dir", str(project), "--profiles-dir", str(project),
+                "--target-path", str(dbt_target_dir(project)), "--log-path", str(dbt_work_dir(project) / "logs"),
+                "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
+            ])
+        finally:
+            _release_warehouse()
+
+
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB connection for the next command of the process; close it, so the file is not
+    held open (another process could not open it, not even read-only)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+        DuckDBConnectionManager.close_all_connections()
 
 
 def _node_results(result) -> list:
