@@ -137,8 +137,9 @@ def _failure(result, what: str) -> EquityOutcomesError:
         if str(r.status) in ("error", "fail"):
             node = r.node
             return EquityOutcomesError(
-                f"{what}: {node.resource_type} {node.original_file_path} failed: {r.message}. Nothing was "
-                "published. How to fix: correct the model (or the config it reads) and run build again."
+                f"{what}: {node.resource_type} {node.original_file_path} failed: {r.message}. The warehouse is left "
+                "as it was (commands build on a staged copy). How to fix: correct the model (or the config it "
+                "reads) and run build again."
             )
     return EquityOutcomesError(f"{what} failed: {result.exception}. How to fix: see the message and run build again.")
 
