@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL := WARNING
 
-.PHONY: demo test lint browser benchmark clean
+.PHONY: demo test lint browser benchmark benchmark-dese clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
@@ -37,6 +37,9 @@ test: $(STAMP) browser lint
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py
+
+benchmark-dese: $(STAMP)
+	$(BIN)/python benchmarks/dese_exports.py
 
 clean:
 	rm -rf $(VENV) data/processed/*.duckdb* dashboards/*.html data/raw/demo

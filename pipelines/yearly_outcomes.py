@@ -34,9 +34,9 @@ def _retry_on_filesystem_error(task, task_run, state) -> bool:
 
 @task(name="ingest-sources", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
       retry_condition_fn=_retry_on_filesystem_error)
-def ingest_sources(work_path: Path, sources: list[Path]):
+def ingest_sources(work_path: Path, sources: list[Path], max_quarantined: float | None = None):
     log = get_run_logger()
-    return stages.ingest_stage(work_path, sources, progress=log.info)
+    return stages.ingest_stage(work_path, sources, progress=log.info, max_quarantined=max_quarantined)
 
 
 @task(name="build-marts", cache_policy=NO_CACHE)
@@ -45,9 +45,10 @@ def build_marts(work_path: Path):
 
 
 @task(name="evaluate-targets", cache_policy=NO_CACHE)
-def evaluate_targets(work_path: Path, school_year: int | None, baseline_year: int | None) -> dict:
+def evaluate_targets(work_path: Path, school_year: int | None, baseline_year: int | None,
+                     targets_file: Path | None = None) -> dict:
     return stages.post_build_stages(work_path, school_year=school_year, baseline_year=baseline_year,
-                                    progress=get_run_logger().info)
+                                    progress=get_run_logger().info, targets_file=targets_file)
 
 
 @task(name="publish-scorecards", cache_policy=NO_CACHE)
@@ -64,18 +65,22 @@ def yearly_outcomes(
     dashboards: Path | None = None,
     extra_sources: list[Path] | None = None,
     force: bool = False,
+    max_quarantined: float | None = None,
+    targets_file: Path | None = None,
 ) -> dict:
     """Load ``raw_dir`` (and ``extra_sources``) into ``warehouse``, rebuild, evaluate and publish.
 
     school_year: the year judged (spring year, 2024 = 2023-24); default the latest year in the data.
     baseline_year: judge every school against this year instead of its roster baseline.
     A second run over unchanged files changes nothing and says so.
+    max_quarantined: refuse a file with more quarantined rows than this percent (default: config/ingest.yaml).
+    targets_file: a copy of config/targets.yaml with other thresholds.
     """
     sources = [Path(raw_dir), *[Path(p) for p in (extra_sources or [])]]
     with StagedWarehouse(warehouse) as staged:
-        load = ingest_sources(staged.work_path, sources)
+        load = ingest_sources(staged.work_path, sources, max_quarantined)
         if not load.changed and not force and stages.marts_are_built(staged.work_path):
-            summary = {"no_op": True, "load": load.totals()}
+            summary = {"no_op": True, "load": load.totals(), "load_id": load.load_id}
             create_markdown_artifact(
                 key="yearly-outcomes-summary",
                 markdown=run_summary_markdown(staged.work_path, load, None, None, no_op=True),
@@ -84,7 +89,7 @@ def yearly_outcomes(
             print("No input changed since the last run: the warehouse is unchanged (no-op).")
             return summary
         build = build_marts(staged.work_path)
-        extra = evaluate_targets(staged.work_path, school_year, baseline_year)
+        extra = evaluate_targets(staged.work_path, school_year, baseline_year, targets_file)
         markdown = run_summary_markdown(staged.work_path, load, build, extra)
         quarantined = quarantine_rows(staged.work_path, load.load_id)
         staged.commit()
@@ -94,7 +99,7 @@ def yearly_outcomes(
                              description="Yearly outcomes run summary")
     create_table_artifact(key="quarantined-rows", table=quarantined or [{"note": "no rows quarantined"}],
                           description="Rows refused by validation in this run")
-    return {"no_op": False, "load": load.totals(), "build_seconds": build.seconds, **extra}
+    return {"no_op": False, "load": load.totals(), "load_id": load.load_id, "build_seconds": build.seconds, **extra}
 
 
 @flow(name="backfill-outcomes")

@@ -123,3 +123,23 @@ def dese_warehouse(tmp_path_factory) -> Path:
         stages.build_stage(staged.work_path)
         staged.commit()
     return warehouse
+
+
+def check_dese_cell(cells, row: int, column: str, expected: dict) -> None:
+    """The one DESE cell at (physical row, header) has the expected fields (floats approximately, NaN = NaN, None =
+    missing)."""
+    import math
+
+    hit = cells[(cells["source_row"] == row) & (cells["source_column"] == column)]
+    assert len(hit) == 1, f"{len(hit)} cells at row {row} column {column!r}"
+    cell = hit.iloc[0]
+    for key, want in expected.items():
+        got = cell[key]
+        if isinstance(want, float):
+            assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want), key
+        elif want is None:
+            assert got is None or (isinstance(got, float) and math.isnan(got)), key
+        else:
+            assert got == want, key
+    if cell["is_suppressed"]:
+        assert math.isnan(cell["value"])

@@ -23,7 +23,7 @@ LOADERS = {  # the code that reads the catalogs may name their keys
 }
 SENTINELS = {"all"}
 KNOWN = {
-    "src/equity_outcomes/ingest/dese.py": 1,
+    "src/equity_outcomes/ingest/dese/cells.py": 2,
     "src/equity_outcomes/publish/charts.py": 4,
     "src/equity_outcomes/publish/data.py": 16,
     "src/equity_outcomes/publish/fixture.py": 95,

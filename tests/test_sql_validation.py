@@ -37,7 +37,7 @@ def _state(tmp_path: Path, files: list[Path], *, sql: bool, monkeypatch) -> tupl
     monkeypatch.setattr(load_module, "SQL_VALIDATION_MIN_BYTES", 0 if sql else 1 << 60)
     con = connect(tmp_path / f"{'sql' if sql else 'pd'}.duckdb")
     try:
-        ingest_into(con, files)
+        ingest_into(con, files, max_quarantined=100)  # the corpus is mostly bad rows: compare, do not refuse
         bad = {(Path(f).name, r) for f, r in con.execute(
             "SELECT source_file, source_row FROM quarantine").fetchall()}
         # the raw text quoted for a failed column value (the SQL validator keeps raw text only on bad rows)

@@ -21,6 +21,7 @@ import duckdb
 
 from .errors import EquityOutcomesError
 from .paths import cache_dir, config_dir, models_dir
+from .progress import step
 from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
 from .warehouse import object_kind, table_exists
@@ -29,14 +30,16 @@ LAYERS = ["staging", "intermediate", "marts"]
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
 
-DESE_CELLS_DDL = """
-CREATE TABLE IF NOT EXISTS raw_dese_cells (
-    load_id VARCHAR, source_file VARCHAR, source_sheet VARCHAR, source_row BIGINT, source_column VARCHAR,
-    report VARCHAR, school_year BIGINT, org_code VARCHAR, org_name VARCHAR, org_level VARCHAR, subgroup VARCHAR,
-    subgroup_label VARCHAR, subject VARCHAR, grade VARCHAR, period VARCHAR, measure VARCHAR, value_text VARCHAR,
-    value DOUBLE, is_suppressed BOOLEAN, income_definition VARCHAR
-)
-"""
+# Every DESE cell as loaded (equity_outcomes.ingest.dese.CELL_COLUMNS plus load_id); ``dese_cells`` is the same
+# table without load_id, the long table users export (docs/dese_ingest.md).
+DESE_CELL_COLUMNS = {
+    "load_id": "VARCHAR", "source_file": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "BIGINT",
+    "source_column": "VARCHAR", "report": "VARCHAR", "title": "VARCHAR", "school_year": "BIGINT",
+    "year_source": "VARCHAR", "org_code": "VARCHAR", "org_name": "VARCHAR", "org_level": "VARCHAR",
+    "subgroup": "VARCHAR", "subgroup_label": "VARCHAR", "subject": "VARCHAR", "grade": "VARCHAR", "period": "VARCHAR",
+    "selection": "VARCHAR", "measure": "VARCHAR", "value_text": "VARCHAR", "value": "DOUBLE",
+    "is_suppressed": "BOOLEAN", "flag": "VARCHAR", "income_definition": "VARCHAR",
+}
 
 _SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "str": "VARCHAR", "string": "VARCHAR"}
 
@@ -56,7 +59,7 @@ def model_files(root: Path | None = None) -> list[Path]:
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Empty, typed raw tables for sources not loaded yet, so every model builds (to zero rows)."""
-    con.execute(DESE_CELLS_DDL)
+    _ensure_dese_cells(con)
     for table, schema in ALL_TABLES.items():
         name = f"raw_student_{table}"
         if table_exists(con, name):
@@ -65,6 +68,21 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         for col, spec in schema.columns.items():
             cols.append(f"{col} {_SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
         con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
+
+
+def _ensure_dese_cells(con: duckdb.DuckDBPyConnection) -> None:
+    """raw_dese_cells with every column of DESE_CELL_COLUMNS (columns added since a warehouse was made are added
+    to it, NULL for the rows already there), and the view dese_cells."""
+    if not table_exists(con, "raw_dese_cells"):
+        cols = ", ".join(f"{c} {t}" for c, t in DESE_CELL_COLUMNS.items())
+        con.execute(f"CREATE TABLE raw_dese_cells ({cols})")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'raw_dese_cells'").fetchall()}
+    for c, t in DESE_CELL_COLUMNS.items():
+        if c not in have:
+            con.execute(f"ALTER TABLE raw_dese_cells ADD COLUMN {c} {t}")
+    select = ", ".join(c for c in DESE_CELL_COLUMNS if c != "load_id")
+    con.execute(f"CREATE OR REPLACE VIEW dese_cells AS SELECT {select} FROM raw_dese_cells")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:
@@ -99,21 +117,36 @@ def dbt_target_dir(project: Path | None = None) -> Path:
     return dbt_work_dir(project) / "target"
 
 
-def run_dbt(warehouse: Path, *args: str, project: Path | None = None):
+def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks: list | None = None):
     """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``. ``project`` replaces
-    the shipped SQL project (a copy with a model changed, for experiments)."""
+    the shipped SQL project (a copy with a model changed, for experiments); ``callbacks`` receive dbt's events."""
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
     with _pointed_at(warehouse):
         try:
-            return dbtRunner().invoke([
+            return dbtRunner(callbacks=callbacks or []).invoke([
                 *args, "--project-dir", str(project), "--profiles-dir", str(project),
                 "--target-path", str(dbt_target_dir(project)), "--log-path", str(dbt_work_dir(project) / "logs"),
                 "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
             ])
         finally:
             _release_warehouse()
+
+
+def _progress_events(progress: Callable[[str], None] | None) -> list:
+    """A dbt event callback that reports each seed and model as dbt finishes it (``progress.step``)."""
+    if progress is None:
+        return []
+    layers = {p.stem: p.parent.name for p in model_files()}
+
+    def on_event(msg) -> None:
+        if msg.info.name in ("LogModelResult", "LogSeedResult"):
+            d = msg.data
+            layer = layers.get(d.node_info.node_name, "seeds" if msg.info.name == "LogSeedResult" else "reference")
+            step(progress, d.index, d.total, f"built {layer}/{d.node_info.node_name} ({d.execution_time:.1f} s)")
+
+    return [on_event]
 
 
 def _release_warehouse() -> None:
@@ -174,7 +207,7 @@ def _record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> Non
                 "SELECT ? AS fingerprint, current_timestamp AS built_at", [fingerprint])
 
 
-def _summary(con: duckdb.DuckDBPyConnection, result, progress: Callable[[str], None] | None) -> BuildSummary:
+def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
     summary = BuildSummary()
     for r in _node_results(result):
         node = r.node
@@ -184,9 +217,6 @@ def _summary(con: duckdb.DuckDBPyConnection, result, progress: Callable[[str], N
         name = node.alias or node.name
         rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if object_kind(con, name) == "TABLE" else None
         summary.models.append((f"{layer}/{node.name}", float(r.execution_time), rows))
-        if progress:
-            counted = f"{rows:,} rows, " if rows is not None else ""
-            progress(f"built {layer}/{node.name} ({counted}{r.execution_time:.1f} s)")
     return summary
 
 
@@ -210,10 +240,11 @@ def build_models(
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
     con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", project=project)
+    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", project=project,
+                     callbacks=_progress_events(progress))
     if not result.success:
         raise _failure(result, "SQL build")
-    summary = _summary(con, result, progress)
+    summary = _summary(con, result)
     _record_fingerprint(con, fingerprint)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -7,9 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import paths
+from . import paths, progress
 from .cli import command
-from .errors import EquityOutcomesError
+from .errors import EquityOutcomesError, InputError
+from .workspace import Workspace, find_workspace, resolve_workspace
 
 
 def say(message: str) -> None:
@@ -17,8 +18,40 @@ def say(message: str) -> None:
 
 
 def _warehouse_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--warehouse", type=Path, default=paths.default_warehouse(),
-                   help="DuckDB warehouse file (default: data/processed/warehouse.duckdb)")
+    p.add_argument("--warehouse", type=Path, default=None,
+                   help="DuckDB warehouse file (default: the workspace's; the demo's is data/processed/warehouse.duckdb)")
+
+
+def use_workspace(a, *, demo: bool = False) -> Workspace | None:
+    """The command's workspace (``--workspace``, else the one holding the current folder; the demo workspace for
+    ``demo``), and ``a.warehouse`` set from it unless given. With ``--warehouse`` outside any workspace: None."""
+    if getattr(a, "warehouse", None) is not None and a.workspace is None and not demo:
+        return find_workspace()
+    ws = resolve_workspace(a.workspace, demo=demo)
+    if getattr(a, "warehouse", None) is None:
+        a.warehouse = ws.warehouse
+    return ws
+
+
+def _max_quarantined_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-quarantined-pct", type=float, default=None, metavar="PCT",
+                   help="refuse a file when more than PCT percent of its rows would be quarantined "
+                        "(default: the workspace's max_quarantined_pct, else config/ingest.yaml: 5)")
+
+
+def _max_quarantined(a, ws: Workspace | None) -> float | None:
+    if a.max_quarantined_pct is not None:
+        return a.max_quarantined_pct
+    return ws.max_quarantined_pct if ws is not None else None
+
+
+def _state_formats(text: str) -> set[str]:
+    from .synth.state_files import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @command("synth", "Generate the synthetic network (student extracts, DESE-style exports, roster, known effects).")
@@ -30,13 +63,22 @@ def _synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--first-year", type=int, default=2018)
     p.add_argument("--last-year", type=int, default=2025)
     p.add_argument("--no-dese", action="store_true", help="skip the DESE-style xlsx exports (large runs)")
+    p.add_argument("--format", default="contract", type=_state_formats,
+                   help="student files as the data contract's CSVs (default), or in the state layouts districts "
+                        "hold: sims, ssdr, scs, mcas (comma-separated) or state (all four); see "
+                        "docs/state_reporting_files.md")
 
     def handler(a):
         from .synth import generate_network
+        from .synth.state_files import write_state_layouts
 
-        s = generate_network(a.out, seed=a.seed, n_students=a.students, n_schools=a.schools,
-                             first_year=a.first_year, last_year=a.last_year, dese_exports=not a.no_dese,
-                             progress=say)
+        with progress.stage("synth") as shown:
+            s = generate_network(a.out, seed=a.seed, n_students=a.students, n_schools=a.schools,
+                                 first_year=a.first_year, last_year=a.last_year, dese_exports=not a.no_dese,
+                                 progress=progress.tee(None))
+            write_state_layouts(a.out, a.format, progress=progress.tee(None))
+            if shown:
+                shown.done(f"{len(s.files)} files")
         print(f"synthetic network: {s.n_schools} schools, {s.n_students:,} students, years {s.years[0]}-{s.years[-1]}, "
               f"{len(s.files)} files in {s.out_dir} ({s.seconds:.1f} s)")
 
@@ -47,16 +89,18 @@ def _synth(p: argparse.ArgumentParser) -> None:
 def _ingest(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path)
     _warehouse_arg(p)
+    _max_quarantined_arg(p)
     p.add_argument("--no-build", action="store_true", help="load only; do not rebuild the marts")
 
     def handler(a):
         from . import stages
         from .warehouse import StagedWarehouse
 
+        ws = use_workspace(a)
         with StagedWarehouse(a.warehouse) as staged:
-            load = stages.ingest_stage(staged.work_path, a.paths, progress=say)
+            load = stages.ingest_stage(staged.work_path, a.paths, max_quarantined=_max_quarantined(a, ws))
             if not a.no_build and load.changed:
-                stages.build_stage(staged.work_path, progress=say)
+                stages.build_stage(staged.work_path)
             staged.commit()
         t = load.totals()
         print(f"{t['files']} files: {t['files_loaded']} loaded, {t['files_unchanged']} unchanged; "
@@ -75,20 +119,29 @@ def _build(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
+        use_workspace(a)
         if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist: ingest files first")
+            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
+                                      "(equity-outcomes run, or ingest PATH)")
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, progress=say, skip_unchanged=not a.force)
+            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
                 from .build import check_model_tests
 
-                check_model_tests(staged.work_path, say)
+                with progress.stage("test") as shown:
+                    passed = check_model_tests(staged.work_path)
+                    if shown:
+                        shown.done(f"{passed} model tests passed")
             if not s.skipped:
                 staged.commit()
         print(("nothing changed since the last build: no-op" if s.skipped else f"built {len(s.models)} models")
               + f" in {s.seconds:.1f} s -> {a.warehouse}")
 
     p.set_defaults(handler=handler)
+
+
+def _or_workspace(value, ws: Workspace | None, key: str):
+    return value if value is not None or ws is None else getattr(ws, key)
 
 
 @command("evaluate", "Evaluate every Outcomes target against its baseline; writes table target_results.")
@@ -104,26 +157,38 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
+        ws = use_workspace(a)
+        if not Path(a.warehouse).exists():
+            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
+                                      "(equity-outcomes run, or ingest PATH)")
         with StagedWarehouse(a.warehouse) as staged:
             if not stages.marts_are_built(staged.work_path):
-                stages.build_stage(staged.work_path, progress=say)
-            r = stages.evaluate_stage(staged.work_path, current_year=a.year, baseline_year=a.baseline_year,
-                                      targets_file=a.targets, baseline_window=a.baseline_window, progress=say)
+                stages.build_stage(staged.work_path)
+            r = stages.evaluate_stage(staged.work_path, current_year=a.year,
+                                      baseline_year=_or_workspace(a.baseline_year, ws, "baseline_year"),
+                                      targets_file=_or_workspace(a.targets, ws, "targets"),
+                                      baseline_window=a.baseline_window)
             staged.commit()
-        print(f"{r['n_results']:,} target results -> table target_results in {a.warehouse}")
+        print(f"{r['n_results']:,} target results judged on {r['judged_year']} -> table target_results in "
+              f"{a.warehouse}")
+        for target, note in sorted(r["coverage"].items()):
+            if note:
+                print(f"  {target}: {note}")
 
     p.set_defaults(handler=handler)
 
 
 @command("export", "Write a warehouse table as it is to CSV, Parquet or XLSX.")
 def _export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, quarantine, load_audit")
+    p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, dese_cells, dese_context, "
+                                 "quarantine, load_audit")
     _warehouse_arg(p)
     p.add_argument("--out", type=Path, required=True, help="FILE.csv, FILE.parquet or FILE.xlsx")
 
     def handler(a):
         from .exports import export_table
 
+        use_workspace(a)
         n = export_table(a.warehouse, a.table, a.out)
         print(f"{n:,} rows of {a.table} -> {a.out}")
 
@@ -132,29 +197,81 @@ def _export(p: argparse.ArgumentParser) -> None:
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
-    p.add_argument("--raw", type=Path, default=paths.default_demo_raw(), help="folder of raw files (default: data/raw/demo)")
+    p.add_argument("--raw", type=Path, action="append", default=None,
+                   help="folder of raw files (repeatable; default: the workspace's raw folders, data/raw/demo for the demo)")
     p.add_argument("--also", type=Path, action="append", default=[], help="more files/folders to load (repeatable)")
-    p.add_argument("--year", type=int, default=None, help="school year judged (spring year; default latest)")
-    p.add_argument("--baseline-year", type=int, default=None)
-    p.add_argument("--dashboards", type=Path, default=paths.project_root() / "dashboards")
+    p.add_argument("--year", type=int, default=None,
+                   help="the one school year every target is judged on (spring year; default: latest with student data)")
+    p.add_argument("--baseline-year", type=int, default=None, help="default: the workspace's, else the roster's")
+    p.add_argument("--targets", type=Path, default=None, help="default: the workspace's targets file")
+    p.add_argument("--dashboards", type=Path, default=None, help="default: the workspace's dashboards folder")
+    _max_quarantined_arg(p)
     p.add_argument("--no-scorecards", action="store_true")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
     p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
 
 
+def _resolve_run(a, ws: Workspace | None) -> None:
+    """Fill the run's paths from the workspace; refuse loading other files into the demo warehouse. A warehouse
+    named with --warehouse (outside the workspace's) gets its scorecards beside it unless --dashboards says."""
+    if ws is None and not a.raw:
+        raise InputError("no files to load: the current folder is not inside a workspace", column="--raw",
+                         fix="pass --raw FOLDER, or run inside a workspace (equity-outcomes init DIR)")
+    own = ws is not None and Path(a.warehouse).resolve() == ws.warehouse
+    if a.raw and own and ws.is_demo and {Path(r).resolve() for r in a.raw} != {r.resolve() for r in ws.raw}:
+        raise InputError(
+            "the demo workspace's warehouse holds the synthetic network: your files would mix with its schools",
+            file=str(a.raw[0]),
+            fix="make a workspace of your own: `equity-outcomes init my-network`, put your files in my-network/raw, "
+                "then run `equity-outcomes run` inside my-network (or pass --warehouse FILE)")
+    a.raw = a.raw or list(ws.raw)
+    a.dashboards = a.dashboards or (ws.dashboards if own else Path(a.warehouse).resolve().parent / "dashboards")
+    a.baseline_year = _or_workspace(a.baseline_year, ws, "baseline_year")
+    a.targets = _or_workspace(a.targets, ws, "targets")
+    a.max_quarantined_pct = _max_quarantined(a, ws)
+
+
+def _preflight(sources: list[Path]) -> None:
+    """Problems a run would meet at once, reported before any orchestration starts: a missing file or folder,
+    a missing pseudonymization key when there are student files."""
+    from .ingest.load import discover, kind_of
+    from .ingest.pseudonymize import load_key
+
+    if any(kind_of(f) == "student" for f in discover(sources)):
+        load_key()
+
+
 def _run(a) -> dict:
+    sources = [*a.raw, *a.also]
+    _preflight(sources)
     dashboards = None if a.no_scorecards else a.dashboards
-    if a.no_prefect:
-        from .runner import run_yearly
+    if not a.no_prefect:
+        sys.path.insert(0, str(paths.project_root()))
+        from pipelines.server import api_ready, errors_told_by_caller
 
-        r = run_yearly([a.raw, *a.also], a.warehouse, school_year=a.year, baseline_year=a.baseline_year,
-                       dashboards=dashboards, force=a.force, progress=say)
-        return {"no_op": r.no_op, "load": r.load.totals(), **r.extra}
-    sys.path.insert(0, str(paths.project_root()))
-    from pipelines.yearly_outcomes import yearly_outcomes
+        ready, why = api_ready()
+        if ready:
+            from pipelines.yearly_outcomes import yearly_outcomes
 
-    return yearly_outcomes(school_year=a.year, raw_dir=a.raw, warehouse=a.warehouse, baseline_year=a.baseline_year,
-                           dashboards=dashboards, extra_sources=a.also, force=a.force)
+            with errors_told_by_caller(not a.debug):
+                return yearly_outcomes(school_year=a.year, raw_dir=a.raw[0], warehouse=a.warehouse,
+                                       baseline_year=a.baseline_year, dashboards=dashboards,
+                                       extra_sources=[*a.raw[1:], *a.also], force=a.force,
+                                       max_quarantined=a.max_quarantined_pct, targets_file=a.targets)
+        _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
+    from .runner import run_yearly
+
+    r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
+                   force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets)
+    return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
+
+
+def _warn(message: str) -> None:
+    display = progress.active()
+    if display is not None:
+        display.warn(message)
+    else:
+        say(f"warning: {message}")
 
 
 @command("run", "Run the yearly flow once (Prefect, ephemeral): ingest, build, evaluate, publish.")
@@ -162,9 +279,12 @@ def _run_cmd(p: argparse.ArgumentParser) -> None:
     _add_run_args(p)
 
     def handler(a):
+        from .reporting import run_summary_text
+
+        _resolve_run(a, use_workspace(a))
         started = time.perf_counter()
         result = _run(a)
-        print_run_summary(a.warehouse, result, time.perf_counter() - started)
+        print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
 
     p.set_defaults(handler=handler)
 
@@ -178,52 +298,83 @@ def _demo(p: argparse.ArgumentParser) -> None:
         import os
         import shutil
 
+        from .reporting import run_summary_text
+
+        ws = use_workspace(a, demo=True)
+        if not ws.is_demo:
+            raise InputError("demo writes the synthetic network, so it runs only in the demo workspace",
+                             file=str(ws.file), fix="run `equity-outcomes demo` without --workspace (or from the "
+                                                    "project checkout); in your workspace use `equity-outcomes run`")
         os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
+        a.raw = a.raw or list(ws.raw)
+        _resolve_run(a, ws)
         started = time.perf_counter()
         if a.fresh:
-            shutil.rmtree(a.raw, ignore_errors=True)
+            shutil.rmtree(a.raw[0], ignore_errors=True)
             Path(a.warehouse).unlink(missing_ok=True)
-        if not (Path(a.raw) / "roster.csv").exists():
+        if not (Path(a.raw[0]) / "roster.csv").exists():
             from .synth import generate_network
 
-            say(f"generating the synthetic network into {a.raw} ...")
-            s = generate_network(a.raw, progress=say)
-            say(f"  {s.n_schools} schools, {s.n_students:,} students, {len(s.files)} files ({s.seconds:.1f} s)")
+            say(f"generating the synthetic network into {a.raw[0]} ...")
+            with progress.stage("synth") as shown:
+                s = generate_network(a.raw[0], progress=progress.tee(None))
+                if shown:
+                    shown.done(f"{s.n_schools} schools, {s.n_students:,} students, {len(s.files)} files")
         result = _run(a)
-        print_run_summary(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards)
+        print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
 
     p.set_defaults(handler=handler)
 
 
-def print_run_summary(warehouse: Path, result: dict, seconds: float, dashboards: Path | None = None) -> None:
-    from .warehouse import connect_read_only
+@command("init", "Create a workspace: a folder with equity-outcomes.yaml and the folders it names.")
+def _init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", type=Path, help="the workspace folder (created if missing)")
+    p.add_argument("--network", default=None, help="the network's name (default: the folder's name)")
 
-    load = result.get("load", {})
-    print(f"\nequity-outcomes run finished in {seconds:.1f} s" + (" (no input changed: no-op)" if result.get("no_op") else ""))
-    print(f"  files: {load.get('files', 0)} ({load.get('files_loaded', 0)} loaded, "
-          f"{load.get('files_unchanged', 0)} unchanged); rows loaded {load.get('rows_loaded', 0):,}, "
-          f"quarantined {load.get('rows_quarantined', 0):,}")
-    con = connect_read_only(warehouse)
-    try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        if "metric_values" in tables:
-            n, schools = con.execute(
-                "SELECT count(*), count(DISTINCT org_code) FILTER (WHERE org_level='school') FROM metric_values"
-            ).fetchall()[0]
-            print(f"  metric_values: {n:,} rows for {schools:,} schools")
-        if "reconciliation" in tables:
-            rec = dict(con.execute("SELECT status, count(*) FROM reconciliation GROUP BY 1").fetchall())
-            print("  reconciliation with DESE: " + (", ".join(f"{k} {v:,}" for k, v in sorted(rec.items())) or "nothing to compare"))
-        if "target_results" in tables:
-            rows = con.execute(
-                "SELECT status, count(*) FROM target_results WHERE subgroup='all' AND org_level='school' GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-            print("  targets (all students, schools): " + ", ".join(f"{s} {n}" for s, n in rows))
-    finally:
-        con.close()
-    print(f"  warehouse: {Path(warehouse).resolve()}")
-    if dashboards is not None and (Path(dashboards) / "index.html").exists():
-        print(f"  scorecards: {(Path(dashboards) / 'index.html').resolve()}")
+    def handler(a):
+        from .workspace import init_workspace
+
+        ws = init_workspace(a.folder, network=a.network)
+        print(f"workspace {ws.root} for network {ws.network!r}:\n"
+              f"  config      {ws.file}\n  raw files   {', '.join(str(r) for r in ws.raw)} "
+              f"(roster.csv, student/<school year>/<table>.csv, dese/)\n"
+              f"  warehouse   {ws.warehouse}\n  dashboards  {ws.dashboards}\n"
+              f"next: put your files in {ws.raw[0]}, then `cd {a.folder}`, `equity-outcomes check`, "
+              "`equity-outcomes run`.")
+
+    p.set_defaults(handler=handler)
+
+
+@command("check", "Read and validate files without loading them: what each is, mappings, bad rows, refusals.")
+def _check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the workspace's raw folders)")
+    _warehouse_arg(p)
+    _max_quarantined_arg(p)
+
+    def handler(a):
+        from .ingest.check import check_paths, render
+
+        # files named: the workspace (if any) lends its warehouse's roster; none named: the workspace's raw folders
+        ws = resolve_workspace(a.workspace) if a.workspace is not None or not a.paths else _optional_workspace(a)
+        if a.warehouse is None and ws is not None:
+            a.warehouse = ws.warehouse
+        paths_to_check = a.paths or list(ws.raw)
+        with progress.stage("check") as shown:
+            report = check_paths(paths_to_check, warehouse=a.warehouse, max_quarantined=_max_quarantined(a, ws))
+            if shown:
+                shown.done(f"{len(report.files)} files")
+        print(render(report))
+        return 0 if report.ok else 1
+
+    p.set_defaults(handler=handler)
+
+
+def _optional_workspace(a) -> Workspace | None:
+    """The workspace if there is one (its roster and warehouse help a check); a check runs outside one too."""
+    ws = find_workspace()
+    if ws is not None and a.warehouse is None:
+        a.warehouse = ws.warehouse
+    return ws
 
 
 @command("docs", "Regenerate the documents derived from the catalogs and schemas (data contract, metric dictionary).")
@@ -249,7 +400,8 @@ def _readiness_template(p: argparse.ArgumentParser) -> None:
 
         code = a.school.zfill(8) if a.school else None
         name = None
-        if code and Path(a.warehouse).exists():
+        _optional_workspace(a)
+        if code and a.warehouse is not None and Path(a.warehouse).exists():
             from .warehouse import connect_read_only
 
             con = connect_read_only(a.warehouse)
@@ -273,13 +425,17 @@ DEFAULT_CRON = "0 6 15 10 *"  # 06:00 on 15 October: after DESE's autumn release
 def _serve(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="yearly", help="deployment name (default: yearly)")
     p.add_argument("--cron", default=DEFAULT_CRON, help=f"cron schedule, server time zone (default: '{DEFAULT_CRON}')")
-    p.add_argument("--raw", type=Path, default=paths.default_demo_raw())
+    p.add_argument("--raw", type=Path, action="append", default=None, help="default: the workspace's raw folders")
     p.add_argument("--also", type=Path, action="append", default=[])
     _warehouse_arg(p)
-    p.add_argument("--dashboards", type=Path, default=paths.project_root() / "dashboards")
+    p.add_argument("--dashboards", type=Path, default=None, help="default: the workspace's dashboards folder")
 
     def handler(a):
         import os
+
+        ws = use_workspace(a)
+        a.raw = a.raw or list(ws.raw)
+        a.dashboards = a.dashboards or ws.dashboards
 
         if not os.environ.get("PREFECT_API_URL"):
             from prefect.settings import PREFECT_API_URL
@@ -298,9 +454,11 @@ def _serve(p: argparse.ArgumentParser) -> None:
         deployment = yearly_outcomes.to_deployment(
             name=a.name,
             cron=a.cron,
-            parameters={"raw_dir": str(a.raw.resolve()), "warehouse": str(Path(a.warehouse).resolve()),
+            parameters={"raw_dir": str(a.raw[0].resolve()), "warehouse": str(Path(a.warehouse).resolve()),
                         "dashboards": str(a.dashboards.resolve()),
-                        "extra_sources": [str(x.resolve()) for x in a.also]},
+                        "extra_sources": [str(x.resolve()) for x in [*a.raw[1:], *a.also]],
+                        "baseline_year": ws.baseline_year, "max_quarantined": ws.max_quarantined_pct,
+                        "targets_file": str(ws.targets) if ws.targets else None},
             description="Yearly outcomes: ingest, build marts, evaluate targets, publish scorecards",
             tags=["equity-outcomes"],
         )
@@ -317,3 +475,12 @@ def _scorecards(p: argparse.ArgumentParser) -> None:
 
     _warehouse_arg(p)
     add_cli(p)
+    publish = p.get_default("handler")
+    p.set_defaults(out=None)
+
+    def handler(a):
+        ws = use_workspace(a)
+        a.out = a.out or ws.dashboards
+        return publish(a)
+
+    p.set_defaults(handler=handler)

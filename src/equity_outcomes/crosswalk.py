@@ -50,14 +50,25 @@ def required_subgroups() -> list[str]:
     return [k for k, v in subgroups().items() if v["required"] == "true"]
 
 
-def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, column: str | None = None) -> str:
-    """Map a raw label to its subgroup id, or raise an error naming the label and where it was found."""
+def labels() -> dict[str, str]:
+    """Every raw label (normalized) of the crosswalk and the subgroup id it maps to."""
+    return dict(_load(config_dir())[0])
+
+
+def lookup(label: str) -> str | None:
+    """The subgroup id a raw label maps to (an id maps to itself), or None when the crosswalk does not know it."""
     crosswalk, known = _load(config_dir())
     key = normalize_label(label)
-    if key in crosswalk:
-        return crosswalk[key]
-    if key in known:  # already an id
-        return key
+    return crosswalk.get(key) or (key if key in known else None)
+
+
+def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, column: str | None = None) -> str:
+    """Map a raw label to its subgroup id, or raise an error naming the label and where it was found."""
+    found = lookup(label)
+    if found is not None:
+        return found
+    key = normalize_label(label)
+    known = subgroups()
     raise UnknownSubgroupError(
         "unknown student-group label",
         file=file,
@@ -66,3 +77,16 @@ def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, 
         value=label,
         fix=f"add a row '{key},<subgroup id>' to config/subgroup_crosswalk.csv (ids: {', '.join(sorted(known))})",
     )
+
+
+def lookup_subgroup(label: str) -> str | None:
+    """The subgroup id of a raw label, or None when the crosswalk does not know it (callers that keep unknown
+    labels, e.g. the DESE reader, record them instead of refusing)."""
+    crosswalk, known = _load(config_dir())
+    key = normalize_label(label)
+    return crosswalk.get(key) or (key if key in known else None)
+
+
+def known_labels() -> list[str]:
+    """Every normalised raw label of the crosswalk."""
+    return list(_load(config_dir())[0])

@@ -56,7 +56,11 @@ def student_contract_markdown() -> str:
         "the failed check; the other rows load. A file whose columns differ from the contract is refused.",
         "Files up to 4 MB are validated by pandera; larger ones by the same rules compiled to DuckDB SQL from these",
         "schemas (a test requires both to quarantine exactly the same rows).",
+        "Once a roster is loaded, a row whose `org_code` is not a roster school is quarantined too (unknown school).",
+        f"A file with more than {_ingest_limit():g}% of its rows quarantined is refused (`max_quarantined_pct` in",
+        "`config/ingest.yaml`, the workspace file or `--max-quarantined-pct`): the run loads nothing and says why.",
         "",
+        *_spellings_markdown(),
     ]
     for name, schema in ALL_TABLES.items():
         out += [f"## `{name}`", "", schema.description or "", ""]
@@ -72,6 +76,47 @@ def student_contract_markdown() -> str:
             out += ["", "Table rules: " + "; ".join(rules) + "."]
         out.append("")
     return "\n".join(out)
+
+
+def _ingest_limit() -> float:
+    from .ingest.load import max_quarantined_pct
+
+    return max_quarantined_pct()
+
+
+def _spellings_markdown() -> list[str]:
+    """The spellings mapped at ingest, from config/sis_spellings.yaml and the race rows of the crosswalk."""
+    from . import crosswalk
+    from .schemas import RACES
+
+    doc = yaml.safe_load((config_dir() / "sis_spellings.yaml").read_text(encoding="utf-8"))
+    out = ["## Spellings mapped at ingest", "",
+           "Before validation, the spellings SIS exports use are mapped to the values above (`config/sis_spellings.yaml`;",
+           "case and surrounding spaces are ignored). Every mapping applied is listed with its row count by `check`,",
+           "the run summary and the table `load_mappings`. A value no rule maps is quarantined with its row and the fix.",
+           "", "| kind | columns | spellings accepted |", "|---|---|---|"]
+    kinds: dict[str, list[str]] = {}
+    for column, kind in doc["columns"].items():
+        kinds.setdefault(kind, []).append(f"`{column}`")
+    kinds.setdefault("flag", []).append("every 0/1 column")
+    for kind, columns in kinds.items():
+        values = [f"{' / '.join(map(str, spellings))} -> {to}" for to, spellings in doc["values"].get(kind, {}).items()]
+        patterns = [doc["examples"][kind]] if kind in doc.get("examples", {}) else []
+        if kind == "race_ethnicity":
+            races = {}
+            for label, sid in sorted(crosswalk.labels().items()):
+                if sid in RACES:
+                    races.setdefault(sid, []).append(label)
+            values = [f"{' / '.join(labels)} -> {sid}" for sid, labels in races.items()]
+        if kind == "org_code":
+            values = [f"digits that lost their leading zeros, padded to {doc['org_code']['digits']} when one roster "
+                      f"code matches (in roster.csv: {doc['org_code']['roster_min_digits']}-7 digits)"]
+        out.append(f"| {kind} | {', '.join(columns)} | {_cell('; '.join(values + patterns))} |")
+    out += ["", "A column that lists its allowed values also accepts them in any case (`oss` -> `OSS`)."]
+    out += [f"Kind `{kind}` (no contract column has it yet; list a column under `columns:` to use it): {example}."
+            for kind, example in doc.get("examples", {}).items() if kind not in kinds]
+    out.append("")
+    return out
 
 
 def metric_dictionary_markdown() -> str:

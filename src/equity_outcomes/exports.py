@@ -19,12 +19,13 @@ def export_table(warehouse: Path, table: str, out: Path) -> int:
             "SELECT table_name FROM information_schema.tables WHERE table_type='VIEW'").fetchall()]
         if table not in known:
             raise EquityOutcomesError(
-                f"no table {table!r} in {warehouse}. Tables: {', '.join(sorted(t for t in known if not t.startswith(STUDENT_LEVEL_PREFIXES)))}"
+                f"no table {table!r} in {warehouse}. How to fix: name one of "
+                f"{', '.join(sorted(t for t in known if not t.startswith(STUDENT_LEVEL_PREFIXES)))}"
             )
         if table.startswith(STUDENT_LEVEL_PREFIXES):
             raise EquityOutcomesError(
-                f"{table} holds student-level rows, which never leave the warehouse. Export an aggregate table "
-                "such as metric_values or target_results."
+                f"{table} holds student-level rows, which never leave the warehouse. How to fix: export an "
+                "aggregate table such as metric_values or target_results."
             )
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -36,10 +37,12 @@ def export_table(warehouse: Path, table: str, out: Path) -> int:
             con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' (FORMAT parquet)")
         elif suffix == ".xlsx":
             if n > XLSX_MAX_ROWS:
-                raise EquityOutcomesError(f"{table} has {n:,} rows, more than Excel holds: export .csv or .parquet")
+                raise EquityOutcomesError(f"{table} has {n:,} rows, more than Excel holds. How to fix: export .csv "
+                                          "or .parquet")
             con.execute(f"SELECT * FROM {table}").df().to_excel(out, index=False, sheet_name=table[:31])
         else:
-            raise EquityOutcomesError(f"unknown export format {suffix!r}: use .csv, .parquet or .xlsx")
+            raise EquityOutcomesError(f"unknown export format {suffix!r} ({out}). How to fix: name the file .csv, "
+                                      ".parquet or .xlsx")
         return n
     finally:
         con.close()

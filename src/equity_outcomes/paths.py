@@ -44,11 +44,16 @@ def cache_dir() -> Path:
 
 
 def default_warehouse() -> Path:
-    return project_root() / "data" / "processed" / "warehouse.duckdb"
+    """The demo workspace's warehouse (workspace.DEMO): data/processed/warehouse.duckdb."""
+    from .workspace import demo_workspace
+
+    return demo_workspace().warehouse
 
 
 def default_demo_raw() -> Path:
-    return project_root() / "data" / "raw" / "demo"
+    from .workspace import demo_workspace
+
+    return demo_workspace().raw[0]
 
 
 def shared_dese_dir() -> Path:
@@ -57,3 +62,11 @@ def shared_dese_dir() -> Path:
     if env:
         return Path(env).resolve()
     return project_root().parent / "shared" / "data" / "dese"
+
+
+def shared_data_dir() -> Path:
+    """The folder of shared real data (``../shared/data``): ``dese/`` and ``dese_more/`` hold real DESE exports."""
+    env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")
+    if env:
+        return Path(env).resolve().parent
+    return project_root().parent / "shared" / "data"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .build import BuildSummary
 from .ingest.load import LoadSummary
-from .warehouse import connect, table_exists
+from .warehouse import connect, connect_read_only, table_exists
 
 MAX_QUARANTINE_ROWS = 500
 
@@ -36,6 +36,46 @@ def quarantine_rows(warehouse: Path, load_id: str) -> list[dict]:
     return df.astype(str).to_dict("records")
 
 
+def mappings_of_load(con, load_id: str | None) -> list[tuple[str, str, list[tuple[str, str, int]]]]:
+    """(file name, column, [(from, to, rows)]) for every spelling mapped in a load, file by file."""
+    if not load_id or not table_exists(con, "load_mappings"):
+        return []
+    rows = con.execute(
+        "SELECT source_file, column_name, list((value_from, value_to, rows) ORDER BY rows DESC, value_from) "
+        "FROM load_mappings WHERE load_id = ? GROUP BY ALL ORDER BY 1, 2", [load_id]
+    ).fetchall()
+    return [(f"{Path(f).parent.name}/{Path(f).name}", c, [tuple(x) for x in m]) for f, c, m in rows]
+
+
+def mapping_lines(con, load_id: str | None) -> list[str]:
+    """'  enrollment.csv race_ethnicity: 'Black' -> 'black' (1,020), ...' per file and column."""
+    return [f"{name} {column}: " + ", ".join(f"{a!r} -> {b!r} ({n:,})" for a, b, n in maps)
+            for name, column, maps in mappings_of_load(con, load_id)]
+
+
+def target_year_rows(con, notes: dict[str, str] | None = None) -> list[dict]:
+    """Per target of the latest evaluation: the network schools' baseline years, the judged year, the sources
+    used, and what is missing for the judged year (``notes`` from the evaluation, else targets/judged_year.py)."""
+    from .targets.judged_year import coverage
+
+    if not table_exists(con, "target_results"):
+        return []
+    rows = con.execute(
+        "SELECT target_id, min(baseline_year), max(baseline_year), max(current_year), "
+        "list(DISTINCT source ORDER BY source) FILTER (WHERE current_value IS NOT NULL) FROM target_results "
+        "WHERE org_level = 'school' AND is_network_school GROUP BY 1"
+    ).fetchall()
+    judged = {r[3] for r in rows if r[3] is not None}
+    if notes is None:
+        notes = {t.target_id: t.note() for t in coverage(con, judged.pop())} if len(judged) == 1 else {}
+    out = []
+    for target_id, b_min, b_max, year, sources in sorted(rows):
+        baseline = "-" if b_min is None else (str(b_min) if b_min == b_max else f"{b_min}-{b_max}")
+        out.append({"target": target_id, "baseline_year": baseline, "judged_year": year,
+                    "sources_used": ", ".join(sources or []) or "none", "missing": notes.get(target_id, "")})
+    return out
+
+
 def run_summary_markdown(
     warehouse: Path, load: LoadSummary, build: BuildSummary | None, extra: dict | None, *, no_op: bool = False
 ) -> str:
@@ -63,9 +103,62 @@ def run_summary_markdown(
                 "AND org_level = 'school' GROUP BY ALL ORDER BY 1, 2"
             ).df()
             parts.append("## Targets by rating (all students, schools)\n" + _md_table(ratings.to_dict("records")))
+            notes = (extra or {}).get("targets", {}).get("coverage")
+            parts.append("## Baseline and judged year per target\n" + _md_table(target_year_rows(con, notes)))
+        maps = mapping_lines(con, load.load_id)
+        if maps:
+            parts.append("## Spellings mapped to the data contract\n" + "\n".join(f"- {m}" for m in maps) + "\n")
         if table_exists(con, "reconciliation"):
             rec = con.execute("SELECT status, count(*) AS n FROM reconciliation GROUP BY 1 ORDER BY 1").df()
             parts.append("## Reconciliation (student data vs DESE)\n" + _md_table(rec.to_dict("records")))
     finally:
         con.close()
     return "\n".join(parts)
+
+
+def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: Path | None = None) -> str:
+    """What the command line prints after a run: loads, spellings mapped, marts, baseline and judged year per
+    target, where the warehouse and scorecards are."""
+    load = result.get("load", {})
+    lines = [f"\nequity-outcomes run finished in {seconds:.1f} s" + (" (no input changed: no-op)" if result.get("no_op") else ""),
+             f"  files: {load.get('files', 0)} ({load.get('files_loaded', 0)} loaded, "
+             f"{load.get('files_unchanged', 0)} unchanged); rows loaded {load.get('rows_loaded', 0):,}, "
+             f"quarantined {load.get('rows_quarantined', 0):,}"]
+    con = connect_read_only(warehouse)
+    try:
+        maps = mapping_lines(con, result.get("load_id"))
+        if maps:
+            lines.append("  spellings mapped to the data contract (file column: from -> to (rows)):")
+            lines += [f"    {m}" for m in maps]
+        lines += _marts_lines(con)
+        years = target_year_rows(con, result.get("targets", {}).get("coverage"))
+        if years:
+            lines.append("  targets (network schools): baseline year(s), the judged year, the source(s) judged")
+            lines += [f"    {r['target']:<17} baseline {r['baseline_year']:<9} judged {r['judged_year']}  "
+                      f"{r['sources_used']}" + (f"  ({r['missing']})" if r["missing"] else "") for r in years]
+    finally:
+        con.close()
+    lines.append(f"  warehouse: {Path(warehouse).resolve()}")
+    if dashboards is not None and (Path(dashboards) / "index.html").exists():
+        lines.append(f"  scorecards: {(Path(dashboards) / 'index.html').resolve()}")
+    return "\n".join(lines)
+
+
+def _marts_lines(con) -> list[str]:
+    lines = []
+    if table_exists(con, "metric_values"):
+        n, schools = con.execute(
+            "SELECT count(*), count(DISTINCT org_code) FILTER (WHERE org_level='school') FROM metric_values"
+        ).fetchall()[0]
+        lines.append(f"  metric_values: {n:,} rows for {schools:,} schools")
+    if table_exists(con, "reconciliation"):
+        rec = dict(con.execute("SELECT status, count(*) FROM reconciliation GROUP BY 1").fetchall())
+        lines.append("  reconciliation with DESE: "
+                     + (", ".join(f"{k} {v:,}" for k, v in sorted(rec.items())) or "nothing to compare"))
+    if table_exists(con, "target_results"):
+        rows = con.execute(
+            "SELECT status, count(*) FROM target_results WHERE subgroup='all' AND org_level='school' "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+        lines.append("  targets (all students, schools): " + ", ".join(f"{s} {n}" for s, n in rows))
+    return lines

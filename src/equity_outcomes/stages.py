@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import duckdb
 
+from . import progress as progress_display
 from .build import BuildSummary, build_models
 from .errors import EquityOutcomesError
 from .ingest.load import LoadSummary, ingest_into
@@ -32,12 +33,29 @@ def with_connection(work_path: Path, work: Callable[[duckdb.DuckDBPyConnection],
     raise error.with_traceback(None)
 
 
-def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = None) -> LoadSummary:
-    return with_connection(work_path, lambda con: ingest_into(con, sources, progress=progress))
+def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = None,
+                 max_quarantined: float | None = None) -> LoadSummary:
+    """Load ``sources``; ``max_quarantined``: refuse a file with more quarantined rows than this percent."""
+    with progress_display.stage("ingest") as shown:
+        progress = progress_display.tee(progress)
+        load = with_connection(work_path, lambda con: ingest_into(con, sources, progress=progress,
+                                                                  max_quarantined=max_quarantined))
+        if shown:
+            t = load.totals()
+            shown.done(f"{t['files']:,} files ({t['files_loaded']:,} loaded, {t['files_unchanged']:,} unchanged), "
+                       f"{t['rows_loaded']:,} rows, {t['rows_quarantined']:,} quarantined")
+    return load
 
 
 def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False) -> BuildSummary:
-    return with_connection(work_path, lambda con: build_models(con, progress=progress, skip_unchanged=skip_unchanged))
+    """Build the SQL models; ``skip_unchanged``: nothing to do when no model, catalog or input changed."""
+    with progress_display.stage("build") as shown:
+        progress = progress_display.tee(progress)
+        summary = with_connection(work_path, lambda con: build_models(con, progress=progress,
+                                                                      skip_unchanged=skip_unchanged))
+        if shown:
+            shown.done("nothing changed: not rebuilt" if summary.skipped else f"{len(summary.models)} models built")
+    return summary
 
 
 def marts_are_built(work_path: Path) -> bool:
@@ -49,36 +67,50 @@ def marts_are_built(work_path: Path) -> bool:
 
 
 def post_build_stages(
-    work_path: Path, *, school_year: int | None = None, baseline_year: int | None = None, progress: Progress = None
+    work_path: Path, *, school_year: int | None = None, baseline_year: int | None = None, progress: Progress = None,
+    targets_file: Path | None = None,
 ) -> dict:
     """Stages after the marts: target evaluation (when the targets module is installed)."""
     return {"targets": evaluate_stage(work_path, current_year=school_year, baseline_year=baseline_year,
-                                      progress=progress)}
+                                      targets_file=targets_file, progress=progress)}
 
 
 def evaluate_stage(
     work_path: Path, *, current_year: int | None = None, baseline_year: int | None = None,
     targets_file: Path | None = None, baseline_window: int = 1, progress: Progress = None,
 ) -> dict:
+    """Judge every target on one year: ``current_year``, else the latest year with student data
+    (targets/judged_year.py); the result says per target which sources have no data for that year."""
     from .targets import evaluate_targets
+    from .targets.judged_year import choose_judged_year, coverage
 
     def evaluate(con: duckdb.DuckDBPyConnection):
+        year = choose_judged_year(con, current_year)
+        if baseline_year is not None and year is not None and baseline_year > year:
+            raise EquityOutcomesError(f"the baseline year {baseline_year} is after the judged year {year}. "
+                                      "How to fix: pass a --baseline-year before --year.")
         con.execute("BEGIN TRANSACTION")
         try:
-            out = evaluate_targets(con, baseline_year=baseline_year, current_year=current_year,
+            out = evaluate_targets(con, baseline_year=baseline_year, current_year=year,
                                    targets_file=targets_file, baseline_window=baseline_window)
-            _keep_history(con, current_year)
+            _keep_history(con, year)
             con.execute("COMMIT")
-            return out
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        return out, year, (coverage(con, year, targets_file) if year is not None else [])
 
-    results = with_connection(work_path, evaluate)
-    counts = results["status"].value_counts().to_dict() if len(results) else {}
-    if progress:
-        progress(f"evaluated {len(results):,} target results: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    return {"n_results": len(results), "by_status": counts}
+    with progress_display.stage("evaluate") as shown:
+        results, year, years = with_connection(work_path, evaluate)
+        counts = results["status"].value_counts().to_dict() if len(results) else {}
+        message = (f"{len(results):,} target results judged on {year}: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        if progress:
+            progress(message)
+        if shown:
+            shown.done(message)
+    return {"n_results": len(results), "by_status": counts, "judged_year": year,
+            "coverage": {t.target_id: t.note() for t in years}}
 
 
 def _keep_history(con: duckdb.DuckDBPyConnection, requested_year: int | None) -> None:
@@ -97,5 +129,8 @@ def _keep_history(con: duckdb.DuckDBPyConnection, requested_year: int | None) ->
 def publish_stage(warehouse: Path, out_dir: Path, progress: Progress = None) -> dict:
     from .publish import publish_scorecards
 
-    summary = publish_scorecards(warehouse, out_dir, progress=progress)
+    with progress_display.stage("publish") as shown:
+        summary = publish_scorecards(warehouse, out_dir, progress=progress_display.tee(progress))
+        if shown:
+            shown.done(f"{summary['n_pages']:,} pages -> {summary['index']}")
     return {"scorecards": summary}

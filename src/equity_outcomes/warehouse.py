@@ -44,6 +44,14 @@ CREATE TABLE IF NOT EXISTS quarantine (
     check_name   VARCHAR,
     message      VARCHAR
 );
+CREATE TABLE IF NOT EXISTS load_mappings (  -- spellings mapped to the data contract at ingest (normalize.py)
+    load_id      VARCHAR,
+    source_file  VARCHAR,
+    column_name  VARCHAR,
+    value_from   VARCHAR,     -- as written in the file
+    value_to     VARCHAR,     -- the contract's value
+    rows         BIGINT
+);
 """
 
 
@@ -53,8 +61,8 @@ def _lock_path(path: Path) -> Path:
 
 def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
     return WarehouseBusyError(
-        f"warehouse {path} is in use by another process{detail}. Wait for that run to finish (or stop it), "
-        "or pass a different --warehouse."
+        f"warehouse {path} is in use by another process{detail}. How to fix: Wait for that run to finish (or stop "
+        "it), or pass a different --warehouse."
     )
 
 
@@ -93,8 +101,8 @@ def _cap_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         con.close()
         raise EquityOutcomesError(
-            f"EQUITY_OUTCOMES_DUCKDB_MEMORY={limit!r} is not a DuckDB memory size ({exc}). "
-            "Use a size such as 4GB or 500MB, or unset it for the 4GB default."
+            f"EQUITY_OUTCOMES_DUCKDB_MEMORY={limit!r} is not a DuckDB memory size ({str(exc).splitlines()[0]}). "
+            "How to fix: use a size such as 4GB or 500MB, or unset it for the 4GB default."
         ) from None
     return con
 
@@ -104,14 +112,16 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     if read_only and not path.exists():
         raise EquityOutcomesError(
-            f"warehouse {path} does not exist. Build it first: equity-outcomes run (or: make demo)."
+            f"warehouse {path} does not exist. How to fix: build it first with equity-outcomes run (the demo: "
+            "make demo)."
         )
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise _busy(path) from None
-        raise EquityOutcomesError(f"cannot open warehouse {path}: {exc}") from None
+        raise EquityOutcomesError(f"cannot open warehouse {path}: {str(exc).splitlines()[0]}. How to fix: check "
+                                  "the path, or move the damaged file away and run again") from None
     return _cap_memory(con)
 
 

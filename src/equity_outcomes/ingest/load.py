@@ -20,20 +20,46 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 
+from .. import progress as progress_display
 from ..build import ensure_raw_tables
 from ..errors import InputError
+from ..paths import config_dir
 from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
+from .fixes import fix_for, is_row_rule
+from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
 from .sqlvalidate import validate_and_load
+from .state_files import derive_history, is_state_file, read_state_file
+from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
 
 # Extracts this large are validated inside DuckDB (same rules, compiled from the pandera schemas) instead of pandas.
 SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
-DATA_SUFFIXES = {".csv", ".xlsx"}
+DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
+REFUSAL_EXAMPLES = 5  # bad rows shown when a file is refused
+
+# What a file is, in order: the first kind that recognises a file reads it (DESE exports take the rest). A new
+# kind of file adds its test here and its reader to LOADERS (below).
+KINDS: list[tuple[str, Callable[[Path], bool]]] = [
+    ("student", lambda p: table_for(p) is not None),
+    ("state", is_state_file),
+    ("readiness", is_readiness_file),
+    ("dese", lambda p: True),
+]
+
+
+def kind_of(path: Path) -> str:
+    return next(kind for kind, recognises in KINDS if recognises(path))
+
+
+def max_quarantined_pct(override: float | None = None) -> float:
+    """The share of a file's rows (percent) above which the file is refused: ``override``, else config/ingest.yaml."""
+    return float(override) if override is not None else float(_ingest_config()["max_quarantined_pct"])
 
 
 @dataclass
@@ -48,6 +74,7 @@ class FileResult:
     rows_quarantined: int = 0
     message: str = ""
     seconds: float = 0.0
+    mappings: list[Mapping] = field(default_factory=list)  # spellings mapped to the contract at the edge
 
 
 @dataclass
@@ -71,6 +98,10 @@ class LoadSummary:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{**r.__dict__, "path": str(r.path)} for r in self.results])
 
+    def mappings(self) -> list[tuple[str, Mapping]]:
+        """(file name, mapping) for every spelling mapped in this load."""
+        return [(r.path.name, m) for r in self.results for m in r.mappings]
+
 
 class IngestError(InputError):
     """One or more files were refused; nothing from this load was kept."""
@@ -93,7 +124,8 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
         if p.is_dir():
             found.extend(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in DATA_SUFFIXES and f.name.lower() not in IGNORED_NAMES
+                if f.is_file() and f.name.lower() not in IGNORED_NAMES and (
+                    f.suffix.lower() in DATA_SUFFIXES or (f.suffix.lower() in STATE_SUFFIXES and is_state_file(f)))
             )
         else:
             found.append(p)
@@ -147,17 +179,19 @@ def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
     for t in raw_tables:
         con.execute(f"DELETE FROM {t} WHERE source_file = ?", [path]).fetchall()
     con.execute("DELETE FROM quarantine WHERE source_file = ?", [path]).fetchall()
+    con.execute("DELETE FROM load_mappings WHERE source_file = ?", [path]).fetchall()
 
 
-def _load_student(con, path: Path, key: bytes, load_id: str) -> FileResult:
+def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) -> FileResult:
     if path.stat().st_size >= SQL_VALIDATION_MIN_BYTES:
         table = table_for(path)
         check_header(path, table)
         year = folder_year(path)
-        rows_in, loaded, bad = validate_and_load(con, str(path), table, key=key, load_id=load_id, folder_year=year)
+        rows_in, loaded, bad, maps = validate_and_load(con, str(path), table, key=key, load_id=load_id,
+                                                       folder_year=year, known=known)
         return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
-                          "validated in DuckDB (rules compiled from the pandera schema)")
-    read = read_student_file(path, key)
+                          "validated in DuckDB (rules compiled from the pandera schema)", mappings=maps)
+    read = read_student_file(path, key, known)
     data = read.data
     data.insert(0, "source_file", str(path))
     data.insert(0, "load_id", load_id)
@@ -170,7 +204,24 @@ def _load_student(con, path: Path, key: bytes, load_id: str) -> FileResult:
         q.insert(0, "load_id", load_id)
         _append(con, "quarantine", q)
     year = read.school_year
-    return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data), q["source_row"].nunique() if len(q) else 0)
+    return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data),
+                      q["source_row"].nunique() if len(q) else 0, mappings=read.mappings)
+
+
+def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
+    """A SIMS, SSDR, SCS or MCAS results file mapped into contract tables (see ingest/state_files)."""
+    read = read_state_file(path, key)
+    frames = {f"raw_student_{t}": d for t, d in read.tables.items()}
+    frames |= {"raw_state_id_crosswalk": read.crosswalk, "raw_state_code_counts": read.code_counts,
+               "quarantine": read.quarantine}
+    for table, frame in frames.items():
+        if frame is not None and len(frame):
+            frame = frame.copy()
+            frame.insert(0, "source_file", str(path))
+            frame.insert(0, "load_id", load_id)
+            _append(con, table, frame)
+    return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
+                      read.rows_quarantined, "; ".join(read.notes))
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:
@@ -188,11 +239,28 @@ def _load_readiness(con, path: Path, load_id: str) -> FileResult:
                       "; ".join(read.notes))
 
 
+def _ingest_config() -> dict:
+    with open(config_dir() / "ingest.yaml", encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
 def read_dese(path: Path):
-    """Read one DESE export with its manifest (runs in a worker process when many files are read)."""
+    """Read one DESE export with its manifest (runs in a worker process when many files are read). A column of
+    student ids refuses the file: DESE profile exports are aggregates, and the reader keeps every column it cannot
+    map, so an id column would otherwise be stored as published cells."""
     from . import dese  # imported on first use: its column maps load from config
 
-    return dese.read_dese_file(path, dese.find_manifest(path))
+    read = dese.read_dese_file(path, dese.find_manifest(path))
+    ids = {h.lower() for h in _ingest_config()["student_id_headers"]}
+    columns = read.cells["source_column"].dropna().unique() if len(read.cells) else []
+    found = next((c for c in columns if " ".join(str(c).lower().split()) in ids), None)
+    if found is not None:
+        raise InputError(
+            "a column of student ids: DESE profile exports hold no student-level rows, so this file is not one "
+            "(and student ids must not be loaded as DESE data)", file=str(path), column=found,
+            fix="a student-level extract belongs in student/<school year>/<table>.csv with the data contract's "
+                "header (docs/student_data_contract.md); otherwise remove the column")
+    return read
 
 
 class _DesePrefetch:
@@ -228,25 +296,100 @@ def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = N
     cells.insert(0, "load_id", load_id)
     if len(cells):
         _append(con, "raw_dese_cells", cells)
-    rejects = getattr(read, "rejects", None)
-    n_rejected = 0
-    if rejects is not None and len(rejects):
-        q = pd.DataFrame(
-            {
-                "load_id": load_id,
-                "source_file": str(path),
-                "source_row": rejects["source_row"],
-                "table_name": read.report,
-                "column_name": rejects["source_column"],
-                "value_text": rejects["value_text"],
-                "check_name": rejects["check"],
-                "message": "failed check " + rejects["check"].astype(str),
-            }
-        )
-        _append(con, "quarantine", q)
-        n_rejected = q["source_row"].nunique()
-    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows - n_rejected,
-                      n_rejected, "; ".join(read.notes))
+    warnings = read.warnings
+    message = "; ".join(read.notes)
+    return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows, 0,
+                      f"{len(warnings)} warning(s): {message}" if warnings else message)
+
+
+class _KeyOnce:
+    """The pseudonymization key, read when the first student file needs it."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+
+    def __call__(self) -> bytes:
+        self.key = self.key or load_key()
+        return self.key
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """The bookkeeping and raw tables and reference data every load needs."""
+    con.execute(BOOKKEEPING_DDL)
+    ensure_raw_tables(con)
+    load_readiness_reference(con)
+
+
+def load_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str, load_id: str, key: Callable[[], bytes],
+              prefetch: _DesePrefetch | None = None) -> FileResult:
+    """Read, normalise, validate and insert one file; an :class:`InputError` refuses it."""
+    if kind == "student":
+        return _load_student(con, path, key(), load_id, known_codes(con))
+    if kind == "state":
+        return _load_state(con, path, key(), load_id)
+    if kind == "readiness":
+        return _load_readiness(con, path, load_id)
+    return _load_dese(con, path, load_id, prefetch)
+
+
+def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path,
+                     limit: int = REFUSAL_EXAMPLES) -> list[dict]:
+    """The first quarantined rows of a file in this load: row, column, value, check and the fix (one per row and
+    check; a rule over several columns of the row names no column)."""
+    rows = con.execute(
+        "SELECT source_row, table_name, column_name, value_text, check_name, message FROM quarantine "
+        "WHERE load_id = ? AND source_file = ? ORDER BY source_row, check_name, column_name LIMIT ?",
+        [load_id, str(path), 50 * limit],
+    ).fetchall()
+    out, seen = [], set()
+    for r, t, c, v, chk, message in rows:
+        if (r, chk) in seen:
+            continue
+        seen.add((r, chk))
+        whole_row = is_row_rule(chk)
+        out.append({"row": r, "column": None if whole_row else (c or None), "value": None if whole_row else v,
+                    "check": chk, "fix": _fix_in(message) or fix_for(t, c, chk)})
+    return out[:limit]
+
+
+def _fix_in(message: str | None) -> str | None:
+    """The fix a reader wrote into its quarantine message ('... How to fix: ...'): the state-reporting layouts name
+    their element's fix themselves."""
+    if not message or "How to fix:" not in message:
+        return None
+    return message.split("How to fix:", 1)[1].strip().rstrip(".")
+
+
+def describe_bad_row(e: dict) -> str:
+    """'row 12, column 'grade', value '13': failed isin(...). Fix: ...' for one of :func:`bad_row_examples`."""
+    where = f"row {e['row']}" + (f", column {e['column']!r}, value {e['value']!r}" if e["column"] else "")
+    return f"{where}: failed {e['check']}. Fix: {e['fix']}."
+
+
+def refusal(con: duckdb.DuckDBPyConnection, result: FileResult, load_id: str, limit_pct: float) -> str | None:
+    """The message refusing ``result``'s file when more than ``limit_pct`` percent of its rows were quarantined."""
+    if not result.rows_in or result.rows_quarantined * 100 <= limit_pct * result.rows_in:
+        return None
+    share = 100 * result.rows_quarantined / result.rows_in
+    lines = [f"file {result.path}: {result.rows_quarantined:,} of {result.rows_in:,} rows ({share:.0f}%) failed "
+             f"validation, more than the {limit_pct:g}% allowed, so the file is refused. First bad rows:"]
+    lines += [f"    {describe_bad_row(e)}" for e in bad_row_examples(con, load_id, result.path)]
+    lines.append("    How to fix: correct these rows in the export (or map your spellings in config/sis_spellings.yaml) "
+                 "and run again; to load the good rows and quarantine the rest, raise max_quarantined_pct in the "
+                 "workspace file or pass --max-quarantined-pct.")
+    return "\n".join(lines)
+
+
+def _audit(con: duckdb.DuckDBPyConnection, load_id: str, result: FileResult, digest: str) -> None:
+    con.execute(
+        "INSERT INTO load_audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [load_id, datetime.now(), str(result.path), digest, result.kind, result.report, result.school_year,
+         result.rows_in, result.rows_loaded, result.rows_quarantined, result.status, result.message, result.seconds],
+    )
+    if result.mappings:
+        con.executemany("INSERT INTO load_mappings VALUES (?,?,?,?,?,?)",
+                        [[load_id, str(result.path), m.column, m.value_from, m.value_to, m.rows]
+                         for m in result.mappings])
 
 
 def ingest_into(
@@ -254,59 +397,54 @@ def ingest_into(
     paths: Iterable[Path | str],
     *,
     progress: Callable[[str], None] | None = None,
+    max_quarantined: float | None = None,
 ) -> LoadSummary:
-    """Load every file under ``paths`` into ``con`` inside one transaction; raise :class:`IngestError` if any is refused."""
+    """Load every file under ``paths`` into ``con`` inside one transaction; raise :class:`IngestError` if any is
+    refused: unreadable, or more than ``max_quarantined`` percent of its rows quarantined (default: config)."""
     files = discover(paths)
+    limit = max_quarantined_pct(max_quarantined)
     summary = LoadSummary(load_id=uuid.uuid4().hex[:12])
     errors: list[str] = []
-    key: bytes | None = None
+    key = _KeyOnce()
     con.execute("BEGIN TRANSACTION")
     prefetch: _DesePrefetch | None = None
     try:
-        con.execute(BOOKKEEPING_DDL)
-        ensure_raw_tables(con)
-        load_readiness_reference(con)
+        prepare(con)
         plan = _plan(con, files)
         prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
                                   and previous != _digest_of(plan, p)])
+        rows = 0
         for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
             started = time.perf_counter()
-            name = str(path)
             if previous_hash == digest:
-                result = FileResult(path, kind, "", None, "unchanged",
-                                    message="same bytes already loaded")
+                result = FileResult(path, kind, "", None, "unchanged", message="same bytes already loaded")
             elif duplicate_of is not None:
                 result = FileResult(path, kind, "", None, "duplicate",
                                     message=f"identical bytes already loaded from {duplicate_of}")
             else:
                 try:
                     if previous_hash is not None:
-                        _forget(con, name)
-                    if kind == "student":
-                        key = key or load_key()
-                        result = _load_student(con, path, key, summary.load_id)
-                    elif kind == "readiness":
-                        result = _load_readiness(con, path, summary.load_id)
-                    else:
-                        result = _load_dese(con, path, summary.load_id, prefetch)
+                        _forget(con, str(path))
+                    result = load_file(con, path, kind, summary.load_id, key, prefetch)
                     if previous_hash is not None:
                         result.status = "replaced"
                 except InputError as exc:
                     errors.append(str(exc))
                     continue
+                refused = refusal(con, result, summary.load_id, limit)
+                if refused:
+                    errors.append(refused)
             result.seconds = time.perf_counter() - started
             summary.results.append(result)
-            con.execute(
-                "INSERT INTO load_audit VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [summary.load_id, datetime.now(), name, digest, result.kind, result.report, result.school_year,
-                 result.rows_in, result.rows_loaded, result.rows_quarantined, result.status, result.message,
-                 result.seconds],
-            )
-            if progress:
-                progress(f"[{i}/{len(files)}] {result.status:9s} {path.name} ({result.rows_loaded:,} rows"
-                         f"{f', {result.rows_quarantined:,} quarantined' if result.rows_quarantined else ''})")
+            _audit(con, summary.load_id, result, digest)
+            rows += result.rows_loaded
+            progress_display.step(progress, i, len(files), f"{result.status} {path.name}: {rows:,} rows so far"
+                                  + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
+            for warning in _warnings(result):
+                progress_display.warn(progress, warning)
         if errors:
             raise IngestError(errors)
+        derive_history(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -315,6 +453,14 @@ def ingest_into(
         if prefetch is not None:
             prefetch.close()
     return summary
+
+
+def _warnings(result: FileResult) -> list[str]:
+    """The warnings a DESE read recorded (kept columns, unknown report, missing group...), one line each."""
+    if result.kind != "dese" or "warning:" not in result.message:
+        return []
+    return [n.strip().removeprefix("warning:").strip() for n in result.message.split("; ")
+            if n.strip().startswith("warning:")]
 
 
 def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str, str, str | None, str | None]]:
@@ -328,8 +474,7 @@ def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path,
         if duplicate_of is None and previous_hash != digest and digest in first_with:
             duplicate_of = first_with[digest]
         first_with.setdefault(digest, str(path))
-        kind = "student" if table_for(path) is not None else ("readiness" if is_readiness_file(path) else "dese")
-        plan.append((path, kind, digest, previous_hash, duplicate_of))
+        plan.append((path, kind_of(path), digest, previous_hash, duplicate_of))
     return plan
 
 

@@ -17,7 +17,9 @@ import pandera.pandas as pa
 
 from ..errors import InputError
 from ..schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
+from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case
 from .pseudonymize import ID_LENGTH, _pads
+from .student import UNKNOWN_SCHOOL
 
 _TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
 
@@ -57,7 +59,7 @@ def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
     return rules
 
 
-def _rules(schema: pa.DataFrameSchema, folder_year: int | None) -> list[tuple[str | None, str, str]]:
+def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = False) -> list[tuple[str | None, str, str]]:
     """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule."""
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
     for check in schema.checks:
@@ -69,6 +71,8 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None) -> list[tuple[st
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
                       f'"school_year" IS NULL OR "school_year" = {folder_year}'))
+    if roster and "org_code" in schema.columns:  # the temp table _roster_codes holds the roster's codes
+        rules.append(("org_code", UNKNOWN_SCHOOL, '"org_code" IS NULL OR "org_code" IN (SELECT code FROM _roster_codes)'))
     return rules
 
 
@@ -99,15 +103,28 @@ def _line_number(con: duckdb.DuckDBPyConnection) -> str:
     return "row_number() OVER (ORDER BY rowid) + 1"
 
 
-def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list) -> None:
-    """``_in`` into the temp table ``_checked``: line number, typed values, every rule's failure (f0, f1, ...;
-    NULL = passed), the row verdict ``_is_bad``, a hash of the unique key, and the raw text of bad rows only (a
-    narrow table for a clean file of millions of rows)."""
+def _mappings(con: duckdb.DuckDBPyConnection, table: str, known: KnownCodes | None) -> dict[str, list[Mapping]]:
+    """The spellings of ``_in`` to map to the contract, per column, from each column's distinct values."""
+    out = {}
+    for column, mapper in column_mappers(table, known).items():
+        counts = dict(con.execute(
+            f'SELECT "_raw_{column}", count(*) FROM _in WHERE "_raw_{column}" IS NOT NULL GROUP BY 1').fetchall())
+        maps = plan(mapper, column, counts)
+        if maps:
+            out[column] = maps
+    return out
+
+
+def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list,
+           mapped: dict[str, list[Mapping]]) -> None:
+    """``_in`` into the temp table ``_checked``: line number, typed values (spellings mapped), every rule's failure
+    (f0, f1, ...; NULL = passed), the row verdict ``_is_bad``, a hash of the unique key, and the raw text of bad
+    rows only (a narrow table for a clean file of millions of rows)."""
     typed_cols = []
     for name, col in schema.columns.items():
         t = _sql_type(col)
-        typed_cols.append(f'TRY_CAST(trim("_raw_{name}") AS {t}) AS "{name}"' if t else
-                          f'ltrim("_raw_{name}") AS "{name}"')
+        value = sql_case(f'"_raw_{name}"', mapped.get(name, []))
+        typed_cols.append(f'TRY_CAST(trim({value}) AS {t}) AS "{name}"' if t else f'ltrim({value}) AS "{name}"')
     raw_if_bad = ", ".join(f'CASE WHEN _is_bad THEN "_raw_{c}" END AS "_raw_{c}"' for c in schema.columns)
     fails = ", ".join(
         f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
@@ -177,18 +194,24 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
         f"""INSERT INTO raw_student_{table} BY NAME
         SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
         FROM _checked AS t {hashed} WHERE NOT t._is_bad""",
-        {"load_id": load_id, "path": path, "ipad": ipad, "opad": opad},
+        {"load_id": load_id, "path": path, **({"ipad": ipad, "opad": opad} if id_cols else {})},  # roster: no ids
     ).fetchall()
 
 
 def validate_and_load(
-    con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None
-) -> tuple[int, int, int]:
-    """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows)."""
+    con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None,
+    known: KnownCodes | None = None,
+) -> tuple[int, int, int, list[Mapping]]:
+    """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows,
+    spellings mapped). ``known``: the roster's codes, for org codes that lost their leading zeros."""
     schema = ALL_TABLES[table]
-    rules = _rules(schema, folder_year)
+    roster = sorted((known or {}).get("org_code") or ()) if table != "roster" else []
+    if roster:
+        con.execute("CREATE OR REPLACE TEMP TABLE _roster_codes AS SELECT unnest(?::VARCHAR[]) AS code", [roster])
+    rules = _rules(schema, folder_year, bool(roster))
     _read(con, path, list(schema.columns))
-    _check(con, schema, rules)
+    mapped = _mappings(con, table, known)
+    _check(con, schema, rules, mapped)
     if schema.unique:
         rule = next(i for i, (col, check, _) in enumerate(rules) if col is None and check.startswith("unique("))
         _flag_repeated_keys(con, schema.unique, rule, rules[rule][1])
@@ -196,4 +219,6 @@ def validate_and_load(
     _insert_good(con, list(schema.columns), path, table, key=key, load_id=load_id)
     rows_in, bad = con.execute("SELECT count(*), count(*) FILTER (WHERE _is_bad) FROM _checked").fetchall()[0]
     con.execute("DROP TABLE _checked")
-    return rows_in, rows_in - bad, bad
+    if roster:
+        con.execute("DROP TABLE _roster_codes")
+    return rows_in, rows_in - bad, bad, [m for maps in mapped.values() for m in maps]

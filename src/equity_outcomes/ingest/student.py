@@ -18,9 +18,12 @@ import pandera.pandas as pa
 
 from ..errors import InputError
 from ..schemas import ALL_TABLES, ID_COLUMNS
+from .normalize import KnownCodes, Mapping, normalize_frame
 from .pseudonymize import pseudonymize
 
 QUARANTINE_COLUMNS = ["source_row", "column_name", "value_text", "check_name", "message"]
+# A row of a student table whose org_code is not in the roster (checked once a roster is loaded).
+UNKNOWN_SCHOOL = "unknown school: not in the roster"
 
 
 @dataclass
@@ -32,6 +35,7 @@ class StudentRead:
     data: pd.DataFrame  # validated, typed, ids pseudonymized, plus source_row
     quarantine: pd.DataFrame  # QUARANTINE_COLUMNS
     notes: list[str] = field(default_factory=list)
+    mappings: list[Mapping] = field(default_factory=list)  # spellings mapped to the contract (normalize.py)
 
 
 def table_for(path: Path) -> str | None:
@@ -99,6 +103,13 @@ def check_header(path: Path, table: str, text: str | None = None) -> list[str]:
     return header
 
 
+def _too_many_fields(path: Path, text: str, n_columns: int) -> None:
+    for line, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if len(fields) > n_columns:
+            raise InputError(f"the row has {len(fields)} fields but the header has {n_columns}", file=str(path),
+                             row=line, fix="remove the extra fields, or quote values that contain commas")
+
+
 def _read_frame(path: Path, table: str) -> pd.DataFrame:
     text = _read_text(path)
     header = check_header(path, table, text)
@@ -107,6 +118,8 @@ def _read_frame(path: Path, table: str) -> pd.DataFrame:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except pd.errors.ParserError as exc:
         raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields of the first rows as an index
+        _too_many_fields(path, text, len(header))
     frame.columns = header
     if frame.empty:
         raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
@@ -122,7 +135,8 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> tuple[pd.DataF
 
 
 def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Turn pandera failure cases into one quarantine record per (row, failed check)."""
+    """Turn pandera failure cases into one quarantine record per (row, failed check); values are quoted from
+    ``frame`` (the file as written, before spellings were mapped)."""
     row_level = fc[fc["index"].notna()].copy()
     table_level = fc[fc["index"].isna()]
     for _, f in table_level.iterrows():
@@ -149,7 +163,7 @@ def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.Da
 
 
 def _validate_rows(
-    schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, max_passes: int = 5
+    schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, as_written: pd.DataFrame, max_passes: int = 5
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """(the coerced frame of the rows that passed, or None; quarantine records for every failing row).
 
@@ -161,7 +175,7 @@ def _validate_rows(
     validated = None
     for _ in range(max_passes):
         validated, fc = _failures(schema, remaining)
-        q = _quarantine_rows(fc, remaining, path)
+        q = _quarantine_rows(fc, as_written.loc[remaining.index], path)
         if q.empty:
             break
         found.append(q)
@@ -170,7 +184,21 @@ def _validate_rows(
     return validated, quarantine
 
 
-def read_student_file(path: Path, key: bytes) -> StudentRead:
+def _more_failures(quarantine: pd.DataFrame, as_written: pd.DataFrame, failing: pd.Index, column: str, check: str,
+                   message: str) -> pd.DataFrame:
+    """Quarantine records for the rows in ``failing`` that validation has not quarantined already."""
+    failing = failing.difference(quarantine["source_row"].to_numpy() - 2)
+    if not len(failing):
+        return quarantine
+    extra = pd.DataFrame({"source_row": failing.to_numpy() + 2, "column_name": column,
+                          "value_text": as_written.loc[failing, column].astype(str).to_numpy(),
+                          "check_name": check, "message": message})
+    return pd.concat([quarantine, extra], ignore_index=True)
+
+
+def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -> StudentRead:
+    """Read, normalise (``known``: the roster's codes, for org codes that lost their leading zeros), validate and
+    pseudonymize one extract."""
     path = Path(path)
     table = table_for(path)
     if table is None:
@@ -179,25 +207,21 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
             file=str(path),
             fix=f"name the file after its table: one of {', '.join(f'{t}.csv' for t in ALL_TABLES)}",
         )
-    frame = _read_frame(path, table)
+    as_written = _read_frame(path, table)
+    frame, mappings = normalize_frame(as_written, table, known)
     schema = ALL_TABLES[table]
     notes: list[str] = []
     year = folder_year(path)
-    validated, quarantine = _validate_rows(schema, frame, path)
+    validated, quarantine = _validate_rows(schema, frame, path, as_written)
     if year is not None and "school_year" in frame.columns:
-        wrong = frame.index[frame["school_year"].str.strip() != str(year)]
-        wrong = wrong.difference(quarantine["source_row"].to_numpy() - 2)
-        if len(wrong):
-            extra = pd.DataFrame(
-                {
-                    "source_row": wrong.to_numpy() + 2,
-                    "column_name": "school_year",
-                    "value_text": frame.loc[wrong, "school_year"].astype(str).to_numpy(),
-                    "check_name": f"equals folder year {year}",
-                    "message": f"school_year differs from the folder the file is in ({path.parent.name})",
-                }
-            )
-            quarantine = pd.concat([quarantine, extra], ignore_index=True)
+        quarantine = _more_failures(quarantine, as_written, frame.index[frame["school_year"].str.strip() != str(year)],
+                                    "school_year", f"equals folder year {year}",
+                                    f"school_year differs from the folder the file is in ({path.parent.name})")
+    roster = (known or {}).get("org_code")
+    if roster and table != "roster" and "org_code" in frame.columns:
+        codes = frame["org_code"].str.strip()
+        quarantine = _more_failures(quarantine, as_written, frame.index[codes.notna() & ~codes.isin(roster)],
+                                    "org_code", UNKNOWN_SCHOOL, "org_code is not a school of the roster")
     bad_index = pd.Index(quarantine["source_row"].to_numpy() - 2).unique()
     good = frame.drop(index=bad_index)
     if validated is not None and len(validated) == len(good):
@@ -209,4 +233,4 @@ def read_student_file(path: Path, key: bytes) -> StudentRead:
         data[col] = pseudonymize(data[col], key)
     if len(quarantine):
         notes.append(f"{len(bad_index)} of {len(frame)} rows quarantined")
-    return StudentRead(path, table, year, len(frame), data.reset_index(drop=True), quarantine, notes)
+    return StudentRead(path, table, year, len(frame), data.reset_index(drop=True), quarantine, notes, mappings)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schemas
+from ..errors import InputError
 from . import params as P
 from .dese_exports import DeseAccumulator, write_exports
 from .effects import EffectsTracker, build_known_effects
@@ -92,9 +93,12 @@ def generate_network(
     from .csvout import StudentCsvWriter  # duckdb import kept local to generation
 
     if not (schemas.MIN_YEAR < first_year <= last_year <= schemas.MAX_YEAR):
-        raise ValueError(f"years must satisfy {schemas.MIN_YEAR} < first_year <= last_year <= {schemas.MAX_YEAR}")
+        raise InputError(f"the years {first_year}-{last_year} are not a range of school years",
+                         column="--first-year/--last-year", value=f"{first_year}-{last_year}",
+                         fix=f"use {schemas.MIN_YEAR} < first year <= last year <= {schemas.MAX_YEAR}")
     if n_students < 100:
-        raise ValueError("n_students must be at least 100")
+        raise InputError("too few students for a network", column="--students", value=n_students,
+                         fix="use --students 100 or more")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("student", "dese", "readiness", ".synth_tmp"):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
 from . import params as P
 
 LEVEL_GRADES = {"elementary": tuple(range(0, 6)), "middle": (6, 7, 8), "high": (9, 10, 11, 12)}
@@ -109,7 +110,9 @@ def default_n_schools(n_students: int) -> int:
 
 def _district_sizes(n_schools: int) -> list[int]:
     if n_schools < 3:
-        raise ValueError("n_schools must be at least 3 (one elementary, one middle and one high school)")
+        raise InputError("the synthetic network needs at least one elementary, one middle and one high school "
+                         "network school", column="--schools", value=n_schools,
+                         fix="use --schools 6 or more (about half are network schools)")
     sizes: list[int] = []
     r = n_schools
     k = 0
@@ -265,7 +268,9 @@ def _assign_roles(net: Network, rng: np.random.Generator) -> None:
     network = [network[i] for i in rng.permutation(len(network))]
     n_static = max(2, int(round(0.2 * len(network))))
     if len(network) < 3:
-        raise ValueError("need at least 3 network schools (2 static and 1 with effects)")
+        raise InputError(f"{len(net.schools)} schools give {len(network)} network schools; the synthetic network needs "
+                         "at least 3 (2 static and 1 with built-in effects)", column="--schools",
+                         value=len(net.schools), fix="use --schools 6 or more (about half are network schools)")
     n_static = min(n_static, len(network) - 1)
     static, active = network[:n_static], network[n_static:]
     for s in static:

@@ -83,11 +83,14 @@ dese AS (
         c.source_file, c.source_row
     FROM {{ ref('ref_metrics') }} rm
     JOIN {{ ref('stg_dese_cells') }} c ON c.measure = coalesce(rm.dese_measure, rm.dese_numerator_measure)
+    -- counts of the same row, year, subject and grade (a wide research file holds several years and subjects)
     LEFT JOIN {{ ref('stg_dese_cells') }} num
         ON num.source_file = c.source_file AND num.source_sheet = c.source_sheet AND num.source_row = c.source_row
+       AND num.school_year = c.school_year AND num.subject IS NOT DISTINCT FROM c.subject AND num.grade = c.grade
        AND num.measure = rm.dese_numerator_measure
     LEFT JOIN {{ ref('stg_dese_cells') }} den
         ON den.source_file = c.source_file AND den.source_sheet = c.source_sheet AND den.source_row = c.source_row
+       AND den.school_year = c.school_year AND den.subject IS NOT DISTINCT FROM c.subject AND den.grade = c.grade
        AND den.measure = rm.dese_denominator_measure
     WHERE rm.sources LIKE '%dese%'
     QUALIFY row_number() OVER (

@@ -11,6 +11,7 @@ WITH dese AS (
     LEFT JOIN {{ ref('ref_metrics') }} rm USING (metric)
     LEFT JOIN {{ ref('stg_dese_cells') }} c
         ON c.source_file = m.source_file AND c.source_row = m.source_row AND c.measure = rm.dese_measure
+       AND c.school_year = m.school_year AND c.subject IS NOT DISTINCT FROM m.subject AND c.grade = m.grade
     WHERE m.source = 'dese' AND m.org_level = 'school'
 ),
 joined AS (

@@ -1,0 +1,79 @@
+"""The fix for a quarantined value: what to write instead, from the failed check and the contract (schemas.py).
+
+Used wherever a bad row is shown to a person: a refused file's message, ``equity-outcomes check``, the run summary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..schemas import ALL_TABLES
+
+CROSSWALK = "config/subgroup_crosswalk.csv"
+SPELLINGS = "config/sis_spellings.yaml"
+CONTRACT = "docs/student_data_contract.md"
+
+
+# Rules over several columns of a row (schemas.py), by the name either validator reports.
+ROW_RULE_FIXES = {
+    "days_absent <= days_in_membership": "days absent cannot exceed days in membership: correct one of the two",
+    "not both el and former el": "a student is an English learner or a former one, not both: set is_el or "
+                                 "is_former_el to 0",
+    "achievement level matches test family": "Next-Gen tests (nextgen) use E, M, PM, NM and legacy tests A, P, NI, "
+                                             "W: correct test_family or achievement_level",
+    "no SGP in science": "leave sgp blank for science (there is no SGP in science)",
+    "exam score only on AP": "leave ap_exam_score blank unless course_type is AP",
+}
+ROW_RULE_FIXES["days absent cannot exceed days in membership"] = ROW_RULE_FIXES["days_absent <= days_in_membership"]
+
+
+def is_row_rule(check: str) -> bool:
+    """A rule over several columns of a row (no single column or value to quote)."""
+    return check in ROW_RULE_FIXES or check.startswith("unique") or "uniqueness" in check
+
+
+def _allowed(table: str, column: str) -> list[str]:
+    col = ALL_TABLES.get(table, None)
+    col = col.columns.get(column) if col is not None else None
+    for check in getattr(col, "checks", []):
+        if check.name == "isin":
+            return [str(v) for v in check.statistics["allowed_values"]]
+    return []
+
+
+def _numbers(check: str) -> list[str]:
+    return re.findall(r"-?\d+(?:\.\d+)?", check)
+
+
+def fix_for(table: str, column: str | None, check: str) -> str:
+    """One sentence: how to correct a value of ``column`` in ``table`` that failed ``check``."""
+    column = column or ""
+    if check in ROW_RULE_FIXES:
+        return ROW_RULE_FIXES[check]
+    if check.startswith("isin"):
+        allowed = ", ".join(_allowed(table, column)) or "the contract's values"
+        where = f"a row '<your label>,<id>' to {CROSSWALK}" if column == "race_ethnicity" else f"your spelling to {SPELLINGS}"
+        return f"use one of {allowed} (or add {where})"
+    if check.startswith("coerce_dtype"):
+        if column in ("school_year", "implementation_start_year", "baseline_year"):
+            return "write the spring year, e.g. 2024 (2023-24, 2023-2024, SY24 and FY2024 are understood)"
+        return "write a number"
+    if check == "not_nullable":
+        return f"fill in {column}: it is required (see {CONTRACT})"
+    if check.startswith("in_range"):
+        lo, hi = (_numbers(check) + ["?", "?"])[:2]
+        return f"use a value from {lo} to {hi}"
+    if (check.startswith("str_matches") or "8 digits" in check) and "code" in column:  # pandera reports the error
+        return ("write the 8-digit DESE code with its leading zeros, e.g. 01000005 (a code that lost them is padded "
+                "only when the roster lists the school)")
+    if check.startswith("str_length"):
+        lo, hi = (_numbers(check) + ["?", "?"])[:2]
+        return f"write {lo} to {hi} characters"
+    if check.startswith("unique") or "uniqueness" in check:  # SQL validator: unique(...); pandera: *_uniqueness
+        keys = ", ".join(ALL_TABLES[table].unique or [column]) if table in ALL_TABLES else column
+        return f"keep one row per ({keys}): remove or merge the repeated rows"
+    if check.startswith("equals folder year"):
+        return "move the file to the folder of its school year, or correct school_year"
+    if check.startswith("unknown school"):
+        return "add the school to roster.csv, or correct org_code"
+    return f"correct the row so that the rule '{check}' holds (see {CONTRACT})"
