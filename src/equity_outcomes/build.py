@@ -26,7 +26,8 @@ from .readiness import load_readiness_reference
 from .schemas import ALL_TABLES
 from .warehouse import object_kind, table_exists
 
-LAYERS = ["staging", "intermediate", "marts"]
+LAYERS = ["staging", "intermediate", "marts", "evaluate"]
+EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
 
@@ -165,7 +166,7 @@ def _node_results(result) -> list:
     return list(getattr(result.result, "results", None) or [])
 
 
-def _failure(result, what: str) -> EquityOutcomesError:
+def dbt_failure(result, what: str) -> EquityOutcomesError:
     for r in _node_results(result):
         if str(r.status) in ("error", "fail"):
             node = r.node
@@ -240,24 +241,26 @@ def build_models(
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
     con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", project=project,
+    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
+                     project=project,
                      callbacks=_progress_events(progress))
     if not result.success:
-        raise _failure(result, "SQL build")
+        raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
     _record_fingerprint(con, fingerprint)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def run_model_tests(warehouse: Path) -> list[tuple[str, str, str]]:
-    """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file.
-    Returns (test, status, message) per test; raises nothing for failing tests, only when dbt itself fails."""
-    result = run_dbt(Path(warehouse), "test")
+def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[str, str, str]]:
+    """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file; those
+    of the evaluate models too when ``evaluated`` (targets were evaluated on it). Returns (test, status, message)
+    per test; raises nothing for failing tests, only when dbt itself fails."""
+    result = run_dbt(Path(warehouse), "test", *(() if evaluated else ("--exclude", EVALUATE_MODELS)))
     rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)
             if r.node.resource_type == "test"]
     if not rows and not result.success:
-        raise _failure(result, "SQL model tests")
+        raise dbt_failure(result, "SQL model tests")
     return rows
 
 

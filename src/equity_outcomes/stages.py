@@ -89,15 +89,10 @@ def evaluate_stage(
         if baseline_year is not None and year is not None and baseline_year > year:
             raise EquityOutcomesError(f"the baseline year {baseline_year} is after the judged year {year}. "
                                       "How to fix: pass a --baseline-year before --year.")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            out = evaluate_targets(con, baseline_year=baseline_year, current_year=year,
-                                   targets_file=targets_file, baseline_window=baseline_window)
-            _keep_history(con, year)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        # no transaction around it: the SQL runs on dbt's connection; the caller's staged copy keeps it atomic
+        out = evaluate_targets(con, baseline_year=baseline_year, current_year=year, targets_file=targets_file,
+                               baseline_window=baseline_window)
+        _keep_history(con, year)
         return out, year, (coverage(con, year, targets_file) if year is not None else [])
 
     with progress_display.stage("evaluate") as shown:

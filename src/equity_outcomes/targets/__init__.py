@@ -1,20 +1,19 @@
-"""Outcomes targets: the catalog (config/targets.yaml), rule evaluation, ratings, flags, context and roll-up.
+"""Outcomes targets: the catalog (config/targets.yaml), the evaluation (SQL models in models/evaluate, then
+intervals, tests and ratings here), target_results and target_rollup.
 
 Main entry: :func:`evaluate_targets`. See docs/targets.md.
 """
 
-from .catalog import Catalog, CatalogError, Target, default_targets_file, load_catalog
-from .engine import FLAG_ORDER, RESULT_COLUMNS, ROLLUP_COLUMNS, evaluate_targets
-from .rules import apply_rule
+from .catalog import FLAGS, Catalog, CatalogError, Target, default_targets_file, load_catalog
+from .evaluate import RESULT_COLUMNS, ROLLUP_COLUMNS, evaluate_targets
 
 __all__ = [
-    "FLAG_ORDER",
+    "FLAGS",
     "RESULT_COLUMNS",
     "ROLLUP_COLUMNS",
     "Catalog",
     "CatalogError",
     "Target",
-    "apply_rule",
     "default_targets_file",
     "evaluate_targets",
     "load_catalog",

@@ -45,6 +45,21 @@ COMPARABILITY_FLAGS = (
     "n_changed_over_half",
 )
 
+# Every flag a comparison can carry, in the order target_results.flags lists them (docs/targets.md): the
+# comparability flags, then those that describe the values.
+FLAGS = COMPARABILITY_FLAGS + (
+    "n_unknown",
+    "sd_unknown",
+    "small_n",
+    "baseline_zero",
+    "no_baseline_gap",
+    "gap_vs_all",
+    "state_value_other_source",
+    "suppressed",
+    "baseline_window_partial",
+    "not_distinguishable_from_noise",
+)
+
 TARGET_KEYS = {
     "id",
     "label",
