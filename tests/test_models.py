@@ -36,8 +36,9 @@ def tiny_built(tiny_raw: Path, tmp_path: Path):
 
 def test_every_model_declares_its_grain_and_is_tested():
     schemas = "\n".join(p.read_text(encoding="utf-8") for p in models_dir().rglob("schema.yml"))
-    models = [p.stem for layer in ("staging", "intermediate", "marts") for p in (models_dir() / layer).glob("*.sql")]
-    assert len(models) >= 19
+    models = [p.stem for layer in ("staging", "intermediate", "marts", "evaluate")
+              for p in (models_dir() / layer).glob("*.sql")]
+    assert len(models) >= 35
     for model in models:
         block = schemas.split(f"- name: {model}\n", 1)
         assert len(block) == 2, f"{model} is not declared in a schema.yml"
@@ -46,11 +47,13 @@ def test_every_model_declares_its_grain_and_is_tested():
 
 @pytest.mark.slow
 def test_the_demo_warehouse_passes_every_model_test(demo_copy):
-    results = run_model_tests(demo_copy)
-    assert len(results) >= 40
+    """The flow built and evaluated it: the tests of the evaluate models (targets) run too."""
+    results = run_model_tests(demo_copy, evaluated=True)
+    assert len(results) >= 60
+    assert any(name.startswith("unique_combination_target_comparisons") for name, _, _ in results)
     failed = [r for r in results if r[1] != "pass"]
     assert not failed, failed
-    assert check_model_tests(demo_copy) == len(results)
+    assert check_model_tests(demo_copy, evaluated=True) == len(results)
 
 
 @pytest.mark.slow

@@ -264,9 +264,10 @@ def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[s
     return rows
 
 
-def check_model_tests(warehouse: Path, progress: Callable[[str], None] | None = None) -> int:
+def check_model_tests(warehouse: Path, progress: Callable[[str], None] | None = None, *,
+                      evaluated: bool = False) -> int:
     """Run the model tests; raise one error listing every failing test, else return how many passed."""
-    results = run_model_tests(warehouse)
+    results = run_model_tests(warehouse, evaluated=evaluated)
     failed = [f"{name}: {message}" for name, status, message in results if status not in ("pass", "success")]
     if failed:
         raise EquityOutcomesError(

@@ -207,7 +207,9 @@ def evaluate_targets(
     write_parameters(con, catalog, baseline_year=baseline_year, current_year=current_year,
                      baseline_window=baseline_window, peers_k=int(peers_k if peers_k is not None else catalog.peers_k))
     con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--select", EVALUATE_MODELS, "--exclude-resource-type", "test")
+    # with the view that defines the state reference and the subgroup catalog it reads (cheap, and always current)
+    result = run_dbt(database_path(con), "build", "--select", EVALUATE_MODELS, "metric_gaps", "subgroups",
+                     "--exclude-resource-type", "test")
     if not result.success:
         raise dbt_failure(result, "target evaluation")
     results = _results(con, catalog)
