@@ -12,14 +12,14 @@ import ast
 from collections import Counter
 
 from equity_outcomes import catalog, crosswalk
-from equity_outcomes.targets.catalog import load_catalog
+from equity_outcomes.judge.catalog import load_catalog
 
 from .conftest import ROOT
 
 LOADERS = {  # the code that reads the catalogs may name their keys
     "src/equity_outcomes/catalog.py",
     "src/equity_outcomes/crosswalk.py",
-    "src/equity_outcomes/targets/catalog.py",
+    "src/equity_outcomes/judge/catalog.py",
 }
 SENTINELS = {"all"}
 KNOWN = {

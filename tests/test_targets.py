@@ -15,8 +15,7 @@ import yaml
 from scipy import stats as st
 
 from equity_outcomes.build import run_dbt
-from equity_outcomes.paths import project_root
-from equity_outcomes.targets import (
+from equity_outcomes.judge import (
     FLAGS,
     RESULT_COLUMNS,
     ROLLUP_COLUMNS,
@@ -25,8 +24,9 @@ from equity_outcomes.targets import (
     evaluate_targets,
     load_catalog,
 )
-from equity_outcomes.targets.evaluate import write_parameters
-from equity_outcomes.targets.rules import intervals, rate
+from equity_outcomes.judge.evaluate import write_parameters
+from equity_outcomes.judge.rules import intervals, rate
+from equity_outcomes.paths import project_root
 from equity_outcomes.warehouse import connect
 
 TARGET_IDS = {
@@ -97,9 +97,17 @@ def school(org, start=None, *, baseline=None, network=1, level="middle"):
     }
 
 
+_WORKDIR: list[Path] = []  # pytest's temporary folder (set by the autouse fixture below)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _workdir(tmp_path_factory):
+    _WORKDIR[:] = [tmp_path_factory.mktemp("warehouses")]
+
+
 def make_con(rows, roster, spans=None):
     """A warehouse file (the evaluation's SQL runs on dbt's connection to it) with these tables."""
-    con = connect(Path(tempfile.mkdtemp(prefix="eo_targets_")) / "warehouse.duckdb")
+    con = connect(Path(tempfile.mkdtemp(dir=_WORKDIR[0])) / "warehouse.duckdb")
     mv_df = pd.DataFrame(rows).astype(
         {"numerator": float, "denominator": float, "value": float, "std_dev": float, "school_year": int}
     )

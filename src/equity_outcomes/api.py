@@ -13,7 +13,7 @@ seeing the version it opened). Every filter is passed to DuckDB as a bound param
 Conventions (as in the warehouse): ``school_year`` is the spring year (2024 = 2023-24); ``org_code`` is DESE's
 8-digit code as text (integers are zero-padded for you); percent metrics are on a 0-100 scale; suppressed values are
 NULL with ``is_suppressed`` true. Subjects are stored in lower case (``ela``, ``math``, ``sci``); filters accept any
-case. The statistics are those of :mod:`equity_outcomes.stats` (re-exported here); see ``docs/api.md`` for the
+case. The statistics are those of :mod:`equity_outcomes.judge.stats` (re-exported here); see ``docs/api.md`` for the
 difference-in-differences method and its assumptions.
 """
 
@@ -31,7 +31,7 @@ from scipy import stats as _st
 
 from . import catalog, paths
 from .errors import EquityOutcomesError
-from .stats import (
+from .judge.stats import (
     cohens_h,
     newcombe_diff_interval,
     relative_change_interval,

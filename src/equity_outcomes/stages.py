@@ -80,9 +80,9 @@ def evaluate_stage(
     targets_file: Path | None = None, baseline_window: int = 1, progress: Progress = None,
 ) -> dict:
     """Judge every target on one year: ``current_year``, else the latest year with student data
-    (targets/judged_year.py); the result says per target which sources have no data for that year."""
-    from .targets import evaluate_targets
-    from .targets.judged_year import choose_judged_year, coverage
+    (judge/judged_year.py); the result says per target which sources have no data for that year."""
+    from .judge import evaluate_targets
+    from .judge.judged_year import choose_judged_year, coverage
 
     def evaluate(con: duckdb.DuckDBPyConnection):
         year = choose_judged_year(con, current_year)

@@ -1,6 +1,6 @@
 """What SQL cannot say well about a comparison, vectorised over a frame of comparisons (one row = one school x
 subgroup x subject, or a pooled network row, as models/evaluate computed them): the intervals and tests (scipy and
-:mod:`equity_outcomes.stats`), and the rating from the catalog's levels.
+:mod:`equity_outcomes.judge.stats`), and the rating from the catalog's levels.
 
 Input columns (``b_`` = baseline side, ``c_`` = judged year; percents 0-100, SGP points, scores): ``measure_b
 measure_c change_abs`` (the rule's measures), ``b_k b_n c_k c_n`` (counts; NaN when unknown), ``b_se c_se``
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import stats
+from . import stats
 from .catalog import Catalog, Target
 
 _EPS_DECIMALS = 6  # progress_pct is rounded before rating, so -20.000000000000004% still counts as -20%
