@@ -39,8 +39,8 @@ def make_file(raw: Path, rows: int, bad: int, out: Path) -> int:
 
 
 def run_sql(path: Path) -> tuple[float, int, str]:
-    from equity_outcomes.build import ensure_raw_tables
     from equity_outcomes.ingest.sqlvalidate import validate_and_load
+    from equity_outcomes.models.build import ensure_raw_tables
     from equity_outcomes.warehouse import BOOKKEEPING_DDL
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def ibis_schema():
     import ibis.expr.datatypes as dt
     import pandera.ibis as pi
 
-    from equity_outcomes.schemas import ALL_TABLES
+    from equity_outcomes.ingest.schemas import ALL_TABLES
 
     source = ALL_TABLES["enrollment"]
     types = {"int64": dt.int64, "Int64": dt.int64, "float64": dt.float64}

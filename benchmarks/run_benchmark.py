@@ -144,7 +144,7 @@ def w_build(spec: dict) -> dict:
     if overrides:  # experiment: build with some model files replaced (a copy of the SQL project; the tree is untouched)
         import tempfile
 
-        from equity_outcomes.build import build_models
+        from equity_outcomes.models.build import build_models
         from equity_outcomes.paths import models_dir
 
         root = Path(tempfile.mkdtemp(prefix="eo_bench_sql_")) / "models"
@@ -182,7 +182,7 @@ def w_explain_build(spec: dict) -> dict:
     """Build every model (dbt, on a copy of the warehouse), then run the compiled SQL of the models named in
     spec['models'] again with DuckDB's profiler on (into ``<model>__explain``, rolled back): per model total seconds,
     peak buffer memory, spill, and the operators that took the time."""
-    from equity_outcomes.build import build_models, dbt_target_dir
+    from equity_outcomes.models.build import build_models, dbt_target_dir
     from equity_outcomes.warehouse import connect
 
     wh = Path(spec["warehouse"])

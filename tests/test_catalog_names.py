@@ -29,7 +29,7 @@ KNOWN = {
     "src/equity_outcomes/publish/fixture.py": 95,
     "src/equity_outcomes/publish/labels.py": 38,
     "src/equity_outcomes/publish/scorecards.py": 6,
-    "src/equity_outcomes/schemas.py": 7,
+    "src/equity_outcomes/ingest/schemas.py": 7,
     "src/equity_outcomes/synth/dese_exports.py": 10,
     "src/equity_outcomes/synth/effects.py": 18,
     "src/equity_outcomes/synth/generate.py": 16,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from equity_outcomes.build import build_models, check_model_tests, run_model_tests
 from equity_outcomes.errors import EquityOutcomesError
 from equity_outcomes.ingest.load import ingest_into
+from equity_outcomes.models.build import build_models, check_model_tests, run_model_tests
 from equity_outcomes.paths import models_dir
 from equity_outcomes.warehouse import connect
 

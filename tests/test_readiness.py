@@ -14,11 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from equity_outcomes.errors import InputError
-from equity_outcomes.readiness import (
+from equity_outcomes.ingest.readiness import (
     DATA_COLUMNS,
     QUARANTINE_COLUMNS,
     build_workbook,
-    generate_readiness,
     is_readiness_file,
     items,
     load_readiness_reference,
@@ -28,6 +27,7 @@ from equity_outcomes.readiness import (
     scale,
     write_template,
 )
+from equity_outcomes.synth.readiness import generate_readiness
 from equity_outcomes.warehouse import connect
 
 from .conftest import ROOT
@@ -229,7 +229,7 @@ def test_same_rater_on_two_sheets_is_one_problem(tmp_path):
 
 
 def test_lead_hooks_match_the_warehouse_tables(tmp_path):
-    from equity_outcomes.readiness import known_schools, quarantine_frame
+    from equity_outcomes.ingest.readiness import known_schools, quarantine_frame
     from equity_outcomes.warehouse import BOOKKEEPING_DDL
 
     path = write_template(tmp_path / "q.xlsx", org_code=ALPHA, school_year=2025)
@@ -383,7 +383,7 @@ def test_is_readiness_file(tmp_path):
 
 # ---- marts: hand-computed fixture -----------------------------------------------------------------------------
 def _run_models(con: duckdb.DuckDBPyConnection) -> None:
-    from equity_outcomes.build import build_models
+    from equity_outcomes.models.build import build_models
 
     build_models(con)
 
@@ -503,7 +503,7 @@ def test_the_readiness_marts_build_to_zero_rows_on_an_empty_warehouse(tmp_path):
 
 
 def test_sql_models_state_their_grain_and_run_in_order():
-    from equity_outcomes.build import model_files
+    from equity_outcomes.models.build import model_files
 
     for sql in SQL_FILES:
         head = sql.read_text(encoding="utf-8").split("{{ config", 1)[0]

@@ -14,7 +14,6 @@ import pytest
 import yaml
 from scipy import stats as st
 
-from equity_outcomes.build import run_dbt
 from equity_outcomes.judge import (
     FLAGS,
     RESULT_COLUMNS,
@@ -26,6 +25,7 @@ from equity_outcomes.judge import (
 )
 from equity_outcomes.judge.evaluate import write_parameters
 from equity_outcomes.judge.rules import intervals, rate
+from equity_outcomes.models.build import run_dbt
 from equity_outcomes.paths import project_root
 from equity_outcomes.warehouse import connect
 

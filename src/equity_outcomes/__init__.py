@@ -1,6 +1,6 @@
 """equity-outcomes: are our schools closing equity gaps and hitting the targets they committed to?
 
-Library code. Pipelines in ``pipelines/`` wire these functions into Prefect flows; notebooks use ``equity_outcomes.api``.
+Library code. Pipelines in ``pipelines/`` wire these functions into Prefect flows; notebooks use ``equity_outcomes.research``.
 """
 
 import os as _os

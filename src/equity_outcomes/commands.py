@@ -126,7 +126,7 @@ def _build(p: argparse.ArgumentParser) -> None:
         with StagedWarehouse(a.warehouse) as staged:
             s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
-                from .build import check_model_tests
+                from .models.build import check_model_tests
 
                 with progress.stage("test") as shown:
                     passed = check_model_tests(staged.work_path)
@@ -186,7 +186,7 @@ def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="FILE.csv, FILE.parquet or FILE.xlsx")
 
     def handler(a):
-        from .exports import export_table
+        from .research.export import export_table
 
         use_workspace(a)
         n = export_table(a.warehouse, a.table, a.out)
@@ -396,7 +396,7 @@ def _readiness_template(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
 
     def handler(a):
-        from .readiness import write_template
+        from .ingest.readiness import write_template
 
         code = a.school.zfill(8) if a.school else None
         name = None

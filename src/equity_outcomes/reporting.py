@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import BuildSummary
 from .ingest.load import LoadSummary
+from .models.build import BuildSummary
 from .warehouse import connect, connect_read_only, table_exists
 
 MAX_QUARANTINE_ROWS = 500

@@ -9,9 +9,9 @@ from typing import TypeVar
 import duckdb
 
 from . import progress as progress_display
-from .build import BuildSummary, build_models
 from .errors import EquityOutcomesError
 from .ingest.load import LoadSummary, ingest_into
+from .models.build import BuildSummary, build_models
 from .warehouse import connect, table_exists
 
 Progress = Callable[[str], None] | None

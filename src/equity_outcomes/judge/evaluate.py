@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ..build import EVALUATE_MODELS, database_path, dbt_failure, run_dbt
+from ..models.build import EVALUATE_MODELS, database_path, dbt_failure, run_dbt
 from . import stats
 from .catalog import FLAGS, STATUSES, Catalog, load_catalog
 from .rules import intervals, rate

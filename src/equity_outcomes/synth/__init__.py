@@ -1,7 +1,7 @@
 """Seeded synthetic network of Massachusetts-like schools with known effects (the project's embedded demo data).
 
 ``generate_network(out_dir, seed=..., n_students=...)`` writes ``roster.csv``, ``student/<year>/<table>.csv`` (the
-student data contract in :mod:`equity_outcomes.schemas`), DESE-style ``dese/<year>/*.xlsx`` exports aggregated from
+student data contract in :mod:`equity_outcomes.ingest.schemas`), DESE-style ``dese/<year>/*.xlsx`` exports aggregated from
 the same students, and ``known_effects.json``. See ``docs/synthetic_data.md``.
 """
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError
-from ...schemas import ALL_TABLES
+from ..schemas import ALL_TABLES
 from ..student import _read_text
 from .catalog import family
 from .mcas import is_results_header

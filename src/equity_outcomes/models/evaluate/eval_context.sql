@@ -83,27 +83,34 @@ demographic_distance AS (
     GROUP BY ALL
 ),
 {% endif %}
-peers AS (
-    SELECT m.target_id, m.org_code, m.subgroup, m.subject, x.change_rel_pct, x.change_abs, x.measure_c
+peer_pairs AS (
+    SELECT m.target_id, m.org_code, m.subgroup, m.subject, x.change_rel_pct, x.change_abs, x.measure_c,
+           x.org_code AS peer,
+           coalesce(((x.measure_b - m.measure_b) / s.scale) ^ 2, 0)
+               {% if numeric %}+ coalesce(dd.d, 0){% endif %} AS distance
     FROM main m
     JOIN schools x ON {{ same_comparison }}
-    JOIN spread s ON s.target_id = m.target_id AND s.base_year = m.base_year AND s.base_window = m.base_window AND s.cur_year = m.cur_year
-                 AND s.subgroup = m.subgroup AND s.subject = m.subject AND s.metric_b = m.metric_b
-                 AND s.metric_c = m.metric_c AND s.source = m.source AND s.context_grade = m.grade
+    JOIN spread s ON s.target_id = m.target_id AND s.base_year = m.base_year AND s.base_window = m.base_window
+                 AND s.cur_year = m.cur_year AND s.subgroup = m.subgroup AND s.subject = m.subject
+                 AND s.metric_b = m.metric_b AND s.metric_c = m.metric_c AND s.source = m.source
+                 AND s.context_grade = m.grade
     {% if numeric %}
     LEFT JOIN demographic_distance dd ON dd.org_a = m.org_code AND dd.org_b = x.org_code
     {% endif %}
     WHERE x.org_code <> m.org_code AND (m.school_level = '' OR x.school_level = m.school_level)
-    QUALIFY row_number() OVER (
-        PARTITION BY m.target_id, m.org_code, m.subgroup, m.subject
-        ORDER BY coalesce(((x.measure_b - m.measure_b) / s.scale) ^ 2, 0)
-                 {% if numeric %}+ coalesce(dd.d, 0){% endif %}, x.org_code
-    ) <= (SELECT peers_k FROM {{ source('evaluate', 'eval_settings') }})
+),
+peers AS (  -- the k nearest (ties: org_code)
+    SELECT target_id, org_code, subgroup, subject,
+           min_by({'rel': change_rel_pct, 'abs': change_abs, 'cur': measure_c}, {'distance': distance, 'peer': peer},
+                  (SELECT peers_k FROM {{ source('evaluate', 'eval_settings') }})) AS nearest
+    FROM peer_pairs GROUP BY ALL
 ),
 peer_median AS (
-    SELECT target_id, org_code, subgroup, subject, count(*) AS n_peers,
-           median(change_rel_pct) AS p_rel, median(change_abs) AS p_abs, median(measure_c) AS p_cur
-    FROM peers GROUP BY ALL
+    SELECT target_id, org_code, subgroup, subject, len(nearest) AS n_peers,
+           list_aggregate(list_transform(nearest, lambda p: p.rel), 'median') AS p_rel,
+           list_aggregate(list_transform(nearest, lambda p: p.abs), 'median') AS p_abs,
+           list_aggregate(list_transform(nearest, lambda p: p.cur), 'median') AS p_cur
+    FROM peers
 )
 SELECT m.target_id, m.org_code, m.subgroup, m.subject,
     CASE WHEN s.s_cur IS NOT NULL OR s.s_abs IS NOT NULL THEN s.s_rel ELSE d.m_rel END AS state_change_rel_pct,

@@ -11,15 +11,24 @@ items AS (SELECT * FROM {{ source('evaluate', 'eval_target_items') }}),
 obs_t AS (
     SELECT t.target_id, t.reference, o.*
     FROM {{ ref('eval_observations') }} o
-    JOIN targets t
-      ON EXISTS (SELECT 1 FROM items i WHERE i.target_id = t.target_id AND i.kind = 'metric' AND i.item = o.metric)
-     AND EXISTS (SELECT 1 FROM items i WHERE i.target_id = t.target_id AND i.kind = 'source' AND i.item = o.source)
-     AND EXISTS (SELECT 1 FROM items i WHERE i.target_id = t.target_id AND i.kind = 'subgroup' AND i.item = o.subgroup)
-     AND (t.any_grade OR EXISTS (
-            SELECT 1 FROM items i WHERE i.target_id = t.target_id AND i.kind = 'grade' AND i.item = o.grade))
-     AND CASE t.subjects_mode WHEN 'none' THEN o.subject = '' WHEN 'any' THEN TRUE
-              ELSE EXISTS (SELECT 1 FROM items i WHERE i.target_id = t.target_id AND i.kind = 'subject'
-                           AND i.item = o.subject) END
+    JOIN items m ON m.kind = 'metric' AND m.item = o.metric
+    JOIN targets t ON t.target_id = m.target_id
+    JOIN items src ON src.target_id = t.target_id AND src.kind = 'source' AND src.item = o.source
+    JOIN items g ON g.target_id = t.target_id AND g.kind = 'subgroup' AND g.item = o.subgroup
+    LEFT JOIN items gr ON gr.target_id = t.target_id AND gr.kind = 'grade' AND gr.item = o.grade
+    LEFT JOIN items su ON su.target_id = t.target_id AND su.kind = 'subject' AND su.item = o.subject
+    WHERE (t.any_grade OR gr.item IS NOT NULL)
+      AND CASE t.subjects_mode WHEN 'none' THEN o.subject = '' WHEN 'any' THEN TRUE ELSE su.item IS NOT NULL END
+),
+state_refs AS (  -- metric_gaps' state value for the state-gap targets' metrics only
+    SELECT org_code, org_level, school_year, subgroup, metric, coalesce(subject, '') AS subject, grade, source,
+           state_value, state_source
+    FROM {{ ref('metric_gaps') }}
+    WHERE org_level IN ('school', 'state')
+      AND metric IN (SELECT m.item FROM items m JOIN targets t USING (target_id)
+                     WHERE m.kind = 'metric' AND t.reference = 'state')
+      AND subgroup IN (SELECT g.item FROM items g JOIN targets t USING (target_id)
+                       WHERE g.kind = 'subgroup' AND t.reference = 'state')
 ),
 others AS (  -- the valid rows a reference may come from
     SELECT org_code, org_level, school_year, subgroup, metric, subject, grade, source, value, n, se
@@ -39,10 +48,10 @@ SELECT o.target_id, o.org_code, o.org_level, o.school_year, o.subgroup, o.metric
        CAST(NULL AS DOUBLE) AS comp_se,
        CASE WHEN o.reference = 'state' THEN c.n END AS comp_w
 FROM obs_t o
-LEFT JOIN {{ ref('metric_gaps') }} g
+LEFT JOIN state_refs g
   ON o.reference = 'state' AND g.org_code = o.org_code AND g.org_level = o.org_level
  AND g.school_year = o.school_year AND g.subgroup = o.subgroup AND g.metric = o.metric
- AND coalesce(g.subject, '') = o.subject AND g.grade = o.grade AND g.source = o.source
+ AND g.subject = o.subject AND g.grade = o.grade AND g.source = o.source
 LEFT JOIN {{ ref('subgroups') }} s ON s.subgroup = o.subgroup
 LEFT JOIN others c
   ON o.reference IS NOT NULL AND c.subgroup = s.complement AND c.org_code = o.org_code

@@ -19,31 +19,17 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import EquityOutcomesError
-from .paths import cache_dir, config_dir, models_dir
-from .progress import step
-from .readiness import load_readiness_reference
-from .schemas import ALL_TABLES
-from .warehouse import object_kind, table_exists
+from ..errors import EquityOutcomesError
+from ..ingest.readiness import load_readiness_reference
+from ..ingest.tables import ensure_raw_tables
+from ..paths import cache_dir, config_dir, models_dir
+from ..progress import step
+from ..warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
-
-# Every DESE cell as loaded (equity_outcomes.ingest.dese.CELL_COLUMNS plus load_id); ``dese_cells`` is the same
-# table without load_id, the long table users export (docs/dese_ingest.md).
-DESE_CELL_COLUMNS = {
-    "load_id": "VARCHAR", "source_file": "VARCHAR", "source_sheet": "VARCHAR", "source_row": "BIGINT",
-    "source_column": "VARCHAR", "report": "VARCHAR", "title": "VARCHAR", "school_year": "BIGINT",
-    "year_source": "VARCHAR", "org_code": "VARCHAR", "org_name": "VARCHAR", "org_level": "VARCHAR",
-    "subgroup": "VARCHAR", "subgroup_label": "VARCHAR", "subject": "VARCHAR", "grade": "VARCHAR", "period": "VARCHAR",
-    "selection": "VARCHAR", "measure": "VARCHAR", "value_text": "VARCHAR", "value": "DOUBLE",
-    "is_suppressed": "BOOLEAN", "flag": "VARCHAR", "income_definition": "VARCHAR",
-}
-
-_SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "str": "VARCHAR", "string": "VARCHAR"}
-
 
 @dataclass
 class BuildSummary:
@@ -56,34 +42,6 @@ def model_files(root: Path | None = None) -> list[Path]:
     """The SQL model files, layer by layer (dbt orders the runs by their ``ref()``s)."""
     root = root or models_dir()
     return [p for layer in LAYERS for p in sorted((root / layer).glob("*.sql"))]
-
-
-def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Empty, typed raw tables for sources not loaded yet, so every model builds (to zero rows)."""
-    _ensure_dese_cells(con)
-    for table, schema in ALL_TABLES.items():
-        name = f"raw_student_{table}"
-        if table_exists(con, name):
-            continue
-        cols = ["load_id VARCHAR", "source_file VARCHAR", "source_row BIGINT"]
-        for col, spec in schema.columns.items():
-            cols.append(f"{col} {_SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
-        con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
-
-
-def _ensure_dese_cells(con: duckdb.DuckDBPyConnection) -> None:
-    """raw_dese_cells with every column of DESE_CELL_COLUMNS (columns added since a warehouse was made are added
-    to it, NULL for the rows already there), and the view dese_cells."""
-    if not table_exists(con, "raw_dese_cells"):
-        cols = ", ".join(f"{c} {t}" for c, t in DESE_CELL_COLUMNS.items())
-        con.execute(f"CREATE TABLE raw_dese_cells ({cols})")
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'raw_dese_cells'").fetchall()}
-    for c, t in DESE_CELL_COLUMNS.items():
-        if c not in have:
-            con.execute(f"ALTER TABLE raw_dese_cells ADD COLUMN {c} {t}")
-    select = ", ".join(c for c in DESE_CELL_COLUMNS if c != "load_id")
-    con.execute(f"CREATE OR REPLACE VIEW dese_cells AS SELECT {select} FROM raw_dese_cells")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:

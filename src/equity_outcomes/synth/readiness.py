@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import catalog
-from .template import build_workbook, save_deterministic
+from ..ingest.readiness import catalog
+from ..ingest.readiness.template import build_workbook, save_deterministic
 
 BASE = 1.7
 SCHOOL_SD = 0.3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from ..warehouse import table_exists
+from ...warehouse import table_exists
 from . import catalog
 
 RAW_TABLE = "raw_readiness_responses"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import EquityOutcomesError
-from .warehouse import connect_read_only, table_names
+from ..errors import EquityOutcomesError
+from ..warehouse import connect_read_only, table_names
 
 # Tables that hold student-level rows never leave the warehouse through export.
 STUDENT_LEVEL_PREFIXES = ("raw_student_", "stg_", "int_")

@@ -33,7 +33,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
-from ..errors import InputError
+from ...errors import InputError
 from ..schemas import MAX_YEAR, MIN_YEAR
 from . import catalog
 from .template import (

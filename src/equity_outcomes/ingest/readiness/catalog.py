@@ -14,8 +14,8 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
-from ..errors import EquityOutcomesError
-from ..paths import config_dir
+from ...errors import EquityOutcomesError
+from ...paths import config_dir
 
 ITEMS_FILE = "readiness_items.csv"
 SCALE_FILE = "readiness_scale.csv"

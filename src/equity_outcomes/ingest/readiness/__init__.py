@@ -7,7 +7,7 @@ Sustainability, 2 Initial Steps, 1 Area of Concern) or 'skip', by one or more ra
 - template:  ``write_template`` (the fill-in workbook)
 - reader:    ``read_responses`` (completed workbooks and long CSVs -> good rows + located quarantine)
 - reference: ``load_readiness_reference`` (ref tables + empty raw table for the SQL models)
-- synth:     ``generate_readiness`` (deterministic synthetic responses)
+- synthetic responses: :mod:`equity_outcomes.synth.readiness`
 
 SQL: ``models/staging/stg_readiness.sql``, ``models/marts/readiness_items.sql``, ``models/marts/readiness_summary.sql``.
 See docs/readiness.md.
@@ -31,7 +31,6 @@ from .reference import (
     quarantine_frame,
     raw_frame,
 )
-from .synth import generate_readiness
 from .template import build_workbook, save_deterministic, write_template
 
 __all__ = [
@@ -44,7 +43,6 @@ __all__ = [
     "ReadinessRead",
     "areas",
     "build_workbook",
-    "generate_readiness",
     "is_readiness_file",
     "item_ids",
     "items",
