@@ -8,9 +8,19 @@ import time
 from pathlib import Path
 
 from . import paths, progress
-from .cli import command
 from .errors import EquityOutcomesError, InputError
-from .workspace import Workspace, find_workspace, resolve_workspace
+from .workspace import Workspace, default_demo_raw, find_workspace, resolve_workspace
+
+COMMANDS: dict[str, tuple[str, object]] = {}  # name -> (help, function adding the command's arguments)
+
+
+def command(name: str, help_text: str):
+    """Register a subcommand: the decorated function adds its arguments and sets its handler."""
+    def register(func):
+        COMMANDS[name] = (help_text, func)
+        return func
+
+    return register
 
 
 def say(message: str) -> None:
@@ -56,7 +66,7 @@ def _state_formats(text: str) -> set[str]:
 
 @command("synth", "Generate the synthetic network (student extracts, DESE-style exports, roster, known effects).")
 def _synth(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=paths.default_demo_raw())
+    p.add_argument("--out", type=Path, default=default_demo_raw())
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--students", type=int, default=8000)
     p.add_argument("--schools", type=int, default=None)

@@ -43,19 +43,6 @@ def cache_dir() -> Path:
     return base
 
 
-def default_warehouse() -> Path:
-    """The demo workspace's warehouse (workspace.DEMO): data/processed/warehouse.duckdb."""
-    from .workspace import demo_workspace
-
-    return demo_workspace().warehouse
-
-
-def default_demo_raw() -> Path:
-    from .workspace import demo_workspace
-
-    return demo_workspace().raw[0]
-
-
 def shared_dese_dir() -> Path:
     """The real DESE exports shipped beside the repository (``../shared/data/dese``)."""
     env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")

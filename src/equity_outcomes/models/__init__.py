@@ -1,4 +1,4 @@
-"""models: the SQL project and its runner. This folder is a dbt project (dbt-core with the duckdb adapter):
+"""models: where the data is. Owns the SQL project and its runner. This folder is a dbt project (dbt-core with the duckdb adapter):
 ``staging/`` -> ``intermediate/`` -> ``marts/`` build the warehouse from what the ingest loaded, ``evaluate/``
 compares every school with its targets (run by :mod:`equity_outcomes.judge`), ``seeds/`` link the CSV catalogs,
 ``reference/`` turns the metric catalog into ``ref_metrics``, ``macros/`` hold the shared SQL (pooling, the rules,

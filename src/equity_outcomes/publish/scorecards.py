@@ -845,7 +845,8 @@ def _latest_readiness(site: Site) -> dict[str, list[dict]]:
 def add_cli(p) -> None:
     """Arguments and handler for ``equity-outcomes scorecards`` (the lead wires the command; ``--warehouse`` is
     added by the CLI's own helper and defaults to data/processed/warehouse.duckdb when absent)."""
-    from ..paths import default_warehouse, project_root
+    from ..paths import project_root
+    from ..workspace import default_warehouse
 
     p.add_argument("--out", type=Path, default=project_root() / "dashboards",
                    help="output folder (default: dashboards/)")

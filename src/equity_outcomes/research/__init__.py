@@ -18,7 +18,7 @@ Conventions (as in the warehouse): ``school_year`` is the spring year (2024 = 20
 NULL with ``is_suppressed`` true. Subjects are stored in lower case (``ela``, ``math``, ``sci``); filters accept any
 case. The statistics are those of :mod:`equity_outcomes.judge.stats` (re-exported here).
 
-May import: the core modules (errors, paths, warehouse, catalog) and ``judge.stats``.
+May import: the core modules (errors, paths, warehouse, workspace, catalog) and ``judge`` (its statistics).
 """
 
 from ..judge.stats import (

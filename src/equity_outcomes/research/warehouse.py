@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from .. import paths
 from ..errors import EquityOutcomesError
 from ..judge.stats import (
     cohens_h,
@@ -20,6 +19,7 @@ from ..judge.stats import (
     z_value,
 )
 from ..warehouse import connect_read_only, table_names
+from ..workspace import default_warehouse
 
 ORG_LEVELS = ("school", "network", "district", "state")
 SOURCES = ("student", "dese")
@@ -274,12 +274,12 @@ class Warehouse:
 
 def open_warehouse(path: Path | str | None = None) -> Warehouse:
     """Open a warehouse read-only (default: ``data/processed/warehouse.duckdb`` of the project,
-    :func:`equity_outcomes.paths.default_warehouse`). Use it as a context manager or call ``.close()``.
+    :func:`equity_outcomes.workspace.default_warehouse`). Use it as a context manager or call ``.close()``.
 
     Safe while a flow is running: writers work on ``<file>.staging`` and swap it in atomically. A missing file is
     a clear :class:`~equity_outcomes.errors.EquityOutcomesError` telling how to build it.
     """
-    return Warehouse(paths.default_warehouse() if path is None else path)
+    return Warehouse(default_warehouse() if path is None else path)
 
 
 # ------------------------------------------------------------------------------------------------- helpers
