@@ -12,11 +12,13 @@ from datetime import date
 
 import pandera.pandas as pa
 
+from ..crosswalk import race_codes
+
 MIN_YEAR = 2000
 # A school year more than one year ahead of today is a typo (or a file from the future): quarantined.
 MAX_YEAR = date.today().year + 1
 GRADES = ["PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "SP"]
-RACES = ["black", "latino", "white", "asian", "multi_race", "native_american", "pacific_islander"]
+RACES = race_codes()  # config/subgroups.csv, column race_code
 FLAG = pa.Check.isin([0, 1])
 ORG_CODE = pa.Check.str_matches(r"^\d{8}$", error="org_code must be 8 digits (keep leading zeros)")
 YEAR = pa.Check.in_range(MIN_YEAR, MAX_YEAR)
