@@ -15,7 +15,6 @@ See docs/readiness.md.
 
 from .catalog import EXPECTED_COUNTS, areas, item_ids, items, scale
 from .reader import (
-    CSV_COLUMNS,
     DATA_COLUMNS,
     QUARANTINE_COLUMNS,
     ReadinessRead,
@@ -31,6 +30,7 @@ from .reference import (
     quarantine_frame,
     raw_frame,
 )
+from .rows import CSV_COLUMNS
 from .template import build_workbook, save_deterministic, write_template
 
 __all__ = [
