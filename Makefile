@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL := WARNING
 
-.PHONY: demo test lint browser benchmark benchmark-dese clean
+.PHONY: demo test lint browser r benchmark benchmark-dese benchmark-growth clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
@@ -29,10 +29,18 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "chromium is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+r:
+	@Rscript -e 'library(quantreg); library(splines)' >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing R with quantreg for the SGP comparison test (apt) ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-core r-cran-quantreg \
+	      r-cran-splines2 >/dev/null) || echo "warning: could not install R; the SGP comparison with R will be skipped"; \
+	  else echo "R with quantreg is missing and this is not root: the SGP comparison with R will be skipped"; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard src pipelines tests benchmarks notebooks/*.py)
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser r lint
 	$(BIN)/pytest -q
 
 benchmark: $(STAMP)
@@ -40,6 +48,9 @@ benchmark: $(STAMP)
 
 benchmark-dese: $(STAMP)
 	$(BIN)/python benchmarks/dese_exports.py
+
+benchmark-growth: $(STAMP)
+	$(BIN)/python benchmarks/growth_benchmark.py
 
 clean:
 	rm -rf $(VENV) data/processed/*.duckdb* dashboards/*.html data/raw/demo

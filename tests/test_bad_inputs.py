@@ -140,7 +140,7 @@ FILE_CASES = {
         _set("enrollment", "student_id", f"g{i}") + "\n" for i in range(18))
         + _set("enrollment", "grade", "13", _set("enrollment", "student_id", "b1")) + "\n"
         + _set("enrollment", "grade", "14", _set("enrollment", "student_id", "b2")) + "\n", "2 of 20 rows (10%)"),
-    "unknown csv": ("students_2024.csv", "a,b\n1,2\n", "not a known DESE profile export"),
+    "unknown csv": ("students_2024.csv", "a,b\n1,2\n", "no org identifier"),
     "truncated xlsx": ("dese/attendance.xlsx", _xlsx_bytes()[:300], "truncated or corrupt"),
     "password-protected xlsx": ("dese/attendance.xlsx", _encrypted_xlsx(), "password"),
     "csv renamed xlsx": ("dese/attendance.xlsx", "School Name,School Code\n", "rename it to .csv"),

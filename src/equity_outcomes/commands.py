@@ -150,6 +150,64 @@ def _build(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=handler)
 
 
+@command("growth", "Compute student growth percentiles (SGPs) from score histories into table student_sgp.")
+def _growth(p: argparse.ArgumentParser) -> None:
+    _warehouse_arg(p)
+    p.add_argument("--year", type=int, action="append", default=None, help="school year to compute (repeatable; "
+                   "default every year with scores)")
+    p.add_argument("--baseline-year", type=int, default=None,
+                   help="baseline-referenced: fit each subject x grade on this year's cohort, apply to the others")
+    p.add_argument("--max-order", type=int, choices=[1, 2, 3], default=None,
+                   help="most prior scores per student (default: config/growth.yaml)")
+    p.add_argument("--no-build", action="store_true", help="compute only; do not rebuild the marts")
+
+    def handler(a):
+        from . import stages
+        from .warehouse import StagedWarehouse
+
+        use_workspace(a)
+        if not Path(a.warehouse).exists():
+            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
+                                      "(equity-outcomes run, or ingest PATH)")
+        with StagedWarehouse(a.warehouse) as staged:
+            if not stages.marts_are_built(staged.work_path):
+                stages.build_stage(staged.work_path)
+            s = stages.growth_stage(staged.work_path, years=a.year, baseline_year=a.baseline_year,
+                                    max_order=a.max_order)
+            if not a.no_build:
+                stages.build_stage(staged.work_path)
+            staged.commit()
+        print(f"student_sgp: {s.students_scored:,} SGPs in {s.cohorts} cohorts, years {s.years[0]}-{s.years[-1]} "
+              f"({s.seconds:.1f} s) -> {a.warehouse}")
+        print("  by order of priors: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(s.by_order.items())))
+        print(f"  not scored: {s.students_without_prior:,} without a prior score, {s.students_in_small_cohorts:,} in "
+              f"norm groups under min_cohort_size" + (f", {s.students_without_baseline_model:,} without a baseline "
+                                                      "model" if a.baseline_year else ""))
+        print("  pooled deciles (% of SGPs in 1-10 ... 91-99): " + " ".join(f"{v:.1f}" for v in s.decile_shares))
+        if not a.no_build:
+            _print_sgp_comparison(a.warehouse)
+
+    p.set_defaults(handler=handler)
+
+
+def _print_sgp_comparison(warehouse: Path) -> None:
+    from .warehouse import connect_read_only
+
+    con = connect_read_only(warehouse)
+    try:
+        n_sup, n_comp, n_both, diff, mad, r = con.execute(
+            "SELECT sum(n_supplied_used), sum(n_computed_used), sum(n_both), "
+            "sum(mean_difference * n_both) / nullif(sum(n_both), 0), "
+            "sum(mean_abs_difference * n_both) / nullif(sum(n_both), 0), "
+            "sum(correlation * n_both) / nullif(sum(n_both), 0) FROM sgp_comparison").fetchall()[0]
+    finally:
+        con.close()
+    print(f"  SGP metrics use {int(n_sup or 0):,} supplied and {int(n_comp or 0):,} computed SGPs (supplied win)")
+    if n_both:
+        print(f"  where both exist ({int(n_both):,} students): computed - supplied {diff:+.1f} points on average, "
+              f"mean |difference| {mad:.1f}, correlation {r:.2f} (table sgp_comparison)")
+
+
 def _or_workspace(value, ws: Workspace | None, key: str):
     return value if value is not None or ws is None else getattr(ws, key)
 

@@ -129,3 +129,22 @@ def publish_stage(warehouse: Path, out_dir: Path, progress: Progress = None) -> 
         if shown:
             shown.done(f"{summary['n_pages']:,} pages -> {summary['index']}")
     return {"scorecards": summary}
+
+
+def growth_stage(work_path: Path, *, years: list[int] | None = None, baseline_year: int | None = None,
+                 max_order: int | None = None, progress: Progress = None):
+    """SGPs from score histories into ``student_sgp`` (``equity-outcomes growth``); rebuild the models after it."""
+    import dataclasses
+
+    from .judge.growth import compute_growth, load_settings
+
+    settings = load_settings()
+    if max_order is not None:
+        settings = dataclasses.replace(settings, max_order=max_order)
+    with progress_display.stage("growth") as shown:
+        progress = progress_display.tee(progress)
+        summary = with_connection(work_path, lambda con: compute_growth(
+            con, years=years, baseline_year=baseline_year, settings=settings, progress=progress))
+        if shown:
+            shown.done(f"{summary.students_scored:,} SGPs in {summary.cohorts} cohorts")
+    return summary

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from ..errors import EquityOutcomesError
 from ..ingest.readiness import load_readiness_reference
@@ -30,6 +31,25 @@ LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
+
+# Written by equity_outcomes.judge.growth, read by int_student_sgp (a source): created empty so every model builds.
+STUDENT_SGP_DDL = """
+CREATE TABLE IF NOT EXISTS student_sgp (
+    student_id   VARCHAR,    -- pseudonymized at ingest
+    org_code     VARCHAR,    -- the school of the current score
+    school_year  INTEGER,
+    grade        VARCHAR,
+    subject      VARCHAR,
+    sgp          SMALLINT,   -- 1..99
+    sgp_order    SMALLINT,   -- prior scores used (1..max_order)
+    cohort_n     INTEGER,    -- students the quantile model was fitted on
+    norm_group   VARCHAR,    -- 'cohort <year>' or 'baseline <year>' (baseline-referenced)
+    prior_grades VARCHAR,    -- the progression used, most recent first: '08@2022,07@2021'
+    source       VARCHAR,    -- 'computed: SGP method (quantile regression on B-splines of priors)'
+    computed_at  TIMESTAMP
+)
+"""
+
 
 @dataclass
 class BuildSummary:
@@ -136,21 +156,29 @@ def dbt_failure(result, what: str) -> EquityOutcomesError:
     return EquityOutcomesError(f"{what} failed: {result.exception}. How to fix: see the message and run build again.")
 
 
+def source_tables(project: Path | None = None) -> list[str]:
+    """The tables other stages write and the models read (the ``raw`` sources of the project's schema.yml)."""
+    names = []
+    for path in sorted((project or models_dir()).rglob("schema.yml")):
+        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []:
+            names += [t["name"] for t in source.get("tables") or [] if source.get("name") == "raw"]
+    return names
+
+
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """What a build depends on: every file of the SQL project and the catalogs, the loaded files (load_audit) and
-    the row count of every raw table. The same fingerprint twice means a rebuild would change nothing."""
+    """What a build depends on: every file of the SQL project and the catalogs, the loaded files (load_audit), the
+    SGP runs (growth_runs) and the row count of every source table. The same fingerprint twice means a rebuild would change nothing."""
     digest = hashlib.sha256()
     for root in (models_dir(), config_dir()):
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    raw = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
-        " AND (table_name LIKE 'raw\\_%' ESCAPE '\\' OR table_name = 'load_audit') ORDER BY 1").fetchall()]
-    for table in raw:
-        digest.update(f"{table}:{con.execute(f'SELECT count(*) FROM {table}').fetchone()[0]}".encode())
-    if "load_audit" in raw:
-        for row in con.execute("SELECT * FROM load_audit ORDER BY ALL").fetchall():
-            digest.update(repr(row).encode())
+    for table in source_tables():
+        if table_exists(con, table):
+            digest.update(f"{table}:{con.execute(f'SELECT count(*) FROM {table}').fetchone()[0]}".encode())
+    for audit in ("load_audit", "growth_runs"):  # every load, every SGP computation
+        if table_exists(con, audit):
+            for row in con.execute(f"SELECT * FROM {audit} ORDER BY ALL").fetchall():
+                digest.update(repr(row).encode())
     return digest.hexdigest()
 
 
@@ -193,6 +221,7 @@ def build_models(
     started = time.perf_counter()
     ensure_raw_tables(con)
     load_readiness_reference(con)
+    con.execute(STUDENT_SGP_DDL)
     fingerprint = inputs_fingerprint(con)
     if skip_unchanged and fingerprint == _last_fingerprint(con) and table_exists(con, "metric_values"):
         if progress:

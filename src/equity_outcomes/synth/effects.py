@@ -100,6 +100,10 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
             "roles": list(s.roles), "implementation_start_year": s.start_year,
             "baseline_year": None if s.start_year is None else s.start_year - 1, "is_network_school": s.is_network,
             "school_level": s.level, "poverty_index": round(s.pi, 3),
+            # every school's growth value-added: in sd of the growth draw (supplied SGPs) and in z per year of
+            # growth kept in later scores (what SGPs computed from score histories see)
+            "growth_value_added_sd": round(s.eff_growth, 4),
+            "growth_value_added_z_per_year": round(P.GROWTH_WEIGHT * s.eff_growth, 4),
         }
         if not s.is_network:
             continue
@@ -156,7 +160,8 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
                                      "untreated_median": _median(tr.sgp[yidx[y], i, j, 1]),
                                      "n": int(tr.sgp[yidx[y], i, j, 0].sum())} for y in years if y != 2020}
                     entry(role, metric, target, subject=subj, expected=None, effective=start + 2, realized=real,
-                          expected_change_points=10, design=design)
+                          expected_change_points=10, growth_shift_z_per_year=round(P.GROWTH_WEIGHT * P.GROWTH_SHIFT, 4),
+                          design=design)
         if "gap_closer" in s.roles:
             sel = "10" if s.level == "high" else "03-08"
             for gi, sub in ((1, "low_income"), (2, "latino")):

@@ -51,6 +51,7 @@ class School:
     cohort_weight: float = 1.0  # students per grade, as a share of the district cohort (within its level)
     feeder_to: int | None = None  # global index of the next-level school
     eff_ach: float = 0.0
+    eff_growth: float = 0.0  # growth value-added, in sd of the yearly growth draw (see params.GROWTH_SCHOOL_SD)
     abs_mult: float = 1.0
     dis_mult: float = 1.0
     survey_shift: float = 0.0
@@ -212,6 +213,9 @@ def build_network(seed: int, n_students: int, n_schools: int, first_year: int, l
     _assign_network(net, rng_for(seed, 2))
     _assign_roles(net, rng_for(seed, 3))
     _gap_deltas(net, rng_for(seed, 4))
+    growth = rng_for(seed, 5)  # its own stream: every other draw stays as it was
+    for s in schools:
+        s.eff_growth = float(growth.normal(0, P.GROWTH_SCHOOL_SD))
     return net
 
 

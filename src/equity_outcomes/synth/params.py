@@ -92,6 +92,10 @@ MCAS_YEAR_SHOCK = {  # z units, by subject
     "SCI": {2018: 0.0, 2019: 0.0, 2021: -0.25, 2022: -0.2, 2023: -0.18, 2024: -0.18, 2025: -0.17},
 }
 GROWTH_COEF = {"low_income": -0.1, "swd": -0.1, "el": -0.05}
+# score histories: a school's growth value-added (sd of the growth draw, one draw per school) and the growth_improver
+# shift move the growth draw (so supplied SGPs) and, times GROWTH_WEIGHT, accumulate in the student's scores from
+# year to year (so SGPs computed from score histories recover them); the rest of the growth draw is transient
+GROWTH_SCHOOL_SD = 0.2
 PROFICIENCY_SHIFT_Z = 0.72  # proficiency_improver: ELA and MATH latent shift from implementation year 3 (~15 points)
 GROWTH_SHIFT = 0.28  # growth_improver: shift of the growth draw (median SGP ~ +10 to +11 points)
 GAP_CLOSE_FRACTION = 0.5  # gap_closer: low income / Latino students shifted by this share of their gap to the state

@@ -49,6 +49,7 @@ class Ctx:
         self.pi = np.array([s.pi for s in sc])
         self.feeder = np.array([-1 if s.feeder_to is None else s.feeder_to for s in sc], np.int64)
         self.eff_ach = np.array([s.eff_ach for s in sc])
+        self.eff_growth = np.array([s.eff_growth for s in sc])
         self.abs_mult = np.array([s.abs_mult for s in sc])
         self.dis_mult = np.array([s.dis_mult for s in sc])
         self.survey_shift = np.array([s.survey_shift for s in sc])
@@ -69,8 +70,10 @@ class Ctx:
 # --------------------------------------------------------------------------------------------------------------
 # the district simulation
 # --------------------------------------------------------------------------------------------------------------
+# accumulated persistent growth (z) per subject, treated and untreated: the score histories' school differences
+GAIN_KEYS = ["gain_t_ELA", "gain_t_MATH", "gain_u_ELA", "gain_u_MATH"]
 _STATE_KEYS = ["serial", "grade", "school", "race", "gender", "li", "el", "former", "swd", "a", "u_ela", "u_math",
-               "u_sci", "f_abs", "f_dis", "t_perc", "t_comp", "has_dual", "yrs", "late"]
+               "u_sci", "f_abs", "f_dis", "t_perc", "t_comp", "has_dual", "yrs", "late", *GAIN_KEYS]
 
 
 def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -125,6 +128,7 @@ class DistrictSim:
             "t_perc": rng.normal(3.55, 0.45, n).astype(np.float32),
             "t_comp": rng.normal(3.45, 0.45, n).astype(np.float32),
             "has_dual": np.zeros(n, bool), "yrs": yrs.astype(np.int16), "late": late.astype(bool),
+            **{k: np.zeros(n, np.float32) for k in GAIN_KEYS},
         }
 
     def _place(self, level: int, n: int) -> np.ndarray:
@@ -355,14 +359,21 @@ class DistrictSim:
                  + gc["el"] * st["el"][ii])
             shift = np.zeros(nm)
             g_t = g.copy()
+            z_u, z_t = z.copy(), z.copy()
             if subj != "SCI":
-                g_t = g + P.GROWTH_SHIFT * (post3 & ctx.role["growth_improver"])[s_]
+                g = g + ctx.eff_growth[s_]
+                improver = P.GROWTH_SHIFT * (post3 & ctx.role["growth_improver"])[s_]
+                g_t = g + improver
                 shift += P.PROFICIENCY_SHIFT_Z * (post3 & ctx.role["proficiency_improver"])[s_]
                 gap = np.maximum(ctx.gap_delta_li[s_] * st["li"][ii],
                                  ctx.gap_delta_latino[s_] * (st["race"][ii] == P.LATINO))
                 shift += gap * (post3 & ctx.role["gap_closer"])[s_]
-            z_u = z + P.GROWTH_WEIGHT * g
-            z_t = z + P.GROWTH_WEIGHT * g_t + shift
+                z_u, z_t = z + st[f"gain_u_{subj}"][ii], z + st[f"gain_t_{subj}"][ii]
+                # the school's part of this year's growth stays in the student's later scores
+                st[f"gain_u_{subj}"][ii] += (P.GROWTH_WEIGHT * ctx.eff_growth[s_]).astype(np.float32)
+                st[f"gain_t_{subj}"][ii] += (P.GROWTH_WEIGHT * (ctx.eff_growth[s_] + improver)).astype(np.float32)
+            z_u = z_u + P.GROWTH_WEIGHT * g
+            z_t = z_t + P.GROWTH_WEIGHT * g_t + shift
             legacy = (year <= 2018) & (g_ == 10)
             score_t, level_t = _score(z_t, legacy)
             score_u, level_u = _score(z_u, legacy)

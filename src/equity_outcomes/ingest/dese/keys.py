@@ -141,7 +141,8 @@ def resolve_orgs(layout: Layout, roles: Roles, spec: ReportSpec, title_level: st
             "(e.g. a private-school report) cannot be tied to schools or districts",
             file=file, row=layout.header_row,
             fix="download the export with its code column, or add the header of its code column under key_columns "
-                "in config/dese_reports.yaml",
+                "in config/dese_reports.yaml; if this is a student extract rather than a DESE export, put it in "
+                "student/<school year>/<table>.csv with the data contract's header (docs/student_data_contract.md)",
         )
     if code_role is None:
         codes = np.full(n, spec.fixed_org["code"], dtype=object)

@@ -67,12 +67,12 @@ FROM {{ ref('stg_assessments') }} a,
                                 lambda x: x IS NOT NULL)) AS grade) g,
      (VALUES ('avg_scaled_score')) m(metric)
 UNION ALL
+-- SGPs: supplied, else computed by `equity-outcomes growth` (int_student_sgp)
 SELECT school_year, org_code, student_id, m.metric, subject, g.grade, NULL, 1, sgp
-FROM {{ ref('stg_assessments') }} a,
+FROM {{ ref('int_student_sgp') }} a,
      (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
                                 lambda x: x IS NOT NULL)) AS grade) g,
      (VALUES ('median_sgp'), ('mean_sgp')) m(metric)
-WHERE sgp IS NOT NULL
 UNION ALL
 SELECT school_year, org_code, student_id, m.metric, NULL, 'all',
        CASE m.metric WHEN 'pct_masscore_complete' THEN is_masscore_complete
