@@ -43,6 +43,15 @@ def use_workspace(a, *, demo: bool = False) -> Workspace | None:
     return ws
 
 
+def use_existing_warehouse(a) -> Workspace | None:
+    """:func:`use_workspace` for commands that read what was loaded: the warehouse must exist."""
+    ws = use_workspace(a)
+    if not Path(a.warehouse).exists():
+        raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
+                                  "(equity-outcomes run, or ingest PATH)")
+    return ws
+
+
 def _max_quarantined_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-quarantined-pct", type=float, default=None, metavar="PCT",
                    help="refuse a file when more than PCT percent of its rows would be quarantined "
@@ -129,10 +138,7 @@ def _build(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
-        use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
             s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
@@ -165,10 +171,7 @@ def _growth(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
-        use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
             if not stages.marts_are_built(staged.work_path):
                 stages.build_stage(staged.work_path)
@@ -225,10 +228,7 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
-        ws = use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        ws = use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
             if not stages.marts_are_built(staged.work_path):
                 stages.build_stage(staged.work_path)

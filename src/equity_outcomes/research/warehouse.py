@@ -142,18 +142,9 @@ class Warehouse:
         return self.sql(f"SELECT * FROM {table}{where.sql()} ORDER BY {order_by}", where.params)
 
     # tables ----------------------------------------------------------------------------------------------------
-    def metric_values(
-        self,
-        schools=None,
-        years=None,
-        subgroups=None,
-        metrics=None,
-        subjects=None,
-        source=None,
-        org_level: str | Sequence[str] | None = "school",
-        grades=None,
-        include_suppressed: bool = True,
-    ) -> pd.DataFrame:
+    def metric_values(self, schools=None, years=None, subgroups=None, metrics=None, subjects=None, source=None,
+                      org_level: str | Sequence[str] | None = "school", grades=None,
+                      include_suppressed: bool = True) -> pd.DataFrame:
         """Rows of ``metric_values``. Every argument is a value, a list of values, or None for no filter.
 
         ``schools`` are org codes (ints are zero-padded to 8 digits); ``years`` spring years (``range`` works);
@@ -161,29 +152,16 @@ class Warehouse:
         'network' | 'district' | 'state' or None for every level. ``include_suppressed=False`` drops suppressed
         rows (value NULL).
         """
-        return self._fact(
-            "metric_values", schools, years, subgroups, metrics, subjects, source, org_level, grades,
-            include_suppressed,
-        )
+        return self._fact("metric_values", schools, years, subgroups, metrics, subjects, source, org_level, grades,
+                          include_suppressed)
 
-    def metric_gaps(
-        self,
-        schools=None,
-        years=None,
-        subgroups=None,
-        metrics=None,
-        subjects=None,
-        source=None,
-        org_level: str | Sequence[str] | None = "school",
-        grades=None,
-        include_suppressed: bool = True,
-    ) -> pd.DataFrame:
+    def metric_gaps(self, schools=None, years=None, subgroups=None, metrics=None, subjects=None, source=None,
+                    org_level: str | Sequence[str] | None = "school", grades=None,
+                    include_suppressed: bool = True) -> pd.DataFrame:
         """Rows of the ``metric_gaps`` view (each subgroup's gap to the state and to its complement); filters as
         :meth:`metric_values`."""
-        return self._fact(
-            "metric_gaps", schools, years, subgroups, metrics, subjects, source, org_level, grades,
-            include_suppressed,
-        )
+        return self._fact("metric_gaps", schools, years, subgroups, metrics, subjects, source, org_level, grades,
+                          include_suppressed)
 
     def _fact(self, table, schools, years, subgroups, metrics, subjects, source, org_level, grades,
               include_suppressed) -> pd.DataFrame:
