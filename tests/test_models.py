@@ -108,3 +108,21 @@ def test_after_a_build_another_process_can_open_the_warehouse(tiny_raw, tmp_path
     out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 0
+
+
+def test_a_warehouse_built_before_a_catalog_gained_a_column_builds(tiny_built):
+    """Seeds are recreated every build: last build's ref_subgroups (one column fewer) does not stop this one."""
+    tiny_built.execute("ALTER TABLE ref_subgroups DROP COLUMN race_code")
+    build_models(tiny_built)
+    assert "race_code" in {r[0] for r in tiny_built.execute("DESCRIBE ref_subgroups").fetchall()}
+
+
+def test_the_raw_dese_source_declares_the_ingest_columns():
+    """The source's column list in staging/schema.yml is the one the ingest creates (ingest.tables)."""
+    import yaml
+
+    from equity_outcomes.ingest.tables import DESE_CELL_COLUMNS
+
+    doc = yaml.safe_load((models_dir() / "staging" / "schema.yml").read_text(encoding="utf-8"))
+    table = next(t for s in doc["sources"] for t in s["tables"] if t["name"] == "raw_dese_cells")
+    assert [c["name"] for c in table["columns"]] == list(DESE_CELL_COLUMNS)
