@@ -4,7 +4,7 @@
 
 Writes a warehouse holding only ``stg_assessments`` (integer scale scores 440-560: the year judged and the two
 years of priors of every student, grades 04-08 and 10 as MCAS: grade 10 looks back to grade 8), then runs
-:func:`equity_outcomes.growth.compute_growth` for the judged year in a child process and prints its wall time, its
+:func:`equity_outcomes.judge.growth.compute_growth` for the judged year in a child process and prints its wall time, its
 peak memory (max RSS of the child) and the load average beside them. Goal: <= 5 minutes and <= 4 GB on the
 project's 2-core machine.
 """
@@ -64,7 +64,7 @@ def prepare(path: Path, n_students: int, seed: int = 1) -> int:
 
 def run(path: Path) -> None:
     """The measured part (child process): compute and store the SGPs of the judged year."""
-    from equity_outcomes.growth import compute_growth
+    from equity_outcomes.judge.growth import compute_growth
     from equity_outcomes.warehouse import connect
 
     con = connect(path)

@@ -4,7 +4,7 @@ Computes the same numbers as the warehouse's ``metric_values`` (source 'student'
 pct_absent_10_plus_days, pct_chronically_absent, attendance_rate, pct_suspended, pct_in_school_suspension,
 pct_out_of_school_suspension (grade 'all') and pct_meeting_or_exceeding, median_sgp, mean_sgp by subject and grade
 selection (each tested grade and '03-08'), by school_year x org_code x subgroup for the subgroups all, low_income,
-black, latino, el, swd. Definitions as in ``sql/intermediate/int_student_outcomes.sql`` (see
+black, latino, el, swd. Definitions as in ``src/equity_outcomes/models/intermediate/int_student_outcomes.sql`` (see
 ``reference_bare_duckdb.sql`` for the same thing in one DuckDB query).
 
     python benchmarks/reference_pandas.py /tmp/eo_bench/100000/raw [--out reference_pandas.csv]

@@ -141,18 +141,18 @@ def w_build(spec: dict) -> dict:
         con.close()
     overrides = spec.get("sql_overrides") or {}
     t0 = time.perf_counter()
-    if overrides:  # experiment: build with some model files replaced (a copy of sql/, the tree is untouched)
+    if overrides:  # experiment: build with some model files replaced (a copy of the SQL project; the tree is untouched)
         import tempfile
 
-        from equity_outcomes.build import build_models
-        from equity_outcomes.paths import sql_dir
+        from equity_outcomes.models.build import build_models
+        from equity_outcomes.paths import models_dir
 
-        root = Path(tempfile.mkdtemp(prefix="eo_bench_sql_")) / "sql"
-        shutil.copytree(sql_dir(), root)
+        root = Path(tempfile.mkdtemp(prefix="eo_bench_sql_")) / "models"
+        shutil.copytree(models_dir(), root)
         for rel, src in overrides.items():
             shutil.copyfile(src, root / rel)
         t0 = time.perf_counter()
-        summary = stages.with_connection(wh, lambda con: build_models(con, root=root))
+        summary = stages.with_connection(wh, lambda con: build_models(con, project=root))
         shutil.rmtree(root.parent, ignore_errors=True)
     else:
         summary = stages.build_stage(wh)
@@ -179,35 +179,29 @@ def _operator_label(node: dict) -> str:
 
 
 def w_explain_build(spec: dict) -> dict:
-    """Build every model in order (on a copy of the warehouse), with DuckDB's profiler on for the models named in
-    spec['models']: per model total seconds, peak buffer memory, spill, and the operators that took the time."""
-    from equity_outcomes.build import ensure_raw_tables, load_reference_tables, model_files
-    from equity_outcomes.readiness import load_readiness_reference
+    """Build every model (dbt, on a copy of the warehouse), then run the compiled SQL of the models named in
+    spec['models'] again with DuckDB's profiler on (into ``<model>__explain``, rolled back): per model total seconds,
+    peak buffer memory, spill, and the operators that took the time."""
+    from equity_outcomes.models.build import build_models, dbt_target_dir
     from equity_outcomes.warehouse import connect
 
     wh = Path(spec["warehouse"])
     out_dir = Path(spec["profile_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    wanted = set(spec["models"])
     con = connect(wh)
     models = {}
     t0 = time.perf_counter()
     try:
+        build_models(con)
+        compiled = dbt_target_dir() / "compiled" / "equity_outcomes"
         con.execute("BEGIN TRANSACTION")
-        ensure_raw_tables(con)
-        load_reference_tables(con)
-        load_readiness_reference(con)
-        for path in model_files():
-            name = f"{path.parent.name}/{path.stem}"
-            sql = path.read_text(encoding="utf-8")
-            if name not in wanted:
-                con.execute(sql)
-                continue
-            prof = out_dir / f"duckdb_profile_{path.stem}.json"
+        for name in spec["models"]:  # 'layer/model'
+            sql = (compiled / f"{name}.sql").read_text(encoding="utf-8")
+            prof = out_dir / f"duckdb_profile_{Path(name).name}.json"
             con.execute("SET enable_profiling = 'json'")
             con.execute(f"SET profiling_output = '{prof}'")
             t = time.perf_counter()
-            con.execute(sql)
+            con.execute(f"CREATE OR REPLACE TABLE {Path(name).name}__explain AS {sql}")
             seconds = time.perf_counter() - t
             con.execute("PRAGMA disable_profiling")
             data = json.loads(prof.read_text())
@@ -705,7 +699,7 @@ def write_report(args, rows: list[dict], extras: dict, out_md: Path) -> str:
 
     if args.sql_override:
         L.append(f"**Experiment: built with model files replaced: {', '.join(args.sql_override)}** (the tree's "
-                 "sql/ is untouched).\n")
+                 "the SQL project in the tree is untouched).\n")
     if args.duckdb_memory_limit:
         L.append(f"**Experiment: every DuckDB connection ran with memory_limit={args.duckdb_memory_limit}** "
                  "(DuckDB's default is 80% of RAM).\n")
@@ -1119,7 +1113,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duckdb-memory-limit", default=None,
                    help="experiment: give every DuckDB connection of the stages and references this memory_limit")
     p.add_argument("--sql-override", action="append", metavar="MODEL=FILE",
-                   help="experiment: build with sql/MODEL replaced by FILE (repeatable), e.g. "
+                   help="experiment: build with the SQL project file MODEL (e.g. marts/metric_values.sql) replaced by FILE (repeatable), e.g. "
                         "marts/metric_values.sql=benchmarks/out/proposed/metric_values.sql")
     p.add_argument("--notes", type=Path, default=None, help="markdown file appended to the results (analysis)")
     p.add_argument("--stage-timeout", type=float, default=3600.0, help="kill a stage after this many seconds")

@@ -13,12 +13,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from equity_outcomes import paths, stages
+from equity_outcomes import stages
 from equity_outcomes.reporting import quarantine_rows, run_summary_markdown
 from equity_outcomes.warehouse import StagedWarehouse
+from equity_outcomes.workspace import default_demo_raw, default_warehouse
 
-DEFAULT_RAW = paths.default_demo_raw()
-DEFAULT_WAREHOUSE = paths.default_warehouse()
+DEFAULT_RAW = default_demo_raw()
+DEFAULT_WAREHOUSE = default_warehouse()
 
 
 def _retry_on_filesystem_error(task, task_run, state) -> bool:

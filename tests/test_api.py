@@ -1,4 +1,4 @@
-"""equity_outcomes.api: filters, read-only access during a run, gaps, effect sizes and difference in differences."""
+"""equity_outcomes.research: filters, read-only access during a run, gaps, effect sizes and difference in differences."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from equity_outcomes import api, stats
-from equity_outcomes.api import did_estimate, effect_size_for_change, gap_to_state, open_warehouse
+from equity_outcomes import research as api
 from equity_outcomes.errors import EquityOutcomesError
+from equity_outcomes.judge import stats
+from equity_outcomes.research import did_estimate, effect_size_for_change, gap_to_state, open_warehouse
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from equity_outcomes import cli
 from equity_outcomes.ingest import load as load_module
-from equity_outcomes.schemas import ALL_TABLES
+from equity_outcomes.ingest.schemas import ALL_TABLES
 from equity_outcomes.warehouse import StagedWarehouse
 
 from .conftest import ROOT

@@ -185,7 +185,8 @@ CHECK_JS = r"""(() => {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     from equity_outcomes.publish import publish_scorecards
-    from equity_outcomes.publish.fixture import build_fixture_warehouse
+
+    from .publish_fixture import build_fixture_warehouse
 
     tmp = tmp_path_factory.mktemp("browser")
     info = build_fixture_warehouse(tmp / "wh.duckdb", 8)

@@ -24,7 +24,8 @@ from equity_outcomes.publish.disclosure.audit import audit_publication
 from equity_outcomes.publish.disclosure.complementary import control_cells, published_view
 from equity_outcomes.publish.disclosure.linked import build_links
 from equity_outcomes.publish.disclosure.rules import load_rules
-from equity_outcomes.publish.fixture import build_fixture_warehouse
+
+from .publish_fixture import build_fixture_warehouse
 
 LEAKY = Path(__file__).parent / "fixtures" / "leaky_publication"
 PUBLISH = Path(__file__).parents[1] / "src" / "equity_outcomes" / "publish"

@@ -8,16 +8,16 @@ import duckdb
 import numpy as np
 import pytest
 
-from equity_outcomes.growth import histories as H
-from equity_outcomes.growth.quantreg import (
+from equity_outcomes.judge.growth import histories as H
+from equity_outcomes.judge.growth.quantreg import (
     FitStats,
     check_loss,
     fit_quantiles,
     frisch_newton,
     highs_quantile_fit,
 )
-from equity_outcomes.growth.sgp import cohort_sgps, load_settings, prior_order
-from equity_outcomes.growth.splines import PriorBasis, prior_basis
+from equity_outcomes.judge.growth.sgp import cohort_sgps, load_settings, prior_order
+from equity_outcomes.judge.growth.splines import PriorBasis, prior_basis
 
 TAUS = (np.arange(1, 101) - 0.5) / 100
 

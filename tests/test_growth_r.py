@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from equity_outcomes.growth.sgp import cohort_sgps, load_settings
+from equity_outcomes.judge.growth.sgp import cohort_sgps, load_settings
 
 R_SCRIPT = Path(__file__).parent / "r" / "sgp_reference.R"
 

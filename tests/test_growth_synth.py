@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import norm, spearmanr
 
 from equity_outcomes import stages
-from equity_outcomes.growth import compute_growth, load_settings
+from equity_outcomes.judge.growth import compute_growth, load_settings
 from equity_outcomes.synth import params as P
 from equity_outcomes.warehouse import StagedWarehouse, connect
 
@@ -48,7 +48,7 @@ def network(tmp_path_factory):
 
 def _residual_spread(con) -> float:
     """The spread of scores given their priors (linear in the priors and their squares), pooled over cohorts."""
-    from equity_outcomes.growth import histories as H
+    from equity_outcomes.judge.growth import histories as H
 
     settings = dataclasses.replace(load_settings(), grades=WITHIN_SCHOOL_GRADES)
     hist = H.histories(con, settings, H.progressions(con, settings, None), None).dropna()

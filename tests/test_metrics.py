@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from equity_outcomes.build import build_models
 from equity_outcomes.ingest.load import ingest_into
+from equity_outcomes.models.build import build_models
 from equity_outcomes.warehouse import connect
 
 

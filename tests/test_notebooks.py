@@ -20,7 +20,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-from equity_outcomes.api import did_estimate, gap_to_state, open_warehouse  # noqa: E402
+from equity_outcomes.research import did_estimate, gap_to_state, open_warehouse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

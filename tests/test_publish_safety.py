@@ -16,7 +16,8 @@ import pytest
 
 from equity_outcomes.publish import publish_scorecards
 from equity_outcomes.publish.charts import expand
-from equity_outcomes.publish.fixture import build_fixture_warehouse
+
+from .publish_fixture import build_fixture_warehouse
 
 COMPLEMENT = {"low_income": "non_low_income", "black": "non_black", "latino": "non_latino", "el": "non_el",
               "swd": "non_swd"}

@@ -14,11 +14,10 @@ import pytest
 from openpyxl import load_workbook
 
 from equity_outcomes.errors import InputError
-from equity_outcomes.readiness import (
+from equity_outcomes.ingest.readiness import (
     DATA_COLUMNS,
     QUARANTINE_COLUMNS,
     build_workbook,
-    generate_readiness,
     is_readiness_file,
     items,
     load_readiness_reference,
@@ -28,14 +27,17 @@ from equity_outcomes.readiness import (
     scale,
     write_template,
 )
+from equity_outcomes.synth.readiness import generate_readiness
+from equity_outcomes.warehouse import connect
 
 from .conftest import ROOT
 
 SEED_DIR = ROOT.parent / "shared" / "seeds"
+MODELS = ROOT / "src" / "equity_outcomes" / "models"
 SQL_FILES = [
-    ROOT / "sql" / "staging" / "stg_readiness.sql",
-    ROOT / "sql" / "marts" / "readiness_items.sql",
-    ROOT / "sql" / "marts" / "readiness_summary.sql",
+    MODELS / "staging" / "stg_readiness.sql",
+    MODELS / "marts" / "readiness_items.sql",
+    MODELS / "marts" / "readiness_summary.sql",
 ]
 ALPHA, BETA = "01000005", "01000010"
 ROSTER = {ALPHA, BETA}
@@ -227,7 +229,7 @@ def test_same_rater_on_two_sheets_is_one_problem(tmp_path):
 
 
 def test_lead_hooks_match_the_warehouse_tables(tmp_path):
-    from equity_outcomes.readiness import known_schools, quarantine_frame
+    from equity_outcomes.ingest.readiness import known_schools, quarantine_frame
     from equity_outcomes.warehouse import BOOKKEEPING_DDL
 
     path = write_template(tmp_path / "q.xlsx", org_code=ALPHA, school_year=2025)
@@ -381,9 +383,9 @@ def test_is_readiness_file(tmp_path):
 
 # ---- marts: hand-computed fixture -----------------------------------------------------------------------------
 def _run_models(con: duckdb.DuckDBPyConnection) -> None:
-    load_readiness_reference(con)
-    for sql in SQL_FILES:
-        con.execute(sql.read_text(encoding="utf-8"))
+    from equity_outcomes.models.build import build_models
+
+    build_models(con)
 
 
 @pytest.fixture
@@ -403,7 +405,7 @@ def marts(tmp_path):
     )
     read = read_responses(_write_csv(tmp_path / "fixture.csv", lines), ROSTER)
     assert read.quarantine.empty
-    con = duckdb.connect()
+    con = connect(tmp_path / "marts.duckdb")
     con.register("_raw", raw_frame(read.data, "L1"))
     con.execute("CREATE TABLE raw_readiness_responses AS SELECT * FROM _raw")
     con.unregister("_raw")
@@ -493,19 +495,18 @@ def test_a_resent_copy_does_not_count_a_rater_twice(marts):
     assert b24["n_raters"] == 1 and b24["mean_rating"] == 1.0 and b24["n_items_rated_1"] == 3
 
 
-def test_staging_builds_to_zero_rows_without_the_reference_hook():
-    con = duckdb.connect()
-    for sql in SQL_FILES:
-        con.execute(sql.read_text(encoding="utf-8"))
+def test_the_readiness_marts_build_to_zero_rows_on_an_empty_warehouse(tmp_path):
+    con = connect(tmp_path / "empty.duckdb")
+    _run_models(con)
     assert con.execute("SELECT count(*) FROM readiness_summary").fetchall()[0][0] == 0
     con.close()
 
 
 def test_sql_models_state_their_grain_and_run_in_order():
-    from equity_outcomes.build import model_files
+    from equity_outcomes.models.build import model_files
 
     for sql in SQL_FILES:
-        head = sql.read_text(encoding="utf-8").split("CREATE", 1)[0]
+        head = sql.read_text(encoding="utf-8").split("{{ config", 1)[0]
         assert "Grain:" in head, sql
     names = [p.name for p in model_files()]
     assert names.index("readiness_items.sql") < names.index("readiness_summary.sql")
@@ -559,7 +560,7 @@ def test_synthetic_ratings_rise_over_implementation_years(tmp_path, fmt):
     raters = data.groupby(["org_code", "school_year"])["rater_id"].nunique()
     assert raters.between(2, 4).all()
     assert data["is_skipped"].any() and data["rating"].dropna().isin([1, 2, 3, 4]).all()
-    con = duckdb.connect()
+    con = connect(tmp_path / "synthetic.duckdb")
     con.register("_raw", raw_frame(data, "L"))
     con.execute("CREATE TABLE raw_readiness_responses AS SELECT * FROM _raw")
     _run_models(con)

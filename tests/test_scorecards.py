@@ -19,8 +19,9 @@ from equity_outcomes.publish import publish_scorecards
 from equity_outcomes.publish.disclosure.complementary import control_cells
 from equity_outcomes.publish.disclosure.rules import load_rules
 from equity_outcomes.publish.disclosure.targets import control_targets
-from equity_outcomes.publish.fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 from equity_outcomes.publish.workbook import write_csv, write_xlsx
+
+from .publish_fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 
 FORMULA_NAME = "=HYPERLINK(\"http://x\")+1 Academy"
 
@@ -283,13 +284,11 @@ def test_republish_replaces_and_subset(site, tmp_path):
 
 
 def test_engine_shaped_tables_and_missing_optional_tables(tmp_path):
-    """target_results as the targets engine writes it (school rows only, extra columns) with the network's pooled
+    """target_results as the evaluation writes it (school rows only, extra columns) with the network's pooled
     result in target_rollup; no roster, no metric_gaps, no readiness_summary."""
     info = build_fixture_warehouse(tmp_path / "wh.duckdb", 4, readiness=False)
     con = duckdb.connect(str(info["path"]))
     con.execute("DELETE FROM target_results WHERE org_level = 'network'")
-    con.execute("ALTER TABLE target_results ADD COLUMN grade VARCHAR")
-    con.execute("ALTER TABLE target_results ADD COLUMN status_reason VARCHAR")
     con.execute("UPDATE target_results SET status_reason = 'n below the minimum' WHERE status = 'insufficient_data'")
     con.execute("""CREATE OR REPLACE TABLE target_rollup AS
         SELECT target_id, subject, subgroup, 'pct_x' AS pooled_metric, 41.5 AS pooled_current_value,

@@ -275,7 +275,7 @@ def test_round_trip_synthetic_network_in_state_layouts(tmp_path: Path) -> None:
     carry) runs through the yearly flow to the same metric_values as the contract CSVs, cell for cell, except
     where former-EL status enters (high needs): SIMS has no former-EL element, the reader derives it from the SIMS
     history. With the contract's former-EL flags derived the same way, every cell is equal."""
-    from equity_outcomes.build import build_models
+    from equity_outcomes.models.build import build_models
     from equity_outcomes.runner import run_yearly
 
     contract = tmp_path / "contract"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from equity_outcomes import stats
+from equity_outcomes.judge import stats
 
 # ----------------------------------------------------------------------------------------------- Wilson
 

@@ -10,7 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from equity_outcomes import schemas
+from equity_outcomes.ingest import schemas
 from equity_outcomes.synth import generate_network
 
 SMALL = dict(n_students=1500, n_schools=12, first_year=2019, last_year=2022)

@@ -1,29 +1,33 @@
-"""Targets: catalog validation, every rule kind at its boundaries, and evaluate_targets end to end on a small
-in-memory DuckDB built here (metric_values, roster, school_grade_span)."""
+"""Targets: catalog validation, every rule kind at its boundaries (the SQL rule of models/evaluate/eval_rules with
+Python's intervals and ratings), and evaluate_targets end to end on small warehouses built here (metric_values,
+roster, school_grade_span)."""
 
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from scipy import stats as st
 
-from equity_outcomes.paths import project_root
-from equity_outcomes.targets import (
-    FLAG_ORDER,
+from equity_outcomes.judge import (
+    FLAGS,
     RESULT_COLUMNS,
     ROLLUP_COLUMNS,
     CatalogError,
-    apply_rule,
     default_targets_file,
     evaluate_targets,
     load_catalog,
 )
+from equity_outcomes.judge.evaluate import write_parameters
+from equity_outcomes.judge.rules import intervals, rate
+from equity_outcomes.models.build import run_dbt
+from equity_outcomes.paths import project_root
+from equity_outcomes.warehouse import connect
 
 TARGET_IDS = {
     "absence",
@@ -93,16 +97,25 @@ def school(org, start=None, *, baseline=None, network=1, level="middle"):
     }
 
 
+_WORKDIR: list[Path] = []  # pytest's temporary folder (set by the autouse fixture below)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _workdir(tmp_path_factory):
+    _WORKDIR[:] = [tmp_path_factory.mktemp("warehouses")]
+
+
 def make_con(rows, roster, spans=None):
-    con = duckdb.connect()
+    """A warehouse file (the evaluation's SQL runs on dbt's connection to it) with these tables."""
+    con = connect(Path(tempfile.mkdtemp(dir=_WORKDIR[0])) / "warehouse.duckdb")
     mv_df = pd.DataFrame(rows).astype(
         {"numerator": float, "denominator": float, "value": float, "std_dev": float, "school_year": int}
     )
     con.register("mv_df", mv_df)
     con.execute("""CREATE TABLE metric_values AS SELECT CAST(org_code AS VARCHAR) org_code, org_level,
                    CAST(school_year AS INTEGER) school_year, subgroup, metric, CAST(subject AS VARCHAR) subject,
-                   grade, numerator, denominator, value, std_dev, CAST(is_suppressed AS BOOLEAN) is_suppressed,
-                   source FROM mv_df""")
+                   grade, numerator, denominator, CAST(NULL AS BIGINT) n_students, value, std_dev,
+                   CAST(is_suppressed AS BOOLEAN) is_suppressed, source FROM mv_df""")
     con.unregister("mv_df")
     r = pd.DataFrame(roster).astype({"implementation_start_year": "Int64", "baseline_year": "Int64"})
     con.register("r_df", r)
@@ -206,6 +219,7 @@ def test_catalog_yaml_syntax_and_missing_file(tmp_path):
 
 
 CAT = load_catalog()
+RULE_CASES: dict[str, tuple[str, pd.DataFrame]] = {}  # case -> (target id, comparisons), judged in one dbt run
 
 
 def frame(**cols) -> pd.DataFrame:
@@ -213,69 +227,114 @@ def frame(**cols) -> pd.DataFrame:
     return pd.DataFrame({k: (v if isinstance(v, list) else [v] * n) for k, v in cols.items()})
 
 
-@pytest.mark.parametrize(
-    ("k_current", "rel", "rating"),
-    [
-        (1600, -20.0, 4),  # exactly -20%: met
-        (1602, -19.9, 3),  # just short of -20%: more than half
-        (1800, -10.0, 3),  # exactly half of the required change
-        (1802, -9.9, 2),  # improved, less than half
-        (2000, 0.0, 1),  # no change
-        (2200, 10.0, 1),  # worse
-    ],
-)
-def test_relative_change_boundaries_lower_is_better(k_current, rel, rating):
-    df = frame(
-        b_value=20.0,
-        c_value=100 * k_current / 10000,
-        b_k=2000.0,
-        b_n=10000.0,
-        c_k=float(k_current),
-        c_n=10000.0,
-        mtype="proportion",
-        b_se=np.nan,
-        c_se=np.nan,
-    )
-    out = apply_rule(df, CAT.target("absence"), CAT).iloc[0]
+def rule_case(name: str, target: str, **cols) -> str:
+    RULE_CASES[name] = (target, frame(**cols))
+    return name
+
+
+_RULE_INPUTS = ("b_value", "c_value", "b_ref", "c_ref", "b_k", "c_k", "b_n", "c_n", "b_se", "c_se", "b_ref_se",
+                "c_ref_se", "n_units")
+
+
+@pytest.fixture(scope="module")
+def ruled(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """Every RULE_CASES frame through the SQL rule (eval_rules, one dbt run on a warehouse holding only its input
+    table and the catalog's parameters), then Python's intervals and rating, as the evaluation does."""
+    path = tmp_path_factory.mktemp("rules") / "rules.duckdb"
+    con = connect(path)
+    write_parameters(con, CAT, baseline_year=None, current_year=None, baseline_window=1, peers_k=10)
+    parts = []
+    for name, (target, df) in RULE_CASES.items():
+        d = df.copy()
+        d["org_code"] = [f"{name}#{i}" for i in range(len(d))]
+        d["target_id"] = target
+        parts.append(d)
+    cases = pd.concat(parts, ignore_index=True)
+    for c in _RULE_INPUTS:
+        cases[c] = pd.to_numeric(cases[c], errors="coerce") if c in cases else np.nan
+    cases["mtype"] = cases["mtype"].astype(object) if "mtype" in cases else None
+    cases["b_ok"] = cases["b_ok"].astype("boolean") if "b_ok" in cases else pd.NA
+    cases["b_ok"] = cases["b_ok"].fillna(pd.Series(cases["b_value"].notna(), dtype="boolean"))
+    con.register("cases_df", cases)
+    con.execute(f"""CREATE TABLE eval_rule_inputs AS SELECT 'school' AS row_kind, org_code, target_id,
+                    'all' AS subgroup, '' AS subject, CAST(mtype AS VARCHAR) AS mtype,
+                    {", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RULE_INPUTS)}, CAST(b_ok AS BOOLEAN) b_ok
+                    FROM cases_df""")
+    result = run_dbt(path, "run", "--select", "eval_rules")
+    assert result.success, result.exception
+    rules = con.execute("SELECT * EXCLUDE (row_kind, target_id, subgroup, subject) FROM eval_rules").df()
+    out = cases.drop(columns=["b_ok"]).merge(rules, on="org_code")
+    con.close()
+    out = out.rename(columns={"f_baseline_zero": "baseline_zero_flag", "f_no_baseline_gap": "no_baseline_gap_flag"})
+    judged = {}
+    for name, (target, _) in RULE_CASES.items():
+        part = out[out["org_code"].str.startswith(f"{name}#")].reset_index(drop=True)
+        part = pd.concat([part, intervals(part, CAT.target(target), CAT)], axis=1)
+        rating = rate(part["progress_pct"].to_numpy(dtype=float, na_value=np.nan),
+                      part["forced_rating"].to_numpy(dtype=float, na_value=np.nan), CAT)
+        part["rule_rating"] = np.where(part["rule_problem"] != "", np.nan, rating)
+        judged[name] = part
+    return judged
+
+
+RELATIVE_LOWER = [
+    (1600, -20.0, 4),  # exactly -20%: met
+    (1602, -19.9, 3),  # just short of -20%: more than half
+    (1800, -10.0, 3),  # exactly half of the required change
+    (1802, -9.9, 2),  # improved, less than half
+    (2000, 0.0, 1),  # no change
+    (2200, 10.0, 1),  # worse
+]
+for _k, _rel, _r in RELATIVE_LOWER:
+    rule_case(f"relative_lower_{_k}", "absence", b_value=20.0, c_value=100 * _k / 10000, b_k=2000.0, b_n=10000.0,
+              c_k=float(_k), c_n=10000.0, mtype="proportion", b_se=np.nan, c_se=np.nan)
+
+
+@pytest.mark.parametrize(("k_current", "rel", "rating"), RELATIVE_LOWER)
+def test_relative_change_boundaries_lower_is_better(ruled, k_current, rel, rating):
+    out = ruled[f"relative_lower_{k_current}"].iloc[0]
     assert out["change_rel_pct"] == pytest.approx(rel)
     assert out["rule_rating"] == rating
     assert out["target_value"] == pytest.approx(16.0)
     assert out["progress_pct"] == pytest.approx(rel / -20 * 100)
 
 
-@pytest.mark.parametrize(
-    ("c", "rating"), [(48.0, 4), (47.96, 3), (44.0, 3), (43.96, 2), (40.0, 1), (38.0, 1)]
-)
-def test_relative_change_boundaries_higher_is_better(c, rating):
-    df = frame(b_value=40.0, c_value=c, b_k=np.nan, b_n=np.nan, c_k=np.nan, c_n=np.nan, mtype="proportion")
-    out = apply_rule(df, CAT.target("proficiency"), CAT).iloc[0]
+RELATIVE_HIGHER = [(48.0, 4), (47.96, 3), (44.0, 3), (43.96, 2), (40.0, 1), (38.0, 1)]
+for _c, _r in RELATIVE_HIGHER:
+    rule_case(f"relative_higher_{_c}", "proficiency", b_value=40.0, c_value=_c, b_k=np.nan, b_n=np.nan, c_k=np.nan,
+              c_n=np.nan, mtype="proportion")
+
+
+@pytest.mark.parametrize(("c", "rating"), RELATIVE_HIGHER)
+def test_relative_change_boundaries_higher_is_better(ruled, c, rating):
+    out = ruled[f"relative_higher_{c}"].iloc[0]
     assert out["rule_rating"] == rating
     assert math.isnan(out["ci_low"])  # no counts: no interval
 
 
-def test_relative_change_from_a_baseline_of_zero():
+_ZERO = {"b_value": [0.0, 0.0], "c_value": [0.0, 5.0], "b_k": [0.0, 0.0], "b_n": [40.0, 40.0], "c_k": [0.0, 2.0],
+         "c_n": [40.0, 40.0], "mtype": "proportion"}
+rule_case("zero_lower", "suspension", **_ZERO)
+rule_case("zero_higher", "proficiency", **_ZERO)
+
+
+def test_relative_change_from_a_baseline_of_zero(ruled):
     # lower is better: 0 cannot decrease; holding 0 meets the target, any rise is worse
-    df = frame(
-        b_value=[0.0, 0.0],
-        c_value=[0.0, 5.0],
-        b_k=[0.0, 0.0],
-        b_n=[40.0, 40.0],
-        c_k=[0.0, 2.0],
-        c_n=[40.0, 40.0],
-        mtype="proportion",
-    )
-    out = apply_rule(df, CAT.target("suspension"), CAT)
+    out = ruled["zero_lower"]
     assert list(out["rule_rating"]) == [4, 1]
     assert out["baseline_zero_flag"].all()
     # higher is better: a relative increase from 0 is undefined -> no rating (insufficient_data in the engine)
-    out = apply_rule(df, CAT.target("proficiency"), CAT)
+    out = ruled["zero_higher"]
     assert out["rule_rating"].isna().all()
     assert (out["rule_problem"] != "").all()
 
 
-def test_relative_change_interval_is_katz_and_p_value_two_proportion():
-    df = frame(b_value=20.0, c_value=16.0, b_k=100.0, b_n=500.0, c_k=80.0, c_n=500.0, mtype="proportion")
-    out = apply_rule(df, CAT.target("absence"), CAT).iloc[0]
+rule_case("katz", "absence", b_value=20.0, c_value=16.0, b_k=100.0, b_n=500.0, c_k=80.0, c_n=500.0,
+          mtype="proportion")
+
+
+def test_relative_change_interval_is_katz_and_p_value_two_proportion(ruled):
+    out = ruled["katz"].iloc[0]
     se = math.sqrt(1 / 80 - 1 / 500 + 1 / 100 - 1 / 500)
     assert out["ci_low"] == pytest.approx((0.8 * math.exp(-st.norm.ppf(0.975) * se) - 1) * 100)
     assert out["ci_units"] == "relative_pct"
@@ -285,23 +344,25 @@ def test_relative_change_interval_is_katz_and_p_value_two_proportion():
     assert out["is_distinguishable"] == 0.0  # interval includes no change
 
 
-@pytest.mark.parametrize(("change", "rating"), [(5.0, 4), (2.5, 3), (2.4, 2), (0.0, 1), (-3.0, 1)])
-def test_absolute_change_boundaries(change, rating):
-    df = frame(b_value=50.0, c_value=50.0 + change, b_se=2.0, c_se=2.0, mtype="median", n_units=1.0)
-    out = apply_rule(df, CAT.target("growth"), CAT).iloc[0]
+ABSOLUTE = [(5.0, 4), (2.5, 3), (2.4, 2), (0.0, 1), (-3.0, 1)]
+for _chg, _r in ABSOLUTE:
+    rule_case(f"absolute_{_chg}", "growth", b_value=50.0, c_value=50.0 + _chg, b_se=2.0, c_se=2.0, mtype="median",
+              n_units=1.0)
+
+
+@pytest.mark.parametrize(("change", "rating"), ABSOLUTE)
+def test_absolute_change_boundaries(ruled, change, rating):
+    out = ruled[f"absolute_{change}"].iloc[0]
     assert out["rule_rating"] == rating
     assert out["ci_high"] - out["ci_low"] == pytest.approx(2 * st.norm.ppf(0.975) * math.sqrt(8))
 
 
-def test_share_improved_binomial_and_ratings():
-    df = frame(
-        c_value=[60.0, 50.0, 30.0, 10.0, 0.0],
-        c_k=[60.0, 50.0, 30.0, 10.0, 0.0],
-        c_n=100.0,
-        b_value=np.nan,
-        mtype="proportion",
-    )
-    out = apply_rule(df, CAT.target("perceptions"), CAT)
+rule_case("share_improved", "perceptions", c_value=[60.0, 50.0, 30.0, 10.0, 0.0], c_k=[60.0, 50.0, 30.0, 10.0, 0.0],
+          c_n=100.0, b_value=np.nan, mtype="proportion")
+
+
+def test_share_improved_binomial_and_ratings(ruled):
+    out = ruled["share_improved"]
     assert list(out["rule_rating"]) == [4, 4, 3, 2, 1]
     assert list(out["progress_pct"]) == [120.0, 100.0, 60.0, 20.0, 0.0]
     assert out["p_value"].iloc[0] == pytest.approx(st.binom.sf(59, 100, 0.5))
@@ -310,53 +371,51 @@ def test_share_improved_binomial_and_ratings():
     assert out["ci_units"].iloc[0] == "percent"
 
 
-def test_level_or_increase_both_branches():
-    df = frame(
-        b_value=[60.0, 30.0, 30.0, 30.0],
-        c_value=[55.0, 35.0, 30.0, 10.0],
-        b_k=[60.0, 30.0, 30.0, 30.0],
-        b_n=100.0,
-        c_k=[55.0, 35.0, 30.0, 10.0],
-        c_n=100.0,
-        mtype="proportion",
-        b_ok=True,
-    )
-    out = apply_rule(df, CAT.target("dual_enrollment"), CAT)
+rule_case("level_or_increase", "dual_enrollment", b_value=[60.0, 30.0, 30.0, 30.0], c_value=[55.0, 35.0, 30.0, 10.0],
+          b_k=[60.0, 30.0, 30.0, 30.0], b_n=100.0, c_k=[55.0, 35.0, 30.0, 10.0], c_n=100.0, mtype="proportion",
+          b_ok=True)
+
+
+def test_level_or_increase_both_branches(ruled):
+    out = ruled["level_or_increase"]
     assert list(out["rule_rating"]) == [4, 4, 3, 2]
     assert list(out["met_by"])[:2] == ["level", "increase"]
     assert out["ci_units"].iloc[0] == "percent" and out["ci_units"].iloc[1] == "points"
 
 
-@pytest.mark.parametrize(
-    ("b_sub", "c_sub", "rating", "no_gap"),
-    [
-        (25.0, 29.0, 4, False),  # gap -20 -> -16: closed 20% of the gap
-        (25.0, 27.0, 3, False),  # closed 10%: half of the required change
-        (25.0, 26.0, 2, False),  # closed 5%
-        (25.0, 24.0, 1, False),  # widened
-        (47.0, 46.0, 4, True),  # at/above the state in both years: no gap to close
-        (47.0, 43.0, 1, True),  # a gap opened
-    ],
-)
-def test_gap_closure(b_sub, c_sub, rating, no_gap):
-    df = frame(
-        b_value=b_sub,
-        c_value=c_sub,
-        b_ref=45.0,
-        c_ref=45.0,
-        b_k=b_sub,
-        b_n=100.0,
-        c_k=c_sub,
-        c_n=100.0,
-        mtype="proportion",
-    )
-    out = apply_rule(df, CAT.target("state_gap"), CAT).iloc[0]
+GAPS = [
+    (25.0, 29.0, 4, False),  # gap -20 -> -16: closed 20% of the gap
+    (25.0, 27.0, 3, False),  # closed 10%: half of the required change
+    (25.0, 26.0, 2, False),  # closed 5%
+    (25.0, 24.0, 1, False),  # widened
+    (47.0, 46.0, 4, True),  # at/above the state in both years: no gap to close
+    (47.0, 43.0, 1, True),  # a gap opened
+]
+for _b, _c, _r, _g in GAPS:
+    rule_case(f"gap_{_b}_{_c}", "state_gap", b_value=_b, c_value=_c, b_ref=45.0, c_ref=45.0, b_k=_b, b_n=100.0,
+              c_k=_c, c_n=100.0, mtype="proportion")
+
+
+@pytest.mark.parametrize(("b_sub", "c_sub", "rating", "no_gap"), GAPS)
+def test_gap_closure(ruled, b_sub, c_sub, rating, no_gap):
+    out = ruled[f"gap_{b_sub}_{c_sub}"].iloc[0]
     assert out["rule_rating"] == rating
     assert bool(out["no_baseline_gap_flag"]) is no_gap
     assert out["change_abs"] == pytest.approx(c_sub - b_sub)
 
 
-# ============================================================================================= end to end
+rule_case("share_from_baseline", "perceptions", b_value=[42.0, 40.0, 52.2, 40.0], c_value=[41.0, 45.0, 40.8, 55.0],
+          b_k=[42.0, 40.0, 522.0, 40.0], b_n=[100.0, 100.0, 1000.0, 100.0], c_k=[41.0, 45.0, 408.0, 55.0],
+          c_n=[100.0, 100.0, 1000.0, 100.0], mtype="proportion")
+
+
+def test_share_improved_is_judged_from_the_baseline_share(ruled):
+    """No movement from the baseline share is no progress toward 50%; at or above 50% at baseline and below it
+    now is worse, never partial credit."""
+    out = ruled["share_from_baseline"]
+    assert list(out["rule_rating"]) == [1, 3, 1, 4]
+    assert out["progress_pct"].iloc[1] == pytest.approx(50.0)  # 40 -> 45 is half of the way to 50
+
 
 BOUNDARY = {"S02": 1600, "S03": 1602, "S04": 1800, "S05": 1802, "S06": 2000, "S07": 2200}
 ABS = "pct_absent_10_plus_days"
@@ -517,7 +576,7 @@ def test_results_table_written_with_contract_columns(run):
         .all()
     )
     assert res["flags"].notna().all()
-    known = set(FLAG_ORDER)
+    known = set(FLAGS)
     assert all(set(filter(None, f.split(","))) <= known for f in res["flags"])
     # a rating always comes with its label; never a rating on a non-rated status
     rated = res["rating"].notna()
@@ -812,20 +871,3 @@ def test_baseline_zero_end_to_end(tmp_path):
     assert p["status"] == "insufficient_data" and "baseline_zero" in flags(p)
     assert "relative increase from 0 is undefined" in p["status_reason"]
     assert p["change_abs"] == pytest.approx(10.0)  # the movement is still shown
-
-
-def test_share_improved_is_judged_from_the_baseline_share():
-    """No movement from the baseline share is no progress toward 50%; at or above 50% at baseline and below it
-    now is worse, never partial credit."""
-    df = frame(
-        b_value=[42.0, 40.0, 52.2, 40.0],
-        c_value=[41.0, 45.0, 40.8, 55.0],
-        b_k=[42.0, 40.0, 522.0, 40.0],
-        b_n=[100.0, 100.0, 1000.0, 100.0],
-        c_k=[41.0, 45.0, 408.0, 55.0],
-        c_n=[100.0, 100.0, 1000.0, 100.0],
-        mtype="proportion",
-    )
-    out = apply_rule(df, CAT.target("perceptions"), CAT)
-    assert list(out["rule_rating"]) == [1, 3, 1, 4]
-    assert out["progress_pct"].iloc[1] == pytest.approx(50.0)  # 40 -> 45 is half of the way to 50

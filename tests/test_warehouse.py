@@ -43,7 +43,7 @@ def test_a_bad_memory_setting_is_named_in_the_error(warehouse, monkeypatch):
 
 
 def test_a_model_that_became_a_view_replaces_the_table_an_older_build_left(tmp_path):
-    from equity_outcomes.build import build_models
+    from equity_outcomes.models.build import build_models
 
     con = connect(tmp_path / "old.duckdb")
     con.execute("CREATE TABLE int_student_outcomes AS SELECT 1 AS stale")  # what builds before the change left

@@ -1,6 +1,12 @@
 """equity-outcomes: are our schools closing equity gaps and hitting the targets they committed to?
 
-Library code. Pipelines in ``pipelines/`` wire these functions into Prefect flows; notebooks use ``equity_outcomes.api``.
+The flow of data is the architecture (docs/architecture.md): ``ingest`` (the edge: files -> raw tables) ->
+``models`` (the SQL project: staging -> intermediate -> marts) -> ``judge`` (targets: SQL comparisons, then
+intervals, tests and ratings) -> ``publish`` (scorecards, exports); ``research`` reads the warehouse for notebooks;
+``synth`` makes the demo network. Each package's docstring says what it owns and what it may import; the core
+modules below them (errors, paths, progress, warehouse, workspace, catalog, crosswalk) import only each other.
+``cli``/``commands``, ``stages``, ``runner``, ``reporting`` and ``docgen`` wire the packages; Prefect flows in
+``pipelines/`` wire the stages.
 """
 
 import os as _os

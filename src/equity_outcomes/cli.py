@@ -12,17 +12,9 @@ import sys
 import traceback
 from pathlib import Path
 
+from . import progress
+from .commands import COMMANDS
 from .errors import EquityOutcomesError
-
-COMMANDS: dict[str, tuple[str, object]] = {}
-
-
-def command(name: str, help_text: str):
-    def register(func):
-        COMMANDS[name] = (help_text, func)
-        return func
-
-    return register
 
 
 def _common() -> argparse.ArgumentParser:
@@ -47,11 +39,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import (
-        commands,  # noqa: F401  (registers the commands)
-        progress,
-    )
-
     parser = build_parser()
     args = parser.parse_args(argv)
     display = progress.Display(progress.choose_mode(quiet=args.quiet))

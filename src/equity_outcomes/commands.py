@@ -8,9 +8,19 @@ import time
 from pathlib import Path
 
 from . import paths, progress
-from .cli import command
 from .errors import EquityOutcomesError, InputError
-from .workspace import Workspace, find_workspace, resolve_workspace
+from .workspace import Workspace, default_demo_raw, find_workspace, resolve_workspace
+
+COMMANDS: dict[str, tuple[str, object]] = {}  # name -> (help, function adding the command's arguments)
+
+
+def command(name: str, help_text: str):
+    """Register a subcommand: the decorated function adds its arguments and sets its handler."""
+    def register(func):
+        COMMANDS[name] = (help_text, func)
+        return func
+
+    return register
 
 
 def say(message: str) -> None:
@@ -30,6 +40,15 @@ def use_workspace(a, *, demo: bool = False) -> Workspace | None:
     ws = resolve_workspace(a.workspace, demo=demo)
     if getattr(a, "warehouse", None) is None:
         a.warehouse = ws.warehouse
+    return ws
+
+
+def use_existing_warehouse(a) -> Workspace | None:
+    """:func:`use_workspace` for commands that read what was loaded: the warehouse must exist."""
+    ws = use_workspace(a)
+    if not Path(a.warehouse).exists():
+        raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
+                                  "(equity-outcomes run, or ingest PATH)")
     return ws
 
 
@@ -56,7 +75,7 @@ def _state_formats(text: str) -> set[str]:
 
 @command("synth", "Generate the synthetic network (student extracts, DESE-style exports, roster, known effects).")
 def _synth(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=paths.default_demo_raw())
+    p.add_argument("--out", type=Path, default=default_demo_raw())
     p.add_argument("--seed", type=int, default=20240601)
     p.add_argument("--students", type=int, default=8000)
     p.add_argument("--schools", type=int, default=None)
@@ -112,19 +131,27 @@ def _ingest(p: argparse.ArgumentParser) -> None:
 @command("build", "(Re)build every SQL model (staging -> intermediate -> marts) from what has been ingested.")
 def _build(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
+    p.add_argument("--force", action="store_true", help="rebuild even when no model, catalog or input changed")
+    p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
 
     def handler(a):
         from . import stages
         from .warehouse import StagedWarehouse
 
-        use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path)
-            staged.commit()
-        print(f"built {len(s.models)} models in {s.seconds:.1f} s -> {a.warehouse}")
+            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
+            if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
+                from .models.build import check_model_tests
+
+                with progress.stage("test") as shown:
+                    passed = check_model_tests(staged.work_path)
+                    if shown:
+                        shown.done(f"{passed} model tests passed")
+            if not s.skipped:
+                staged.commit()
+        print(("nothing changed since the last build: no-op" if s.skipped else f"built {len(s.models)} models")
+              + f" in {s.seconds:.1f} s -> {a.warehouse}")
 
     p.set_defaults(handler=handler)
 
@@ -144,10 +171,7 @@ def _growth(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
-        use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
             if not stages.marts_are_built(staged.work_path):
                 stages.build_stage(staged.work_path)
@@ -204,10 +228,7 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
         from . import stages
         from .warehouse import StagedWarehouse
 
-        ws = use_workspace(a)
-        if not Path(a.warehouse).exists():
-            raise EquityOutcomesError(f"warehouse {a.warehouse} does not exist. How to fix: load files first "
-                                      "(equity-outcomes run, or ingest PATH)")
+        ws = use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
             if not stages.marts_are_built(staged.work_path):
                 stages.build_stage(staged.work_path)
@@ -233,7 +254,7 @@ def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="FILE.csv, FILE.parquet or FILE.xlsx")
 
     def handler(a):
-        from .exports import export_table
+        from .research.export import export_table
 
         use_workspace(a)
         n = export_table(a.warehouse, a.table, a.out)
@@ -446,7 +467,7 @@ def _readiness_template(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
 
     def handler(a):
-        from .readiness import write_template
+        from .ingest.readiness import write_template
 
         code = a.school.zfill(8) if a.school else None
         name = None
@@ -520,23 +541,8 @@ def _serve(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=handler)
 
 
-@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX exports.")
-def _scorecards(p: argparse.ArgumentParser) -> None:
-    from .publish.scorecards import add_cli
-
-    _warehouse_arg(p)
-    add_cli(p)
-    publish = p.get_default("handler")
-    p.set_defaults(out=None)
-
-    def handler(a):
-        ws = use_workspace(a)
-        a.out = a.out or ws.dashboards
-        return publish(a)
-
-    p.set_defaults(handler=handler)
-
-
+@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX "
+                       "exports (the same as publish).")
 @command("publish", "Publish the scorecards under the disclosure control (audited before they replace the last "
                     "ones), or --audit DIR: attack a publication's files and report what they give away.")
 def _publish(p: argparse.ArgumentParser) -> None:

@@ -46,6 +46,11 @@ def subgroups() -> dict[str, dict[str, str]]:
     return _load(config_dir())[1]
 
 
+def race_codes() -> list[str]:
+    """The contract's race_ethnicity codes: the subgroups marked race_code (a student's race is its subgroup)."""
+    return [k for k, v in subgroups().items() if v.get("race_code") == "true"]
+
+
 def required_subgroups() -> list[str]:
     return [k for k, v in subgroups().items() if v["required"] == "true"]
 

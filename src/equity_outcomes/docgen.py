@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from . import catalog
+from .ingest.schemas import ALL_TABLES, MAX_YEAR
 from .paths import config_dir, project_root
-from .schemas import ALL_TABLES, MAX_YEAR
 
 
 def _cell(text: object) -> str:
@@ -46,7 +46,7 @@ def student_contract_markdown() -> str:
     out = [
         "# Student data contract",
         "",
-        "_Generated from `src/equity_outcomes/schemas.py` by `equity-outcomes docs`; do not edit by hand._",
+        "_Generated from `src/equity_outcomes/ingest/schemas.py` by `equity-outcomes docs`; do not edit by hand._",
         "",
         "Each table is a UTF-8 CSV with a header row, one file per school year at",
         "`<raw_dir>/student/<school_year>/<table>.csv` (`roster.csv` sits at `<raw_dir>/roster.csv`).",
@@ -87,7 +87,7 @@ def _ingest_limit() -> float:
 def _spellings_markdown() -> list[str]:
     """The spellings mapped at ingest, from config/sis_spellings.yaml and the race rows of the crosswalk."""
     from . import crosswalk
-    from .schemas import RACES
+    from .ingest.schemas import RACES
 
     doc = yaml.safe_load((config_dir() / "sis_spellings.yaml").read_text(encoding="utf-8"))
     out = ["## Spellings mapped at ingest", "",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .build import BuildSummary
 from .ingest.load import LoadSummary
+from .models.build import BuildSummary
 from .warehouse import connect, connect_read_only, table_exists
 
 MAX_QUARANTINE_ROWS = 500
@@ -55,8 +55,8 @@ def mapping_lines(con, load_id: str | None) -> list[str]:
 
 def target_year_rows(con, notes: dict[str, str] | None = None) -> list[dict]:
     """Per target of the latest evaluation: the network schools' baseline years, the judged year, the sources
-    used, and what is missing for the judged year (``notes`` from the evaluation, else targets/judged_year.py)."""
-    from .targets.judged_year import coverage
+    used, and what is missing for the judged year (``notes`` from the evaluation, else judge/judged_year.py)."""
+    from .judge.judged_year import coverage
 
     if not table_exists(con, "target_results"):
         return []

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import stages
-from .build import BuildSummary
 from .ingest.load import LoadSummary
+from .models.build import BuildSummary
 from .warehouse import StagedWarehouse
 
 

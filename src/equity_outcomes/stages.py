@@ -9,9 +9,9 @@ from typing import TypeVar
 import duckdb
 
 from . import progress as progress_display
-from .build import BuildSummary, build_models
 from .errors import EquityOutcomesError
 from .ingest.load import LoadSummary, ingest_into
+from .models.build import BuildSummary, build_models
 from .warehouse import connect, table_exists
 
 Progress = Callable[[str], None] | None
@@ -47,12 +47,14 @@ def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = 
     return load
 
 
-def build_stage(work_path: Path, progress: Progress = None) -> BuildSummary:
+def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False) -> BuildSummary:
+    """Build the SQL models; ``skip_unchanged``: nothing to do when no model, catalog or input changed."""
     with progress_display.stage("build") as shown:
         progress = progress_display.tee(progress)
-        summary = with_connection(work_path, lambda con: build_models(con, progress=progress))
+        summary = with_connection(work_path, lambda con: build_models(con, progress=progress,
+                                                                      skip_unchanged=skip_unchanged))
         if shown:
-            shown.done(f"{len(summary.models)} models built")
+            shown.done("nothing changed: not rebuilt" if summary.skipped else f"{len(summary.models)} models built")
     return summary
 
 
@@ -78,24 +80,19 @@ def evaluate_stage(
     targets_file: Path | None = None, baseline_window: int = 1, progress: Progress = None,
 ) -> dict:
     """Judge every target on one year: ``current_year``, else the latest year with student data
-    (targets/judged_year.py); the result says per target which sources have no data for that year."""
-    from .targets import evaluate_targets
-    from .targets.judged_year import choose_judged_year, coverage
+    (judge/judged_year.py); the result says per target which sources have no data for that year."""
+    from .judge import evaluate_targets
+    from .judge.judged_year import choose_judged_year, coverage
 
     def evaluate(con: duckdb.DuckDBPyConnection):
         year = choose_judged_year(con, current_year)
         if baseline_year is not None and year is not None and baseline_year > year:
             raise EquityOutcomesError(f"the baseline year {baseline_year} is after the judged year {year}. "
                                       "How to fix: pass a --baseline-year before --year.")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            out = evaluate_targets(con, baseline_year=baseline_year, current_year=year,
-                                   targets_file=targets_file, baseline_window=baseline_window)
-            _keep_history(con, year)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        # no transaction around it: the SQL runs on dbt's connection; the caller's staged copy keeps it atomic
+        out = evaluate_targets(con, baseline_year=baseline_year, current_year=year, targets_file=targets_file,
+                               baseline_window=baseline_window)
+        _keep_history(con, year)
         return out, year, (coverage(con, year, targets_file) if year is not None else [])
 
     with progress_display.stage("evaluate") as shown:
@@ -142,7 +139,7 @@ def growth_stage(work_path: Path, *, years: list[int] | None = None, baseline_ye
     """SGPs from score histories into ``student_sgp`` (``equity-outcomes growth``); rebuild the models after it."""
     import dataclasses
 
-    from .growth import compute_growth, load_settings
+    from .judge.growth import compute_growth, load_settings
 
     settings = load_settings()
     if max_order is not None:

@@ -63,6 +63,15 @@ def demo_workspace() -> Workspace:
     return _build(root, DEMO, None, is_demo=True)
 
 
+def default_warehouse() -> Path:
+    """The demo workspace's warehouse (:data:`DEMO`): data/processed/warehouse.duckdb."""
+    return demo_workspace().warehouse
+
+
+def default_demo_raw() -> Path:
+    return demo_workspace().raw[0]
+
+
 def find_workspace(start: Path | None = None) -> Workspace | None:
     """The workspace holding ``start`` (default: the current folder): the nearest folder upwards with an
     ``equity-outcomes.yaml``, or the project checkout (the demo workspace); None outside any workspace."""

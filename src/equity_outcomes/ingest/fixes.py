@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..schemas import ALL_TABLES
+from .schemas import ALL_TABLES
 
 CROSSWALK = "config/subgroup_crosswalk.csv"
 SPELLINGS = "config/sis_spellings.yaml"

@@ -23,18 +23,18 @@ import pandas as pd
 import yaml
 
 from .. import progress as progress_display
-from ..build import ensure_raw_tables
 from ..errors import InputError
 from ..paths import config_dir
-from ..readiness import is_readiness_file, load_readiness_reference
 from ..warehouse import BOOKKEEPING_DDL, table_exists
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
+from .readiness import is_readiness_file, load_readiness_reference
 from .sqlvalidate import validate_and_load
 from .state_files import derive_history, is_state_file, read_state_file
 from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
+from .tables import ensure_raw_tables
 
 # Extracts this large are validated inside DuckDB (same rules, compiled from the pandera schemas) instead of pandas.
 SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
@@ -225,7 +225,7 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:
-    from .. import readiness
+    from . import readiness
 
     read = readiness.read_responses(path, readiness.known_schools(con))
     if len(read.data):

@@ -22,7 +22,7 @@ import yaml
 
 from .. import crosswalk
 from ..paths import config_dir
-from ..schemas import ALL_TABLES
+from .schemas import ALL_TABLES
 
 SPELLINGS_FILE = "sis_spellings.yaml"
 Mapper = Callable[[str], str | None]

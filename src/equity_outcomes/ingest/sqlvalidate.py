@@ -16,9 +16,9 @@ import duckdb
 import pandera.pandas as pa
 
 from ..errors import InputError
-from ..schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
 from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case
 from .pseudonymize import ID_LENGTH, _pads
+from .schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
 from .student import UNKNOWN_SCHOOL
 
 _TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}

@@ -17,9 +17,9 @@ import pandera.errors
 import pandera.pandas as pa
 
 from ..errors import InputError
-from ..schemas import ALL_TABLES, ID_COLUMNS
 from .normalize import KnownCodes, Mapping, normalize_frame
 from .pseudonymize import pseudonymize
+from .schemas import ALL_TABLES, ID_COLUMNS
 
 QUARANTINE_COLUMNS = ["source_row", "column_name", "value_text", "check_name", "message"]
 # A row of a student table whose org_code is not in the roster (checked once a roster is loaded).

@@ -13,7 +13,8 @@ from ..errors import EquityOutcomesError
 
 
 def add_publish_cli(p: argparse.ArgumentParser) -> None:
-    from ..paths import default_warehouse, project_root
+    from ..paths import project_root
+    from ..workspace import default_warehouse
 
     default_out = project_root() / "dashboards"
     p.add_argument("--audit", nargs="?", const="", default=None, type=Path, metavar="DIR",

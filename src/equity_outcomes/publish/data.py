@@ -21,13 +21,6 @@ from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
-DEFAULT_METRICS = (
-    "pct_absent_10_plus_days", "pct_suspended", "pct_out_of_school_suspension", "pct_in_school_suspension",
-    "pct_students_improved_perceptions", "pct_students_improved_competencies", "pct_meeting_or_exceeding",
-    "pct_proficient_or_advanced", "median_sgp", "capstone_mean_score", "pct_masscore_complete",
-    "pct_grads_dual_enrollment", "pct_ap_score_3_plus", "pct_ap_tests_score_3_5", "pct_grads_postsecondary",
-    "pct_teachers_improved_efficacy",
-)
 TARGET_COLUMNS = [
     "org_code", "org_level", "subgroup", "target_id", "subject", "metric", "source", "baseline_year",
     "baseline_value", "current_year", "current_value", "change_abs", "change_rel_pct", "target_value",
@@ -182,7 +175,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         network_codes = set(default_pages)
 
     # metric values with state averages and group keys, one query
-    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else set(DEFAULT_METRICS)))
+    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else {m for t in targets.values() for m in t.metrics}))
     if "baseline_metric" in tr.columns:
         metric_ids = sorted(set(metric_ids) | set(tr["baseline_metric"].dropna().astype(str)))
     published_subgroups = ["all", *labels.REQUIRED_SUBGROUPS] + [comps[g] for g in labels.REQUIRED_SUBGROUPS
@@ -190,7 +183,10 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     orgs = sorted(set(pages) | network_codes | {"network"})
     mv = pd.DataFrame()
     if "metric_values" in objects and metric_ids:
-        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps)
+        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps,
+                                with_state="metric_gaps" in objects)
+        if "metric_gaps" not in objects:
+            warnings.append("the warehouse has no metric_gaps view: no state averages beside the trends")
     else:
         warnings.append("the warehouse has no metric_values table: no trend charts")
     say(f"scorecards: read {len(tr):,} target results and {len(mv):,} metric values")
@@ -253,14 +249,15 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
             id=tid, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
             short=base.short, category=base.category if tid in targets else (text(r.get("category")) or "Other"),
             rule=text(r.get("rule")) or base.rule, direction=text(r.get("direction")) or base.direction,
-            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order)
+            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order,
+            reference=text(r.get("reference")) or base.reference, metrics=base.metrics)
     return out
 
 
 def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics: list[str], subgroups: list[str],
-                       comps: dict[str, str]) -> pd.DataFrame:
-    """Published-scope rows of metric_values with the state average beside each (the metric_gaps rule: the state
-    all-students value of the same year, metric, subject, grade and source, else DESE's), and two group keys
+                       comps: dict[str, str], *, with_state: bool = True) -> pd.DataFrame:
+    """Published-scope rows of metric_values with the state average beside each (read from metric_gaps, where the
+    state-gap rule is defined once: models/marts/metric_gaps.sql), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
     subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL"
@@ -282,14 +279,14 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     for name, frame in dicts.items():
         con.register(name, frame)
     try:
-        df = con.execute("""
+        df = con.execute(f"""
             WITH m AS (
                 SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
                        sg.i AS sg_i, sg.pair_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
                        so.i AS source_i, m.metric, m.subject, m.grade, m.source,
                        m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
-                       m.numerator::DOUBLE AS numerator
-                FROM metric_values m
+                       m.numerator::DOUBLE AS numerator, m.state_value
+                FROM {"metric_gaps" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
                 JOIN eo_pub_orgs o ON o.org_code = m.org_code
                 JOIN eo_pub_metrics mt ON mt.metric = m.metric
                 JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup
@@ -298,23 +295,13 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                 LEFT JOIN eo_pub_subjects sj ON sj.subject = m.subject
                 WHERE (m.org_level = 'school' AND m.org_code <> 'network')
                    OR (m.org_level = 'network' AND m.org_code = 'network')
-            ),
-            st AS (
-                SELECT school_year::INTEGER AS school_year, metric, subject, grade, source, any_value(value) AS v
-                FROM metric_values
-                WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL
-                GROUP BY ALL
             )
             SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
-                   m.n_students, m.value, m.is_suppressed, m.numerator, coalesce(s1.v, s2.v) AS state_value,
+                   m.n_students, m.value, m.is_suppressed, m.numerator, m.state_value,
                    CASE WHEN m.pair_i IS NOT NULL THEN hash(m.org_i, m.lvl_i, m.school_year, m.metric_i, m.subj_i,
                                                              m.grade_i, m.source_i, m.pair_i) END AS _pair_key,
                    hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
             FROM m
-            LEFT JOIN st s1 ON s1.school_year = m.school_year AND s1.metric = m.metric
-                 AND s1.subject IS NOT DISTINCT FROM m.subject AND s1.grade = m.grade AND s1.source = m.source
-            LEFT JOIN st s2 ON s2.school_year = m.school_year AND s2.metric = m.metric
-                 AND s2.subject IS NOT DISTINCT FROM m.subject AND s2.grade = m.grade AND s2.source = 'dese'
         """).df()
     finally:
         for name in dicts:

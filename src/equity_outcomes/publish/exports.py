@@ -22,6 +22,7 @@ import pandas as pd
 from . import labels
 from .data import Site, text
 from .html import lowest, subgroup_label, subject_label
+from .network import matrix_columns  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_text, write_xlsx
 
 SCORECARD_EXPORT = [
@@ -265,7 +266,6 @@ class Exports:
 
     def _matrix(self):
         site = self.site
-        from .scorecards import matrix_columns  # shared with the network page
 
         school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
         cols = matrix_columns(site, school_rows)

@@ -15,7 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .. import schemas
+from ..ingest import schemas
 from . import params as P
 from .students import ACHIEVEMENT_LEVELS, COURSES, SUBJECTS
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import schemas
 from ..errors import InputError
+from ..ingest import schemas
 from . import params as P
 from .dese_exports import DeseAccumulator, write_exports
 from .effects import EffectsTracker, build_known_effects
@@ -135,7 +135,7 @@ def generate_network(
     if acc is not None:
         files += write_exports(net, acc, out_dir, progress)
     if readiness:
-        from ..readiness import generate_readiness
+        from .readiness import generate_readiness
 
         roster_df = pd.read_csv(roster, dtype={"org_code": str, "district_code": str})
         # workbooks as schools send them for a demo-sized network; one long CSV per year at scale

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import params as P
+from .demographics import draw_demographics, expected_latent
 
 LEVEL_GRADES = {"elementary": tuple(range(0, 6)), "middle": (6, 7, 8), "high": (9, 10, 11, 12)}
 TEMPLATES = {
@@ -328,8 +329,6 @@ def _gap_deltas(net: Network, rng: np.random.Generator) -> None:
 
     Expectations come from a pilot draw of each school's demographic profile (the same model the students use).
     """
-    from .students import draw_demographics, expected_latent
-
     means, weights = [], []
     pilot: dict[int, tuple[float, float]] = {}
     for s in net.schools:

@@ -138,6 +138,7 @@ class DeseConfig:
     filename_patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
     checks_measures: dict[str, dict[str, Any]]
     checks_prefixes: tuple[tuple[str, dict[str, Any]], ...]
+    income_subgroup: str
     income_definitions: tuple[tuple[int, int, str], ...]
     global_roles: dict[str, str]
     role_patterns: tuple[tuple[re.Pattern[str], str], ...]
@@ -243,6 +244,7 @@ def load_config(path: Path | None = None) -> DeseConfig:
                                 for p in raw.get("filename_patterns") or []),
         checks_measures={str(k): dict(v) for k, v in (checks.get("measures") or {}).items()},
         checks_prefixes=tuple((str(k), dict(v)) for k, v in (checks.get("prefixes") or {}).items()),
+        income_subgroup=str(raw.get("income_subgroup") or ""),
         income_definitions=tuple((*year_range(d["years"], where), str(d["value"]))
                                  for d in raw.get("income_definitions") or []),
         global_roles=global_roles,

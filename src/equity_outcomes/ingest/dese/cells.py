@@ -129,10 +129,12 @@ def _out_of_range(measures: np.ndarray, value: np.ndarray) -> np.ndarray:
 
 
 def income_definition(subgroups: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """The low-income definition DESE used in each cell's year, for low_income and its intersections."""
+    """The low-income definition DESE used in each cell's year, for the income subgroup (config/dese_reports.yaml
+    income_subgroup) and its intersections."""
     out = np.full(len(subgroups), None, dtype=object)
     sub = pd.Series(subgroups, dtype=object).fillna("")
-    low = (sub.eq("low_income") | sub.str.startswith("low_income_")).to_numpy() & pd.notna(years)
+    income = CONFIG.income_subgroup
+    low = (sub.eq(income) | sub.str.startswith(f"{income}_")).to_numpy() & pd.notna(years)
     for y in pd.unique(years[low]):
         value = next((v for lo, hi, v in CONFIG.income_definitions if lo <= int(y) <= hi), None)
         out[low & (years == y)] = value
@@ -147,7 +149,7 @@ def _fractions_to_percent(spec: ReportSpec, measure: np.ndarray, value: np.ndarr
     out = value.copy()
     scaled = []
     for m in pd.unique(measure[pd.notna(measure)]):
-        if not (str(m).startswith("pct_") or m == "attendance_rate"):
+        if not (_check(str(m)) or {}).get("percent"):  # a percentage measure (config/dese_reports.yaml checks)
             continue
         v = value[measure == m]
         v = v[~np.isnan(v)]

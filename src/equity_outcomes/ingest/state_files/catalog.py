@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -136,3 +137,17 @@ def family(family_id: str) -> Family:
 
 def families() -> dict[str, Family]:
     return dict(_load(config_dir()))
+
+
+def normalized_label(label: str) -> str:
+    """A column label without case, spaces or punctuation (``OFF ID`` -> ``offid``)."""
+    return re.sub(r"[^a-z0-9]", "", label.lower())
+
+
+def header_matches(row: list[str], fam: Family, record: str) -> bool:
+    """True if the row is this record's header (element ids, or an edition's header aliases, in order)."""
+    names = {normalized_label(e.id) for e in fam.records[record]} | {normalized_label(a) for v in fam.versions for a in v.header_alias.values()}
+    cells = [normalized_label(c) for c in row]
+    return len(cells) == len(fam.records[record]) and sum(c in names for c in cells) >= 0.8 * len(cells)
+
+

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import InputError
-from ...schemas import ALL_TABLES
+from ..schemas import ALL_TABLES
 from ..student import _read_text
-from .catalog import family
+from .catalog import family, header_matches
 from .mcas import is_results_header
-from .ssdr import header_matches
 
 SUFFIXES = {".csv", ".txt", ".dat"}
 SAMPLE_BYTES = 64 * 1024

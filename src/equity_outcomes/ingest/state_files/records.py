@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ...errors import InputError
-from ...schemas import ALL_TABLES, ID_COLUMNS
 from ..pseudonymize import pseudonymize
+from ..schemas import ALL_TABLES, ID_COLUMNS
 from ..student import QUARANTINE_COLUMNS, _read_text, _validate_rows
 from .catalog import Family, Version
 

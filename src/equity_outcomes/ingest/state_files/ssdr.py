@@ -10,30 +10,19 @@ are not in it; a district that tracks them keeps them in the contract's discipli
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
 from ...errors import InputError
-from .catalog import Family, Version, family
+from .catalog import Family, Version, family, header_matches
+from .catalog import normalized_label as _norm
 from .records import Checks, StateRead, positional, to_contract
 
 FAMILY = "ssdr"
 SOURCES = {"school_year": "folder year", "student_id": "SASID", "org_code": "SCH CODE (offense file)",
            "incident_id": "OFF ID", "action": "DAT", "days_missed": "DM"}
-
-
-def _norm(label: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", label.lower())
-
-
-def header_matches(row: list[str], fam: Family, record: str) -> bool:
-    """True if the row is this record's header (element ids, or an edition's header aliases, in order)."""
-    names = {_norm(e.id) for e in fam.records[record]} | {_norm(a) for v in fam.versions for a in v.header_alias.values()}
-    cells = [_norm(c) for c in row]
-    return len(cells) == len(fam.records[record]) and sum(c in names for c in cells) >= 0.8 * len(cells)
 
 
 def version_of(fam: Family, school_year: int, header: list[str] | None) -> Version:

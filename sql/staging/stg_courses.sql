@@ -1,5 +1,0 @@
--- stg_courses
--- Grain: one row per student x school_year x advanced course.
-CREATE OR REPLACE VIEW stg_courses AS
-SELECT school_year::INTEGER AS school_year, student_id, org_code, course_id, course_type, ap_exam_score
-FROM raw_student_courses;

@@ -1,0 +1,125 @@
+"""The readiness item catalog (``config/readiness_items.csv``) and rating scale (``config/readiness_scale.csv``).
+
+The catalog is the School Planning Tool's needs assessment as data: 6 Conditions (35 items) and 5 Principles
+(48 items), 83 items in all, each with its text exactly as the tool prints it (CCSSO references kept, HTML entities
+decoded, HTML tags removed). ``tests/test_readiness.py`` re-parses the seed and compares.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from ...errors import EquityOutcomesError
+from ...paths import config_dir
+
+ITEMS_FILE = "readiness_items.csv"
+SCALE_FILE = "readiness_scale.csv"
+CATALOG_COLUMNS = ["area_type", "area_number", "area_name", "item_number", "item_id", "item_text", "ccsso_reference"]
+AREA_TYPES = ("condition", "principle")
+# The planning tool's item counts: (area_type, area_number) -> items.
+EXPECTED_COUNTS: dict[tuple[str, int], int] = {
+    ("condition", 1): 8,
+    ("condition", 2): 3,
+    ("condition", 3): 6,
+    ("condition", 4): 5,
+    ("condition", 5): 3,
+    ("condition", 6): 10,
+    ("principle", 1): 8,
+    ("principle", 2): 12,
+    ("principle", 3): 10,
+    ("principle", 4): 13,
+    ("principle", 5): 5,
+}
+RATINGS = (1, 2, 3, 4)
+SKIP = "skip"
+
+CATALOG_SCHEMA = pa.DataFrameSchema(
+    {
+        "area_type": pa.Column(str, pa.Check.isin(AREA_TYPES)),
+        "area_number": pa.Column(int, pa.Check.in_range(1, 9), coerce=True),
+        "area_name": pa.Column(str, pa.Check.str_length(1, 200)),
+        "item_number": pa.Column(int, pa.Check.in_range(1, 99), coerce=True),
+        "item_id": pa.Column(str, pa.Check.str_matches(r"^[CP]\d\.\d{1,2}$"), unique=True),
+        "item_text": pa.Column(str, pa.Check.str_length(1, 2000)),
+        "ccsso_reference": pa.Column(str, nullable=True),
+    },
+    checks=[
+        pa.Check(
+            lambda df: df["item_id"]
+            == df["area_type"].str[0].str.upper() + df["area_number"].astype(str) + "." + df["item_number"].astype(str),
+            name="item_id = C|P<area_number>.<item_number>",
+        )
+    ],
+    strict=True,
+    name="readiness_items",
+)
+
+
+def _catalog_error(path: Path, detail: str) -> EquityOutcomesError:
+    return EquityOutcomesError(
+        f"the readiness item catalog {path} is broken: {detail}. "
+        "How to fix: restore config/readiness_items.csv from version control."
+    )
+
+
+@lru_cache(maxsize=4)
+def _load_items(path_str: str) -> pd.DataFrame:
+    path = Path(path_str)
+    if not path.exists():
+        raise _catalog_error(path, "the file is missing")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame["ccsso_reference"] = frame.get("ccsso_reference", pd.Series(dtype=str)).replace("", None)
+    try:
+        frame = CATALOG_SCHEMA.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        raise _catalog_error(path, err.failure_cases.head(5).to_string()) from None
+    counts = frame.groupby(["area_type", "area_number"]).size().to_dict()
+    if counts != EXPECTED_COUNTS:
+        raise _catalog_error(path, f"item counts per area {counts} differ from the planning tool {EXPECTED_COUNTS}")
+    if frame.groupby(["area_type", "area_number"])["area_name"].nunique().max() != 1:
+        raise _catalog_error(path, "an area has more than one name")
+    return frame[CATALOG_COLUMNS].reset_index(drop=True)
+
+
+def items(path: Path | None = None) -> pd.DataFrame:
+    """The 83 catalog items in planning-tool order (conditions, then principles), validated."""
+    return _load_items(str(path or config_dir() / ITEMS_FILE)).copy()
+
+
+def item_ids(path: Path | None = None) -> list[str]:
+    return items(path)["item_id"].tolist()
+
+
+def areas(path: Path | None = None) -> pd.DataFrame:
+    """One row per area: area_type, area_number, area_name, n_items, area_key (C1..C6, P1..P5), area_label."""
+    frame = items(path)
+    out = (
+        frame.groupby(["area_type", "area_number", "area_name"], sort=False)
+        .size()
+        .rename("n_items")
+        .reset_index()
+    )
+    out["area_key"] = out["area_type"].str[0].str.upper() + out["area_number"].astype(str)
+    out["area_label"] = out["area_type"].str.title() + " " + out["area_number"].astype(str) + ": " + out["area_name"]
+    return out
+
+
+@lru_cache(maxsize=4)
+def _load_scale(path_str: str) -> pd.DataFrame:
+    path = Path(path_str)
+    if not path.exists():
+        raise _catalog_error(path, "the file is missing")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if list(frame.columns) != ["value", "label", "description"] or set(frame["value"]) != {"1", "2", "3", "4", SKIP}:
+        raise _catalog_error(path, "expected columns value,label,description and values 4,3,2,1,skip")
+    return frame
+
+
+def scale(path: Path | None = None) -> pd.DataFrame:
+    """The rating scale: value (4, 3, 2, 1, skip), label, description."""
+    return _load_scale(str(path or config_dir() / SCALE_FILE)).copy()

@@ -1,0 +1,80 @@
+"""Warehouse hooks: the catalog as ``ref_readiness_items`` / ``ref_readiness_scale`` and the typed raw table."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from ...warehouse import table_exists
+from . import catalog
+
+RAW_TABLE = "raw_readiness_responses"
+RAW_DDL = f"""
+CREATE TABLE IF NOT EXISTS {RAW_TABLE} (
+    load_id      VARCHAR,
+    source_file  VARCHAR,
+    source_sheet VARCHAR,   -- NULL for CSV files
+    source_row   BIGINT,    -- Excel row of the item, or 1-based CSV line (header = 1)
+    org_code     VARCHAR,
+    school_year  INTEGER,
+    rater_id     VARCHAR,
+    rater_role   VARCHAR,
+    item_id      VARCHAR,
+    rating       INTEGER,   -- 1-4; NULL when skipped
+    is_skipped   BOOLEAN
+)
+"""
+REF_ITEMS_DDL = """
+CREATE OR REPLACE TABLE ref_readiness_items (
+    area_type VARCHAR, area_number INTEGER, area_name VARCHAR, item_number INTEGER, item_id VARCHAR,
+    item_text VARCHAR, ccsso_reference VARCHAR
+)
+"""
+REF_SCALE_DDL = "CREATE OR REPLACE TABLE ref_readiness_scale (rating INTEGER, label VARCHAR, description VARCHAR)"
+
+
+def raw_frame(data: pd.DataFrame, load_id: str) -> pd.DataFrame:
+    """A reader's ``data`` with the load_id in front: ready to INSERT BY NAME into ``raw_readiness_responses``."""
+    out = data.copy()
+    out.insert(0, "load_id", load_id)
+    return out
+
+
+def load_readiness_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create ``ref_readiness_items`` and ``ref_readiness_scale`` from config, and create an empty typed
+    ``raw_readiness_responses`` if it is missing. Call before the SQL models run."""
+    scale = catalog.scale()
+    scale = scale[scale["value"] != catalog.SKIP].assign(rating=lambda d: d["value"].astype(int))
+    con.execute(REF_ITEMS_DDL)
+    con.execute(REF_SCALE_DDL)
+    frames = {
+        "ref_readiness_items": catalog.items()[catalog.CATALOG_COLUMNS],
+        "ref_readiness_scale": scale[["rating", "label", "description"]],
+    }
+    for table, frame in frames.items():
+        con.register("_readiness_ref", frame)
+        try:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _readiness_ref")
+        finally:
+            con.unregister("_readiness_ref")
+    if not table_exists(con, RAW_TABLE):
+        con.execute(RAW_DDL)
+
+
+def quarantine_frame(quarantine: pd.DataFrame, load_id: str, table_name: str = "readiness_responses") -> pd.DataFrame:
+    """A reader's quarantine in the warehouse ``quarantine`` table's columns (load_id, source_file, source_row,
+    table_name, column_name, value_text, check_name, message). The sheet is kept in the message, which starts with
+    "sheet 'Readiness 2', cell D14: ..."."""
+    out = quarantine.drop(columns=["source_sheet"]).copy()
+    out.insert(0, "load_id", load_id)
+    out.insert(3, "table_name", table_name)
+    return out
+
+
+def known_schools(con: duckdb.DuckDBPyConnection) -> set[str] | None:
+    """The roster's org codes already in the warehouse (``raw_student_roster``), or None when no roster is loaded
+    (then only the 8-digit format of org_code is checked)."""
+    if not table_exists(con, "raw_student_roster"):
+        return None
+    codes = {r[0] for r in con.execute("SELECT DISTINCT org_code FROM raw_student_roster").fetchall() if r[0]}
+    return codes or None

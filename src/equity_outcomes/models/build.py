@@ -1,0 +1,267 @@
+"""(Re)build the SQL models from what has been ingested: the dbt project shipped in ``equity_outcomes/models``
+(staging -> intermediate -> marts, seeds from the CSV catalogs) run by dbt-core with the duckdb adapter.
+
+The library owns the run: it creates the typed raw tables the models read, points dbt's profile at the caller's
+warehouse file, keeps dbt's target folder and logs in a cache folder (the package may be read-only) and turns
+dbt's results into a :class:`BuildSummary` or one :class:`EquityOutcomesError` naming the failing model's file.
+``run_model_tests`` runs the grain and value tests declared in each layer's ``schema.yml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from ..errors import EquityOutcomesError
+from ..ingest.readiness import load_readiness_reference
+from ..ingest.tables import ensure_raw_tables
+from ..paths import cache_dir, config_dir, models_dir
+from ..progress import step
+from ..warehouse import object_kind, table_exists
+
+LAYERS = ["staging", "intermediate", "marts", "evaluate"]
+EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
+WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
+STATE_TABLE = "build_state"
+
+# Written by equity_outcomes.judge.growth, read by int_student_sgp (a source): created empty so every model builds.
+STUDENT_SGP_DDL = """
+CREATE TABLE IF NOT EXISTS student_sgp (
+    student_id   VARCHAR,    -- pseudonymized at ingest
+    org_code     VARCHAR,    -- the school of the current score
+    school_year  INTEGER,
+    grade        VARCHAR,
+    subject      VARCHAR,
+    sgp          SMALLINT,   -- 1..99
+    sgp_order    SMALLINT,   -- prior scores used (1..max_order)
+    cohort_n     INTEGER,    -- students the quantile model was fitted on
+    norm_group   VARCHAR,    -- 'cohort <year>' or 'baseline <year>' (baseline-referenced)
+    prior_grades VARCHAR,    -- the progression used, most recent first: '08@2022,07@2021'
+    source       VARCHAR,    -- 'computed: SGP method (quantile regression on B-splines of priors)'
+    computed_at  TIMESTAMP
+)
+"""
+
+
+@dataclass
+class BuildSummary:
+    models: list[tuple[str, float, int | None]] = field(default_factory=list)  # (layer/model, seconds, rows)
+    seconds: float = 0.0
+    skipped: bool = False  # nothing changed since the last build (skip_unchanged)
+
+
+def model_files(root: Path | None = None) -> list[Path]:
+    """The SQL model files, layer by layer (dbt orders the runs by their ``ref()``s)."""
+    root = root or models_dir()
+    return [p for layer in LAYERS for p in sorted((root / layer).glob("*.sql"))]
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file behind the connection's current database."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if not row or not row[0]:
+        raise EquityOutcomesError("the SQL models build into a warehouse file, not an in-memory database")
+    return Path(row[0])
+
+
+@contextlib.contextmanager
+def _pointed_at(warehouse: Path) -> Iterator[None]:
+    previous = os.environ.get(WAREHOUSE_ENV)
+    os.environ[WAREHOUSE_ENV] = str(warehouse)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+
+
+def dbt_work_dir(project: Path | None = None) -> Path:
+    """dbt's scratch for one SQL project (checkouts and installs on one machine do not share it)."""
+    project = (project or models_dir()).resolve()
+    return cache_dir() / "dbt" / hashlib.sha256(str(project).encode()).hexdigest()[:12]
+
+
+def dbt_target_dir(project: Path | None = None) -> Path:
+    """dbt's target folder (manifest, compiled SQL ``compiled/equity_outcomes/<layer>/<model>.sql``)."""
+    return dbt_work_dir(project) / "target"
+
+
+def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks: list | None = None):
+    """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``. ``project`` replaces
+    the shipped SQL project (a copy with a model changed, for experiments); ``callbacks`` receive dbt's events."""
+    from dbt.cli.main import dbtRunner
+
+    project = project or models_dir()
+    with _pointed_at(warehouse):
+        try:
+            return dbtRunner(callbacks=callbacks or []).invoke([
+                *args, "--project-dir", str(project), "--profiles-dir", str(project),
+                "--target-path", str(dbt_target_dir(project)), "--log-path", str(dbt_work_dir(project) / "logs"),
+                "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
+            ])
+        finally:
+            _release_warehouse()
+
+
+def _progress_events(progress: Callable[[str], None] | None) -> list:
+    """A dbt event callback that reports each seed and model as dbt finishes it (``progress.step``)."""
+    if progress is None:
+        return []
+    layers = {p.stem: p.parent.name for p in model_files()}
+
+    def on_event(msg) -> None:
+        if msg.info.name in ("LogModelResult", "LogSeedResult"):
+            d = msg.data
+            layer = layers.get(d.node_info.node_name, "seeds" if msg.info.name == "LogSeedResult" else "reference")
+            step(progress, d.index, d.total, f"built {layer}/{d.node_info.node_name} ({d.execution_time:.1f} s)")
+
+    return [on_event]
+
+
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB connection for the next command of the process; close it, so the file is not
+    held open (another process could not open it, not even read-only)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+        DuckDBConnectionManager.close_all_connections()
+
+
+def _node_results(result) -> list:
+    return list(getattr(result.result, "results", None) or [])
+
+
+def dbt_failure(result, what: str) -> EquityOutcomesError:
+    for r in _node_results(result):
+        if str(r.status) in ("error", "fail"):
+            node = r.node
+            return EquityOutcomesError(
+                f"{what}: {node.resource_type} {node.original_file_path} failed: {r.message}. The warehouse is left "
+                "as it was (commands build on a staged copy). How to fix: correct the model (or the config it "
+                "reads) and run build again."
+            )
+    return EquityOutcomesError(f"{what} failed: {result.exception}. How to fix: see the message and run build again.")
+
+
+def source_tables(project: Path | None = None) -> list[str]:
+    """The tables other stages write and the models read (the ``raw`` sources of the project's schema.yml)."""
+    names = []
+    for path in sorted((project or models_dir()).rglob("schema.yml")):
+        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []:
+            names += [t["name"] for t in source.get("tables") or [] if source.get("name") == "raw"]
+    return names
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """What a build depends on: every file of the SQL project and the catalogs, the loaded files (load_audit), the
+    SGP runs (growth_runs) and the row count of every source table. The same fingerprint twice means a rebuild would change nothing."""
+    digest = hashlib.sha256()
+    for root in (models_dir(), config_dir()):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for table in source_tables():
+        if table_exists(con, table):
+            digest.update(f"{table}:{con.execute(f'SELECT count(*) FROM {table}').fetchone()[0]}".encode())
+    for audit in ("load_audit", "growth_runs"):  # every load, every SGP computation
+        if table_exists(con, audit):
+            for row in con.execute(f"SELECT * FROM {audit} ORDER BY ALL").fetchall():
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def _last_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not table_exists(con, STATE_TABLE):
+        return None
+    row = con.execute(f"SELECT fingerprint FROM {STATE_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+def _record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS "
+                "SELECT ? AS fingerprint, current_timestamp AS built_at", [fingerprint])
+
+
+def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
+    summary = BuildSummary()
+    for r in _node_results(result):
+        node = r.node
+        if node.resource_type != "model":
+            continue
+        layer = Path(node.original_file_path).parts[0]
+        name = node.alias or node.name
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if object_kind(con, name) == "TABLE" else None
+        summary.models.append((f"{layer}/{node.name}", float(r.execution_time), rows))
+    return summary
+
+
+def build_models(
+    con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False,
+    project: Path | None = None,
+) -> BuildSummary:
+    """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
+
+    The connection must not hold an open transaction: dbt works on its own connection to the same file. A failing
+    model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
+    build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
+    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. ``project``: see :func:`run_dbt`.
+    """
+    started = time.perf_counter()
+    ensure_raw_tables(con)
+    load_readiness_reference(con)
+    con.execute(STUDENT_SGP_DDL)
+    fingerprint = inputs_fingerprint(con)
+    if skip_unchanged and fingerprint == _last_fingerprint(con) and table_exists(con, "metric_values"):
+        if progress:
+            progress("no model, catalog or input changed since the last build: nothing to do")
+        return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
+    con.execute("CHECKPOINT")
+    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
+                     project=project,
+                     callbacks=_progress_events(progress))
+    if not result.success:
+        raise dbt_failure(result, "SQL build")
+    summary = _summary(con, result)
+    _record_fingerprint(con, fingerprint)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[str, str, str]]:
+    """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file; those
+    of the evaluate models too when ``evaluated`` (targets were evaluated on it). Returns (test, status, message)
+    per test; raises nothing for failing tests, only when dbt itself fails."""
+    result = run_dbt(Path(warehouse), "test", *(() if evaluated else ("--exclude", EVALUATE_MODELS)))
+    rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)
+            if r.node.resource_type == "test"]
+    if not rows and not result.success:
+        raise dbt_failure(result, "SQL model tests")
+    return rows
+
+
+def check_model_tests(warehouse: Path, progress: Callable[[str], None] | None = None, *,
+                      evaluated: bool = False) -> int:
+    """Run the model tests; raise one error listing every failing test, else return how many passed."""
+    results = run_model_tests(warehouse, evaluated=evaluated)
+    failed = [f"{name}: {message}" for name, status, message in results if status not in ("pass", "success")]
+    if failed:
+        raise EquityOutcomesError(
+            f"{len(failed)} of {len(results)} model tests failed:\n  " + "\n  ".join(failed)
+            + "\nHow to fix: a grain test names the repeated key columns; find the rows with that key in the model "
+            "and correct the model or its input."
+        )
+    if progress:
+        progress(f"{len(results)} model tests passed (grains, not null, accepted values, relationships)")
+    return len(results)

@@ -1,0 +1,50 @@
+-- eval_observations: the metric_values rows the targets of this evaluation read, ready to pool.
+-- Grain: one row per org_code x org_level x school_year x subgroup x metric x subject x grade x source
+--   (school and state rows of the targets' metrics; the targets' subgroups, their complements and 'all').
+--   subject '' when the metric has none; k, n: counts (a proportion's missing count is rebuilt from its percent,
+--   rounded half to even); se: the standard error of value by metric type (proportion, mean, median);
+--   valid: a value that is not suppressed.
+{{ config(materialized='table') }}
+WITH wanted_subgroups AS (
+    SELECT 'all' AS subgroup
+    UNION SELECT item FROM {{ source('evaluate', 'eval_target_items') }} WHERE kind = 'subgroup'
+    UNION SELECT s.complement
+    FROM {{ source('evaluate', 'eval_target_items') }} i
+    JOIN {{ source('evaluate', 'eval_targets') }} t USING (target_id)
+    JOIN {{ ref('subgroups') }} s ON s.subgroup = i.item
+    WHERE i.kind = 'subgroup' AND (t.rule = 'gap_closure' OR t.reference IS NOT NULL) AND s.complement IS NOT NULL
+),
+types AS (
+    SELECT item AS metric, max(text) AS mtype
+    FROM {{ source('evaluate', 'eval_catalog_items') }} WHERE kind = 'metric_type' GROUP BY ALL
+),
+picked AS (
+    SELECT m.org_code, m.org_level, m.school_year, m.subgroup, m.metric, coalesce(m.subject, '') AS subject,
+           coalesce(m.grade, 'all') AS grade, m.source, t.mtype, t.mtype = 'proportion' AS prop,
+           {{ fin('m.numerator') }} AS k0, {{ fin('m.denominator') }} AS n0, {{ fin('m.value') }} AS v0,
+           {{ fin('m.std_dev') }} AS sd, coalesce(m.is_suppressed, FALSE) AS is_suppressed
+    FROM {{ ref('metric_values') }} m
+    LEFT JOIN types t USING (metric)
+    WHERE m.org_level IN ('school', 'state')
+      AND m.metric IN (SELECT item FROM {{ source('evaluate', 'eval_target_items') }} WHERE kind = 'metric')
+      AND m.subgroup IN (SELECT subgroup FROM wanted_subgroups)
+),
+valued AS (
+    SELECT *,
+        CASE WHEN v0 IS NULL AND prop AND k0 IS NOT NULL AND n0 > 0 THEN 100 * k0 / n0 ELSE v0 END AS value,
+        CASE WHEN n0 >= 0 THEN n0 END AS n
+    FROM picked
+)
+SELECT org_code, org_level, CAST(school_year AS INTEGER) AS school_year, subgroup, metric, subject, grade, source,
+       mtype, value, n, is_suppressed,
+       CASE WHEN k0 IS NULL AND prop AND value IS NOT NULL AND n0 IS NOT NULL THEN round_even(value * n0 / 100, 0)
+            ELSE k0 END AS k,
+       CASE WHEN prop THEN
+                CASE WHEN n > 0 AND value / 100 * (1 - value / 100) >= 0
+                     THEN 100 * sqrt(value / 100 * (1 - value / 100) / n) END
+            WHEN mtype = 'median' THEN
+                CASE WHEN n > 0 THEN (SELECT median_se_factor FROM {{ source('evaluate', 'eval_settings') }}) * sd / sqrt(n) END
+            WHEN mtype = 'mean' THEN CASE WHEN n > 0 THEN sd / sqrt(n) END
+       END AS se,
+       value IS NOT NULL AND NOT is_suppressed AS valid
+FROM valued

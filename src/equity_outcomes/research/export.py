@@ -1,0 +1,48 @@
+"""Export warehouse tables as they are (CSV, Parquet, XLSX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import EquityOutcomesError
+from ..warehouse import connect_read_only, table_names
+
+# Tables that hold student-level rows never leave the warehouse through export.
+STUDENT_LEVEL_PREFIXES = ("raw_student_", "stg_", "int_")
+XLSX_MAX_ROWS = 1_048_575
+
+
+def export_table(warehouse: Path, table: str, out: Path) -> int:
+    con = connect_read_only(warehouse)
+    try:
+        known = table_names(con) + [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type='VIEW'").fetchall()]
+        if table not in known:
+            raise EquityOutcomesError(
+                f"no table {table!r} in {warehouse}. How to fix: name one of "
+                f"{', '.join(sorted(t for t in known if not t.startswith(STUDENT_LEVEL_PREFIXES)))}"
+            )
+        if table.startswith(STUDENT_LEVEL_PREFIXES):
+            raise EquityOutcomesError(
+                f"{table} holds student-level rows, which never leave the warehouse. How to fix: export an "
+                "aggregate table such as metric_values or target_results."
+            )
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        suffix = out.suffix.lower()
+        if suffix == ".csv":
+            con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' (HEADER, DELIMITER ',')")
+        elif suffix == ".parquet":
+            con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' (FORMAT parquet)")
+        elif suffix == ".xlsx":
+            if n > XLSX_MAX_ROWS:
+                raise EquityOutcomesError(f"{table} has {n:,} rows, more than Excel holds. How to fix: export .csv "
+                                          "or .parquet")
+            con.execute(f"SELECT * FROM {table}").df().to_excel(out, index=False, sheet_name=table[:31])
+        else:
+            raise EquityOutcomesError(f"unknown export format {suffix!r} ({out}). How to fix: name the file .csv, "
+                                      ".parquet or .xlsx")
+        return n
+    finally:
+        con.close()

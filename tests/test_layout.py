@@ -1,0 +1,141 @@
+"""The layout shows the architecture (docs/architecture.md): no import circles; every stage package says in its
+opening docstring what it owns and what it may import ("May import:", stage packages in ``double backticks``), and
+imports nothing else; the core modules import only each other; no Python file over 600 lines; the package's Python
+within its line budget."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGE = ROOT / "src" / "equity_outcomes"
+CORE = {"errors", "paths", "progress", "warehouse", "workspace", "catalog", "crosswalk"}
+STAGES = ("ingest", "models", "judge", "publish", "research", "synth")
+MAX_FILE_LINES = 600
+# Non-blank lines of src/equity_outcomes/**/*.py (tests, pipelines/, benchmarks and the SQL not counted). Issue #19
+# asks for at most 11,000 and that is NOT met: main held 17,794 when issue-19 last merged it (12,971 at fbc1fae,
+# where the issue counted 14,650 lines with blanks; #16, #17, #18, #23 and #24 added ~5,800 since), issue-19 15,703.
+# The number may only go down: a file that grows must give lines back elsewhere.
+LINE_BUDGET = 15_703
+
+
+def modules() -> dict[str, Path]:
+    """Module name -> file, for the package's Python (dbt's Python models under models/reference are run by dbt,
+    not imported)."""
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        if "reference" in rel.parts:
+            continue
+        parts = list(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        out[".".join(parts)] = path
+    return out
+
+
+def imported(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The package's modules ``name`` imports, at the top or inside functions."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [f"{module}.{a.name}" for a in node.names] + [module]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target not in known and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in known and target != name and target.startswith("equity_outcomes"):
+                found.add(target)
+                break
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imported(name, path, known) for name, path in known.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), i.e. every import circle."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_no_import_circles():
+    assert not cycles(graph()), cycles(graph())
+
+
+def test_the_check_sees_a_circle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_says_what_it_owns_and_imports_only_what_it_may(stage):
+    doc = ast.get_docstring(ast.parse((PACKAGE / stage / "__init__.py").read_text(encoding="utf-8"))) or ""
+    assert doc.startswith(f"{stage}:") and "Owns" in doc.split("May import:")[0], f"{stage}: docstring"
+    assert "May import:" in doc, f"{stage}: the docstring says what it may import"
+    allowed = CORE | {stage} | set(re.findall(r"``(\w+)``", doc.split("May import:", 1)[1].split("\n\n")[0]))
+    wrong = {f"{m} -> {t}" for m, targets in graph().items() if layer(m) == stage
+             for t in targets if layer(t) not in allowed}
+    assert not wrong, f"{stage} imports what its docstring does not allow: {sorted(wrong)}"
+
+
+def test_core_modules_import_only_core_modules():
+    wrong = {f"{m} -> {t}" for m, targets in graph().items() if layer(m) in CORE
+             for t in targets if layer(t) not in CORE}
+    assert not wrong, sorted(wrong)
+
+
+def test_no_python_file_over_600_lines():
+    files = [*PACKAGE.rglob("*.py"), *(ROOT / "pipelines").rglob("*.py")]
+    long = {str(p.relative_to(ROOT)): n for p in files
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES}
+    assert not long, long
+
+
+def test_package_python_within_its_line_budget():
+    lines = sum(1 for p in PACKAGE.rglob("*.py") for line in p.read_text(encoding="utf-8").splitlines()
+                if line.strip())
+    assert lines <= LINE_BUDGET, f"{lines:,} non-blank lines of package Python (budget {LINE_BUDGET:,})"

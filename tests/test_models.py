@@ -1,0 +1,128 @@
+"""The SQL project on dbt: every declared test (grains, not null, accepted values, relationships to the catalogs)
+passes on the demo warehouse and fails on a broken one; a build that nothing changed is a no-op; a failing model
+is named by its file."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from equity_outcomes.errors import EquityOutcomesError
+from equity_outcomes.ingest.load import ingest_into
+from equity_outcomes.models.build import build_models, check_model_tests, run_model_tests
+from equity_outcomes.paths import models_dir
+from equity_outcomes.warehouse import connect
+
+
+@pytest.fixture
+def demo_copy(demo_run, tmp_path) -> Path:
+    """A copy of the demo warehouse (dbt opens it read-write; the original stays shared read-only)."""
+    copy = tmp_path / "demo.duckdb"
+    shutil.copyfile(demo_run["warehouse"], copy)
+    return copy
+
+
+@pytest.fixture
+def tiny_built(tiny_raw: Path, tmp_path: Path):
+    con = connect(tmp_path / "tiny.duckdb")
+    ingest_into(con, [tiny_raw])
+    build_models(con)
+    yield con
+    con.close()
+
+
+def test_every_model_declares_its_grain_and_is_tested():
+    schemas = "\n".join(p.read_text(encoding="utf-8") for p in models_dir().rglob("schema.yml"))
+    models = [p.stem for layer in ("staging", "intermediate", "marts", "evaluate")
+              for p in (models_dir() / layer).glob("*.sql")]
+    assert len(models) >= 35
+    for model in models:
+        block = schemas.split(f"- name: {model}\n", 1)
+        assert len(block) == 2, f"{model} is not declared in a schema.yml"
+        assert "unique_combination" in block[1].split("- name:", 1)[0], f"{model} declares no grain test"
+
+
+@pytest.mark.slow
+def test_the_demo_warehouse_passes_every_model_test(demo_copy):
+    """The flow built and evaluated it: the tests of the evaluate models (targets) run too."""
+    results = run_model_tests(demo_copy, evaluated=True)
+    assert len(results) >= 60
+    assert any(name.startswith("unique_combination_target_comparisons") for name, _, _ in results)
+    failed = [r for r in results if r[1] != "pass"]
+    assert not failed, failed
+    assert check_model_tests(demo_copy, evaluated=True) == len(results)
+
+
+@pytest.mark.slow
+def test_a_repeated_grain_key_fails_the_grain_test(demo_copy):
+    con = connect(demo_copy)
+    con.execute("INSERT INTO metric_values SELECT * FROM metric_values WHERE org_level = 'school' LIMIT 1")
+    con.close()
+    failing = {name for name, status, _ in run_model_tests(demo_copy) if status != "pass"}
+    assert any(name.startswith("unique_combination_metric_values") for name in failing), failing
+    with pytest.raises(EquityOutcomesError, match="model tests failed"):
+        check_model_tests(demo_copy)
+
+
+def test_an_unknown_subgroup_fails_the_catalog_relationship(tiny_built, tmp_path):
+    changed = tiny_built.execute("UPDATE metric_values SET subgroup = 'left_handed' "
+                                 "WHERE rowid = (SELECT min(rowid) FROM metric_values)").fetchone()[0]
+    assert changed == 1
+    failing = {name for name, status, _ in run_model_tests(tmp_path / "tiny.duckdb") if status != "pass"}
+    assert any(name.startswith("relationships_metric_values_subgroup") for name in failing), failing
+
+
+def test_a_build_that_nothing_changed_is_a_no_op(tiny_built):
+    started = time.perf_counter()
+    again = build_models(tiny_built, skip_unchanged=True)
+    assert again.skipped and not again.models
+    assert time.perf_counter() - started < 10
+    tiny_built.execute("DELETE FROM raw_student_enrollment WHERE student_id = "
+                       "(SELECT min(student_id) FROM raw_student_enrollment)")
+    changed = build_models(tiny_built, skip_unchanged=True)
+    assert not changed.skipped and changed.models
+
+
+def test_a_failing_model_is_named_by_its_file(tiny_built):
+    tiny_built.execute("ALTER TABLE raw_student_enrollment DROP COLUMN days_absent")
+    with pytest.raises(EquityOutcomesError, match=r"staging/stg_enrollment\.sql|intermediate/int_student_outcomes"):
+        build_models(tiny_built)
+
+
+def test_after_a_build_another_process_can_open_the_warehouse(tiny_raw, tmp_path):
+    """dbt-duckdb keeps its connection for the next command; the build closes it, so a notebook or the API in
+    another process can read the file once our own connection is closed."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    con = connect(path)
+    ingest_into(con, [tiny_raw])
+    build_models(con)
+    con.close()
+    probe = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+             "print(c.execute('SELECT count(*) FROM metric_values').fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) > 0
+
+
+def test_a_warehouse_built_before_a_catalog_gained_a_column_builds(tiny_built):
+    """Seeds are recreated every build: last build's ref_subgroups (one column fewer) does not stop this one."""
+    tiny_built.execute("ALTER TABLE ref_subgroups DROP COLUMN race_code")
+    build_models(tiny_built)
+    assert "race_code" in {r[0] for r in tiny_built.execute("DESCRIBE ref_subgroups").fetchall()}
+
+
+def test_the_raw_dese_source_declares_the_ingest_columns():
+    """The source's column list in staging/schema.yml is the one the ingest creates (ingest.tables)."""
+    import yaml
+
+    from equity_outcomes.ingest.tables import DESE_CELL_COLUMNS
+
+    doc = yaml.safe_load((models_dir() / "staging" / "schema.yml").read_text(encoding="utf-8"))
+    table = next(t for s in doc["sources"] for t in s["tables"] if t["name"] == "raw_dese_cells")
+    assert [c["name"] for c in table["columns"]] == list(DESE_CELL_COLUMNS)
