@@ -19,7 +19,7 @@ import pandas as pd
 from ..catalog import metrics_frame
 from . import labels
 from .disclosure import control, load_rules, summary_lines
-from .disclosure.rules import Rules
+from .disclosure.rules import Rules, primary_reasons
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
 TARGET_COLUMNS = [
@@ -81,6 +81,7 @@ class Site:
     disclosure: dict = field(default_factory=dict)   # what the control withheld, per output
     history_safe: pd.DataFrame | None = None           # every evaluated year's rows (evaluated_year), controlled
     judged_year: int | None = None                     # the latest evaluated year (target_results' current year)
+    district_safe: pd.DataFrame | None = None          # DESE's district rows beside the schools, primary rules applied
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -211,7 +212,9 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
                 has_roster=has_roster, warnings=warnings, disclosure=controlled.summary,
-                history_safe=controlled.history, judged_year=_judged_year(tr))
+                history_safe=controlled.history, judged_year=_judged_year(tr),
+                district_safe=read_district_cells(con, roster, pages, metric_ids, rules)
+                if "metric_values" in objects else None)
 
 
 def _read_targets(con, table: str, objects: set[str], warnings: list[str] | None) -> pd.DataFrame | None:
@@ -232,6 +235,27 @@ def _read_targets(con, table: str, objects: set[str], warnings: list[str] | None
     df = con.execute(f"SELECT {sel} FROM {table} WHERE org_level IN ('school', 'network')").df()
     df["org_code"] = df["org_code"].astype(str)
     return df
+
+
+def read_district_cells(con, roster: dict[str, dict], pages: list[str], metrics: list[str],
+                        rules: Rules) -> pd.DataFrame | None:
+    """All students' rows of the published schools' districts as DESE published them (metric_values, org_level
+    'district'), through the control's primary rules: a district cell of fewer than min_n students, an event rate
+    on 1 to 5 students or one DESE withheld is blank. District figures sum over schools this publication does not
+    show, so they close no linked set of the published cells."""
+    codes = sorted({text(roster.get(c, {}).get("district_code")) for c in pages} - {""})
+    if not codes or not metrics:
+        return None
+    df = con.execute(
+        "SELECT org_code, school_year::INTEGER AS school_year, metric, subject, grade, source, "
+        "n_students::DOUBLE AS n, value::DOUBLE AS value, numerator::DOUBLE AS numerator, is_suppressed "
+        f"FROM metric_values WHERE org_level = 'district' AND subgroup = 'all' "
+        f"AND org_code IN ({', '.join('?' * len(codes))}) AND metric IN ({', '.join('?' * len(metrics))})",
+        [*codes, *metrics]).df()
+    withheld = primary_reasons(df, rules) != ""
+    for c in ("n", "value", "numerator"):
+        df[c] = df[c].where(~withheld)
+    return df.assign(withheld=withheld)
 
 
 def _judged_year(tr: pd.DataFrame) -> int | None:

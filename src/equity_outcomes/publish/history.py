@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from . import labels
+from . import honest, labels
 from .charts import RATING_NAMES
 from .data import Site, text
-from .html import Charts, esc, fmt_ci, lowest, records, row_sort_key, subject_label
+from .html import Charts, esc, fmt_change, fmt_ci, lowest, records, row_sort_key, subject_label, unit_of
 
 CSS_NAME = dict(zip(["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"],
                     RATING_NAMES, strict=True))
@@ -74,6 +74,8 @@ def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) ->
                 tds.append('<td class="rating s-none">not evaluated</td>')
                 continue
             cls, ci = _cls(r), fmt_ci(site, r)
+            if honest.small_baseline(site, r):  # its interval is relative: the change in points instead
+                ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
             word = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
                                       text(r.get("status")) or None)
             data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),

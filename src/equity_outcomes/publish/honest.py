@@ -64,7 +64,7 @@ def small_baseline(site: Site, r: dict) -> bool:
 
 def small_baseline_note() -> str:
     floor = float(settings()["relative_change_floor"])
-    return f"baseline too small for a relative target (under {floor:g}): change shown in points"
+    return f"baseline under {floor:g}: too small for a relative target; change in points"
 
 
 def missing_reason(withheld: bool, year) -> str:

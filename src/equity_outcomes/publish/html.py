@@ -138,7 +138,7 @@ def change_text(site: Site, r: dict) -> tuple[str, str]:
     unit = unit_of(site, r)
     ci = fmt_ci(site, r)
     if t.rule == "relative_change" and honest.small_baseline(site, r):  # a tiny baseline: points, never a %
-        return fmt_change(r.get("change_abs"), unit), "; ".join(x for x in (honest.small_baseline_note(), ci) if x)
+        return fmt_change(r.get("change_abs"), unit), honest.small_baseline_note()  # its interval is relative too
     if t.rule == "relative_change":
         main = fmt_pct(r.get("change_rel_pct"))
         ca = num(r.get("change_abs"))

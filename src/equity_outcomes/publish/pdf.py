@@ -127,16 +127,14 @@ class Chromium:
         size = metrics.get("cssContentSize") or metrics["contentSize"]
         width, height = 1280, int(min(size["height"], 30000))
         path.parent.mkdir(parents=True, exist_ok=True)
-        out = []
-        for i, y in enumerate(range(0, height, segment or height)):
-            shot = self.send("Page.captureScreenshot", {
-                "format": "png", "captureBeyondViewport": True,
-                "clip": {"x": 0, "y": y, "width": width, "height": min(segment or height, height - y), "scale": 1}},
-                timeout=60)
-            p = path if not segment else path.with_name(f"{path.stem}-{i + 1}.png")
+        parts = [(path, 0, height)] + [(path.with_name(f"{path.stem}-{i}.png"), y, min(segment, height - y))
+                                       for i, y in enumerate(range(0, height, segment or height + 1), start=1)
+                                       if segment]
+        for p, y, h in parts:
+            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
+                "x": 0, "y": y, "width": width, "height": h, "scale": 1}}, timeout=60)
             p.write_bytes(base64.b64decode(shot["data"]))
-            out.append(p)
-        return out
+        return [p for p, _y, _h in parts]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -169,14 +167,15 @@ def page_count(pdf: bytes) -> int:
 
 def cards_for_site(site, stage: Path) -> list[ReportCard]:
     """One card per school page and one for the network, into ``stage/reports/``."""
+    from .data import num
     from .html import safe_name, school_label
 
     judged = f"judged {site.judged_year}" if site.judged_year else "no year judged"
     cards = [ReportCard(stage / "index.html", stage / "reports" / "network.pdf",
                         "MA Personalized Learning Network", judged)]
     for code in site.pages:
-        base = site.roster.get(code, {}).get("baseline_year")
-        base_txt = f"baseline {int(base)}, " if isinstance(base, int | float) and base == base else ""
+        base = num(site.roster.get(code, {}).get("baseline_year"))
+        base_txt = f"baseline {int(base)}, " if base is not None else ""
         fn = safe_name(code)
         cards.append(ReportCard(stage / "schools" / f"{fn}.html", stage / "reports" / f"{fn}.pdf",
                                 school_label(site, code)[0], base_txt + judged))

@@ -28,6 +28,7 @@ from ..errors import EquityOutcomesError
 from ..warehouse import connect_read_only
 from . import history, honest, labels
 from .charts import templates_js, vega_bundle
+from .context import context_section
 from .data import Site, latest_readiness, load_site, num, series_index, text
 from .disclosure import load_rules
 from .disclosure.rules import Rules
@@ -88,7 +89,8 @@ def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: b
     dv = num(value)
     why = f'<span class="n why">{esc(honest.missing_reason(withheld, year))}</span>' if dv is None else ""
     data_value = f' data-value="{dv!r}"' if dv is not None else ""
-    return (f'<td class="num" data-field="{field}"{data_value}>'
+    title = f' title="{honest.WITHHELD}"' if withheld else ""
+    return (f'<td class="num" data-field="{field}"{data_value}{title}>'
             f'{esc(y + ": " if y else "")}{esc(v)}<span class="n">{esc(fmt_n(n))}</span>{why}</td>')
 
 
@@ -460,7 +462,7 @@ def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[
         f"</p>{legend_html()}</section>"
         f'<section id="scorecard"><h2>Scorecard</h2>'
         f"{history.year_selector(years, lambda _y, rs: _year_panel(site, rs))}</section>"
-        f"{history.history_section(site, charts, years)}"
+        f"{context_section(site, code, rows, series)}{history.history_section(site, charts, years)}"
         f'<section id="trends"><h2>Trends</h2>'
         f"{_trend_figures(site, charts, series, rows, 'This school')}</section>"
         f"{_groups_section(site, charts, series, rows)}"

@@ -92,17 +92,19 @@ table.history .n { color:inherit; opacity:.85; }
 @media print {
   body { font-size:13px; } main, header.page, footer.page { max-width:none; padding:0; }
   nav.crumbs, input.filter, label[for=school-filter], details, figure .fallback, #groups, #readiness,
-  .year-select .small, footer.page .diag, #history figcaption { display:none; }
-  .grid { grid-template-columns:1fr 1fr 1fr; gap:6px 8px; } .grid figure.chart svg { width:100%; height:auto; }
+  .year-select .small, footer.page .diag, #history figure { display:none; }
+  .grid { grid-template-columns:repeat(4, 1fr); gap:6px 8px; } .flag { white-space:normal; font-size:10px; } .grid figure.chart svg { width:100%; height:auto; }
   .grid figure.chart figcaption { display:none; }
   figure.chart { padding:4px; break-inside:avoid; } figure.chart figcaption { font-size:11px; }
   h2 { break-after:avoid; margin-top:16px; } tr, figure, p.plain { break-inside:avoid; }
-  table.scorecard { width:100%; } table.scorecard td, table.scorecard th { font-size:12px; padding:3px 5px; }
+  table.scorecard { width:100%; table-layout:fixed; } table.scorecard td, table.scorecard th { font-size:12px; padding:3px 5px; }
   td.context, table.scorecard td[data-field=change] { width:auto; }
   table.scorecard col:nth-child(1) { width:16% !important; } table.scorecard col:nth-child(2) { width:11% !important; }
-  table.scorecard col:nth-child(7) { width:10% !important; } table.scorecard col:nth-child(8) { width:13% !important; }
+  table.scorecard col:nth-child(7) { width:11% !important; } table.scorecard col:nth-child(3), table.scorecard col:nth-child(4) { width:8% !important; } table.scorecard col:nth-child(8) { width:13% !important; }
   table.scorecard col:nth-child(9) { width:15% !important; } table.scorecard col:nth-child(10) { width:7% !important; }
-  th.target-words { font-size:11px !important; } td.context .ctx { margin-top:1px; }
+  table.scorecard td.rating { white-space:normal; min-width:0; } th.target-words { font-size:11px !important; } td.context .ctx { margin-top:1px; } th.target-words .n { display:none; }
+  dl.flags { column-count:3; column-gap:14px; font-size:11.5px; } dl.flags dd { break-before:avoid; }
+  table.context td, table.context th, table.history td, table.history th { font-size:11.5px; padding:2px 5px; }
   th.target-words { width:190px; min-width:0; } .matrix-wrap { overflow:visible; }
   .r4,.r3,.r2,.r1,[class^="s-"],[class*=" s-"],p.plain,thead th,tbody.cat th {
     -webkit-print-color-adjust:exact; print-color-adjust:exact; }
