@@ -11,6 +11,7 @@ Run as a script to screenshot any page: ``python tests/test_browser.py URL OUT_D
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import json
@@ -34,6 +35,21 @@ CHROMIUM = chromium_path()
 class Browser(Chromium):
     """The package's DevTools driver (equity_outcomes.publish.pdf.Chromium, which prints the report cards) with
     what the tests read from its events."""
+
+    def screenshot(self, path: Path, *, segment: int = 0) -> list[Path]:
+        """Full page to ``path``; with ``segment`` also slices of that height (path-1.png, ...) for viewers."""
+        metrics = self.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        width, height = 1280, int(min(size["height"], 30000))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parts = [(path, 0, height)] + [(path.with_name(f"{path.stem}-{i}.png"), y, min(segment, height - y))
+                                       for i, y in enumerate(range(0, height, segment or height + 1), start=1)
+                                       if segment]
+        for p, y, h in parts:
+            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
+                "x": 0, "y": y, "width": width, "height": h, "scale": 1}}, timeout=60)
+            p.write_bytes(base64.b64decode(shot["data"]))
+        return [p for p, _y, _h in parts]
 
     def problems(self) -> list[str]:
         out = []

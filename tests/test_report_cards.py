@@ -39,6 +39,26 @@ def _judge_years(path) -> None:
             con.close()
 
 
+def _add_district_rows(path) -> None:
+    """DESE's district rows as the exports carry them (org_level 'district'): the schools' DESE rows pooled per
+    district, one of them under the size rule."""
+    con = connect(path)
+    try:
+        con.execute("""
+            INSERT INTO metric_values BY NAME
+            SELECT r.district_code AS org_code, 'district' AS org_level, m.school_year, m.subgroup, m.metric,
+                   m.subject, m.grade, sum(m.n_students) AS n_students,
+                   round(sum(m.value * m.n_students) / sum(m.n_students), 1) AS value, false AS is_suppressed,
+                   m.source
+            FROM metric_values m JOIN roster r USING (org_code)
+            WHERE m.org_level = 'school' AND m.subgroup = 'all' AND m.value IS NOT NULL AND m.n_students > 0
+            GROUP BY ALL""")
+        con.execute("UPDATE metric_values SET n_students = 4 WHERE org_level = 'district' AND metric = ("
+                    "SELECT min(metric) FROM metric_values WHERE org_level = 'district')")
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     from equity_outcomes.publish import publish_scorecards
@@ -48,6 +68,7 @@ def published(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report_cards")
     info = build_fixture_warehouse(tmp / "wh.duckdb", 6)
     _judge_years(info["path"])
+    _add_district_rows(info["path"])
     out = tmp / "site"
     messages: list[str] = []
     summary = publish_scorecards(info["path"], out, progress=messages.append, pdf=HAS_CHROMIUM)
@@ -84,7 +105,7 @@ def test_relative_change_from_a_tiny_baseline_is_shown_in_points(published):
     row = {"target_id": rel.id, "metric": rel.metrics[0], "baseline_value": floor / 4, "change_abs": -0.2,
            "change_rel_pct": -57.1, "ci_low": None, "ci_high": None}
     main, note = change_text(site, row)
-    assert main == "-0.2 pts" and "%" not in main and "baseline too small for a relative target" in note
+    assert main == "-0.2 pts" and "%" not in main and "too small for a relative target" in note and "%" not in note
     main, _note = change_text(site, {**row, "baseline_value": floor * 4})
     assert main.startswith("-57.1%")
 
@@ -108,6 +129,32 @@ def test_pages_show_no_aggregate_without_its_count(published):
 def test_missing_figures_say_why(published):
     html = "".join(p.read_text(encoding="utf-8") for p in (published["out"] / "schools").glob("*.html"))
     assert html.count('class="n why">withheld to protect a small group') > 0
+
+
+def test_school_district_and_state_side_by_side(published):
+    con = duckdb.connect(str(published["path"]), read_only=True)
+    code = published["network_codes"][0]
+    district, = con.execute("SELECT district_code FROM roster WHERE org_code = ?", [code]).fetchone()
+    small = con.execute("SELECT DISTINCT metric FROM metric_values WHERE org_level = 'district' AND n_students = 4"
+                        ).fetchall()
+    html = (published["out"] / "schools" / f"{code}.html").read_text(encoding="utf-8")
+    section = html.split('<section id="context">')[1].split("</section>")[0]
+    assert "District: " in section and "<th scope=\"col\" class=\"num\">State</th>" in section
+    checked = 0
+    for metric, subject, year, value in re.findall(
+            r'<tr data-metric="([^"]+)" data-subject="([^"]*)">.*?<td class="num">(\d{4})</td><td class="num">.*?'
+            r'</td><td class="num">([^<]*)<', section):
+        want = con.execute(
+            "SELECT value FROM metric_values WHERE org_level = 'district' AND org_code = ? AND metric = ? AND "
+            "coalesce(subject, '') = ? AND school_year = ? AND grade IN ('all', '03-08', '10') AND n_students >= 10 "
+            "ORDER BY grade = 'all' DESC LIMIT 1", [district, metric, subject, int(year)]).fetchall()
+        if want and value != "\u2014":
+            assert abs(float(value.rstrip("%")) - want[0][0]) <= 0.051, (metric, subject, value, want)
+            checked += 1
+        if (metric,) in small:
+            assert value == "\u2014"  # the district cell under the size rule is withheld
+    con.close()
+    assert checked >= 3
 
 
 # --- rating history and the year selector --------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def context_section(site: Site, code: str, rows: list[dict], series: dict) -> st
     district_name = text(site.roster.get(code, {}).get("district_name")) or "District"
     idx = _district_index(site, district_code)
     trs, seen = [], set()
+    no_state = '<span class="n why">no state figure for this measure</span>'
     for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
         t = labels.target_info(site.targets, r["target_id"])
         key = (text(r.get("metric")), text(r.get("subject")), text(r.get("source")))
@@ -72,7 +73,8 @@ def context_section(site: Site, code: str, rows: list[dict], series: dict) -> st
             f'{esc(m_label)}{esc(" · " + subject_label(subject) if subject else "")}<span class="n">'
             f'{esc(SOURCE_LABEL.get(source, source))}</span></th><td class="num">{year or DASH}</td>'
             f'<td class="num">{school}</td>{_district_cell(idx, metric, subject, grade, year, unit)}'
-            f'<td class="num">{esc(fmt_value(state, unit))}</td><td>{esc(honest.peer_context(r))}</td></tr>')
+            f'<td class="num">{esc(fmt_value(state, unit))}{"" if state is not None else no_state}</td>'
+            f'<td>{esc(honest.peer_context(r))}</td></tr>')
     if not trs:
         return ""
     district_th = f'<th scope="col" class="num">District: {esc(district_name)}</th>' if idx else ""

@@ -121,21 +121,6 @@ class Chromium:
         }, timeout=float(s["timeout_s"]))
         return base64.b64decode(r["data"])
 
-    def screenshot(self, path: Path, *, segment: int = 0) -> list[Path]:
-        """Full page to ``path``; with ``segment`` also slices of that height (path-1.png, ...) for viewers."""
-        metrics = self.send("Page.getLayoutMetrics")
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width, height = 1280, int(min(size["height"], 30000))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parts = [(path, 0, height)] + [(path.with_name(f"{path.stem}-{i}.png"), y, min(segment, height - y))
-                                       for i, y in enumerate(range(0, height, segment or height + 1), start=1)
-                                       if segment]
-        for p, y, h in parts:
-            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
-                "x": 0, "y": y, "width": width, "height": h, "scale": 1}}, timeout=60)
-            p.write_bytes(base64.b64decode(shot["data"]))
-        return [p for p, _y, _h in parts]
-
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.ws.close()

@@ -27,7 +27,7 @@ th.target-words { font-weight:normal; width:230px; min-width:200px; font-size:13
 th.target-words b { display:block; font-size:14px; }
 th.measure { width:125px; }
 th .n { font-weight:normal; }
-td.context { font-size:13px; width:125px; }
+td.context { font-size:13px; width:175px; } table.scorecard td[data-field=target_value] { white-space:normal; }
 table.scorecard .ci { white-space:normal; }
 table.scorecard td[data-field=change] { width:150px; }
 table.scorecard td[data-field=flags] { width:120px; }
