@@ -165,7 +165,9 @@ def test_pages_render_offline_in_chromium(site):
                         checked += 1
                     if rating is not None and status in ("met", "moving_toward", "initial_steps", "area_of_concern"):
                         assert cell["rating"].startswith(str(int(rating))), (tid, cell, rating)
-                assert checked >= 3
+                # the control withholds most of this small school's cells since #17 (docs/disclosure.md): on main's
+                # code too only one current value of it is published (seen 2026-12-05); test_scorecards checks all
+                assert checked >= 1
     finally:
         browser.close()
         httpd.shutdown()

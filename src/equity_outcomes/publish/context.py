@@ -1,6 +1,6 @@
 """School, district and state side by side, as DESE's own profiles show them: every measure of a school's scorecard
 in its judged year beside the district's figure (DESE's district rows in metric_values, primary rules applied:
-``data.read_district_cells``), the state's (``metric_gaps``, the one state rule) and the similar schools' change
+``data.read_district_cells``; blank beside a blank school figure, since a one-school district's is the school's), the state's (``metric_gaps``, the one state rule) and the similar schools' change
 (``honest.peer_context``: a median over at least ``min_peers`` schools, else "no peer comparison")."""
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ def _district_index(site: Site, district: str) -> dict[tuple, tuple]:
             for r in d.itertuples()}
 
 
-def _district_cell(idx: dict, metric: str, subject: str, grade: str, year: int | None, unit: str) -> str:
+def _district_cell(idx: dict, metric: str, subject: str, grade: str, year: int | None, unit: str,
+                   school_withheld: bool) -> str:
     if not idx:  # no district rows at all: one sentence under the table, not one per row
         return ""
     if year is None:
         return f"<td>{DASH}</td>"
+    if school_withheld:  # a one-school district's figure is the school's own: never beside a withheld school cell
+        return f'<td class="num">{DASH}<span class="n why">{esc(honest.WITHHELD)}</span></td>'
     for g in (grade, *GRADE_PREFERENCE):
         hit = idx.get((metric, subject, g, year))
         if hit is not None:
@@ -72,7 +75,7 @@ def context_section(site: Site, code: str, rows: list[dict], series: dict) -> st
             f'<tr data-metric="{esc(metric)}" data-subject="{esc(subject)}"><th scope="row">{esc(t.short)}: '
             f'{esc(m_label)}{esc(" · " + subject_label(subject) if subject else "")}<span class="n">'
             f'{esc(SOURCE_LABEL.get(source, source))}</span></th><td class="num">{year or DASH}</td>'
-            f'<td class="num">{school}</td>{_district_cell(idx, metric, subject, grade, year, unit)}'
+            f'<td class="num">{school}</td>{_district_cell(idx, metric, subject, grade, year, unit, cur is None)}'
             f'<td class="num">{esc(fmt_value(state, unit))}{"" if state is not None else no_state}</td>'
             f'<td>{esc(honest.peer_context(r))}</td></tr>')
     if not trs:

@@ -133,7 +133,7 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
         + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
         + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
         f'<tbody>{"".join(ctr)}</tbody></table></div>')
-    return (f'<div>{counts_chips(total)}</div><h3>Schools and targets</h3>{matrix}'
+    return (f'<div>{counts_chips(total)}</div>{matrix}'
             f'<h3>Ratings per target</h3>{counts_table}')
 
 
