@@ -28,6 +28,7 @@ import yaml
 
 from ..errors import EquityOutcomesError
 from ..paths import config_dir
+from .workbook import write_text
 
 FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -182,8 +183,7 @@ def print_report_cards(cards: list[ReportCard], printed_on: str, say) -> dict:
             header = _band(f"<b>{html.escape(card.title)}</b><span>{html.escape(card.years)}</span>"
                            f"<span>printed {html.escape(printed_on)}</span>")
             data = browser.print_pdf(header, footer)
-            card.pdf.parent.mkdir(parents=True, exist_ok=True)
-            card.pdf.write_bytes(data)
+            write_text(card.pdf, data)  # every file of a publication is written by publish/workbook.py
             pages[card.pdf.name] = page_count(data)
             if pages[card.pdf.name] > limit:
                 say(f"pdf: warning: {card.pdf.name} has {pages[card.pdf.name]} pages (more than {limit})")
