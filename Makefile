@@ -22,12 +22,13 @@ demo: $(STAMP)
 	$(BIN)/equity-outcomes demo
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium && command -v pdftoppm; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium for the browser tests (apt) ..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "warning: could not install chromium; browser tests will be skipped"; \
-	  else echo "chromium is missing and this is not root: browser tests will be skipped (apt-get install chromium)"; fi; }
+	    echo "installing chromium and poppler-utils for the browser and PDF tests (apt) ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null) \
+	      || echo "warning: could not install chromium/poppler-utils; browser and PDF tests will be skipped"; \
+	  else echo "chromium or poppler-utils is missing and this is not root: browser and PDF tests will be skipped" \
+	    "(apt-get install chromium poppler-utils)"; fi; }
 
 r:
 	@Rscript -e 'library(quantreg); library(splines)' >/dev/null 2>&1 || { \

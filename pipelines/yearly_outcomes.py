@@ -53,8 +53,8 @@ def evaluate_targets(work_path: Path, school_year: int | None, baseline_year: in
 
 
 @task(name="publish-scorecards", cache_policy=NO_CACHE)
-def publish_scorecards(warehouse: Path, out_dir: Path, rules_file: Path | None = None) -> dict:
-    return stages.publish_stage(warehouse, out_dir, progress=get_run_logger().info, rules_file=rules_file)
+def publish_scorecards(warehouse: Path, out_dir: Path, rules_file: Path | None = None, pdf: bool = False) -> dict:
+    return stages.publish_stage(warehouse, out_dir, progress=get_run_logger().info, rules_file=rules_file, pdf=pdf)
 
 
 @flow(name="yearly-outcomes", log_prints=True)
@@ -69,6 +69,7 @@ def yearly_outcomes(
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
     disclosure_rules: Path | None = None,
+    pdf: bool = False,
 ) -> dict:
     """Load ``raw_dir`` (and ``extra_sources``) into ``warehouse``, rebuild, evaluate and publish.
 
@@ -77,6 +78,7 @@ def yearly_outcomes(
     A second run over unchanged files changes nothing and says so.
     max_quarantined: refuse a file with more quarantined rows than this percent (default: config/ingest.yaml).
     targets_file: a copy of config/targets.yaml with other thresholds.
+    pdf: also print PDF report cards (one per school and the network) into ``dashboards/reports/``.
     """
     sources = [Path(raw_dir), *[Path(p) for p in (extra_sources or [])]]
     with StagedWarehouse(warehouse) as staged:
@@ -95,7 +97,7 @@ def yearly_outcomes(
         quarantined = quarantine_rows(staged.work_path, load.load_id)
         staged.commit()
     if dashboards is not None:  # a failed disclosure audit fails here and leaves the previous publication
-        extra.update(publish_scorecards(Path(warehouse), Path(dashboards), disclosure_rules))
+        extra.update(publish_scorecards(Path(warehouse), Path(dashboards), disclosure_rules, pdf))
     # ratings in the summary come from the published (disclosure-controlled) rows when scorecards were published
     markdown = run_summary_markdown(Path(warehouse), load, build, extra)
     create_markdown_artifact(key="yearly-outcomes-summary", markdown=markdown,
@@ -107,12 +109,14 @@ def yearly_outcomes(
 
 @flow(name="backfill-outcomes")
 def backfill(first_year: int, last_year: int, raw_dir: Path = DEFAULT_RAW,
-             warehouse: Path = DEFAULT_WAREHOUSE, dashboards: Path | None = None) -> list[dict]:
-    """Evaluate each year from first_year to last_year in turn (one sub-flow run per year)."""
+             warehouse: Path = DEFAULT_WAREHOUSE, dashboards: Path | None = None, pdf: bool = False) -> list[dict]:
+    """Evaluate each year from first_year to last_year in turn (one sub-flow run per year); the last year
+    publishes (with ``pdf``, the report cards too), its pages carrying every year's ratings."""
     if first_year > last_year:
         raise ValueError(f"first_year {first_year} is after last_year {last_year}")
     results = []
     for year in range(first_year, last_year + 1):
         results.append(yearly_outcomes(school_year=year, raw_dir=raw_dir, warehouse=warehouse,
-                                       dashboards=dashboards if year == last_year else None, force=True))
+                                       dashboards=dashboards if year == last_year else None, force=True,
+                                       pdf=pdf))
     return results

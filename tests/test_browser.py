@@ -12,92 +12,44 @@ Run as a script to screenshot any page: ``python tests/test_browser.py URL OUT_D
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import http.server
-import itertools
 import json
 import os
 import re
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from equity_outcomes.publish.pdf import Chromium, chromium_path
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "tests" / "_output" / "screenshots"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions", "--mute-audio",
-    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-]
+CHROMIUM = chromium_path()
 
 
-class Browser:
-    """A headless Chromium with one page, spoken to over the DevTools protocol."""
+class Browser(Chromium):
+    """The package's DevTools driver (equity_outcomes.publish.pdf.Chromium, which prints the report cards) with
+    what the tests read from its events."""
 
-    def __init__(self) -> None:
-        from websockets.sync.client import connect
-
-        self.profile = tempfile.mkdtemp(prefix="eo-chromium-")
-        self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
-             "--window-size=1280,2000", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.time() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.time() > deadline or self.proc.poll() is not None:
-                self.close()
-                raise RuntimeError("chromium did not start (no DevToolsActivePort)")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            pages = [p for p in json.load(r) if p.get("type") == "page"]
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
-        self.ids = itertools.count(1)
-        self.events: list[dict] = []
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
-
-    def send(self, method: str, params: dict | None = None, timeout: float = 30) -> dict:
-        mid = next(self.ids)
-        self.ws.send(json.dumps({"id": mid, "method": method, "params": params or {}}))
-        deadline = time.time() + timeout
-        while True:
-            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.time())))
-            if msg.get("id") == mid:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def evaluate(self, expression: str):
-        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
-        if "exceptionDetails" in r:
-            raise RuntimeError(f"evaluate failed: {r['exceptionDetails']}")
-        return r["result"].get("value")
-
-    def open(self, url: str, timeout: float = 30) -> None:
-        self.events.clear()
-        self.send("Page.navigate", {"url": url})
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            state = self.evaluate("document.readyState + '|' + (document.body && document.body.getAttribute('data-charts'))")
-            if state and state.startswith("complete|") and not state.endswith("|null"):
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{url}: charts did not finish within {timeout} s")
+    def screenshot(self, path: Path, *, segment: int = 0) -> list[Path]:
+        """Full page to ``path``; with ``segment`` also slices of that height (path-1.png, ...) for viewers."""
+        metrics = self.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics["contentSize"]
+        width, height = 1280, int(min(size["height"], 30000))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parts = [(path, 0, height)] + [(path.with_name(f"{path.stem}-{i}.png"), y, min(segment, height - y))
+                                       for i, y in enumerate(range(0, height, segment or height + 1), start=1)
+                                       if segment]
+        for p, y, h in parts:
+            shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
+                "x": 0, "y": y, "width": width, "height": h, "scale": 1}}, timeout=60)
+            p.write_bytes(base64.b64decode(shot["data"]))
+        return [p for p, _y, _h in parts]
 
     def problems(self) -> list[str]:
         out = []
@@ -116,38 +68,6 @@ class Browser:
 
     def requests(self) -> list[str]:
         return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
-
-    def screenshot(self, path: Path, *, segment: int = 0) -> list[Path]:
-        """Full page to ``path``; with ``segment`` also slices of that height (path-1.png, ...) for viewers."""
-        metrics = self.send("Page.getLayoutMetrics")
-        size = metrics.get("cssContentSize") or metrics["contentSize"]
-        width, height = 1280, int(min(size["height"], 30000))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shot = self.send("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}}, timeout=60)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        out = [path]
-        if segment:
-            for i, y in enumerate(range(0, height, segment), start=1):
-                part = self.send("Page.captureScreenshot", {
-                    "format": "png", "captureBeyondViewport": True,
-                    "clip": {"x": 0, "y": y, "width": width, "height": min(segment, height - y), "scale": 1}})
-                p = path.with_name(f"{path.stem}-{i}.png")
-                p.write_bytes(base64.b64decode(part["data"]))
-                out.append(p)
-        return out
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.ws.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -302,7 +302,7 @@ def test_engine_shaped_tables_and_missing_optional_tables(tmp_path):
     codes = sorted(_tr(info, "org_level = 'school'")["org_code"].unique())
     assert r["n_pages"] == len(codes) + 1
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    counts = html.split('id="counts"')[1].split("</table>")[0]
+    counts = html.split('<table class="counts">')[1].split("</table>")[0]
     row = re.search(r'<tr data-target="absence" data-subject="">(.*?)</tr>', counts, re.S).group(1)
     # a pooled result without years or a source cannot be traced to cells: the control withholds it
     assert "withheld to protect a small group" in row and "41.5%" not in row

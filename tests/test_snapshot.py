@@ -22,7 +22,8 @@ BEFORE = Path(__file__).parent / "data" / "before"
 TABLES = ("metric_values", "target_results", "metric_gaps", "reconciliation", "target_results_history")
 TOLERANCE = 1e-9
 # columns #19 added to a table (additive schema changes)
-ADDED = {"metric_gaps": {"is_suppressed", "numerator"}}
+ADDED = {"metric_gaps": {"is_suppressed", "numerator"},
+         "target_results": {"n_state_schools"}, "target_results_history": {"n_state_schools"}}  # #21
 SNAPSHOT_RAW = "/tmp/i19dev/main_src/data/raw/demo/"  # where the snapshot's demo network was (paths below it)
 
 

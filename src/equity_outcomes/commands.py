@@ -275,6 +275,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dashboards", type=Path, default=None, help="default: the workspace's dashboards folder")
     _max_quarantined_arg(p)
     p.add_argument("--no-scorecards", action="store_true")
+    p.add_argument("--pdf", action="store_true", help="also print PDF report cards (dashboards/reports/; Chromium)")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
     p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
 
@@ -327,13 +328,13 @@ def _run(a) -> dict:
                                        baseline_year=a.baseline_year, dashboards=dashboards,
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
                                        max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
-                                       disclosure_rules=a.disclosure)
+                                       disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
         _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
                    force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
-                   disclosure_rules=a.disclosure)
+                   disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
 
 

@@ -41,7 +41,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("complement_gap_baseline", "DOUBLE"), ("complement_gap_current", "DOUBLE"), ("complement_gap_change", "DOUBLE"),
     ("state_change_rel_pct", "DOUBLE"), ("state_change_abs", "DOUBLE"), ("state_current_value", "DOUBLE"),
     ("state_change_source", "VARCHAR"), ("peer_change_rel_pct", "DOUBLE"), ("peer_change_abs", "DOUBLE"),
-    ("peer_current_value", "DOUBLE"), ("n_peers", "INTEGER"),
+    ("peer_current_value", "DOUBLE"), ("n_peers", "INTEGER"), ("n_state_schools", "INTEGER"),
 )
 RESULT_COLUMNS = tuple(c for c, _ in RESULT_SCHEMA)
 

@@ -136,6 +136,41 @@ def _distribution() -> dict:
     ).properties(title=_placeholder_title()).to_dict()
 
 
+RATING_NAMES = ["4 Sustainable", "3 Moving toward", "2 Initial steps", "1 Area of concern", "Not yet due",
+                "Insufficient data", "Not comparable"]
+RATING_COLORS = ["#2166ac", "#92c5de", "#fdb863", "#b35806", "#f7f7f7", "#cccccc", "#e3e3e3"]  # as scorecards.css
+
+
+def _history() -> dict:
+    """Rating history: one row per target, one column per evaluated year, the rating written in each cell."""
+    base = alt.Chart(alt.Data(name="series")).encode(
+        x=alt.X("year:O", title="Year judged (spring)", axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("target:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelLimit=260)))
+    rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("rating:N", title=None, scale=alt.Scale(domain=RATING_NAMES, range=RATING_COLORS),
+                        legend=None),
+        tooltip=[alt.Tooltip("target:N", title="Target"), alt.Tooltip("year:O", title="Year judged"),
+                 alt.Tooltip("rating:N", title="Rating"), alt.Tooltip("interval:N", title="Change, 95% interval")])
+    text = base.mark_text(fontSize=11).encode(
+        text="short:N", color=alt.condition("datum.short == '4' || datum.short == '1'", alt.value("white"),
+                                             alt.value("black")))
+    return alt.layer(rect, text).properties(width=alt.Step(70), height=alt.Step(22),
+                                            title=_placeholder_title()).to_dict()
+
+
+def _history_counts() -> dict:
+    """The network's rating history: how many school x target cells got each rating, per evaluated year."""
+    return alt.Chart(alt.Data(name="series")).mark_bar().encode(
+        x=alt.X("year:O", title="Year judged (spring)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("cells:Q", title="School x target results", stack="zero"),
+        color=alt.Color("rating:N", title=None, scale=alt.Scale(domain=RATING_NAMES, range=RATING_COLORS),
+                        legend=alt.Legend(orient="bottom", columns=4)),
+        order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("year:O", title="Year judged"), alt.Tooltip("rating:N", title="Rating"),
+                 alt.Tooltip("cells:Q", title="Results")],
+    ).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+
+
 @cache
 def templates() -> dict[str, dict]:
     out = {}
@@ -148,6 +183,8 @@ def templates() -> dict[str, dict]:
     out["readiness"] = _readiness()
     out["heatmap"] = _heatmap()
     out["distribution"] = _distribution()
+    out["history"] = _history()
+    out["history_counts"] = _history_counts()
     return out
 
 

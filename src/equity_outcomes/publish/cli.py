@@ -1,6 +1,6 @@
 """``equity-outcomes publish``: publish the scorecards under the disclosure control, or attack a publication.
 
-    equity-outcomes publish [--out DIR] [--school ORG_CODE ...]   # build, audit in a staging folder, swap in
+    equity-outcomes publish [--out DIR] [--school ORG_CODE ...] [--pdf]   # build, audit in staging, swap in
     equity-outcomes publish --audit [DIR]                         # attack DIR's files (default: dashboards/)
 """
 
@@ -22,6 +22,9 @@ def add_publish_cli(p: argparse.ArgumentParser) -> None:
                         "exit 1 when a "
                         "withheld cell can be recovered or narrowed, or a number breaks the rules")
     p.add_argument("--out", type=Path, default=default_out, help="output folder (default: dashboards/)")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print a PDF report card per school and one for the network into reports/ "
+                        "(headless Chromium; docs/scorecards.md)")
     p.add_argument("--school", action="append", default=None, dest="schools", metavar="ORG_CODE",
                    help="only this school (repeatable; default: every network school)")
 
@@ -31,8 +34,11 @@ def add_publish_cli(p: argparse.ArgumentParser) -> None:
         from .scorecards import publish_scorecards
 
         r = publish_scorecards(getattr(a, "warehouse", None) or default_warehouse(), a.out or default_out, progress=print,
-                               schools=a.schools, rules_file=getattr(a, "disclosure", None))
+                               schools=a.schools, rules_file=getattr(a, "disclosure", None), pdf=a.pdf)
         print(f"{r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")
+        if r["pdf"]:
+            print(f"{r['pdf']['files']:,} PDF report cards ({sum(r['pdf']['pages'].values()):,} pages) -> "
+                  f"{Path(r['index']).parent / 'reports'}")
         return 0
 
     p.set_defaults(handler=handler)

@@ -9,6 +9,7 @@ the published and network schools, and the network's pooled rows.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import duckdb
@@ -18,7 +19,7 @@ import pandas as pd
 from ..catalog import metrics_frame
 from . import labels
 from .disclosure import control, load_rules, summary_lines
-from .disclosure.rules import Rules
+from .disclosure.rules import Rules, primary_reasons
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
 TARGET_COLUMNS = [
@@ -28,6 +29,7 @@ TARGET_COLUMNS = [
     "is_distinguishable_from_noise", "flags", "implementation_year", "state_change_rel_pct", "state_change_source",
     "peer_change_rel_pct", "n_peers",
 ]
+HONEST_COLUMNS = ["n_state_schools"]  # counts behind the context figures (#21); shown only when present
 # written by the targets engine beyond the contract; used when present
 OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "status_reason", "rule", "threshold",
                            "direction", "target_label", "category", "baseline_window", "baseline_subgroup_value",
@@ -77,6 +79,9 @@ class Site:
     warnings: list[str] = field(default_factory=list)
     targets_by_org: dict[str, list[dict]] = field(default_factory=dict)
     disclosure: dict = field(default_factory=dict)   # what the control withheld, per output
+    history_safe: pd.DataFrame | None = None           # every evaluated year's rows (evaluated_year), controlled
+    judged_year: int | None = None                     # the latest evaluated year (target_results' current year)
+    district_safe: pd.DataFrame | None = None          # DESE's district rows beside the schools, primary rules applied
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -136,20 +141,9 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         has_roster = bool(roster)
     network_codes = {c for c, r in roster.items() if num(r.get("is_network_school")) == 1}
 
-    # target results (all of them, one query)
-    if "target_results" in objects:
-        have = set(_columns(con, "target_results"))
-        missing = [c for c in TARGET_COLUMNS if c not in have]
-        if missing:
-            warnings.append(f"target_results has no column(s) {', '.join(missing)}: shown as blank")
-        sel = ", ".join(
-            [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in TARGET_COLUMNS]
-            + [f'"{c}"' for c in OPTIONAL_TARGET_COLUMNS if c in have])
-        tr = con.execute(f"SELECT {sel} FROM target_results WHERE org_level IN ('school', 'network')").df()
-    else:
-        warnings.append("the warehouse has no target_results table: scorecards show trends only")
-        tr = pd.DataFrame(columns=TARGET_COLUMNS)
-    tr["org_code"] = tr["org_code"].astype(str)
+    # target results (all of them, one query), and every evaluated year's (the rating history)
+    tr = _read_targets(con, "target_results", objects, warnings)
+    history = _read_targets(con, "target_results_history", objects, None)
     if not (tr["org_level"] == "network").any() and "target_rollup" in objects:
         pooled = _pooled_from_rollup(con)
         if len(pooled):
@@ -176,8 +170,10 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
 
     # metric values with state averages and group keys, one query
     metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else {m for t in targets.values() for m in t.metrics}))
-    if "baseline_metric" in tr.columns:
-        metric_ids = sorted(set(metric_ids) | set(tr["baseline_metric"].dropna().astype(str)))
+    for frame in (tr, history):
+        for col in ("metric", "baseline_metric"):
+            if frame is not None and col in frame.columns:
+                metric_ids = sorted(set(metric_ids) | set(frame[col].dropna().astype(str)))
     published_subgroups = ["all", *labels.REQUIRED_SUBGROUPS] + [comps[g] for g in labels.REQUIRED_SUBGROUPS
                                                                   if g in comps]
     orgs = sorted(set(pages) | network_codes | {"network"})
@@ -194,7 +190,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     rules_by_target = {t.id: t.rule for t in targets.values()}
     deps = read_dependency_cells(con, tr, orgs, published_subgroups) if "metric_values" in objects else None
     controlled = control(mv if len(mv) else _empty_mv(), tr, deps, complements=comps, network_codes=network_codes,
-                         pages=pages, rules=rules, rules_by_target=rules_by_target, say=say)
+                         pages=pages, rules=rules, rules_by_target=rules_by_target, say=say, history=history)
     mv_safe, tr_safe = controlled.cells, controlled.targets
     for line in summary_lines(controlled.summary):
         say(f"disclosure: {line}")
@@ -215,7 +211,56 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     return Site(built_at=built_at, targets=targets, metrics=metrics, metric_notes=metric_notes,
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
-                has_roster=has_roster, warnings=warnings, disclosure=controlled.summary)
+                has_roster=has_roster, warnings=warnings, disclosure=controlled.summary,
+                history_safe=controlled.history, judged_year=_judged_year(tr),
+                district_safe=read_district_cells(con, roster, pages, metric_ids, rules)
+                if "metric_values" in objects else None)
+
+
+def _read_targets(con, table: str, objects: set[str], warnings: list[str] | None) -> pd.DataFrame | None:
+    """School and network rows of target_results (or its history: ``evaluated_year`` too) in the published
+    columns; None for a missing history, an empty frame (with a warning) for missing target_results."""
+    if table not in objects:
+        if warnings is None:
+            return None
+        warnings.append("the warehouse has no target_results table: scorecards show trends only")
+        return pd.DataFrame(columns=TARGET_COLUMNS)
+    have = set(_columns(con, table))
+    missing = [c for c in TARGET_COLUMNS if c not in have]
+    if missing and warnings is not None:
+        warnings.append(f"target_results has no column(s) {', '.join(missing)}: shown as blank")
+    sel = ", ".join(["evaluated_year"] * ("evaluated_year" in have)
+                    + [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in TARGET_COLUMNS]
+                    + [f'"{c}"' for c in OPTIONAL_TARGET_COLUMNS + HONEST_COLUMNS if c in have])
+    df = con.execute(f"SELECT {sel} FROM {table} WHERE org_level IN ('school', 'network')").df()
+    df["org_code"] = df["org_code"].astype(str)
+    return df
+
+
+def read_district_cells(con, roster: dict[str, dict], pages: list[str], metrics: list[str],
+                        rules: Rules) -> pd.DataFrame | None:
+    """All students' rows of the published schools' districts as DESE published them (metric_values, org_level
+    'district'), through the control's primary rules: a district cell of fewer than min_n students, an event rate
+    on 1 to 5 students or one DESE withheld is blank. District figures sum over schools this publication does not
+    show, so they close no linked set of the published cells."""
+    codes = sorted({text(roster.get(c, {}).get("district_code")) for c in pages} - {""})
+    if not codes or not metrics:
+        return None
+    df = con.execute(
+        "SELECT org_code, school_year::INTEGER AS school_year, metric, subject, grade, source, "
+        "n_students::DOUBLE AS n, value::DOUBLE AS value, numerator::DOUBLE AS numerator, is_suppressed "
+        f"FROM metric_values WHERE org_level = 'district' AND subgroup = 'all' "
+        f"AND org_code IN ({', '.join('?' * len(codes))}) AND metric IN ({', '.join('?' * len(metrics))})",
+        [*codes, *metrics]).df()
+    withheld = primary_reasons(df, rules) != ""
+    for c in ("n", "value", "numerator"):
+        df[c] = df[c].where(~withheld)
+    return df.assign(withheld=withheld)
+
+
+def _judged_year(tr: pd.DataFrame) -> int | None:
+    v = num(pd.to_numeric(tr["current_year"], errors="coerce").max()) if len(tr) else None
+    return int(v) if v is not None else None
 
 
 def _pooled_from_rollup(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -408,4 +453,21 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
             d[key] = sorted(d[key] + pts)
         else:
             d[key] = pts
+    return out
+
+
+def latest_readiness(site: Site) -> dict[str, list[dict]]:
+    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+    rd = site.readiness
+    if rd is None:
+        return {}
+    rd = rd[rd["org_code"].isin(set(site.pages))]
+    if not len(rd):
+        return {}
+    yrs = pd.to_numeric(rd["school_year"])
+    latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
+    latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in latest.to_dict("records"):
+        out[str(r["org_code"])].append(r)
     return out

@@ -31,7 +31,7 @@ SCORECARD_EXPORT = [
     "n_current", "change_abs", "change_rel_pct", "target_value", "progress_pct", "rating", "rating_label", "status",
     "status_reason", "ci_low", "ci_high", "ci_units", "p_value", "is_distinguishable_from_noise", "flags",
     "flag_notes", "implementation_year", "state_change_rel_pct", "state_change_source", "peer_change_rel_pct",
-    "n_peers", "withheld", "grade", "baseline_metric", "baseline_window", "reference",
+    "n_peers", "n_state_schools", "withheld", "grade", "baseline_metric", "baseline_window", "reference",
 ]
 READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
@@ -74,7 +74,8 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> 
     for c in ("baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value", "progress_pct",
               "ci_low", "ci_high", "p_value", "state_change_rel_pct", "peer_change_rel_pct"):
         df[c] = _round(df[c])
-    for c in ("baseline_year", "current_year", "n_baseline", "n_current", "rating", "implementation_year", "n_peers"):
+    for c in ("baseline_year", "current_year", "n_baseline", "n_current", "rating", "implementation_year", "n_peers",
+              "n_state_schools"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     cat_rank = {c: i for i, c in enumerate(labels.CATEGORY_ORDER)}
     sg_rank = {g: i + 1 for i, g in enumerate(labels.REQUIRED_SUBGROUPS)} | {"all": 0}

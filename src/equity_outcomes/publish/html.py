@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from . import labels
+from . import honest, labels
 from .charts import chart_payload, json_for_html
 from .data import Site, num, text
 
@@ -137,6 +137,8 @@ def change_text(site: Site, r: dict) -> tuple[str, str]:
     t = labels.target_info(site.targets, r["target_id"])
     unit = unit_of(site, r)
     ci = fmt_ci(site, r)
+    if t.rule == "relative_change" and honest.small_baseline(site, r):  # a tiny baseline: points, never a %
+        return fmt_change(r.get("change_abs"), unit), honest.small_baseline_note()  # its interval is relative too
     if t.rule == "relative_change":
         main = fmt_pct(r.get("change_rel_pct"))
         ca = num(r.get("change_abs"))
@@ -290,9 +292,9 @@ def target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
 
 def trend_table(points: list[tuple], unit: str, state: bool) -> str:
     rows = "".join(
-        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit)}</td><td>{"" if n is None else n}</td>'
-        + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
-        for y, v, n, sv, _g, _w in points)
+        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit) if v is not None or not w else "withheld"}</td>'
+        f'<td>{"" if n is None else n}</td>' + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
+        for y, v, n, sv, _g, w in points)
     return ('<table><thead><tr><th scope="col">Year</th><th scope="col" class="num">Value</th>'
             '<th scope="col" class="num">n</th>' + ('<th scope="col" class="num">State</th>' if state else "")
             + f"</tr></thead><tbody>{rows}</tbody></table>")

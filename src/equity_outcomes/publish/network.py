@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pandas as pd
 
-from . import labels
+from . import history, labels
 from .data import Site, num, text
 from .html import (
     CHART_CATEGORIES,
@@ -63,8 +63,8 @@ def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, st
             cls)
 
 
-def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict]) -> str:
-    charts = Charts()
+def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> str:
+    """One evaluated year: rating counts, the schools x targets matrix and the ratings per target."""
     school_rows = [r for c in site.pages for r in by_org.get(c, [])]
     cols = matrix_columns(site, school_rows)
     # header rows: categories, then targets
@@ -107,8 +107,6 @@ def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, networ
         body.append(f'<tr data-org="{esc(code)}"><th scope="row"><a href="schools/{fn}.html">{esc(name)}</a>'
                     f'<span class="n">{esc(district)}</span></th>{"".join(tds)}</tr>')
     matrix = (
-        '<label for="school-filter" class="small">Find a school or district: </label>'
-        '<input id="school-filter" class="filter" type="search" placeholder="type a name">'
         '<div class="matrix-wrap"><table class="matrix"><caption>Schools x targets (all students; gap targets: the '
         'lowest-rated group). Select a school for its scorecard.</caption>'
         f'<thead><tr><th scope="col" rowspan="2">School</th>{head1}</tr><tr>{head2}</tr></thead>'
@@ -135,6 +133,20 @@ def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, networ
         + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
         + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
         f'<tbody>{"".join(ctr)}</tbody></table></div>')
+    return (f'<div>{counts_chips(total)}</div>{matrix}'
+            f'<h3>Ratings per target</h3>{counts_table}')
+
+
+def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict],
+                 years: dict[str, dict[int, list]] | None = None) -> str:
+    charts = Charts()
+    years = years or {}
+    evaluated = sorted({y for code in [*site.pages, "network"] for y in years.get(code, {})})
+    if not evaluated:
+        evaluated = [site.judged_year or 0]
+        years = {c: {evaluated[0]: by_org.get(c, [])} for c in site.pages} | {"network": {evaluated[0]: network_rows}}
+    panels = history.year_selector({y: [] for y in evaluated}, lambda y, _r: _matrix_and_counts(
+        site, {c: years.get(c, {}).get(y, []) for c in site.pages}, years.get("network", {}).get(y, [])))
     trends = _network_trends(site, charts, series, network_rows)
     heat = _network_readiness(site, charts)
     n_pages = len(site.pages)
@@ -142,12 +154,16 @@ def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, networ
         '<header class="page"><h1>MA Personalized Learning Network — Outcomes scorecards</h1>'
         f'<p class="meta">{n_pages:,} school{"s" if n_pages != 1 else ""} · Outcomes: Equity in Achievement for '
         'College, Career &amp; Life</p></header><main>'
-        f'<section id="summary"><h2>At a glance</h2><div>{counts_chips(total)}</div>{legend_html()}'
+        f'<section id="summary"><h2>At a glance</h2>'
+        f'{history.network_summary(site, evaluated[-1], {c: years.get(c, {}).get(evaluated[-1], []) for c in site.pages})}'
+        f'{legend_html()}'
         '<p class="small">Ratings: 4 target met; 3 at least half of the required change; 2 improved, less than '
         'half; 1 no improvement or worse. Engagement targets are due from implementation year 1, achievement and '
         'college readiness from year 3.</p></section>'
-        f'<section id="matrix"><h2>Schools and targets</h2>{matrix}</section>'
-        f'<section id="counts"><h2>Ratings per target</h2>{counts_table}</section>'
+        '<section id="matrix"><h2>Schools and targets</h2>'
+        '<label for="school-filter" class="small">Find a school or district: </label>'
+        f'<input id="school-filter" class="filter" type="search" placeholder="type a name">{panels}</section>'
+        f"{history.network_history_section(site, charts, years)}"
         f'<section id="trends"><h2>Network trends (all network schools pooled)</h2>{trends}</section>'
         f"{heat}</main>")
     footer = ('<p>Download: <a href="exports/network.xlsx">network workbook (Excel)</a> · CSV: '

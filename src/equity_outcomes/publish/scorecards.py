@@ -24,12 +24,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
+from ..errors import EquityOutcomesError
 from ..warehouse import connect_read_only
-from . import labels
+from . import history, honest, labels
 from .charts import templates_js, vega_bundle
-from .data import Site, load_site, num, series_index, text
+from .context import context_section
+from .data import Site, latest_readiness, load_site, num, series_index, text
 from .disclosure import load_rules
 from .disclosure.rules import Rules
 from .exports import Exports
@@ -63,14 +63,13 @@ from .html import (
     unit_of,
 )
 from .network import network_page
+from .pdf import cards_for_site, chromium_path, print_report_cards
 from .static import CSS, DIAGNOSTICS_JS, PAGE_JS
 from .workbook import write_text
 
 Progress = Callable[[str], None] | None
-MANAGED = ("index.html", "schools", "exports", "assets")
+MANAGED = ("index.html", "schools", "exports", "assets", "reports")
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
-STATE_SOURCE_LABEL = {"dese": "DESE state figure", "dese_state_row": "DESE state figure",
-                      "student": "state, student data", "median_of_schools": "median of MA schools"}
 
 
 def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
@@ -87,11 +86,12 @@ def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str
 def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> str:
     y = text(year).split(".")[0] if num(year) is not None else ""
     v = fmt_value(value, unit, gap=gap)
-    title = ' title="withheld to protect a small group"' if withheld else ""
     dv = num(value)
+    why = f'<span class="n why">{esc(honest.missing_reason(withheld, year))}</span>' if dv is None else ""
     data_value = f' data-value="{dv!r}"' if dv is not None else ""
+    title = f' title="{honest.WITHHELD}"' if withheld else ""
     return (f'<td class="num" data-field="{field}"{data_value}{title}>'
-            f'{esc(y + ": " if y else "")}{esc(v)}<span class="n">{esc(fmt_n(n))}</span></td>')
+            f'{esc(y + ": " if y else "")}{esc(v)}<span class="n">{esc(fmt_n(n))}</span>{why}</td>')
 
 
 # --- school page -------------------------------------------------------------------------------------------------
@@ -106,15 +106,9 @@ def _score_row(site: Site, r: dict, first: str) -> str:
     main, ci = change_text(site, r)
     noise = noise_text(r)
     prog = num(r.get("progress_pct"))
-    peers = num(r.get("n_peers"))
     flags = labels.split_flags(r.get("flags"))
-    state_src = text(r.get("state_change_source"))
-    state_src = STATE_SOURCE_LABEL.get(state_src, state_src.replace("_", " "))
-    context = (f'<span data-field="state_change_rel_pct">State {esc(fmt_pct(r.get("state_change_rel_pct")))}</span>'
-               + (f'<span class="n">{esc(state_src)}</span>' if state_src else "")
-               + f'<span class="ctx" data-field="peer_change_rel_pct">Similar schools '
-               f'{esc(fmt_pct(r.get("peer_change_rel_pct")))}</span>'
-               + (f'<span class="n">{int(peers)} schools</span>' if peers else ""))
+    context = (f'<span data-field="state_change_rel_pct">{esc(honest.state_context(r))}</span>'
+               f'<span class="ctx" data-field="peer_change_rel_pct">{esc(honest.peer_context(r))}</span>')
     return (
         f'<tr data-target="{esc(r["target_id"])}" data-subject="{esc(text(r.get("subject")))}" '
         f'data-subgroup="{esc(sg)}" data-source="{esc(text(r.get("source")))}">'
@@ -437,7 +431,14 @@ def _readiness_section(site: Site, charts: Charts, code: str, recs: list[dict] |
             "</div></div></section>")
 
 
-def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[dict] | None) -> str:
+def _year_panel(site: Site, rows: list[dict]) -> str:
+    """One evaluated year: its rating counts, its scorecard and what its notes mean."""
+    table, summary_rows, flags_seen = _scorecard_table(site, rows)
+    return f'<div>{counts_chips(rating_counts(summary_rows))}</div>{table}{_flags_dl(flags_seen)}'
+
+
+def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[dict] | None,
+                years: dict[int, list[dict]] | None = None) -> str:
     name, district = school_label(site, code)
     r = site.roster.get(code, {})
     charts = Charts()
@@ -449,17 +450,19 @@ def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[
                     + (f" (year {site.vintage - int(start) + 1} in {site.vintage})" if site.vintage else ""))
     if base is not None:
         meta.append(f"baseline year {int(base)}")
-    table, summary_rows, flags_seen = _scorecard_table(site, rows)
-    counts = rating_counts(summary_rows)
-    years = [s[0] for pts in series.values() for s in pts]
-    latest = max(years) if years else None
+    years = years or ({site.judged_year: rows} if site.judged_year else {})
+    all_years = [s[0] for pts in series.values() for s in pts]
+    latest = max(all_years) if all_years else None
     body = (
         f'<header class="page"><nav class="crumbs"><a href="../index.html">&larr; Network scorecards</a></nav>'
         f"<h1>{esc(name)}</h1><p class=\"meta\">{esc(' · '.join(m for m in meta if m))}</p></header><main>"
-        f'<section id="summary"><h2>At a glance</h2><p class="lead">Each Outcomes target is rated 1-4 against the '
+        f'<section id="summary"><h2>At a glance</h2>{history.plain_summary(site, name, site.judged_year, rows)}'
+        f'<p class="lead">Each Outcomes target is rated 1-4 against the '
         f"school's baseline year; targets not yet due, without enough data, or not comparable are shown as such."
-        f"</p><div>{counts_chips(counts)}</div>{legend_html()}</section>"
-        f'<section id="scorecard"><h2>Scorecard</h2>{table}{_flags_dl(flags_seen)}</section>'
+        f"</p>{legend_html()}</section>"
+        f'<section id="scorecard"><h2>Scorecard</h2>'
+        f"{history.year_selector(years, lambda _y, rs: _year_panel(site, rs))}</section>"
+        f"{context_section(site, code, rows, series)}{history.history_section(site, charts, years)}"
         f'<section id="trends"><h2>Trends</h2>'
         f"{_trend_figures(site, charts, series, rows, 'This school')}</section>"
         f"{_groups_section(site, charts, series, rows)}"
@@ -484,6 +487,7 @@ def publish_scorecards(
     schools: list[str] | None = None,
     audit_files: bool = True,
     rules_file: Path | None = None,
+    pdf: bool = False,
 ) -> dict:
     """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index,
     disclosure (what the control withheld) and audit (the attack on the written files). The site is built in a
@@ -491,6 +495,9 @@ def publish_scorecards(
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
     rules = load_rules(rules_file)
+    if pdf and chromium_path() is None:
+        raise EquityOutcomesError("publish --pdf needs Chromium to print the report cards: apt-get install chromium "
+                                  "(or publish without --pdf)")
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     con = connect_read_only(warehouse)
@@ -514,7 +521,8 @@ def publish_scorecards(
             by_org[str(r["org_code"])].append(r)
     site.targets_by_org = {c: by_org.get(c, []) for c in site.pages}
     series = series_index(site.mv_safe, {"all", *labels.REQUIRED_SUBGROUPS})
-    readiness_by = _latest_readiness(site)
+    years = history.by_year(site, by_org, network_rows)
+    readiness_by = latest_readiness(site)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = out_dir.parent / f".{out_dir.name}.publishing-{os.getpid()}"
@@ -528,19 +536,22 @@ def publish_scorecards(
                   "diagnostics.js": DIAGNOSTICS_JS, "scorecards.js": PAGE_JS}
         for fname, content in assets.items():
             total += write_text(stage / "assets" / fname, content)
-        total += write_text(stage / "index.html", network_page(site, by_org, series.get("network", {}), network_rows))
+        total += write_text(stage / "index.html", network_page(site, by_org, series.get("network", {}), network_rows,
+                                                              years))
         exports = Exports(site, stage / "exports", by_org)
         total += exports.network()
         t_net = time.perf_counter()
         say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
         for i, code in enumerate(site.pages, start=1):
             fn = safe_name(code)
-            html = school_page(site, code, by_org.get(code, []), series.get(code, {}), readiness_by.get(code))
+            html = school_page(site, code, by_org.get(code, []), series.get(code, {}), readiness_by.get(code),
+                               years.get(code))
             total += write_text(stage / "schools" / f"{fn}.html", html)
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
         audit = _audit(stage, say, rules) if audit_files else None
+        printed = print_report_cards(cards_for_site(site, stage), built_at, say) if pdf else None
         # move into place
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in MANAGED:
@@ -549,7 +560,8 @@ def publish_scorecards(
                 shutil.rmtree(dst)
             elif dst.exists():
                 dst.unlink()
-            os.replace(stage / name, dst)
+            if (stage / name).exists():  # reports/ only with --pdf: no stale report cards beside a new site
+                os.replace(stage / name, dst)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     seconds = time.perf_counter() - t0
@@ -557,7 +569,7 @@ def publish_scorecards(
     say(f"scorecards: {n_pages:,} pages, {total / 1e6:.1f} MB in {seconds:.1f} s (data {t_load - t0:.1f} s) "
         f"-> {out_dir / 'index.html'}")
     return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html",
-            "disclosure": site.disclosure, "audit": audit}
+            "disclosure": site.disclosure, "audit": audit, "pdf": printed}
 
 
 def _audit(stage: Path, say, rules: Rules) -> dict:
@@ -574,20 +586,3 @@ def _audit(stage: Path, say, rules: Rules) -> dict:
                               "place.\n" + report.text())
     return {"ok": True, "tried": report.tried, "withheld_cells": report.withheld_cells,
             "published_cells": report.published_cells}
-
-
-def _latest_readiness(site: Site) -> dict[str, list[dict]]:
-    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
-    rd = site.readiness
-    if rd is None:
-        return {}
-    rd = rd[rd["org_code"].isin(set(site.pages))]
-    if not len(rd):
-        return {}
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
-    latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
-    out: dict[str, list[dict]] = defaultdict(list)
-    for r in records(latest):
-        out[str(r["org_code"])].append(r)
-    return out

@@ -27,7 +27,7 @@ th.target-words { font-weight:normal; width:230px; min-width:200px; font-size:13
 th.target-words b { display:block; font-size:14px; }
 th.measure { width:125px; }
 th .n { font-weight:normal; }
-td.context { font-size:13px; width:125px; }
+td.context { font-size:13px; width:175px; } table.scorecard td[data-field=target_value] { white-space:normal; }
 table.scorecard .ci { white-space:normal; }
 table.scorecard td[data-field=change] { width:150px; }
 table.scorecard td[data-field=flags] { width:120px; }
@@ -84,9 +84,31 @@ input.filter { font:inherit; padding:4px 8px; width:320px; margin:6px 0; }
 footer.page { border-top:1px solid var(--line); margin-top:30px; padding-top:10px; padding-bottom:30px;
               color:var(--muted); font-size:13px; }
 .diag { display:none; }
-@media print { .grid { display:block; } figure.chart { margin-bottom:10px; } details { display:none; }
-  .r4,.r3,.r2,.r1,[class^="s-"] { -webkit-print-color-adjust:exact; print-color-adjust:exact; }
-  input.filter { display:none; } }
+p.plain { max-width:900px; font-size:15.5px; background:var(--soft); border-left:4px solid var(--r4);
+          padding:8px 12px; }
+.year-select select { font:inherit; padding:2px 6px; }
+table.history td.rating { font-size:12.5px; min-width:96px; }
+table.history .n { color:inherit; opacity:.85; }
+@media print {
+  body { font-size:13px; } main, header.page, footer.page { max-width:none; padding:0; }
+  nav.crumbs, input.filter, label[for=school-filter], details, figure .fallback, #groups, #readiness,
+  .year-select .small, footer.page .diag, #history figure { display:none; }
+  .grid { grid-template-columns:repeat(4, 1fr); gap:6px 8px; } .flag { white-space:normal; font-size:10px; } .grid figure.chart svg { width:100%; height:auto; }
+  .grid figure.chart figcaption { display:none; }
+  figure.chart { padding:4px; break-inside:avoid; } figure.chart figcaption { font-size:11px; }
+  h2 { break-after:avoid; margin-top:16px; } tr, figure, p.plain { break-inside:avoid; }
+  table.scorecard { width:100%; table-layout:fixed; } table.scorecard td, table.scorecard th { font-size:12px; padding:3px 5px; }
+  td.context, table.scorecard td[data-field=change] { width:auto; }
+  table.scorecard col:nth-child(1) { width:16% !important; } table.scorecard col:nth-child(2) { width:11% !important; }
+  table.scorecard col:nth-child(7) { width:11% !important; } table.scorecard col:nth-child(3), table.scorecard col:nth-child(4) { width:8% !important; } table.scorecard col:nth-child(8) { width:13% !important; }
+  table.scorecard col:nth-child(9) { width:15% !important; } table.scorecard col:nth-child(10) { width:7% !important; }
+  table.scorecard td.rating { white-space:normal; min-width:0; } th.target-words { font-size:11px !important; } td.context .ctx { margin-top:1px; } th.target-words .n { display:none; }
+  dl.flags { column-count:3; column-gap:14px; font-size:11.5px; } dl.flags dd { break-before:avoid; }
+  table.context td, table.context th, table.history td, table.history th { font-size:11.5px; padding:2px 5px; }
+  th.target-words { width:190px; min-width:0; } .matrix-wrap { overflow:visible; }
+  .r4,.r3,.r2,.r1,[class^="s-"],[class*=" s-"],p.plain,thead th,tbody.cat th {
+    -webkit-print-color-adjust:exact; print-color-adjust:exact; }
+}
 """
 
 DIAGNOSTICS_JS = r"""/* equity-outcomes page diagnostics: errors and loaded resources, written into hidden elements. */
@@ -182,6 +204,15 @@ PAGE_JS = r"""/* equity-outcomes scorecards: render the charts of this page from
         return null;
       }
     })).then(function () { finish(String(figures.length)); });
+  }
+  var years = document.getElementById("year-select");
+  if (years) {  /* every evaluated year is in the page: show the chosen one's panels, hide the others */
+    years.addEventListener("change", function () {
+      Array.prototype.forEach.call(document.querySelectorAll(".year-panel"), function (p) {
+        p.hidden = p.getAttribute("data-year") !== years.value;
+      });
+      document.body.setAttribute("data-year", years.value);
+    });
   }
   var filter = document.getElementById("school-filter");
   if (filter) {

@@ -275,8 +275,9 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
     return path.stat().st_size
 
 
-def write_text(path: Path, text: str) -> int:
-    data = text.encode("utf-8")
+def write_text(path: Path, text: str | bytes) -> int:
+    """Text (UTF-8) or bytes (a printed report card) to ``path``, folders made; returns the bytes written."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

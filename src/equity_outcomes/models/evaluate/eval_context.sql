@@ -45,7 +45,8 @@ schools AS (
 ),
 school_median AS (
     SELECT m.target_id, m.org_code, m.subgroup, m.subject,
-           median(x.change_rel_pct) AS m_rel, median(x.change_abs) AS m_abs, median(x.measure_c) AS m_cur
+           median(x.change_rel_pct) AS m_rel, median(x.change_abs) AS m_abs, median(x.measure_c) AS m_cur,
+           count(*) AS m_n
     FROM main m JOIN schools x ON {{ same_comparison }}
     GROUP BY ALL
 ),
@@ -118,6 +119,8 @@ SELECT m.target_id, m.org_code, m.subgroup, m.subject,
     CASE WHEN s.s_cur IS NOT NULL OR s.s_abs IS NOT NULL THEN s.s_cur ELSE d.m_cur END AS state_current_value,
     CASE WHEN s.s_cur IS NOT NULL OR s.s_abs IS NOT NULL THEN 'dese_state_row'
          WHEN d.m_cur IS NOT NULL OR d.m_abs IS NOT NULL THEN 'median_of_schools' END AS state_change_source,
+    CASE WHEN s.s_cur IS NULL AND s.s_abs IS NULL AND (d.m_cur IS NOT NULL OR d.m_abs IS NOT NULL) THEN d.m_n
+         END AS n_state_schools,  -- how many schools the median is over (NULL for DESE's state figure)
     p.p_rel AS peer_change_rel_pct, p.p_abs AS peer_change_abs, p.p_cur AS peer_current_value,
     coalesce(p.n_peers, 0) AS n_peers
 FROM main m

@@ -85,7 +85,7 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
     CASE WHEN r.reference = 'state' THEN r.c_value - r.c_comp END AS complement_gap_current,
     CASE WHEN r.reference = 'state' THEN (r.c_value - r.c_comp) - (r.b_value - r.b_comp) END AS complement_gap_change,
     x.state_change_rel_pct, x.state_change_abs, x.state_current_value, x.state_change_source,
-    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers,
+    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers, x.n_state_schools,
     -- what equity_outcomes.judge rates and tests
     r.mtype, r.b_k, r.c_k, r.b_n, r.c_n, r.b_se, r.c_se, r.b_ref, r.c_ref, r.b_ref_se, r.c_ref_se, r.n_units,
     r.b_ok, r.measure_b, r.measure_c, r.forced_rating

@@ -34,6 +34,7 @@ class Controlled:
     cells: pd.DataFrame                 # the published cells; withheld ones have no numbers (column withheld)
     targets: pd.DataFrame               # target rows; column withheld ('' | baseline | current | both)
     summary: dict = field(default_factory=dict)
+    history: pd.DataFrame | None = None  # every evaluated year's target rows (evaluated_year), controlled alike
 
 
 def _count(reason: np.ndarray) -> dict:
@@ -46,9 +47,11 @@ def _count(reason: np.ndarray) -> dict:
 
 def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame | None, *,
             complements: dict[str, str], network_codes: set[str], pages: list[str], rules: Rules | None = None,
-            rules_by_target: dict[str, str] | None = None, say=None) -> Controlled:
+            rules_by_target: dict[str, str] | None = None, say=None,
+            history: pd.DataFrame | None = None) -> Controlled:
     """``mv``: published-scope cells (read_metric_values: org_code ... source, n_students, value, numerator,
-    is_suppressed). Cells of network schools without a page are pooled into the network but not published."""
+    is_suppressed). Cells of network schools without a page are pooled into the network but not published.
+    ``history``: target_results_history rows (the rating history and year selector), checked like ``tr``."""
     rules = rules or load_rules()
     shown = mv["org_code"].astype(str).isin(set(pages) | {"network"}).to_numpy() if len(mv) else np.zeros(0, bool)
     cells = mv[shown].reset_index(drop=True)
@@ -71,9 +74,14 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
             e = extra.rename(columns={"n_students": "n"}).copy()
             e["withheld"] = primary_reasons(e, rules) != ""
             deps.append(e[deps[0].columns])
-    if len(tr):
-        tr = tr[tr["org_code"].astype(str).isin(set(pages)) | (tr["org_level"].astype(str) == "network")]
-    targets = control_targets(tr, pd.concat(deps, ignore_index=True), rules_by_target or {}, complements)
+    def shown_rows(t: pd.DataFrame) -> pd.DataFrame:
+        return t[t["org_code"].astype(str).isin(set(pages)) | (t["org_level"].astype(str) == "network")] \
+            if len(t) else t
+
+    dep_cells = pd.concat(deps, ignore_index=True)
+    targets = control_targets(shown_rows(tr), dep_cells, rules_by_target or {}, complements)
+    past = None if history is None else control_targets(shown_rows(history), dep_cells, rules_by_target or {},
+                                                        complements)
     level = out["org_level"].astype(str).to_numpy() if len(out) else np.array([], dtype=object)
     summary = {
         "school_cells": _count(cc.reason[level == "school"]),
@@ -85,7 +93,7 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
     if cc.unresolved:
         raise DisclosureError(f"the disclosure control could not protect {len(cc.unresolved)} cell(s), e.g. "
                               + "; ".join(cc.unresolved[:5]) + ": nothing was published")
-    return Controlled(cells=out, targets=targets, summary=summary)
+    return Controlled(cells=out, targets=targets, summary=summary, history=past)
 
 
 def _ratings(targets: pd.DataFrame, pages: list[str]) -> list[dict]:

@@ -1,0 +1,170 @@
+"""Every evaluated year on one page: the rating history of each target (a chart and a table, from
+``target_results_history`` after the disclosure control), the year selector (every evaluated year's scorecard
+embedded in the page, switched in the browser, offline) and the plain-language summary at the top."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+
+from . import honest, labels
+from .charts import RATING_NAMES
+from .data import Site, text
+from .html import Charts, esc, fmt_change, fmt_ci, lowest, records, row_sort_key, subject_label, unit_of
+
+CSS_NAME = dict(zip(["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"],
+                    RATING_NAMES, strict=True))
+SHORT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp."}
+
+
+def by_year(site: Site, current: dict[str, list[dict]], network_rows: list[dict]) -> dict[str, dict[int, list]]:
+    """org_code ('network' for the pooled rows) -> evaluated year -> its published rows; the judged year is the
+    current target_results (the history holds the same evaluation)."""
+    out: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    h = site.history_safe
+    if h is not None and len(h):
+        for r in records(h):
+            r["subgroup"] = r.get("subgroup") or "all"
+            code = "network" if r.get("org_level") == "network" else str(r["org_code"])
+            out[code][int(r["evaluated_year"])].append(r)
+    if site.judged_year is not None:
+        for code in site.pages:
+            out[code][site.judged_year] = current.get(code, [])
+        if network_rows:
+            out["network"][site.judged_year] = network_rows
+    return out
+
+
+def headline_rows(site: Site, rows: list[dict]) -> list[tuple[str, dict]]:
+    """(label, row) per target and subject for all students; a gap target's lowest-rated group."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        t = labels.target_info(site.targets, r["target_id"])
+        sg = r.get("subgroup") or "all"
+        if (t.is_gap and sg in labels.REQUIRED_SUBGROUPS) or (not t.is_gap and sg == "all"):
+            groups[(r["target_id"], text(r.get("subject")))].append(r)
+    out = []
+    for (tid, subj), grp in groups.items():
+        name = labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else "")
+        out.append((name, lowest(grp) if len(grp) > 1 else grp[0]))
+    return out
+
+
+def _cls(r: dict) -> str:
+    return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
+
+
+def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> str:
+    """Each target's rating in every evaluated year, with the change and its 95% interval."""
+    ys = sorted(years)
+    if not ys:
+        return ""
+    cells: dict[str, dict[int, dict]] = defaultdict(dict)
+    order: dict[str, int] = {}
+    for y in ys:
+        for name, r in headline_rows(site, years[y]):
+            cells[name][y] = r
+            order.setdefault(name, len(order))
+    data, trs = [], []
+    for name in sorted(cells, key=order.get):
+        tds = []
+        for y in ys:
+            r = cells[name].get(y)
+            if r is None:
+                tds.append('<td class="rating s-none">not evaluated</td>')
+                continue
+            cls, ci = _cls(r), fmt_ci(site, r)
+            if honest.small_baseline(site, r):  # its interval is relative: the change in points instead
+                ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
+            word = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
+                                      text(r.get("status")) or None)
+            data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),
+                         "short": SHORT.get(cls, cls[1:]), "interval": ci or "no interval", "order": order[name]})
+            tds.append(f'<td class="rating {cls}" data-year="{y}">{esc(word)}'
+                       f'<span class="n">{esc(ci or "no interval")}</span></td>')
+        trs.append(f'<tr><th scope="row">{esc(name)}</th>{"".join(tds)}</tr>')
+    head = "".join(f'<th scope="col">{y}</th>' for y in ys)
+    table = (f'<table class="history"><caption>Rating in each year judged (all students; gap targets: the '
+             f'lowest-rated group), with the change\'s 95% interval</caption><thead><tr><th scope="col">Target'
+             f'</th>{head}</tr></thead><tbody>{"".join(trs)}</tbody></table>')
+    fig = charts.figure("history", "Rating history", f"Each year judged, {ys[0]} to {ys[-1]}",
+                        {"series": data}, caption="4 Sustainable, 3 Moving toward, 2 Initial steps, 1 Area of "
+                        "concern; grey: not due, no data or not comparable.") if data else ""
+    return (f'<section id="history"><h2>Rating history</h2><p class="lead">Every year this school was judged '
+            f'({len(ys)} year{"s" if len(ys) != 1 else ""}), each against the same baseline.</p>'
+            f'{fig}<div class="matrix-wrap">{table}</div></section>')
+
+
+def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[int, list]]) -> str:
+    """How many school x target results got each rating, per evaluated year."""
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for code in site.pages:
+        for y, rows in by_org.get(code, {}).items():
+            counts[y].update(_cls(r) for _n, r in headline_rows(site, rows))
+    if not counts:
+        return ""
+    ys = sorted(counts)
+    data = [{"year": y, "rating": name, "cells": counts[y].get(c, 0), "order": i}
+            for y in ys for i, (c, name) in enumerate(CSS_NAME.items()) if counts[y].get(c)]
+    head = "".join(f'<th scope="col" class="num">{y}</th>' for y in ys)
+    trs = "".join(f'<tr><th scope="row" class="{c}">{esc(name)}</th>'
+                  + "".join(f'<td class="num">{counts[y].get(c, 0)}</td>' for y in ys) + "</tr>"
+                  for c, name in CSS_NAME.items())
+    fig = charts.figure("history_counts", "Ratings per year judged", f"{len(site.pages):,} network schools, "
+                        "all students (gap targets: the lowest-rated group)", {"series": data})
+    return (f'<section id="history"><h2>Rating history</h2>{fig}<table class="history"><caption>School x target '
+            f'results per rating, each year judged</caption><thead><tr><th scope="col">Rating</th>{head}</tr>'
+            f'</thead><tbody>{trs}</tbody></table></section>')
+
+
+def year_selector(years: dict[int, list[dict]], render: Callable[[int, list[dict]], str]) -> str:
+    """Every evaluated year's panel in the page, the latest shown; the select switches them (assets/scorecards.js)."""
+    ys = sorted(years, reverse=True)
+    if not ys:
+        return render(0, [])
+    opts = "".join(f'<option value="{y}"{" selected" if i == 0 else ""}>{y}{" (latest)" if i == 0 else ""}'
+                   "</option>" for i, y in enumerate(ys))
+    panels = "".join(f'<div class="year-panel" data-year="{y}"{" hidden" if i else ""}>{render(y, years[y])}</div>'
+                     for i, y in enumerate(ys))
+    return (f'<p class="year-select"><label for="year-select">Year judged: </label><select id="year-select">{opts}'
+            f'</select> <span class="small">{len(ys)} year{"s" if len(ys) != 1 else ""} evaluated; all are in this '
+            f"page (no connection needed)</span></p>{panels}")
+
+
+def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
+    c = Counter(_cls(r) for _n, r in heads)
+    rated = sum(c[k] for k in ("r4", "r3", "r2", "r1"))
+    parts = [f"{c[k]} {w}" for k, w in (("r4", "met (4 Sustainable)"), ("r3", "moving toward (3)"),
+                                        ("r2", "at initial steps (2)"), ("r1", "an area of concern (1)")) if c[k]]
+    unrated = len(heads) - rated
+    return c, rated, ((", ".join(parts) if parts else "none") + "."
+                      + (f" {unrated} could not be rated yet (not yet due, too little data or not comparable)."
+                         if unrated else ""))
+
+
+def _paragraph(s: str) -> str:
+    return (f'<p class="plain" id="plain-summary">{esc(s)} Ratings compare each target with its baseline year; the '
+            "tables below give the figures and their uncertainty.</p>")
+
+
+def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> str:
+    """One paragraph in plain words: how many targets at each rating, which were met, which need attention."""
+    if not rows:
+        return f'<p class="plain" id="plain-summary">{esc(who)} has no judged targets yet.</p>'
+    heads = headline_rows(site, rows)
+    _c, rated, counted = _counted(heads)
+    met = [n for n, r in heads if _cls(r) == "r4"][:3]
+    concern = [n for n, r in heads if _cls(r) == "r1"][:3]
+    return _paragraph(f"In {year}, {who} was judged on {len(heads)} Outcomes targets. Of the {rated} that could "
+                      f"be rated, {counted}" + (f" Met: {', '.join(met)}." if met else "")
+                      + (f" Needs attention: {', '.join(concern)}." if concern else ""))
+
+
+def network_summary(site: Site, year: int | None, by_org: dict[str, list[dict]]) -> str:
+    """The network's paragraph: school x target results at each rating, over every published school."""
+    heads = [h for code in site.pages for h in headline_rows(site, by_org.get(code, []))]
+    if not heads:
+        return '<p class="plain" id="plain-summary">No school has judged targets yet.</p>'
+    _c, rated, counted = _counted(heads)
+    return _paragraph(f"In {year}, {len(site.pages):,} network schools were judged: {len(heads):,} school x target "
+                      f"results. Of the {rated:,} that could be rated, {counted}")
