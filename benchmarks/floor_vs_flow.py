@@ -196,24 +196,17 @@ def incremental(args, n: int, scratch: Path) -> dict:
 
 
 def same_tables(a: Path, b: Path) -> dict:
-    """Rows that differ between two warehouses, per mart (EXCEPT ALL both ways, every column)."""
+    """Rows that differ between two warehouses, per mart and judged table (warehouse_diff: floats to 1e-9)."""
     import duckdb
+    from warehouse_diff import differing_rows
 
     con = duckdb.connect()
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
-    out = {}
-    for table in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "reconciliation",
-                  "target_results"):
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'a' AND table_name = ? "
-            "AND column_name NOT IN ('computed_at', 'evaluated_at')", [table]).fetchall()]
-        sel = ", ".join(f'"{c}"' for c in cols)
-        rows = con.execute(f"SELECT count(*) FROM a.{table}").fetchone()[0]
-        differ = con.execute(f"SELECT (SELECT count(*) FROM (SELECT {sel} FROM a.{table} EXCEPT ALL "
-                             f"SELECT {sel} FROM b.{table})) + (SELECT count(*) FROM (SELECT {sel} FROM b.{table} "
-                             f"EXCEPT ALL SELECT {sel} FROM a.{table}))").fetchone()[0]
-        out[table] = {"rows": rows, "rows_differing": differ}
+    out = {t: {"rows": con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0],
+               "rows_differing": differing_rows(con, t, "a", "b")}
+           for t in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "reconciliation",
+                     "target_results")}
     con.close()
     return out
 
@@ -326,8 +319,10 @@ def main(argv: list[str] | None = None) -> None:
         net_args = argparse.Namespace(**{**vars(args), "students_per_school": rb.MA_STUDENTS_PER_SCHOOL,
                                          "regenerate": False})
         rb.ensure_network(net_args, n, base)
-        rounds = [] if args.only_incremental else [
-            one_round(args, n, base, base / "raw", i) for i in range(1, args.repeat + 1)]
+        rounds = []
+        for i in range(1, 0 if args.only_incremental else args.repeat + 1):
+            rounds.append(one_round(args, n, base, base / "raw", i))
+            write(args, n, rounds, None)  # what is measured so far, in case a later round is stopped
         inc = incremental(args, n, args.scratch) if args.incremental or args.only_incremental else None
         write(args, n, rounds, inc)
 
