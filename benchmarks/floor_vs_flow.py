@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -89,7 +90,8 @@ WORKERS = {"floor": w_floor, "ingest_more": w_ingest_more}
 
 def run(stage: str, spec: dict, logs: Path, args, tag: str) -> dict:
     rb.say(f"{tag}: {stage} ...")
-    res = rb.run_worker(stage, {**spec, "tag": tag, "duckdb_memory_limit": args.memory_limit}, logs,
+    name = re.sub(r"[^\w+-]+", "_", f"{tag}_{stage}")  # the worker's log, spec and result files
+    res = rb.run_worker(stage, {**spec, "tag": name, "duckdb_memory_limit": args.memory_limit}, logs,
                         max_rss_gb=args.max_rss_gb, timeout=args.stage_timeout, script=WORKER_SCRIPT)
     if res["status"] != "ok":
         raise SystemExit(f"{tag}: {stage} failed: {res.get('notes')}\n" + "\n".join(res.get("log_tail") or []))
