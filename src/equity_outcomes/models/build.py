@@ -163,9 +163,8 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, s
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     for table in filter(lambda t: table_exists(con, t), source_tables()):
         by_year = table.startswith("raw_student_") and table != "raw_student_roster"
-        rows = con.execute(f"SELECT {'school_year' if by_year else 'NULL'}, count(*) FROM {table} GROUP BY 1 "
-                           "ORDER BY 1").fetchall()
-        for year, n in rows:
+        for year, n in con.execute(f"SELECT {'school_year' if by_year else 'NULL'}, count(*) FROM {table} "
+                                   "GROUP BY 1 ORDER BY 1").fetchall():
             (years.setdefault(str(year), hashlib.sha256()) if by_year else digest).update(f"{table}:{n}".encode())
     audits = ["SELECT (source_kind = 'student' AND school_year IS NOT NULL AND report <> 'roster'), school_year, "
               "source_file, file_hash FROM load_audit WHERE status IN ('loaded', 'replaced') QUALIFY row_number() "
@@ -183,8 +182,8 @@ def _last_state(con: duckdb.DuckDBPyConnection) -> tuple[str | None, dict | None
 
 
 def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[int] | None:
-    """The school years an incremental build must redo, or None when only a full build is right: no earlier state,
-    code, catalogs or non-yearly inputs changed, a year disappeared, or nothing changed at all."""
+    """The years an incremental build must redo; None: a full build (first build, code, catalogs or non-yearly
+    inputs changed, a year disappeared, nothing changed)."""
     last, before = _last_state(con)
     if last != fingerprint or before is None or set(before) - set(years) or not table_exists(con, "metric_values"):
         return None
@@ -194,8 +193,8 @@ def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[
 def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
     summary = BuildSummary()
     for node, seconds in ((r.node, r.execution_time) for r in _node_results(result) if r.node.resource_type == "model"):
-        name = node.alias or node.name
-        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if object_kind(con, name) == "TABLE" else None
+        table = object_kind(con, name := node.alias or node.name) == "TABLE"
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if table else None
         summary.models.append((f"{Path(node.original_file_path).parts[0]}/{node.name}", float(seconds), rows))
     return summary
 
