@@ -26,7 +26,8 @@ def network(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("incremental")
     generate_network(root / "raw", n_students=1200, n_schools=6, first_year=NEW_YEAR - 5, last_year=NEW_YEAR)
-    shutil.move(root / "raw" / "student" / str(NEW_YEAR), root / "new_year")
+    for kind in ("student", "readiness"):  # a new year brings its readiness self-assessments too
+        shutil.move(root / "raw" / kind / str(NEW_YEAR), root / f"new_{kind}")
     return root
 
 
@@ -42,9 +43,10 @@ def test_adding_a_year_rebuilds_that_year_only_and_equals_a_full_rebuild(network
     ingest_into(inc, [raw])
     first = build_models(inc)
     assert first.school_years is None  # a first build is a full one
-    shutil.copytree(network / "new_year", raw / "student" / str(NEW_YEAR))
+    for kind in ("student", "readiness"):
+        shutil.copytree(network / f"new_{kind}", raw / kind / str(NEW_YEAR))
     load = ingest_into(inc, [raw])
-    assert {r.school_year for r in load.results if r.status == "loaded"} == {NEW_YEAR}
+    assert {r.school_year for r in load.results if r.status == "loaded" and r.kind == "student"} == {NEW_YEAR}
     added = build_models(inc)
     assert added.school_years == [NEW_YEAR]
     assert inc.execute(f"SELECT count(*) FROM metric_values WHERE school_year = {NEW_YEAR} "

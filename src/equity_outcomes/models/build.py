@@ -153,25 +153,24 @@ def source_tables(project: Path | None = None) -> list[str]:
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str]]:
-    """What a build depends on: (every file of the SQL project and the catalogs, the SGP runs, the sources and loaded
-    files that are not one school year's; one fingerprint per school year of the yearly student files: their
-    current load_audit rows and their rows per year). The same twice means a rebuild would change nothing; only
-    some years' changed means only those years need rebuilding (every yearly model is partitioned by school_year)."""
+    """What a build depends on: (the SQL project, catalogs, SGP runs and every input that is not one year's; per
+    school year, the yearly student files' load_audit rows and rows, plus 'readiness' for its files)."""
     digest, years = hashlib.sha256(), {}
     for root in (models_dir(), config_dir()):
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    for table in filter(lambda t: table_exists(con, t), source_tables()):
-        by_year = table.startswith("raw_student_") and table != "raw_student_roster"
-        for year, n in con.execute(f"SELECT {'school_year' if by_year else 'NULL'}, count(*) FROM {table} "
-                                   "GROUP BY 1 ORDER BY 1").fetchall():
-            (years.setdefault(str(year), hashlib.sha256()) if by_year else digest).update(f"{table}:{n}".encode())
-    audits = ["SELECT (source_kind = 'student' AND school_year IS NOT NULL AND report <> 'roster'), school_year, "
-              "source_file, file_hash FROM load_audit WHERE status IN ('loaded', 'replaced') QUALIFY row_number() "
-              "OVER (PARTITION BY source_file ORDER BY loaded_at DESC) = 1", "SELECT FALSE, NULL, * FROM growth_runs"]
+    for table in filter(lambda t: table_exists(con, t), source_tables()):  # readiness: read by no yearly model
+        key = ("school_year::VARCHAR" if table.startswith("raw_student_") and table != "raw_student_roster"
+               else "'readiness'" if "readiness" in table else "NULL")
+        for year, n in con.execute(f"SELECT {key}, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall():
+            (years.setdefault(year, hashlib.sha256()) if year else digest).update(f"{table}:{n}".encode())
+    audits = ["SELECT CASE WHEN source_kind = 'student' AND school_year IS NOT NULL AND report <> 'roster' THEN "
+              "school_year::VARCHAR WHEN source_kind = 'readiness' THEN 'readiness' END, source_file, file_hash FROM "
+              "load_audit WHERE status IN ('loaded', 'replaced') QUALIFY row_number() OVER (PARTITION BY "
+              "source_file ORDER BY loaded_at DESC) = 1", "SELECT NULL, * FROM growth_runs"]
     for table, sql in zip(("load_audit", "growth_runs"), audits, strict=True):
-        for yearly, year, *row in (con.execute(sql + " ORDER BY ALL").fetchall() if table_exists(con, table) else []):
-            (years.setdefault(str(year), hashlib.sha256()) if yearly else digest).update(repr(row).encode())
+        for year, *row in (con.execute(sql + " ORDER BY ALL").fetchall() if table_exists(con, table) else []):
+            (years.setdefault(year, hashlib.sha256()) if year else digest).update(repr(row).encode())
     return digest.hexdigest(), {year: h.hexdigest() for year, h in years.items()}
 
 
@@ -187,7 +186,8 @@ def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[
     last, before = _last_state(con)
     if last != fingerprint or before is None or set(before) - set(years) or not table_exists(con, "metric_values"):
         return None
-    return sorted(int(y) for y, h in years.items() if before.get(y) != h) or None
+    changed = [y for y, h in years.items() if before.get(y) != h]  # [] when only the readiness files changed
+    return sorted(int(y) for y in changed if y.isdigit()) if changed else None
 
 
 def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
@@ -224,7 +224,7 @@ def build_models(
     redo = None if full_refresh else changed_years(con, fingerprint, years)
     con.execute("CHECKPOINT")
     result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
-                     *(("--vars", json.dumps({"school_years": redo})) if redo else ("--full-refresh",)),
+                     *(("--vars", json.dumps({"school_years": redo})) if redo is not None else ("--full-refresh",)),
                      project=project, callbacks=_progress_events(progress))
     if not result.success:
         raise dbt_failure(result, "SQL build")

@@ -8,10 +8,11 @@
           incremental_strategy='delete+insert', unique_key='school_year') }}
 {% endmacro %}
 
--- The rows of the years to redo on an incremental run (TRUE on a full build): a filter on the column given.
+-- The rows of the years to redo on an incremental run (TRUE on a full build; FALSE when no year changed, only
+-- inputs no yearly model reads, such as the readiness files): a filter on the column given.
 {% macro for_changed_years(column) -%}
-{%- if is_incremental() and var('school_years', none) -%}
-    {{ column }} IN ({{ var('school_years') | join(', ') }})
+{%- if is_incremental() and var('school_years', none) is not none -%}
+    {{ (column ~ ' IN (' ~ (var('school_years') | join(', ')) ~ ')') if var('school_years') else 'FALSE' }}
 {%- else -%}
     TRUE
 {%- endif -%}
