@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL := WARNING
 
-.PHONY: demo test lint browser r benchmark benchmark-dese benchmark-growth clean
+.PHONY: demo test lint browser r benchmark benchmark-scale benchmark-dese benchmark-growth clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
@@ -44,7 +44,12 @@ lint: $(STAMP)
 test: $(STAMP) browser r lint
 	$(BIN)/pytest -q
 
+# the flow against its full-fidelity floor, per stage, plus the +1 year run (#22): make benchmark SIZES=1000000
+SIZES ?= 200000
 benchmark: $(STAMP)
+	$(BIN)/python benchmarks/floor_vs_flow.py --sizes $(SIZES) --incremental
+
+benchmark-scale: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py
 
 benchmark-dese: $(STAMP)

@@ -389,9 +389,11 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def run_worker(stage: str, spec: dict, logs: Path, *, max_rss_gb: float, timeout: float) -> dict:
+def run_worker(stage: str, spec: dict, logs: Path, *, max_rss_gb: float, timeout: float,
+               script: Path | None = None) -> dict:
     """Run one stage in a fresh interpreter; poll its RSS (process tree) every 0.1 s as a cross-check of ru_maxrss
-    and kill it if it would take the shared machine down."""
+    and kill it if it would take the shared machine down. ``script``: the benchmark whose ``--worker`` runs the
+    stage (default this one; floor_vs_flow.py adds its own workers)."""
     import psutil
 
     logs.mkdir(parents=True, exist_ok=True)
@@ -408,7 +410,7 @@ def run_worker(stage: str, spec: dict, logs: Path, *, max_rss_gb: float, timeout
     killed = [""]
     t0 = time.perf_counter()
     with open(logs / f"{tag}.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path)],
+        proc = subprocess.Popen([sys.executable, str(script or Path(__file__).resolve()), "--worker", str(spec_path)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(ROOT))
         ps = psutil.Process(proc.pid)
         done = threading.Event()

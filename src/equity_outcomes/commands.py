@@ -131,7 +131,7 @@ def _ingest(p: argparse.ArgumentParser) -> None:
 @command("build", "(Re)build every SQL model (staging -> intermediate -> marts) from what has been ingested.")
 def _build(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
-    p.add_argument("--force", action="store_true", help="rebuild even when no model, catalog or input changed")
+    p.add_argument("--force", action="store_true", help="rebuild every model and year even when no model, catalog or input changed")
     p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
 
     def handler(a):
@@ -140,7 +140,7 @@ def _build(p: argparse.ArgumentParser) -> None:
 
         use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
+            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, full_refresh=a.force)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
                 from .models.build import check_model_tests
 

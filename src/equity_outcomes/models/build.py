@@ -9,13 +9,14 @@ dbt's results into a :class:`BuildSummary` or one :class:`EquityOutcomesError` n
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import yaml
@@ -56,6 +57,7 @@ class BuildSummary:
     models: list[tuple[str, float, int | None]] = field(default_factory=list)  # (layer/model, seconds, rows)
     seconds: float = 0.0
     skipped: bool = False  # nothing changed since the last build (skip_unchanged)
+    school_years: list[int] | None = None  # the years an incremental build redid (None: a full build)
 
 
 def model_files(root: Path | None = None) -> list[Path]:
@@ -70,19 +72,6 @@ def database_path(con: duckdb.DuckDBPyConnection) -> Path:
     if not row or not row[0]:
         raise EquityOutcomesError("the SQL models build into a warehouse file, not an in-memory database")
     return Path(row[0])
-
-
-@contextlib.contextmanager
-def _pointed_at(warehouse: Path) -> Iterator[None]:
-    previous = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(warehouse)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous
 
 
 def dbt_work_dir(project: Path | None = None) -> Path:
@@ -102,7 +91,7 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks:
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
-    with _pointed_at(warehouse):
+    with mock.patch.dict(os.environ, {WAREHOUSE_ENV: str(warehouse)}):  # read by profiles.yml
         try:
             return dbtRunner(callbacks=callbacks or []).invoke([
                 *args, "--project-dir", str(project), "--profiles-dir", str(project),
@@ -158,84 +147,91 @@ def dbt_failure(result, what: str) -> EquityOutcomesError:
 
 def source_tables(project: Path | None = None) -> list[str]:
     """The tables other stages write and the models read (the ``raw`` sources of the project's schema.yml)."""
-    names = []
-    for path in sorted((project or models_dir()).rglob("schema.yml")):
-        for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []:
-            names += [t["name"] for t in source.get("tables") or [] if source.get("name") == "raw"]
-    return names
+    return [t["name"] for path in sorted((project or models_dir()).rglob("schema.yml"))
+            for source in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("sources") or []
+            if source.get("name") == "raw" for t in source.get("tables") or []]
 
 
-def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """What a build depends on: every file of the SQL project and the catalogs, the loaded files (load_audit), the
-    SGP runs (growth_runs) and the row count of every source table. The same fingerprint twice means a rebuild would change nothing."""
-    digest = hashlib.sha256()
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str]]:
+    """What a build depends on: (the SQL project, catalogs, SGP runs and every input that is not one year's; per
+    school year, the yearly student files' load_audit rows and rows, plus 'readiness' for its files)."""
+    digest, years = hashlib.sha256(), {}
     for root in (models_dir(), config_dir()):
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    for table in source_tables():
-        if table_exists(con, table):
-            digest.update(f"{table}:{con.execute(f'SELECT count(*) FROM {table}').fetchone()[0]}".encode())
-    for audit in ("load_audit", "growth_runs"):  # every load, every SGP computation
-        if table_exists(con, audit):
-            for row in con.execute(f"SELECT * FROM {audit} ORDER BY ALL").fetchall():
-                digest.update(repr(row).encode())
-    return digest.hexdigest()
+    for table in filter(lambda t: table_exists(con, t), source_tables()):  # readiness: read by no yearly model
+        key = ("school_year::VARCHAR" if table.startswith("raw_student_") and table != "raw_student_roster"
+               else "'readiness'" if "readiness" in table else "NULL")
+        for year, n in con.execute(f"SELECT {key}, count(*) FROM {table} GROUP BY 1 ORDER BY 1").fetchall():
+            (years.setdefault(year, hashlib.sha256()) if year else digest).update(f"{table}:{n}".encode())
+    audits = ["SELECT CASE WHEN source_kind = 'student' AND school_year IS NOT NULL AND report <> 'roster' THEN "
+              "school_year::VARCHAR WHEN source_kind = 'readiness' THEN 'readiness' END, source_file, file_hash FROM "
+              "load_audit WHERE status IN ('loaded', 'replaced') QUALIFY row_number() OVER (PARTITION BY "
+              "source_file ORDER BY loaded_at DESC) = 1", "SELECT NULL, * FROM growth_runs"]
+    for table, sql in zip(("load_audit", "growth_runs"), audits, strict=True):
+        for year, *row in (con.execute(sql + " ORDER BY ALL").fetchall() if table_exists(con, table) else []):
+            (years.setdefault(year, hashlib.sha256()) if year else digest).update(repr(row).encode())
+    return digest.hexdigest(), {year: h.hexdigest() for year, h in years.items()}
 
 
-def _last_fingerprint(con: duckdb.DuckDBPyConnection) -> str | None:
-    if not table_exists(con, STATE_TABLE):
+def _last_state(con: duckdb.DuckDBPyConnection) -> tuple[str | None, dict | None]:
+    """The last build's fingerprints (a warehouse built before #22 has no yearly ones)."""
+    row = con.execute(f"SELECT * FROM {STATE_TABLE}").fetchone() if table_exists(con, STATE_TABLE) else None
+    return (row[0], json.loads(row[2]) if len(row) > 2 and row[2] else None) if row else (None, None)
+
+
+def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[int] | None:
+    """The years an incremental build must redo; None: a full build (first build, code, catalogs or non-yearly
+    inputs changed, a year disappeared, nothing changed)."""
+    last, before = _last_state(con)
+    if last != fingerprint or before is None or set(before) - set(years) or not table_exists(con, "metric_values"):
         return None
-    row = con.execute(f"SELECT fingerprint FROM {STATE_TABLE}").fetchone()
-    return row[0] if row else None
-
-
-def _record_fingerprint(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
-    con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS "
-                "SELECT ? AS fingerprint, current_timestamp AS built_at", [fingerprint])
+    changed = [y for y, h in years.items() if before.get(y) != h]  # [] when only the readiness files changed
+    return sorted(int(y) for y in changed if y.isdigit()) if changed else None
 
 
 def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
     summary = BuildSummary()
-    for r in _node_results(result):
-        node = r.node
-        if node.resource_type != "model":
-            continue
-        layer = Path(node.original_file_path).parts[0]
-        name = node.alias or node.name
-        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if object_kind(con, name) == "TABLE" else None
-        summary.models.append((f"{layer}/{node.name}", float(r.execution_time), rows))
+    for node, seconds in ((r.node, r.execution_time) for r in _node_results(result) if r.node.resource_type == "model"):
+        table = object_kind(con, name := node.alias or node.name) == "TABLE"
+        rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if table else None
+        summary.models.append((f"{Path(node.original_file_path).parts[0]}/{node.name}", float(seconds), rows))
     return summary
 
 
 def build_models(
     con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False,
-    project: Path | None = None,
+    project: Path | None = None, full_refresh: bool = False,
 ) -> BuildSummary:
     """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
 
     The connection must not hold an open transaction: dbt works on its own connection to the same file. A failing
     model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
     build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
-    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. ``project``: see :func:`run_dbt`.
+    once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. When only some years' student files
+    changed (:func:`changed_years`), the yearly models (macros/yearly.sql) redo those years only; else, or with
+    ``full_refresh``, every model is rebuilt. ``project``: see :func:`run_dbt`.
     """
     started = time.perf_counter()
     ensure_raw_tables(con)
     load_readiness_reference(con)
     con.execute(STUDENT_SGP_DDL)
-    fingerprint = inputs_fingerprint(con)
-    if skip_unchanged and fingerprint == _last_fingerprint(con) and table_exists(con, "metric_values"):
+    fingerprint, years = inputs_fingerprint(con)
+    if skip_unchanged and (fingerprint, years) == _last_state(con) and table_exists(con, "metric_values"):
         if progress:
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
+    redo = None if full_refresh else changed_years(con, fingerprint, years)
     con.execute("CHECKPOINT")
     result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
-                     project=project,
-                     callbacks=_progress_events(progress))
+                     *(("--vars", json.dumps({"school_years": redo})) if redo is not None else ("--full-refresh",)),
+                     project=project, callbacks=_progress_events(progress))
     if not result.success:
         raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
-    _record_fingerprint(con, fingerprint)
-    summary.seconds = time.perf_counter() - started
+    con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS SELECT ? AS fingerprint, current_timestamp AS built_at, "
+                "? AS year_fingerprints", [fingerprint, json.dumps(years)])
+    summary.seconds, summary.school_years = time.perf_counter() - started, redo
     return summary
 
 

@@ -4,7 +4,7 @@
 -- before expanding to subgroups keeps the work proportional to students, not students x subgroups.
 --   n = people, num/den = sums of the student-level numerator/denominator, sum_x/sum_x2 = sums of scores
 --   (for means and standard deviations).
-{{ config(materialized='table') }}
+{{ yearly_config() }}
 SELECT
     o.org_code, o.school_year, o.metric, o.subject, o.grade,
     e.race_ethnicity AS race, e.is_low_income, e.is_el, e.is_swd, e.is_high_needs,
@@ -17,4 +17,5 @@ FROM {{ ref('int_student_outcomes') }} o
 LEFT JOIN {{ ref('stg_enrollment') }} e
     ON o.metric <> 'pct_teachers_improved_efficacy'
    AND e.school_year = o.school_year AND e.org_code = o.org_code AND e.student_id = o.student_id
+WHERE {{ for_changed_years('o.school_year') }}
 GROUP BY ALL

@@ -2,12 +2,12 @@
 -- Grain: one row per org_code x school_year x subject x grade x student profile x SGP value (1-99): how many
 -- students have each SGP. Medians are computed exactly from it (SGPs are whole numbers), with memory bounded by
 -- 99 values per cell instead of every student's value.
-{{ config(materialized='table') }}
+{{ yearly_config() }}
 SELECT
     o.org_code, o.school_year, o.subject, o.grade,
     e.race_ethnicity AS race, e.is_low_income, e.is_el, e.is_swd, e.is_high_needs,
     o.x AS sgp, count(*) AS n
 FROM {{ ref('int_student_outcomes') }} o
 JOIN {{ ref('stg_enrollment') }} e USING (school_year, org_code, student_id)
-WHERE o.metric = 'median_sgp'
+WHERE o.metric = 'median_sgp' AND {{ for_changed_years('o.school_year') }}
 GROUP BY ALL

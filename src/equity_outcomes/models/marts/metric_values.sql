@@ -8,7 +8,7 @@
 --   n_students: people in the population (DESE: the published denominator).
 -- Student values come from int_outcome_profiles (sums by student profile, expanded to subgroups here) and
 -- int_sgp_histogram (exact medians). Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
-{{ config(materialized='table') }}
+{{ yearly_config() }}
 WITH levels AS (
     -- every school, and the network pooled over roster schools with is_network_school = 1
     SELECT org_code, org_code AS level_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM {{ ref('int_outcome_profiles') }})
@@ -20,6 +20,7 @@ sums AS (
            unnest(subgroups_of(p.race, p.is_low_income, p.is_el, p.is_swd, p.is_high_needs)) AS subgroup,
            p.n, p.num, p.den, p.sum_x, p.sum_x2
     FROM {{ ref('int_outcome_profiles') }} p JOIN levels l USING (org_code)
+    WHERE {{ for_changed_years('p.school_year') }}
 ),
 cells AS (
     SELECT org_code, org_level, school_year, subgroup, metric, subject, grade,
@@ -33,6 +34,7 @@ sgp_counts AS (
         SELECT l.level_code AS org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp, h.n,
                unnest(subgroups_of(h.race, h.is_low_income, h.is_el, h.is_swd, h.is_high_needs)) AS subgroup
         FROM {{ ref('int_sgp_histogram') }} h JOIN levels l USING (org_code)
+        WHERE {{ for_changed_years('h.school_year') }}
     )
     GROUP BY ALL
 ),
@@ -92,7 +94,7 @@ dese AS (
         ON den.source_file = c.source_file AND den.source_sheet = c.source_sheet AND den.source_row = c.source_row
        AND den.school_year = c.school_year AND den.subject IS NOT DISTINCT FROM c.subject AND den.grade = c.grade
        AND den.measure = rm.dese_denominator_measure
-    WHERE rm.sources LIKE '%dese%'
+    WHERE rm.sources LIKE '%dese%' AND {{ for_changed_years('c.school_year') }}
     QUALIFY row_number() OVER (
         PARTITION BY c.org_code, c.org_level, c.school_year, c.subgroup, rm.metric, c.subject, c.grade
         ORDER BY c.is_suppressed, c.source_file, c.source_row) = 1

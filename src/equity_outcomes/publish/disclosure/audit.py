@@ -130,21 +130,23 @@ def check_sources(pub: Publication, report: AuditReport) -> int:
     return n
 
 
-def _side_cells(cells: pd.DataFrame, t: dict, side: str) -> pd.DataFrame:
+CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"]
+
+
+def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -> np.ndarray:
+    """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row)."""
     year = pd.to_numeric(t.get(SIDES[side][0]), errors="coerce")
-    if not np.isfinite(year):
-        return cells.iloc[0:0]
     metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
-    m = cells[(cells["org_code"] == t["org_code"].lstrip("'")) & (cells["school_year"] == int(year))
-              & (cells["subgroup"] == (t.get("subgroup") or "all")) & (cells["metric"] == metric)
-              & (cells["subject"] == (t.get("subject") or "")) & (cells["source"] == t.get("source"))]
+    at = np.asarray(index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None,
+                               t.get("subgroup") or "all", metric, t.get("subject") or "", t.get("source")), []),
+                    dtype=np.int64)
     grade = (t.get("grade") or "").strip()
     if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
-        m = m[m["grade"] == grade]
+        at = at[cells["grade"][at] == grade]
     n = pd.to_numeric(t.get(SIDES[side][2]), errors="coerce")
-    if len(m) > 1 and np.isfinite(n) and (m["n"] == n).any():
-        m = m[m["n"] == n]
-    return m
+    if len(at) > 1 and np.isfinite(n) and (cells["n"][at] == n).any():
+        at = at[cells["n"][at] == n]
+    return cells["withheld"][at]
 
 
 def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
@@ -152,23 +154,24 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
     if not len(tr):
         report.tried.append("target rows: none published")
         return
-    cells = pub.cells
+    cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
     target_rules = {k: v.rule for k, v in load_targets().items()}
+    index = pub.cells.groupby(CELL_KEY, sort=False, dropna=False).indices
     for t in tr.to_dict("records"):
         where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
                  f"{t.get('subgroup') or 'all'} ({t.get('source')})")
         hidden = False
         for side, (ycol, vcol, ncol) in SIDES.items():
-            m = _side_cells(cells, t, side)
+            withheld = _side_cells(cells, t, side, index)
             shown = [c for c in (vcol, ncol) if (t.get(c) or "").strip()]
             untraceable = not (t.get(ycol) or "").strip() or not (t.get("source") or "").strip()
-            if not len(m) and untraceable:
+            if not len(withheld) and untraceable:
                 if shown:
                     report.findings.append(Finding("target row not traceable to a published cell", where,
                                                    f"{side} ({t.get(ycol) or 'no year'}): "
                                                    + ", ".join(f"{c} {t[c]}" for c in shown)))
                 continue
-            if not len(m) or not m["withheld"].all():  # published, or its own cell (a grade trends do not show)
+            if not len(withheld) or not withheld.all():  # published, or its own cell (a grade trends do not show)
                 n = _num(t.get(ncol))
                 if np.isfinite(n) and n < rules.metric(t["metric"]).min_n:
                     report.findings.append(Finding("published against the primary rules", where,

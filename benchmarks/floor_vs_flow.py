@@ -1,0 +1,333 @@
+"""The flow against its full-fidelity floor (#22), and the incremental yearly run.
+
+    python benchmarks/floor_vs_flow.py [--sizes 200000] [--repeat 2] [--memory-limit 4GB] [--incremental]
+                                       [--pandas] [--scratch /tmp/eo_bench] [--out benchmarks/results]
+
+For each size N (students enrolled per year, ``--years`` years ending in 2025, one school per 497 students; the
+network of run_benchmark.py, generated once into ``<scratch>/<N>/raw`` and reused), ``--repeat`` times, back to back:
+
+  1. **the floor**: ``floor_full.sql``, one bare DuckDB script over the same raw files (all 8 student tables and the
+     roster) computing every student cell of ``metric_values`` (every metric, school x year x subgroup with the
+     complements, the pooled network rows, counts, values, suppression) with the same DuckDB memory limit;
+  2. **the flow**, each stage in a fresh process on a fresh warehouse: ingest, build, evaluate, publish (scorecards
+     for every school of the roster);
+  3. every student cell of the warehouse's ``metric_values`` compared with the floor's (the floor must be the same
+     work, not less);
+  4. with ``--pandas``: ``reference_pandas.py`` (the 9 metrics it computes; see benchmarks/README.md).
+
+With ``--incremental`` it then measures the yearly run: a network of ``--years + 1`` years, a warehouse that holds
+the first ``--years`` (ingest + build + evaluate), then one more school year's files added and the flow run again
+(ingest of the new files only, incremental build of that year, evaluate, publish), against a full run of all years.
+
+Per stage it prints seconds (the stage call), peak RSS of the process tree, the ratio to the floor and the 1-minute
+load average before and after (the machine may be shared), and writes the tables to ``--out``
+(``floor_vs_flow_<N>.md`` and ``.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run_benchmark as rb  # noqa: E402  (the generator, the stage workers and the RSS-polling runner)
+
+FLOW = ["ingest", "build", "evaluate", "publish"]
+WORKER_SCRIPT = Path(__file__).resolve()  # --snapshot: the frozen copy's
+KEY = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade"]
+COMPARED = ["n_students", "numerator", "denominator", "value", "std_dev"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# workers (each in a fresh process, see rb.run_worker)
+# ---------------------------------------------------------------------------------------------------------------
+
+def w_floor(spec: dict) -> dict:
+    """floor_full.sql on the raw folder, with the flow's DuckDB memory limit; its cells to a parquet file."""
+    import duckdb
+
+    from equity_outcomes.catalog import metrics_frame
+
+    sql = (HERE / "floor_full.sql").read_text(encoding="utf-8")
+    con = duckdb.connect(config={"memory_limit": spec["memory_limit"], "temp_directory": spec["spill"]})
+    con.register("_m", metrics_frame()[["metric", "min_n", "min_n_on"]])
+    con.execute("CREATE TEMP TABLE floor_metrics AS SELECT * FROM _m")
+    os.chdir(spec["raw"])  # the script's paths are relative to the network folder
+    t0 = time.perf_counter()
+    con.execute(sql)
+    seconds = time.perf_counter() - t0
+    n = con.execute("SELECT count(*) FROM floor_values").fetchone()[0]
+    con.execute(f"COPY floor_values TO '{spec['result']}' (FORMAT parquet)")
+    con.close()
+    return {"seconds": seconds, "details": {"cells": n}}
+
+
+def w_ingest_more(spec: dict) -> dict:
+    """The ingest stage on an existing warehouse (files already loaded are skipped by their bytes)."""
+    from equity_outcomes import stages
+
+    t0 = time.perf_counter()
+    summary = stages.ingest_stage(Path(spec["warehouse"]), [Path(spec["raw"])])
+    t = summary.totals()
+    return {"seconds": time.perf_counter() - t0, "details": {k: t[k] for k in ("files", "files_loaded", "rows_loaded")}}
+
+
+WORKERS = {"floor": w_floor, "ingest_more": w_ingest_more}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parent side
+# ---------------------------------------------------------------------------------------------------------------
+
+def run(stage: str, spec: dict, logs: Path, args, tag: str) -> dict:
+    rb.say(f"{tag}: {stage} ...")
+    name = re.sub(r"[^\w+-]+", "_", f"{tag}_{stage}")  # the worker's log, spec and result files
+    res = rb.run_worker(stage, {**spec, "tag": name, "duckdb_memory_limit": args.memory_limit}, logs,
+                        max_rss_gb=args.max_rss_gb, timeout=args.stage_timeout, script=WORKER_SCRIPT)
+    if res["status"] != "ok":
+        raise SystemExit(f"{tag}: {stage} failed: {res.get('notes')}\n" + "\n".join(res.get("log_tail") or []))
+    row = {"stage": stage, "seconds": res["seconds"], "wall_seconds": res["wall_seconds"],
+           "peak_rss_mb": res["peak_rss_mb"], "load_before": res["load_before"], "load_after": res["load_after"],
+           "details": res.get("details")}
+    rb.say(f"{tag}: {stage} {row['seconds']:.1f} s (wall {row['wall_seconds']:.1f} s), peak RSS "
+           f"{row['peak_rss_mb']:,.0f} MB, load {row['load_before']:.2f} -> {row['load_after']:.2f}")
+    return row
+
+
+def fresh(wh: Path) -> None:
+    for p in (wh, wh.with_name(wh.name + ".wal")):
+        p.unlink(missing_ok=True)
+
+
+def compare_cells(wh: Path, floor: Path) -> dict:
+    """Every student cell of metric_values against the floor's: keys on one side only, and the largest
+    difference of each compared column (suppression must agree too)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{wh}' AS w (READ_ONLY)")
+    on = " AND ".join(f"f.{k} IS NOT DISTINCT FROM m.{k}" for k in KEY)
+    diffs = ", ".join(f"max(abs(f.{c} - m.{c})) AS {c}" for c in COMPARED)
+    row = con.execute(f"""
+        SELECT count(*) FILTER (WHERE f.metric IS NOT NULL AND m.metric IS NOT NULL) AS matched,
+               count(*) FILTER (WHERE m.metric IS NULL) AS only_floor,
+               count(*) FILTER (WHERE f.metric IS NULL) AS only_flow,
+               count(*) FILTER (WHERE f.is_suppressed <> m.is_suppressed) AS suppression_differs,
+               count(*) FILTER (WHERE (f.value IS NULL) <> (m.value IS NULL)) AS null_value_differs, {diffs}
+        FROM read_parquet('{floor}') f
+        FULL JOIN (SELECT * FROM w.metric_values WHERE source = 'student') m ON {on}""").fetchone()
+    con.close()
+    names = ["matched", "only_floor", "only_flow", "suppression_differs", "null_value_differs",
+             *(f"max_abs_diff_{c}" for c in COMPARED)]
+    return dict(zip(names, row, strict=True))
+
+
+def flow_rows(spec: dict, logs: Path, args, tag: str) -> list[dict]:
+    fresh(Path(spec["warehouse"]))
+    shutil.rmtree(spec["dashboards"], ignore_errors=True)
+    return [run(stage, spec, logs, args, f"{tag} flow") for stage in FLOW]
+
+
+def one_round(args, n: int, base: Path, raw: Path, i: int) -> dict:
+    logs = base / "logs"
+    wh = base / "warehouse.duckdb"
+    floor_out = base / "floor_values.parquet"
+    tag = f"N={n:,} round {i}"
+    spill = base / "spill"
+    spill.mkdir(exist_ok=True)
+    floor = run("floor", {"raw": str(raw), "result": str(floor_out), "memory_limit": args.memory_limit,
+                          "spill": str(spill)}, logs, args, f"{tag} floor")
+    spec = {"raw": str(raw), "warehouse": str(wh), "dashboards": str(base / "dashboards")}
+    stages = flow_rows(spec, logs, args, tag)
+    agreement = compare_cells(wh, floor_out)
+    rb.say(f"{tag}: floor vs metric_values: {agreement}")
+    out = {"round": i, "floor": floor, "stages": stages, "agreement": agreement}
+    if args.pandas:
+        out["pandas"] = run("ref_pandas", {"raw": str(raw), "result": str(base / "pandas.parquet")}, logs, args,
+                            f"{tag} pandas")
+    return out
+
+
+def hardlink_tree(src: Path, dest: Path, skip_year: str | None = None) -> None:
+    """A copy of a network folder made of hard links (no bytes copied), without one year's folder."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if skip_year and skip_year in rel.parts[:2]:
+            continue
+        target = dest / rel
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+
+
+def incremental(args, n: int, scratch: Path) -> dict:
+    """A warehouse holding ``--years`` years, one more year added and run incrementally, vs a full run of all."""
+    years = args.years + 1
+    base = scratch / f"{n}_{years}y"
+    base.mkdir(parents=True, exist_ok=True)
+    net_args = argparse.Namespace(**{**vars(args), "years": years, "students_per_school": rb.MA_STUDENTS_PER_SCHOOL,
+                                     "regenerate": False, "seed": args.seed})
+    rb.ensure_network(net_args, n, base)
+    raw, logs, tag = base / "raw", base / "logs", f"N={n:,} +1 year"
+    new_year = "2025"
+    inc_raw = base / "raw_incremental"
+    shutil.rmtree(inc_raw, ignore_errors=True)
+    hardlink_tree(raw, inc_raw, skip_year=new_year)
+    inc = {"raw": str(inc_raw), "warehouse": str(base / "incremental.duckdb"), "dashboards": str(base / "dash_inc")}
+    full = {"raw": str(raw), "warehouse": str(base / "full.duckdb"), "dashboards": str(base / "dash_full")}
+    fresh(Path(inc["warehouse"]))
+    before = [run(s, inc, logs, args, f"{tag} (first {args.years} years)") for s in ("ingest", "build", "evaluate")]
+    hardlink_tree(raw, inc_raw)  # the new year's files arrive
+    added = [run("ingest_more", inc, logs, args, f"{tag} incremental")]
+    added += [run(s, inc, logs, args, f"{tag} incremental") for s in ("build", "evaluate", "publish")]
+    rebuilt = flow_rows(full, logs, args, f"{tag} full rebuild")
+    same = same_tables(Path(inc["warehouse"]), Path(full["warehouse"]))
+    rb.say(f"{tag}: incremental vs full rebuild: {same}")
+    return {"years": years, "before": before, "incremental": added, "full": rebuilt, "identical": same}
+
+
+def same_tables(a: Path, b: Path) -> dict:
+    """Rows that differ between two warehouses, per mart and judged table (warehouse_diff: floats to 1e-9)."""
+    import duckdb
+    from warehouse_diff import differing_rows
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
+    out = {t: {"rows": con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0],
+               "rows_differing": differing_rows(con, t, "a", "b")}
+           for t in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "reconciliation",
+                     "target_results")}
+    con.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------------------------------------------
+
+def _ratio(x: float | None, floor: float) -> str:
+    return f"{x / floor:.2f}x" if x is not None and floor else "-"
+
+
+def round_table(r: dict) -> list[str]:
+    floor = r["floor"]["seconds"]
+    lines = ["| stage | seconds | wall s | peak RSS MB | ratio to floor | load before / after |",
+             "|---|---:|---:|---:|---:|---|"]
+
+    def line(name: str, s: dict) -> str:
+        return (f"| {name} | {s['seconds']:.1f} | {s['wall_seconds']:.1f} | {s['peak_rss_mb']:,.0f} | "
+                f"{_ratio(s['seconds'], floor)} | {s['load_before']:.2f} / {s['load_after']:.2f} |")
+
+    lines.append(line("floor (floor_full.sql)", r["floor"]))
+    for s in r["stages"]:
+        lines.append(line(s["stage"], s))
+    by = {s["stage"]: s for s in r["stages"]}
+    ib = by["ingest"]["seconds"] + by["build"]["seconds"]
+    total = sum(s["seconds"] for s in r["stages"])
+    peak = max(s["peak_rss_mb"] for s in r["stages"])
+    lines.append(f"| **ingest + build** | {ib:.1f} | | | **{_ratio(ib, floor)}** (goal <= 1.2x) | |")
+    lines.append(f"| **whole flow** | {total:.1f} | | {peak:,.0f} | **{_ratio(total, floor)}** (goal <= 1.5x) | |")
+    if "pandas" in r:
+        p = r["pandas"]
+        lines.append(f"| pandas reference (9 metrics) | {p['seconds']:.1f} | {p['wall_seconds']:.1f} | "
+                     f"{p['peak_rss_mb']:,.0f} | {_ratio(p['seconds'], floor)} | "
+                     f"{p['load_before']:.2f} / {p['load_after']:.2f} |")
+    a = r["agreement"]
+    lines.append("")
+    lines.append(f"Floor vs the warehouse's student cells: {a['matched']:,} matched, {a['only_floor']:,} only in the "
+                 f"floor, {a['only_flow']:,} only in metric_values, suppression differs in "
+                 f"{a['suppression_differs']:,}; largest differences: "
+                 + ", ".join(f"{c} {a['max_abs_diff_' + c]}" for c in COMPARED) + ".")
+    return lines
+
+
+def incremental_table(inc: dict) -> list[str]:
+    full = sum(s["seconds"] for s in inc["full"])
+    added = sum(s["seconds"] for s in inc["incremental"])
+    lines = ["| stage | incremental s | full rebuild s | load before / after (incremental; full) |",
+             "|---|---:|---:|---|"]
+    for a, f in zip(inc["incremental"], inc["full"], strict=True):
+        lines.append(f"| {f['stage']} | {a['seconds']:.1f} | {f['seconds']:.1f} | {a['load_before']:.2f} / "
+                     f"{a['load_after']:.2f}; {f['load_before']:.2f} / {f['load_after']:.2f} |")
+    lines.append(f"| **whole flow** | {added:.1f} | {full:.1f} | **{added / full:.0%} of a full run** (goal <= 25%) |")
+    lines.append("")
+    lines.append("Incremental warehouse vs full rebuild, rows differing per table: "
+                 + ", ".join(f"{t} {d['rows_differing']} of {d['rows']:,}" for t, d in inc["identical"].items()))
+    return lines
+
+
+def write(args, n: int, rounds: list[dict], inc: dict | None) -> Path:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Flow vs full-fidelity floor: {n:,} students x {args.years} years",
+             "", f"Run {datetime.now():%Y-%m-%d %H:%M}, commit {rb._env()['commit']}, DuckDB memory limit "
+             f"{args.memory_limit} (floor and flow), {os.cpu_count()} cores shared (load average beside each figure).",
+             ""]
+    for r in rounds:
+        lines += [f"## Round {r['round']}", "", *round_table(r), ""]
+    if inc:
+        lines += [f"## Incremental yearly run ({inc['years'] - 1} years in the warehouse, +1)", "",
+                  *incremental_table(inc), ""]
+    md = out / f"floor_vs_flow_{n}.md"
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    md.with_suffix(".json").write_text(json.dumps({"rounds": rounds, "incremental": inc}, indent=1, default=str))
+    print("\n".join(lines))
+    return md
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", default="200000")
+    p.add_argument("--repeat", type=int, default=2, help="floor + flow rounds, back to back (default 2)")
+    p.add_argument("--years", type=int, default=5)
+    p.add_argument("--memory-limit", default=os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", "4GB"))
+    p.add_argument("--incremental", action="store_true", help="also measure adding one year (+1 year network)")
+    p.add_argument("--only-incremental", action="store_true", help="measure the +1 year run only")
+    p.add_argument("--pandas", action="store_true", help="also run reference_pandas.py")
+    p.add_argument("--scratch", type=Path, default=Path("/tmp/eo_bench"))
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument("--max-rss-gb", type=float, default=12.0)
+    p.add_argument("--stage-timeout", type=float, default=3600.0)
+    p.add_argument("--snapshot", nargs="?", const="HEAD", default=None, metavar="REV",
+                   help="measure a frozen copy of a commit (git archive), so edits made meanwhile do not mix in")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        rb.WORKERS.update(WORKERS)
+        rb.worker_main(args.worker)
+        return
+    if args.snapshot:
+        global WORKER_SCRIPT
+        commit, dest = rb.make_snapshot(args.scratch, args.snapshot)
+        rb.SNAPSHOT_SRC, WORKER_SCRIPT = str(dest / "src"), dest / "benchmarks" / "floor_vs_flow.py"
+        rb.say(f"measuring the frozen copy of {commit} in {dest}")
+    os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # the published demo key: synthetic students only
+    for n in (int(s) for s in args.sizes.split(",")):
+        base = args.scratch / str(n)
+        base.mkdir(parents=True, exist_ok=True)
+        net_args = argparse.Namespace(**{**vars(args), "students_per_school": rb.MA_STUDENTS_PER_SCHOOL,
+                                         "regenerate": False})
+        rb.ensure_network(net_args, n, base)
+        rounds = []
+        for i in range(1, 0 if args.only_incremental else args.repeat + 1):
+            rounds.append(one_round(args, n, base, base / "raw", i))
+            write(args, n, rounds, None)  # what is measured so far, in case a later round is stopped
+        inc = incremental(args, n, args.scratch) if args.incremental or args.only_incremental else None
+        write(args, n, rounds, inc)
+
+
+if __name__ == "__main__":
+    main()
