@@ -70,6 +70,10 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
          WHEN r.insufficient_reason IS NOT NULL THEN 'insufficient_data' END AS status,
     CASE WHEN r.not_due THEN 'implementation year ' || r.implementation_year || ' is before year '
                              || r.due_from_implementation_year || ', when this target is due'
+         WHEN r.not_comparable_flag = 'baseline_not_comparable'
+             THEN 'baseline not comparable: ' || r.base_year || ' is a pandemic year for ' || r.domain
+                  || ' (comparability.not_comparable_baselines); next valid baseline: '
+                  || coalesce(CAST(r.next_valid_baseline AS VARCHAR), 'none before ' || r.cur_year)
          WHEN r.not_comparable_flag IS NOT NULL
              THEN 'baseline and current year are not comparable (' || r.not_comparable_flag || ')'
          WHEN r.insufficient_reason IS NOT NULL THEN r.insufficient_reason
@@ -88,7 +92,7 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
     x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers,
     -- what equity_outcomes.judge rates and tests
     r.mtype, r.b_k, r.c_k, r.b_n, r.c_n, r.b_se, r.c_se, r.b_ref, r.c_ref, r.b_ref_se, r.c_ref_se, r.n_units,
-    r.b_ok, r.measure_b, r.measure_c, r.forced_rating
+    r.b_ok, r.measure_b, r.measure_c, r.forced_rating, r.subgroup_progress_pct
 FROM reasons r
 LEFT JOIN flag_text f USING (target_id, org_code, subgroup, subject)
 LEFT JOIN {{ ref('eval_context') }} x USING (target_id, org_code, subgroup, subject)
