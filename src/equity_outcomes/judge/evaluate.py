@@ -7,8 +7,8 @@ pooled sides, change, relative change, the gaps, min-n, due / not yet due, the f
 be rated (``target_comparisons``), and the network's pooled comparison (``target_network``). Python adds what SQL
 cannot say well (:mod:`.rules`): the intervals and tests, and the ratings from the catalog's levels.
 
-Reads ``metric_values`` (through ``metric_gaps`` for the state reference), ``roster``, ``school_grade_span`` and,
-when present, ``school_demographics``. See docs/targets.md for the rules.
+Reads ``metric_values`` (through ``metric_gaps`` for the state reference), ``roster``, ``school_grade_span`` and
+the DESE exports' school features (``dese_context``, for similar schools). See docs/targets.md for the rules.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("subgroup_progress_pct", "DOUBLE"),
     ("state_change_rel_pct", "DOUBLE"), ("state_change_abs", "DOUBLE"), ("state_current_value", "DOUBLE"),
     ("state_change_source", "VARCHAR"), ("peer_change_rel_pct", "DOUBLE"), ("peer_change_abs", "DOUBLE"),
-    ("peer_current_value", "DOUBLE"), ("n_peers", "INTEGER"),
+    ("peer_current_value", "DOUBLE"), ("n_peers", "INTEGER"), ("peer_measure", "VARCHAR"), ("peer_low", "DOUBLE"),
+    ("peer_high", "DOUBLE"), ("peer_percentile", "DOUBLE"), ("peer_org_codes", "VARCHAR"),
 )
 RESULT_COLUMNS = tuple(c for c, _ in RESULT_SCHEMA)
 

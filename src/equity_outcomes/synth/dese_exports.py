@@ -44,6 +44,8 @@ LEGACY_HEADER = ["School Name", "School Code", "Subject", "P+A #", "P+A %", "A #
 MASSCORE_HEADER = ["School Name", "School Code", "# Graduated", "# Completed MassCore", "% Completed MassCore"]
 AP_HEADER = ["School Name", "School Code", "Tests Taken", "Score=1", "Score=2", "Score=3", "Score=4", "Score=5",
              "% Score 1-2", "% Score 3-5"]
+ENROLLMENT_HEADER = ["School Name", "School Code", "K", *[str(g) for g in range(1, 13)], "Total"]
+POPULATIONS = [("English Language Learner", "el"), ("Students With Disabilities", "swd"), ("High Needs", "high_needs")]
 COLLEGE_HEADER = ["School Name", "School Code", "High School Graduates (#)", "Attending Coll./Univ. (#)",
                   "Attending Coll./Univ. (%)"]
 
@@ -386,6 +388,33 @@ class _Writer:
                             "unknown counts as not attending")
 
 
+    # -- 7. enrollment by grade and selected populations (October enrollment; here every enrollment row)
+    def enrollment(self, year: int) -> None:
+        grades, groups = self.acc.get("enrollment", year), self.acc.get("discipline", year)
+        if grades is None or groups is None:
+            return
+        self._emit("enrollment_grade", year, "all", "enrollment_grade.xlsx",
+                   f"{year_label(year)} Enrollment By Grade (School)", ENROLLMENT_HEADER,
+                   self._rows(grades, 0, lambda v: None if v.sum() < 1 else [count_text(x) for x in (*v, v.sum())],
+                              "State Totals"), "Enrollment By Grade Report")
+        income = "Economically Disadvantaged" if 2015 <= year <= 2021 else "Low Income"
+        header = ["School Name", "School Code", *[f"{label} {u}" for label, _ in
+                                                  [*POPULATIONS, (income, "low_income")] for u in ("#", "%")]]
+        index = [GROUPS.index(g) for _, g in [*POPULATIONS, (income, "low_income")]]
+
+        def make(v):  # v: groups x discipline stats; column 0 = students
+            n = int(v[0, 0])
+            return None if n < 1 else [x for i in index for x in (count_text(v[i, 0]), pct_text(int(v[i, 0]), n))]
+
+        rows = [[self.net.dese_name(self.net.schools[i]), self.net.schools[i].org_code, *r]
+                for i in self.order if (r := make(groups[i])) is not None]
+        if (r := make(groups.sum(axis=0))) is not None:
+            rows.append(["State Totals", STATE_CODE, *r])
+        self._emit("selected_populations", year, "all", "selected_populations.xlsx",
+                   f"{year_label(year)} Selected Populations Report (School)", header, rows,
+                   "Selected Populations Report")
+
+
 def _sgp_text(v: np.ndarray, width: int) -> str:
     """Mean SGP (2018 on); through 2017 (a 99-bin histogram follows the sums) the median, as DESE published."""
     n_sgp, total = int(v[6]), int(v[7])
@@ -437,6 +466,7 @@ def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
         w.masscore(year)
         w.ap(year)
         w.college(year)
+        w.enrollment(year)
         if progress:
             progress(f"DESE exports {year}: {sum(1 for m in w.manifest if m['school_year'] == str(year))} files")
     manifest = w.root / "manifest.csv"

@@ -107,6 +107,7 @@ class DistrictSim:
         self.weights = {lv: w[self.by_level[lv]] / w[self.by_level[lv]].sum() for lv in range(3)}
         self.local = {int(s): k for k, s in enumerate(sch)}
         self.teacher_trait = {int(s): self.rng.normal(3.55, 0.45, 400) for s in sch}
+        self.dese_only = all(self.net.schools[i].dese_only for i in district.schools)
         self.state: dict[str, np.ndarray] | None = None
         self.left_mid = np.zeros(0, bool)
 
@@ -236,6 +237,8 @@ class DistrictSim:
         tables["courses"] = self._courses(year, st, sid, np.flatnonzero(hs), spring_school, G)
         tables["graduates"] = self._graduates(year, st, sid, np.flatnonzero(in_spring & (st["grade"] == 12)),
                                               spring_school, G)
+        if self.dese_only:  # surveys and capstones are not in DESE's exports
+            return tables
         tables["student_surveys"] = self._surveys(year, st, sid, in_fall, in_spring, spring_school)
         tables["teacher_surveys"] = self._teacher_surveys(year, spring_school[in_spring])
         tables["capstone"] = self._capstone(year, st, sid, in_spring, spring_school)
@@ -324,6 +327,9 @@ class DistrictSim:
             stats = np.column_stack([np.ones(nr), k > 0, flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3],
                                      flags[:, 4]])
             self.dese.add("discipline", year, "", row_school, G[row_stu], stats)
+            grade = st["grade"][row_stu].astype(np.int64)  # enrollment by grade (KG = 0 .. 12), all students
+            self.dese.add("enrollment", year, "", row_school, G[row_stu][:, :1],
+                          (grade[:, None] == np.arange(13)[None, :]).astype(float))
         if self.effects is not None:
             self.effects.add_suspension(year, row_school, any_susp_t, any_susp_u)
         inc_school = row_school[inc_row]

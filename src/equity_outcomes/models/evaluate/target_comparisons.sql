@@ -15,7 +15,9 @@ rule_flags AS (
 flag_text AS (
     SELECT f.target_id, f.org_code, f.subgroup, f.subject,
            coalesce(string_agg(f.flag, ',' ORDER BY o.number) FILTER (WHERE f.is_set), '') AS flags
-    FROM (SELECT * FROM {{ ref('eval_main_flags') }} UNION ALL SELECT * FROM rule_flags) f
+    FROM (SELECT * FROM {{ ref('eval_main_flags') }} UNION ALL SELECT * FROM rule_flags
+          UNION ALL SELECT target_id, org_code, subgroup, subject, 'few_peers', f_few_peers
+          FROM {{ ref('eval_context') }}) f
     JOIN {{ source('evaluate', 'eval_catalog_items') }} o ON o.kind = 'flag' AND o.item = f.flag
     GROUP BY ALL
 ),
@@ -89,7 +91,8 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
     CASE WHEN r.reference = 'state' THEN r.c_value - r.c_comp END AS complement_gap_current,
     CASE WHEN r.reference = 'state' THEN (r.c_value - r.c_comp) - (r.b_value - r.b_comp) END AS complement_gap_change,
     x.state_change_rel_pct, x.state_change_abs, x.state_current_value, x.state_change_source,
-    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers,
+    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers, x.peer_measure, x.peer_low,
+    x.peer_high, x.peer_percentile, x.peer_org_codes,
     -- what equity_outcomes.judge rates and tests
     r.mtype, r.b_k, r.c_k, r.b_n, r.c_n, r.b_se, r.c_se, r.b_ref, r.c_ref, r.b_ref_se, r.c_ref_se, r.n_units,
     r.b_ok, r.measure_b, r.measure_c, r.forced_rating, r.subgroup_progress_pct
