@@ -124,7 +124,7 @@ def generate_network(
     n_distinct = 0
     for k, district in enumerate(net.districts):
         sim = DistrictSim(ctx, district, acc, tracker)
-        if sim.dese_only:  # the rest of the state: its DESE exports only
+        if net.schools[district.schools[0]].dese_only:  # the rest of the state: its DESE exports only
             for year in net.years:
                 sim.step(year)
             continue
