@@ -143,10 +143,7 @@ def _judged(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
                                     out["forced_rating"].to_numpy(dtype=float, na_value=np.nan), catalog), np.nan)
     levels = {float(lv.rating): (lv.label, lv.status) for lv in catalog.ratings.levels}
     by_state = out["flags"].fillna("").str.contains("closed_by_state_change") if "flags" in out else False
-    if np.any(by_state):  # a gap the state's fall closed: rated on the subgroup's own change, never 4
-        own = rate(out["subgroup_progress_pct"].to_numpy(dtype=float, na_value=np.nan),
-                   np.full(len(out), np.nan), catalog)
-        rating = np.where(by_state & np.isfinite(rating), np.fmin(own, 3), rating)
+    rating = np.where(by_state, np.fmin(rating, 3), rating)  # a gap the state's fall closed: never 4
     weak = np.zeros(len(out), dtype=bool)
     evidence = catalog.ratings.evidence
     if evidence is not None:  # the rating that needs evidence, without it: else_rating, shown as such
