@@ -36,6 +36,7 @@ def run_yearly(
     progress=None,
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
+    disclosure_rules: Path | None = None,
 ) -> RunResult:
     started = time.perf_counter()
     with StagedWarehouse(warehouse) as staged:
@@ -49,5 +50,5 @@ def run_yearly(
         )
         staged.commit()
     if dashboards is not None:
-        extra.update(stages.publish_stage(warehouse, dashboards, progress=progress))
+        extra.update(stages.publish_stage(warehouse, dashboards, progress=progress, rules_file=disclosure_rules))
     return RunResult(Path(warehouse), load, build, extra, time.perf_counter() - started)
