@@ -19,6 +19,7 @@ toward the mean of the schools making the same comparison, by its noise, then ra
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -64,8 +65,7 @@ class Calibration:
 
 def band(n: pd.Series) -> pd.Series:
     labels = [label for *_, label in BANDS]
-    cut = pd.cut(n, [lo for lo, *_ in BANDS] + [BANDS[-1][1]], right=False, labels=labels)
-    return cut.astype(object).where(cut.notna(), None)
+    return pd.cut(n, [lo for lo, *_ in BANDS] + [BANDS[-1][1]], right=False, labels=labels)  # ordered, n<10: NaN
 
 
 def truth(results: pd.DataFrame, known: dict) -> pd.Series:
@@ -178,8 +178,8 @@ def report(cal: Calibration) -> str:
     """The tables docs/targets.md keeps: the rules compared, then the chosen rule by target and band."""
     lines = [f"{cal.networks} seeded networks, {len(cal.rows):,} rated rows with a known truth "
              f"({(cal.rows['truth'] == 'no_effect').sum():,} no effect, {(cal.rows['truth'] == 'met').sum():,} "
-             f"met by design), {cal.seconds:.0f} s", "", "Rules compared (false 4: no-effect rows rated 4; power: "
-             "met-by-design rows rated 4):", "", cal.comparison().to_markdown(floatfmt=".1f"), "",
+             f"met by design), {cal.seconds:.0f} s, load average {os.getloadavg()[0]:.1f} at the end", "",
+             "Rules compared (false 4: no-effect rows rated 4; power: met-by-design rows rated 4):", "", cal.comparison().to_markdown(floatfmt=".1f"), "",
              "The catalog's rule (evidence) by group size (the smaller n of the two years):", "",
              cal.table("evidence").to_markdown(floatfmt=".1f"), "", "By target:", "",
              cal.table("evidence", by=("target_id", "band")).to_markdown(floatfmt=".1f")]

@@ -143,7 +143,7 @@ def _judged(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
                                     out["forced_rating"].to_numpy(dtype=float, na_value=np.nan), catalog), np.nan)
     levels = {float(lv.rating): (lv.label, lv.status) for lv in catalog.ratings.levels}
     by_state = out["flags"].fillna("").str.contains("closed_by_state_change") if "flags" in out else False
-    rating = np.where(by_state, np.fmin(rating, 3), rating)  # a gap the state's fall closed: never 4
+    rating = np.where(by_state, np.minimum(rating, 3), rating)  # a gap the state's fall closed: never 4 (NaN stays)
     weak = np.zeros(len(out), dtype=bool)
     evidence = catalog.ratings.evidence
     if evidence is not None:  # the rating that needs evidence, without it: else_rating, shown as such

@@ -219,8 +219,12 @@ class _Writer:
         self.manifest: list[dict[str, str]] = []
         self.files: list[Path] = []
         self.progress = progress
-        self.order = sorted(range(len(net.schools)),
-                            key=lambda i: (net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        self.order = sorted(range(len(net.schools)),  # DESE's order by name; the rest of the state after (the
+                            key=lambda i: (net.schools[i].dese_only,  # network's rows where they were before #20)
+                                           net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        # the state's totals: the generated network and comparison schools, as before #20 (the rest of the state is
+        # the pool of similar schools; the demo's state figures do not move with its size)
+        self.counted = np.array([not s.dese_only for s in net.schools])
 
     def _emit(self, report: str, year: int, group: str, fname: str, title: str, header: list[str], rows: list[list],
               sheet: str, *, grade: str = "", period: str = "", note: str = "") -> None:
@@ -241,7 +245,7 @@ class _Writer:
             if r is not None:
                 s = self.net.schools[i]
                 rows.append([self.net.dese_name(s), s.org_code, *r])
-        r = make(arr[:, gi].sum(axis=0))
+        r = make(arr[self.counted, gi].sum(axis=0))
         if r is not None:
             rows.append([state_name, STATE_CODE, *r])
         return rows
@@ -296,7 +300,7 @@ class _Writer:
                 a = subj_arrs[j]
                 if a is None:
                     continue
-                r = make(a[:, gi].sum(axis=0) if i is None else a[i, gi], subj)
+                r = make(a[self.counted, gi].sum(axis=0) if i is None else a[i, gi], subj)
                 if r is None:
                     continue
                 if i is None:
@@ -408,7 +412,7 @@ class _Writer:
 
         rows = [[self.net.dese_name(self.net.schools[i]), self.net.schools[i].org_code, *r]
                 for i in self.order if (r := make(groups[i])) is not None]
-        if (r := make(groups.sum(axis=0))) is not None:
+        if (r := make(groups[self.counted].sum(axis=0))) is not None:
             rows.append(["State Totals", STATE_CODE, *r])
         self._emit("selected_populations", year, "all", "selected_populations.xlsx",
                    f"{year_label(year)} Selected Populations Report (School)", header, rows,

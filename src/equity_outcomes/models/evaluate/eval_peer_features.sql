@@ -4,24 +4,22 @@
 -- student enrollment (school_grade_span) where DESE has none. is_network: a roster network school (never a peer).
 -- Grain: one row per org_code x school_year.
 {{ config(materialized='table') }}
-{% set as_number %}
-    CASE WHEN upper(trim(grade)) IN ('PK', 'PRE-K', 'P') THEN -1
-         WHEN upper(trim(grade)) IN ('K', 'KG', 'KF', 'KH') THEN 0
-         ELSE trunc(TRY_CAST(trim(grade) AS DOUBLE)) END
-{% endset %}
-WITH dese AS (
+WITH cells AS (
+    SELECT *, {{ grade_number('grade') }} AS grade_number,
+           measure = 'n_students' AND report LIKE 'enrollment%' AS is_enrollment
+    FROM {{ ref('dese_context') }}
+    WHERE org_level = 'school' AND NOT is_suppressed
+),
+dese AS (
     SELECT org_code, CAST(school_year AS INTEGER) AS school_year,
-           min({{ as_number }}) FILTER (WHERE measure = 'n_students' AND report LIKE 'enrollment%' AND value > 0
-                                        AND {{ as_number }} IS NOT NULL) AS grade_low,
-           max({{ as_number }}) FILTER (WHERE measure = 'n_students' AND report LIKE 'enrollment%' AND value > 0
-                                        AND {{ as_number }} IS NOT NULL) AS grade_high,
-           max(value) FILTER (WHERE measure = 'n_students' AND report LIKE 'enrollment%' AND grade = 'all') AS size,
+           min(grade_number) FILTER (WHERE is_enrollment AND value > 0) AS grade_low,
+           max(grade_number) FILTER (WHERE is_enrollment AND value > 0) AS grade_high,
+           max(value) FILTER (WHERE is_enrollment AND grade = 'all') AS size,
            max(value) FILTER (WHERE measure IN ('pct_low_income', 'pct_economically_disadvantaged')
                               AND subgroup = 'all') AS pct_low_income,
            max(value) FILTER (WHERE measure = 'pct_el' AND subgroup = 'all') AS pct_el,
            max(value) FILTER (WHERE measure = 'pct_swd' AND subgroup = 'all') AS pct_swd
-    FROM {{ ref('dese_context') }}
-    WHERE org_level = 'school' AND NOT is_suppressed
+    FROM cells
     GROUP BY ALL
 ),
 student AS (
