@@ -97,7 +97,7 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
             for sel, m in (("03-08", ~hs & counted), ("10", hs & counted)):
                 v = tr.mcas[yidx[y], m, j, 0, :].sum(axis=0)
                 state[(y, j, sel)] = _pct(v[1], v[0])
-    for s in net.schools:
+    for s in (s for s in net.schools if not s.dese_only):  # the rest of the state: no students, no known effects
         schools_out[s.org_code] = {
             "roles": list(s.roles), "implementation_start_year": s.start_year,
             "baseline_year": None if s.start_year is None else s.start_year - 1, "is_network_school": s.is_network,
