@@ -30,6 +30,8 @@ from equity_outcomes.models.build import run_dbt
 from equity_outcomes.paths import project_root
 from equity_outcomes.warehouse import connect
 
+from .publish_fixture import DESE_CONTEXT_DDL
+
 TARGET_IDS = {
     "absence",
     "suspension",
@@ -128,9 +130,7 @@ def make_con(rows, roster, spans=None):
     )
     for org, year, lo, hi in spans or []:
         con.execute("INSERT INTO school_grade_span VALUES (?, ?, ?, ?, 100)", [org, year, lo, hi])
-    con.execute(  # no DESE school profiles: no enrollment n for uncounted figures, peers on grade span and size
-        "CREATE TABLE dese_context (org_code VARCHAR, org_level VARCHAR, school_year INTEGER, report VARCHAR, "
-        "measure VARCHAR, subgroup VARCHAR, subject VARCHAR, grade VARCHAR, value DOUBLE, is_suppressed BOOLEAN)")
+    con.execute(DESE_CONTEXT_DDL)
     return con
 
 
