@@ -22,6 +22,12 @@ from equity_outcomes.catalog import metrics_frame
 from equity_outcomes.judge import evaluate_targets
 from equity_outcomes.warehouse import connect
 
+# no DESE school profiles: the evaluation finds no enrollment n for uncounted figures and draws peers on grade span
+# and size (the dese_context mart as the build makes it, empty)
+DESE_CONTEXT_DDL = ("CREATE TABLE dese_context (org_code VARCHAR, org_level VARCHAR, school_year INTEGER, "
+                    "report VARCHAR, measure VARCHAR, subgroup VARCHAR, subject VARCHAR, grade VARCHAR, value DOUBLE, "
+                    "is_suppressed BOOLEAN)")
+
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_DISTRICT = "O'Neil & Sons"
 PAIRS = [("low_income", "non_low_income"), ("black", "non_black"), ("latino", "non_latino"), ("el", "non_el"),
@@ -240,7 +246,8 @@ def build_fixture_warehouse(
                     "value, std_dev, is_suppressed::BOOLEAN AS is_suppressed, source, source_file, "
                     "source_row::BIGINT AS source_row FROM mv_df")
         con.execute("CREATE TABLE school_grade_span (org_code VARCHAR, school_year INTEGER, grade_low VARCHAR, "
-                    "grade_high VARCHAR)")
+                    "grade_high VARCHAR, n_students INTEGER)")
+        con.execute(DESE_CONTEXT_DDL)
         if readiness:
             con.register("rd_df", _readiness(roster, rng, max(years)))
             con.execute("CREATE TABLE readiness_summary AS SELECT * FROM rd_df")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from equity_outcomes import stages
@@ -52,17 +53,29 @@ def rating(con, org, target, subject, subgroup="all"):
 
 
 def test_schools_built_to_meet_a_target_are_rated_4(demo):
+    """Met, and rated 4 where the change is distinguishable from noise (#20: else 'met, not yet distinguishable from
+    noise', rated 3; the calibration in docs/targets.md gives the power by group size); a pandemic baseline is not
+    rated, the next valid baseline named."""
     con, effects = demo
-    checked = 0
+    checked = pandemic = fours = 0
     for org, school in effects["schools"].items():
         for role in school["roles"]:
             if role not in ROLE_TARGETS:
                 continue
             target, subjects = ROLE_TARGETS[role]
             for subject in subjects:
-                assert rating(con, org, target, subject) == (4, "met"), (org, role, subject)
-                checked += 1
-    assert checked >= 6
+                got = rating(con, org, target, subject)
+                reason = con.execute("SELECT status_reason FROM target_results WHERE org_code=? AND target_id=? AND "
+                                     "subgroup='all' AND subject IS NOT DISTINCT FROM ?",
+                                     [org, target, subject]).fetchone()[0]
+                if reason.startswith("baseline not comparable"):
+                    assert got == (None, "not_comparable") and "next valid baseline: 20" in reason, (org, role)
+                    pandemic += 1
+                else:
+                    assert got in ((4, "met"), (3, "met_not_distinguishable")), (org, role, subject, got)
+                    checked += 1
+                    fours += got[0] == 4
+    assert checked >= 6 and pandemic >= 1 and fours >= checked / 2, (checked, fours)
 
 
 def test_static_schools_are_not_rated_4_on_the_targets_others_were_built_to_meet(demo):
@@ -110,6 +123,32 @@ def test_network_rows_and_state_rows_exist(demo):
     con, _ = demo
     levels = dict(con.execute("SELECT org_level, count(*) FROM metric_values GROUP BY 1").fetchall())
     assert levels.get("network", 0) > 0 and levels.get("state", 0) > 0
+
+
+def test_issue_20_done_when_on_the_demo(demo, demo_raw):
+    """Non-network schools (comparison and DESE-only: no effect by construction) rated 4 on at most 5% of their rated
+    rows (18% before #20); every rating has an interval and its method; no rating on a baseline the catalog says is
+    not comparable (the pandemic years); no peer drawn from the network."""
+    from equity_outcomes.judge import load_catalog
+
+    con, _ = demo
+    catalog = load_catalog()
+    rows = con.execute("SELECT * FROM target_results").df()
+    rated = rows[rows["rating"].notna()]
+    others = rated[~rated["is_network_school"].astype(bool) & (rated["org_level"] == "school")]
+    assert len(others) >= 400
+    assert (others["rating"] == 4).mean() <= 0.05, f"{(others['rating'] == 4).sum()} of {len(others)} rated 4"
+    assert not (rated[["ci_low", "ci_high", "ci_method"]].isna().any(axis=1)).any()
+    assert (rated["ci_low"] <= rated["ci_high"]).all()
+    domain = {t.id: t.domain for t in catalog.targets}
+    pandemic = [y in catalog.comparability.not_comparable_baselines.get(domain[t], ())
+                for t, y in zip(rows["target_id"], rows["baseline_year"], strict=True)]
+    assert any(pandemic) and rows.loc[pandemic, "rating"].isna().all()
+    assert (rows.loc[pandemic, "status"] == "not_comparable").all()
+    roster = pd.read_csv(demo_raw / "roster.csv", dtype=str)
+    network = set(roster.loc[roster["is_network_school"] == "1", "org_code"])
+    peers = set(rows["peer_org_codes"].dropna().str.split(",").explode())
+    assert len(peers) >= 10 and not peers & network
 
 
 # ---- the real DESE files -------------------------------------------------------------------------------------

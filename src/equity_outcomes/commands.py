@@ -246,6 +246,25 @@ def _evaluate(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=handler)
 
 
+@command("calibrate", "Simulate many seeded networks and print how often ratings match the known truth.")
+def _calibrate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--networks", type=int, default=12, help="seeded networks to simulate (default 12)")
+    p.add_argument("--students", type=int, default=6000, help="students a year in each network (default 6000)")
+    p.add_argument("--schools", type=int, default=18, help="schools in each network (default 18)")
+    p.add_argument("--seed", type=int, default=20250101, help="first seed (network i uses seed + i)")
+    p.add_argument("--rows", type=Path, default=None, help="also write every rated row with its truth (.csv)")
+
+    def handler(a):
+        from .calibration import report, simulate
+
+        cal = simulate(a.networks, students=a.students, schools=a.schools, seed=a.seed, progress=say)
+        if a.rows is not None:
+            cal.rows.to_csv(a.rows, index=False)
+        print(report(cal))
+
+    p.set_defaults(handler=handler)
+
+
 @command("export", "Write a warehouse table as it is to CSV, Parquet or XLSX.")
 def _export(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, dese_cells, dese_context, "

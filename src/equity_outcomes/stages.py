@@ -117,6 +117,12 @@ def _keep_history(con: duckdb.DuckDBPyConnection, requested_year: int | None) ->
         return
     con.execute("CREATE TABLE IF NOT EXISTS target_results_history AS "
                 "SELECT CAST(NULL AS INTEGER) AS evaluated_year, * FROM target_results LIMIT 0").fetchall()
+    have = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'target_results_history'").fetchall()}
+    for name, kind in con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                  "WHERE table_name = 'target_results' ORDER BY ordinal_position").fetchall():
+        if name not in have:  # a column target_results gained since the history began (older rows: NULL)
+            con.execute(f'ALTER TABLE target_results_history ADD COLUMN "{name}" {kind}').fetchall()
     con.execute("DELETE FROM target_results_history WHERE evaluated_year = ?", [year]).fetchall()
     con.execute("INSERT INTO target_results_history BY NAME SELECT ? AS evaluated_year, * FROM target_results",
                 [year]).fetchall()

@@ -25,17 +25,19 @@ DOMAINS = ("attendance", "discipline", "assessment", "survey", "capstone", "coll
 CATEGORIES = ("Engagement", "Achievement", "College and Career Readiness", "Teacher Efficacy")
 METRIC_TYPES = ("proportion", "percent", "mean", "median")
 STATUSES = ("met", "moving_toward", "initial_steps", "area_of_concern", "insufficient_data", "not_yet_due",
-            "not_comparable")
+            "not_comparable", "met_not_distinguishable")
 # Rules judged on the current year alone (a baseline is context, not required).
 RULES_WITHOUT_BASELINE = ("share_improved", "level", "level_or_increase")
 # Flags that may be listed in not_comparable_on.
 COMPARABILITY_FLAGS = ("test_transition", "metric_changed", "no_2020_assessments", "remote_2021",
-                       "income_definition_change", "grade_span_changed", "n_changed_over_half")
+                       "income_definition_change", "grade_span_changed", "n_changed_over_half",
+                       "baseline_not_comparable")
 # Every flag a comparison can carry, in the order target_results.flags lists them (docs/targets.md): the
 # comparability flags, then those that describe the values.
-FLAGS = COMPARABILITY_FLAGS + ("n_unknown", "sd_unknown", "small_n", "baseline_zero", "no_baseline_gap",
-                               "gap_vs_all", "state_value_other_source", "suppressed", "baseline_window_partial",
-                               "not_distinguishable_from_noise")
+FLAGS = COMPARABILITY_FLAGS + ("n_unknown", "n_from_enrollment", "sd_unknown", "small_n", "baseline_zero",
+                               "no_baseline_gap", "gap_vs_all", "state_value_other_source", "suppressed",
+                               "baseline_window_partial", "not_distinguishable_from_noise",
+                               "closed_by_state_change", "few_peers")
 
 TARGET_KEYS = {"id", "label", "short", "areas", "category", "metrics", "sources", "subjects", "grades", "unit", "subgroups",
                "rule", "threshold", "direction", "reference", "compare_to", "domain", "applies_to_grades",
@@ -43,11 +45,13 @@ TARGET_KEYS = {"id", "label", "short", "areas", "category", "metrics", "sources"
 REQUIRED_TARGET_KEYS = ("id", "label", "category", "metrics", "rule", "threshold", "direction", "domain",
                         "due_from_implementation_year")
 TOP_KEYS = {"version", "ratings", "defaults", "comparability", "metric_types", "targets"}
-DEFAULT_KEYS = {"min_n", "small_n", "n_change_ratio", "confidence", "peers_k", "subgroups", "grades", "sources",
-                "not_comparable_on"}
+DEFAULT_KEYS = {"min_n", "small_n", "n_change_ratio", "confidence", "peers_k", "min_peers", "subgroups", "grades",
+                "sources", "not_comparable_on", "percentile_metrics"}
 COMPARABILITY_KEYS = {"legacy_assessment_metrics", "next_gen_assessment_metrics", "next_gen_first_year",
-                      "no_assessment_years", "remote_years", "income_definition_change_years", "income_subgroups"}
+                      "no_assessment_years", "remote_years", "income_definition_change_years", "income_subgroups",
+                      "not_comparable_baselines"}
 LEVEL_KEYS = {"rating", "label", "status", "min_progress_pct", "inclusive"}
+EVIDENCE_KEYS = {"rating", "else_rating", "else_status", "else_label"}
 BANDS = {"grades_03_08", "grade_10"}
 
 
@@ -77,8 +81,21 @@ class RatingLevel:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A rating the point estimate alone cannot earn: ``rating`` needs a change distinguishable from noise (its
+    interval at the catalog's confidence excludes no change; for share and level rules the binomial test against
+    the threshold); without it the result gets ``else_rating`` with ``else_status`` / ``else_label``."""
+
+    rating: int
+    else_rating: int
+    else_status: str
+    else_label: str
+
+
+@dataclass(frozen=True)
 class Ratings:
     levels: tuple[RatingLevel, ...]
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +107,7 @@ class Comparability:
     remote_years: tuple[int, ...]
     income_definition_change_years: tuple[int, ...]
     income_subgroups: tuple[str, ...]
+    not_comparable_baselines: dict[str, tuple[int, ...]]  # domain -> baseline years that are not rated
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,8 @@ class Catalog:
     n_change_ratio: float
     confidence: float
     peers_k: int
+    min_peers: int
+    percentile_metrics: tuple[str, ...] = ()
 
     def target(self, target_id: str) -> Target:
         for t in self.targets:
@@ -219,7 +239,8 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     return Catalog(path=path, ratings=ratings, targets=tuple(targets), metric_types=metric_types,
                    comparability=comparability, small_n=defaults["small_n"],
                    n_change_ratio=defaults["n_change_ratio"], confidence=defaults["confidence"],
-                   peers_k=defaults["peers_k"])
+                   peers_k=defaults["peers_k"], min_peers=defaults["min_peers"],
+                   percentile_metrics=defaults["percentile_metrics"])
 
 
 # ------------------------------------------------------------------------------------------------ values
@@ -313,7 +334,21 @@ def _parse_ratings(raw: Any, file: str) -> Ratings:
     if any(b is None for b in bounds) or bounds != sorted(bounds, reverse=True):  # type: ignore[type-var]
         raise CatalogError("min_progress_pct must be set and decrease from rating 4 to rating 2.", file=file,
                            key="ratings.levels")
-    return Ratings(tuple(levels))
+    return Ratings(tuple(levels), _parse_evidence(raw.get("evidence"), file))
+
+
+def _parse_evidence(raw: Any, file: str) -> Evidence | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CatalogError("must be a mapping (rating, else_rating, else_status, else_label) or null.", file=file,
+                           key="ratings.evidence")
+    _no_unknown_keys(raw, EVIDENCE_KEYS, file, "ratings.evidence.")
+    rating = int(_num(raw.get("rating"), file, "ratings.evidence.rating", integer=True, minimum=2, maximum=4))
+    return Evidence(rating, int(_num(raw.get("else_rating"), file, "ratings.evidence.else_rating", integer=True,
+                                     minimum=1, maximum=rating - 1)),
+                    _one_of(raw.get("else_status"), STATUSES[-1:], file, "ratings.evidence.else_status", "status"),
+                    _text(raw.get("else_label"), file, "ratings.evidence.else_label"))
 
 
 def _parse_defaults(raw: dict, file: str) -> dict[str, Any]:
@@ -325,11 +360,13 @@ def _parse_defaults(raw: dict, file: str) -> dict[str, Any]:
         "n_change_ratio": _num(raw["n_change_ratio"], file, k + "n_change_ratio", minimum=0),
         "confidence": _num(raw["confidence"], file, k + "confidence", minimum=0.5, maximum=0.999),
         "peers_k": _num(raw["peers_k"], file, k + "peers_k", integer=True, minimum=1),
+        "min_peers": _num(raw["min_peers"], file, k + "min_peers", integer=True, minimum=1),
         "subgroups": _str_list(raw["subgroups"], file, k + "subgroups"),
         "grades": _str_list(raw["grades"], file, k + "grades"),
         "sources": _str_list(raw["sources"], file, k + "sources", allowed=tuple(sorted(SOURCES))),
         "not_comparable_on": _str_list(raw["not_comparable_on"], file, k + "not_comparable_on",
                                        allowed=COMPARABILITY_FLAGS, allow_empty=True),
+        "percentile_metrics": _str_list(raw["percentile_metrics"], file, k + "percentile_metrics", allow_empty=True),
     }
 
 
@@ -352,7 +389,13 @@ def _parse_comparability(raw: dict, file: str) -> Comparability:
            for name in ("legacy_assessment_metrics", "next_gen_assessment_metrics", "income_subgroups")}
     years = {name: _years(raw[name], file, k + name)
              for name in ("no_assessment_years", "remote_years", "income_definition_change_years")}
-    return Comparability(next_gen_first_year=table, **ids, **years)
+    baselines = raw["not_comparable_baselines"]
+    if not isinstance(baselines, dict):
+        raise CatalogError("must be a mapping of domain to a list of years.", file=file,
+                           key=k + "not_comparable_baselines", value=baselines)
+    not_comparable = {_one_of(d, DOMAINS, file, f"{k}not_comparable_baselines.{d}", "domain"):
+                      _years(v, file, f"{k}not_comparable_baselines.{d}") for d, v in baselines.items()}
+    return Comparability(next_gen_first_year=table, not_comparable_baselines=not_comparable, **ids, **years)
 
 
 def _parse_metric_types(raw: Any, file: str) -> dict[str, str]:

@@ -7,8 +7,8 @@ pooled sides, change, relative change, the gaps, min-n, due / not yet due, the f
 be rated (``target_comparisons``), and the network's pooled comparison (``target_network``). Python adds what SQL
 cannot say well (:mod:`.rules`): the intervals and tests, and the ratings from the catalog's levels.
 
-Reads ``metric_values`` (through ``metric_gaps`` for the state reference), ``roster``, ``school_grade_span`` and,
-when present, ``school_demographics``. See docs/targets.md for the rules.
+Reads ``metric_values`` (through ``metric_gaps`` for the state reference), ``roster``, ``school_grade_span`` and
+the DESE exports' school features (``dese_context``, for similar schools). See docs/targets.md for the rules.
 """
 
 from __future__ import annotations
@@ -33,15 +33,19 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("current_year", "INTEGER"), ("current_value", "DOUBLE"), ("change_abs", "DOUBLE"), ("change_rel_pct", "DOUBLE"),
     ("target_value", "DOUBLE"), ("progress_pct", "DOUBLE"), ("rating", "INTEGER"), ("rating_label", "VARCHAR"),
     ("status", "VARCHAR"), ("status_reason", "VARCHAR"), ("ci_low", "DOUBLE"), ("ci_high", "DOUBLE"),
-    ("ci_units", "VARCHAR"), ("p_value", "DOUBLE"), ("n_baseline", "DOUBLE"), ("n_current", "DOUBLE"),
+    ("ci_units", "VARCHAR"), ("ci_method", "VARCHAR"), ("p_value", "DOUBLE"), ("n_baseline", "DOUBLE"),
+    ("n_current", "DOUBLE"),
     ("is_distinguishable_from_noise", "BOOLEAN"), ("flags", "VARCHAR"), ("met_by", "VARCHAR"),
     ("implementation_year", "INTEGER"), ("due_from_implementation_year", "INTEGER"), ("reference", "VARCHAR"),
     ("baseline_subgroup_value", "DOUBLE"), ("current_subgroup_value", "DOUBLE"),
     ("baseline_reference_value", "DOUBLE"), ("current_reference_value", "DOUBLE"),
     ("complement_gap_baseline", "DOUBLE"), ("complement_gap_current", "DOUBLE"), ("complement_gap_change", "DOUBLE"),
+    ("subgroup_progress_pct", "DOUBLE"),
     ("state_change_rel_pct", "DOUBLE"), ("state_change_abs", "DOUBLE"), ("state_current_value", "DOUBLE"),
     ("state_change_source", "VARCHAR"), ("peer_change_rel_pct", "DOUBLE"), ("peer_change_abs", "DOUBLE"),
     ("peer_current_value", "DOUBLE"), ("n_peers", "INTEGER"), ("n_state_schools", "INTEGER"),
+    ("peer_measure", "VARCHAR"), ("peer_low", "DOUBLE"),
+    ("peer_high", "DOUBLE"), ("peer_percentile", "DOUBLE"), ("peer_org_codes", "VARCHAR"),
 )
 RESULT_COLUMNS = tuple(c for c, _ in RESULT_SCHEMA)
 
@@ -61,7 +65,8 @@ ROLLUP_COLUMNS = tuple(c for c, _ in ROLLUP_SCHEMA)
 
 _PARAMETER_TABLES = {
     "eval_settings": "baseline_year INTEGER, current_year INTEGER, baseline_window INTEGER, small_n INTEGER, "
-                     "n_change_ratio DOUBLE, peers_k INTEGER, median_se_factor DOUBLE, targets_file VARCHAR",
+                     "n_change_ratio DOUBLE, peers_k INTEGER, min_peers INTEGER, median_se_factor DOUBLE, "
+                     "percentile_sd DOUBLE, targets_file VARCHAR",
     "eval_targets": "target_id VARCHAR, position INTEGER, label VARCHAR, category VARCHAR, rule VARCHAR, "
                     "threshold DOUBLE, direction VARCHAR, higher_is_better BOOLEAN, needs_baseline BOOLEAN, "
                     "reference VARCHAR, compare_to VARCHAR, domain VARCHAR, unit_is_grade BOOLEAN, any_grade BOOLEAN, "
@@ -92,6 +97,7 @@ def _catalog_rows(catalog: Catalog) -> list[tuple]:
     comp = catalog.comparability
     rows = [("metric_type", m, None, None, None, kind) for m, kind in catalog.metric_types.items()]
     rows += [("flag", f, None, None, float(i), None) for i, f in enumerate(FLAGS)]
+    rows += [("percentile_metric", m, None, None, None, None) for m in catalog.percentile_metrics]
     rows += [("legacy_assessment_metric", m, None, None, None, None) for m in comp.legacy_assessment_metrics]
     rows += [("next_gen_assessment_metric", m, None, None, None, None) for m in comp.next_gen_assessment_metrics]
     rows += [("income_subgroup", s, None, None, None, None) for s in comp.income_subgroups]
@@ -100,6 +106,8 @@ def _catalog_rows(catalog: Catalog) -> list[tuple]:
         rows += [(kind, None, None, None, float(y), None) for y in years]
     rows += [("next_gen_first_year", None, subject, band, float(year), None)
              for subject, bands in comp.next_gen_first_year.items() for band, year in bands.items()]
+    rows += [("not_comparable_baseline", domain, None, None, float(y), None)
+             for domain, years in comp.not_comparable_baselines.items() for y in years]
     return rows
 
 
@@ -110,7 +118,8 @@ def write_parameters(con: duckdb.DuckDBPyConnection, catalog: Catalog, *, baseli
     targets, items = _target_rows(catalog)
     rows = {
         "eval_settings": [(baseline_year, current_year, baseline_window, catalog.small_n, catalog.n_change_ratio,
-                           peers_k, stats.MEDIAN_SE_FACTOR, str(catalog.path))],
+                           peers_k, catalog.min_peers, stats.MEDIAN_SE_FACTOR, stats.PERCENTILE_SD,
+                           str(catalog.path))],
         "eval_targets": targets, "eval_target_items": items, "eval_catalog_items": _catalog_rows(catalog),
     }
     for name, ddl in _PARAMETER_TABLES.items():
@@ -133,17 +142,26 @@ def _judged(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
                                                  .fillna("") == "").to_numpy()
     rating = np.where(to_rate, rate(out["progress_pct"].to_numpy(dtype=float, na_value=np.nan),
                                     out["forced_rating"].to_numpy(dtype=float, na_value=np.nan), catalog), np.nan)
-    levels = {float(lv.rating): lv for lv in catalog.ratings.levels}
+    levels = {float(lv.rating): (lv.label, lv.status) for lv in catalog.ratings.levels}
+    by_state = out["flags"].fillna("").str.contains("closed_by_state_change") if "flags" in out else False
+    rating = np.where(by_state, np.minimum(rating, 3), rating)  # a gap the state's fall closed: never 4 (NaN stays)
+    weak = np.zeros(len(out), dtype=bool)
+    evidence = catalog.ratings.evidence
+    if evidence is not None:  # the rating that needs evidence, without it: else_rating, shown as such
+        weak = (rating == evidence.rating) & (out["is_distinguishable"].to_numpy(dtype=float, na_value=np.nan) != 1)
+        rating = np.where(weak, evidence.else_rating, rating)
+        levels["weak"] = (evidence.else_label, evidence.else_status)
+    keys = np.where(weak, "weak", rating.astype(object))
     out["rating"] = rating
-    out["rating_label"] = [levels[r].label if r in levels else None for r in rating]
-    out["status"] = [levels[r].status if r in levels else (s if isinstance(s, str) else "insufficient_data")
-                     for r, s in zip(rating, out["status"], strict=True)]
+    out["rating_label"] = [levels[k][0] if k in levels else None for k in keys]
+    out["status"] = [levels[k][1] if k in levels else (s if isinstance(s, str) else "insufficient_data")
+                     for k, s in zip(keys, out["status"], strict=True)]
     return out
 
 
 def _with_noise_flag(results: pd.DataFrame) -> pd.Series:
     """flags plus not_distinguishable_from_noise where a met target's interval includes no change."""
-    noise = (results["status"] == "met") & (results["is_distinguishable"] == 0)
+    noise = results["status"].isin(("met", "met_not_distinguishable")) & (results["is_distinguishable"] != 1)
     flags = results["flags"].fillna("")
     added = np.where(flags == "", "not_distinguishable_from_noise", flags + ",not_distinguishable_from_noise")
     return pd.Series(np.where(noise, added, flags), index=results.index)

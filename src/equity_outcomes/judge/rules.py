@@ -7,7 +7,8 @@ measure_c change_abs`` (the rule's measures), ``b_k b_n c_k c_n`` (counts; NaN w
 (standard error of each side's value), ``b_ref c_ref b_ref_se c_ref_se`` (gap reference), ``mtype`` (proportion /
 percent / mean / median), ``n_units`` (>1 for per grade targets), ``b_ok`` (a usable prior year).
 
-Output columns of :func:`intervals`: ``ci_low ci_high ci_units p_value is_distinguishable`` (1.0 / 0.0 / NaN).
+Output columns of :func:`intervals`: ``ci_low ci_high ci_units ci_method p_value is_distinguishable`` (1.0 /
+0.0 / NaN).
 """
 
 from __future__ import annotations
@@ -86,13 +87,21 @@ def intervals(df: pd.DataFrame, target: Target, catalog: Catalog) -> pd.DataFram
             hi = np.where(counts, np.asarray(rc.high) * 100, np.asarray(rcm.high) * 100)
             p_value = np.where(counts, stats.two_proportion_test(bk, bn, ck, cn),
                                stats.mean_diff_test(mb, bse, mc, cse))
-            units, dist = "relative_pct", _distinguishable(lo, hi)
+            method = np.where(counts, "katz_log_ratio", "delta_log_ratio")
+            # a baseline of 0 has no relative change: the change in points (Newcombe) is the evidence
+            zero = ~np.isfinite(lo) & (mb == 0)
+            l_pts, h_pts, _ = change_interval_points()
+            lo, hi = np.where(zero, l_pts, lo), np.where(zero, h_pts, hi)
+            units = np.where(zero, "points", "relative_pct")
+            method = np.where(zero, np.where(counts, "newcombe_difference", "normal_difference"), method)
+            dist = _distinguishable(lo, hi)
         elif target.rule == "absolute_change":
             lo, hi, p_value = change_interval_points()
             units, dist = "points", _distinguishable(lo, hi)
+            method = np.where(counts, "newcombe_difference", "normal_difference")
         elif target.rule in ("share_improved", "level"):
             lo, hi, p_value = level_test("greater" if target.higher_is_better else "less")
-            units = "percent"
+            units, method = "percent", "wilson_binomial_test"
             dist = np.where(np.isfinite(p_value), (p_value < catalog.alpha).astype(float), np.nan)
         elif target.rule == "level_or_increase":
             # judged by the level (met by level, or no usable prior year): interval of the level;
@@ -103,14 +112,20 @@ def intervals(df: pd.DataFrame, target: Target, catalog: Catalog) -> pd.DataFram
             use_level = (mc >= target.threshold) | ~(b_ok & np.isfinite(mb))
             lo, hi, p_value = (np.where(use_level, a, b) for a, b in ((l_lvl, l_chg), (h_lvl, h_chg), (p_lvl, p_chg)))
             units = np.where(use_level, "percent", "points")
+            method = np.where(use_level, "wilson_binomial_test", np.where(counts, "newcombe_difference",
+                                                                          "normal_difference"))
             dist = np.where(use_level, np.where(np.isfinite(p_lvl), (p_lvl < catalog.alpha).astype(float), np.nan),
                             _distinguishable(l_chg, h_chg))
         else:  # gap_closure
             lo, hi, p_value = _gap_interval(df, target, change, counts, bk, bn, ck, cn, bse, cse, conf, z)
             units, dist = "points", _distinguishable(lo, hi)
-    return pd.DataFrame({"ci_low": lo, "ci_high": hi, "ci_units": pd.Series(
-        np.where(np.isfinite(lo), units, None), index=df.index, dtype=object), "p_value": p_value,
-        "is_distinguishable": dist}, index=df.index)
+            method = np.where(counts & (target.reference == "state"), "newcombe_shifted_by_state",
+                              "normal_difference")
+    has = np.isfinite(lo) & np.isfinite(hi)
+    return pd.DataFrame({"ci_low": lo, "ci_high": hi,
+                         "ci_units": pd.Series(np.where(has, units, None), index=df.index, dtype=object),
+                         "ci_method": pd.Series(np.where(has, method, None), index=df.index, dtype=object),
+                         "p_value": p_value, "is_distinguishable": dist}, index=df.index)
 
 
 def _gap_interval(df, target, change, counts, bk, bn, ck, cn, bse, cse, conf, z):

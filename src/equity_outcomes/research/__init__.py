@@ -1,6 +1,6 @@
 """research: read-only analysis of the warehouse for notebooks and researchers. Owns the notebook API
 (:func:`open_warehouse` and its filtered reads, :func:`gap_to_state`, :func:`effect_size_for_change`), difference
-in differences and event studies (:mod:`.did`) and the export of warehouse tables as they are (:mod:`.export`).
+in differences (:mod:`.did`), event studies (:mod:`.event_study`) and the export of warehouse tables as they are (:mod:`.export`).
 Everything here only reads; see docs/api.md.
 
 >>> from equity_outcomes.research import open_warehouse, gap_to_state, did_estimate   # doctest: +SKIP
@@ -29,16 +29,20 @@ from ..judge.stats import (
     standardized_mean_difference,
     wilson_interval,
 )
-from .did import DidResult, did_estimate
+from .did import DidResult, TwfeWarning, did_estimate
+from .event_study import EventStudy, event_study
 from .warehouse import EffectSize, Warehouse, effect_size_for_change, gap_to_state, open_warehouse
 
 __all__ = [
     "DidResult",
     "EffectSize",
+    "EventStudy",
+    "TwfeWarning",
     "Warehouse",
     "cohens_h",
     "did_estimate",
     "effect_size_for_change",
+    "event_study",
     "gap_to_state",
     "newcombe_diff_interval",
     "open_warehouse",

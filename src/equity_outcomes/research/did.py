@@ -1,11 +1,13 @@
 """Difference in differences for the PL network: did the network move a metric more than comparison schools?
-Two-way fixed effects, the imputation estimator and Callaway-Sant'Anna over the warehouse's metric_values, with
-jackknife standard errors by school. See docs/api.md for the method and its assumptions.
+Gardner's two-stage estimator (did2s, the default), Callaway-Sant'Anna and two-way fixed effects (with a warning)
+over the warehouse's metric_values; event studies in :mod:`.event_study`. See docs/api.md for the methods and their
+assumptions.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +18,11 @@ from .. import catalog
 from ..errors import EquityOutcomesError
 from .warehouse import POOLED_GRADES, SOURCES, Warehouse, _as_list, _Where
 
-DID_METHODS = ("twfe", "imputation", "callaway_santanna")
+DID_METHODS = ("did2s", "callaway_santanna", "twfe")
+
+
+class TwfeWarning(UserWarning):
+    """Two-way fixed effects was asked for: biased under staggered adoption with effects that change over time."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class DidResult:
     ``estimate_pp`` is in the metric's units (percentage points for percents; negative = the metric fell
     relative to the comparison schools). ``ci_low``/``ci_high`` is the ``conf`` interval from a t distribution
     with ``df`` = clusters - 1; ``se`` its standard error; ``p_value`` two-sided for "no effect".
-    ``cells`` (method imputation/callaway_santanna) has the treated school-years with their estimated effect;
+    ``cells`` (did2s, callaway_santanna) has the treated school-years with their estimated effect;
     ``notes`` lists schools or rows dropped and why.
     """
 
@@ -66,11 +72,43 @@ class DidResult:
         )
 
 
-def _did_panel(
+def did_panel(
+    wh: Warehouse, metric: str, subgroup: str, source: str, subject: str | None, grade: str | None,
+    years, weights: str | None, *, anchored: bool = True,
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """The school x year panel with treatment timing, weights and the grade used, ready to estimate: schools with
+    a single year dropped; ``anchored``: PL schools without a year before their start too (nothing to impute
+    their untreated outcome from). Raises when there is nothing to compare."""
+    if source not in SOURCES:
+        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    panel, grade, notes = _raw_panel(wh, metric, subgroup, source, subject, grade, years, weights)
+    counts = panel.groupby("org_code").size()
+    singletons = counts.index[counts < 2]
+    if len(singletons):
+        notes.append(f"{len(singletons)} schools with a single school-year dropped")
+        panel = panel[~panel["org_code"].isin(singletons)].reset_index(drop=True)
+    if anchored:
+        first = panel.groupby("org_code")["school_year"].min()
+        info = panel.drop_duplicates("org_code").set_index("org_code")
+        no_pre = info.index[info["treated_school"] & (first.reindex(info.index) >= info["cohort"]).fillna(False)]
+        if len(no_pre):
+            notes.append(f"{len(no_pre)} PL schools without a year before their start dropped")
+            panel = panel[~panel["org_code"].isin(no_pre)].reset_index(drop=True)
+    if not panel["treated_school"].any() or not (panel["treated_post"] == 1).any():
+        raise EquityOutcomesError(
+            f"no PL school-years from an implementation start year in the {metric!r} panel: check the roster "
+            "(is_network_school, implementation_start_year)"
+        )
+    if panel["treated_school"].all():
+        raise EquityOutcomesError(f"no comparison (non-network) schools with {metric!r}: nothing to compare with")
+    return panel, grade, notes
+
+
+def _raw_panel(
     wh: Warehouse, metric: str, subgroup: str, source: str, subject: str | None, grade: str | None,
     years, weights: str | None,
 ) -> tuple[pd.DataFrame, str, list[str]]:
-    """The school x year panel with treatment timing, weights and the grade used."""
+    """Every school-year of the metric with its treatment timing and weight."""
     notes: list[str] = []
     subj = None if subject is None else subject.lower()
     base = _Where()
@@ -138,86 +176,45 @@ def _did_panel(
     return panel.reset_index(drop=True), grade, notes
 
 
-def _demean_by(group: np.ndarray, w: np.ndarray, *cols: np.ndarray) -> list[np.ndarray]:
-    """Weighted within-group demeaning of each column (exact, one pass)."""
-    _, inv = np.unique(group, return_inverse=True)
-    sw = np.bincount(inv, weights=w)
-    out = []
-    for c in cols:
-        if c.ndim == 1:
-            means = np.bincount(inv, weights=w * c) / sw
-            out.append(c - means[inv])
-        else:
-            res = np.empty_like(c)
-            for j in range(c.shape[1]):
-                means = np.bincount(inv, weights=w * c[:, j]) / sw
-                res[:, j] = c[:, j] - means[inv]
-            out.append(res)
-    return out
-
-
-def _year_dummies(years: np.ndarray) -> np.ndarray:
-    levels = np.unique(years)
-    return (years[:, None] == levels[None, 1:]).astype(float)  # first year is the reference
-
-
-def _two_way_fe_fit(y, x, school, year, w):
-    """WLS of y on x with school and year fixed effects (school FE by within-transform, year FE as dummies).
-
-    Returns (coefficients on [x, year dummies], design after demeaning, residuals)."""
-    dummies = _year_dummies(year)
-    design = np.column_stack([x, dummies]) if x is not None else dummies
-    y_t, design_t = _demean_by(school, w, y, design)
-    sw = np.sqrt(w)
-    beta, *_ = np.linalg.lstsq(design_t * sw[:, None], y_t * sw, rcond=None)
-    resid = y_t - design_t @ beta
-    return beta, design_t, resid
+def _fixest(panel: pd.DataFrame) -> pd.DataFrame:
+    """The panel as pyfixest reads it (treatment as 0/1, no missing weights)."""
+    return pd.DataFrame({"org_code": panel["org_code"].astype(str), "school_year": panel["school_year"].astype(int),
+                         "value": panel["value"].astype(float), "w": panel["w"].astype(float),
+                         "treated_post": panel["treated_post"].astype(int)})
 
 
 def _twfe(panel: pd.DataFrame) -> dict:
-    y = panel["value"].to_numpy(float)
-    d = panel["treated_post"].to_numpy(float)
-    w = panel["w"].to_numpy(float)
-    school = panel["org_code"].to_numpy()
-    year = panel["school_year"].to_numpy()
-    beta, x_t, e = _two_way_fe_fit(y, d, school, year, w)
-    n, k = x_t.shape
-    xw = x_t * w[:, None]
-    bread = np.linalg.pinv(x_t.T @ xw)
-    _, inv = np.unique(school, return_inverse=True)
-    g = inv.max() + 1
-    scores = np.zeros((g, k))
-    np.add.at(scores, inv, xw * e[:, None])
-    meat = scores.T @ scores
-    # CR1: G/(G-1) * (N-1)/(N-K); the school fixed effects are nested in the clusters and not counted in K
-    c = g / (g - 1) * (n - 1) / max(n - k, 1)
-    vcov = c * bread @ meat @ bread
-    se = float(math.sqrt(max(vcov[0, 0], 0.0)))
-    return {"estimate": float(beta[0]), "se": se, "df": g - 1, "cells": None}
+    """pyfixest: WLS of value on treated_post with school and year effects, CR1 standard errors by school (the
+    school effects are nested in the clusters and not counted in K)."""
+    import pyfixest as pf
+
+    with warnings.catch_warnings():  # pyfixest's notices (beta features, dropped dummies) are not the user's
+        warnings.simplefilter("ignore")
+        fit = pf.feols("value ~ treated_post | org_code + school_year", _fixest(panel), weights="w",
+                       vcov={"CRV1": "org_code"})
+    return {"estimate": float(fit.coef()["treated_post"]), "se": float(fit.se()["treated_post"]),
+            "df": panel["org_code"].nunique() - 1, "cells": None}
 
 
-def _imputation_att(panel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
-    """Borusyak-Jaravel-Spiess imputation: fit school + year effects on untreated school-years (never-treated
-    schools and PL schools before their start), impute Y(0) for treated school-years, average Y - Y(0)."""
-    untreated = panel[panel["treated_post"] == 0]
-    y = untreated["value"].to_numpy(float)
-    w = untreated["w"].to_numpy(float)
-    school = untreated["org_code"].to_numpy()
-    year = untreated["school_year"].to_numpy()
-    years = np.unique(year)
-    beta, _, _ = _two_way_fe_fit(y, None, school, year, w)
-    lam = dict(zip(years, np.concatenate([[0.0], beta]), strict=True))
-    resid = y - np.array([lam[t] for t in year])
-    alpha = (pd.DataFrame({"s": school, "r": resid * w, "w": w}).groupby("s").sum().eval("r / w")).to_dict()
-    treated = panel[panel["treated_post"] == 1].copy()
-    treated["y0_hat"] = [
-        alpha.get(s, np.nan) + lam.get(t, np.nan)
-        for s, t in zip(treated["org_code"], treated["school_year"], strict=True)
-    ]
-    treated = treated[treated["y0_hat"].notna()]
+def _did2s(panel: pd.DataFrame) -> dict:
+    """Gardner's two-stage DiD (pyfixest ``did2s``; the point estimate is Borusyak-Jaravel-Spiess' imputation):
+    school and year effects fitted on the untreated school-years, the treated school-years' outcomes net of them
+    regressed on the treatment, with the GMM-corrected cluster standard error by school. ``cells``: each treated
+    school-year's effect, Y - Y(0) imputed from the first stage."""
+    import pyfixest as pf
+
+    data = _fixest(panel)
+    untreated, treated = data[data["treated_post"] == 0], data[data["treated_post"] == 1].copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = pf.did2s(data, yname="value", first_stage="~ 0 | org_code + school_year", second_stage="~ treated_post",
+                       treatment="treated_post", cluster="org_code", weights="w")
+        first = pf.feols("value ~ 1 | org_code + school_year", untreated, weights="w")
+        treated["y0_hat"] = first.predict(newdata=treated)
+    treated = treated[np.isfinite(treated["y0_hat"])]
     treated["effect"] = treated["value"] - treated["y0_hat"]
-    att = float(np.average(treated["effect"], weights=treated["w"])) if len(treated) else math.nan
-    return att, treated
+    return {"estimate": float(fit.coef()["treated_post"]), "se": float(fit.se()["treated_post"]),
+            "df": panel["org_code"].nunique() - 1, "cells": treated.reset_index(drop=True)}
 
 
 def _cs_att(panel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
@@ -282,7 +279,7 @@ def did_estimate(
     source: str = "student",
     cluster: str = "school",
     *,
-    method: str = "twfe",
+    method: str = "did2s",
     weights: str | None = "denominator",
     subject: str | None = None,
     grade: str | None = None,
@@ -299,67 +296,46 @@ def did_estimate(
 
     ``method``:
 
-    * ``'twfe'`` (default): two-way fixed effects WLS ``value ~ treated_post + school FE + year FE`` with
-      ``weights`` (default the denominator: students), cluster-robust (CR1, by school) standard error and a
-      t distribution with G-1 degrees of freedom (G = schools).
-    * ``'imputation'``: Borusyak, Jaravel & Spiess (2024): school and year effects fitted on untreated
-      school-years only, Y(0) imputed for each treated school-year, the effect = the (weighted) mean of
-      Y - Y(0) over treated school-years. Standard error by delete-one-school jackknife, t with G-1 df.
+    * ``'did2s'`` (default): Gardner's two-stage estimator (pyfixest ``did2s``; its point estimate is Borusyak,
+      Jaravel & Spiess' imputation estimator): school and year effects fitted on the untreated school-years only,
+      the treated school-years' outcomes net of them averaged (weighted); GMM-corrected cluster-robust standard
+      error by school, t with G-1 df (G = schools). Robust to staggered adoption with effects that differ
+      between schools or change over time.
     * ``'callaway_santanna'``: Callaway & Sant'Anna (2021) group-time effects with never-treated controls and the
-      year before the start as base period, aggregated over treated school-years; jackknife SE as above.
+      year before the start as base period, aggregated over treated school-years; delete-one-school jackknife SE.
+    * ``'twfe'``: two-way fixed effects WLS ``value ~ treated_post + school FE + year FE`` (pyfixest, CR1 by
+      school), with a :class:`TwfeWarning`: with staggered starts and effects that grow or differ, its weights can
+      be far from the school-years' shares, even negative (already-treated schools serve as controls for later
+      starters; Goodman-Bacon 2021, de Chaisemartin & D'Haultfoeuille 2020).
 
     The estimand is the average effect on the treated (ATT) over PL school-years from their start year, under
-    parallel trends (without the network, PL and comparison schools would have moved alike) and no anticipation.
-    With staggered starts and effects that differ between schools or grow over time, the TWFE coefficient is a
-    weighted average with weights that can be far from the school-years' shares (even negative: already-treated
-    schools serve as controls for later starters; Goodman-Bacon 2021, de Chaisemartin & D'Haultfoeuille 2020).
-    The imputation and Callaway-Sant'Anna estimators avoid that. ``weights=None`` gives every school-year the same
-    weight (the ATT per school-year); the default weights by students. ``cluster`` must be 'school'.
+    parallel trends (without the network, PL and comparison schools would have moved alike) and no anticipation
+    (check both with :func:`event_study`). ``weights=None`` gives every school-year the same weight (the ATT per
+    school-year); the default weights by students. ``cluster`` must be 'school'.
     """
     if method not in DID_METHODS:
         raise EquityOutcomesError(f"method must be one of {', '.join(DID_METHODS)}, got {method!r}")
     if cluster != "school":
         raise EquityOutcomesError(f"only cluster='school' is supported, got {cluster!r}")
-    if source not in SOURCES:
-        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     metric = metric or catalog.metrics()[0]["id"]
-    panel, grade_used, notes = _did_panel(wh, metric, subgroup, source, subject, grade, years, weights)
-    counts = panel.groupby("org_code").size()
-    singletons = counts.index[counts < 2]
-    if len(singletons):
-        notes.append(f"{len(singletons)} schools with a single school-year dropped")
-        panel = panel[~panel["org_code"].isin(singletons)].reset_index(drop=True)
-    if method != "twfe":
-        # schools first observed after their start have no untreated year to anchor them
-        first = panel.groupby("org_code")["school_year"].min()
-        info = panel.drop_duplicates("org_code").set_index("org_code")
-        no_pre = info.index[info["treated_school"] & (first.reindex(info.index) >= info["cohort"]).fillna(False)]
-        if len(no_pre):
-            notes.append(f"{len(no_pre)} PL schools without a year before their start dropped")
-            panel = panel[~panel["org_code"].isin(no_pre)].reset_index(drop=True)
+    panel, grade_used, notes = did_panel(wh, metric, subgroup, source, subject, grade, years, weights,
+                                         anchored=method != "twfe")
     treated_schools = panel.loc[panel["treated_school"], "org_code"].unique()
     control_schools = panel.loc[~panel["treated_school"], "org_code"].unique()
-    if len(treated_schools) == 0 or not (panel["treated_post"] == 1).any():
-        raise EquityOutcomesError(
-            f"no PL school-years from an implementation start year in the {metric!r} panel: check the roster "
-            "(is_network_school, implementation_start_year)"
-        )
-    if len(control_schools) == 0:
-        raise EquityOutcomesError(f"no comparison (non-network) schools with {metric!r}: nothing to compare with")
     if method == "twfe":
-        fit = _twfe(panel)
-        estimate, se, df, cells = fit["estimate"], fit["se"], fit["df"], None
-        n_treated_obs = int((panel["treated_post"] == 1).sum())
+        warnings.warn("two-way fixed effects is biased when schools adopt in different years and effects change "
+                      "over time (Goodman-Bacon 2021): use method='did2s' (the default) or 'callaway_santanna'",
+                      TwfeWarning, stacklevel=2)
+    if method == "callaway_santanna":
+        estimate, cells = _cs_att(panel)
+        se, df = _jackknife(panel, _cs_att)
     else:
-        estimator = _imputation_att if method == "imputation" else _cs_att
-        estimate, cells = estimator(panel)
-        se, df = _jackknife(panel, estimator)
-        n_treated_obs = len(cells)
-        if cells is not None and len(cells) < int((panel["treated_post"] == 1).sum()):
-            notes.append(
-                f"{int((panel['treated_post'] == 1).sum()) - len(cells)} treated school-years without a "
-                "comparison (no base year or no untreated school that year) left out"
-            )
+        fit = _twfe(panel) if method == "twfe" else _did2s(panel)
+        estimate, se, df, cells = fit["estimate"], fit["se"], fit["df"], fit["cells"]
+    n_treated_obs = int((panel["treated_post"] == 1).sum()) if cells is None else len(cells)
+    if cells is not None and len(cells) < int((panel["treated_post"] == 1).sum()):
+        notes.append(f"{int((panel['treated_post'] == 1).sum()) - len(cells)} treated school-years without a "
+                     "comparison (no base year or no untreated school that year) left out")
     if df >= 1 and se > 0 and math.isfinite(se):
         tcrit = float(_st.t.ppf(1 - (1 - conf) / 2, df))
         p = float(2 * _st.t.sf(abs(estimate / se), df))

@@ -44,6 +44,8 @@ LEGACY_HEADER = ["School Name", "School Code", "Subject", "P+A #", "P+A %", "A #
 MASSCORE_HEADER = ["School Name", "School Code", "# Graduated", "# Completed MassCore", "% Completed MassCore"]
 AP_HEADER = ["School Name", "School Code", "Tests Taken", "Score=1", "Score=2", "Score=3", "Score=4", "Score=5",
              "% Score 1-2", "% Score 3-5"]
+ENROLLMENT_HEADER = ["School Name", "School Code", "K", *[str(g) for g in range(1, 13)], "Total"]
+POPULATIONS = [("English Language Learner", "el"), ("Students With Disabilities", "swd"), ("High Needs", "high_needs")]
 COLLEGE_HEADER = ["School Name", "School Code", "High School Graduates (#)", "Attending Coll./Univ. (#)",
                   "Attending Coll./Univ. (%)"]
 
@@ -217,8 +219,12 @@ class _Writer:
         self.manifest: list[dict[str, str]] = []
         self.files: list[Path] = []
         self.progress = progress
-        self.order = sorted(range(len(net.schools)),
-                            key=lambda i: (net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        self.order = sorted(range(len(net.schools)),  # DESE's order by name; the rest of the state after (the
+                            key=lambda i: (net.schools[i].dese_only,  # network's rows where they were before #20)
+                                           net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        # the state's totals: the generated network and comparison schools, as before #20 (the rest of the state is
+        # the pool of similar schools; the demo's state figures do not move with its size)
+        self.counted = np.array([not s.dese_only for s in net.schools])
 
     def _emit(self, report: str, year: int, group: str, fname: str, title: str, header: list[str], rows: list[list],
               sheet: str, *, grade: str = "", period: str = "", note: str = "") -> None:
@@ -239,7 +245,7 @@ class _Writer:
             if r is not None:
                 s = self.net.schools[i]
                 rows.append([self.net.dese_name(s), s.org_code, *r])
-        r = make(arr[:, gi].sum(axis=0))
+        r = make(arr[self.counted, gi].sum(axis=0))
         if r is not None:
             rows.append([state_name, STATE_CODE, *r])
         return rows
@@ -294,7 +300,7 @@ class _Writer:
                 a = subj_arrs[j]
                 if a is None:
                     continue
-                r = make(a[:, gi].sum(axis=0) if i is None else a[i, gi], subj)
+                r = make(a[self.counted, gi].sum(axis=0) if i is None else a[i, gi], subj)
                 if r is None:
                     continue
                 if i is None:
@@ -386,6 +392,33 @@ class _Writer:
                             "unknown counts as not attending")
 
 
+    # -- 7. enrollment by grade and selected populations (October enrollment; here every enrollment row)
+    def enrollment(self, year: int) -> None:
+        grades, groups = self.acc.get("enrollment", year), self.acc.get("discipline", year)
+        if grades is None or groups is None:
+            return
+        self._emit("enrollment_grade", year, "all", "enrollment_grade.xlsx",
+                   f"{year_label(year)} Enrollment By Grade (School)", ENROLLMENT_HEADER,
+                   self._rows(grades, 0, lambda v: None if v.sum() < 1 else [count_text(x) for x in (*v, v.sum())],
+                              "State Totals"), "Enrollment By Grade Report")
+        income = "Economically Disadvantaged" if 2015 <= year <= 2021 else "Low Income"
+        header = ["School Name", "School Code", *[f"{label} {u}" for label, _ in
+                                                  [*POPULATIONS, (income, "low_income")] for u in ("#", "%")]]
+        index = [GROUPS.index(g) for _, g in [*POPULATIONS, (income, "low_income")]]
+
+        def make(v):  # v: groups x discipline stats; column 0 = students
+            n = int(v[0, 0])
+            return None if n < 1 else [x for i in index for x in (count_text(v[i, 0]), pct_text(int(v[i, 0]), n))]
+
+        rows = [[self.net.dese_name(self.net.schools[i]), self.net.schools[i].org_code, *r]
+                for i in self.order if (r := make(groups[i])) is not None]
+        if (r := make(groups[self.counted].sum(axis=0))) is not None:
+            rows.append(["State Totals", STATE_CODE, *r])
+        self._emit("selected_populations", year, "all", "selected_populations.xlsx",
+                   f"{year_label(year)} Selected Populations Report (School)", header, rows,
+                   "Selected Populations Report")
+
+
 def _sgp_text(v: np.ndarray, width: int) -> str:
     """Mean SGP (2018 on); through 2017 (a 99-bin histogram follows the sums) the median, as DESE published."""
     n_sgp, total = int(v[6]), int(v[7])
@@ -437,6 +470,7 @@ def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
         w.masscore(year)
         w.ap(year)
         w.college(year)
+        w.enrollment(year)
         if progress:
             progress(f"DESE exports {year}: {sum(1 for m in w.manifest if m['school_year'] == str(year))} files")
     manifest = w.root / "manifest.csv"

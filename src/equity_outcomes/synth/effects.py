@@ -86,16 +86,18 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
     schools_out = {}
     effects = []
     yidx = {y: i for i, y in enumerate(years)}
-    # state rates for gap metrics: every generated school, all students, by grade selection (03-08 / 10)
+    # state rates for gap metrics: every generated school but the rest of the state (as the exports' state totals),
+    # all students, by grade selection (03-08 / 10)
     level = np.array([s.level for s in net.schools])
+    counted = np.array([not s.dese_only for s in net.schools])
     hs = level == "high"
     state = {}
     for y in years:
         for j in range(2):
-            for sel, m in (("03-08", ~hs), ("10", hs)):
+            for sel, m in (("03-08", ~hs & counted), ("10", hs & counted)):
                 v = tr.mcas[yidx[y], m, j, 0, :].sum(axis=0)
                 state[(y, j, sel)] = _pct(v[1], v[0])
-    for s in net.schools:
+    for s in (s for s in net.schools if not s.dese_only):  # the rest of the state: no students, no known effects
         schools_out[s.org_code] = {
             "roles": list(s.roles), "implementation_start_year": s.start_year,
             "baseline_year": None if s.start_year is None else s.start_year - 1, "is_network_school": s.is_network,

@@ -18,7 +18,7 @@ from ..ingest import schemas
 from . import params as P
 from .dese_exports import DeseAccumulator, write_exports
 from .effects import EffectsTracker, build_known_effects
-from .network import Network, build_network, default_n_schools
+from .network import Network, add_state_schools, build_network, default_n_schools
 from .students import Ctx, DistrictSim
 
 
@@ -38,7 +38,7 @@ def write_roster(net: Network, path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(cols)
-        for s in sorted(net.schools, key=lambda s: s.org_code):
+        for s in sorted((s for s in net.schools if not s.dese_only), key=lambda s: s.org_code):
             d = net.districts[s.district_idx]
             w.writerow([s.org_code, s.name, d.code, d.name, s.level, int(s.is_network),
                         "" if s.start_year is None else s.start_year, ""])
@@ -81,6 +81,7 @@ def generate_network(
     last_year: int = 2025,
     dese_exports: bool = True,
     readiness: bool = True,
+    state_schools: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SynthSummary:
     """Generate a seeded synthetic network of Massachusetts-like schools with known effects.
@@ -88,6 +89,8 @@ def generate_network(
     ``n_students`` is the expected enrolment in any one year (students move through grades, new cohorts enter, so
     the number of distinct students over all years, reported in the summary, is larger). Output is byte-identical
     for the same arguments. Memory is bounded by the largest district plus a CSV buffer, whatever ``n_students``.
+    ``state_schools``: schools of the rest of the state, in the DESE exports only (the pool of similar schools);
+    default 4 per network-and-comparison school with DESE exports (at most the state's ~1,850 schools), else 0.
     """
     t0 = time.perf_counter()
     from .csvout import StudentCsvWriter  # duckdb import kept local to generation
@@ -105,6 +108,9 @@ def generate_network(
         shutil.rmtree(out_dir / sub, ignore_errors=True)
     n_schools = n_schools or default_n_schools(n_students)
     net = build_network(seed, n_students, n_schools, first_year, last_year)
+    if state_schools is None:
+        state_schools = max(0, min(4 * n_schools, 1850 - n_schools)) if dese_exports else 0
+    add_state_schools(net, state_schools, cohort=n_students / n_schools / 5.0)
     files: list[Path] = []
     roster = out_dir / "roster.csv"
     write_roster(net, roster)
@@ -118,6 +124,10 @@ def generate_network(
     n_distinct = 0
     for k, district in enumerate(net.districts):
         sim = DistrictSim(ctx, district, acc, tracker)
+        if net.schools[district.schools[0]].dese_only:  # the rest of the state: its DESE exports only
+            for year in net.years:
+                sim.step(year)
+            continue
         enrolled = 0
         for year in net.years:
             tables = sim.step(year)
@@ -154,5 +164,5 @@ def generate_network(
         total = sum(writer.rows.values())
         progress(f"done: {len(net.schools)} schools, {n_distinct:,} students, {total:,} student-table rows "
                  f"in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} rows/s)")
-    return SynthSummary(out_dir=out_dir, n_schools=len(net.schools), n_students=n_distinct, years=net.years,
+    return SynthSummary(out_dir=out_dir, n_schools=sum(not s.dese_only for s in net.schools), n_students=n_distinct, years=net.years,
                         files=files, rows_by_table=dict(writer.rows), seconds=seconds)

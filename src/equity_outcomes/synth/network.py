@@ -58,6 +58,7 @@ class School:
     masscore_p: float = P.MASSCORE_P
     gap_delta_li: float = 0.0  # gap_closer: latent shift for low income students
     gap_delta_latino: float = 0.0  # gap_closer: latent shift for Latino students
+    dese_only: bool = False  # a school of the rest of the state: in DESE's exports only (peers), not in the roster
 
     @property
     def grades(self) -> tuple[int, ...]:
@@ -217,6 +218,41 @@ def build_network(seed: int, n_students: int, n_schools: int, first_year: int, l
     for s in schools:
         s.eff_growth = float(growth.normal(0, P.GROWTH_SCHOOL_SD))
     return net
+
+
+def add_state_schools(net: Network, n_schools: int, cohort: float) -> None:
+    """The rest of the state: districts of 2 elementary, 1 middle and 1 high school (about ``n_schools``) that are in
+    DESE's exports only (the pool similar schools are drawn from), never in the roster or the student files. Their
+    own random stream (seed, 6): the network's schools and students are as without them."""
+    rng = rng_for(net.seed, 6)
+    used = {d.code4 for d in net.districts}
+    for k in range(max(0, round(n_schools / 4))):
+        code4 = 900 + k
+        while code4 in used:
+            code4 += 1
+        used.add(code4)
+        name = f"{_TOWN_A[k % len(_TOWN_A)]}{_TOWN_B[(k // len(_TOWN_A) + 5) % len(_TOWN_B)]} Regional"
+        pi = float(np.clip(rng.beta(*P.POVERTY_BETA), 0.05, 0.93))
+        district = District(idx=len(net.districts), code4=code4, name=name, schools=[],
+                            cohort=float(cohort * rng.lognormal(0.0, 0.3)))
+        for j, level in enumerate(TEMPLATES[4]):
+            base = {"elementary": 5 + 5 * j, "middle": 305, "high": 505}[level]
+            s = School(idx=len(net.schools), org_code=f"{code4:04d}{base:04d}", district_idx=district.idx,
+                       name=f"{_SURNAMES[(3 * k + j) % len(_SURNAMES)]} {level.title()} School", level=level,
+                       dese_only=True, cohort_weight=0.5 if level == "elementary" else 1.0,
+                       pi=float(np.clip(pi + (rng.normal(0, 0.08) if level == "elementary" else 0.0), 0.05, 0.93)),
+                       eff_ach=float(rng.normal(0, 0.1)), eff_growth=float(rng.normal(0, P.GROWTH_SCHOOL_SD)),
+                       survey_shift=float(rng.normal(0, 0.12)),
+                       masscore_p=float(np.clip(rng.normal(P.MASSCORE_P, 0.08), 0.45, 0.98)))
+            s.abs_mult = float(rng.lognormal(0, 0.12) * (1 + 0.5 * (s.pi - P.POVERTY_MEAN)))
+            s.dis_mult = float(rng.lognormal(0, 0.25) * (1 + 0.8 * (s.pi - P.POVERTY_MEAN)))
+            net.schools.append(s)
+            district.schools.append(s.idx)
+        elementary = [net.schools[i] for i in district.schools[:2]]
+        for e in elementary:
+            e.feeder_to = district.schools[2]
+        net.schools[district.schools[2]].feeder_to = district.schools[3]
+        net.districts.append(district)
 
 
 def _propagate_pi(districts: list[District], schools: list[School]) -> None:

@@ -4,8 +4,8 @@ A district is the streaming unit: its students move between its schools (feeders
 transfers between schools of the same level), so one district's state is all that is held in memory. Each district
 draws from its own random stream keyed on ``(seed, district index)``.
 
-Every outcome with a known effect is drawn once, untreated, and the treated value is derived from the same draws
-(common random numbers), so the realized counterfactual is known exactly for ``known_effects.json``.
+Every outcome with a known effect is drawn once, untreated, and the treated value derived from the same draws (common
+random numbers): the realized counterfactual is known exactly for ``known_effects.json``.
 """
 
 from __future__ import annotations
@@ -25,16 +25,13 @@ LEVEL_CODE = {"elementary": 0, "middle": 1, "high": 2}
 
 # table codes
 NEXTGEN, LEGACY = 0, 1
-NG_LEVELS = ["E", "M", "PM", "NM"]
-LEG_LEVELS = ["A", "P", "NI", "W"]
+NG_LEVELS, LEG_LEVELS = ["E", "M", "PM", "NM"], ["A", "P", "NI", "W"]
 ACHIEVEMENT_LEVELS = NG_LEVELS + LEG_LEVELS  # codes 0-3 Next-Gen, 4-7 legacy
 COURSES = P.AP_COURSES + P.DUAL_COURSES + P.OTHER_COURSES
 AP_T, DUAL_T, OTHER_T = 0, 1, 2
 
 
-# --------------------------------------------------------------------------------------------------------------
-# network-wide lookup arrays
-# --------------------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------- network-wide lookup arrays
 @dataclass
 class Ctx:
     """Per-school parameter arrays (index = global school index)."""
@@ -236,6 +233,8 @@ class DistrictSim:
         tables["courses"] = self._courses(year, st, sid, np.flatnonzero(hs), spring_school, G)
         tables["graduates"] = self._graduates(year, st, sid, np.flatnonzero(in_spring & (st["grade"] == 12)),
                                               spring_school, G)
+        if self.net.schools[self.d.schools[0]].dese_only:  # the rest of the state: no surveys, no capstones
+            return tables
         tables["student_surveys"] = self._surveys(year, st, sid, in_fall, in_spring, spring_school)
         tables["teacher_surveys"] = self._teacher_surveys(year, spring_school[in_spring])
         tables["capstone"] = self._capstone(year, st, sid, in_spring, spring_school)
@@ -324,6 +323,8 @@ class DistrictSim:
             stats = np.column_stack([np.ones(nr), k > 0, flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3],
                                      flags[:, 4]])
             self.dese.add("discipline", year, "", row_school, G[row_stu], stats)
+            by_grade = (st["grade"][row_stu][:, None] == np.arange(13)[None, :]).astype(float)  # KG = 0 .. 12
+            self.dese.add("enrollment", year, "", row_school, G[row_stu][:, :1], by_grade)
         if self.effects is not None:
             self.effects.add_suspension(year, row_school, any_susp_t, any_susp_u)
         inc_school = row_school[inc_row]
@@ -573,11 +574,9 @@ class DistrictSim:
         who = in_spring & (((lv == 0) & (g == 5)) | ((lv == 1) & (g == 8)) | ((lv == 2) & (g == 12)))
         who &= rng.random(len(g)) < 0.95
         w = np.flatnonzero(who)
-        k = len(w)
-        x = 0.7 * (st["a"][w] + 0.25) + 0.5 * rng.normal(0, 1, k)
+        x = 0.7 * (st["a"][w] + 0.25) + 0.5 * rng.normal(0, 1, k := len(w))
         score = np.clip(_round_half_up(10 * (2.55 + 0.42 * x)), 10, 40).astype(np.int16)
-        cols = {"school_year": np.full(k, year, np.int16), "sid": sid[w], "org": ctx.org[spring_school[w]],
-                "score": score}
+        cols = {"school_year": np.full(k, year, np.int16), "sid": sid[w], "org": ctx.org[spring_school[w]], "score": score}
         order = np.lexsort((cols["sid"], cols["org"]))
         return {k_: v[order] for k_, v in cols.items()}
 

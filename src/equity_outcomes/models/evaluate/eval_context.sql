@@ -1,15 +1,12 @@
 -- eval_context: what each school's comparison is seen beside: the state's change on the same comparison (the
--- DESE state row; else the median over the schools) and the median change of its peers: the k schools (peers_k)
--- most like it on the same comparison (same school level when known, nearest baseline measure standardised by
--- the spread of the comparison's schools, plus standardised school_demographics columns when that table exists),
--- ties broken by org_code. Schools with what the rule needs and n at or above the minimum take part, network or not.
+-- DESE state row; else the median over the schools) and its peers: the k (peers_k) non-network schools most like
+-- it on grade span, size, % low income, % EL and % SWD (eval_peer_features: standardised, mean squared distance
+-- over the features both have; ties by org_code) among the schools with the same comparison (metric, years,
+-- subgroup, subject; the peer's DESE value first, same grade first) with n at or above the minimum. Beside each
+-- rating: the peers' median change and level, the range (peer_low..peer_high) of what the rule compares
+-- (peer_measure) and the school's percentile among them; none with fewer than min_peers (flag few_peers).
 -- Grain: one row per target_id x org_code x subgroup x subject (of eval_main).
 {{ config(materialized='table') }}
-{% set demographics = none %}
-{% if execute %}
-  {% set demographics = adapter.get_relation(database=this.database, schema=this.schema,
-                                             identifier='school_demographics') %}
-{% endif %}
 WITH targets AS (SELECT * FROM {{ source('evaluate', 'eval_targets') }}),
 main AS (
     SELECT m.target_id, m.org_code, m.subgroup, m.subject, m.metric_b, m.metric_c, m.source, m.base_year, m.base_window, m.cur_year,
@@ -50,68 +47,79 @@ school_median AS (
     FROM main m JOIN schools x ON {{ same_comparison }}
     GROUP BY ALL
 ),
-spread AS (  -- the spread of the baseline measure among the schools of each comparison
-    SELECT target_id, base_year, base_window, cur_year, subgroup, subject, metric_b, metric_c, source, context_grade,
-           CASE WHEN count(measure_b) > 1 AND stddev_pop(measure_b) > 0 THEN stddev_pop(measure_b) ELSE 1.0 END
-               AS scale
-    FROM schools GROUP BY ALL
+feature_years AS (SELECT DISTINCT cur_year FROM main),
+features AS (  -- each school's latest features up to the judged year, standardised over the schools that year
+    SELECT y.cur_year, f.*
+    FROM feature_years y JOIN {{ ref('eval_peer_features') }} f ON f.school_year <= y.cur_year
+    QUALIFY row_number() OVER (PARTITION BY y.cur_year, f.org_code ORDER BY f.school_year DESC) = 1
 ),
-{% set numeric = [] %}
-{% if demographics is not none %}
-{% set columns = adapter.get_columns_in_relation(demographics) %}
-{% for col in columns %}
-  {% if col.is_number() and col.name not in ('org_code', 'school_year') %}{% do numeric.append(col.name) %}{% endif %}
-{% endfor %}
-{% endif %}
-{% if numeric %}
-demographics_latest AS (
-    SELECT CAST(org_code AS VARCHAR) AS org_code,
-           {% for c in numeric %}CAST({{ c }} AS DOUBLE) AS {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
-    FROM {{ demographics }}
-    QUALIFY row_number() OVER (
-        PARTITION BY org_code
-        ORDER BY {{ 'school_year DESC' if 'school_year' in (columns | map(attribute='name') | list) else '1' }}) = 1
+scaled AS (
+    SELECT cur_year, org_code, feature,
+           (value - avg(value) OVER w) / nullif(stddev_pop(value) OVER w, 0) AS z
+    FROM (UNPIVOT (SELECT cur_year, org_code, grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd
+                   FROM features)
+          ON grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd INTO NAME feature VALUE value)
+    WINDOW w AS (PARTITION BY cur_year, feature)
 ),
-demographics AS (  -- one row per school and numeric column, standardised (columns without spread count 0)
-    SELECT org_code, feature,
-           CASE WHEN stddev_pop(value) OVER f > 0 THEN (value - avg(value) OVER f) / stddev_pop(value) OVER f END AS z
-    FROM (UNPIVOT INCLUDE NULLS demographics_latest ON {{ numeric | join(', ') }} INTO NAME feature VALUE value)
-    WINDOW f AS (PARTITION BY feature)
+network AS (SELECT org_code FROM {{ ref('stg_roster') }} WHERE is_network_school = 1),
+candidates AS (  -- per school comparison, every non-network school with the same comparison (its DESE one first)
+    SELECT m.target_id, m.org_code, m.subgroup, m.subject, m.cur_year, x.org_code AS peer,
+           x.change_rel_pct, x.change_abs, x.measure_c
+    FROM main m
+    JOIN schools x
+      ON x.target_id = m.target_id AND x.base_year = m.base_year AND x.base_window = m.base_window
+     AND x.cur_year = m.cur_year AND x.subgroup = m.subgroup AND x.subject = m.subject
+     AND x.metric_b = m.metric_b AND x.metric_c = m.metric_c
+    WHERE x.org_code <> m.org_code AND x.org_code NOT IN (SELECT org_code FROM network)
+    QUALIFY row_number() OVER (PARTITION BY m.target_id, m.org_code, m.subgroup, m.subject, x.org_code
+                               ORDER BY (x.context_grade = m.grade) DESC, (x.source = 'dese') DESC, x.rank) = 1
 ),
-demographic_distance AS (
-    SELECT a.org_code AS org_a, b.org_code AS org_b, sum((coalesce(a.z, 0) - coalesce(b.z, 0)) ^ 2) AS d
-    FROM demographics a JOIN demographics b USING (feature)
+distances AS (
+    SELECT c.target_id, c.org_code, c.subgroup, c.subject, c.peer, avg((a.z - b.z) ^ 2) AS distance
+    FROM candidates c
+    JOIN scaled a ON a.cur_year = c.cur_year AND a.org_code = c.org_code
+    JOIN scaled b ON b.cur_year = c.cur_year AND b.org_code = c.peer AND b.feature = a.feature
+    WHERE a.z IS NOT NULL AND b.z IS NOT NULL
     GROUP BY ALL
 ),
-{% endif %}
-peer_pairs AS (
-    SELECT m.target_id, m.org_code, m.subgroup, m.subject, x.change_rel_pct, x.change_abs, x.measure_c,
-           x.org_code AS peer,
-           coalesce(((x.measure_b - m.measure_b) / s.scale) ^ 2, 0)
-               {% if numeric %}+ coalesce(dd.d, 0){% endif %} AS distance
-    FROM main m
-    JOIN schools x ON {{ same_comparison }}
-    JOIN spread s ON s.target_id = m.target_id AND s.base_year = m.base_year AND s.base_window = m.base_window
-                 AND s.cur_year = m.cur_year AND s.subgroup = m.subgroup AND s.subject = m.subject
-                 AND s.metric_b = m.metric_b AND s.metric_c = m.metric_c AND s.source = m.source
-                 AND s.context_grade = m.grade
-    {% if numeric %}
-    LEFT JOIN demographic_distance dd ON dd.org_a = m.org_code AND dd.org_b = x.org_code
-    {% endif %}
-    WHERE x.org_code <> m.org_code AND (m.school_level = '' OR x.school_level = m.school_level)
-),
-peers AS (  -- the k nearest (ties: org_code)
-    SELECT target_id, org_code, subgroup, subject,
-           min_by({'rel': change_rel_pct, 'abs': change_abs, 'cur': measure_c}, {'distance': distance, 'peer': peer},
+peers AS (  -- the k nearest (ties: org_code); measure: what the rule compares (relative change, change, level)
+    SELECT c.target_id, c.org_code, c.subgroup, c.subject,
+           min_by({'rel': c.change_rel_pct, 'abs': c.change_abs, 'cur': c.measure_c, 'peer': c.peer,
+                   'measure': CASE t.rule WHEN 'relative_change' THEN c.change_rel_pct
+                                          WHEN 'absolute_change' THEN c.change_abs
+                                          WHEN 'gap_closure' THEN c.change_abs ELSE c.measure_c END},
+                  {'distance': d.distance, 'peer': c.peer},
                   (SELECT peers_k FROM {{ source('evaluate', 'eval_settings') }})) AS nearest
-    FROM peer_pairs GROUP BY ALL
+    FROM candidates c
+    JOIN distances d USING (target_id, org_code, subgroup, subject, peer)
+    JOIN targets t USING (target_id)
+    GROUP BY ALL
 ),
-peer_median AS (
-    SELECT target_id, org_code, subgroup, subject, len(nearest) AS n_peers,
-           list_aggregate(list_transform(nearest, lambda p: p.rel), 'median') AS p_rel,
-           list_aggregate(list_transform(nearest, lambda p: p.abs), 'median') AS p_abs,
-           list_aggregate(list_transform(nearest, lambda p: p.cur), 'median') AS p_cur
-    FROM peers
+own_measure AS (
+    SELECT r.target_id, r.org_code, r.subgroup, r.subject, t.higher_is_better AS higher,
+           CASE t.rule WHEN 'relative_change' THEN r.change_rel_pct WHEN 'absolute_change' THEN r.change_abs
+                       WHEN 'gap_closure' THEN r.change_abs ELSE r.measure_c END AS measure,
+           CASE t.rule WHEN 'relative_change' THEN 'change_rel_pct' WHEN 'absolute_change' THEN 'change_abs'
+                       WHEN 'gap_closure' THEN 'change_abs' ELSE 'current_value' END AS measure_name
+    FROM {{ ref('eval_rules') }} r JOIN targets t USING (target_id)
+    WHERE r.row_kind = 'school'
+),
+peer_summary AS (
+    SELECT p.target_id, p.org_code, p.subgroup, p.subject, len(p.nearest) AS n_peers,
+           len(p.nearest) >= (SELECT min_peers FROM {{ source('evaluate', 'eval_settings') }}) AS enough,
+           list_aggregate(list_transform(p.nearest, lambda q: q.rel), 'median') AS p_rel,
+           list_aggregate(list_transform(p.nearest, lambda q: q.abs), 'median') AS p_abs,
+           list_aggregate(list_transform(p.nearest, lambda q: q.cur), 'median') AS p_cur,
+           list_min(list_transform(p.nearest, lambda q: q.measure)) AS p_low,
+           list_max(list_transform(p.nearest, lambda q: q.measure)) AS p_high,
+           array_to_string(list_sort(list_transform(p.nearest, lambda q: q.peer)), ',') AS p_codes,
+           o.measure_name,
+           -- the school's percentile among its peers: the share doing worse, ties counted half
+           100.0 * (len(list_filter(p.nearest, lambda q: CASE WHEN o.higher THEN q.measure < o.measure
+                                                           ELSE q.measure > o.measure END))
+                    + 0.5 * len(list_filter(p.nearest, lambda q: q.measure = o.measure)))
+                 / nullif(len(list_filter(p.nearest, lambda q: q.measure IS NOT NULL)), 0) AS p_pct
+    FROM peers p JOIN own_measure o USING (target_id, org_code, subgroup, subject)
 )
 SELECT m.target_id, m.org_code, m.subgroup, m.subject,
     CASE WHEN s.s_cur IS NOT NULL OR s.s_abs IS NOT NULL THEN s.s_rel ELSE d.m_rel END AS state_change_rel_pct,
@@ -121,9 +129,17 @@ SELECT m.target_id, m.org_code, m.subgroup, m.subject,
          WHEN d.m_cur IS NOT NULL OR d.m_abs IS NOT NULL THEN 'median_of_schools' END AS state_change_source,
     CASE WHEN s.s_cur IS NULL AND s.s_abs IS NULL AND (d.m_cur IS NOT NULL OR d.m_abs IS NOT NULL) THEN d.m_n
          END AS n_state_schools,  -- how many schools the median is over (NULL for DESE's state figure)
-    p.p_rel AS peer_change_rel_pct, p.p_abs AS peer_change_abs, p.p_cur AS peer_current_value,
-    coalesce(p.n_peers, 0) AS n_peers
+    CASE WHEN p.enough THEN p.p_rel END AS peer_change_rel_pct,
+    CASE WHEN p.enough THEN p.p_abs END AS peer_change_abs,
+    CASE WHEN p.enough THEN p.p_cur END AS peer_current_value,
+    coalesce(p.n_peers, 0) AS n_peers,
+    CASE WHEN p.enough THEN p.measure_name END AS peer_measure,
+    CASE WHEN p.enough THEN p.p_low END AS peer_low, CASE WHEN p.enough THEN p.p_high END AS peer_high,
+    CASE WHEN p.enough THEN p.p_pct END AS peer_percentile,
+    p.p_codes AS peer_org_codes,
+    o.measure IS NOT NULL AND NOT coalesce(p.enough, FALSE) AS f_few_peers
 FROM main m
+LEFT JOIN own_measure o USING (target_id, org_code, subgroup, subject)
 LEFT JOIN state_row s USING (target_id, org_code, subgroup, subject)
 LEFT JOIN school_median d USING (target_id, org_code, subgroup, subject)
-LEFT JOIN peer_median p USING (target_id, org_code, subgroup, subject)
+LEFT JOIN peer_summary p USING (target_id, org_code, subgroup, subject)

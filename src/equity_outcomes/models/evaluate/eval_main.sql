@@ -80,6 +80,22 @@ joined AS (
     LEFT JOIN spans sb ON sb.org_code = m.org_code AND sb.school_year = y.base_year
     LEFT JOIN spans sc ON sc.org_code = m.org_code AND sc.school_year = y.cur_year
 ),
+not_comparable AS (  -- baseline years a domain does not rate (comparability.not_comparable_baselines)
+    SELECT item AS domain, CAST(number AS INTEGER) AS year FROM catalog WHERE kind = 'not_comparable_baseline'
+),
+next_base AS (  -- for a baseline that is not comparable: the next year with a valid value that is
+    SELECT j.target_id, j.org_code, j.subgroup, j.subject, min(o.school_year) AS next_valid_baseline
+    FROM joined j
+    JOIN {{ ref('eval_target_observations') }} o
+      ON o.target_id = j.target_id AND o.org_code = j.org_code AND o.org_level = 'school' AND o.subgroup = j.subgroup
+     AND o.subject = j.subject AND o.valid AND o.school_year > j.base_year AND o.school_year < j.cur_year
+    WHERE NOT EXISTS (SELECT 1 FROM not_comparable x WHERE x.domain = j.domain AND x.year = o.school_year)
+    GROUP BY ALL
+),
+enrollment_n AS (  -- DESE values whose n came from the enrollment DESE publishes (eval_observations)
+    SELECT DISTINCT org_code, school_year, subgroup, metric, subject, grade
+    FROM {{ ref('eval_observations') }} WHERE n_from_enrollment AND org_level = 'school'
+),
 lists AS (
     SELECT list(item) FILTER (WHERE kind = 'legacy_assessment_metric') AS legacy,
            list(item) FILTER (WHERE kind = 'next_gen_assessment_metric') AS next_gen,
@@ -120,5 +136,15 @@ SELECT j.* EXCLUDE (lo_b, hi_b, lo_c, hi_c),
     j.ref_all AND j.has_c AS f_gap_vs_all,
     j.ref_alt AND j.has_c AS f_state_value_other_source,
     (j.c_supp > 0 AND NOT j.has_c) OR (j.needs_baseline AND j.b_supp > 0 AND NOT j.has_b) AS f_suppressed,
-    j.uses_b AND j.base_window > 1 AND j.has_b AND j.b_cnt < j.base_window AS f_baseline_window_partial
+    j.uses_b AND j.base_window > 1 AND j.has_b AND j.b_cnt < j.base_window AS f_baseline_window_partial,
+    j.uses_b AND EXISTS (SELECT 1 FROM not_comparable x WHERE x.domain = j.domain AND x.year = j.base_year)
+        AS f_baseline_not_comparable,
+    j.source = 'dese' AND EXISTS (
+        SELECT 1 FROM enrollment_n e
+        WHERE e.org_code = j.org_code AND e.subgroup = j.subgroup AND e.subject = j.subject AND e.grade = j.grade
+          AND ((j.has_c AND e.metric = j.metric_c AND e.school_year = j.cur_year)
+               OR (j.uses_b AND j.has_b AND e.metric = j.metric_b
+                   AND e.school_year BETWEEN j.base_first_year AND j.base_year))) AS f_n_from_enrollment,
+    nb.next_valid_baseline
 FROM joined j CROSS JOIN lists l CROSS JOIN settings s
+LEFT JOIN next_base nb USING (target_id, org_code, subgroup, subject)

@@ -5,7 +5,7 @@
 -- Grain: one row per row_kind x target_id x org_code x subgroup x subject.
 {{ config(materialized='table') }}
 WITH inputs AS (
-    SELECT i.*, t.rule, t.threshold AS t, t.higher_is_better AS higher
+    SELECT i.*, t.rule, t.threshold AS t, t.higher_is_better AS higher, t.reference
     FROM {{ ref('eval_rule_inputs') }} i JOIN {{ source('evaluate', 'eval_targets') }} t USING (target_id)
 ),
 measured AS (SELECT *, {{ rule_measures() }} FROM inputs),
@@ -69,6 +69,14 @@ SELECT row_kind, target_id, org_code, subgroup, subject, measure_b, measure_c, c
     CASE WHEN rule = 'level_or_increase' THEN
         CASE WHEN reached AND increased THEN 'level+increase' WHEN reached THEN 'level'
              WHEN increased THEN 'increase' END END AS met_by,
+    -- gap closure: the share of the required closing the subgroup's own change achieved; a gap that closed while
+    -- the subgroup itself did not improve (the state average fell toward it) is flagged and not rated 4
+    CASE WHEN rule = 'gap_closure' AND short_b > 0 THEN
+        round_even({{ fin('(CASE WHEN higher THEN c_value - b_value ELSE b_value - c_value END) / (t / 100 * short_b) * 100') }}, 6) + 0.0
+    END AS subgroup_progress_pct,
+    rule = 'gap_closure' AND reference = 'state' AND coalesce(short_b > 0 AND progress >= 100
+        AND (CASE WHEN higher THEN c_value - b_value ELSE b_value - c_value END) <= 0, FALSE)
+        AS f_closed_by_state_change,
     CASE WHEN rule = 'relative_change' AND higher AND zero_baseline AND measure_c IS NOT NULL
          THEN 'baseline is 0: a relative increase from 0 is undefined' ELSE '' END AS rule_problem
 FROM ruled

@@ -15,7 +15,9 @@ rule_flags AS (
 flag_text AS (
     SELECT f.target_id, f.org_code, f.subgroup, f.subject,
            coalesce(string_agg(f.flag, ',' ORDER BY o.number) FILTER (WHERE f.is_set), '') AS flags
-    FROM (SELECT * FROM {{ ref('eval_main_flags') }} UNION ALL SELECT * FROM rule_flags) f
+    FROM (SELECT * FROM {{ ref('eval_main_flags') }} UNION ALL SELECT * FROM rule_flags
+          UNION ALL SELECT target_id, org_code, subgroup, subject, 'few_peers', f_few_peers
+          FROM {{ ref('eval_context') }}) f
     JOIN {{ source('evaluate', 'eval_catalog_items') }} o ON o.kind = 'flag' AND o.item = f.flag
     GROUP BY ALL
 ),
@@ -70,6 +72,10 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
          WHEN r.insufficient_reason IS NOT NULL THEN 'insufficient_data' END AS status,
     CASE WHEN r.not_due THEN 'implementation year ' || r.implementation_year || ' is before year '
                              || r.due_from_implementation_year || ', when this target is due'
+         WHEN r.not_comparable_flag = 'baseline_not_comparable'
+             THEN 'baseline not comparable: ' || r.base_year || ' is a pandemic year for ' || r.domain
+                  || ' (comparability.not_comparable_baselines); next valid baseline: '
+                  || coalesce(CAST(r.next_valid_baseline AS VARCHAR), 'none before ' || r.cur_year)
          WHEN r.not_comparable_flag IS NOT NULL
              THEN 'baseline and current year are not comparable (' || r.not_comparable_flag || ')'
          WHEN r.insufficient_reason IS NOT NULL THEN r.insufficient_reason
@@ -85,10 +91,11 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
     CASE WHEN r.reference = 'state' THEN r.c_value - r.c_comp END AS complement_gap_current,
     CASE WHEN r.reference = 'state' THEN (r.c_value - r.c_comp) - (r.b_value - r.b_comp) END AS complement_gap_change,
     x.state_change_rel_pct, x.state_change_abs, x.state_current_value, x.state_change_source,
-    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers, x.n_state_schools,
+    x.peer_change_rel_pct, x.peer_change_abs, x.peer_current_value, x.n_peers, x.n_state_schools, x.peer_measure,
+    x.peer_low, x.peer_high, x.peer_percentile, x.peer_org_codes,
     -- what equity_outcomes.judge rates and tests
     r.mtype, r.b_k, r.c_k, r.b_n, r.c_n, r.b_se, r.c_se, r.b_ref, r.c_ref, r.b_ref_se, r.c_ref_se, r.n_units,
-    r.b_ok, r.measure_b, r.measure_c, r.forced_rating
+    r.b_ok, r.measure_b, r.measure_c, r.forced_rating, r.subgroup_progress_pct
 FROM reasons r
 LEFT JOIN flag_text f USING (target_id, org_code, subgroup, subject)
 LEFT JOIN {{ ref('eval_context') }} x USING (target_id, org_code, subgroup, subject)
