@@ -24,8 +24,9 @@ MAX_FILE_LINES = 600
 # #21 (report cards) could not fit and says so: +595 (PDF printing with the DevTools driver moved in from the tests
 # 164, rating history and year selector 146, school/district/state 87, honest labels 53, reading the history and
 # district rows 62, chart templates and print CSS ~70, run --pdf 4, one writer for bytes 1).
-# #20 raised it by 396 (calibration.py ~180, research/event_study.py ~100, peers, intervals and the evidence rule).
-LINE_BUDGET = 16_694
+# #20 raised it by 396 (calibration.py ~180, research/event_study.py ~100, peers, intervals and the evidence rule);
+# the merge of both, +1 (the n_state_schools column beside #20's peer columns): measured 16,695.
+LINE_BUDGET = 16_695
 
 
 def modules() -> dict[str, Path]:
