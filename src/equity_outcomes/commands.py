@@ -52,6 +52,11 @@ def use_existing_warehouse(a) -> Workspace | None:
     return ws
 
 
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="where the SQL models run: in the DuckDB warehouse, or on Apache Spark (docs/spark.md)")
+
+
 def _max_quarantined_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-quarantined-pct", type=float, default=None, metavar="PCT",
                    help="refuse a file when more than PCT percent of its rows would be quarantined "
@@ -133,6 +138,7 @@ def _build(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
     p.add_argument("--force", action="store_true", help="rebuild even when no model, catalog or input changed")
     p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
+    _engine_arg(p)
 
     def handler(a):
         from . import stages
@@ -140,7 +146,7 @@ def _build(p: argparse.ArgumentParser) -> None:
 
         use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force)
+            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, engine=a.engine)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
                 from .models.build import check_model_tests
 
@@ -277,6 +283,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-scorecards", action="store_true")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
     p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
+    _engine_arg(p)
 
 
 def _resolve_run(a, ws: Workspace | None) -> None:
@@ -325,12 +332,13 @@ def _run(a) -> dict:
                 return yearly_outcomes(school_year=a.year, raw_dir=a.raw[0], warehouse=a.warehouse,
                                        baseline_year=a.baseline_year, dashboards=dashboards,
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
-                                       max_quarantined=a.max_quarantined_pct, targets_file=a.targets)
+                                       max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
+                                       engine=a.engine)
         _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
-                   force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets)
+                   force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets, engine=a.engine)
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
 
 

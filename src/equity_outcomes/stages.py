@@ -47,12 +47,15 @@ def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = 
     return load
 
 
-def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False) -> BuildSummary:
-    """Build the SQL models; ``skip_unchanged``: nothing to do when no model, catalog or input changed."""
+def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False,
+                engine: str = "duckdb") -> BuildSummary:
+    """Build the SQL models; ``skip_unchanged``: nothing to do when no model, catalog or input changed;
+    ``engine``: ``duckdb`` or ``spark`` (the same models on Apache Spark, docs/spark.md)."""
     with progress_display.stage("build") as shown:
         progress = progress_display.tee(progress)
         summary = with_connection(work_path, lambda con: build_models(con, progress=progress,
-                                                                      skip_unchanged=skip_unchanged))
+                                                                      skip_unchanged=skip_unchanged,
+                                                                      engine=engine))
         if shown:
             shown.done("nothing changed: not rebuilt" if summary.skipped else f"{len(summary.models)} models built")
     return summary

@@ -73,16 +73,17 @@ def database_path(con: duckdb.DuckDBPyConnection) -> Path:
 
 
 @contextlib.contextmanager
-def _pointed_at(warehouse: Path) -> Iterator[None]:
-    previous = os.environ.get(WAREHOUSE_ENV)
-    os.environ[WAREHOUSE_ENV] = str(warehouse)
+def environment(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment for the block (dbt reads its settings from there)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[WAREHOUSE_ENV] = previous
+            os.environ[name] = previous
 
 
 def dbt_work_dir(project: Path | None = None) -> Path:
@@ -102,7 +103,7 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks:
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
-    with _pointed_at(warehouse):
+    with environment(WAREHOUSE_ENV, str(warehouse)):
         try:
             return dbtRunner(callbacks=callbacks or []).invoke([
                 *args, "--project-dir", str(project), "--profiles-dir", str(project),
@@ -209,7 +210,7 @@ def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
 
 def build_models(
     con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False,
-    project: Path | None = None,
+    project: Path | None = None, engine: str = "duckdb",
 ) -> BuildSummary:
     """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
 
@@ -217,20 +218,27 @@ def build_models(
     model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
     build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
     once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. ``project``: see :func:`run_dbt`.
+    ``engine``: ``duckdb`` (in the warehouse), or ``spark`` (the same models on Spark, their tables brought back into
+    the warehouse: :mod:`equity_outcomes.models.spark`).
     """
     started = time.perf_counter()
     ensure_raw_tables(con)
     load_readiness_reference(con)
     con.execute(STUDENT_SGP_DDL)
-    fingerprint = inputs_fingerprint(con)
+    fingerprint = inputs_fingerprint(con) + ("" if engine == "duckdb" else f" {engine}")
     if skip_unchanged and fingerprint == _last_fingerprint(con) and table_exists(con, "metric_values"):
         if progress:
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
-    con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
-                     project=project,
-                     callbacks=_progress_events(progress))
+    con.execute("CHECKPOINT").fetchall()
+    if engine == "spark":
+        from .spark import build_on_spark
+
+        result = build_on_spark(con, database_path(con), tables=source_tables(project), exclude=EVALUATE_MODELS,
+                                project=project, callbacks=_progress_events(progress))
+    else:
+        result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude",
+                         EVALUATE_MODELS, project=project, callbacks=_progress_events(progress))
     if not result.success:
         raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
