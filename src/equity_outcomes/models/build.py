@@ -235,7 +235,7 @@ def build_models(
         from .spark import build_on_spark
 
         result = build_on_spark(con, database_path(con), tables=source_tables(project), exclude=EVALUATE_MODELS,
-                                project=project, callbacks=_progress_events(progress))
+                                project=project, callbacks=_progress_events(progress), progress=progress)
     else:
         result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude",
                          EVALUATE_MODELS, project=project, callbacks=_progress_events(progress))

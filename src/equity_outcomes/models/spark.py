@@ -20,6 +20,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -123,20 +125,29 @@ def import_results(con: duckdb.DuckDBPyConnection, tables: list[str], results: P
 
 
 def build_on_spark(con: duckdb.DuckDBPyConnection, warehouse: Path, *, tables: list[str], exclude: str,
-                   callbacks: list, project: Path | None = None):
-    """Run the models on Spark and bring their tables into ``warehouse`` (see the module). Returns dbt's result of
-    the Spark run; raises an :class:`EquityOutcomesError` naming the failing model."""
+                   callbacks: list, progress: Callable[[str], None] | None = None, project: Path | None = None):
+    """Run the models on Spark and bring their tables into ``warehouse`` (see the module), saying each step's
+    seconds to ``progress``. Returns dbt's result of the Spark run; raises an :class:`EquityOutcomesError` naming
+    the failing model."""
     from .build import dbt_failure, dbt_work_dir, environment, run_dbt
 
-    folder = spark_folder(warehouse)
+    say = progress or (lambda _message: None)
+    folder, started = spark_folder(warehouse), time.perf_counter()
     shutil.rmtree(folder, ignore_errors=True)
+    inputs = export_inputs(con, tables, folder / "inputs")
+    say(f"spark: {len(inputs)} input tables written as Parquet ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
     session = spark_session(dbt_work_dir(project) / "spark-warehouse")
-    declare_inputs(session, export_inputs(con, tables, folder / "inputs"))
+    declare_inputs(session, inputs)
+    say(f"spark: session ready, master {session.sparkContext.master} ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
     with environment(RESULTS_ENV, (folder / "results").resolve().as_uri()):
         result = run_dbt(warehouse, "build", "--target", "spark", "--exclude-resource-type", "test",
                          "--exclude", exclude, PREBUILT, project=project, callbacks=callbacks)
     if not result.success:
         raise dbt_failure(result, "SQL build on Spark")
+    say(f"spark: models built, tables written as Parquet ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
     built = [r.node.alias or r.node.name for r in result.result.results
              if r.node.resource_type == "seed" or r.node.config.materialized == "table"]
     import_results(con, built, folder / "results")
@@ -145,4 +156,5 @@ def build_on_spark(con: duckdb.DuckDBPyConnection, warehouse: Path, *, tables: l
                     project=project)
     if not views.success:
         raise dbt_failure(views, "SQL views after the Spark build")
+    say(f"spark: {len(built)} tables read into the warehouse, views created ({time.perf_counter() - started:.1f} s)")
     return result
