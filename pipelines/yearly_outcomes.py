@@ -53,8 +53,8 @@ def evaluate_targets(work_path: Path, school_year: int | None, baseline_year: in
 
 
 @task(name="publish-scorecards", cache_policy=NO_CACHE)
-def publish_scorecards(warehouse: Path, out_dir: Path) -> dict:
-    return stages.publish_stage(warehouse, out_dir, progress=get_run_logger().info)
+def publish_scorecards(warehouse: Path, out_dir: Path, rules_file: Path | None = None) -> dict:
+    return stages.publish_stage(warehouse, out_dir, progress=get_run_logger().info, rules_file=rules_file)
 
 
 @flow(name="yearly-outcomes", log_prints=True)
@@ -69,6 +69,7 @@ def yearly_outcomes(
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
     engine: str = "duckdb",
+    disclosure_rules: Path | None = None,
 ) -> dict:
     """Load ``raw_dir`` (and ``extra_sources``) into ``warehouse``, rebuild, evaluate and publish.
 
@@ -93,11 +94,12 @@ def yearly_outcomes(
             return summary
         build = build_marts(staged.work_path, engine)
         extra = evaluate_targets(staged.work_path, school_year, baseline_year, targets_file)
-        markdown = run_summary_markdown(staged.work_path, load, build, extra)
         quarantined = quarantine_rows(staged.work_path, load.load_id)
         staged.commit()
-    if dashboards is not None:
-        extra.update(publish_scorecards(Path(warehouse), Path(dashboards)))
+    if dashboards is not None:  # a failed disclosure audit fails here and leaves the previous publication
+        extra.update(publish_scorecards(Path(warehouse), Path(dashboards), disclosure_rules))
+    # ratings in the summary come from the published (disclosure-controlled) rows when scorecards were published
+    markdown = run_summary_markdown(Path(warehouse), load, build, extra)
     create_markdown_artifact(key="yearly-outcomes-summary", markdown=markdown,
                              description="Yearly outcomes run summary")
     create_table_artifact(key="quarantined-rows", table=quarantined or [{"note": "no rows quarantined"}],

@@ -30,7 +30,11 @@ def test_flow_builds_everything_and_publishes_artifacts(demo_run):
     assert summary is not None
     text = summary.data
     assert "rows quarantined: 0" in text
-    assert "## Targets by rating" in text and "area_of_concern" in text
+    # scorecards were published: ratings are counted over the published (disclosure-controlled) rows, with the
+    # control's cost per output and the audit of the written files
+    assert "## Published ratings" in text and "area_of_concern" in text and "## Targets by rating" not in text
+    assert "## Disclosure control" in text and "complementary suppression" in text and "nothing recovered" in text
+    assert result["scorecards"]["audit"]["ok"]
     assert "## Reconciliation" in text and "mismatch" not in text
     table = Artifact.get("quarantined-rows")
     assert table is not None and "no rows quarantined" in str(table.data)

@@ -16,9 +16,12 @@ import pandas as pd
 import pytest
 
 from equity_outcomes.publish import publish_scorecards
-from equity_outcomes.publish.fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
-from equity_outcomes.publish.suppression import protect_metric_values, protect_target_results
+from equity_outcomes.publish.disclosure.complementary import control_cells
+from equity_outcomes.publish.disclosure.rules import load_rules
+from equity_outcomes.publish.disclosure.targets import control_targets
 from equity_outcomes.publish.workbook import write_csv, write_xlsx
+
+from .publish_fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 
 FORMULA_NAME = "=HYPERLINK(\"http://x\")+1 Academy"
 
@@ -152,6 +155,11 @@ def test_key_figures_equal_target_results(site):
             subj = t["subject"] if isinstance(t["subject"], str) else ""
             r = shown[(t["target_id"], subj)]
             rating = r["cells"]["rating"]
+            withheld = any("withheld" in r["cells"][f"{s}_value"]["attrs"].get("title", "") for s in ("baseline",
+                                                                                                   "current"))
+            if withheld:  # judged on a withheld cell: the page says insufficient data, not the engine's rating
+                assert rating["attrs"]["data-status"] in (t["status"], "insufficient_data")
+                continue
             assert rating["attrs"]["data-status"] == t["status"]
             if t["status"] in ("met", "moving_toward", "initial_steps", "area_of_concern"):
                 assert rating["text"].startswith(f"{int(t['rating'])} {t['rating_label']}")
@@ -176,7 +184,9 @@ def test_network_page_matrix_and_counts(site):
     html = (site["out"] / "index.html").read_text(encoding="utf-8")
     for code in site["network_codes"]:
         assert f'href="schools/{code}.html"' in html
-    tr = _tr(site, "org_level = 'school' AND subgroup = 'all' AND target_id = 'absence'")
+    # counted over the published (disclosure-controlled) rows, which the export holds
+    with open(site["out"] / "exports" / "network" / "school_results.csv", encoding="utf-8-sig", newline="") as fh:
+        tr = pd.DataFrame([r for r in csv.DictReader(fh) if r["subgroup"] == "all" and r["target_id"] == "absence"])
     counts = tr["status"].value_counts()
     m = re.search(r'<tr data-target="absence" data-subject="">(.*?)</tr>', html, re.S)
     assert m
@@ -220,13 +230,13 @@ def test_suppression_shown_on_pages_and_exports(site):
     el = [r for r in rows if r["subgroup"] == "el"]
     non_el = {(r["metric"], r["subject"], r["grade"], r["source"]): r for r in rows if r["subgroup"] == "non_el"}
     assert el and all(r[y] == "" and r[f"n_{y}"] == "" for r in el for y in years)
-    assert all(r["note"].startswith("suppressed (n<") for r in el)
+    assert all(r["note"].startswith("withheld to protect small groups") for r in el)
     for r in el:
         c = non_el.get((r["metric"], r["subject"], r["grade"], r["source"]))
         if c is not None:
             withheld = [y for y in years if r[f"n_{y}"] == ""]
             assert all(c[y] == "" and c[f"n_{y}"] == "" for y in withheld), c
-            assert "protect a small group elsewhere" in c["note"]
+            assert "withheld to protect small groups" in c["note"]
     assert not any("numerator" in k or "denominator" in k for k in rows[0])
     assert any(r["subgroup"] == "state" for r in rows)
 
@@ -274,13 +284,11 @@ def test_republish_replaces_and_subset(site, tmp_path):
 
 
 def test_engine_shaped_tables_and_missing_optional_tables(tmp_path):
-    """target_results as the targets engine writes it (school rows only, extra columns) with the network's pooled
+    """target_results as the evaluation writes it (school rows only, extra columns) with the network's pooled
     result in target_rollup; no roster, no metric_gaps, no readiness_summary."""
     info = build_fixture_warehouse(tmp_path / "wh.duckdb", 4, readiness=False)
     con = duckdb.connect(str(info["path"]))
     con.execute("DELETE FROM target_results WHERE org_level = 'network'")
-    con.execute("ALTER TABLE target_results ADD COLUMN grade VARCHAR")
-    con.execute("ALTER TABLE target_results ADD COLUMN status_reason VARCHAR")
     con.execute("UPDATE target_results SET status_reason = 'n below the minimum' WHERE status = 'insufficient_data'")
     con.execute("""CREATE OR REPLACE TABLE target_rollup AS
         SELECT target_id, subject, subgroup, 'pct_x' AS pooled_metric, 41.5 AS pooled_current_value,
@@ -296,7 +304,8 @@ def test_engine_shaped_tables_and_missing_optional_tables(tmp_path):
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     counts = html.split('id="counts"')[1].split("</table>")[0]
     row = re.search(r'<tr data-target="absence" data-subject="">(.*?)</tr>', counts, re.S).group(1)
-    assert "3 Moving toward" in row and "41.5%" in row
+    # a pooled result without years or a source cannot be traced to cells: the control withholds it
+    assert "withheld to protect a small group" in row and "41.5%" not in row
     page = (tmp_path / "site" / "schools" / f"{codes[0]}.html").read_text(encoding="utf-8")
     assert "n below the minimum" in page
 
@@ -322,48 +331,59 @@ def _cells(rows):
     return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows])
 
 
+COMPS = {"el": "non_el", "non_el": "el", "low_income": "non_low_income", "non_low_income": "low_income"}
+
+
+def _reasons(df, network=frozenset(), n_network=None):
+    cells = df.rename(columns={"n_students": "n"})
+    cc = control_cells(cells, load_rules(), COMPS, set(network), n_network)
+    return pd.Series(cc.reason, index=pd.MultiIndex.from_frame(df[["org_code", "subgroup"]]))
+
+
 def test_complement_pair_rule():
-    m = "pct_absent_10_plus_days"
+    m = "pct_meeting_or_exceeding"
     df = _cells([
-        ("A", "school", 2024, "all", m, None, "all", "student", 20, 100, 100, 20.0, None, False),
-        ("A", "school", 2024, "el", m, None, "all", "student", 1, 4, 4, None, None, True),
-        ("A", "school", 2024, "non_el", m, None, "all", "student", 19, 96, 96, 19.8, None, False),
-        ("A", "school", 2024, "low_income", m, None, "all", "student", 10, 50, 50, 20.0, None, False),
-        ("A", "school", 2024, "non_low_income", m, None, "all", "student", 10, 50, 50, 20.0, None, False),
+        ("A", "school", 2024, "all", m, "ela", "03-08", "student", 20, 100, 100, 20.0, None, False),
+        ("A", "school", 2024, "el", m, "ela", "03-08", "student", 1, 4, 4, None, None, True),
+        ("A", "school", 2024, "non_el", m, "ela", "03-08", "student", 19, 96, 96, 19.79, None, False),
+        ("A", "school", 2024, "low_income", m, "ela", "03-08", "student", 10, 50, 50, 20.0, None, False),
+        ("A", "school", 2024, "non_low_income", m, "ela", "03-08", "student", 10, 50, 50, 20.0, None, False),
     ])
-    out = protect_metric_values(df, {m: 6}, {"el": "non_el", "non_el": "el", "low_income": "non_low_income",
-                                             "non_low_income": "low_income"})
-    by = out.set_index("subgroup")
-    assert by.loc["el", "suppression"] == "small_n" and by.loc["non_el", "suppression"] == "complement"
-    assert by.loc[["el", "non_el"], ["value", "n_students", "numerator", "denominator"]].isna().all().all()
-    assert not by.loc["low_income", "is_suppressed"] and by.loc["all", "n_students"] == 100
-    # a cell just at min n is published
+    got = _reasons(df)
+    assert got[("A", "el")] == "suppressed" and got[("A", "non_el")] == "complementary"
+    assert got[("A", "low_income")] == "" and got[("A", "all")] == ""
+    # a cell just at the size rule's 10 is published; at 9 it is withheld even when the warehouse kept it
     df2 = df.copy()
-    df2.loc[df2.subgroup == "el", ["n_students", "value", "is_suppressed"]] = [6, 16.7, False]
-    assert not protect_metric_values(df2, {m: 6}, {"el": "non_el", "non_el": "el"})["is_suppressed"].any()
+    df2.loc[df2.subgroup == "el", ["numerator", "n_students", "value", "is_suppressed"]] = [2, 10, 20.0, False]
+    df2.loc[df2.subgroup == "non_el", ["numerator", "n_students", "value"]] = [18, 90, 20.0]
+    assert (_reasons(df2) == "").all()
+    df2.loc[df2.subgroup == "el", ["n_students", "value"]] = [9, 22.22]
+    assert _reasons(df2)[("A", "el")] == "size"
 
 
 def test_cross_school_rule_then_pair_rule():
     m = "pct_meeting_or_exceeding"
     rows = []
     for code, n_el, n_all in (("A", 4, 100), ("B", 12, 80), ("C", 30, 90)):
-        rows += [(code, "school", 2024, "all", m, "ela", "03-08", "student", n_all / 2, n_all, n_all, 50.0, None, False),
-                 (code, "school", 2024, "el", m, "ela", "03-08", "student", 1, n_el, n_el, 25.0, None, n_el < 10),
-                 (code, "school", 2024, "non_el", m, "ela", "03-08", "student", 1, n_all - n_el, n_all - n_el,
-                  50.0, None, False)]
-    rows += [("network", "network", 2024, "el", m, "ela", "03-08", "student", 10, 46, 46, 30.0, None, False),
+        rows += [(code, "school", 2024, "all", m, "ela", "03-08", "student", n_all / 2, n_all, n_all, 50.0, None,
+                  False),
+                 (code, "school", 2024, "el", m, "ela", "03-08", "student", n_el / 4, n_el, n_el, 25.0, None,
+                  n_el < 10),
+                 (code, "school", 2024, "non_el", m, "ela", "03-08", "student", n_all / 2 - n_el / 4, n_all - n_el,
+                  n_all - n_el, 100 * (n_all / 2 - n_el / 4) / (n_all - n_el), None, False)]
+    rows += [("network", "network", 2024, "el", m, "ela", "03-08", "student", 11.5, 46, 46, 25.0, None, False),
+             ("network", "network", 2024, "non_el", m, "ela", "03-08", "student", 123.5, 224, 224, 55.13, None,
+              False),
              ("network", "network", 2024, "all", m, "ela", "03-08", "student", 135, 270, 270, 50.0, None, False)]
     df = _cells(rows)
     df.loc[df["is_suppressed"], "value"] = np.nan
-    out = protect_metric_values(df, {m: 10}, {"el": "non_el", "non_el": "el"}, {"A", "B", "C"})
-    get = out.set_index(["org_code", "subgroup"])["suppression"]
-    assert get[("A", "el")] == "small_n"
-    assert get[("B", "el")] == "other_school"  # next smallest EL group, so network - C cannot give A back
-    assert get[("C", "el")] == ""
-    assert get[("A", "non_el")] == "complement" and get[("B", "non_el")] == "complement"
-    # B's non_el now hidden and A's non_el hidden: two of three network non_el cells withheld, no single one left
-    assert get[("C", "non_el")] == ""
-    assert get[("network", "el")] == ""
+    got = _reasons(df, {"A", "B", "C"}, 3)
+    assert got[("A", "el")] == "suppressed"
+    # a second EL group goes so that network - the others cannot give A back: C's 30 rather than B's 12, which
+    # would itself be narrowed to a handful of students beside A's (candidates far from the threshold first)
+    assert got[("C", "el")] == "complementary" and got[("B", "el")] == ""
+    assert got[("A", "non_el")] == "complementary" and got[("C", "non_el")] == "complementary"
+    assert got[("B", "non_el")] == "" and got[("network", "el")] == ""
 
 
 def test_target_rows_hide_small_sides():
@@ -372,18 +392,20 @@ def test_target_rows_hide_small_sides():
         "metric": "pct_meeting_or_exceeding", "source": "student", "baseline_year": 2019, "baseline_value": -20.0,
         "current_year": 2024, "current_value": -10.0, "change_abs": 10.0, "change_rel_pct": -50.0,
         "target_value": -16.0, "progress_pct": 250.0, "rating": 4, "rating_label": "Sustainable", "status": "met",
-        "ci_low": 2.0, "ci_high": 18.0, "p_value": 0.01, "n_baseline": 12, "n_current": 7, "flags": "",
+        "ci_low": 2.0, "ci_high": 18.0, "p_value": 0.01, "n_baseline": 12, "n_current": 7, "flags": "small_n",
+        "grade": "03-08", "status_reason": "n below the minimum of 10 (baseline n=12, current n=7)",
     }])
-    out = protect_target_results(tr, pd.DataFrame(columns=["org_code", "org_level", "subgroup", "metric", "subject",
-                                                           "source", "school_year", "grade", "orig_n",
-                                                           "is_suppressed"]),
-                                 {"pct_meeting_or_exceeding": 10}, {"state_gap": "gap_closure"})
-    r = out.iloc[0]
-    assert pd.isna(r["current_value"]) and pd.isna(r["n_current"]) and pd.isna(r["change_abs"])
-    assert pd.isna(r["ci_low"]) and pd.isna(r["progress_pct"])
+    cells = pd.DataFrame([
+        {"org_code": "A", "org_level": "school", "subgroup": "el", "metric": "pct_meeting_or_exceeding",
+         "subject": "ela", "source": "student", "school_year": y, "grade": "03-08", "withheld": w}
+        for y, w in ((2019, False), (2024, True))])
+    r = control_targets(tr, cells, {"state_gap": "gap_closure"}, COMPS).iloc[0]
+    assert pd.isna(r["current_value"]) and pd.isna(r["n_current"]) and r["change_abs"] is None
+    assert r["ci_low"] is None and r["progress_pct"] is None
     assert r["baseline_value"] == -20.0 and r["n_baseline"] == 12 and r["target_value"] == -16.0
-    assert r["status"] == "insufficient_data" and pd.isna(r["rating"])
-    assert r["withheld"] == "current" and "suppressed_small_cell" in r["flags"]
+    assert r["status"] == "insufficient_data" and r["rating"] is None
+    assert r["withheld"] == "current" and "suppressed_small_cell" in r["flags"] and "small_n" not in r["flags"]
+    assert "n=" not in r["status_reason"]
 
 
 def test_workbook_writer_roundtrip(tmp_path):

@@ -303,6 +303,7 @@ def _resolve_run(a, ws: Workspace | None) -> None:
     a.dashboards = a.dashboards or (ws.dashboards if own else Path(a.warehouse).resolve().parent / "dashboards")
     a.baseline_year = _or_workspace(a.baseline_year, ws, "baseline_year")
     a.targets = _or_workspace(a.targets, ws, "targets")
+    a.disclosure = ws.disclosure if ws is not None else None
     a.max_quarantined_pct = _max_quarantined(a, ws)
 
 
@@ -333,12 +334,13 @@ def _run(a) -> dict:
                                        baseline_year=a.baseline_year, dashboards=dashboards,
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
                                        max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
-                                       engine=a.engine)
+                                       engine=a.engine, disclosure_rules=a.disclosure)
         _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
-                   force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets, engine=a.engine)
+                   force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
+                   disclosure_rules=a.disclosure, engine=a.engine)
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
 
 
@@ -534,7 +536,8 @@ def _serve(p: argparse.ArgumentParser) -> None:
                         "dashboards": str(a.dashboards.resolve()),
                         "extra_sources": [str(x.resolve()) for x in [*a.raw[1:], *a.also]],
                         "baseline_year": ws.baseline_year, "max_quarantined": ws.max_quarantined_pct,
-                        "targets_file": str(ws.targets) if ws.targets else None},
+                        "targets_file": str(ws.targets) if ws.targets else None,
+                        "disclosure_rules": str(ws.disclosure) if ws.disclosure else None},
             description="Yearly outcomes: ingest, build marts, evaluate targets, publish scorecards",
             tags=["equity-outcomes"],
         )
@@ -545,18 +548,24 @@ def _serve(p: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=handler)
 
 
-@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX exports.")
-def _scorecards(p: argparse.ArgumentParser) -> None:
-    from .publish.scorecards import add_cli
+@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX "
+                       "exports (the same as publish).")
+@command("publish", "Publish the scorecards under the disclosure control (audited before they replace the last "
+                    "ones), or --audit DIR: attack a publication's files and report what they give away.")
+def _publish(p: argparse.ArgumentParser) -> None:
+    from .publish.cli import add_publish_cli
 
     _warehouse_arg(p)
-    add_cli(p)
+    add_publish_cli(p)
     publish = p.get_default("handler")
     p.set_defaults(out=None)
 
     def handler(a):
         ws = use_workspace(a)
         a.out = a.out or ws.dashboards
+        if a.audit == "":  # --audit without a folder: the workspace's publication
+            a.audit = ws.dashboards
+        a.disclosure = ws.disclosure
         return publish(a)
 
     p.set_defaults(handler=handler)

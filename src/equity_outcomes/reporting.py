@@ -76,6 +76,24 @@ def target_year_rows(con, notes: dict[str, str] | None = None) -> list[dict]:
     return out
 
 
+def disclosure_markdown(published: dict | None) -> str:
+    """The publication's section of the run summary: what the disclosure control withheld, per output, and the
+    audit; ratings counted over the published (controlled) target rows only."""
+    sc = (published or {}).get("scorecards") or {}
+    if not sc.get("disclosure"):
+        return ""
+    from .publish.disclosure import summary_lines
+
+    d = sc["disclosure"]
+    parts = ["## Disclosure control\n" + "".join(f"- {line}\n" for line in summary_lines(d))]
+    audit = sc.get("audit")
+    if audit:
+        parts.append("Audit of the published files: nothing recovered.\n" + "".join(f"- {t}\n" for t in audit["tried"]))
+    if d.get("ratings"):
+        parts.append("## Published ratings (all students, schools)\n" + _md_table(d["ratings"]))
+    return "\n".join(parts)
+
+
 def run_summary_markdown(
     warehouse: Path, load: LoadSummary, build: BuildSummary | None, extra: dict | None, *, no_op: bool = False
 ) -> str:
@@ -97,7 +115,7 @@ def run_summary_markdown(
         parts.append(f"## Marts\nbuilt {len(build.models)} models in {build.seconds:.1f} s\n")
     con = connect(warehouse)
     try:
-        if table_exists(con, "target_results"):
+        if table_exists(con, "target_results") and not (extra or {}).get("scorecards"):
             ratings = con.execute(
                 "SELECT target_id, status, count(*) AS n FROM target_results WHERE subgroup = 'all' "
                 "AND org_level = 'school' GROUP BY ALL ORDER BY 1, 2"
@@ -113,7 +131,8 @@ def run_summary_markdown(
             parts.append("## Reconciliation (student data vs DESE)\n" + _md_table(rec.to_dict("records")))
     finally:
         con.close()
-    return "\n".join(parts)
+    parts.append(disclosure_markdown(extra))
+    return "\n".join(p for p in parts if p)
 
 
 def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: Path | None = None) -> str:
@@ -138,6 +157,12 @@ def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: 
                       f"{r['sources_used']}" + (f"  ({r['missing']})" if r["missing"] else "") for r in years]
     finally:
         con.close()
+    disclosure = (result.get("scorecards") or {}).get("disclosure")
+    if disclosure:
+        from .publish.disclosure import summary_lines
+
+        lines.append("  disclosure control (cells withheld by the primary rules, then complementary):")
+        lines += [f"    {line}" for line in summary_lines(disclosure)]
     lines.append(f"  warehouse: {Path(warehouse).resolve()}")
     if dashboards is not None and (Path(dashboards) / "index.html").exists():
         lines.append(f"  scorecards: {(Path(dashboards) / 'index.html').resolve()}")

@@ -37,6 +37,7 @@ def run_yearly(
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
     engine: str = "duckdb",
+    disclosure_rules: Path | None = None,
 ) -> RunResult:
     started = time.perf_counter()
     with StagedWarehouse(warehouse) as staged:
@@ -50,5 +51,5 @@ def run_yearly(
         )
         staged.commit()
     if dashboards is not None:
-        extra.update(stages.publish_stage(warehouse, dashboards, progress=progress))
+        extra.update(stages.publish_stage(warehouse, dashboards, progress=progress, rules_file=disclosure_rules))
     return RunResult(Path(warehouse), load, build, extra, time.perf_counter() - started)

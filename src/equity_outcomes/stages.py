@@ -124,11 +124,14 @@ def _keep_history(con: duckdb.DuckDBPyConnection, requested_year: int | None) ->
                 [year]).fetchall()
 
 
-def publish_stage(warehouse: Path, out_dir: Path, progress: Progress = None) -> dict:
+def publish_stage(warehouse: Path, out_dir: Path, progress: Progress = None, rules_file: Path | None = None) -> dict:
+    """Scorecards and exports under the disclosure control (``rules_file``: the workspace's rules, else
+    config/disclosure.yaml), audited before they replace the last publication."""
     from .publish import publish_scorecards
 
     with progress_display.stage("publish") as shown:
-        summary = publish_scorecards(warehouse, out_dir, progress=progress_display.tee(progress))
+        summary = publish_scorecards(warehouse, out_dir, progress=progress_display.tee(progress),
+                                     rules_file=rules_file)
         if shown:
             shown.done(f"{summary['n_pages']:,} pages -> {summary['index']}")
     return {"scorecards": summary}

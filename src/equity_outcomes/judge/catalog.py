@@ -37,7 +37,7 @@ FLAGS = COMPARABILITY_FLAGS + ("n_unknown", "sd_unknown", "small_n", "baseline_z
                                "gap_vs_all", "state_value_other_source", "suppressed", "baseline_window_partial",
                                "not_distinguishable_from_noise")
 
-TARGET_KEYS = {"id", "label", "areas", "category", "metrics", "sources", "subjects", "grades", "unit", "subgroups",
+TARGET_KEYS = {"id", "label", "short", "areas", "category", "metrics", "sources", "subjects", "grades", "unit", "subgroups",
                "rule", "threshold", "direction", "reference", "compare_to", "domain", "applies_to_grades",
                "due_from_implementation_year", "min_n", "not_comparable_on", "notes"}
 REQUIRED_TARGET_KEYS = ("id", "label", "category", "metrics", "rule", "threshold", "direction", "domain",
@@ -115,6 +115,7 @@ class Target:
     not_comparable_on: tuple[str, ...]
     notes: str = ""
     areas: tuple[str, ...] = ()
+    short: str = ""  # a few words for tables and charts
 
     @property
     def needs_baseline(self) -> bool:
@@ -465,4 +466,5 @@ def _parse_target(raw: Any, i: int, file: str, defaults: dict[str, Any], metric_
         not_comparable_on=_str_list(raw.get("not_comparable_on", list(defaults["not_comparable_on"])), file,
                                     f"{p}.not_comparable_on", allowed=COMPARABILITY_FLAGS, allow_empty=True),
         notes=notes.strip(), areas=_str_list(raw.get("areas", []), file, f"{p}.areas", allow_empty=True),
+        short=_text(raw.get("short") or tid.replace("_", " ").capitalize(), file, f"{p}.short"),
     )

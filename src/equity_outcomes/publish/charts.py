@@ -209,3 +209,19 @@ def chart_payload(template: str, title: str, subtitle: str, datasets: dict[str, 
     if meta:
         out["meta"] = meta
     return out
+
+
+@cache
+def vega_bundle() -> str:
+    """vega + vega-lite + vega-embed as one script (window.vegaEmbed/vega/vegaLite), from vl-convert: no CDN."""
+    import altair as alt
+    import vl_convert
+
+    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+    try:
+        return vl_convert.javascript_bundle(vl_version=version)
+    except Exception:  # an Altair newer than this vl-convert: its latest Vega-Lite
+        return vl_convert.javascript_bundle()
+
+
+# --- helpers over the safe data ---------------------------------------------------------------------------------

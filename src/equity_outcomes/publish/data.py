@@ -17,16 +17,10 @@ import pandas as pd
 
 from ..catalog import metrics_frame
 from . import labels
-from .suppression import protect_metric_values, protect_target_results
+from .disclosure import control, load_rules, summary_lines
+from .disclosure.rules import Rules
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
-DEFAULT_METRICS = (
-    "pct_absent_10_plus_days", "pct_suspended", "pct_out_of_school_suspension", "pct_in_school_suspension",
-    "pct_students_improved_perceptions", "pct_students_improved_competencies", "pct_meeting_or_exceeding",
-    "pct_proficient_or_advanced", "median_sgp", "capstone_mean_score", "pct_masscore_complete",
-    "pct_grads_dual_enrollment", "pct_ap_score_3_plus", "pct_ap_tests_score_3_5", "pct_grads_postsecondary",
-    "pct_teachers_improved_efficacy",
-)
 TARGET_COLUMNS = [
     "org_code", "org_level", "subgroup", "target_id", "subject", "metric", "source", "baseline_year",
     "baseline_value", "current_year", "current_value", "change_abs", "change_rel_pct", "target_value",
@@ -75,13 +69,14 @@ class Site:
     roster: dict[str, dict]
     pages: list[str]
     network_codes: set[str]
-    targets_safe: pd.DataFrame
-    mv_safe: pd.DataFrame
+    targets_safe: pd.DataFrame          # target rows after the disclosure control (the only ones published)
+    mv_safe: pd.DataFrame               # cells after the disclosure control (the only ones published)
     readiness: pd.DataFrame | None
     vintage: int | None
     has_roster: bool
     warnings: list[str] = field(default_factory=list)
     targets_by_org: dict[str, list[dict]] = field(default_factory=dict)
+    disclosure: dict = field(default_factory=dict)   # what the control withheld, per output
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -95,7 +90,7 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         [table]).fetchall()]
 
 
-def _metrics(con, objects: set[str]) -> tuple[dict[str, dict], pd.DataFrame]:
+def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.DataFrame]:
     cat = metrics_frame()
     if "ref_metrics" in objects:
         ref = con.execute("SELECT * FROM ref_metrics").df()
@@ -104,6 +99,8 @@ def _metrics(con, objects: set[str]) -> tuple[dict[str, dict], pd.DataFrame]:
     else:
         ref = cat
     out = {}
+    ref = ref.assign(min_n=[rules.metric(str(m), text(u) or None).min_n for m, u in zip(
+        ref["metric"], ref["unit"] if "unit" in ref.columns else [None] * len(ref), strict=True)])
     for r in ref.to_dict("records"):
         mn = num(r.get("min_n"))
         out[str(r["metric"])] = {
@@ -120,14 +117,15 @@ def _metrics(con, objects: set[str]) -> tuple[dict[str, dict], pd.DataFrame]:
     return out, notes
 
 
-def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say) -> Site:
+def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say,
+              rules: Rules | None = None) -> Site:
     objects = _objects(con)
     warnings: list[str] = []
     targets = labels.load_targets()
     subgroups = labels.load_subgroups()
     comps = labels.complements(subgroups)
-    metrics, metric_notes = _metrics(con, objects)
-    min_n = {m: d["min_n"] for m, d in metrics.items()}
+    rules = rules or load_rules()
+    metrics, metric_notes = _metrics(con, objects, rules)
 
     # roster
     roster: dict[str, dict] = {}
@@ -177,7 +175,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         network_codes = set(default_pages)
 
     # metric values with state averages and group keys, one query
-    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else set(DEFAULT_METRICS)))
+    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else {m for t in targets.values() for m in t.metrics}))
     if "baseline_metric" in tr.columns:
         metric_ids = sorted(set(metric_ids) | set(tr["baseline_metric"].dropna().astype(str)))
     published_subgroups = ["all", *labels.REQUIRED_SUBGROUPS] + [comps[g] for g in labels.REQUIRED_SUBGROUPS
@@ -185,19 +183,21 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     orgs = sorted(set(pages) | network_codes | {"network"})
     mv = pd.DataFrame()
     if "metric_values" in objects and metric_ids:
-        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps)
+        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps,
+                                with_state="metric_gaps" in objects)
+        if "metric_gaps" not in objects:
+            warnings.append("the warehouse has no metric_gaps view: no state averages beside the trends")
     else:
         warnings.append("the warehouse has no metric_values table: no trend charts")
     say(f"scorecards: read {len(tr):,} target results and {len(mv):,} metric values")
 
-    mv_safe = protect_metric_values(mv, min_n, comps, network_codes) if len(mv) else mv.assign(
-        orig_n=pd.Series(dtype=float), suppression=pd.Series(dtype=object))
-    rules = {t.id: t.rule for t in targets.values()}
-    tr_safe = protect_target_results(tr, mv_safe if len(mv_safe) else _empty_mv(), min_n, rules)
-    if len(mv_safe):
-        n_sup = mv_safe["suppression"].value_counts().to_dict()
-        say("scorecards: small cells withheld: "
-            + ", ".join(f"{k} {v:,}" for k, v in sorted(n_sup.items()) if k) or "none")
+    rules_by_target = {t.id: t.rule for t in targets.values()}
+    deps = read_dependency_cells(con, tr, orgs, published_subgroups) if "metric_values" in objects else None
+    controlled = control(mv if len(mv) else _empty_mv(), tr, deps, complements=comps, network_codes=network_codes,
+                         pages=pages, rules=rules, rules_by_target=rules_by_target, say=say)
+    mv_safe, tr_safe = controlled.cells, controlled.targets
+    for line in summary_lines(controlled.summary):
+        say(f"disclosure: {line}")
 
     readiness = None
     if "readiness_summary" in objects:
@@ -215,7 +215,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     return Site(built_at=built_at, targets=targets, metrics=metrics, metric_notes=metric_notes,
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
-                has_roster=has_roster, warnings=warnings)
+                has_roster=has_roster, warnings=warnings, disclosure=controlled.summary)
 
 
 def _pooled_from_rollup(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -249,14 +249,15 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
             id=tid, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
             short=base.short, category=base.category if tid in targets else (text(r.get("category")) or "Other"),
             rule=text(r.get("rule")) or base.rule, direction=text(r.get("direction")) or base.direction,
-            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order)
+            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order,
+            reference=text(r.get("reference")) or base.reference, metrics=base.metrics)
     return out
 
 
 def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics: list[str], subgroups: list[str],
-                       comps: dict[str, str]) -> pd.DataFrame:
-    """Published-scope rows of metric_values with the state average beside each (the metric_gaps rule: the state
-    all-students value of the same year, metric, subject, grade and source, else DESE's), and two group keys
+                       comps: dict[str, str], *, with_state: bool = True) -> pd.DataFrame:
+    """Published-scope rows of metric_values with the state average beside each (read from metric_gaps, where the
+    state-gap rule is defined once: models/marts/metric_gaps.sql), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
     subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL"
@@ -278,13 +279,14 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     for name, frame in dicts.items():
         con.register(name, frame)
     try:
-        df = con.execute("""
+        df = con.execute(f"""
             WITH m AS (
                 SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
                        sg.i AS sg_i, sg.pair_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
                        so.i AS source_i, m.metric, m.subject, m.grade, m.source,
-                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed
-                FROM metric_values m
+                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
+                       m.numerator::DOUBLE AS numerator, m.state_value
+                FROM {"metric_gaps" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
                 JOIN eo_pub_orgs o ON o.org_code = m.org_code
                 JOIN eo_pub_metrics mt ON mt.metric = m.metric
                 JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup
@@ -293,23 +295,13 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                 LEFT JOIN eo_pub_subjects sj ON sj.subject = m.subject
                 WHERE (m.org_level = 'school' AND m.org_code <> 'network')
                    OR (m.org_level = 'network' AND m.org_code = 'network')
-            ),
-            st AS (
-                SELECT school_year::INTEGER AS school_year, metric, subject, grade, source, any_value(value) AS v
-                FROM metric_values
-                WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL
-                GROUP BY ALL
             )
             SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
-                   m.n_students, m.value, m.is_suppressed, coalesce(s1.v, s2.v) AS state_value,
+                   m.n_students, m.value, m.is_suppressed, m.numerator, m.state_value,
                    CASE WHEN m.pair_i IS NOT NULL THEN hash(m.org_i, m.lvl_i, m.school_year, m.metric_i, m.subj_i,
                                                              m.grade_i, m.source_i, m.pair_i) END AS _pair_key,
                    hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
             FROM m
-            LEFT JOIN st s1 ON s1.school_year = m.school_year AND s1.metric = m.metric
-                 AND s1.subject IS NOT DISTINCT FROM m.subject AND s1.grade = m.grade AND s1.source = m.source
-            LEFT JOIN st s2 ON s2.school_year = m.school_year AND s2.metric = m.metric
-                 AND s2.subject IS NOT DISTINCT FROM m.subject AND s2.grade = m.grade AND s2.source = 'dese'
         """).df()
     finally:
         for name in dicts:
@@ -333,6 +325,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "source": cat(df["source_i"], sources),
         "n_students": df["n_students"].to_numpy(dtype=float, na_value=np.nan),
         "value": df["value"].to_numpy(dtype=float, na_value=np.nan),
+        "numerator": df["numerator"].to_numpy(dtype=float, na_value=np.nan),
         "is_suppressed": df["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool),
         "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
     })
@@ -348,9 +341,30 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
 
 
 def _empty_mv() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in
-                         ["org_code", "org_level", "subgroup", "metric", "subject", "source", "school_year",
-                          "orig_n", "is_suppressed"]})
+    cols = {"org_code": object, "org_level": object, "school_year": int, "subgroup": object, "metric": object,
+            "subject": object, "grade": object, "source": object, "n_students": float, "value": float,
+            "numerator": float, "is_suppressed": bool, "state_value": float, "gap_to_state": float}
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+
+
+def read_dependency_cells(con: duckdb.DuckDBPyConnection, tr: pd.DataFrame, orgs: list[str],
+                          subgroups: list[str]) -> pd.DataFrame | None:
+    """Cells that target rows rest on without being published (the single grades of a growth target)."""
+    if not len(tr) or "grade" not in tr.columns:
+        return None
+    grades = sorted({g for v in tr["grade"].dropna().astype(str) for g in v.split(",")} - set(PUBLISHED_GRADES))
+    metrics = sorted(set(tr["metric"].dropna().astype(str)) | (set(tr["baseline_metric"].dropna().astype(str))
+                                                              if "baseline_metric" in tr.columns else set()))
+    if not grades or not metrics:
+        return None
+    q = ", ".join("?" * len(grades)), ", ".join("?" * len(metrics)), ", ".join("?" * len(orgs)), \
+        ", ".join("?" * len(subgroups))
+    return con.execute(
+        "SELECT org_code, org_level, school_year::INTEGER AS school_year, subgroup, metric, subject, grade, source, "
+        "n_students::DOUBLE AS n_students, value::DOUBLE AS value, numerator::DOUBLE AS numerator, is_suppressed "
+        f"FROM metric_values WHERE grade IN ({q[0]}) AND metric IN ({q[1]}) AND org_code IN ({q[2]}) "
+        f"AND subgroup IN ({q[3]}) AND org_level IN ('school', 'network')",
+        [*grades, *metrics, *orgs, *subgroups]).df()
 
 
 def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[tuple, list[tuple]]]:

@@ -7,7 +7,8 @@ network_results, school_results, network_trends, readiness, notes) and ``exports
 
 trends is one row per group x measure (subgroup, metric, subject, grade, source) with the value and the n of every
 year side by side (``2019``, ``n_2019``, ...), a ``State (all students)`` row per measure, and a note naming the
-withheld years. Only small-cell-safe values are here (see suppression.py): a withheld year is blank in both columns.
+withheld years. Only values that passed the disclosure control are here (see disclosure/): a withheld year is blank
+in both columns, and the note does not say why (a primary cell and its complementary cells look alike).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 from . import labels
 from .data import Site, text
 from .html import lowest, subgroup_label, subject_label
+from .network import matrix_columns  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_text, write_xlsx
 
 SCORECARD_EXPORT = [
@@ -29,10 +31,11 @@ SCORECARD_EXPORT = [
     "n_current", "change_abs", "change_rel_pct", "target_value", "progress_pct", "rating", "rating_label", "status",
     "status_reason", "ci_low", "ci_high", "ci_units", "p_value", "is_distinguishable_from_noise", "flags",
     "flag_notes", "implementation_year", "state_change_rel_pct", "state_change_source", "peer_change_rel_pct",
-    "n_peers", "withheld",
+    "n_peers", "withheld", "grade", "baseline_metric", "baseline_window", "reference",
 ]
 READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
+WITHHELD_NOTE = "withheld to protect small groups"
 TREND_KEYS = ["org_code", "subgroup", "subgroup_label", "metric", "metric_label", "subject", "grade", "source"]
 SUBJECT_RANK = {"ela": 0, "math": 1, "sci": 2}
 
@@ -108,17 +111,15 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
     V = np.full((nk, len(years)), np.nan)
     N = np.full((nk, len(years)), np.nan)
     S = np.full((nk, len(years)), np.nan)
-    R = np.zeros((nk, len(years)), dtype=np.int8)
+    R = np.zeros((nk, len(years)), dtype=bool)
     V[kid, yi] = m["value"].to_numpy(dtype=float)
     N[kid, yi] = m["n_students"].to_numpy(dtype=float)
     S[kid, yi] = m["state_value"].to_numpy(dtype=float)
-    reason = m["suppression"].astype(object).to_numpy()
-    R[kid, yi] = np.where(reason == "small_n", 1, np.where(reason == "", 0, 2))
+    R[kid, yi] = m["withheld"].to_numpy(dtype=bool)
     first = np.flatnonzero(change)
     head = m.iloc[first][key_cols].reset_index(drop=True)
     for c in key_cols:
         head[c] = head[c].astype(object)
-    min_n = {k: d["min_n"] for k, d in site.metrics.items()}
 
     def build(h: pd.DataFrame, vals: np.ndarray, ns: np.ndarray | None, rs: np.ndarray | None) -> pd.DataFrame:
         out = {c: h[c].to_numpy(dtype=object) for c in ("org_code", "subgroup", "metric", "subject", "grade",
@@ -132,15 +133,8 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
             out[f"n_{y}"] = ns[:, j] if ns is not None else np.full(len(h), np.nan)
         notes = np.full(len(h), "", dtype=object)
         if rs is not None:
-            for i in np.flatnonzero((rs > 0).any(axis=1)):
-                small = [str(years[j]) for j in np.flatnonzero(rs[i] == 1)]
-                other = [str(years[j]) for j in np.flatnonzero(rs[i] == 2)]
-                parts = []
-                if small:
-                    parts.append(f"suppressed (n<{min_n.get(out['metric'][i], 10)}): {', '.join(small)}")
-                if other:
-                    parts.append(f"suppressed to protect a small group elsewhere: {', '.join(other)}")
-                notes[i] = "; ".join(parts)
+            for i in np.flatnonzero(rs.any(axis=1)):
+                notes[i] = f"{WITHHELD_NOTE}: {', '.join(str(years[j]) for j in np.flatnonzero(rs[i]))}"
         out["note"] = notes
         return pd.DataFrame(out)
 
@@ -176,9 +170,13 @@ def readiness_frame(site: Site) -> pd.DataFrame | None:
 def notes_rows(site: Site) -> list[list]:
     rows = [["data_vintage", "latest school year (spring)", site.vintage],
             ["built_at", "when these files were written (UTC)", site.built_at],
-            ["small_cells", "rule", "Cells under the metric's min_n are suppressed; a subgroup and its complement are "
-                                    "suppressed together; if exactly one network school is suppressed in a cell, "
-                                    "the next smallest is too. Suppressed cells publish no value and no counts."],
+            ["small_cells", "rule", "Withheld: groups under the metric's minimum n (10 students; 20 for growth "
+                                    "percentiles), rates of an event (suspension, discipline, absence) when 1 to 5 "
+                                    "students had it or did not, the same cell from every source, and the cells "
+                                    "that would let anyone recover or narrow those (complementary suppression). "
+                                    "A withheld cell publishes no value, no count and nothing derived from it. "
+                                    "See docs/disclosure.md."],
+            ["network_schools", "schools pooled in the network's figures", len(site.network_codes)],
             ["student_records", "rule", "No student-level rows are published; every figure is an aggregate."],
             ["trends", "sheet", "One row per group and measure; for each year its value and n. Blank: no data or "
                                 "suppressed (see note). 'State (all students)' rows give the state average."]]
@@ -218,7 +216,8 @@ class Exports:
         self.network_results = scorecard_frame(site, tr[tr["org_level"] == "network"] if len(tr) else tr, {})
         self.trends = trends_frame(site, set(site.pages))
         self.readiness = readiness_frame(site)
-        self.notes = render(notes_rows(site), ["item", "label", "text"]).sheet("notes", wrap={2})
+        self.r_notes = render(notes_rows(site), ["item", "label", "text"])
+        self.notes = self.r_notes.sheet("notes", wrap={2})
         codes_sc = self.scorecards["org_code"].to_numpy(dtype=object)
         codes_tr = self.trends["org_code"].to_numpy(dtype=object)
         self.r_scorecards = render(self.scorecards, SCORECARD_EXPORT, codes_sc)
@@ -261,13 +260,12 @@ class Exports:
             tables.append(("readiness", render(self.readiness, READINESS_EXPORT)))
         size += write_xlsx(self.base / "network.xlsx", [r.sheet(n) for n, r in tables] + [self.notes],
                            title="Network scorecards")
-        for n, r in tables:
+        for n, r in [*tables, ("notes", self.r_notes)]:
             size += write_text(self.base / "network" / f"{n}.csv", r.csv_text())
         return size
 
     def _matrix(self):
         site = self.site
-        from .scorecards import matrix_columns  # shared with the network page
 
         school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
         cols = matrix_columns(site, school_rows)

@@ -4,8 +4,11 @@ chart data go through ``charts.json_for_html``."""
 from __future__ import annotations
 
 import html as _html
+import re
 from collections import Counter
 from collections.abc import Iterable
+
+import pandas as pd
 
 from . import labels
 from .charts import chart_payload, json_for_html
@@ -182,9 +185,10 @@ def page(title: str, body: str, *, prefix: str, site: Site, footer_extra: str = 
 <footer class="page">
 <p><strong>Data vintage:</strong> latest data {esc(vintage)}. Built {esc(site.built_at)}.
 Sources: DESE school profiles and district student data, aggregated in the equity-outcomes warehouse.</p>
-<p>Small groups are protected: figures for fewer students than each measure's minimum (10 for most measures,
-6 for attendance and discipline, 15 for postsecondary, 20 for growth percentiles), and any figure that would let
-someone work one out, are shown as &quot;{DASH}&quot;. No student-level records are published.</p>
+<p>Small groups are protected: figures for fewer than 10 students (15 for postsecondary, 20 for growth
+percentiles), rates of an event (suspension, discipline, absence) that 1 to 5 students had or did not have, and any
+figure that would let someone work one out (from a total, another source, another school or a change) are shown
+as &quot;{DASH}&quot;. No student-level records are published.</p>
 {footer_extra}
 <pre id="page-errors" class="diag" hidden></pre><pre id="page-warnings" class="diag" hidden></pre><pre id="page-resources" class="diag" hidden></pre>
 </footer>
@@ -251,3 +255,44 @@ def lowest(rows: list[dict]) -> dict | None:
         return None
     order = {s: i for i, s in enumerate(["not_comparable", "insufficient_data", "not_yet_due"])}
     return min(rows, key=lambda r: order.get(text(r.get("status")), 9))
+
+
+# --- shared by the school and network pages ----------------------------------------------------------------------
+GRADE_PREFERENCE = ("all", "03-08", "10")
+CHART_CATEGORIES = ("Engagement", "Achievement")
+
+
+def safe_name(code: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(code)) or "_"
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    recs = df.to_dict("records")
+    for r in recs:
+        for k, v in r.items():
+            if v is pd.NA or (isinstance(v, float) and v != v):
+                r[k] = None
+    return recs
+
+
+def target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
+    thr = t.threshold
+    b = num(base_value)
+    if thr is not None:
+        if t.rule in ("share_improved", "level", "level_or_increase"):
+            return thr
+        if b is not None and t.rule == "relative_change":
+            return b * (1 + thr / 100)
+        if b is not None and t.rule == "absolute_change":
+            return b + thr
+    return num(fallback)
+
+
+def trend_table(points: list[tuple], unit: str, state: bool) -> str:
+    rows = "".join(
+        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit)}</td><td>{"" if n is None else n}</td>'
+        + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
+        for y, v, n, sv, _g, _w in points)
+    return ('<table><thead><tr><th scope="col">Year</th><th scope="col" class="num">Value</th>'
+            '<th scope="col" class="num">n</th>' + ('<th scope="col" class="num">State</th>' if state else "")
+            + f"</tr></thead><tbody>{rows}</tbody></table>")

@@ -1,18 +1,16 @@
-"""Words on the scorecards: target wording (config/targets.yaml, with a built-in fallback), rating and status
-display, subgroup names, flag explanations, metric units."""
+"""Words on the scorecards: target wording and rules (the target catalog, config/targets.yaml), rating and status
+display, subgroup names (config/subgroups.csv), flag explanations, metric units."""
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from .. import crosswalk
+from ..judge.catalog import CATEGORIES, load_catalog
 
-from ..paths import config_dir
-
-CATEGORY_ORDER = ["Engagement", "Achievement", "College and Career Readiness", "Teacher Efficacy"]
+CATEGORY_ORDER = list(CATEGORIES)
 
 
 @dataclass(frozen=True)
@@ -26,49 +24,12 @@ class TargetInfo:
     threshold: float | None = None
     areas: tuple[str, ...] = field(default_factory=tuple)
     order: int = 0
+    reference: str | None = None  # gap_closure: 'state' or 'complement'
+    metrics: tuple[str, ...] = ()
 
     @property
     def is_gap(self) -> bool:
         return self.rule == "gap_closure"
-
-
-# Rubric wording (seed 000) used when config/targets.yaml is missing or does not list a target.
-_FALLBACK = [
-    ("absence", "Absence", "Engagement", "relative_change", "lower_is_better", -20,
-     "The percent of students absent 10 or more days decreases by 20%"),
-    ("suspension", "Suspension", "Engagement", "relative_change", "lower_is_better", -30,
-     "The percent of students disciplined through suspensions decreases by 30%"),
-    ("perceptions", "Perceptions", "Engagement", "share_improved", "higher_is_better", 50,
-     "50% of students improve their perceptions of their school"),
-    ("competencies", "Competencies", "Engagement", "share_improved", "higher_is_better", 50,
-     "50% of students improve their overall competencies"),
-    ("proficiency", "Proficiency", "Achievement", "relative_change", "higher_is_better", 20,
-     "The percent of students who score proficient or advanced on the Massachusetts state ELA, Math, and "
-     "Science assessments increases by 20%"),
-    ("growth", "Growth (SGP)", "Achievement", "absolute_change", "higher_is_better", 5,
-     "The school's median Student Growth Percentile (SGP) for each grade increases by an average of 5 "
-     "percentile points in both ELA and Math"),
-    ("state_gap", "Gap to state", "Achievement", "gap_closure", "higher_is_better", 20,
-     "Achievement gaps on state assessments have decreased relative to the overall state average for each "
-     "subgroup"),
-    ("capstone_gap", "Capstone gap", "Achievement", "gap_closure", "higher_is_better", 20,
-     "Achievement gaps on school capstone assessments have decreased in each subgroup"),
-    ("masscore", "MassCore", "College and Career Readiness", "relative_change", "higher_is_better", 20,
-     "The percent of students who complete a MassCore curriculum sequence increases by 20%"),
-    ("dual_enrollment", "Dual enrollment", "College and Career Readiness", "level_or_increase",
-     "higher_is_better", 50,
-     "Fifty percent or more of graduates have completed at least one dual enrollment course with a college "
-     "prior to graduation, and/or have increased the percent from the prior year"),
-    ("ap", "AP 3+", "College and Career Readiness", "relative_change", "higher_is_better", 20,
-     "The percent of students who enroll in at least one Advanced Placement course and score a \"3\" or better "
-     "on the AP assessment increases by 20%"),
-    ("postsecondary", "Postsecondary", "College and Career Readiness", "relative_change", "higher_is_better", 20,
-     "The percent of graduates enrolled in postsecondary education the year after graduation increases by 20%"),
-    ("teacher_efficacy", "Teacher efficacy", "Teacher Efficacy", "share_improved", "higher_is_better", 50,
-     "50% of teachers improved their overall scores (empowerment, support from school leader, personalized "
-     "learning practice)"),
-]
-SHORT = {row[0]: row[1] for row in _FALLBACK}
 
 
 def _num(x) -> float | None:
@@ -80,39 +41,10 @@ def _num(x) -> float | None:
 
 
 def load_targets(path: Path | None = None) -> dict[str, TargetInfo]:
-    """Target id -> wording and rule. Reads config/targets.yaml tolerantly; never fails the publish."""
-    out: dict[str, TargetInfo] = {}
-    for i, (tid, short, cat, rule, direction, thr, label) in enumerate(_FALLBACK):
-        out[tid] = TargetInfo(tid, label, short, cat, rule, direction, float(thr), (), i)
-    path = path or config_dir() / "targets.yaml"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError):
-        return out
-    targets = doc.get("targets") if isinstance(doc, dict) else None
-    if isinstance(targets, dict):
-        targets = [{"id": k, **(v or {})} for k, v in targets.items()]
-    if not isinstance(targets, list):
-        return out
-    for j, t in enumerate(targets):
-        if not isinstance(t, dict) or not t.get("id"):
-            continue
-        tid = str(t["id"])
-        base = out.get(tid)
-        areas = t.get("areas") or (base.areas if base else ())
-        out[tid] = TargetInfo(
-            id=tid,
-            label=str(t.get("label") or (base.label if base else tid)).strip(),
-            short=SHORT.get(tid, tid.replace("_", " ").capitalize()),
-            category=str(t.get("category") or (base.category if base else "Other")),
-            rule=str(t.get("rule") or (base.rule if base else "")),
-            direction=str(t.get("direction") or (base.direction if base else "higher_is_better")),
-            threshold=_num(t.get("threshold")) if t.get("threshold") is not None else (base.threshold if base else None),
-            areas=tuple(str(a) for a in areas),
-            order=j,
-        )
-    return out
+    """Target id -> wording and rule, from the target catalog (``path``, else config/targets.yaml)."""
+    return {t.id: TargetInfo(t.id, t.label, t.short, t.category, t.rule, t.direction, t.threshold, t.areas, i,
+                             t.reference, t.metrics)
+            for i, t in enumerate(load_catalog(path).targets)}
 
 
 def target_info(targets: dict[str, TargetInfo], target_id: str) -> TargetInfo:
@@ -123,8 +55,8 @@ def target_info(targets: dict[str, TargetInfo], target_id: str) -> TargetInfo:
 
 
 # --- ratings and statuses -------------------------------------------------------------------------------------
-RATED = {"met": 4, "moving_toward": 3, "initial_steps": 2, "area_of_concern": 1}
-RATING_LABEL = {4: "Sustainable", 3: "Moving toward", 2: "Initial steps", 1: "Area of concern"}
+RATED = {lv.status: lv.rating for lv in load_catalog().ratings.levels}
+RATING_LABEL = {lv.rating: lv.label for lv in load_catalog().ratings.levels}
 STATUS_TEXT = {
     "met": "Sustainable (target met)",
     "moving_toward": "Moving toward",
@@ -235,34 +167,12 @@ def split_flags(flags) -> list[str]:
 
 
 # --- subgroups ---------------------------------------------------------------------------------------------------
-REQUIRED_SUBGROUPS = ["low_income", "black", "latino", "el", "swd"]
-_SUBGROUP_FALLBACK = {
-    "all": ("All students", ""),
-    "low_income": ("Low income / FRL", "non_low_income"),
-    "non_low_income": ("Not low income", "low_income"),
-    "black": ("Black / African American", "non_black"),
-    "non_black": ("Not Black", "black"),
-    "latino": ("Hispanic / Latino", "non_latino"),
-    "non_latino": ("Not Hispanic / Latino", "latino"),
-    "el": ("English learners", "non_el"),
-    "non_el": ("Not English learners", "el"),
-    "swd": ("Students with disabilities", "non_swd"),
-    "non_swd": ("Students without disabilities", "swd"),
-}
+REQUIRED_SUBGROUPS = [g for g in crosswalk.required_subgroups() if g != "all"]  # config/subgroups.csv
 
 
 def load_subgroups() -> dict[str, tuple[str, str]]:
-    """subgroup -> (label, complement or '')."""
-    out = dict(_SUBGROUP_FALLBACK)
-    try:
-        with open(config_dir() / "subgroups.csv", encoding="utf-8", newline="") as fh:
-            for row in csv.DictReader(fh):
-                sg = (row.get("subgroup") or "").strip()
-                if sg:
-                    out[sg] = ((row.get("label") or sg).strip(), (row.get("complement") or "").strip())
-    except OSError:
-        pass
-    return out
+    """subgroup -> (label, complement or ''), from config/subgroups.csv."""
+    return {g: (row["label"], row.get("complement") or "") for g, row in crosswalk.subgroups().items()}
 
 
 def complements(subgroups: dict[str, tuple[str, str]]) -> dict[str, str]:

@@ -17,24 +17,25 @@ The site is built in a sibling folder and moved into place at the end, so a fail
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
 from ..warehouse import connect_read_only
 from . import labels
-from .charts import templates_js
+from .charts import templates_js, vega_bundle
 from .data import Site, load_site, num, series_index, text
+from .disclosure import load_rules
+from .disclosure.rules import Rules
 from .exports import Exports
 from .html import (
     DASH,
+    GRADE_PREFERENCE,
     SOURCE_LABEL,
     Charts,
     change_text,
@@ -50,51 +51,26 @@ from .html import (
     page,
     rating_cell,
     rating_counts,
+    records,
     row_sort_key,
+    safe_name,
     school_label,
     subgroup_label,
     subject_label,
+    target_line,
     target_text,
+    trend_table,
     unit_of,
 )
+from .network import network_page
 from .static import CSS, DIAGNOSTICS_JS, PAGE_JS
 from .workbook import write_text
 
 Progress = Callable[[str], None] | None
 MANAGED = ("index.html", "schools", "exports", "assets")
-GRADE_PREFERENCE = ("all", "03-08", "10")
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
 STATE_SOURCE_LABEL = {"dese": "DESE state figure", "dese_state_row": "DESE state figure",
                       "student": "state, student data", "median_of_schools": "median of MA schools"}
-CHART_CATEGORIES = ("Engagement", "Achievement")
-HEATMAP_MAX_SCHOOLS = 120
-
-
-def safe_name(code: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", str(code)) or "_"
-
-
-@cache
-def vega_bundle() -> str:
-    """vega + vega-lite + vega-embed as one script (window.vegaEmbed/vega/vegaLite), from vl-convert: no CDN."""
-    import altair as alt
-    import vl_convert
-
-    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    try:
-        return vl_convert.javascript_bundle(vl_version=version)
-    except Exception:  # an Altair newer than this vl-convert: its latest Vega-Lite
-        return vl_convert.javascript_bundle()
-
-
-# --- helpers over the safe data ---------------------------------------------------------------------------------
-def _records(df: pd.DataFrame) -> list[dict]:
-    recs = df.to_dict("records")
-    for r in recs:
-        for k, v in r.items():
-            if v is pd.NA or (isinstance(v, float) and v != v):
-                r[k] = None
-    return recs
 
 
 def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
@@ -106,19 +82,6 @@ def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str
         if match and all(y in pts and pts[y] is not None and abs(pts[y] - v) < 1e-6 for y, v in match):
             return g
     return grades[0]
-
-
-def _target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
-    thr = t.threshold
-    b = num(base_value)
-    if thr is not None:
-        if t.rule in ("share_improved", "level", "level_or_increase"):
-            return thr
-        if b is not None and t.rule == "relative_change":
-            return b * (1 + thr / 100)
-        if b is not None and t.rule == "absolute_change":
-            return b + thr
-    return num(fallback)
 
 
 def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> str:
@@ -174,11 +137,16 @@ def _score_row(site: Site, r: dict, first: str) -> str:
     )
 
 
+def _state_ref(site: Site, target_id: str) -> bool:
+    """A gap target measured against the state average (else against the rest of the school)."""
+    return labels.target_info(site.targets, target_id).reference == "state"
+
+
 def _gap_summary_row(site: Site, tid: str, subject, rows: list[dict], first: str) -> str:
     low = lowest(rows)
     subj = subject_label(subject) if text(subject) else ""
     rated = sum(1 for r in rows if text(r.get("status")) in labels.RATED)
-    ref = "the state average" if tid == "state_gap" else "the rest of the school"
+    ref = "the state average" if _state_ref(site, tid) else "the rest of the school"
     return (
         f'<tr data-target="{esc(tid)}" data-subject="{esc(text(subject))}" data-subgroup="lowest">' + first
         + f'<th scope="row" class="measure">{esc(subj or "All groups")}<span class="n">lowest of {len(rows)} '
@@ -260,16 +228,6 @@ def _flags_dl(flags: set[str]) -> str:
     return f'<h3>What the notes mean</h3><dl class="flags">{items}</dl>'
 
 
-def _trend_table(points: list[tuple], unit: str, state: bool) -> str:
-    rows = "".join(
-        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit)}</td><td>{"" if n is None else n}</td>'
-        + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
-        for y, v, n, sv, _g, _w in points)
-    return ('<table><thead><tr><th scope="col">Year</th><th scope="col" class="num">Value</th>'
-            '<th scope="col" class="num">n</th>' + ('<th scope="col" class="num">State</th>' if state else "")
-            + f"</tr></thead><tbody>{rows}</tbody></table>")
-
-
 def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], who: str) -> str:
     figs, seen = [], set()
     for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
@@ -301,7 +259,7 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
         by = num(r.get("baseline_year"))
         baseline = [{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else []
         base_val = next((v for y, v, *_ in pts if by is not None and y == int(by)), None)
-        tline = _target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
+        tline = target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
             "share_improved", "level", "level_or_increase") else None
         target = [{"value": round(tline, 2), "label": f"Target {fmt_value(tline, unit)}"}] if tline is not None else []
         title = m_label + (f" — {subject_label(subject)}" if subject else "")
@@ -314,7 +272,7 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
             caption=esc(f"Dotted line: baseline year {int(by)}. " if by is not None else "")
             + (esc(f"Green dashed line: target ({fmt_value(tline, unit)}). ") if tline is not None else "")
             + "Missing points: no data or withheld (small group).",
-            table=_trend_table(pts, unit, has_state),
+            table=trend_table(pts, unit, has_state),
             meta={"metric": metric, "subject": subject, "grade": grade, "source": source, "subgroup": "all"}))
     if not figs:
         return '<p class="note">No published values to chart yet.</p>'
@@ -375,12 +333,13 @@ def _groups_section(site: Site, charts: Charts, series: dict, rows: list[dict]) 
             if c not in combos:
                 combos.append(c)
                 gap_grade.setdefault(c, text(r.get("grade")))
-    if not combos:
+    state_gap = next((t for t in site.targets.values() if t.reference == "state" and t.metrics), None)
+    if not combos and state_gap is not None:  # no gap rows: the state gap target's measure, for every subgroup
         for (g, metric, subject, source, _grade) in series:
-            if g == "all" and metric == "pct_meeting_or_exceeding" and (metric, subject, source, "state_gap") \
-                    not in combos:
-                combos.append((metric, subject, source, "state_gap"))
-    combos.sort(key=lambda c: (c[3] != "state_gap", c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
+            c = (metric, subject, source, state_gap.id)
+            if g == "all" and metric == state_gap.metrics[0] and c not in combos:
+                combos.append(c)
+    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
     figs = []
     for metric, subject, source, tid in combos:
         grade = gap_grade.get((metric, subject, source, tid))
@@ -411,7 +370,7 @@ def _groups_section(site: Site, charts: Charts, series: dict, rows: list[dict]) 
             table_rows.append((label, {y: (v, gp) for y, v, _n, _sv, gp, _w in pts}))
         if not vals:
             continue
-        state_ok = tid == "state_gap" and bool(state_pts)
+        state_ok = _state_ref(site, tid) and bool(state_pts)
         if state_ok:
             vals += [{"year": y, "value": round(s, 2), "n": None, "group": "State (all students)", "kind": "state"}
                      for y, s in sorted(state_pts.items())]
@@ -517,252 +476,26 @@ def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[
 
 
 # --- network page --------------------------------------------------------------------------------------------------
-def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]:
-    seen: dict[tuple[str, str], tuple] = {}
-    for r in school_rows:
-        t = labels.target_info(site.targets, r["target_id"])
-        if t.is_gap or (r.get("subgroup") or "all") == "all":
-            k = (r["target_id"], text(r.get("subject")))
-            seen.setdefault(k, row_sort_key(site, {"target_id": k[0], "subject": k[1], "subgroup": "all"}))
-    return sorted(seen, key=lambda k: seen[k])
-
-
-MATRIX_TEXT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp.",
-               "s-none": ""}
-
-
-def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, str]:
-    if r is None:
-        return '<td class="cell rating s-none" title="no result">&nbsp;</td>', "s-none"
-    status = text(r.get("status")) or None
-    cls = labels.rating_css(r.get("rating"), status)
-    full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
-    if n_groups:
-        full += f" (lowest of {n_groups} groups)"
-    short = MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")
-    sr = f'<span class="sr"> {esc(full)}</span>' if cls.startswith("r") else ""
-    return (f'<td class="cell rating {cls}" title="{esc(full)}" data-target="{esc(r["target_id"])}" '
-            f'data-subject="{esc(text(r.get("subject")))}" data-status="{esc(status or "")}">{esc(short)}{sr}</td>',
-            cls)
-
-
-def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict]) -> str:
-    charts = Charts()
-    school_rows = [r for c in site.pages for r in by_org.get(c, [])]
-    cols = matrix_columns(site, school_rows)
-    # header rows: categories, then targets
-    cats: list[tuple[str, int]] = []
-    for tid, _s in cols:
-        c = labels.target_info(site.targets, tid).category
-        if cats and cats[-1][0] == c:
-            cats[-1] = (c, cats[-1][1] + 1)
-        else:
-            cats.append((c, 1))
-    head1 = "".join(f'<th scope="colgroup" colspan="{n}">{esc(c)}</th>' for c, n in cats)
-    head2 = "".join(
-        f'<th scope="col" class="col">{esc(labels.target_info(site.targets, t).short)}'
-        + (f" {esc(subject_label(s))}" if s else "")
-        + ("<span class='n'>lowest group</span>" if labels.target_info(site.targets, t).is_gap else "") + "</th>"
-        for t, s in cols)
-    col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
-    total = defaultdict(int)
-    body = []
-    for code in site.pages:
-        name, district = school_label(site, code)
-        rows = by_org.get(code, [])
-        idx: dict[tuple, list] = defaultdict(list)
-        for r in rows:
-            idx[(r["target_id"], text(r.get("subject")))].append(r)
-        tds = []
-        for k in cols:
-            grp = idx.get(k, [])
-            t = labels.target_info(site.targets, k[0])
-            if t.is_gap:
-                grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
-                cell, cls = _matrix_cell(site, lowest(grp), len(grp))
-            else:
-                r = next((r for r in grp if (r.get("subgroup") or "all") == "all"), None)
-                cell, cls = _matrix_cell(site, r)
-            tds.append(cell)
-            col_counts[k][cls] += 1
-            total[cls] += 1
-        fn = safe_name(code)
-        body.append(f'<tr data-org="{esc(code)}"><th scope="row"><a href="schools/{fn}.html">{esc(name)}</a>'
-                    f'<span class="n">{esc(district)}</span></th>{"".join(tds)}</tr>')
-    matrix = (
-        '<label for="school-filter" class="small">Find a school or district: </label>'
-        '<input id="school-filter" class="filter" type="search" placeholder="type a name">'
-        '<div class="matrix-wrap"><table class="matrix"><caption>Schools x targets (all students; gap targets: the '
-        'lowest-rated group). Select a school for its scorecard.</caption>'
-        f'<thead><tr><th scope="col" rowspan="2">School</th>{head1}</tr><tr>{head2}</tr></thead>'
-        f'<tbody>{"".join(body)}</tbody></table></div>')
-    # rating counts per column + the network's pooled result
-    net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
-               if (r.get("subgroup") or "all") == "all"}
-    order = ["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"]
-    names = ["4 Sustainable", "3 Moving toward", "2 Initial steps", "1 Area of concern", "Not yet due",
-             "Insufficient data", "Not comparable"]
-    ctr = []
-    for k in cols:
-        t = labels.target_info(site.targets, k[0])
-        nr = net_idx.get(k)
-        pooled = rating_cell(nr) if nr else '<td class="rating s-none">no pooled result</td>'
-        cur = fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH
-        ctr.append(f'<tr data-target="{esc(k[0])}" data-subject="{esc(k[1])}"><th scope="row">{esc(t.short)}'
-                   f'{" " + esc(subject_label(k[1])) if k[1] else ""}</th>'
-                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in order)
-                   + pooled + f'<td class="num">{esc(cur)}</td></tr>')
-    counts_table = (
-        '<div class="matrix-wrap"><table class="counts"><caption>Schools per rating, by target, and the network\'s '
-        'pooled result (all network students together)</caption><thead><tr><th scope="col">Target</th>'
-        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
-        + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
-        f'<tbody>{"".join(ctr)}</tbody></table></div>')
-    trends = _network_trends(site, charts, series, network_rows)
-    heat = _network_readiness(site, charts)
-    n_pages = len(site.pages)
-    body_html = (
-        '<header class="page"><h1>MA Personalized Learning Network — Outcomes scorecards</h1>'
-        f'<p class="meta">{n_pages:,} school{"s" if n_pages != 1 else ""} · Outcomes: Equity in Achievement for '
-        'College, Career &amp; Life</p></header><main>'
-        f'<section id="summary"><h2>At a glance</h2><div>{counts_chips(total)}</div>{legend_html()}'
-        '<p class="small">Ratings: 4 target met; 3 at least half of the required change; 2 improved, less than '
-        'half; 1 no improvement or worse. Engagement targets are due from implementation year 1, achievement and '
-        'college readiness from year 3.</p></section>'
-        f'<section id="matrix"><h2>Schools and targets</h2>{matrix}</section>'
-        f'<section id="counts"><h2>Ratings per target</h2>{counts_table}</section>'
-        f'<section id="trends"><h2>Network trends (all network schools pooled)</h2>{trends}</section>'
-        f"{heat}</main>")
-    footer = ('<p>Download: <a href="exports/network.xlsx">network workbook (Excel)</a> · CSV: '
-              '<a href="exports/network/school_matrix.csv">school matrix</a>, '
-              '<a href="exports/network/school_results.csv">all school results</a>, '
-              '<a href="exports/network/network_results.csv">network results</a>, '
-              '<a href="exports/network/network_metrics.csv">network metrics</a>, '
-              '<a href="exports/metric_definitions.csv">metric definitions</a>.</p>')
-    return page("MA Personalized Learning Network — Outcomes scorecards", body_html, prefix="", site=site,
-                footer_extra=footer)
-
-
-def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> str:
-    combos: list[tuple] = []
-    net_by = {}
-    for r in network_rows:
-        if (r.get("subgroup") or "all") == "all":
-            net_by[(r["metric"], r.get("subject") or None)] = r
-    all_rows = sorted((r for rows in site.targets_by_org.values() for r in rows), key=lambda r: row_sort_key(site, r))
-    for r in [*sorted(network_rows, key=lambda r: row_sort_key(site, r)), *all_rows]:
-        t = labels.target_info(site.targets, r["target_id"])
-        if t.category not in CHART_CATEGORIES or t.is_gap:
-            continue
-        c = (r["metric"], r.get("subject") or None, r["target_id"])
-        if c not in combos:
-            combos.append(c)
-    figs = []
-    for metric, subject, tid in combos:
-        t = labels.target_info(site.targets, tid)
-        unit = site.metrics.get(metric, {}).get("unit", "percent")
-        avail = [(src, g) for src in ("student", "dese") for g in GRADE_PREFERENCE
-                 if ("all", metric, subject, src, g) in series]
-        if not avail:
-            continue
-        src = avail[0][0]
-        grades = [g for s, g in avail if s == src]
-        data, has_state, tables = [], False, []
-        for gi, g in enumerate(grades):
-            pts = series[("all", metric, subject, src, g)]
-            lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
-            data += [{"year": y, "value": round(v, 2), "n": n, "series": lbl, "kind": "school", "order": 2 * gi}
-                     for y, v, n, _s, _g, _w in pts if v is not None]
-            st = [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": 2 * gi + 1,
-                   "series": "State" + (f", {labels.grade_label(g)}" if len(grades) > 1 else " (all students)")}
-                  for y, _v, _n, s, _g, _w in pts if s is not None]
-            has_state = has_state or bool(st)
-            data += st
-            tables.append(_trend_table(pts, unit, bool(st)))
-        if not data:
-            continue
-        nr = net_by.get((metric, subject))
-        baseline, target = [], []
-        if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1:
-            by = int(num(nr["baseline_year"]))
-            baseline = [{"year": by, "label": f"Baseline {by}"}]
-            pts = series[("all", metric, subject, src, grades[0])]
-            bv = next((v for y, v, *_ in pts if y == by), None)
-            tl = _target_line(t, bv, nr.get("target_value"))
-            if tl is not None:
-                target = [{"value": round(tl, 2), "label": f"Target {fmt_value(tl, unit)}"}]
-        m_label = site.metrics.get(metric, {}).get("label", metric)
-        tpl = f"trend_{unit}" if unit in ("percent", "sgp", "score", "rate") else "trend_percent"
-        figs.append(charts.figure(
-            tpl, m_label + (f" — {subject_label(subject)}" if subject else ""),
-            f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
-            + ("; dashed: state average" if has_state else ""),
-            {"series": data, "baseline": baseline, "target": target},
-            caption="Pooled over all network schools (all students).", table="".join(tables),
-            meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
-                  "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
-                             for g in grades}}))
-    if not figs:
-        return '<p class="note">No pooled network values yet.</p>'
-    return f'<div class="grid">{"".join(figs)}</div>'
-
-
-def _network_readiness(site: Site, charts: Charts) -> str:
-    rd = site.readiness
-    if rd is None:
-        return ""
-    rd = rd[rd["org_code"].isin(site.pages)]
-    if not len(rd):
-        return ""
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
-    areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
-        ["area_type", "area_number"])
-    order = {(a.area_type, a.area_number): i for i, a in enumerate(areas.itertuples())}
-    name_of = {c: school_label(site, c)[0] for c in latest["org_code"].unique()}
-
-    def area_label(a) -> str:
-        return f"{'C' if a.area_type == 'condition' else 'P'}{str(a.area_number).split('.')[0]}. {a.area_name}"
-
-    n_schools = latest["org_code"].nunique()
-    if n_schools <= HEATMAP_MAX_SCHOOLS:
-        data = [{"school": f"{name_of[a.org_code]} ({a.org_code})", "area": area_label(a), "mean": round(float(a.mean_rating), 2),
-                 "order": order[(a.area_type, a.area_number)]}
-                for a in latest.itertuples() if num(a.mean_rating) is not None]
-        fig = charts.figure("heatmap", "Readiness self-assessment: mean rating by area and school",
-                            "Latest year per school; 1 Area of concern (orange) to 4 Sustainable (blue)",
-                            {"series": data})
-    else:
-        lat = latest.assign(band=pd.cut(pd.to_numeric(latest["mean_rating"]), [0.99, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
-                                        labels=["1.0-1.5", "1.5-2.0", "2.0-2.5", "2.5-3.0", "3.0-3.5", "3.5-4.0"]))
-        g = lat.groupby(["area_type", "area_number", "area_name", "band"], observed=True).size().reset_index(
-            name="schools")
-        data = [{"area": area_label(a), "band": str(a.band), "schools": int(a.schools),
-                 "order": order[(a.area_type, a.area_number)]} for a in g.itertuples()]
-        fig = charts.figure("distribution", "Readiness self-assessment: schools per mean-rating band",
-                            f"{n_schools:,} schools, latest year each (a per-school heatmap is shown up to "
-                            f"{HEATMAP_MAX_SCHOOLS} schools)", {"series": data})
-    return (f'<section id="readiness"><h2>Readiness for personalized learning</h2>'
-            f'<p class="lead">{n_schools:,} schools with a self-assessment. Each school page has its own table.</p>'
-            f"{fig}</section>")
-
-
-# --- orchestration -------------------------------------------------------------------------------------------------
 def publish_scorecards(
     warehouse: Path,
     out_dir: Path,
     *,
     progress: Progress = None,
     schools: list[str] | None = None,
+    audit_files: bool = True,
+    rules_file: Path | None = None,
 ) -> dict:
-    """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index."""
+    """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index,
+    disclosure (what the control withheld) and audit (the attack on the written files). The site is built in a
+    staging folder and audited there: a failed audit raises DisclosureError and leaves the previous site."""
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
+    rules = load_rules(rules_file)
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     con = connect_read_only(warehouse)
     try:
-        site = load_site(con, schools=schools, built_at=built_at, say=say)
+        site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules)
     finally:
         con.close()
     for w in site.warnings:
@@ -770,7 +503,7 @@ def publish_scorecards(
     t_load = time.perf_counter()
 
     tr = site.targets_safe
-    tr_recs = _records(tr) if len(tr) else []
+    tr_recs = records(tr) if len(tr) else []
     by_org: dict[str, list[dict]] = defaultdict(list)
     network_rows: list[dict] = []
     for r in tr_recs:
@@ -807,6 +540,7 @@ def publish_scorecards(
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
+        audit = _audit(stage, say, rules) if audit_files else None
         # move into place
         out_dir.mkdir(parents=True, exist_ok=True)
         for name in MANAGED:
@@ -822,7 +556,24 @@ def publish_scorecards(
     n_pages = len(site.pages) + 1
     say(f"scorecards: {n_pages:,} pages, {total / 1e6:.1f} MB in {seconds:.1f} s (data {t_load - t0:.1f} s) "
         f"-> {out_dir / 'index.html'}")
-    return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html"}
+    return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html",
+            "disclosure": site.disclosure, "audit": audit}
+
+
+def _audit(stage: Path, say, rules: Rules) -> dict:
+    """Attack the staged files; refuse to publish them when anything is recovered."""
+    from .disclosure import DisclosureError
+    from .disclosure.audit import audit_publication
+
+    t0 = time.perf_counter()
+    report = audit_publication(stage, rules=rules)
+    say(f"scorecards: disclosure audit of the written files ({time.perf_counter() - t0:.1f} s): "
+        + ("nothing recovered" if report.ok else "FAILED"))
+    if not report.ok:
+        raise DisclosureError("the disclosure audit of the new publication failed; the previous one is left in "
+                              "place.\n" + report.text())
+    return {"ok": True, "tried": report.tried, "withheld_cells": report.withheld_cells,
+            "published_cells": report.published_cells}
 
 
 def _latest_readiness(site: Site) -> dict[str, list[dict]]:
@@ -837,26 +588,6 @@ def _latest_readiness(site: Site) -> dict[str, list[dict]]:
     latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
     latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
     out: dict[str, list[dict]] = defaultdict(list)
-    for r in _records(latest):
+    for r in records(latest):
         out[str(r["org_code"])].append(r)
     return out
-
-
-def add_cli(p) -> None:
-    """Arguments and handler for ``equity-outcomes scorecards`` (the lead wires the command; ``--warehouse`` is
-    added by the CLI's own helper and defaults to data/processed/warehouse.duckdb when absent)."""
-    from ..paths import project_root
-    from ..workspace import default_warehouse
-
-    p.add_argument("--out", type=Path, default=project_root() / "dashboards",
-                   help="output folder (default: dashboards/)")
-    p.add_argument("--school", action="append", default=None, dest="schools", metavar="ORG_CODE",
-                   help="only this school (repeatable; default: every network school)")
-
-    def handler(a) -> int:
-        r = publish_scorecards(getattr(a, "warehouse", None) or default_warehouse(), a.out, progress=print,
-                               schools=a.schools)
-        print(f"{r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")
-        return 0
-
-    p.set_defaults(handler=handler)

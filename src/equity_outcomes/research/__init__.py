@@ -18,7 +18,8 @@ Conventions (as in the warehouse): ``school_year`` is the spring year (2024 = 20
 NULL with ``is_suppressed`` true. Subjects are stored in lower case (``ela``, ``math``, ``sci``); filters accept any
 case. The statistics are those of :mod:`equity_outcomes.judge.stats` (re-exported here).
 
-May import: the core modules (errors, paths, warehouse, workspace, catalog) and ``judge`` (its statistics).
+May import: the core modules (errors, paths, warehouse, workspace, catalog), ``judge`` (its statistics) and
+``publish`` (what the scorecards would publish, after the disclosure control).
 """
 
 from ..judge.stats import (

@@ -116,6 +116,18 @@ class Warehouse:
             raise EquityOutcomesError(f"the warehouse {self.path} is closed; open it again with open_warehouse()")
         return self.con
 
+    def publishable(self, schools: Sequence[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(cells, target rows) exactly as the scorecards would publish them, after the disclosure control
+        (docs/disclosure.md): the figures to share outside the warehouse. Withheld cells have no numbers."""
+        from ..publish.data import load_site
+
+        site = load_site(self._connection(), schools=[_org_code(s) for s in schools] if schools else None, built_at="",
+                         say=lambda _m: None)
+        keep = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source",
+                "n_students", "value", "withheld"]
+        cells = site.mv_safe[keep].astype({c: object for c in keep[:8] if c != "school_year"})
+        return cells.reset_index(drop=True), site.targets_safe.reset_index(drop=True)
+
     def sql(self, query: str, params: Sequence | dict | None = None) -> pd.DataFrame:
         """Run any (read-only) SQL with bound parameters (``?`` or ``$name``) and return a DataFrame."""
         con = self._connection()

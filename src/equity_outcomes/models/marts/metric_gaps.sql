@@ -12,7 +12,7 @@ WITH state AS (
 )
 SELECT
     m.org_code, m.org_level, m.school_year, m.subgroup, m.metric, m.subject, m.grade, m.source,
-    m.value, m.n_students, m.denominator,
+    m.value, m.is_suppressed, m.n_students, m.numerator, m.denominator,
     coalesce(s_same.state_value, s_dese.state_value) AS state_value,
     CASE WHEN s_same.state_value IS NOT NULL THEN m.source WHEN s_dese.state_value IS NOT NULL THEN 'dese' END
         AS state_source,

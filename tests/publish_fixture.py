@@ -2,7 +2,7 @@
 the tables the publisher reads are generated directly, with consistent counts so that complement and total
 arithmetic really would recover a withheld cell if the publisher leaked one).
 
-    python -m equity_outcomes.publish.fixture --schools 1850 --out /tmp/eo_1850.duckdb   # then time the publish
+    python -m tests.publish_fixture --schools 1850 --out /tmp/eo_1850.duckdb   # then time the publish
 
 Also writes a decoy student-level table (``int_student_outcomes``) with pseudonymous ids, so tests can prove that
 no student id reaches a published file.
@@ -15,11 +15,12 @@ import hashlib
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from ..catalog import metrics_frame
+from equity_outcomes.catalog import metrics_frame
+from equity_outcomes.judge import evaluate_targets
+from equity_outcomes.warehouse import connect
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_DISTRICT = "O'Neil & Sons"
@@ -55,26 +56,6 @@ COMBOS = [
 POP_SHARE = {"enrolled": 1.0, "surveyed": 0.8, "tested": 0.55, "tested_sci": 0.2, "tested10": 0.22,
              "graduates": 0.22, "upper": 0.45, "teachers": None}
 ASSESSMENT = {"pct_meeting_or_exceeding", "median_sgp"}
-# (target id, metric, subjects, subgroups, rule, threshold, due implementation year, category)
-TARGETS = [
-    ("absence", "pct_absent_10_plus_days", [None], ["all"], "relative_change", -20, 1),
-    ("suspension", "pct_suspended", [None], ["all"], "relative_change", -30, 1),
-    ("perceptions", "pct_students_improved_perceptions", [None], ["all"], "share_improved", 50, 1),
-    ("competencies", "pct_students_improved_competencies", [None], ["all"], "share_improved", 50, 1),
-    ("proficiency", "pct_meeting_or_exceeding", ["ela", "math", "sci"], ["all"], "relative_change", 20, 3),
-    ("growth", "median_sgp", ["ela", "math"], ["all"], "absolute_change", 5, 3),
-    ("state_gap", "pct_meeting_or_exceeding", ["ela", "math", "sci"], ["low_income", "black", "latino", "el", "swd"],
-     "gap_closure", 20, 3),
-    ("capstone_gap", "capstone_mean_score", [None], ["low_income", "black", "latino", "el", "swd"],
-     "gap_closure", 20, 3),
-    ("masscore", "pct_masscore_complete", [None], ["all"], "relative_change", 20, 3),
-    ("dual_enrollment", "pct_grads_dual_enrollment", [None], ["all"], "level_or_increase", 50, 3),
-    ("ap", "pct_ap_score_3_plus", [None], ["all"], "relative_change", 20, 3),
-    ("postsecondary", "pct_grads_postsecondary", [None], ["all"], "relative_change", 20, 3),
-    ("teacher_efficacy", "pct_teachers_improved_efficacy", [None], ["all"], "share_improved", 50, 1),
-]
-LABELS = {4: "Sustainable", 3: "Moving toward", 2: "Initial steps", 1: "Area of concern"}
-STATUS = {4: "met", 3: "moving_toward", 2: "initial_steps", 1: "area_of_concern"}
 AREAS = [("condition", 1, "School Leadership & Vision"), ("condition", 2, "Aligned District and School Autonomies"),
          ("condition", 3, "Professional Collaborative Communities"), ("condition", 4, "Family and Community Partnerships"),
          ("condition", 5, "Cultural Relevance and Attention to Equity"),
@@ -207,107 +188,6 @@ def _finish_mv(mv: pd.DataFrame, min_n: dict[str, int]) -> pd.DataFrame:
     return mv[cols]
 
 
-def _target_results(mv: pd.DataFrame, roster: pd.DataFrame, rng: np.random.Generator, years: list[int]) -> pd.DataFrame:
-    cur_year = max(years)
-    net = roster[roster["is_network_school"] == 1]
-    orgs = [(r.org_code, "school", int(r.implementation_start_year), int(r.baseline_year), "")
-            for r in net.itertuples()]
-    orgs.append(("network", "network", 2019, 2018, "k"))
-    plan = []
-    for tid, metric, subjects, subgroups, rule, thr, due in TARGETS:
-        for org, level, start, base, _lvl in orgs:
-            for subj in subjects:
-                for g in subgroups:
-                    plan.append((org, level, tid, metric, subj, g, rule, thr, due, start, base))
-    p = pd.DataFrame(plan, columns=["org_code", "org_level", "target_id", "metric", "subject", "subgroup", "rule",
-                                    "threshold", "due", "start", "baseline_year"])
-    p["source"] = "student"
-    p.loc[p["metric"].isin(["pct_masscore_complete", "pct_grads_postsecondary"]), "source"] = "dese"
-    p["current_year"] = cur_year
-    p.loc[p["target_id"] == "dual_enrollment", "baseline_year"] = cur_year - 1
-    key = ["org_code", "org_level", "subgroup", "metric", "subject", "source"]
-    cells = mv[[*key, "school_year", "grade", "value", "n_students", "numerator", "is_suppressed"]]
-    cells = cells.sort_values("grade").drop_duplicates([*key, "school_year"])  # '03-08' before '10'
-    state = mv[(mv["org_level"] == "state") & (mv["subgroup"] == "all")][
-        ["metric", "subject", "grade", "school_year", "value"]].rename(columns={"value": "ref"})
-
-    def side(year_col: str, prefix: str) -> pd.DataFrame:
-        left = p[[*key, year_col]].rename(columns={year_col: "school_year"})
-        left["_i"] = np.arange(len(p))
-        m = left.merge(cells, how="left", on=[*key, "school_year"])
-        m = m.merge(state, how="left", on=["metric", "subject", "grade", "school_year"])
-        m = m.sort_values("_i")
-        return pd.DataFrame({f"{prefix}_value": m["value"].to_numpy(), f"{prefix}_n": m["n_students"].to_numpy(),
-                             f"{prefix}_k": m["numerator"].to_numpy(), f"{prefix}_ref": m["ref"].to_numpy()})
-
-    b, c = side("baseline_year", "b"), side("current_year", "c")
-    p = pd.concat([p.reset_index(drop=True), b, c], axis=1)
-    gap = p["rule"] == "gap_closure"
-    ref_b = np.where(p["target_id"] == "capstone_gap", 2.6, p["b_ref"])
-    ref_c = np.where(p["target_id"] == "capstone_gap", 2.65, p["c_ref"])
-    mb = np.where(gap, p["b_value"] - ref_b, p["b_value"]).astype(float)
-    mc = np.where(gap, p["c_value"] - ref_c, p["c_value"]).astype(float)
-    thr = p["threshold"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        change = mc - mb
-        rel = np.where(mb != 0, (mc - mb) / np.abs(mb) * 100, np.nan)
-        rule = p["rule"].to_numpy()
-        target = np.select([rule == "relative_change", rule == "absolute_change", gap],
-                           [mb * (1 + thr / 100), mb + thr, mb * (1 - thr / 100)], thr)
-        progress = np.select(
-            [rule == "relative_change", rule == "absolute_change", gap, rule == "share_improved"],
-            [rel / thr * 100, change / thr * 100, np.where(mb < 0, (mb - mc) / (thr / 100 * mb) * 100, 100),
-             mc / thr * 100],
-            np.where(mc > mb, 100.0, mc / thr * 100))
-    progress = np.round(progress, 1)
-    rating = np.select([progress >= 100, progress >= 50, progress > 0], [4, 3, 2], 1).astype(float)
-    impl = cur_year - p["start"].to_numpy() + 1
-    status = np.array([STATUS[int(r)] for r in rating], dtype=object)
-    missing = ~np.isfinite(mc) | (~np.isfinite(mb) & ~np.isin(rule, ["share_improved"]))
-    not_due = impl < p["due"].to_numpy()
-    not_comp = (rng.random(len(p)) < 0.04) & ~missing & ~not_due
-    status = np.where(missing, "insufficient_data", status)
-    status = np.where(not_due, "not_yet_due", status)
-    status = np.where(not_comp, "not_comparable", status)
-    unrated = np.isin(status, ["insufficient_data", "not_yet_due", "not_comparable"])
-    rating = np.where(unrated, np.nan, rating)
-    se = np.where(gap, 4.0, np.abs(mb) * 0.1 + 1.0)
-    ci_low, ci_high = change - 1.96 * se, change + 1.96 * se
-    dist = (ci_low > 0) | (ci_high < 0)
-    flag_pool = ["small_n", "n_changed_over_half", "remote_2021", "income_definition_change", "grade_span_changed"]
-    flags = []
-    for i in range(len(p)):
-        f = []
-        if not_comp[i]:
-            f.append("test_transition")
-        if np.isfinite(change[i]) and not dist[i]:
-            f.append("not_distinguishable_from_noise")
-        if rng.random() < 0.15:
-            f.append(flag_pool[rng.integers(len(flag_pool))])
-        if p["subgroup"].iat[i] == "low_income" and rng.random() < 0.5:
-            f.append("income_definition_change")
-        flags.append(",".join(dict.fromkeys(f)))
-    out = pd.DataFrame({
-        "org_code": p["org_code"], "org_level": p["org_level"], "subgroup": p["subgroup"],
-        "target_id": p["target_id"], "subject": p["subject"], "metric": p["metric"], "source": p["source"],
-        "baseline_year": p["baseline_year"].astype("int64"), "baseline_value": np.round(mb, 4),
-        "current_year": p["current_year"].astype("int64"), "current_value": np.round(mc, 4),
-        "change_abs": np.round(change, 4), "change_rel_pct": np.round(rel, 4), "target_value": np.round(target, 4),
-        "progress_pct": progress, "rating": rating,
-        "rating_label": [LABELS.get(int(r)) if np.isfinite(r) else None for r in rating],
-        "status": status, "ci_low": np.round(ci_low, 4), "ci_high": np.round(ci_high, 4),
-        "p_value": np.where(dist, 0.01, 0.4), "n_baseline": p["b_n"], "n_current": p["c_n"],
-        "is_distinguishable_from_noise": np.where(np.isfinite(change), dist, None), "flags": flags,
-        "implementation_year": impl.astype("int64"),
-        "state_change_rel_pct": np.round(rng.normal(2, 4, len(p)), 2), "state_change_source": "dese",
-        "peer_change_rel_pct": np.round(rng.normal(3, 6, len(p)), 2), "n_peers": 10,
-    })
-    # what the engine does with a side under min n: no value, insufficient data
-    out.loc[missing, ["baseline_value", "current_value", "change_abs", "change_rel_pct", "progress_pct",
-                      "ci_low", "ci_high", "target_value"]] = np.nan
-    return out
-
-
 def _readiness(roster: pd.DataFrame, rng: np.random.Generator, year: int) -> pd.DataFrame:
     rows = []
     for i, code in enumerate(roster["org_code"]):
@@ -333,8 +213,9 @@ def build_fixture_warehouse(
     path: Path, n_schools: int = 12, *, years: tuple[int, ...] = tuple(range(2017, 2025)), seed: int = 7,
     hostile: bool = True, readiness: bool = True, n_student_ids: int = 500,
 ) -> dict:
-    """Write a warehouse file with roster, ref_metrics, metric_values, metric_gaps, target_results,
-    target_rollup, readiness_summary and a decoy student-level table. Returns what tests need to know."""
+    """Write a warehouse file with roster, ref_metrics, metric_values, readiness_summary and a decoy student-level
+    table, then evaluate the targets on it as the flow does (metric_gaps, target_results and target_rollup from the
+    SQL models and the judge). Returns what tests need to know."""
     path = Path(path)
     path.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
@@ -344,11 +225,10 @@ def build_fixture_warehouse(
     mv = _metric_values(roster, list(years), rng)
     mv = pd.concat([mv, _network_and_state(mv, roster, rng)], ignore_index=True)
     mv = _finish_mv(mv, min_n)
-    tr = _target_results(mv, roster, rng, list(years))
     ids = student_ids(n_student_ids)
     decoy = pd.DataFrame({"school_year": max(years), "org_code": roster["org_code"].iloc[0],
                           "student_id": ids, "metric": "pct_absent_10_plus_days", "num": 1, "den": 1})
-    con = duckdb.connect(str(path))
+    con = connect(path)
     try:
         con.register("roster_df", roster.drop(columns="_lvl"))
         con.execute("CREATE TABLE roster AS SELECT * FROM roster_df")
@@ -359,50 +239,15 @@ def build_fixture_warehouse(
                     "subgroup, metric, subject, grade, numerator, denominator, n_students::BIGINT AS n_students, "
                     "value, std_dev, is_suppressed::BOOLEAN AS is_suppressed, source, source_file, "
                     "source_row::BIGINT AS source_row FROM mv_df")
-        con.execute("""
-            CREATE TABLE ref_subgroups AS SELECT * FROM (VALUES ('low_income','non_low_income'),
-              ('non_low_income','low_income'), ('black','non_black'), ('non_black','black'), ('latino','non_latino'),
-              ('non_latino','latino'), ('el','non_el'), ('non_el','el'), ('swd','non_swd'), ('non_swd','swd'),
-              ('all', NULL)) t(subgroup, complement)""")
-        con.execute("""
-            CREATE VIEW metric_gaps AS
-            WITH state AS (SELECT school_year, metric, subject, grade, source, value AS state_value
-                           FROM metric_values WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL)
-            SELECT m.org_code, m.org_level, m.school_year, m.subgroup, m.metric, m.subject, m.grade, m.source,
-                   m.value, m.n_students, m.denominator,
-                   coalesce(s1.state_value, s2.state_value) AS state_value,
-                   CASE WHEN s1.state_value IS NOT NULL THEN m.source WHEN s2.state_value IS NOT NULL THEN 'dese' END
-                     AS state_source,
-                   m.value - coalesce(s1.state_value, s2.state_value) AS gap_to_state,
-                   c.value AS complement_value, m.value - c.value AS gap_to_complement
-            FROM metric_values m
-            LEFT JOIN state s1 ON s1.school_year = m.school_year AND s1.metric = m.metric AND s1.source = m.source
-                 AND s1.subject IS NOT DISTINCT FROM m.subject AND s1.grade = m.grade
-            LEFT JOIN state s2 ON s2.school_year = m.school_year AND s2.metric = m.metric AND s2.source = 'dese'
-                 AND s2.subject IS NOT DISTINCT FROM m.subject AND s2.grade = m.grade
-            LEFT JOIN ref_subgroups g ON g.subgroup = m.subgroup
-            LEFT JOIN metric_values c ON c.org_code = m.org_code AND c.org_level = m.org_level
-                 AND c.school_year = m.school_year AND c.metric = m.metric
-                 AND c.subject IS NOT DISTINCT FROM m.subject AND c.grade = m.grade AND c.source = m.source
-                 AND c.subgroup = g.complement""")
-        con.register("tr_df", tr)
-        con.execute("CREATE TABLE target_results AS SELECT * REPLACE (rating::INTEGER AS rating, "
-                    "n_baseline::BIGINT AS n_baseline, n_current::BIGINT AS n_current, "
-                    "is_distinguishable_from_noise::BOOLEAN AS is_distinguishable_from_noise) FROM tr_df")
-        con.execute("""
-            CREATE TABLE target_rollup AS
-            SELECT target_id, subject, subgroup,
-                   count(*) FILTER (WHERE rating = 4) AS n_rating_4, count(*) FILTER (WHERE rating = 3) AS n_rating_3,
-                   count(*) FILTER (WHERE rating = 2) AS n_rating_2, count(*) FILTER (WHERE rating = 1) AS n_rating_1,
-                   count(*) FILTER (WHERE status = 'insufficient_data') AS n_insufficient_data,
-                   count(*) FILTER (WHERE status = 'not_yet_due') AS n_not_yet_due,
-                   count(*) FILTER (WHERE status = 'not_comparable') AS n_not_comparable
-            FROM target_results WHERE org_level = 'school' GROUP BY ALL""")
+        con.execute("CREATE TABLE school_grade_span (org_code VARCHAR, school_year INTEGER, grade_low VARCHAR, "
+                    "grade_high VARCHAR)")
         if readiness:
             con.register("rd_df", _readiness(roster, rng, max(years)))
             con.execute("CREATE TABLE readiness_summary AS SELECT * FROM rd_df")
         con.register("decoy_df", decoy)
         con.execute("CREATE TABLE int_student_outcomes AS SELECT * FROM decoy_df")
+        # the targets judged by the evaluation itself (metric_gaps and the evaluate models through dbt)
+        evaluate_targets(con, current_year=max(years))
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
                   for t in ("metric_values", "target_results")}
     finally:
@@ -423,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"fixture: {a.schools} schools, {info['rows']['metric_values']:,} metric_values rows, "
           f"{info['rows']['target_results']:,} target_results rows -> {a.out} ({time.perf_counter() - t0:.1f} s)")
     if a.publish:
-        from . import publish_scorecards
+        from equity_outcomes.publish import publish_scorecards
 
         r = publish_scorecards(a.out, a.publish, progress=print)
         print(f"published {r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")

@@ -1,0 +1,445 @@
+"""The attacker: for every withheld cell, the narrowest interval that the published cells and the linked sets allow
+for its number of students n, its students with the outcome k (or the sum of scores s), and its value.
+
+Each cell has variables n (students), a (k or s; none for opaque values) or v (the value of an opaque cell).
+Published cells fix n (when published) and bound a by their rounded value: ``(v - h) n <= 100 a <= (v + h) n``.
+Withheld cells only have natural bounds (``1 <= n``, ``0 <= k <= n``, ``lo n <= s <= hi n``). The linked sets add
+``total = sum of parts`` on n and a, and the two sources of one cell ``|n1 - n2| <= dn`` plus the other source's
+value on a. The interval of n and a is two linear programmes each (HiGHS, through highspy); the
+interval of the value a/n is two linear-fractional programmes, solved as linear programmes after the
+Charnes-Cooper transformation (y = x t, t = 1/n). Cells are solved per connected component of the relations
+among unknown cells, so each programme is small.
+
+Verdicts per withheld cell (docs/disclosure.md, "Protection"): ``recovered`` when its value is known within the
+unit's exact width, or n and k are both one integer; ``narrowed`` when n fits fewer integers than the size rule's
+min_n, or (event metrics) the students with or without the event fit fewer integers than the event rule's count;
+else ``protected``. A count forced to 0 by a zero total (and so a value of 0% or 100%) is not a disclosure, and a
+cell proved to have at least min_n students (and, for events, neither 1-5 with nor 1-5 without) needs no
+protection: the rules would publish it.
+
+The value's interval needs the fractional programme only where a value constrains a cell of unknown size (the
+other source's value, a published value without n): elsewhere a value can only be pinned with its n and k (or at
+0% / 100%), so the box a/n, an outer bound, is enough to find a recovered value.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+
+from .linked import Links
+from .rules import MetricRule, Rules
+
+N_MAX = 1e6
+INF = highspy.kHighsInf
+EPS = 1e-6
+
+
+@dataclass
+class Tolerance:
+    n: float
+    value: float
+
+
+def _highs():
+    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
+    global _BANNER_DONE
+    if not _BANNER_DONE:
+        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(fd, 1)
+            os.close(fd)
+            os.close(null)
+        _BANNER_DONE = True
+    else:
+        h = highspy.Highs()
+    h.silent()
+    h.setOptionValue("presolve", "off")  # small models, many objectives: warm-started simplex is faster
+    return h
+
+
+_BANNER_DONE = False
+
+
+class _Lp:
+    """Columns, bounds and homogeneous constraints of one component (rows: ``A x <= b`` and ``E x = 0``),
+    compiled once into a HiGHS model whose objective changes per question (warm-started solves)."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.rows: list[tuple[dict[int, float], float]] = []
+        self.eqs: list[dict[int, float]] = []
+        self._h = None
+        self._cc = None
+        self.ratio_bound = False  # a value constraint on a cell of unknown size: ratios need their own LP
+
+    def col(self, lo: float, hi: float) -> int:
+        self.lb.append(lo)
+        self.ub.append(hi)
+        return len(self.lb) - 1
+
+    def le(self, coefs: dict[int, float], rhs: float = 0.0) -> None:
+        self.rows.append((coefs, rhs))
+
+    def eq(self, coefs: dict[int, float]) -> None:
+        self.eqs.append(coefs)
+
+    @staticmethod
+    def _pass(rows: list[dict[int, float]], lo: list[float], hi: list[float], col_lo: list[float],
+              col_hi: list[float]):
+        ncol = len(col_lo)
+        r, c, v = [], [], []
+        for i, row in enumerate(rows):
+            for j, x in row.items():
+                r.append(i)
+                c.append(j)
+                v.append(x)
+        a = coo_matrix((v, (r, c)), shape=(len(rows), ncol)).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = ncol, len(rows)
+        lp.col_cost_ = np.zeros(ncol)
+        lp.col_lower_, lp.col_upper_ = np.array(col_lo, dtype=float), np.array(col_hi, dtype=float)
+        lp.row_lower_, lp.row_upper_ = np.array(lo, dtype=float), np.array(hi, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        h = _highs()
+        h.passModel(lp)
+        return h
+
+    def _model(self):
+        if self._h is None:
+            rows = [r for r, _ in self.rows] + self.eqs
+            lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
+            hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
+            self._h = self._pass(rows, lo, hi, self.lb, self.ub)
+        return self._h
+
+    @staticmethod
+    def _solve(h, coefs: dict[int, float], ncol: int) -> tuple[float | None, float | None]:
+        idx = np.array(list(coefs), dtype=np.int32)
+        h.changeColsCost(len(idx), idx, np.array(list(coefs.values()), dtype=float))
+        out = []
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            h.changeObjectiveSense(sense)
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            out.append(h.getInfo().objective_function_value if ok else None)
+        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        return out[0], out[1]
+
+    def minmax(self, coefs: dict[int, float]) -> tuple[float | None, float | None]:
+        """min and max of sum(coef x); None when infeasible."""
+        return self._solve(self._model(), coefs, len(self.lb))
+
+    def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
+        """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
+        n = len(self.lb)
+        if self._cc is None:
+            t = n
+            rows, lo, hi = [], [], []
+            for coefs, b in self.rows:
+                rows.append({**coefs, t: -b} if b else dict(coefs))
+            lo += [-INF] * len(self.rows)
+            hi += [0.0] * len(self.rows)
+            rows += self.eqs
+            lo += [0.0] * len(self.eqs)
+            hi += [0.0] * len(self.eqs)
+            for j in range(n):
+                if self.lb[j] != 0:
+                    rows.append({j: -1.0, t: self.lb[j]})
+                    lo.append(-INF)
+                    hi.append(0.0)
+                rows.append({j: 1.0, t: -self.ub[j]})
+                lo.append(-INF)
+                hi.append(0.0)
+            self._sel = len(rows)
+            rows.append({})  # the selector row: y[den] = 1, its column set per question
+            lo.append(1.0)
+            hi.append(1.0)
+            col_lo = [0.0 if self.lb[j] >= 0 else -INF for j in range(n)] + [0.0]
+            self._cc = self._pass(rows, lo, hi, col_lo, [INF] * (n + 1))
+            self._den = None
+        h = self._cc
+        if self._den is not None:
+            h.changeCoeff(self._sel, self._den, 0.0)
+        h.changeCoeff(self._sel, den, 1.0)
+        self._den = den
+        return self._solve(h, {num: 1.0}, n + 1)
+
+
+def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[int]]:
+    """Union-find over free (unknown) cells joined by any relation; root -> relation indices."""
+    parent = np.arange(n_cells)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    members = links.members()
+    for mem in members:
+        fr = [i for i in mem if free[i]]
+        for j in fr[1:]:
+            a, b = find(fr[0]), find(j)
+            if a != b:
+                parent[b] = a
+    comps: dict[int, list[int]] = {}
+    for r, mem in enumerate(members):
+        fr = [i for i in mem if free[i]]
+        if fr:
+            comps.setdefault(find(fr[0]), []).append(r)
+    return comps
+
+
+class Attack:
+    """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
+
+    def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance) -> None:
+        self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
+        self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        self.v = pd.to_numeric(self.view["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        self.withheld = self.view["withheld"].to_numpy(dtype=bool)
+        self.h = pd.to_numeric(self.view["half_step"], errors="coerce").fillna(0.005).to_numpy(dtype=float)
+        self.metric = self.view["metric"].astype(str).to_numpy()
+        self._mr = {m: rules.metric(m) for m in set(self.metric)}
+
+    def rule(self, i: int) -> MetricRule:
+        return self._mr[self.metric[i]]
+
+    # --- model -------------------------------------------------------------------------------------------------
+    def _cell(self, lp: _Lp, cols: dict[int, tuple[int, int | None]], i: int, twin_value: float | None) -> None:
+        if i in cols:
+            return
+        mr = self.rule(i)
+        known_n = not self.withheld[i] and np.isfinite(self.n[i])
+        nc = lp.col(self.n[i], self.n[i]) if known_n else lp.col(1.0, N_MAX)
+        lo, hi = mr.value_range
+        if mr.kind == "opaque":
+            if not self.withheld[i] and np.isfinite(self.v[i]):
+                ac = lp.col(self.v[i] - self.h[i], self.v[i] + self.h[i])
+            else:
+                ac = lp.col(lo, hi)
+            cols[i] = (nc, ac)
+            return
+        f = 0.01 if mr.kind == "share" else 1.0
+        ac = lp.col(lo * f if lo >= 0 else -N_MAX * abs(lo), N_MAX * max(hi * f, 1.0))
+        lp.le({nc: lo * f, ac: -1.0})
+        lp.le({ac: 1.0, nc: -hi * f})
+        band = None
+        if not self.withheld[i] and np.isfinite(self.v[i]):
+            band = (self.v[i] - self.h[i], self.v[i] + self.h[i])
+        elif twin_value is not None:
+            band = (twin_value - self.tol.value, twin_value + self.tol.value)
+        if band is not None:
+            lp.le({nc: max(band[0], lo) * f, ac: -1.0})
+            lp.le({ac: 1.0, nc: -min(band[1], hi) * f})
+            lp.ratio_bound = lp.ratio_bound or not known_n
+        cols[i] = (nc, ac)
+
+    def _model(self, rel_ids: list[int], with_twins: bool) -> tuple[_Lp, dict[int, tuple[int, int | None]]]:
+        lp, cols = _Lp(), {}
+        n_sums = len(self.links.sums)
+        twin_value: dict[int, float] = {}
+        if with_twins:
+            for r in rel_ids:
+                if r >= n_sums:
+                    a, b = self.links.twins[r - n_sums]
+                    for x, y in ((a, b), (b, a)):
+                        if self.withheld[x] and not self.withheld[y] and np.isfinite(self.v[y]):
+                            twin_value[x] = self.v[y]
+        for r in rel_ids:
+            if r < n_sums:
+                s = self.links.sums[r]
+                for i in (s.total, *s.parts):
+                    self._cell(lp, cols, i, twin_value.get(i))
+                self._sum(lp, cols, s)
+            elif with_twins:
+                a, b = self.links.twins[r - n_sums]
+                for i in (a, b):
+                    self._cell(lp, cols, i, twin_value.get(i))
+                self._twin(lp, cols, a, b)
+        return lp, cols
+
+    def _sum(self, lp: _Lp, cols: dict, s) -> None:
+        opaque = self.rule(s.total).kind == "opaque"
+        n_row = {cols[s.total][0]: -1.0}
+        a_row = {} if opaque else {cols[s.total][1]: -1.0}
+        for p in s.parts:
+            n_row[cols[p][0]] = n_row.get(cols[p][0], 0.0) + 1.0
+            if not opaque:
+                a_row[cols[p][1]] = a_row.get(cols[p][1], 0.0) + 1.0
+        if s.others:
+            on = lp.col(0.0, N_MAX)
+            n_row[on] = 1.0
+            if not opaque:
+                lo, hi = self.rule(s.total).value_range
+                f = 0.01 if self.rule(s.total).kind == "share" else 1.0
+                oa = lp.col(-N_MAX if lo < 0 else 0.0, N_MAX * max(hi * f, 1.0))
+                lp.le({on: lo * f, oa: -1.0})
+                lp.le({oa: 1.0, on: -hi * f})
+                a_row[oa] = 1.0
+        lp.eq(n_row)
+        if not opaque:
+            lp.eq(a_row)
+
+    def _twin(self, lp: _Lp, cols: dict, a: int, b: int) -> None:
+        (na, aa), (nb, ab) = cols[a], cols[b]
+        if na != nb:
+            lp.le({na: 1.0, nb: -1.0}, self.tol.n)
+            lp.le({nb: 1.0, na: -1.0}, self.tol.n)
+        if self.rule(a).kind == "opaque":
+            lp.le({aa: 1.0, ab: -1.0}, self.tol.value)
+            lp.le({ab: 1.0, aa: -1.0}, self.tol.value)
+        elif self.withheld[a] and self.withheld[b]:
+            # |a1 - a2| <= tolerance of the value x n1 + the largest value x tolerance of n
+            mr = self.rule(a)
+            f = 0.01 if mr.kind == "share" else 1.0
+            slack = mr.value_range[1] * f * self.tol.n
+            lp.le({aa: 1.0, ab: -1.0, na: -self.tol.value * f}, slack)
+            lp.le({ab: 1.0, aa: -1.0, na: -self.tol.value * f}, slack)
+
+    # --- intervals -----------------------------------------------------------------------------------------------
+    def run(self, cache: dict | None = None) -> pd.DataFrame:
+        """One row per withheld cell: n_lo, n_hi, a_lo, a_hi, e_lo, e_hi (n - k), v_lo, v_hi, verdict, why.
+        ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
+        free = self.withheld | ~np.isfinite(self.n)
+        comps = _components(len(self.view), free, self.links)
+        members = self.links.members()
+        rows: dict[int, dict] = {}
+        for rel_ids in comps.values():
+            cells = sorted({i for r in rel_ids for i in members[r]})
+            key = (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value)
+            if cache is not None and key in cache:
+                rows.update(cache[key])
+                continue
+            got = self._solve(rel_ids)
+            if cache is not None:
+                cache[key] = got
+            rows.update(got)
+        idx = [int(i) for i in np.flatnonzero(self.withheld)]
+        got = {i: rows.get(i) or self._natural(i) for i in idx}
+        forced = {i: is_forced(r, self.rule(i)) for i, r in got.items()}
+        for a, b in self.links.twins:  # the other source of a cell forced to 0 (or 100%) is the same zero
+            if forced.get(a) or forced.get(b):
+                forced[a] = forced[b] = True
+        out = []
+        for i in idx:
+            r = got[i]
+            r["row"] = i
+            r["verdict"], r["why"] = verdict(r, self.rule(i), self.rules, forced[i])
+            out.append(r)
+        cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why"]
+        return pd.DataFrame(out, columns=cols)
+
+    def _natural(self, i: int) -> dict:
+        mr = self.rule(i)
+        lo, hi = mr.value_range
+        return {"n_lo": 1.0, "n_hi": N_MAX, "a_lo": 0.0, "a_hi": N_MAX, "e_lo": 0.0, "e_hi": N_MAX,
+                "v_lo": lo, "v_hi": hi}
+
+    def _solve(self, rel_ids: list[int]) -> dict[int, dict]:
+        lp, cols = self._model(rel_ids, with_twins=True)
+        targets = [i for i in cols if self.withheld[i]]
+        out = {}
+        for i in targets:
+            r = self._intervals(lp, cols[i], self.rule(i))
+            if r is None:  # inconsistent with the tolerance between sources: try without them
+                lp2, cols2 = self._model(rel_ids, with_twins=False)
+                r = self._intervals(lp2, cols2[i], self.rule(i)) if i in cols2 else None
+            out[i] = r or {**self._natural(i), "inconsistent": True}
+        return out
+
+    def _intervals(self, lp: _Lp, col: tuple[int, int | None], mr: MetricRule) -> dict | None:
+        nc, ac = col
+        n_lo, n_hi = lp.minmax({nc: 1.0})
+        if n_lo is None or n_hi is None:
+            return None
+        r = {"n_lo": n_lo, "n_hi": n_hi, "a_lo": np.nan, "a_hi": np.nan, "e_lo": np.nan, "e_hi": np.nan}
+        if mr.kind == "opaque":
+            r["v_lo"], r["v_hi"] = lp.minmax({ac: 1.0})
+            return r
+        r["v_lo"], r["v_hi"] = mr.value_range
+        narrow_n = _integers(n_lo, n_hi) < mr.min_n
+        if not (narrow_n or mr.is_event or lp.ratio_bound):
+            # n is wide and no value constrains a cell of unknown size: the value cannot be pinned (it would need
+            # n pinned, or k forced to 0 or n), so k's interval cannot change the verdict
+            return r
+        r["a_lo"], r["a_hi"] = lp.minmax({ac: 1.0})
+        if r["a_lo"] is None or r["a_hi"] is None:
+            return None
+        scale, (vlo, vhi) = (100.0 if mr.kind == "share" else 1.0), mr.value_range
+        r["v_lo"] = max(vlo, r["a_lo"] / max(n_hi, EPS) * scale)
+        r["v_hi"] = min(vhi, r["a_hi"] / max(n_lo, EPS) * scale)
+        if mr.is_event and mr.kind == "share":
+            r["e_lo"], r["e_hi"] = lp.minmax({nc: 1.0, ac: -1.0})
+        if narrow_n:
+            return r
+        if lp.ratio_bound:
+            lo, hi = lp.ratio(ac, nc)
+            r["v_lo"] = lo * scale if lo is not None else vlo
+            r["v_hi"] = hi * scale if hi is not None else vhi
+        return r
+
+
+def _integers(lo: float, hi: float) -> int:
+    """How many integers fit in [lo, hi]."""
+    return max(0, int(np.floor(hi + EPS) - np.ceil(lo - EPS)) + 1)
+
+
+def _fin(x) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
+def is_forced(r: dict, mr: MetricRule) -> bool:
+    """A share whose students with the outcome are forced to 0 (or all of them) by a zero (or full) total."""
+    return mr.kind == "share" and ((_fin(r["a_hi"]) and r["a_hi"] < 1 - EPS)
+                                   or (_fin(r["e_hi"]) and r["e_hi"] < 1 - EPS)
+                                   or (_fin(r["v_lo"]) and r["v_lo"] >= mr.value_range[1] - EPS))
+
+
+def sensitive(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> bool:
+    """Could this withheld cell be one the primary rules protect? Not when the attacker can prove it has at least
+    min_n students and (event rates) that neither the students with the event nor those without number 1 to 5:
+    such a cell is publishable by the rules, and learning more about it discloses nothing they protect."""
+    if r["n_lo"] is None or r["n_lo"] < mr.min_n - EPS:
+        return True
+    if not (mr.is_event and mr.kind == "share") or forced:
+        return False
+    top = rules.event_min_count - 1
+    for lo, hi in ((r["a_lo"], r["a_hi"]), (r["e_lo"], r["e_hi"])):
+        if not (_fin(lo) and _fin(hi)) or (lo <= top + EPS and hi >= 1 - EPS):
+            return True
+    return False
+
+
+def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -> tuple[str, str]:
+    """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
+    fin = _fin
+    forced = is_forced(r, mr) if forced is None else forced
+    v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
+    n_int = _integers(r["n_lo"], r["n_hi"]) if fin(r["n_lo"]) and fin(r["n_hi"]) else int(N_MAX)
+    a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None
+    if not sensitive(r, mr, rules, forced):
+        return "protected", ""
+    if not forced and v_w <= mr.exact_width + EPS:
+        return "recovered", f"value known within {v_w:.2f} ({r['v_lo']:.2f} to {r['v_hi']:.2f})"
+    if n_int <= 1 and (mr.kind != "share" or (a_int is not None and a_int <= 1)) and not forced:
+        return "recovered", f"n = {r['n_lo']:.0f}" + (f", k = {r['a_lo']:.0f}" if mr.kind == "share" else "")
+    if n_int < mr.min_n:
+        return "narrowed", f"n known within {r['n_lo']:.0f} to {r['n_hi']:.0f} (fewer than {mr.min_n} values)"
+    if mr.is_event and mr.kind == "share" and not forced:
+        for lo, hi, what in ((r["a_lo"], r["a_hi"], "with"), (r["e_lo"], r["e_hi"], "without")):
+            if fin(lo) and fin(hi) and _integers(lo, hi) < rules.event_min_count:
+                return "narrowed", (f"students {what} the event known within {lo:.0f} to {hi:.0f} "
+                                    f"(fewer than {rules.event_min_count} values)")
+    return "protected", ""

@@ -1,0 +1,245 @@
+"""The audit: attack a publication using only its files, and say what it could recover.
+
+It tries, in order:
+
+1. the primary rules on what is published (an n under the size rule; an event rate whose n x rate gives 1 to 5
+   students with or without the event);
+2. every other file: a cell withheld in the CSV but shown in a workbook or a chart's embedded data;
+3. the other source: a cell withheld in one source and published in the other;
+4. target rows: a withheld cell's value or n in a target row, a change, relative change, target, progress,
+   interval or rating computed from it, a number of students in the status text;
+5. the linear programmes of attack.py over every linked set (complements, network pools, totals, sources, rate x
+   n of every published cell): each withheld cell recovered exactly or narrowed below its rule's threshold.
+
+``audit_publication(dir)`` returns an AuditReport; ``ok`` is false when anything was found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..labels import complements as complements_of
+from ..labels import load_subgroups, load_targets
+from .attack import Attack
+from .complementary import tolerance_from_pairs
+from .linked import build_links
+from .read import CELL_COLS, Publication, _num, read_publication
+from .rules import Rules, load_rules, primary_reasons
+
+MAX_EXAMPLES = 5
+N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
+DERIVED_FIELDS = ["change_abs", "change_rel_pct", "target_value", "progress_pct", "ci_low", "ci_high", "p_value",
+                  "rating"]
+SIDES = {"baseline": ("baseline_year", "baseline_value", "n_baseline"),
+         "current": ("current_year", "current_value", "n_current")}
+
+
+@dataclass
+class Finding:
+    check: str
+    cell: str
+    detail: str
+
+
+@dataclass
+class AuditReport:
+    root: Path
+    tried: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    withheld_cells: int = 0
+    published_cells: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.check] = out.get(f.check, 0) + 1
+        return out
+
+    def text(self) -> str:
+        lines = [f"disclosure audit of {self.root}: {self.published_cells:,} published cells, "
+                 f"{self.withheld_cells:,} withheld", "tried:"]
+        lines += [f"  - {t}" for t in self.tried]
+        if self.ok:
+            lines.append("result: no withheld cell recovered or narrowed; nothing published against the rules")
+            return "\n".join(lines)
+        lines.append("found:")
+        for check, n in self.counts().items():
+            lines.append(f"  {check}: {n:,}")
+            for f in [f for f in self.findings if f.check == check][:MAX_EXAMPLES]:
+                lines.append(f"    e.g. {f.cell}: {f.detail}")
+        return "\n".join(lines)
+
+
+def _label(r) -> str:
+    subj = f" {r['subject']}" if r["subject"] else ""
+    return (f"{r['org_code']} {r['school_year']} {r['subgroup']} {r['metric']}{subj} grade {r['grade']} "
+            f"({r['source']})")
+
+
+def check_primary(pub: Publication, rules: Rules, report: AuditReport) -> None:
+    cells = pub.cells[~pub.cells["withheld"]].assign(is_suppressed=False)
+    reasons = primary_reasons(cells, rules)
+    for (_, r), why in zip(cells.iterrows(), reasons, strict=True):
+        if why in ("size", "event"):
+            k = round(r["value"] * r["n"] / 100) if why == "event" else None
+            detail = (f"n = {r['n']:.0f} under {rules.metric(r['metric']).min_n}" if why == "size" else
+                      f"rate {r['value']:g} x n {r['n']:.0f} = {k} students with the event, "
+                      f"{r['n'] - k:.0f} without")
+            report.findings.append(Finding("published against the primary rules", _label(r), detail))
+    report.tried.append(f"primary rules on {len(cells):,} published cells (n under min n; n x rate = 1 to 5 "
+                        "students with or without an event)")
+
+
+def check_other_files(pub: Publication, report: AuditReport) -> None:
+    if not len(pub.other_files):
+        report.tried.append("other files: no workbook or chart data found")
+        return
+    key = CELL_COLS
+    base = pub.cells.drop_duplicates(key).set_index(key)
+    other = pub.other_files[pub.other_files["value"].notna()]
+    m = other.join(base[["value", "withheld"]], on=key, rsuffix="_csv")
+    bad = m[m["withheld_csv"].fillna(False).astype(bool)]
+    for _, r in bad.iterrows():
+        report.findings.append(Finding("withheld in the CSV, shown in another file", _label(r),
+                                       f"{r['file']} shows {r['value']:g}"))
+    report.tried.append(f"{len(other):,} values in workbooks and chart data compared with the CSV trend tables")
+
+
+def check_sources(pub: Publication, report: AuditReport) -> int:
+    c = pub.cells
+    cols = [k for k in CELL_COLS if k != "source"]
+    dup = c[c.duplicated(cols, keep=False)]
+    n = 0
+    for _k, g in dup.groupby(cols, sort=False):
+        if g["withheld"].any() and (~g["withheld"] & g["value"].notna()).any():
+            w = g[g["withheld"]].iloc[0]
+            p = g[~g["withheld"] & g["value"].notna()].iloc[0]
+            report.findings.append(Finding("withheld in one source, published in the other", _label(w),
+                                           f"{p['source']} publishes {p['value']:g} (n {p['n']:g})"))
+        n += 1
+    report.tried.append(f"{n:,} cells published from two sources (student data and the DESE profile)")
+    return n
+
+
+def _side_cells(cells: pd.DataFrame, t: dict, side: str) -> pd.DataFrame:
+    year = pd.to_numeric(t.get(SIDES[side][0]), errors="coerce")
+    if not np.isfinite(year):
+        return cells.iloc[0:0]
+    metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
+    m = cells[(cells["org_code"] == t["org_code"].lstrip("'")) & (cells["school_year"] == int(year))
+              & (cells["subgroup"] == (t.get("subgroup") or "all")) & (cells["metric"] == metric)
+              & (cells["subject"] == (t.get("subject") or "")) & (cells["source"] == t.get("source"))]
+    grade = (t.get("grade") or "").strip()
+    if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
+        m = m[m["grade"] == grade]
+    n = pd.to_numeric(t.get(SIDES[side][2]), errors="coerce")
+    if len(m) > 1 and np.isfinite(n) and (m["n"] == n).any():
+        m = m[m["n"] == n]
+    return m
+
+
+def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
+    tr = pub.targets
+    if not len(tr):
+        report.tried.append("target rows: none published")
+        return
+    cells = pub.cells
+    target_rules = {k: v.rule for k, v in load_targets().items()}
+    for t in tr.to_dict("records"):
+        where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
+                 f"{t.get('subgroup') or 'all'} ({t.get('source')})")
+        hidden = False
+        for side, (ycol, vcol, ncol) in SIDES.items():
+            m = _side_cells(cells, t, side)
+            shown = [c for c in (vcol, ncol) if (t.get(c) or "").strip()]
+            untraceable = not (t.get(ycol) or "").strip() or not (t.get("source") or "").strip()
+            if not len(m) and untraceable:
+                if shown:
+                    report.findings.append(Finding("target row not traceable to a published cell", where,
+                                                   f"{side} ({t.get(ycol) or 'no year'}): "
+                                                   + ", ".join(f"{c} {t[c]}" for c in shown)))
+                continue
+            if not len(m) or not m["withheld"].all():  # published, or its own cell (a grade trends do not show)
+                n = _num(t.get(ncol))
+                if np.isfinite(n) and n < rules.metric(t["metric"]).min_n:
+                    report.findings.append(Finding("published against the primary rules", where,
+                                                   f"{side} n = {n:.0f} in the target row"))
+                continue
+            hidden = True
+            if shown:
+                report.findings.append(Finding("target row publishes a withheld cell", where,
+                                               f"{side} {t[ycol]}: {', '.join(f'{c} {t[c]}' for c in shown)}"))
+            derived = [c for c in DERIVED_FIELDS if (t.get(c) or "").strip()
+                       and side in _depends_on(c, target_rules.get(t.get("target_id"), ""))]
+            if derived:
+                report.findings.append(Finding("derived from a withheld cell", where,
+                                               f"{side} {t[ycol]} withheld but {', '.join(derived)} published"
+                                               + _recovered_example(t, side)))
+        if hidden and N_IN_TEXT.search(t.get("status_reason") or ""):
+            report.findings.append(Finding("number of students in the text", where, t["status_reason"]))
+    report.tried.append(f"{len(tr):,} target rows: withheld cells shown in them, numbers derived from withheld "
+                        "cells (change, relative change, target, progress, interval, rating), n in the text")
+
+
+def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:
+    """Which sides a published field is computed from (the rubric's rules are public: config/targets.yaml)."""
+    level = rule in ("share_improved", "level", "level_or_increase")
+    if field_name == "target_value":
+        return () if level else ("baseline",)
+    if level and field_name not in ("change_abs", "change_rel_pct"):
+        return ("current",)  # judged on the current year alone: progress to the level, its interval, the test
+    return ("baseline", "current")
+
+
+def _recovered_example(t: dict, side: str) -> str:
+    other = "current" if side == "baseline" else "baseline"
+    ov, ch = _num(t.get(f"{other}_value")), _num(t.get("change_abs"))
+    if np.isfinite(ov) and np.isfinite(ch):
+        v = ov - ch if side == "baseline" else ov + ch
+        return f" (so {side} = {v:.2f})"
+    return ""
+
+
+def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], report: AuditReport) -> None:
+    cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
+    links = build_links(cells, rules, complements, pub.network_schools, pub.n_network_schools)
+    tol = tolerance_from_pairs(cells, links, rules)
+    res = Attack(cells, links, rules, tol).run()
+    kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
+    report.tried.append(
+        "linear programmes (HiGHS) for n, students with the outcome and the value of every withheld cell, under "
+        + ", ".join(f"{v:,} {k} sums" for k, v in sorted(kinds.items()))
+        + f", {len(links.twins):,} two-source pairs (tolerance n {tol.n:g}, value {tol.value:g}) and rate x n of "
+        f"every published cell")
+    for r in res[res["verdict"] != "protected"].itertuples():
+        report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
+
+
+def audit_publication(root: Path, *, rules: Rules | None = None, complements: dict[str, str] | None = None,
+                      progress=None) -> AuditReport:
+    """Attack the publication in ``root`` (a scorecards folder) with its files alone."""
+
+    rules = rules or load_rules()
+    complements = complements if complements is not None else complements_of(load_subgroups())
+    pub = read_publication(root)
+    report = AuditReport(root=Path(root), withheld_cells=int(pub.cells["withheld"].sum()),
+                         published_cells=int((~pub.cells["withheld"]).sum()))
+    report.tried.append(f"read {len(pub.files):,} files: {len(pub.cells):,} trend cells, "
+                        f"{len(pub.other_files):,} chart and workbook values, {len(pub.targets):,} target rows")
+    check_primary(pub, rules, report)
+    check_other_files(pub, report)
+    check_sources(pub, report)
+    check_targets(pub, rules, report)
+    check_linear(pub, rules, complements, report)
+    if progress:
+        progress(report.text())
+    return report

@@ -1,0 +1,138 @@
+"""Linked sets: the linear relations between published cells that an attacker knows from what the cells mean.
+
+A cell is one (org_code, org_level, school_year, subgroup, metric, subject, grade, source). Relations:
+
+* complement: ``all = subgroup + complement`` (counts of students n, and of students with the outcome k or the
+  sum of scores s), per org x year x metric x subject x grade x source;
+* network: ``network = sum of the network schools`` per year x subgroup x metric x subject x grade x source (with
+  an unknown remainder when the publication does not show every network school);
+* totals: a total grade (or subject) beside its parts (config ``linked_sets.totals``);
+* sources: the same org x year x subgroup x metric x subject x grade from student data and from the DESE profile
+  (equal within a tolerance, not a sum).
+
+The same builder serves the control (on the cells it is about to publish) and the audit (on the cells it read
+back from the published files), so both reason about exactly the same relations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .rules import Rules
+
+KEY = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source"]
+
+
+@dataclass
+class Sum:
+    kind: str                     # complement | network | total
+    total: int                    # row index of the total cell
+    parts: list[int]              # row indices of the parts present
+    others: bool = False          # parts not in the publication add an unknown non-negative remainder
+
+
+@dataclass
+class Links:
+    sums: list[Sum] = field(default_factory=list)
+    twins: list[tuple[int, int]] = field(default_factory=list)
+
+    def members(self) -> list[list[int]]:
+        """Every relation as the list of its cells (sums: total first)."""
+        return [[s.total, *s.parts] for s in self.sums] + [[a, b] for a, b in self.twins]
+
+
+def _norm(cells: pd.DataFrame) -> pd.DataFrame:
+    df = pd.DataFrame({c: cells[c].astype(object) for c in KEY})
+    df["subject"] = df["subject"].where(df["subject"].notna() & (df["subject"] != ""), "")
+    df["school_year"] = pd.to_numeric(df["school_year"]).astype(int)
+    df["row_i"] = np.arange(len(df))
+    return df
+
+
+def complement_sums(df: pd.DataFrame, complements: dict[str, str]) -> list[Sum]:
+    out: list[Sum] = []
+    pairs = {g: min(g, c) for g, c in complements.items()}
+    sub = df[df["subgroup"].isin(pairs.keys()) | (df["subgroup"] == "all")]
+    if not len(sub):
+        return out
+    cols = [c for c in KEY if c != "subgroup"]
+    for _key, g in sub.groupby(cols, sort=False):
+        by = dict(zip(g["subgroup"], g["row_i"], strict=True))
+        if "all" not in by:
+            continue
+        seen = set()
+        for sg in by:
+            if sg == "all" or sg in seen or complements.get(sg) not in by:
+                continue
+            seen.update({sg, complements[sg]})
+            out.append(Sum("complement", int(by["all"]), [int(by[sg]), int(by[complements[sg]])]))
+    return out
+
+
+def network_sums(df: pd.DataFrame, network_schools: set[str], n_network_schools: int | None) -> list[Sum]:
+    """``network_schools``: the network schools shown; ``n_network_schools``: how many the network pools."""
+    out: list[Sum] = []
+    net = df[df["org_level"] == "network"]
+    schools = df[(df["org_level"] == "school") & df["org_code"].isin(network_schools)]
+    if not len(net):
+        return out
+    others = n_network_schools is not None and n_network_schools > len(network_schools)
+    cols = ["school_year", "subgroup", "metric", "subject", "grade", "source"]
+    parts = {k: g["row_i"].tolist() for k, g in schools.groupby(cols, sort=False)}
+    for row in net.itertuples(index=False):
+        k = tuple(getattr(row, c) for c in cols)
+        out.append(Sum("network", int(row.row_i), [int(i) for i in parts.get(k, [])], others))
+    return out
+
+
+def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Sum]:
+    out: list[Sum] = []
+    for dim, total, parts in totals:
+        cols = [c for c in KEY if c != dim]
+        has_total = df.loc[df[dim] == total, cols].drop_duplicates()
+        if not len(has_total):
+            continue
+        sub = df[df[dim].isin([total, *parts])].merge(has_total, on=cols)
+        for _k, g in sub.groupby(cols, sort=False):
+            by = dict(zip(g[dim], g["row_i"], strict=True))
+            if total in by and any(p in by for p in parts):
+                out.append(Sum("total", int(by[total]), [int(by[p]) for p in parts if p in by]))
+    return out
+
+
+def source_twins(df: pd.DataFrame) -> list[tuple[int, int]]:
+    cols = [c for c in KEY if c != "source"]
+    dup = df[df.duplicated(cols, keep=False)]
+    out: list[tuple[int, int]] = []
+    for _k, g in dup.groupby(cols, sort=False):
+        idx = g["row_i"].tolist()
+        out += [(int(idx[0]), int(j)) for j in idx[1:]]
+    return out
+
+
+def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], network_schools: set[str],
+                n_network_schools: int | None = None) -> Links:
+    """Every relation among ``cells`` (row positions) that the rules switch on."""
+    if not len(cells):
+        return Links()
+    df = _norm(cells)
+    links = Links()
+    if rules.link_complement:
+        links.sums += complement_sums(df, complements)
+    if rules.link_network and network_schools:
+        links.sums += network_sums(df, network_schools, n_network_schools)
+    links.sums += total_sums(df, rules.totals)
+    if rules.link_sources:
+        links.twins = source_twins(df)
+    return links
+
+
+def twin_groups(cells: pd.DataFrame) -> np.ndarray:
+    """Group id per row: rows of the same cell from different sources share one."""
+    if not len(cells):
+        return np.array([], dtype=np.int64)
+    df = _norm(cells)
+    return df.groupby([c for c in KEY if c != "source"], sort=False).ngroup().to_numpy()

@@ -1,0 +1,159 @@
+"""Read a publication back the way an outsider would: only its files (CSV, XLSX, the data embedded in the HTML).
+
+Cells come from the trend tables (``exports/<org>/trends.csv``, ``exports/network/network_trends.csv``, the same
+sheets in every workbook) and the charts' embedded data (``<script type="application/json">`` with its ``meta``);
+target rows from ``exports/network/school_results.csv`` and ``network_results.csv``. A year is withheld when its
+row's note names it. Trend values are published to 2 decimals (the writer drops trailing zeros: ``36`` is
+36.00 +- 0.005).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..charts import expand
+
+CELL_COLS = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source"]
+YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+CHART = re.compile(r'<script type="application/json" id="[^"]+">(.*?)</script>', re.S)
+
+
+@dataclass
+class Publication:
+    root: Path
+    cells: pd.DataFrame                       # CELL_COLS + n, value, withheld, half_step, file
+    other_files: pd.DataFrame                 # the same cells as found in XLSX sheets and chart data
+    targets: pd.DataFrame                     # target rows (CSV text as read)
+    network_schools: set[str]
+    n_network_schools: int | None
+    files: list[str] = field(default_factory=list)
+
+
+TREND_DECIMALS = 2  # exports.trends_frame rounds every value to 2 decimals; the writer drops trailing zeros
+
+
+def _half_step(text: str) -> float:
+    """Half the last published digit: a trend value is exact to 2 decimals even when printed ``36`` or ``36.4``."""
+    text = text.strip()
+    shown = len(text.split(".", 1)[1]) if "." in text else 0
+    return 0.5 * 10.0 ** -max(shown, TREND_DECIMALS)
+
+
+def _num(text) -> float:
+    try:
+        return float(str(text).replace(",", "").lstrip("'"))
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def trend_cells(rows: list[dict], file: str) -> list[dict]:
+    """Long cells of a wide trend table (value and n per year; withheld years from the note)."""
+    out = []
+    if not rows:
+        return out
+    years = [c for c in rows[0] if c and c.isdigit()]
+    for r in rows:
+        if r.get("subgroup") == "state":
+            continue
+        withheld = set(YEAR.findall(r.get("note") or ""))
+        org = str(r["org_code"]).lstrip("'")
+        for y in years:
+            v, n = (r.get(y) or "").strip(), (r.get(f"n_{y}") or "").strip()
+            if not v and not n and y not in withheld:
+                continue
+            out.append({"org_code": org, "org_level": "network" if org == "network" else "school",
+                        "school_year": int(y), "subgroup": r["subgroup"], "metric": r["metric"],
+                        "subject": r.get("subject") or "", "grade": r.get("grade") or "", "source": r["source"],
+                        "n": _num(n) if n else np.nan, "value": _num(v) if v else np.nan,
+                        "withheld": y in withheld and not v, "half_step": _half_step(v) if v else np.nan,
+                        "file": file})
+    return out
+
+
+def _xlsx_trends(path: Path) -> list[dict]:
+    import openpyxl
+
+    out = []
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        for ws in wb.worksheets:
+            if ws.title not in ("trends", "network_trends"):
+                continue
+            rows = ws.iter_rows(values_only=True)
+            head = [str(h) if h is not None else "" for h in next(rows, [])]
+            recs = [{h: ("" if v is None else str(v)) for h, v in zip(head, row, strict=False)} for row in rows]
+            out += trend_cells(recs, f"{path.name}:{ws.title}")
+    finally:
+        wb.close()
+    return out
+
+
+def _chart_cells(page: Path, org_default: str) -> list[dict]:
+    out = []
+    for raw in CHART.findall(page.read_text(encoding="utf-8")):
+        p = json.loads(raw)
+        meta = p.get("meta") or {}
+        if "metric" not in meta:
+            continue
+        org = meta.get("org", org_default)
+        for row in expand(p.get("data") or {}).get("series", []):
+            if row.get("kind") == "state" or "value" not in row:
+                continue
+            sg = meta.get("subgroup") or (meta.get("groups") or {}).get(row.get("group"))
+            grade = meta.get("grade") or (meta.get("grades") or {}).get(row.get("series"))
+            if sg is None or grade is None:
+                continue
+            out.append({"org_code": org, "org_level": "network" if org == "network" else "school",
+                        "school_year": int(row["year"]), "subgroup": sg, "metric": meta["metric"],
+                        "subject": meta.get("subject") or "", "grade": grade, "source": meta.get("source") or "",
+                        "n": _num(row.get("n")), "value": _num(row["value"]), "withheld": False,
+                        "half_step": 0.005, "file": f"{page.parent.name}/{page.name}" if org != "network"
+                        else page.name})
+    return out
+
+
+def read_publication(root: Path) -> Publication:
+    root = Path(root)
+    exports = root / "exports"
+    if not exports.is_dir():
+        raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
+    cells, others, files = [], [], []
+    for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
+        cells += trend_cells(read_csv(p), str(p.relative_to(root)))
+        files.append(str(p.relative_to(root)))
+    for p in sorted(exports.glob("*.xlsx")):
+        others += _xlsx_trends(p)
+        files.append(str(p.relative_to(root)))
+    for p in sorted((root / "schools").glob("*.html")) + ([root / "index.html"] if (root / "index.html").exists()
+                                                            else []):
+        others += _chart_cells(p, "network" if p.name == "index.html" else p.stem)
+        files.append(str(p.relative_to(root)))
+    targets = []
+    for name in ("school_results.csv", "network_results.csv"):
+        p = exports / "network" / name
+        if p.exists():
+            targets += read_csv(p)
+            files.append(str(p.relative_to(root)))
+    matrix = exports / "network" / "school_matrix.csv"
+    shown = {r["org_code"].lstrip("'") for r in read_csv(matrix)} if matrix.exists() else set()
+    n_net = None
+    notes = exports / "network" / "notes.csv"
+    if notes.exists():
+        for r in read_csv(notes):
+            if r.get("item") == "network_schools":
+                n_net = int(_num(r.get("text")))
+    cols = [*CELL_COLS, "n", "value", "withheld", "half_step", "file"]
+    return Publication(root=root, cells=pd.DataFrame(cells, columns=cols), other_files=pd.DataFrame(others, columns=cols),
+                       targets=pd.DataFrame(targets), network_schools=shown, n_network_schools=n_net, files=files)

@@ -1,0 +1,267 @@
+"""The network page (``index.html``): the schools x targets matrix, rating counts, the network's pooled trends and
+the readiness overview."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from . import labels
+from .data import Site, num, text
+from .html import (
+    CHART_CATEGORIES,
+    DASH,
+    GRADE_PREFERENCE,
+    SOURCE_LABEL,
+    Charts,
+    counts_chips,
+    esc,
+    fmt_value,
+    legend_html,
+    lowest,
+    page,
+    rating_cell,
+    row_sort_key,
+    safe_name,
+    school_label,
+    subject_label,
+    target_line,
+    trend_table,
+    unit_of,
+)
+
+HEATMAP_MAX_SCHOOLS = 120
+
+
+def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]:
+    seen: dict[tuple[str, str], tuple] = {}
+    for r in school_rows:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or (r.get("subgroup") or "all") == "all":
+            k = (r["target_id"], text(r.get("subject")))
+            seen.setdefault(k, row_sort_key(site, {"target_id": k[0], "subject": k[1], "subgroup": "all"}))
+    return sorted(seen, key=lambda k: seen[k])
+
+
+MATRIX_TEXT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp.",
+               "s-none": ""}
+
+
+def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, str]:
+    if r is None:
+        return '<td class="cell rating s-none" title="no result">&nbsp;</td>', "s-none"
+    status = text(r.get("status")) or None
+    cls = labels.rating_css(r.get("rating"), status)
+    full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
+    if n_groups:
+        full += f" (lowest of {n_groups} groups)"
+    short = MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")
+    sr = f'<span class="sr"> {esc(full)}</span>' if cls.startswith("r") else ""
+    return (f'<td class="cell rating {cls}" title="{esc(full)}" data-target="{esc(r["target_id"])}" '
+            f'data-subject="{esc(text(r.get("subject")))}" data-status="{esc(status or "")}">{esc(short)}{sr}</td>',
+            cls)
+
+
+def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict]) -> str:
+    charts = Charts()
+    school_rows = [r for c in site.pages for r in by_org.get(c, [])]
+    cols = matrix_columns(site, school_rows)
+    # header rows: categories, then targets
+    cats: list[tuple[str, int]] = []
+    for tid, _s in cols:
+        c = labels.target_info(site.targets, tid).category
+        if cats and cats[-1][0] == c:
+            cats[-1] = (c, cats[-1][1] + 1)
+        else:
+            cats.append((c, 1))
+    head1 = "".join(f'<th scope="colgroup" colspan="{n}">{esc(c)}</th>' for c, n in cats)
+    head2 = "".join(
+        f'<th scope="col" class="col">{esc(labels.target_info(site.targets, t).short)}'
+        + (f" {esc(subject_label(s))}" if s else "")
+        + ("<span class='n'>lowest group</span>" if labels.target_info(site.targets, t).is_gap else "") + "</th>"
+        for t, s in cols)
+    col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
+    total = defaultdict(int)
+    body = []
+    for code in site.pages:
+        name, district = school_label(site, code)
+        rows = by_org.get(code, [])
+        idx: dict[tuple, list] = defaultdict(list)
+        for r in rows:
+            idx[(r["target_id"], text(r.get("subject")))].append(r)
+        tds = []
+        for k in cols:
+            grp = idx.get(k, [])
+            t = labels.target_info(site.targets, k[0])
+            if t.is_gap:
+                grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
+                cell, cls = _matrix_cell(site, lowest(grp), len(grp))
+            else:
+                r = next((r for r in grp if (r.get("subgroup") or "all") == "all"), None)
+                cell, cls = _matrix_cell(site, r)
+            tds.append(cell)
+            col_counts[k][cls] += 1
+            total[cls] += 1
+        fn = safe_name(code)
+        body.append(f'<tr data-org="{esc(code)}"><th scope="row"><a href="schools/{fn}.html">{esc(name)}</a>'
+                    f'<span class="n">{esc(district)}</span></th>{"".join(tds)}</tr>')
+    matrix = (
+        '<label for="school-filter" class="small">Find a school or district: </label>'
+        '<input id="school-filter" class="filter" type="search" placeholder="type a name">'
+        '<div class="matrix-wrap"><table class="matrix"><caption>Schools x targets (all students; gap targets: the '
+        'lowest-rated group). Select a school for its scorecard.</caption>'
+        f'<thead><tr><th scope="col" rowspan="2">School</th>{head1}</tr><tr>{head2}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>')
+    # rating counts per column + the network's pooled result
+    net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
+               if (r.get("subgroup") or "all") == "all"}
+    order = ["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"]
+    names = ["4 Sustainable", "3 Moving toward", "2 Initial steps", "1 Area of concern", "Not yet due",
+             "Insufficient data", "Not comparable"]
+    ctr = []
+    for k in cols:
+        t = labels.target_info(site.targets, k[0])
+        nr = net_idx.get(k)
+        pooled = rating_cell(nr) if nr else '<td class="rating s-none">no pooled result</td>'
+        cur = fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH
+        ctr.append(f'<tr data-target="{esc(k[0])}" data-subject="{esc(k[1])}"><th scope="row">{esc(t.short)}'
+                   f'{" " + esc(subject_label(k[1])) if k[1] else ""}</th>'
+                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in order)
+                   + pooled + f'<td class="num">{esc(cur)}</td></tr>')
+    counts_table = (
+        '<div class="matrix-wrap"><table class="counts"><caption>Schools per rating, by target, and the network\'s '
+        'pooled result (all network students together)</caption><thead><tr><th scope="col">Target</th>'
+        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
+        + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
+        f'<tbody>{"".join(ctr)}</tbody></table></div>')
+    trends = _network_trends(site, charts, series, network_rows)
+    heat = _network_readiness(site, charts)
+    n_pages = len(site.pages)
+    body_html = (
+        '<header class="page"><h1>MA Personalized Learning Network — Outcomes scorecards</h1>'
+        f'<p class="meta">{n_pages:,} school{"s" if n_pages != 1 else ""} · Outcomes: Equity in Achievement for '
+        'College, Career &amp; Life</p></header><main>'
+        f'<section id="summary"><h2>At a glance</h2><div>{counts_chips(total)}</div>{legend_html()}'
+        '<p class="small">Ratings: 4 target met; 3 at least half of the required change; 2 improved, less than '
+        'half; 1 no improvement or worse. Engagement targets are due from implementation year 1, achievement and '
+        'college readiness from year 3.</p></section>'
+        f'<section id="matrix"><h2>Schools and targets</h2>{matrix}</section>'
+        f'<section id="counts"><h2>Ratings per target</h2>{counts_table}</section>'
+        f'<section id="trends"><h2>Network trends (all network schools pooled)</h2>{trends}</section>'
+        f"{heat}</main>")
+    footer = ('<p>Download: <a href="exports/network.xlsx">network workbook (Excel)</a> · CSV: '
+              '<a href="exports/network/school_matrix.csv">school matrix</a>, '
+              '<a href="exports/network/school_results.csv">all school results</a>, '
+              '<a href="exports/network/network_results.csv">network results</a>, '
+              '<a href="exports/network/network_metrics.csv">network metrics</a>, '
+              '<a href="exports/metric_definitions.csv">metric definitions</a>.</p>')
+    return page("MA Personalized Learning Network — Outcomes scorecards", body_html, prefix="", site=site,
+                footer_extra=footer)
+
+
+def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> str:
+    combos: list[tuple] = []
+    net_by = {}
+    for r in network_rows:
+        if (r.get("subgroup") or "all") == "all":
+            net_by[(r["metric"], r.get("subject") or None)] = r
+    all_rows = sorted((r for rows in site.targets_by_org.values() for r in rows), key=lambda r: row_sort_key(site, r))
+    for r in [*sorted(network_rows, key=lambda r: row_sort_key(site, r)), *all_rows]:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.category not in CHART_CATEGORIES or t.is_gap:
+            continue
+        c = (r["metric"], r.get("subject") or None, r["target_id"])
+        if c not in combos:
+            combos.append(c)
+    figs = []
+    for metric, subject, tid in combos:
+        t = labels.target_info(site.targets, tid)
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        avail = [(src, g) for src in ("student", "dese") for g in GRADE_PREFERENCE
+                 if ("all", metric, subject, src, g) in series]
+        if not avail:
+            continue
+        src = avail[0][0]
+        grades = [g for s, g in avail if s == src]
+        data, has_state, tables = [], False, []
+        for gi, g in enumerate(grades):
+            pts = series[("all", metric, subject, src, g)]
+            lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
+            data += [{"year": y, "value": round(v, 2), "n": n, "series": lbl, "kind": "school", "order": 2 * gi}
+                     for y, v, n, _s, _g, _w in pts if v is not None]
+            st = [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": 2 * gi + 1,
+                   "series": "State" + (f", {labels.grade_label(g)}" if len(grades) > 1 else " (all students)")}
+                  for y, _v, _n, s, _g, _w in pts if s is not None]
+            has_state = has_state or bool(st)
+            data += st
+            tables.append(trend_table(pts, unit, bool(st)))
+        if not data:
+            continue
+        nr = net_by.get((metric, subject))
+        baseline, target = [], []
+        if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1:
+            by = int(num(nr["baseline_year"]))
+            baseline = [{"year": by, "label": f"Baseline {by}"}]
+            pts = series[("all", metric, subject, src, grades[0])]
+            bv = next((v for y, v, *_ in pts if y == by), None)
+            tl = target_line(t, bv, nr.get("target_value"))
+            if tl is not None:
+                target = [{"value": round(tl, 2), "label": f"Target {fmt_value(tl, unit)}"}]
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        tpl = f"trend_{unit}" if unit in ("percent", "sgp", "score", "rate") else "trend_percent"
+        figs.append(charts.figure(
+            tpl, m_label + (f" — {subject_label(subject)}" if subject else ""),
+            f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
+            + ("; dashed: state average" if has_state else ""),
+            {"series": data, "baseline": baseline, "target": target},
+            caption="Pooled over all network schools (all students).", table="".join(tables),
+            meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
+                  "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
+                             for g in grades}}))
+    if not figs:
+        return '<p class="note">No pooled network values yet.</p>'
+    return f'<div class="grid">{"".join(figs)}</div>'
+
+
+def _network_readiness(site: Site, charts: Charts) -> str:
+    rd = site.readiness
+    if rd is None:
+        return ""
+    rd = rd[rd["org_code"].isin(site.pages)]
+    if not len(rd):
+        return ""
+    yrs = pd.to_numeric(rd["school_year"])
+    latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
+    areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
+        ["area_type", "area_number"])
+    order = {(a.area_type, a.area_number): i for i, a in enumerate(areas.itertuples())}
+    name_of = {c: school_label(site, c)[0] for c in latest["org_code"].unique()}
+
+    def area_label(a) -> str:
+        return f"{'C' if a.area_type == 'condition' else 'P'}{str(a.area_number).split('.')[0]}. {a.area_name}"
+
+    n_schools = latest["org_code"].nunique()
+    if n_schools <= HEATMAP_MAX_SCHOOLS:
+        data = [{"school": f"{name_of[a.org_code]} ({a.org_code})", "area": area_label(a), "mean": round(float(a.mean_rating), 2),
+                 "order": order[(a.area_type, a.area_number)]}
+                for a in latest.itertuples() if num(a.mean_rating) is not None]
+        fig = charts.figure("heatmap", "Readiness self-assessment: mean rating by area and school",
+                            "Latest year per school; 1 Area of concern (orange) to 4 Sustainable (blue)",
+                            {"series": data})
+    else:
+        lat = latest.assign(band=pd.cut(pd.to_numeric(latest["mean_rating"]), [0.99, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0],
+                                        labels=["1.0-1.5", "1.5-2.0", "2.0-2.5", "2.5-3.0", "3.0-3.5", "3.5-4.0"]))
+        g = lat.groupby(["area_type", "area_number", "area_name", "band"], observed=True).size().reset_index(
+            name="schools")
+        data = [{"area": area_label(a), "band": str(a.band), "schools": int(a.schools),
+                 "order": order[(a.area_type, a.area_number)]} for a in g.itertuples()]
+        fig = charts.figure("distribution", "Readiness self-assessment: schools per mean-rating band",
+                            f"{n_schools:,} schools, latest year each (a per-school heatmap is shown up to "
+                            f"{HEATMAP_MAX_SCHOOLS} schools)", {"series": data})
+    return (f'<section id="readiness"><h2>Readiness for personalized learning</h2>'
+            f'<p class="lead">{n_schools:,} schools with a self-assessment. Each school page has its own table.</p>'
+            f"{fig}</section>")
+
+
+# --- orchestration -------------------------------------------------------------------------------------------------

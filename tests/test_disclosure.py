@@ -1,0 +1,342 @@
+"""The disclosure control and its audit: the leaks of the publication before the control are caught, random
+linked tables and networks come out protected, every output format is attacked, and nothing writes around it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from equity_outcomes.cli import main
+from equity_outcomes.publish import publish_scorecards
+from equity_outcomes.publish.disclosure import DisclosureError
+from equity_outcomes.publish.disclosure.attack import Attack, Tolerance
+from equity_outcomes.publish.disclosure.audit import audit_publication
+from equity_outcomes.publish.disclosure.complementary import control_cells, published_view
+from equity_outcomes.publish.disclosure.linked import build_links
+from equity_outcomes.publish.disclosure.rules import load_rules
+
+from .publish_fixture import build_fixture_warehouse
+
+LEAKY = Path(__file__).parent / "fixtures" / "leaky_publication"
+PUBLISH = Path(__file__).parents[1] / "src" / "equity_outcomes" / "publish"
+PAIRS = {"low_income": "non_low_income", "black": "non_black", "el": "non_el", "swd": "non_swd"}
+COMPS = {**PAIRS, **{v: k for k, v in PAIRS.items()}}
+
+
+# --- the publication before the control (tests/fixtures/leaky_publication: the demo's files, trimmed) -----------
+def test_audit_catches_the_leaks_of_the_old_publication():
+    report = audit_publication(LEAKY)
+    assert not report.ok
+    found = report.counts()
+    event = [f for f in report.findings if f.check == "published against the primary rules" and "event" in f.detail]
+    assert len(event) >= 194 and all("pct_suspended" in f.cell for f in event[:194])
+    sources = [f for f in report.findings if f.check == "withheld in one source, published in the other"]
+    assert len(sources) == 7
+    assert any("00110010 2019 black pct_meeting_or_exceeding sci" in f.cell for f in sources)
+    # the linear programmes give back small groups exactly through complements and network sums
+    recovered = [f for f in report.findings if f.check == "withheld cell recovered"]
+    assert any("00110010 2023 black pct_meeting_or_exceeding sci" in f.cell and f.detail == "n = 5, k = 4"
+               for f in recovered)
+    assert len(recovered) >= 3 and found.get("withheld cell narrowed", 0) >= 1
+    assert found.get("derived from a withheld cell", 0) >= 1
+
+
+def test_publish_audit_command_exit_codes(capsys, tmp_path):
+    assert main(["publish", "--audit", str(LEAKY)]) == 1
+    out = capsys.readouterr().out
+    assert "withheld in one source, published in the other: 7" in out and "tried:" in out
+    assert main(["publish", "--audit", str(tmp_path)]) == 2  # not a publication: one clear message
+
+
+# --- random linked tables ------------------------------------------------------------------------------------------
+@st.composite
+def networks(draw):
+    """A random network: 1-4 schools, 1-3 groups with their complements, one or two sources, 1-2 metrics (one an
+    event rate), 1-2 years; counts consistent (complements and the network pool add up exactly)."""
+    n_schools = draw(st.integers(1, 4))
+    groups = draw(st.lists(st.sampled_from(sorted(PAIRS)), min_size=1, max_size=3, unique=True))
+    two_sources = draw(st.booleans())
+    metrics = draw(st.lists(st.sampled_from(["pct_meeting_or_exceeding", "pct_suspended"]), min_size=1,
+                            max_size=2, unique=True))
+    years = draw(st.lists(st.sampled_from([2023, 2024]), min_size=1, max_size=2, unique=True))
+    rows = []
+    for year in years:
+        for metric in metrics:
+            net: dict[str, list[int]] = {}
+            for s in range(n_schools):
+                n_all = draw(st.integers(5, 80))
+                k_all = draw(st.integers(0, n_all))
+                parts = {"all": (n_all, k_all)}
+                for g in groups:
+                    n_g = draw(st.integers(1, n_all - 1)) if n_all > 1 else 1
+                    k_g = draw(st.integers(max(0, k_all - (n_all - n_g)), min(k_all, n_g)))
+                    parts[g], parts[COMPS[g]] = (n_g, k_g), (n_all - n_g, k_all - k_g)
+                for sg, (n, k) in parts.items():
+                    net.setdefault(sg, [0, 0])
+                    net[sg][0] += n
+                    net[sg][1] += k
+                    rows.append((f"S{s}", "school", year, sg, metric, n, k))
+            rows += [("network", "network", year, sg, metric, n, k) for sg, (n, k) in net.items()]
+    cells = []
+    for org, lvl, year, sg, metric, n, k in rows:
+        for source in (["student", "dese"] if two_sources else ["student"]):
+            cells.append({"org_code": org, "org_level": lvl, "school_year": year, "subgroup": sg, "metric": metric,
+                          "subject": "", "grade": "all", "source": source, "n": float(n) if n else np.nan,
+                          "value": 100.0 * k / n if n else np.nan, "numerator": float(k), "is_suppressed": n == 0})
+    return pd.DataFrame(cells), {f"S{s}" for s in range(n_schools)}
+
+
+def _determined_by_sums(cells: pd.DataFrame, withheld: np.ndarray, links) -> list[int]:
+    """Independent of the LP: withheld cells whose n is fixed by the sum equations alone (linear algebra: the
+    cell's unit vector lies in the row space of the equations restricted to the unknowns)."""
+    unknown = np.flatnonzero(withheld)
+    pos = {int(i): j for j, i in enumerate(unknown)}
+    rows = []
+    for s in links.sums:
+        if s.others:
+            continue
+        row = np.zeros(len(unknown))
+        for i, coef in [(s.total, -1.0), *((p, 1.0) for p in s.parts)]:
+            if i in pos:
+                row[pos[i]] += coef
+        if row.any():
+            rows.append(row)
+    if not rows:
+        return []
+    a = np.array(rows)
+    rank = np.linalg.matrix_rank(a)
+    out = []
+    for i, j in pos.items():
+        e = np.zeros(len(unknown))
+        e[j] = 1.0
+        if np.linalg.matrix_rank(np.vstack([a, e])) == rank:
+            out.append(i)
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_random_networks_come_out_protected(net):
+    cells, schools = net
+    rules = load_rules()
+    cc = control_cells(cells, rules, COMPS, schools, len(schools))
+    w = cc.withheld
+    assert not cc.unresolved
+    # every primary cell is withheld, in every source
+    n, k = cells["n"].to_numpy(), cells["numerator"].to_numpy()
+    event = cells["metric"].eq("pct_suspended").to_numpy() & (((k >= 1) & (k <= 5)) | ((n - k >= 1) & (n - k <= 5)))
+    assert w[(n < 10) | event].all()
+    key = ["org_code", "school_year", "subgroup", "metric"]
+    assert (pd.Series(w).groupby([cells[c] for c in key]).nunique() == 1).all(), "sources disagree"
+    # no sum leaves a withheld cell alone, and linear algebra cannot pin the n of a cell the rules protect (a
+    # complementary cell may be pinned only where that shows it is big enough to publish anyway)
+    links = build_links(cells, rules, COMPS, schools, len(schools))
+    for s in links.sums:
+        assert sum(w[i] for i in (s.total, *s.parts)) != 1
+    from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+    primary = primary_reasons(cells, rules) != ""
+    pinned = _determined_by_sums(cells, w, links)
+    assert not [i for i in pinned if primary[i]]
+    assert all(n[i] >= 10 for i in pinned)
+    # and the attacker (fresh, not the control's cached run) finds nothing
+    view = published_view(cells, w)
+    res = Attack(view, links, rules, Tolerance(n=0.0, value=0.0001)).run()
+    assert (res["verdict"] == "protected").all(), res[res["verdict"] != "protected"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks())
+def test_primary_suppression_alone_is_caught(net):
+    """Without complementary suppression, every cell that a sum gives back is found by the attacker."""
+    cells, schools = net
+    rules = load_rules()
+    from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+    w = primary_reasons(cells, rules) != ""
+    links = build_links(cells, rules, COMPS, schools, len(schools))
+    exposed = set(_determined_by_sums(cells, w, links))
+    res = Attack(published_view(cells, w), links, rules, Tolerance(n=0.0, value=0.0001)).run()
+    flagged = set(res.loc[res["verdict"] != "protected", "row"].astype(int))
+    assert exposed <= flagged
+
+
+# --- synthetic networks of other sizes, every output format ---------------------------------------------------------
+_SITES: dict[int, dict] = {}
+
+
+def _published(n_schools: int, tmp_path_factory) -> dict:
+    if n_schools not in _SITES:
+        tmp = tmp_path_factory.mktemp(f"disclosure{n_schools}")
+        info = build_fixture_warehouse(tmp / "wh.duckdb", n_schools, seed=n_schools, readiness=False)
+        summary = publish_scorecards(info["path"], tmp / "site")
+        _SITES[n_schools] = {**info, "out": tmp / "site", "summary": summary}
+    return _SITES[n_schools]
+
+
+@pytest.fixture(scope="module", params=[3, 6])
+def published(request, tmp_path_factory):
+    return _published(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return _published(3, tmp_path_factory)
+
+
+def test_controlled_publication_passes_the_audit(published):
+    s = published["summary"]
+    assert s["audit"]["ok"]
+    d = s["disclosure"]["school_cells"]
+    assert d["primary"] > 0 and d["published"] > 0
+    report = audit_publication(published["out"])
+    assert report.ok, report.text()
+    assert report.withheld_cells > 0
+
+
+def _withheld_trend_cell(out: Path) -> tuple[Path, dict, str]:
+    for p in sorted((out / "exports").glob("*/trends.csv")):
+        with open(p, encoding="utf-8-sig", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        for r in rows:
+            years = re.findall(r"\d{4}", r["note"])
+            if years and r["subgroup"] != "state":
+                return p, r, years[0]
+    raise AssertionError("no withheld cell")
+
+
+@pytest.mark.parametrize("where", ["csv", "xlsx", "html"])
+def test_a_withheld_value_in_any_format_is_caught(small, tmp_path, where):
+    site = tmp_path / "site"
+    shutil.copytree(small["out"], site)
+    p, row, year = _withheld_trend_cell(site)
+    code = p.parent.name
+    if where == "csv":
+        text = p.read_text(encoding="utf-8-sig")
+        lines = text.splitlines()
+        head = next(csv.reader([lines[0]]))
+        for i, line in enumerate(lines[1:], 1):
+            vals = next(csv.reader([line]))
+            d = dict(zip(head, vals, strict=True))
+            if d["subgroup"] == row["subgroup"] and d["metric"] == row["metric"] and d["source"] == row["source"] \
+                    and d["grade"] == row["grade"] and d["subject"] == row["subject"]:
+                d[year], d["note"] = "12.34", ""
+                buf = [",".join(f'"{v}"' if "," in v else v for v in d.values())]
+                lines[i] = buf[0]
+        p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    elif where == "xlsx":
+        wb = openpyxl.load_workbook(site / "exports" / f"{code}.xlsx")
+        ws = wb["trends"]
+        head = [c.value for c in ws[1]]
+        for r in ws.iter_rows(min_row=2):
+            d = {h: c for h, c in zip(head, r, strict=False)}
+            if d["subgroup"].value == row["subgroup"] and d["metric"].value == row["metric"] \
+                    and d["source"].value == row["source"] and str(d["grade"].value) == row["grade"]:
+                d[year].value = 12.34
+        wb.save(site / "exports" / f"{code}.xlsx")
+    else:
+        page = site / "schools" / f"{code}.html"
+        html = page.read_text(encoding="utf-8")
+        payload = {"t": "trend_percent", "title": {"text": "x", "subtitle": ""},
+                   "data": {"series": {"f": ["year", "value", "n", "series", "kind", "order"],
+                                       "v": [[int(year), 12.34, None, "x", "school", 0]]}},
+                   "meta": {"metric": row["metric"], "subject": row["subject"] or None, "grade": row["grade"],
+                            "source": row["source"], "subgroup": row["subgroup"]}}
+        html = html.replace("</main>", '<script type="application/json" id="tamper-data">'
+                            + json.dumps(payload).replace("<", "\\u003c") + "</script></main>")
+        page.write_text(html, encoding="utf-8")
+    report = audit_publication(site)
+    assert not report.ok
+    checks = report.counts()
+    if where == "csv":
+        assert any(k.startswith("withheld cell") or k.startswith("published against") or "source" in k
+                   for k in checks), checks
+    else:
+        assert checks.get("withheld in the CSV, shown in another file", 0) >= 1, checks
+
+
+def test_failed_audit_leaves_the_previous_publication(published, tmp_path, monkeypatch):
+    """Networks of 3 and 6 schools published with the primary rules alone (no complementary suppression, as
+    before the control): the audit finds what sums give back, and the previous site stays."""
+    site = tmp_path / "site"
+    shutil.copytree(published["out"], site)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    import equity_outcomes.publish.disclosure as disclosure
+
+    real = disclosure.control_cells
+
+    def primary_only(cells, rules, *a, **k):
+        cc = real(cells, rules, *a, **k)
+        from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+        cc.reason = primary_reasons(cells, rules)  # what a per-table rule without complements would publish
+        return cc
+
+    monkeypatch.setattr(disclosure, "control_cells", primary_only)
+    with pytest.raises(DisclosureError, match="previous one is left in place") as err:
+        publish_scorecards(published["path"], site)
+    assert "withheld cell recovered" in str(err.value) or "withheld cell narrowed" in str(err.value)
+    after = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert after == before
+    assert not list(tmp_path.glob(".site.publishing-*"))
+
+
+# --- nothing is published around the control ---------------------------------------------------------------------
+WRITERS = re.compile(r"\.to_csv\(|\.to_excel\(|\.to_parquet\(|\.write_text\(|\.write_bytes\(|open\([^)]*['\"][wa]b?['\"]"
+                     r"|ZipFile\([^)]*['\"]w['\"]|shutil\.copy")
+READS = re.compile(r"FROM\s+(metric_values|target_results|target_rollup|metric_gaps)\b", re.I)
+
+
+def test_no_writer_or_reader_bypasses_the_control():
+    """Files are written only by publish/workbook.py (CSV, XLSX, text); the warehouse is read only by
+    publish/data.py, whose cells and target rows go through disclosure.control before anything else sees them."""
+    writers, readers = [], []
+    for p in sorted(PUBLISH.rglob("*.py")):
+        rel = p.relative_to(PUBLISH).as_posix()
+        text = p.read_text(encoding="utf-8")
+        if rel not in ("workbook.py", "fixture.py") and WRITERS.search(text):
+            writers.append(rel)
+        if rel not in ("data.py", "fixture.py") and READS.search(text):
+            readers.append(rel)
+    assert writers == [] and readers == []
+    data = (PUBLISH / "data.py").read_text(encoding="utf-8")
+    assert "controlled = control(" in data and "mv_safe, tr_safe = controlled.cells, controlled.targets" in data
+
+
+def test_a_workspace_rules_file_is_the_rule_published_and_audited(small, tmp_path, capsys):
+    """A workspace's own rules (the `disclosure` key of equity-outcomes.yaml) replace config/disclosure.yaml for
+    publishing and for `publish --audit`: a size rule of 30 withholds more cells than the default 10."""
+    import yaml
+
+    from equity_outcomes.cli import main
+    from equity_outcomes.paths import config_dir
+
+    rules = yaml.safe_load((config_dir() / "disclosure.yaml").read_text(encoding="utf-8"))
+    rules["size_rule"]["min_n"] = 30
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    summary = publish_scorecards(small["path"], tmp_path / "site", rules_file=strict)
+    default_primary = small["summary"]["disclosure"]["school_cells"]["primary"]
+    assert summary["disclosure"]["school_cells"]["primary"] > default_primary
+    assert summary["audit"]["ok"]
+
+    ws = tmp_path / "ws"
+    assert main(["init", str(ws), "--quiet"]) == 0
+    text = (ws / "equity-outcomes.yaml").read_text(encoding="utf-8")
+    (ws / "equity-outcomes.yaml").write_text(text.replace("disclosure: null", f"disclosure: {strict}"),
+                                             encoding="utf-8")
+    capsys.readouterr()
+    # the workspace's audit judges by its own rules: the strict publication passes, the default one does not
+    assert main(["publish", "--workspace", str(ws), "--audit", str(tmp_path / "site")]) == 0
+    assert main(["publish", "--workspace", str(ws), "--audit", str(small["out"])]) == 1
+    assert "under 30" in capsys.readouterr().out
