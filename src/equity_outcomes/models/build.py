@@ -29,6 +29,7 @@ from ..warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
+BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
 
@@ -232,19 +233,39 @@ def build_models(
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
     con.execute("CHECKPOINT").fetchall()
     if engine == "spark":
-        from .spark import build_on_spark
-
-        result = build_on_spark(con, database_path(con), tables=source_tables(project), exclude=EVALUATE_MODELS,
-                                project=project, callbacks=_progress_events(progress), progress=progress)
+        result = _build_on_spark(con, project, progress)
     else:
-        result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude",
-                         EVALUATE_MODELS, project=project, callbacks=_progress_events(progress))
-    if not result.success:
-        raise dbt_failure(result, "SQL build")
+        result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS, project=project,
+                         callbacks=_progress_events(progress))
+        if not result.success:
+            raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
     _record_fingerprint(con, fingerprint)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _build_on_spark(con: duckdb.DuckDBPyConnection, project: Path | None, progress: Callable[[str], None] | None):
+    """The models on Spark (the data handed over and back by :mod:`.spark`), then the view models in the warehouse
+    from the same files. Returns dbt's result of the Spark run."""
+    from . import spark
+
+    warehouse = database_path(con)
+    folder = spark.hand_over(con, warehouse, source_tables(project), dbt_work_dir(project) / "spark", progress)
+    with environment(spark.RESULTS_ENV, (folder / "results").resolve().as_uri()), \
+            spark.timed(progress, "models built, tables written as Parquet"):
+        result = run_dbt(warehouse, *BUILD_ARGS, EVALUATE_MODELS, spark.PREBUILT, "--target", "spark",
+                         project=project, callbacks=_progress_events(progress))
+    if not result.success:
+        raise dbt_failure(result, "SQL build on Spark")
+    with spark.timed(progress, "tables read into the warehouse, views created"):
+        spark.import_results(con, [r.node.alias or r.node.name for r in _node_results(result)
+                                   if r.node.resource_type == "seed" or r.node.config.materialized == "table"], folder)
+        views = run_dbt(warehouse, "run", "--select", "config.materialized:view", "--exclude", EVALUATE_MODELS,
+                        project=project)
+    if not views.success:
+        raise dbt_failure(views, "SQL views after the Spark build")
+    return result
 
 
 def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[str, str, str]]:
