@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -26,11 +27,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def api(url: str, path: str, body: dict | None = None) -> object:
-    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="GET" if body is None else "POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
+RETRIED_STATUSES = {429, 502, 503, 504}  # what Prefect's own client retries: a busy server's SQLite says 503
+
+
+def api(url: str, path: str, body: dict | None = None, attempts: int = 8) -> object:
+    """One call to the server's REST API, retried with backoff on the statuses Prefect's client retries."""
+    for attempt in range(attempts):
+        req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"},
+                                     method="GET" if body is None else "POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            if err.code not in RETRIED_STATUSES or attempt == attempts - 1:
+                raise
+            time.sleep(min(2 ** attempt, 15))
+    raise AssertionError("unreachable")
 
 
 def wait_for(check, seconds: float, what: str):
