@@ -33,17 +33,7 @@ LOCAL_SETTINGS = {  # local mode only; spark-submit and Databricks keep their ow
     "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.sql.session.timeZone": "UTC",
     "spark.sql.catalogImplementation": "in-memory",  # no Hive metastore folder in the current directory
 }
-# Local Spark logs errors only, and not a failing query's plan: dbt's message names the model and the error.
-LOG_SETTINGS = """rootLogger.level = error
-rootLogger.appenderRef.stderr.ref = stderr
-appender.stderr.type = Console
-appender.stderr.name = stderr
-appender.stderr.target = SYSTEM_ERR
-appender.stderr.layout.type = PatternLayout
-appender.stderr.layout.pattern = spark %p %c{1}: %m%n
-logger.query.name = SQLQueryContextLogger
-logger.query.level = off
-"""
+LOG_SETTINGS = Path(__file__).with_name("spark-log4j2.properties")  # local Spark: errors only
 
 
 def spark_folder(warehouse: Path) -> Path:
@@ -75,10 +65,9 @@ def spark_session(scratch: Path):
         raise EquityOutcomesError("--engine spark runs Spark locally, which needs Java 17. How to fix: apt-get "
                                   "install openjdk-17-jre-headless (or set JAVA_HOME), or run on a cluster.")
     scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / "log4j2.properties").write_text(LOG_SETTINGS, encoding="utf-8")
     builder = SparkSession.builder.master(os.environ.get("EQUITY_OUTCOMES_SPARK_MASTER", "local[*]"))
     for key, value in {**LOCAL_SETTINGS, "spark.sql.warehouse.dir": str(scratch),
-                       "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={scratch}/log4j2.properties",
+                       "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_SETTINGS}",
                        "spark.driver.memory": os.environ.get("EQUITY_OUTCOMES_SPARK_MEMORY", "4g"),
                        "spark.sql.shuffle.partitions": os.environ.get("EQUITY_OUTCOMES_SPARK_PARTITIONS", "8")}.items():
         builder = builder.config(key, value)
