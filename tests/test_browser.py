@@ -205,12 +205,14 @@ def test_pages_render_offline_in_chromium(site):
     browser = Browser()
     try:
         con = duckdb.connect(str(info["path"]), read_only=True)
-        tr = con.execute("SELECT target_id, coalesce(subject, '') AS subject, current_value, status, rating "
-                         "FROM target_results WHERE org_level = 'school' AND subgroup = 'all' AND org_code = ?",
-                         [info["network_codes"][1]]).fetchall()
+        codes = {"school_hostile": info["network_codes"][1], "school_other": info["network_codes"][2]}
+        results = {name: con.execute(
+            "SELECT target_id, coalesce(subject, '') AS subject, current_value, status, rating "
+            "FROM target_results WHERE org_level = 'school' AND subgroup = 'all' AND org_code = ?", [code]).fetchall()
+            for name, code in codes.items()}
         con.close()
-        pages = [("index", "index.html"), ("school_hostile", f"schools/{info['network_codes'][1]}.html"),
-                 ("school_other", f"schools/{info['network_codes'][2]}.html")]
+        pages = [("index", "index.html"), *((name, f"schools/{code}.html") for name, code in codes.items())]
+        checked = {}
         for name, rel in pages:
             browser.open(f"{base}/{rel}")
             got = browser.evaluate(CHECK_JS)
@@ -232,20 +234,24 @@ def test_pages_render_offline_in_chromium(site):
             if name == "school_hostile":
                 assert got["h1"] == "<script>alert(1)</script>"  # shown as text, not run
                 assert "<script>alert(1)</script>" in got["title"]
+            if name in results:
                 shown = {(c["target"], c["subject"]): c for c in got["cells"]}
-                checked = 0
-                for tid, subj, cur, status, rating in tr:
+                checked[name] = 0
+                for tid, subj, cur, status, rating in results[name]:
                     cell = shown.get((tid, subj))
                     assert cell is not None, (tid, subj)
-                    if "\u2014" in cell["current"] and cell["rating"].startswith("Insufficient"):
+                    if "\u2014" in cell["current"] and (cell["rating"].startswith("Insufficient")
+                                                        or "withheld to protect" in cell["rating"]):
                         continue  # withheld by the disclosure control (docs/disclosure.md)
                     if cur is not None and status != "insufficient_data":
                         m = re.search(r"(-?\d+(?:\.\d+)?)", cell["current"].split(":", 1)[1])
                         assert m and abs(float(m.group(1)) - cur) <= 0.051, (tid, subj, cell, cur)
-                        checked += 1
+                        checked[name] += 1
                     if rating is not None and status in ("met", "moving_toward", "initial_steps", "area_of_concern"):
                         assert cell["rating"].startswith(str(int(rating))), (tid, cell, rating)
-                assert checked >= 3
+        # the hostile school is the fixture's small one (60 students): the control may withhold most of its rows;
+        # the other school's page must show its figures
+        assert checked["school_other"] >= 3, checked
     finally:
         browser.close()
         httpd.shutdown()
