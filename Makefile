@@ -1,6 +1,6 @@
 # equity-outcomes: two commands do all set-up.
 #   make demo   create .venv, install, generate the synthetic network, run the yearly flow end to end
-#   make test   create .venv, install (and Chromium for the browser tests when root), lint, run every test
+#   make test   create .venv, install (and Chromium, R and Java for their tests when root), lint, run every test
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,13 +9,13 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_LEVEL := WARNING
 
-.PHONY: demo test lint browser r benchmark benchmark-scale benchmark-dese benchmark-growth clean
+.PHONY: demo test lint browser r java benchmark benchmark-scale benchmark-dese benchmark-growth clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]}"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,spark]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -38,10 +38,18 @@ r:
 	      r-cran-splines2 >/dev/null) || echo "warning: could not install R; the SGP comparison with R will be skipped"; \
 	  else echo "R with quantreg is missing and this is not root: the SGP comparison with R will be skipped"; fi; }
 
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Java 17 for the Spark engine tests (apt) ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
+	      >/dev/null) || echo "warning: could not install Java; the Spark engine tests will be skipped"; \
+	  else echo "Java is missing and this is not root: the Spark engine tests will be skipped (apt-get install openjdk-17-jre-headless)"; fi; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard src pipelines tests benchmarks notebooks/*.py)
 
-test: $(STAMP) browser r lint
+test: $(STAMP) browser r java lint
 	$(BIN)/pytest -q
 
 # the flow against its full-fidelity floor, per stage, plus the +1 year run (#22): make benchmark SIZES=1000000

@@ -41,8 +41,8 @@ def ingest_sources(work_path: Path, sources: list[Path], max_quarantined: float 
 
 
 @task(name="build-marts", cache_policy=NO_CACHE)
-def build_marts(work_path: Path):
-    return stages.build_stage(work_path, progress=get_run_logger().info)
+def build_marts(work_path: Path, engine: str = "duckdb"):
+    return stages.build_stage(work_path, progress=get_run_logger().info, engine=engine)
 
 
 @task(name="evaluate-targets", cache_policy=NO_CACHE)
@@ -68,6 +68,7 @@ def yearly_outcomes(
     force: bool = False,
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
+    engine: str = "duckdb",
     disclosure_rules: Path | None = None,
     pdf: bool = False,
 ) -> dict:
@@ -79,6 +80,7 @@ def yearly_outcomes(
     max_quarantined: refuse a file with more quarantined rows than this percent (default: config/ingest.yaml).
     targets_file: a copy of config/targets.yaml with other thresholds.
     pdf: also print PDF report cards (one per school and the network) into ``dashboards/reports/``.
+    engine: where the SQL models run, ``duckdb`` or ``spark`` (docs/spark.md).
     """
     sources = [Path(raw_dir), *[Path(p) for p in (extra_sources or [])]]
     with StagedWarehouse(warehouse) as staged:
@@ -92,7 +94,7 @@ def yearly_outcomes(
             )
             print("No input changed since the last run: the warehouse is unchanged (no-op).")
             return summary
-        build = build_marts(staged.work_path)
+        build = build_marts(staged.work_path, engine)
         extra = evaluate_targets(staged.work_path, school_year, baseline_year, targets_file)
         quarantined = quarantine_rows(staged.work_path, load.load_id)
         staged.commit()

@@ -10,6 +10,11 @@ modules below them (errors, paths, progress, warehouse, workspace, catalog, cros
 """
 
 import os as _os
+import warnings as _warnings
+
+# pandera imports pyspark.pandas whenever pyspark is installed (the Spark engine, docs/spark.md), which warns about
+# pandas 3 on every import; nothing here uses pandas-on-Spark.
+_warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 # Offline and quiet by default: no telemetry, no analytics, warnings only. Users can override any of these.
 for _key, _value in {

@@ -52,6 +52,11 @@ def use_existing_warehouse(a) -> Workspace | None:
     return ws
 
 
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="where the SQL models run: in the DuckDB warehouse, or on Apache Spark (docs/spark.md)")
+
+
 def _max_quarantined_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-quarantined-pct", type=float, default=None, metavar="PCT",
                    help="refuse a file when more than PCT percent of its rows would be quarantined "
@@ -133,6 +138,7 @@ def _build(p: argparse.ArgumentParser) -> None:
     _warehouse_arg(p)
     p.add_argument("--force", action="store_true", help="rebuild every model and year even when no model, catalog or input changed")
     p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
+    _engine_arg(p)
 
     def handler(a):
         from . import stages
@@ -140,7 +146,8 @@ def _build(p: argparse.ArgumentParser) -> None:
 
         use_existing_warehouse(a)
         with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, full_refresh=a.force)
+            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, full_refresh=a.force,
+                                   engine=a.engine)
             if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
                 from .models.build import check_model_tests
 
@@ -297,6 +304,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pdf", action="store_true", help="also print PDF report cards (dashboards/reports/; Chromium)")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
     p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
+    _engine_arg(p)
 
 
 def _resolve_run(a, ws: Workspace | None) -> None:
@@ -347,13 +355,13 @@ def _run(a) -> dict:
                                        baseline_year=a.baseline_year, dashboards=dashboards,
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
                                        max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
-                                       disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
+                                       engine=a.engine, disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
         _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
                    force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
-                   disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
+                   disclosure_rules=a.disclosure, engine=a.engine, pdf=getattr(a, "pdf", False))
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
 
 

@@ -36,6 +36,7 @@ def run_yearly(
     progress=None,
     max_quarantined: float | None = None,
     targets_file: Path | None = None,
+    engine: str = "duckdb",
     disclosure_rules: Path | None = None,
     pdf: bool = False,
 ) -> RunResult:
@@ -44,7 +45,7 @@ def run_yearly(
         load = stages.ingest_stage(staged.work_path, sources, progress, max_quarantined=max_quarantined)
         if not load.changed and not force and stages.marts_are_built(staged.work_path):
             return RunResult(staged.path, load, None, seconds=time.perf_counter() - started, no_op=True)
-        build = stages.build_stage(staged.work_path, progress)
+        build = stages.build_stage(staged.work_path, progress, engine=engine)
         extra = stages.post_build_stages(
             staged.work_path, school_year=school_year, baseline_year=baseline_year, progress=progress,
             targets_file=targets_file,

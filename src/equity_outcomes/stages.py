@@ -48,12 +48,13 @@ def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = 
 
 
 def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: bool = False,
-                full_refresh: bool = False) -> BuildSummary:
-    """Build the SQL models (``build_models``: by changed school year unless ``full_refresh``; ``skip_unchanged``)."""
+                full_refresh: bool = False, engine: str = "duckdb") -> BuildSummary:
+    """Build the SQL models (``build_models``: by changed school year unless ``full_refresh``; ``skip_unchanged``;
+    ``engine``: ``duckdb`` or ``spark``, the same models on Apache Spark, docs/spark.md)."""
     with progress_display.stage("build") as shown:
         progress = progress_display.tee(progress)
         summary = with_connection(work_path, lambda con: build_models(
-            con, progress=progress, skip_unchanged=skip_unchanged, full_refresh=full_refresh))
+            con, progress=progress, skip_unchanged=skip_unchanged, full_refresh=full_refresh, engine=engine))
         if shown:
             shown.done("nothing changed: not rebuilt" if summary.skipped else f"{len(summary.models)} models built")
     return summary

@@ -30,6 +30,7 @@ from ..warehouse import object_kind, table_exists
 
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
+BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 STATE_TABLE = "build_state"
 
@@ -201,7 +202,7 @@ def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
 
 def build_models(
     con: duckdb.DuckDBPyConnection, *, progress: Callable[[str], None] | None = None, skip_unchanged: bool = False,
-    project: Path | None = None, full_refresh: bool = False,
+    project: Path | None = None, full_refresh: bool = False, engine: str = "duckdb",
 ) -> BuildSummary:
     """Build the seeds and every model into the connection's warehouse file (tests are :func:`run_model_tests`).
 
@@ -211,28 +212,57 @@ def build_models(
     once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. When only some years' student files
     changed (:func:`changed_years`), the yearly models (macros/yearly.sql) redo those years only; else, or with
     ``full_refresh``, every model is rebuilt. ``project``: see :func:`run_dbt`.
+    ``engine``: ``duckdb`` (in the warehouse), or ``spark`` (the same models on Spark, their tables brought back into
+    the warehouse: :mod:`equity_outcomes.models.spark`).
     """
     started = time.perf_counter()
     ensure_raw_tables(con)
     load_readiness_reference(con)
     con.execute(STUDENT_SGP_DDL)
     fingerprint, years = inputs_fingerprint(con)
+    fingerprint += "" if engine == "duckdb" else f" {engine}"
     if skip_unchanged and (fingerprint, years) == _last_state(con) and table_exists(con, "metric_values"):
         if progress:
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
-    redo = None if full_refresh else changed_years(con, fingerprint, years)
-    con.execute("CHECKPOINT")
-    result = run_dbt(database_path(con), "build", "--exclude-resource-type", "test", "--exclude", EVALUATE_MODELS,
-                     *(("--vars", json.dumps({"school_years": redo})) if redo is not None else ("--full-refresh",)),
-                     project=project, callbacks=_progress_events(progress))
-    if not result.success:
-        raise dbt_failure(result, "SQL build")
+    con.execute("CHECKPOINT").fetchall()
+    if engine == "spark":
+        redo, result = None, _build_on_spark(con, project, progress)  # Spark's yearly models are plain tables
+    else:
+        redo = None if full_refresh else changed_years(con, fingerprint, years)
+        result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
+                         *(("--vars", json.dumps({"school_years": redo})) if redo is not None else ("--full-refresh",)),
+                         project=project, callbacks=_progress_events(progress))
+        if not result.success:
+            raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
     con.execute(f"CREATE OR REPLACE TABLE {STATE_TABLE} AS SELECT ? AS fingerprint, current_timestamp AS built_at, "
                 "? AS year_fingerprints", [fingerprint, json.dumps(years)])
     summary.seconds, summary.school_years = time.perf_counter() - started, redo
     return summary
+
+
+def _build_on_spark(con: duckdb.DuckDBPyConnection, project: Path | None, progress: Callable[[str], None] | None):
+    """The models on Spark (the data handed over and back by :mod:`.spark`), then the view models in the warehouse
+    from the same files. Returns dbt's result of the Spark run."""
+    from . import spark
+
+    warehouse = database_path(con)
+    folder = spark.hand_over(con, warehouse, source_tables(project), dbt_work_dir(project) / "spark", progress)
+    with mock.patch.dict(os.environ, {spark.RESULTS_ENV: (folder / "results").resolve().as_uri()}), \
+            spark.timed(progress, "models built, tables written as Parquet"):
+        result = run_dbt(warehouse, *BUILD_ARGS, EVALUATE_MODELS, spark.PREBUILT, "--target", "spark",
+                         project=project, callbacks=_progress_events(progress))
+    if not result.success:
+        raise dbt_failure(result, "SQL build on Spark")
+    with spark.timed(progress, "tables read into the warehouse, views created"):
+        spark.import_results(con, [r.node.alias or r.node.name for r in _node_results(result)
+                                   if r.node.resource_type == "seed" or r.node.config.materialized == "table"], folder)
+        views = run_dbt(warehouse, "run", "--select", "config.materialized:view", "--exclude", EVALUATE_MODELS,
+                        project=project)
+    if not views.success:
+        raise dbt_failure(views, "SQL views after the Spark build")
+    return result
 
 
 def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[str, str, str]]:

@@ -58,20 +58,17 @@ SELECT school_year, org_code, student_id,
        subject, g.grade,
        (is_meeting_or_exceeding OR is_proficient_or_advanced)::INTEGER, 1, NULL
 FROM {{ ref('stg_assessments') }} a,
-     (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
-                                lambda x: x IS NOT NULL)) AS grade) g
+     LATERAL (SELECT {{ mcas_grades('a.grade') }} AS grade) g
 UNION ALL
 SELECT school_year, org_code, student_id, m.metric, subject, g.grade, NULL, 1, scaled_score
 FROM {{ ref('stg_assessments') }} a,
-     (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
-                                lambda x: x IS NOT NULL)) AS grade) g,
+     LATERAL (SELECT {{ mcas_grades('a.grade') }} AS grade) g,
      (VALUES ('avg_scaled_score')) m(metric)
 UNION ALL
 -- SGPs: supplied, else computed by `equity-outcomes growth` (int_student_sgp)
 SELECT school_year, org_code, student_id, m.metric, subject, g.grade, NULL, 1, sgp
 FROM {{ ref('int_student_sgp') }} a,
-     (SELECT unnest(list_filter([a.grade, CASE WHEN a.grade BETWEEN '03' AND '08' THEN '03-08' END],
-                                lambda x: x IS NOT NULL)) AS grade) g,
+     LATERAL (SELECT {{ mcas_grades('a.grade') }} AS grade) g,
      (VALUES ('median_sgp'), ('mean_sgp')) m(metric)
 UNION ALL
 SELECT school_year, org_code, student_id, m.metric, NULL, 'all',
@@ -92,7 +89,7 @@ UNION ALL
 SELECT school_year, org_code, student_id, 'pct_ap_tests_score_3_5', NULL, 'all',
        count(*) FILTER (WHERE ap_exam_score >= 3), count(*), NULL
 FROM {{ ref('stg_courses') }} WHERE course_type = 'AP' AND ap_exam_score IS NOT NULL
-GROUP BY ALL
+GROUP BY school_year, org_code, student_id  -- not ALL: Spark reads ALL as the column named by the 'all' literal
 UNION ALL
 SELECT school_year, org_code, respondent_id,
        CASE construct WHEN 'perceptions' THEN 'pct_students_improved_perceptions'

@@ -17,7 +17,7 @@ WITH levels AS (
 ),
 sums AS (
     SELECT l.level_code AS org_code, l.org_level, p.school_year, p.metric, p.subject, p.grade,
-           unnest(subgroups_of(p.race, p.is_low_income, p.is_el, p.is_swd, p.is_high_needs)) AS subgroup,
+           {{ unnest_list(subgroups_of('p.race', 'p.is_low_income', 'p.is_el', 'p.is_swd', 'p.is_high_needs')) }} AS subgroup,
            p.n, p.num, p.den, p.sum_x, p.sum_x2
     FROM {{ ref('int_outcome_profiles') }} p JOIN levels l USING (org_code)
     WHERE {{ for_changed_years('p.school_year') }}
@@ -32,7 +32,7 @@ sgp_counts AS (
     SELECT org_code, org_level, school_year, subgroup, subject, grade, sgp, sum(n) AS n
     FROM (
         SELECT l.level_code AS org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp, h.n,
-               unnest(subgroups_of(h.race, h.is_low_income, h.is_el, h.is_swd, h.is_high_needs)) AS subgroup
+               {{ unnest_list(subgroups_of('h.race', 'h.is_low_income', 'h.is_el', 'h.is_swd', 'h.is_high_needs')) }} AS subgroup
         FROM {{ ref('int_sgp_histogram') }} h JOIN levels l USING (org_code)
         WHERE {{ for_changed_years('h.school_year') }}
     )
@@ -42,7 +42,7 @@ sgp_counts AS (
 -- floor(n/2)+1 of the sorted values, exactly what median() returns
 medians AS (
     SELECT org_code, org_level, school_year, subgroup, subject, grade,
-           (min(sgp) FILTER (WHERE cum >= (total + 1) // 2) + min(sgp) FILTER (WHERE cum >= total // 2 + 1)) / 2.0
+           (min(sgp) FILTER (WHERE cum >= floor((total + 1) / 2)) + min(sgp) FILTER (WHERE cum >= floor(total / 2) + 1)) / 2.0
                AS median
     FROM (
         SELECT *,
@@ -60,7 +60,7 @@ student AS (
              WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx
              ELSE c.num END AS numerator,
         c.den AS denominator,
-        c.n AS n_students,
+        c.n::BIGINT AS n_students,  -- a count (DuckDB's sum of counts would be HUGEINT, Spark's BIGINT)
         CASE WHEN c.metric = 'median_sgp' THEN m.median
              WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx / c.n
              ELSE 100.0 * c.num / nullif(c.den, 0) END AS value,
@@ -77,7 +77,7 @@ dese AS (
         c.org_code, c.org_level, c.school_year, c.subgroup, rm.metric, c.subject, c.grade,
         num.value AS numerator,
         den.value AS denominator,
-        den.value::BIGINT AS n_students,
+        round(den.value)::BIGINT AS n_students,
         CASE WHEN rm.dese_measure IS NULL THEN 100.0 * num.value / nullif(den.value, 0) ELSE c.value END AS value,
         NULL::DOUBLE AS std_dev,
         CASE WHEN rm.dese_measure IS NULL THEN coalesce(num.is_suppressed OR den.is_suppressed, TRUE)
@@ -109,7 +109,7 @@ SELECT
     CASE WHEN s.is_small OR s.value IS NULL THEN NULL ELSE s.std_dev END AS std_dev,
     (s.is_small OR s.value IS NULL) AS is_suppressed,
     'student' AS source,
-    NULL::VARCHAR AS source_file,
+    NULL::STRING AS source_file,
     NULL::BIGINT AS source_row
 FROM (
     SELECT s.*, (CASE WHEN rm.min_n_on = 'denominator' THEN s.denominator ELSE s.n_students END) < rm.min_n AS is_small

@@ -27,7 +27,7 @@ WITH school AS (
         count(DISTINCT rater_id) FILTER (WHERE rating IS NOT NULL)      AS n_raters,
         count(rating)                                                   AS n_ratings,
         count(*) FILTER (WHERE is_skipped)                              AS n_skipped,
-        100.0 * count(*) FILTER (WHERE rating = 4) / nullif(count(rating), 0) AS pct_ratings_4
+        100 * count(*) FILTER (WHERE rating = 4) / nullif(count(rating), 0) AS pct_ratings_4
     FROM {{ ref('stg_readiness') }}
     GROUP BY org_code, school_year, area_type, area_number, area_name
 ),

@@ -21,7 +21,7 @@ joined AS (
         s.n_students AS student_n, d.n_students AS dese_n,
         d.source_file AS dese_file, d.source_row AS dese_row, d.value_text AS dese_text,
         CASE WHEN d.value_text IS NULL THEN 1e-6
-             WHEN strpos(trim(d.value_text), '.') = 0 THEN 0.5
+             WHEN instr(trim(d.value_text), '.') = 0 THEN 0.5
              ELSE 0.5 * pow(10, -length(split_part(trim(d.value_text), '.', 2))) END AS tolerance
     FROM {{ ref('metric_values') }} s
     JOIN dese d
