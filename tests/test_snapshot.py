@@ -77,6 +77,10 @@ def _differences(before: pd.DataFrame, after: pd.DataFrame, table: str = "") -> 
         return [f"{len(before)} rows before, {len(after)} after"]
     after = after[list(before.columns)]
     columns = list(before.columns)
+    for c in columns:  # a count typed BIGINT now and HUGEINT (read as float) before must sort as the same number
+        if pd.api.types.is_numeric_dtype(before[c]) and pd.api.types.is_numeric_dtype(after[c]) \
+                and before[c].dtype != after[c].dtype:
+            before, after = before.astype({c: float}), after.astype({c: float})
     b, a = _ordered(before, columns), _ordered(after, columns)
     for c in columns:
         if pd.api.types.is_float_dtype(b[c]) or pd.api.types.is_float_dtype(a[c]):
