@@ -52,7 +52,15 @@ def peer_context(r: dict) -> str:
         return "no peer comparison"
     if n < least:
         return f"no peer comparison ({_schools(n)} similar; at least {least} needed)"
-    return f"Similar schools {_pct(rel)} (median of {_schools(n)})"
+    return f"Similar schools {_pct(rel)} (median of {_schools(n)}){_peer_spread(r)}"
+
+
+def _peer_spread(r: dict) -> str:
+    """The peers' range of what the rule compares and the school's percentile among them (#20), when present."""
+    low, high, pct = num(r.get("peer_low")), num(r.get("peer_high")), num(r.get("peer_percentile"))
+    unit = {"change_rel_pct": "%", "change_abs": " points"}.get(text(r.get("peer_measure")), "")
+    spread = f"; peers from {low:.1f}{unit} to {high:.1f}{unit}" if low is not None and high is not None else ""
+    return spread + (f"; this school at the {pct:.0f}th percentile of them" if pct is not None else "")
 
 
 def small_baseline(site: Site, r: dict) -> bool:

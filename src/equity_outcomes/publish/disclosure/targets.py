@@ -21,7 +21,8 @@ SIDES = {"baseline": ("baseline_year", "baseline_value", "n_baseline"),
 SIDE_EXTRA = {"baseline": ["baseline_subgroup_value", "baseline_reference_value", "complement_gap_baseline"],
               "current": ["current_subgroup_value", "current_reference_value", "complement_gap_current"]}
 BOTH_SIDES = ["change_abs", "change_rel_pct", "progress_pct", "ci_low", "ci_high", "p_value",
-              "complement_gap_change", "is_distinguishable_from_noise"]   # computed from both sides
+              "complement_gap_change", "is_distinguishable_from_noise",   # computed from both sides
+              "peer_percentile"]   # the school's own measure (its change, or its current value) among its peers
 JUDGEMENT = ["rating", "rating_label", "met_by"]                          # from the sides the rule uses
 RULES_WITHOUT_BASELINE = {"share_improved", "level", "level_or_increase"}
 RATED = ("met", "moving_toward", "initial_steps", "area_of_concern")
