@@ -91,9 +91,9 @@ def test_state_and_peer_labels_name_their_count_and_refuse_small_comparisons():
         f"Similar schools +4.0% (median of {least_peers} schools)"
     assert honest.peer_context({"peer_change_rel_pct": None, "n_peers": 0}) == "no peer comparison"
     peers = {"peer_change_rel_pct": 4.0, "n_peers": least_peers, "peer_measure": "change_abs", "peer_low": -2.5,
-             "peer_high": 6.0, "peer_percentile": 75.0}
-    assert honest.peer_context(peers) == (f"Similar schools +4.0% (median of {least_peers} schools); peers from "
-                                          "-2.5 points to 6.0 points; this school at the 75th percentile of them")
+             "peer_high": 6.0, "peer_percentile": 83.3}
+    assert honest.peer_context(peers) == (f"Similar schools +4.0% (median of {least_peers} schools); peers' changes "
+                                          "-2.5 pts to 6.0 pts; this school: 83rd percentile")
 
 
 def test_relative_change_from_a_tiny_baseline_is_shown_in_points(published):

@@ -403,7 +403,7 @@ def test_target_rows_hide_small_sides():
     r = control_targets(tr, cells, {"state_gap": "gap_closure"}, COMPS).iloc[0]
     assert pd.isna(r["current_value"]) and pd.isna(r["n_current"]) and r["change_abs"] is None
     assert r["ci_low"] is None and r["progress_pct"] is None
-    assert r["peer_percentile"] is None and r["peer_low"] == -25.0  # the peers' own (public DESE) range stays
+    assert pd.isna(r["peer_percentile"]) and r["peer_low"] == -25.0  # the peers' own (public DESE) range stays
     assert r["baseline_value"] == -20.0 and r["n_baseline"] == 12 and r["target_value"] == -16.0
     assert r["status"] == "insufficient_data" and r["rating"] is None
     assert r["withheld"] == "current" and "suppressed_small_cell" in r["flags"] and "small_n" not in r["flags"]
