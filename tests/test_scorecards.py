@@ -394,6 +394,7 @@ def test_target_rows_hide_small_sides():
         "target_value": -16.0, "progress_pct": 250.0, "rating": 4, "rating_label": "Sustainable", "status": "met",
         "ci_low": 2.0, "ci_high": 18.0, "p_value": 0.01, "n_baseline": 12, "n_current": 7, "flags": "small_n",
         "grade": "03-08", "status_reason": "n below the minimum of 10 (baseline n=12, current n=7)",
+        "peer_low": -25.0, "peer_high": 5.0, "peer_percentile": 90.0,
     }])
     cells = pd.DataFrame([
         {"org_code": "A", "org_level": "school", "subgroup": "el", "metric": "pct_meeting_or_exceeding",
@@ -402,6 +403,7 @@ def test_target_rows_hide_small_sides():
     r = control_targets(tr, cells, {"state_gap": "gap_closure"}, COMPS).iloc[0]
     assert pd.isna(r["current_value"]) and pd.isna(r["n_current"]) and r["change_abs"] is None
     assert r["ci_low"] is None and r["progress_pct"] is None
+    assert pd.isna(r["peer_percentile"]) and r["peer_low"] == -25.0  # the peers' own (public DESE) range stays
     assert r["baseline_value"] == -20.0 and r["n_baseline"] == 12 and r["target_value"] == -16.0
     assert r["status"] == "insufficient_data" and r["rating"] is None
     assert r["withheld"] == "current" and "suppressed_small_cell" in r["flags"] and "small_n" not in r["flags"]

@@ -34,7 +34,8 @@ HONEST_COLUMNS = ["n_state_schools"]  # counts behind the context figures (#21);
 OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "status_reason", "rule", "threshold",
                            "direction", "target_label", "category", "baseline_window", "baseline_subgroup_value",
                            "current_subgroup_value", "baseline_reference_value", "current_reference_value",
-                           "complement_gap_baseline", "complement_gap_current", "complement_gap_change"]
+                           "complement_gap_baseline", "complement_gap_current", "complement_gap_change",
+                           "peer_measure", "peer_low", "peer_high", "peer_percentile"]  # peers from DESE (#20)
 ROLLUP_POOLED = {"pooled_metric": "metric", "pooled_baseline_metric": "baseline_metric",
                  "pooled_baseline_value": "baseline_value", "pooled_current_value": "current_value",
                  "pooled_change_abs": "change_abs", "pooled_change_rel_pct": "change_rel_pct",

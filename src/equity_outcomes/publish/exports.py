@@ -31,7 +31,8 @@ SCORECARD_EXPORT = [
     "n_current", "change_abs", "change_rel_pct", "target_value", "progress_pct", "rating", "rating_label", "status",
     "status_reason", "ci_low", "ci_high", "ci_units", "p_value", "is_distinguishable_from_noise", "flags",
     "flag_notes", "implementation_year", "state_change_rel_pct", "state_change_source", "peer_change_rel_pct",
-    "n_peers", "n_state_schools", "withheld", "grade", "baseline_metric", "baseline_window", "reference",
+    "n_peers", "peer_measure", "peer_low", "peer_high", "peer_percentile", "n_state_schools", "withheld", "grade",
+    "baseline_metric", "baseline_window", "reference",
 ]
 READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
@@ -72,7 +73,8 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> 
         if c not in df.columns:
             df[c] = None
     for c in ("baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value", "progress_pct",
-              "ci_low", "ci_high", "p_value", "state_change_rel_pct", "peer_change_rel_pct"):
+              "ci_low", "ci_high", "p_value", "state_change_rel_pct", "peer_change_rel_pct", "peer_low", "peer_high",
+              "peer_percentile"):
         df[c] = _round(df[c])
     for c in ("baseline_year", "current_year", "n_baseline", "n_current", "rating", "implementation_year", "n_peers",
               "n_state_schools"):

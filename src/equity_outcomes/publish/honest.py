@@ -52,7 +52,20 @@ def peer_context(r: dict) -> str:
         return "no peer comparison"
     if n < least:
         return f"no peer comparison ({_schools(n)} similar; at least {least} needed)"
-    return f"Similar schools {_pct(rel)} (median of {_schools(n)})"
+    return f"Similar schools {_pct(rel)} (median of {_schools(n)}){_peer_spread(r)}"
+
+
+def _peer_spread(r: dict) -> str:
+    """The peers' range of what the rule compares and the school's percentile among them (#20), when present."""
+    low, high, pct = num(r.get("peer_low")), num(r.get("peer_high")), num(r.get("peer_percentile"))
+    what, unit = {"change_rel_pct": ("changes", "%"), "change_abs": ("changes", " pts")}.get(
+        text(r.get("peer_measure")), ("values", ""))
+    spread = f"; peers' {what} {low:.1f}{unit} to {high:.1f}{unit}" if low is not None and high is not None else ""
+    if pct is None:
+        return spread
+    p = round(pct)
+    suffix = "th" if 10 <= p % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(p % 10, "th")
+    return f"{spread}; this school: {p}{suffix} percentile"
 
 
 def small_baseline(site: Site, r: dict) -> bool:

@@ -34,7 +34,7 @@ from .rules import Rules, load_rules, primary_reasons
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
 DERIVED_FIELDS = ["change_abs", "change_rel_pct", "target_value", "progress_pct", "ci_low", "ci_high", "p_value",
-                  "rating"]
+                  "rating", "peer_percentile"]
 SIDES = {"baseline": ("baseline_year", "baseline_value", "n_baseline"),
          "current": ("current_year", "current_value", "n_current")}
 

@@ -97,7 +97,11 @@ def control_targets(tr: pd.DataFrame, cells: pd.DataFrame, rules_by_target: dict
         return df
     has = {s: pd.to_numeric(df[SIDES[s][1]], errors="coerce").notna().to_numpy()
            | pd.to_numeric(df[SIDES[s][2]], errors="coerce").notna().to_numpy() for s in SIDES}
-    hidden = {s: side_withheld(df, cells, s, complements) & has[s] for s in SIDES}
+    rests = {s: side_withheld(df, cells, s, complements) for s in SIDES}
+    hidden = {s: rests[s] & has[s] for s in SIDES}
+    if "peer_percentile" in df.columns:  # the school's own measure among its peers, even where no value is shown
+        df["peer_percentile"] = pd.to_numeric(df["peer_percentile"], errors="coerce").astype(float).where(
+            ~(rests["baseline"] | rests["current"]))
     for s, mask in hidden.items():
         for col in (SIDES[s][1], SIDES[s][2], *[c for c in SIDE_EXTRA[s] if c in df.columns]):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float).where(~mask)
