@@ -16,7 +16,7 @@ from scipy import stats as _st
 
 from .. import catalog
 from ..errors import EquityOutcomesError
-from .warehouse import POOLED_GRADES, SOURCES, Warehouse, _as_list, _Where
+from .warehouse import POOLED_GRADES, SOURCES, Warehouse, _Where
 
 DID_METHODS = ("did2s", "callaway_santanna", "twfe")
 
@@ -126,8 +126,7 @@ def _raw_panel(
         if grade is None:
             raise EquityOutcomesError(f"several grades for {metric!r} ({', '.join(grades)}): pass grade=...")
     base.add("grade = ?", grade)
-    year_list = _as_list(years)
-    base.add_in("school_year", None if year_list is None else [int(y) for y in year_list])
+    base.add_years("school_year", years)
     panel = wh.sql(
         "SELECT org_code, school_year, value, denominator, n_students, is_suppressed "
         f"FROM metric_values{base.sql()} ORDER BY org_code, school_year",

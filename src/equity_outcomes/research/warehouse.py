@@ -69,6 +69,16 @@ class _Where:
         self.clauses.append(f"{expr} IN ({marks})")
         self.params.extend(str(v).lower() if lower else v for v in values)
 
+    def add_schools(self, column: str, schools) -> None:
+        """``column IN`` the schools' org codes (leading zeros restored); nothing when ``schools`` is None."""
+        codes = _as_list(schools)
+        self.add_in(column, None if codes is None else [_org_code(c) for c in codes])
+
+    def add_years(self, column: str, years) -> None:
+        """``column IN`` the school years as integers; nothing when ``years`` is None."""
+        year_list = _as_list(years)
+        self.add_in(column, None if year_list is None else [int(y) for y in year_list])
+
     def add(self, clause: str, *params: Any) -> None:
         self.clauses.append(clause)
         self.params.extend(params)
@@ -182,10 +192,8 @@ class Warehouse:
         _check_choice("org_level", levels, ORG_LEVELS)
         _check_choice("source", sources, SOURCES)
         w = _Where()
-        school_list = _as_list(schools)
-        w.add_in("org_code", None if school_list is None else [_org_code(s) for s in school_list])
-        year_list = _as_list(years)
-        w.add_in("school_year", None if year_list is None else [int(y) for y in year_list])
+        w.add_schools("org_code", schools)
+        w.add_years("school_year", years)
         w.add_in("subgroup", _as_list(subgroups))
         w.add_in("metric", _as_list(metrics))
         w.add_in("subject", _as_list(subjects), lower=True)
@@ -211,8 +219,7 @@ class Warehouse:
         ('absence', 'suspension', ...), ``statuses`` 'met' | 'moving_toward' | 'initial_steps' |
         'area_of_concern' | 'insufficient_data' | 'not_yet_due' | 'not_comparable'."""
         w = _Where()
-        school_list = _as_list(schools)
-        w.add_in("org_code", None if school_list is None else [_org_code(s) for s in school_list])
+        w.add_schools("org_code", schools)
         w.add_in("target_id", _as_list(targets))
         w.add_in("subgroup", _as_list(subgroups))
         w.add_in("subject", _as_list(subjects), lower=True)
@@ -233,10 +240,8 @@ class Warehouse:
         (``student_value``, ``dese_value``, ``difference``, ``tolerance``, ``status`` match | mismatch |
         suppressed_in_student | suppressed_in_dese | both_suppressed)."""
         w = _Where()
-        school_list = _as_list(schools)
-        w.add_in("org_code", None if school_list is None else [_org_code(s) for s in school_list])
-        year_list = _as_list(years)
-        w.add_in("school_year", None if year_list is None else [int(y) for y in year_list])
+        w.add_schools("org_code", schools)
+        w.add_years("school_year", years)
         w.add_in("metric", _as_list(metrics))
         w.add_in("subgroup", _as_list(subgroups))
         w.add_in("status", _as_list(statuses))
@@ -249,10 +254,8 @@ class Warehouse:
         ``items=True`` (per item)."""
         table = "readiness_items" if items else "readiness_summary"
         w = _Where()
-        school_list = _as_list(schools)
-        w.add_in("org_code", None if school_list is None else [_org_code(s) for s in school_list])
-        year_list = _as_list(years)
-        w.add_in("school_year", None if year_list is None else [int(y) for y in year_list])
+        w.add_schools("org_code", schools)
+        w.add_years("school_year", years)
         order = "org_code, school_year, area_type, area_number" + (", item_number" if items else "")
         return self._select(table, w, order)
 
@@ -326,8 +329,7 @@ def gap_to_state(
     w.add("m.subject IS NOT DISTINCT FROM ?", subj)
     w.add("m.grade = ?", grade)
     w.add("m.source = ?", source)
-    year_list = _as_list(years)
-    w.add_in("m.school_year", None if year_list is None else [int(y) for y in year_list])
+    w.add_years("m.school_year", years)
     query = f"""
         WITH state AS (
             SELECT school_year, source, value AS state_value
