@@ -1,7 +1,7 @@
 """Subgroup crosswalk: every raw label (DESE exports, file names, student data) maps to one subgroup id.
 
 Data lives in ``config/subgroup_crosswalk.csv`` (raw_label -> subgroup) and ``config/subgroups.csv`` (the ids).
-An unknown label is an error, never a guess.
+An unknown label is never guessed: `lookup` returns None and the caller refuses or records it.
 """
 
 from __future__ import annotations
@@ -62,31 +62,6 @@ def labels() -> dict[str, str]:
 
 def lookup(label: str) -> str | None:
     """The subgroup id a raw label maps to (an id maps to itself), or None when the crosswalk does not know it."""
-    crosswalk, known = _load(config_dir())
-    key = normalize_label(label)
-    return crosswalk.get(key) or (key if key in known else None)
-
-
-def to_subgroup(label: str, *, file: str | None = None, row: int | None = None, column: str | None = None) -> str:
-    """Map a raw label to its subgroup id, or raise an error naming the label and where it was found."""
-    found = lookup(label)
-    if found is not None:
-        return found
-    key = normalize_label(label)
-    known = subgroups()
-    raise UnknownSubgroupError(
-        "unknown student-group label",
-        file=file,
-        row=row,
-        column=column,
-        value=label,
-        fix=f"add a row '{key},<subgroup id>' to config/subgroup_crosswalk.csv (ids: {', '.join(sorted(known))})",
-    )
-
-
-def lookup_subgroup(label: str) -> str | None:
-    """The subgroup id of a raw label, or None when the crosswalk does not know it (callers that keep unknown
-    labels, e.g. the DESE reader, record them instead of refusing)."""
     crosswalk, known = _load(config_dir())
     key = normalize_label(label)
     return crosswalk.get(key) or (key if key in known else None)

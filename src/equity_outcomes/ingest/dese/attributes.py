@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ...crosswalk import lookup_subgroup
+from ...crosswalk import lookup
 from ...errors import InputError
 from .catalog import CONFIG, ReportSpec, norm
 from .header import Layout
@@ -136,7 +136,7 @@ def _group(layout: Layout, roles: Roles, spec: ReportSpec, title: Title, fn: dic
                       Source(f"report {spec.id!r}", spec.student_group),
                       Source("the manifest", mfields.get("student_group"))]
     def to_id(label: object) -> str | None:  # an unknown label stays visible as '?<label>' until chosen
-        return (lookup_subgroup(str(label)) or f"?{label}") if label else None
+        return (lookup(str(label)) or f"?{label}") if label else None
 
     ids = [Source(s.where, _map_unique(s.value, to_id) if isinstance(s.value, np.ndarray) else to_id(s.value))
            for s in label_sources]

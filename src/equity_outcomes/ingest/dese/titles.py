@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ...crosswalk import known_labels, lookup_subgroup
+from ...crosswalk import known_labels, lookup
 from .catalog import CONFIG, ReportSpec, norm
 from .manifest import parse_year
 
@@ -72,7 +72,7 @@ def _segment(seg: str, spec: ReportSpec, out: Title) -> None:
         out.level = LEVEL_WORDS[key]
     elif key in CONFIG.period_labels:
         out.period = CONFIG.period_labels[key]
-    elif lookup_subgroup(seg) is not None and out.group_label is None:
+    elif lookup(seg) is not None and out.group_label is None:
         out.group_label = seg.strip()
     else:
         split = _group_prefix(seg) if out.group_label is None else None
