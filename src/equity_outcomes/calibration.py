@@ -153,11 +153,8 @@ def simulate(networks: int, *, students: int = 6000, schools: int = 18, seed: in
                 stages.build_stage(staged.work_path)
                 stages.evaluate_stage(staged.work_path)
                 staged.commit()
-            con = connect_read_only(warehouse)
-            try:
+            with connect_read_only(warehouse) as con:
                 results = con.execute("SELECT * FROM target_results WHERE rating IS NOT NULL").df()
-            finally:
-                con.close()
             known = json.loads((raw / "known_effects.json").read_text(encoding="utf-8"))
         results["truth"] = truth(results, known)
         results["network"] = i

@@ -203,15 +203,12 @@ def _growth(p: argparse.ArgumentParser) -> None:
 def _print_sgp_comparison(warehouse: Path) -> None:
     from .warehouse import connect_read_only
 
-    con = connect_read_only(warehouse)
-    try:
+    with connect_read_only(warehouse) as con:
         n_sup, n_comp, n_both, diff, mad, r = con.execute(
             "SELECT sum(n_supplied_used), sum(n_computed_used), sum(n_both), "
             "sum(mean_difference * n_both) / nullif(sum(n_both), 0), "
             "sum(mean_abs_difference * n_both) / nullif(sum(n_both), 0), "
             "sum(correlation * n_both) / nullif(sum(n_both), 0) FROM sgp_comparison").fetchall()[0]
-    finally:
-        con.close()
     print(f"  SGP metrics use {int(n_sup or 0):,} supplied and {int(n_comp or 0):,} computed SGPs (supplied win)")
     if n_both:
         print(f"  where both exist ({int(n_both):,} students): computed - supplied {diff:+.1f} points on average, "

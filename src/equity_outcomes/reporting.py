@@ -21,8 +21,7 @@ def _md_table(rows: list[dict]) -> str:
 
 
 def quarantine_rows(warehouse: Path, load_id: str) -> list[dict]:
-    con = connect(warehouse)
-    try:
+    with connect(warehouse) as con:
         if not table_exists(con, "quarantine"):
             return []
         df = con.execute(
@@ -30,8 +29,6 @@ def quarantine_rows(warehouse: Path, load_id: str) -> list[dict]:
             "WHERE load_id = ? ORDER BY source_file, source_row LIMIT ?",
             [load_id, MAX_QUARANTINE_ROWS],
         ).df()
-    finally:
-        con.close()
     df["source_file"] = df["source_file"].map(lambda p: Path(p).name)
     return df.astype(str).to_dict("records")
 
@@ -113,8 +110,7 @@ def run_summary_markdown(
     parts.append("## Files loaded\n" + _md_table(per_file[:200]))
     if build is not None:
         parts.append(f"## Marts\nbuilt {len(build.models)} models in {build.seconds:.1f} s\n")
-    con = connect(warehouse)
-    try:
+    with connect(warehouse) as con:
         if table_exists(con, "target_results") and not (extra or {}).get("scorecards"):
             ratings = con.execute(
                 "SELECT target_id, status, count(*) AS n FROM target_results WHERE subgroup = 'all' "
@@ -129,8 +125,6 @@ def run_summary_markdown(
         if table_exists(con, "reconciliation"):
             rec = con.execute("SELECT status, count(*) AS n FROM reconciliation GROUP BY 1 ORDER BY 1").df()
             parts.append("## Reconciliation (student data vs DESE)\n" + _md_table(rec.to_dict("records")))
-    finally:
-        con.close()
     parts.append(disclosure_markdown(extra))
     return "\n".join(p for p in parts if p)
 
@@ -143,8 +137,7 @@ def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: 
              f"  files: {load.get('files', 0)} ({load.get('files_loaded', 0)} loaded, "
              f"{load.get('files_unchanged', 0)} unchanged); rows loaded {load.get('rows_loaded', 0):,}, "
              f"quarantined {load.get('rows_quarantined', 0):,}"]
-    con = connect_read_only(warehouse)
-    try:
+    with connect_read_only(warehouse) as con:
         maps = mapping_lines(con, result.get("load_id"))
         if maps:
             lines.append("  spellings mapped to the data contract (file column: from -> to (rows)):")
@@ -155,8 +148,6 @@ def run_summary_text(warehouse: Path, result: dict, seconds: float, dashboards: 
             lines.append("  targets (network schools): baseline year(s), the judged year, the source(s) judged")
             lines += [f"    {r['target']:<17} baseline {r['baseline_year']:<9} judged {r['judged_year']}  "
                       f"{r['sources_used']}" + (f"  ({r['missing']})" if r["missing"] else "") for r in years]
-    finally:
-        con.close()
     disclosure = (result.get("scorecards") or {}).get("disclosure")
     if disclosure:
         from .publish.disclosure import summary_lines

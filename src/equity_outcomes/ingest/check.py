@@ -147,13 +147,10 @@ def check_paths(paths: list[Path], *, warehouse: Path | None = None,
     files = discover(paths)
     limit = max_quarantined_pct(max_quarantined)
     key, problems = _key_problem(files)
-    con = duckdb.connect(":memory:")
-    try:
+    with duckdb.connect(":memory:") as con:
         prepare(con)
         roster_source = _copy_roster(con, warehouse)
         reports = [inspect_file(con, path, key, limit) for path in files]
-    finally:
-        con.close()
     return CheckReport(reports, problems, roster_source)
 
 

@@ -13,8 +13,7 @@ XLSX_MAX_ROWS = 1_048_575
 
 
 def export_table(warehouse: Path, table: str, out: Path) -> int:
-    con = connect_read_only(warehouse)
-    try:
+    with connect_read_only(warehouse) as con:
         known = table_names(con) + [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_type='VIEW'").fetchall()]
         if table not in known:
@@ -44,5 +43,3 @@ def export_table(warehouse: Path, table: str, out: Path) -> int:
             raise EquityOutcomesError(f"unknown export format {suffix!r} ({out}). How to fix: name the file .csv, "
                                       ".parquet or .xlsx")
         return n
-    finally:
-        con.close()
