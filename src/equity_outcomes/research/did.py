@@ -16,7 +16,7 @@ from scipy import stats as _st
 
 from .. import catalog
 from ..errors import EquityOutcomesError
-from .warehouse import POOLED_GRADES, SOURCES, Warehouse, _Where
+from .warehouse import SOURCES, Warehouse, _school_rows, pick_grade
 
 DID_METHODS = ("did2s", "callaway_santanna", "twfe")
 
@@ -111,20 +111,10 @@ def _raw_panel(
     """Every school-year of the metric with its treatment timing and weight."""
     notes: list[str] = []
     subj = None if subject is None else subject.lower()
-    base = _Where()
-    base.add("org_level = 'school'")
-    base.add("metric = ?", metric)
-    base.add("subgroup = ?", subgroup)
-    base.add("source = ?", source)
-    base.add("subject IS NOT DISTINCT FROM ?", subj)
+    base = _school_rows(metric, subgroup, source, subj)
     if grade is None:
-        grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values{base.sql()} ORDER BY 1", base.params)["grade"]
-        grades = grades.tolist()
-        if not grades:
-            raise EquityOutcomesError(f"no {source} school rows for {metric!r}, subgroup {subgroup!r}, subject {subj!r}")
-        grade = next((g for g in POOLED_GRADES if g in grades), grades[0] if len(grades) == 1 else None)
-        if grade is None:
-            raise EquityOutcomesError(f"several grades for {metric!r} ({', '.join(grades)}): pass grade=...")
+        grade = pick_grade(wh, base, metric, f"{source} school rows for {metric!r}, subgroup {subgroup!r}, "
+                                             f"subject {subj!r}")
     base.add("grade = ?", grade)
     base.add_years("school_year", years)
     panel = wh.sql(

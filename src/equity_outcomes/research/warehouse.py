@@ -278,22 +278,37 @@ def open_warehouse(path: Path | str | None = None) -> Warehouse:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _pick_grade(wh: Warehouse, org_code: str, metric: str, subgroup: str, subject: str | None, source: str) -> str:
-    rows = wh.sql(
-        "SELECT DISTINCT grade FROM metric_values WHERE org_level = 'school' AND org_code = ? AND metric = ? "
-        "AND subgroup = ? AND lower(subject) IS NOT DISTINCT FROM ? AND source = ? ORDER BY grade",
-        [org_code, metric, subgroup, None if subject is None else subject.lower(), source],
-    )["grade"].tolist()
-    if not rows:
-        raise EquityOutcomesError(
-            f"no {source} rows for school {org_code}, metric {metric!r}, subgroup {subgroup!r}, subject {subject!r}"
-        )
-    for g in POOLED_GRADES:
-        if g in rows:
-            return g
-    if len(rows) == 1:
-        return rows[0]
-    raise EquityOutcomesError(f"several grades for {metric!r} ({', '.join(rows)}): pass grade=...")
+def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None,
+                 alias: str = "") -> _Where:
+    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``);
+    ``alias`` prefixes the columns ('m.')."""
+    w = _Where()
+    w.add(f"{alias}org_level = 'school'")
+    if org_code is not None:
+        w.add(f"{alias}org_code = ?", org_code)
+    w.add(f"{alias}metric = ?", metric)
+    w.add(f"{alias}subgroup = ?", subgroup)
+    w.add(f"{alias}source = ?", source)
+    w.add(f"{alias}subject IS NOT DISTINCT FROM ?", subject)
+    return w
+
+
+def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
+    """The grade of the metric_values ``rows``: the pooled one ('all', else '03-08'), else their only grade."""
+    grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values m{rows.sql()} ORDER BY 1", rows.params)["grade"]
+    grades = grades.tolist()
+    if not grades:
+        raise EquityOutcomesError(f"no {missing}")
+    grade = next((g for g in POOLED_GRADES if g in grades), grades[0] if len(grades) == 1 else None)
+    if grade is None:
+        raise EquityOutcomesError(f"several grades for {metric!r} ({', '.join(grades)}): pass grade=...")
+    return grade
+
+
+def _school_grade(wh: Warehouse, org_code: str, metric: str, subgroup: str, subject: str | None, source: str) -> str:
+    return pick_grade(wh, _school_rows(metric, subgroup, source, subject, org_code), metric,
+                      f"{source} rows for school {org_code}, metric {metric!r}, subgroup {subgroup!r}, "
+                      f"subject {subject!r}")
 
 
 def gap_to_state(
@@ -320,15 +335,9 @@ def gap_to_state(
         raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     subj = None if subject is None else subject.lower()
     if grade is None:
-        grade = _pick_grade(wh, code, metric, subgroup, subj, source)
-    w = _Where()
-    w.add("m.org_level = 'school'")
-    w.add("m.org_code = ?", code)
-    w.add("m.metric = ?", metric)
-    w.add("m.subgroup = ?", subgroup)
-    w.add("m.subject IS NOT DISTINCT FROM ?", subj)
+        grade = _school_grade(wh, code, metric, subgroup, subj, source)
+    w = _school_rows(metric, subgroup, source, subj, code, alias="m.")
     w.add("m.grade = ?", grade)
-    w.add("m.source = ?", source)
     w.add_years("m.school_year", years)
     query = f"""
         WITH state AS (
@@ -418,7 +427,7 @@ def effect_size_for_change(
     code = _org_code(org_code)
     subj = None if subject is None else subject.lower()
     if grade is None:
-        grade = _pick_grade(wh, code, metric, subgroup, subj, source)
+        grade = _school_grade(wh, code, metric, subgroup, subj, source)
     unit = "percent" if metric.startswith("pct_") else None
     if wh.has_table("ref_metrics"):
         units = wh.sql("SELECT unit FROM ref_metrics WHERE metric = ?", [metric])["unit"]
