@@ -250,12 +250,20 @@ class _Writer:
             rows.append([state_name, STATE_CODE, *r])
         return rows
 
-    # -- 1. attendance
-    def attendance(self, year: int) -> None:
-        arr = self.acc.get("attendance", year)
+    def _by_group(self, key: str, report: str, year: int, make: Callable[[np.ndarray], list | None], title: str,
+                  header: list[str], sheet: str, **kw: str) -> None:
+        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key``; ``title`` with {year} and
+        {group} (the labels DESE gives them)."""
+        arr = self.acc.get(key, year)
         if arr is None:
             return
+        for gi, g in enumerate(GROUPS):
+            self._emit(report, year, g, f"{report}_{g}.xlsx", title.format(year=year_label(year),
+                                                                          group=group_label(g, year)), header,
+                       self._rows(arr, gi, make, "State Totals"), sheet, **kw)
 
+    # -- 1. attendance
+    def attendance(self, year: int) -> None:
         def make(v):
             n, ab, mem, a10, c10, c20 = (int(x) for x in v)
             if n < MIN_ATTENDANCE:
@@ -263,18 +271,12 @@ class _Writer:
             return [fmt_tenths(tenths_half_up(mem - ab, mem), 6), mean_text(ab, n, 6), pct_text(a10, n),
                     pct_text(c10, n), pct_text(c20, n)]
 
-        for gi, g in enumerate(GROUPS):
-            title = f"{year_label(year)} Student Attendance Report (School) - End of Year - {group_label(g, year)}"
-            self._emit("attendance", year, g, f"attendance_{g}.xlsx", title, ATTENDANCE_HEADER,
-                       self._rows(arr, gi, make, "State Totals"), "Student Attendance Report",
-                       period="End of Year", note="students with >= 20 days in membership")
+        self._by_group("attendance", "attendance", year, make,
+                       "{year} Student Attendance Report (School) - End of Year - {group}", ATTENDANCE_HEADER,
+                       "Student Attendance Report", period="End of Year", note="students with >= 20 days in membership")
 
     # -- 2. discipline
     def discipline(self, year: int) -> None:
-        arr = self.acc.get("discipline", year)
-        if arr is None:
-            return
-
         def make(v):
             n, disc, iss, oss, exp, alt, emr = (int(x) for x in v)
             if n < 1:
@@ -285,11 +287,9 @@ class _Writer:
                 pcts = [pct_text(x, n) for x in (iss, oss, exp, alt, emr)]
             return [count_text(n), count_text(disc), *pcts]
 
-        for gi, g in enumerate(GROUPS):
-            title = f"{year_label(year)} Student Discipline Data Report (School) - All Offenses - {group_label(g, year)}"
-            self._emit("discipline", year, g, f"discipline_{g}.xlsx", title, DISCIPLINE_HEADER,
-                       self._rows(arr, gi, make, "State Totals"), "Student Discipline Data Report",
-                       note="All Offenses")
+        self._by_group("discipline", "discipline", year, make,
+                       "{year} Student Discipline Data Report (School) - All Offenses - {group}", DISCIPLINE_HEADER,
+                       "Student Discipline Data Report", note="All Offenses")
 
     # -- 3. MCAS
     def _subject_rows(self, subj_arrs: list, gi: int, make: Callable, state_name: str) -> list[list]:
@@ -334,27 +334,17 @@ class _Writer:
 
     # -- 4. MassCore
     def masscore(self, year: int) -> None:
-        arr = self.acc.get("masscore", year)
-        if arr is None:
-            return
-
         def make(v):
             n, mc = (int(x) for x in v)
             if n < MIN_MASSCORE:
                 return None
             return [count_text(n), count_text(mc), pct_text(mc, n)]
 
-        for gi, g in enumerate(GROUPS):
-            title = f"{year_label(year)} MassCore Completion Report (School) - {group_label(g, year)}"
-            self._emit("masscore", year, g, f"masscore_{g}.xlsx", title, MASSCORE_HEADER,
-                       self._rows(arr, gi, make, "State Totals"), "MassCore Completion Report")
+        self._by_group("masscore", "masscore", year, make, "{year} MassCore Completion Report (School) - {group}",
+                       MASSCORE_HEADER, "MassCore Completion Report")
 
     # -- 5. AP performance
     def ap(self, year: int) -> None:
-        arr = self.acc.get("ap", year)
-        if arr is None:
-            return
-
         def make(v):
             n, *sc = (int(x) for x in v)
             if n < 1:
@@ -364,17 +354,12 @@ class _Writer:
             return [count_text(n), *[count_text(x) for x in sc], pct_text(sc[0] + sc[1], n),
                     pct_text(sc[2] + sc[3] + sc[4], n)]
 
-        for gi, g in enumerate(GROUPS):
-            title = f"{year_label(year)} Advanced Placement Performance (School) - All Subjects - {group_label(g, year)}"
-            self._emit("ap_performance", year, g, f"ap_performance_{g}.xlsx", title, AP_HEADER,
-                       self._rows(arr, gi, make, "State Totals"), "Advanced Placement Performance ")
+        self._by_group("ap", "ap_performance", year, make,
+                       "{year} Advanced Placement Performance (School) - All Subjects - {group}", AP_HEADER,
+                       "Advanced Placement Performance ")
 
     # -- 6. college enrollment
     def college(self, year: int) -> None:
-        arr = self.acc.get("college", year)
-        if arr is None:
-            return
-
         def make(v):
             n, att = (int(x) for x in v)
             if n < 1:
@@ -383,11 +368,9 @@ class _Writer:
                 return [count_text(n), "", ""]
             return [count_text(n), count_text(att), pct_text(att, n)]
 
-        for gi, g in enumerate(GROUPS):
-            title = (f"{year_label(year)}  Graduates Attending Institutions of Higher Education (School) - "
-                     f"{group_label(g, year)} - All Colleges and Universities")
-            self._emit("college_enrollment", year, g, f"college_enrollment_{g}.xlsx", title, COLLEGE_HEADER,
-                       self._rows(arr, gi, make, "State Totals"), "Graduates Attending Institution",
+        self._by_group("college", "college_enrollment", year, make,
+                       "{year}  Graduates Attending Institutions of Higher Education (School) - {group} - All "
+                       "Colleges and Universities", COLLEGE_HEADER, "Graduates Attending Institution",
                        note=f"graduates of {year_label(year)} enrolled in the fall after graduating; "
                             "unknown counts as not attending")
 
