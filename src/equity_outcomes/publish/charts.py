@@ -17,7 +17,6 @@ import altair as alt
 
 from .labels import Y_TITLE
 
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"]
 SUBGROUP_ORDER = ["All students", "Low income / FRL", "Black / African American", "Hispanic / Latino",
                   "English learners", "Students with disabilities", "State (all students)"]
 SUBGROUP_COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00", "#7f7f7f"]

@@ -20,6 +20,7 @@ from ..catalog import metrics_frame
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
+from .labels import num
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
 TARGET_COLUMNS = [
@@ -43,17 +44,6 @@ ROLLUP_POOLED = {"pooled_metric": "metric", "pooled_baseline_metric": "baseline_
                  "pooled_rating": "rating", "pooled_rating_label": "rating_label", "pooled_status": "status",
                  "pooled_ci_low": "ci_low", "pooled_ci_high": "ci_high", "pooled_ci_units": "ci_units",
                  "pooled_p_value": "p_value", "pooled_n_baseline": "n_baseline", "pooled_n_current": "n_current"}
-
-
-def num(x) -> float | None:
-    """A finite float, or None (None, NaN, pd.NA, text)."""
-    if x is None or x is pd.NA:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def text(x) -> str:

@@ -7,6 +7,7 @@ import html as _html
 import re
 from collections import Counter
 from collections.abc import Iterable
+from importlib.resources import files
 
 import pandas as pd
 
@@ -16,6 +17,7 @@ from .data import Site, num, text
 
 esc = _html.escape
 DASH = "—"
+PAGE = (files(__package__) / "templates" / "page.html").read_text(encoding="utf-8")  # str.format fields
 SOURCE_LABEL = {"dese": "DESE school profile", "student": "student data"}
 SUBJECT_ORDER = {"ela": 0, "math": 1, "sci": 2, "": -1}
 
@@ -171,35 +173,8 @@ def flags_html(flags: Iterable[str]) -> str:
 def page(title: str, body: str, *, prefix: str, site: Site, footer_extra: str = "") -> str:
     vintage = f"school year {site.vintage - 1}-{str(site.vintage)[-2:]} (spring {site.vintage})" if site.vintage \
         else "no data"
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="equity-outcomes scorecards">
-<link rel="icon" href="data:,">
-<title>{esc(title)}</title>
-<link rel="stylesheet" href="{prefix}assets/scorecards.css">
-<script src="{prefix}assets/diagnostics.js"></script>
-</head>
-<body>
-{body}
-<footer class="page">
-<p><strong>Data vintage:</strong> latest data {esc(vintage)}. Built {esc(site.built_at)}.
-Sources: DESE school profiles and district student data, aggregated in the equity-outcomes warehouse.</p>
-<p>Small groups are protected: figures for fewer than 10 students (15 for postsecondary, 20 for growth
-percentiles), rates of an event (suspension, discipline, absence) that 1 to 5 students had or did not have, and any
-figure that would let someone work one out (from a total, another source, another school or a change) are shown
-as &quot;{DASH}&quot;. No student-level records are published.</p>
-{footer_extra}
-<pre id="page-errors" class="diag" hidden></pre><pre id="page-warnings" class="diag" hidden></pre><pre id="page-resources" class="diag" hidden></pre>
-</footer>
-<script src="{prefix}assets/vega-bundle.js"></script>
-<script src="{prefix}assets/chart-templates.js"></script>
-<script src="{prefix}assets/scorecards.js"></script>
-</body>
-</html>
-"""
+    return PAGE.format(title=esc(title), prefix=prefix, body=body, vintage=esc(vintage), built_at=esc(site.built_at),
+                       dash=DASH, footer_extra=footer_extra)
 
 
 class Charts:

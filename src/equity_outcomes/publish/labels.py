@@ -32,7 +32,8 @@ class TargetInfo:
         return self.rule == "gap_closure"
 
 
-def _num(x) -> float | None:
+def num(x) -> float | None:
+    """A finite float, or None (None, NaN, pd.NA, text)."""
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -75,12 +76,11 @@ STATUS_EXPLAIN = {
     "not_comparable": "The baseline and current figures measure different things (e.g. a test change), "
                       "so no rating is given.",
 }
-UNRATED_ORDER = ["not_yet_due", "insufficient_data", "not_comparable"]
 
 
 def rating_css(rating, status: str | None) -> str:
     """CSS class of a rating cell: r1..r4 for ratings, s-<status> for the unrated statuses."""
-    r = _num(rating)
+    r = num(rating)
     if status in RATED:
         return f"r{RATED[status]}"
     if r is not None and 1 <= r <= 4 and status not in STATUS_SHORT:
@@ -89,7 +89,7 @@ def rating_css(rating, status: str | None) -> str:
 
 
 def rating_text(rating, rating_label: str | None, status: str | None) -> str:
-    r = _num(rating)
+    r = num(rating)
     if status in STATUS_SHORT:
         return STATUS_SHORT[status]
     if r is not None and 1 <= r <= 4:

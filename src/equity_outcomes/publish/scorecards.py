@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 
 from ..errors import EquityOutcomesError
@@ -64,11 +65,14 @@ from .html import (
 )
 from .network import network_page
 from .pdf import cards_for_site, chromium_path, print_report_cards
-from .static import CSS, DIAGNOSTICS_JS, PAGE_JS
 from .workbook import write_text
 
 Progress = Callable[[str], None] | None
 MANAGED = ("index.html", "schools", "exports", "assets", "reports")
+# written to <out>/assets/ next to the Vega bundle: the stylesheet, the page-diagnostics script (records errors and
+# every loaded resource into hidden elements, which the browser tests read) and the page script (merges chart
+# templates with each chart's rows and renders them with vega-embed; filters the school matrix)
+STATIC_ASSETS = ("scorecards.css", "diagnostics.js", "scorecards.js")
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
 
 
@@ -500,11 +504,8 @@ def publish_scorecards(
                                   "(or publish without --pdf)")
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    con = connect_read_only(warehouse)
-    try:
+    with connect_read_only(warehouse) as con:
         site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules)
-    finally:
-        con.close()
     for w in site.warnings:
         say(f"scorecards: warning: {w}")
     t_load = time.perf_counter()
@@ -532,8 +533,8 @@ def publish_scorecards(
     (stage / "exports").mkdir()
     try:
         total = 0
-        assets = {"vega-bundle.js": vega_bundle(), "chart-templates.js": templates_js(), "scorecards.css": CSS,
-                  "diagnostics.js": DIAGNOSTICS_JS, "scorecards.js": PAGE_JS}
+        assets = {"vega-bundle.js": vega_bundle(), "chart-templates.js": templates_js(),
+                  **{name: (files(__package__) / "assets" / name).read_text(encoding="utf-8") for name in STATIC_ASSETS}}
         for fname, content in assets.items():
             total += write_text(stage / "assets" / fname, content)
         total += write_text(stage / "index.html", network_page(site, by_org, series.get("network", {}), network_rows,
