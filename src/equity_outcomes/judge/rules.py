@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from . import stats
 from .catalog import Catalog, Target
@@ -150,11 +151,5 @@ def _gap_interval(df, target, change, counts, bk, bn, ck, cn, bse, cse, conf, z)
 def _normal_p(change: np.ndarray, se: np.ndarray) -> np.ndarray:
     """Two-sided p of a normal change with this SE (an SE of 0: 1 without change, else 0)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(se > 0, 2 * _norm_sf(np.abs(change) / se), np.where(change == 0, 1.0, 0.0))
+        p = np.where(se > 0, 2 * norm.sf(np.abs(change) / se), np.where(change == 0, 1.0, 0.0))
     return np.where(np.isfinite(se), p, np.nan)
-
-
-def _norm_sf(x: np.ndarray) -> np.ndarray:
-    from scipy.stats import norm
-
-    return norm.sf(x)

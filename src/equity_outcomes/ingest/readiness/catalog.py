@@ -35,7 +35,6 @@ EXPECTED_COUNTS: dict[tuple[str, int], int] = {
     ("principle", 4): 13,
     ("principle", 5): 5,
 }
-RATINGS = (1, 2, 3, 4)
 SKIP = "skip"
 
 CATALOG_SCHEMA = pa.DataFrameSchema(
