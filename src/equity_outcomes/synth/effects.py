@@ -71,6 +71,13 @@ def _pct(num: float, den: float) -> float | None:
     return None if den <= 0 else round(100.0 * num / den, 2)
 
 
+def _realized(counts: np.ndarray, years: list[int], *, share: str = "pct", n: str = "n",
+              without_2020: bool = False) -> dict:
+    """Per year: the treated and untreated % of ``counts[year index] = (n, treated, untreated, ...)``, and n."""
+    return {str(y): {f"treated_{share}": _pct(c[1], c[0]), f"untreated_{share}": _pct(c[2], c[0]), n: int(c[0])}
+            for y, c in zip(years, counts, strict=True) if not (without_2020 and y == 2020)}
+
+
 def _median(hist: np.ndarray) -> float | None:
     n = int(hist.sum())
     if n == 0:
@@ -124,19 +131,14 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
             effects.append(e)
 
         if "absence_improver" in s.roles:
-            real = {str(y): {"treated_pct": _pct(tr.att[yidx[y], i, 1], tr.att[yidx[y], i, 0]),
-                             "untreated_pct": _pct(tr.att[yidx[y], i, 2], tr.att[yidx[y], i, 0]),
-                             "n": int(tr.att[yidx[y], i, 0])} for y in years}
             entry("absence_improver", "pct_absent_10_plus_days", "absence", expected=-30, compare="baseline",
-                  assess_year=start + 1, realized=real,
+                  assess_year=start + 1, realized=_realized(tr.att[:, i], years),
                   design=f"days absent x{P.ABSENCE_IMPROVER_MULT} (plus the network-wide x{P.NETWORK_ABSENCE_MULT}) "
                          "and shielded from statewide absence shocks after the baseline year; the school's % absent "
                          "10+ days falls at least 30% relative to its baseline year by implementation year 2")
         if "suspension_improver" in s.roles:
-            real = {str(y): {"treated_pct": _pct(tr.susp[yidx[y], i, 1], tr.susp[yidx[y], i, 0]),
-                             "untreated_pct": _pct(tr.susp[yidx[y], i, 2], tr.susp[yidx[y], i, 0]),
-                             "n": int(tr.susp[yidx[y], i, 0])} for y in years}
-            entry("suspension_improver", "pct_suspended", "suspension", expected=-45, realized=real,
+            entry("suspension_improver", "pct_suspended", "suspension", expected=-45,
+                  realized=_realized(tr.susp[:, i], years),
                   design=f"{int(P.SUSPENSION_IMPROVER_CONVERT * 100)}% of students who would have been suspended "
                          "(ISS or OSS) get an alternative (action OTHER) instead: -60% expected vs counterfactual")
         for role, metric, target, exp, design in (
@@ -151,12 +153,8 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
                 continue
             for j, subj in enumerate(SGP_SUBJECTS):
                 if role == "proficiency_improver":
-                    real = {str(y): {"treated_pct": _pct(tr.mcas[yidx[y], i, j, 0, 1], tr.mcas[yidx[y], i, j, 0, 0]),
-                                     "untreated_pct": _pct(tr.mcas[yidx[y], i, j, 0, 2], tr.mcas[yidx[y], i, j, 0, 0]),
-                                     "n": int(tr.mcas[yidx[y], i, j, 0, 0])}
-                            for y in years if y != 2020}
-                    entry(role, metric, target, subject=subj, expected=exp, effective=start + 2, realized=real,
-                          design=design)
+                    entry(role, metric, target, subject=subj, expected=exp, effective=start + 2,
+                          realized=_realized(tr.mcas[:, i, j, 0], years, without_2020=True), design=design)
                 else:
                     real = {str(y): {"treated_median": _median(tr.sgp[yidx[y], i, j, 0]),
                                      "untreated_median": _median(tr.sgp[yidx[y], i, j, 1]),
@@ -189,16 +187,11 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
                                  "both groups get the larger shift)")
         if "survey_improver" in s.roles:
             for gi, target in ((0, "perceptions"), (1, "competencies")):
-                real = {str(y): {"treated_pct_improved": _pct(tr.surv[yidx[y], i, gi, 1], tr.surv[yidx[y], i, gi, 0]),
-                                 "untreated_pct_improved": _pct(tr.surv[yidx[y], i, gi, 2],
-                                                                tr.surv[yidx[y], i, gi, 0]),
-                                 "n_matched": int(tr.surv[yidx[y], i, gi, 0])} for y in years}
+                real = _realized(tr.surv[:, i, gi], years, share="pct_improved", n="n_matched")
                 entry("survey_improver", f"pct_students_improved_{target}", target, expected=None, realized=real,
                       expected_share_improved_pct=70, untreated_share_improved_pct=40,
                       design="spring minus fall change shifted so ~70% of matched students improve (others ~40%)")
-            real = {str(y): {"treated_pct_improved": _pct(tr.teach[yidx[y], i, 1], tr.teach[yidx[y], i, 0]),
-                             "untreated_pct_improved": _pct(tr.teach[yidx[y], i, 2], tr.teach[yidx[y], i, 0]),
-                             "n": int(tr.teach[yidx[y], i, 0])} for y in years}
+            real = _realized(tr.teach[:, i], years, share="pct_improved")
             entry("survey_improver", "pct_teachers_improved_efficacy", "teacher_efficacy", expected=None, realized=real,
                   expected_share_improved_pct=70, untreated_share_improved_pct=40,
                   design="teachers: spring minus fall change shifted so ~70% improve (others ~40%)")
