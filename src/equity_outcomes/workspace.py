@@ -53,10 +53,6 @@ class Workspace:
     def file(self) -> Path | None:
         return None if self.is_demo else self.root / WORKSPACE_FILE
 
-    def describe(self) -> str:
-        kind = "demo workspace (project checkout)" if self.is_demo else f"workspace {self.root}"
-        return f"{kind}: network {self.network!r}, warehouse {self.warehouse}"
-
 
 def demo_workspace() -> Workspace:
     root = project_root()

@@ -24,7 +24,6 @@ SOURCE_LABELS = {"dese": "DESE", "student": "student"}
 class TargetYear:
     target_id: str
     judged_year: int
-    sources_with_data: tuple[str, ...]
     missing: tuple[str, ...]  # "no DESE attendance data for 2025", one per source without data
 
     def note(self) -> str:
@@ -69,5 +68,5 @@ def coverage(con: duckdb.DuckDBPyConnection, year: int, targets_file: Path | Non
         with_data = tuple(s for s in t.sources if any((m, s) in have for m in t.metrics))
         missing = tuple(f"no {SOURCE_LABELS.get(s, s)} {t.domain} data for {year}"
                         for s in t.sources if s not in with_data)
-        out.append(TargetYear(t.id, year, with_data, missing))
+        out.append(TargetYear(t.id, year, missing))
     return out

@@ -64,9 +64,6 @@ class School:
     def grades(self) -> tuple[int, ...]:
         return LEVEL_GRADES[self.level]
 
-    def has_role(self, role: str) -> bool:
-        return role in self.roles
-
     def post(self, year: int, from_impl_year: int = 1) -> bool:
         """True if ``year`` is implementation year ``from_impl_year`` or later."""
         return self.start_year is not None and year >= self.start_year + from_impl_year - 1
@@ -92,7 +89,6 @@ class Network:
     last_year: int
     districts: list[District]
     schools: list[School]
-    state_mean_z: float = 0.0
 
     @property
     def years(self) -> list[int]:
@@ -377,7 +373,6 @@ def _gap_deltas(net: Network, rng: np.random.Generator) -> None:
         means.append(float(z.mean()))
         weights.append(net.districts[s.district_idx].cohort * s.cohort_weight * len(s.grades))
     state = float(np.average(means, weights=weights))
-    net.state_mean_z = state
     for s in net.schools:
         if "gap_closer" in s.roles:
             s.gap_delta_li = max(0.0, P.GAP_CLOSE_FRACTION * (state - pilot[s.idx][0]))

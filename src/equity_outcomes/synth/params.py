@@ -99,8 +99,6 @@ GROWTH_SCHOOL_SD = 0.2
 PROFICIENCY_SHIFT_Z = 0.72  # proficiency_improver: ELA and MATH latent shift from implementation year 3 (~15 points)
 GROWTH_SHIFT = 0.28  # growth_improver: shift of the growth draw (median SGP ~ +10 to +11 points)
 GAP_CLOSE_FRACTION = 0.5  # gap_closer: low income / Latino students shifted by this share of their gap to the state
-NEXTGEN_GRADES = ["03", "04", "05", "06", "07", "08", "10"]
-SCI_GRADES = {5, 8, 10}
 
 # ---- surveys ---------------------------------------------------------------------------------------------------
 PERCEPTION_DOMAINS = ["climate_culture", "engagement", "relationships", "belonging"]
@@ -121,7 +119,6 @@ DUAL_COURSES = ["DUAL-ENG101", "DUAL-MAT110", "DUAL-PSY101", "DUAL-BIO101", "DUA
 OTHER_COURSES = ["ADV-CTE-CAPSTONE", "ADV-ENG-HONORS", "ADV-MATH-HONORS"]
 DUAL_TAKE_P = {11: 0.09, 12: 0.11}
 MASSCORE_P = 0.80
-POSTSECONDARY_P = 0.70
 POSTSECONDARY_UNKNOWN = 0.05
 
 # ---- implementation ---------------------------------------------------------------------------------------------

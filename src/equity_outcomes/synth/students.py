@@ -24,7 +24,6 @@ SUBJECTS = ["ELA", "MATH", "SCI"]
 LEVEL_CODE = {"elementary": 0, "middle": 1, "high": 2}
 
 # table codes
-NEXTGEN, LEGACY = 0, 1
 NG_LEVELS, LEG_LEVELS = ["E", "M", "PM", "NM"], ["A", "P", "NI", "W"]
 ACHIEVEMENT_LEVELS = NG_LEVELS + LEG_LEVELS  # codes 0-3 Next-Gen, 4-7 legacy
 COURSES = P.AP_COURSES + P.DUAL_COURSES + P.OTHER_COURSES
@@ -102,7 +101,6 @@ class DistrictSim:
         self.by_level = {lv: sch[ctx.level[sch] == lv] for lv in range(3)}
         w = np.array([s.cohort_weight for s in self.net.schools])
         self.weights = {lv: w[self.by_level[lv]] / w[self.by_level[lv]].sum() for lv in range(3)}
-        self.local = {int(s): k for k, s in enumerate(sch)}
         self.teacher_trait = {int(s): self.rng.normal(3.55, 0.45, 400) for s in sch}
         self.state: dict[str, np.ndarray] | None = None
         self.left_mid = np.zeros(0, bool)
