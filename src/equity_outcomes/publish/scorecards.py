@@ -157,14 +157,7 @@ def _gap_summary_row(site: Site, tid: str, subject, rows: list[dict], first: str
     )
 
 
-HEAD = ('<colgroup><col style="width:20%"><col style="width:11%"><col style="width:9%"><col style="width:9%">'
-        '<col style="width:7%"><col style="width:6%"><col style="width:11%"><col style="width:13%">'
-        '<col style="width:9%"><col style="width:5%"></colgroup>'
-        '<thead><tr><th scope="col">Target (rubric)</th><th scope="col">Measure</th>'
-        '<th scope="col" class="num">Baseline</th><th scope="col" class="num">Current</th>'
-        '<th scope="col" class="num">Target</th><th scope="col" class="num">Progress</th>'
-        '<th scope="col">Rating</th><th scope="col">Change</th>'
-        '<th scope="col">Compared with</th><th scope="col">Notes</th></tr></thead>')
+HEAD = (files(__package__) / "templates" / "scorecard_head.html").read_text(encoding="utf-8")  # columns, header
 
 
 def _scorecard_table(site: Site, rows: list[dict]) -> tuple[str, list[dict], set[str]]:
