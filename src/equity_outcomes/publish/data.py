@@ -193,17 +193,13 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         if not len(readiness):
             readiness = None
 
-    vintage = None
-    if len(mv):
-        vintage = int(pd.to_numeric(mv["school_year"]).max())
-    elif len(tr):
-        v = num(pd.to_numeric(tr["current_year"], errors="coerce").max())
-        vintage = int(v) if v is not None else None
+    judged_year = _judged_year(tr)
+    vintage = int(pd.to_numeric(mv["school_year"]).max()) if len(mv) else judged_year
     return Site(built_at=built_at, targets=targets, metrics=metrics, metric_notes=metric_notes,
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
                 has_roster=has_roster, warnings=warnings, disclosure=controlled.summary,
-                history_safe=controlled.history, judged_year=_judged_year(tr),
+                history_safe=controlled.history, judged_year=judged_year,
                 district_safe=read_district_cells(con, roster, pages, metric_ids, rules)
                 if "metric_values" in objects else None)
 

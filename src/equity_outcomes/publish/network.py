@@ -44,8 +44,7 @@ def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]
     return sorted(seen, key=lambda k: seen[k])
 
 
-MATRIX_TEXT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp.",
-               "s-none": ""}
+MATRIX_TEXT = {**history.SHORT, "s-none": ""}
 
 
 def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, str]:
@@ -114,9 +113,6 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
     # rating counts per column + the network's pooled result
     net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
                if (r.get("subgroup") or "all") == "all"}
-    order = ["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"]
-    names = ["4 Sustainable", "3 Moving toward", "2 Initial steps", "1 Area of concern", "Not yet due",
-             "Insufficient data", "Not comparable"]
     ctr = []
     for k in cols:
         t = labels.target_info(site.targets, k[0])
@@ -125,12 +121,12 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
         cur = fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH
         ctr.append(f'<tr data-target="{esc(k[0])}" data-subject="{esc(k[1])}"><th scope="row">{esc(t.short)}'
                    f'{" " + esc(subject_label(k[1])) if k[1] else ""}</th>'
-                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in order)
+                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in history.CSS_NAME)
                    + pooled + f'<td class="num">{esc(cur)}</td></tr>')
     counts_table = (
         '<div class="matrix-wrap"><table class="counts"><caption>Schools per rating, by target, and the network\'s '
         'pooled result (all network students together)</caption><thead><tr><th scope="col">Target</th>'
-        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in zip(order, names, strict=True))
+        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in history.CSS_NAME.items())
         + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
         f'<tbody>{"".join(ctr)}</tbody></table></div>')
     return (f'<div>{counts_chips(total)}</div>{matrix}'
