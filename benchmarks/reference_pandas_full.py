@@ -49,25 +49,30 @@ def flag(column: pd.Series) -> pd.Series:
     return (column == 1).astype("float64").where(column.notna())
 
 
-def outcome(frame: pd.DataFrame, metric, num=None, den=1.0, x=None, subject=None, grade="all") -> pd.DataFrame:
-    """One row per counted row of a metric: the keys, the profile, and num / den / x (the floor's ``outcomes``)."""
+def _values(v, n: int) -> np.ndarray:
+    return np.full(n, np.nan) if v is None else np.broadcast_to(np.asarray(v, dtype="float64"), (n,))
+
+
+def outcome(frame: pd.DataFrame, metric, num=None, den=None, x=None, subject=None, grade="all") -> pd.DataFrame:
+    """The sums of one metric by cell x profile (the floor's ``outcomes`` grouped into ``profiles``): n rows of
+    ``frame``, and the sums of num, den (1 a row when None), x and x squared, NULL when every input is.
+    ``metric``, ``subject`` and ``grade``: one value, or one per row of ``frame``."""
+    keys = {"org_code": frame["org_code"].to_numpy(), "school_year": frame["school_year"].to_numpy(),
+            "profile": frame["profile"].to_numpy()}
+    constants = {}
+    for name, v in (("metric", metric), ("subject", subject), ("grade", grade)):
+        if v is None or isinstance(v, str):
+            constants[name] = v
+        else:
+            keys[name] = np.asarray(v)
     n = len(frame)
-    return pd.DataFrame({
-        "org_code": frame["org_code"].to_numpy(), "school_year": frame["school_year"].to_numpy(),
-        "metric": metric, "subject": subject if subject is not None else np.full(n, None, dtype=object),
-        "grade": grade, "profile": frame["profile"].to_numpy(),
-        "num": np.nan if num is None else num, "den": den, "x": np.nan if x is None else x,
-    })
-
-
-def profile_sums(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Sums by cell x profile: n rows, and sum of num, den, x and x squared (NULL when every input is)."""
-    frame = pd.concat(parts, ignore_index=True)
-    frame["sx2"] = frame["x"] * frame["x"]
-    g = frame.groupby([*CELL, "profile"], dropna=False, sort=False)
-    out = g[["num", "den", "x", "sx2"]].sum(min_count=1).rename(columns={"x": "sx"})
+    xs = _values(x, n)
+    rows = pd.DataFrame({**keys, "num": _values(num, n), "den": _values(1.0 if den is None else den, n), "sx": xs,
+                         "sx2": xs * xs})
+    g = rows.groupby(list(keys), dropna=False, sort=False)
+    out = g[["num", "den", "sx", "sx2"]].sum(min_count=1)
     out["n"] = g.size()
-    return out.reset_index()
+    return out.reset_index().assign(**constants)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -85,7 +90,8 @@ def read_enrollment(raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     enr["swd"] = enr["is_swd"] == 1
     enr["hn"] = enr["li"] | enr["el"] | (enr["is_former_el"] == 1) | enr["swd"]
     by = ["race_ethnicity", *FLAGS]
-    enr["profile"] = enr.groupby(by, sort=False).ngroup()  # a missing race: no profile (-1), counted in 'all' only
+    # a missing race: no profile, counted in 'all' only (ngroup leaves it out: NaN)
+    enr["profile"] = enr.groupby(by, sort=False).ngroup().fillna(NO_PROFILE).astype("int64")
     profiles = enr.loc[enr["profile"] >= 0, ["profile", *by]].drop_duplicates("profile").set_index("profile")
     return enr, profiles
 
@@ -151,23 +157,30 @@ def test_outcomes(tests: pd.DataFrame) -> list[pd.DataFrame]:
     parts = [outcome(tests, pct, proficient, **kw), outcome(tests, "avg_scaled_score", x=tests["scaled_score"], **kw)]
     scored = tests[tests["sgp"].notna()]
     kw = {"subject": scored["subject"].to_numpy(), "grade": scored["grade"].to_numpy()}
-    parts += [outcome(scored, m, x=scored["sgp"], **kw) for m in ("median_sgp", "mean_sgp")]
+    sgp = outcome(scored, "mean_sgp", x=scored["sgp"], **kw)
+    parts += [sgp, sgp.assign(metric="median_sgp")]  # n, sums and sd: the same rows
     return parts
 
 
-def mean_in_file_order(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """The mean score by keys, summed one score after the other in file order (DuckDB's ``avg``, the floor's).
+def mean_in_file_order(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The mean score by keys (one row per group: the keys and ``mean``), the scores summed one after the other in
+    file order: DuckDB's ``avg``, the floor's.
 
     ``improved = spring > fall`` compares two means that are often equal on paper (scores have one decimal): on
     the 20k network 1,222 of 159,212 matched pairs are decided by how the sums round. pandas' own ``mean`` sums
     with compensation and so rounds some of them the other way; to compute the floor's cells this sums the way
-    the floor does (exact: adding 0 for a missing score changes nothing)."""
-    position = frame.groupby(keys, sort=False, observed=True).cumcount()
-    scores = frame.set_index([*(frame[k] for k in keys), position])["score"].unstack()
-    total = pd.Series(0.0, index=scores.index)
-    for column in scores.columns:  # the k-th score of every person at once
-        total = total + scores[column].fillna(0.0)
-    return total / scores.notna().sum(axis=1)
+    the floor does."""
+    g = frame.groupby(keys, sort=False, observed=True)
+    group, position = g.ngroup().to_numpy(), g.cumcount().to_numpy()
+    score = frame["score"].to_numpy()
+    total, count = np.zeros(g.ngroups), np.zeros(g.ngroups)
+    for k in range(position.max() + 1):  # the k-th score of every group at once (each group at most once)
+        at = (position == k) & ~np.isnan(score)
+        total[group[at]] += score[at]
+        count[group[at]] += 1
+    out = frame.loc[position == 0, keys].reset_index(drop=True)  # the groups in ngroup() order (first seen)
+    out["mean"] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
 
 
 def other_outcomes(raw: Path, enr: pd.DataFrame) -> list[pd.DataFrame]:
@@ -181,18 +194,20 @@ def other_outcomes(raw: Path, enr: pd.DataFrame) -> list[pd.DataFrame]:
 
     survey = {"school_year": "int64", "org_code": "str", "season": "category", "score": "float64"}
     students = read_table(raw, "student_surveys", {**survey, "student_id": "str", "domain": "category"})
-    students["metric"] = np.where(students["domain"].isin(PERCEPTION_DOMAINS), "pct_students_improved_perceptions",
-                                  "pct_students_improved_competencies")
+    students["metric"] = pd.Categorical.from_codes(students["domain"].isin(PERCEPTION_DOMAINS).astype("int8"), [
+        "pct_students_improved_competencies", "pct_students_improved_perceptions"])
     teachers = read_table(raw, "teacher_surveys", {**survey, "teacher_id": "str"})
     teachers = teachers.rename(columns={"teacher_id": "student_id"}).assign(metric="pct_teachers_improved_efficacy")
     for frame in (students, teachers):
-        means = mean_in_file_order(frame, [*KEYS, "metric", "season"]).unstack("season")
-        matched = means.reindex(columns=["fall", "spring"]).dropna().reset_index()
+        means = mean_in_file_order(frame, [*KEYS, "metric", "season"])
+        matched = means[means["season"] == "fall"].drop(columns="season").merge(
+            means[means["season"] == "spring"].drop(columns="season"), on=[*KEYS, "metric"],
+            suffixes=("_fall", "_spring")).dropna()
         if frame is students:
             matched = with_profile(matched, enr)
         else:  # teachers have no profile
             matched["profile"] = NO_PROFILE
-        improved = (matched["spring"] > matched["fall"]).astype("float64")
+        improved = (matched["mean_spring"] > matched["mean_fall"]).astype("float64")
         parts.append(outcome(matched, matched["metric"].to_numpy(), improved))
 
     cap = with_profile(read_table(raw, "capstone", {"school_year": "int64", "org_code": "str", "student_id": "str",
@@ -222,32 +237,29 @@ def with_levels(frame: pd.DataFrame, network: pd.Index) -> pd.DataFrame:
 
 
 def by_subgroup(frame: pd.DataFrame, maps: list[pd.Series], keys: list[str], how) -> pd.DataFrame:
-    """``how`` (a groupby -> frame) of ``frame`` by keys x subgroup, for every grouping of the profiles."""
+    """``how`` (a groupby -> frame) of ``frame`` by keys x subgroup, for every grouping of the profiles; the keys
+    are numbered once (``ngroup``) so that each grouping groups two small columns."""
+    cell = frame.groupby(keys, dropna=False, sort=False).ngroup().rename("cell")
+    cell_keys = frame.loc[~cell.duplicated(), keys].set_index(cell[~cell.duplicated()])
     parts = []
     for m in maps:
-        subgroup = frame["profile"].map(m)
+        subgroup = frame["profile"].map(m).rename("subgroup")
         rows = subgroup.notna()
-        part = how(frame[rows].groupby([*(frame.loc[rows, k] for k in keys), subgroup[rows].rename("subgroup")],
-                                       dropna=False, sort=False))
-        parts.append(part.reset_index())
-    return pd.concat(parts, ignore_index=True)
+        parts.append(how(frame[rows].groupby([cell[rows], subgroup[rows]], sort=False)).reset_index())
+    return pd.concat(parts, ignore_index=True).join(cell_keys, on="cell").drop(columns="cell")
 
 
 def cells(sums: pd.DataFrame, maps: list[pd.Series], network: pd.Index) -> pd.DataFrame:
-    leveled = with_levels(sums, network)
-    leveled["cell"] = leveled.groupby(["org_level", *CELL], dropna=False, sort=False).ngroup()
-    cell_keys = leveled.drop_duplicates("cell").set_index("cell")[["org_level", *CELL]]
-    out = by_subgroup(leveled[["cell", "profile", *SUMS]], maps, ["cell"], lambda g: g[SUMS].sum(min_count=1))
-    return out.join(cell_keys, on="cell").drop(columns="cell")
+    """n, num, den, sx and sx2 of each cell: the profile sums added up by level x subgroup."""
+    return by_subgroup(with_levels(sums, network), maps, ["org_level", *CELL], lambda g: g[SUMS].sum(min_count=1))
 
 
 def medians(tests: pd.DataFrame, maps: list[pd.Series], network: pd.Index) -> pd.DataFrame:
     """Median SGP of each cell, over the enrolled students' scores."""
     scored = tests.loc[tests["sgp"].notna() & (tests["profile"] != NO_PROFILE),
                        ["org_code", "school_year", "subject", "grade", "profile", "sgp"]]
-    leveled = with_levels(scored, network)
     keys = ["org_level", "org_code", "school_year", "subject", "grade"]
-    out = by_subgroup(leveled, maps, keys, lambda g: g["sgp"].median().rename("median"))
+    out = by_subgroup(with_levels(scored, network), maps, keys, lambda g: g["sgp"].median().rename("median"))
     return out.assign(metric="median_sgp")
 
 
@@ -280,7 +292,8 @@ def compute(raw: Path, thresholds: pd.DataFrame) -> pd.DataFrame:
     network = pd.Index(roster.loc[roster["is_network_school"] == 1, "org_code"])
     enr, profiles = read_enrollment(raw)
     tests = read_tests(raw, enr)
-    sums = profile_sums([*enrollment_outcomes(raw, enr), *test_outcomes(tests), *other_outcomes(raw, enr)])
+    sums = pd.concat([*enrollment_outcomes(raw, enr), *test_outcomes(tests), *other_outcomes(raw, enr)],
+                     ignore_index=True)
     maps = subgroup_maps(profiles)
     return values(cells(sums, maps, network), medians(tests, maps, network), thresholds)
 
