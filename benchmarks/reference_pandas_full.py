@@ -13,7 +13,7 @@ from the catalog, as the floor does). The definitions are the floor's (and ``int
   (its *profile*); a row with no enrollment there, and every teacher, counts in 'all' only;
 - median SGP: over the enrolled students' scores only; every other figure over every row.
 
-    python benchmarks/reference_pandas_full.py /tmp/eo_bench/200000/raw [--out pandas_full.parquet]
+    python benchmarks/reference_pandas_full.py /tmp/eo_bench/200000/raw [--out pandas_full.csv]
 
 ``floor_vs_flow.py --pandas`` runs :func:`compute` in a fresh process, times it (reading + computing; writing is not
 timed) and compares every cell with the floor's.
@@ -303,12 +303,13 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("raw", type=Path, help="network folder holding roster.csv and student/<year>/*.csv")
-    p.add_argument("--out", type=Path, default=Path("pandas_full.parquet"))
+    p.add_argument("--out", type=Path, default=Path("pandas_full.csv"), help="the cells, as CSV")
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    out = compute(args.raw, metrics_frame()[["metric", "min_n", "min_n_on"]])
-    print(f"{len(out):,} cells in {time.perf_counter() - t0:.1f} s -> {args.out}")
-    out.to_parquet(args.out, index=False)
+    started = time.perf_counter()
+    cells_out = compute(args.raw, metrics_frame()[["metric", "min_n", "min_n_on"]])
+    seconds = time.perf_counter() - started
+    cells_out.to_csv(args.out, index=False)
+    print(f"{len(cells_out):,} cells computed in {seconds:.1f} s, written to {args.out}")
 
 
 if __name__ == "__main__":
