@@ -29,7 +29,10 @@ MAX_FILE_LINES = 600
 # #25 raised it by 137: models/spark.py (98, the hand-over to Spark and back) and --engine through the command
 # line, runner, stages and build (39). The scorecards showing #20's peers (range, the school's percentile,
 # exports and the control): +18.
-LINE_BUDGET = 16_850
+# #22 (ingest + build closer to the floor) raised it by 39: dbt's partial-parse state kept per warehouse file (17),
+# DuckDB's share of the memory cap during a load (9), the validator's bad rows worked out apart (_find_bad, 8),
+# the years of an incremental build through the environment (5).
+LINE_BUDGET = 16_889
 
 
 def modules() -> dict[str, Path]:

@@ -42,9 +42,8 @@ SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 IGNORED_NAMES = {"manifest.csv"}
 DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
 REFUSAL_EXAMPLES = 5  # bad rows shown when a file is refused
-# DuckDB's share of the connection's memory cap during a load: the rest is for Python (pandas frames of the smaller
-# files, DESE readers), so the process stays under the cap (at 200,000 students: 3.9 GB peak with all of 4 GB to
-# DuckDB, 3.1 GB with 3 GB to DuckDB, no slower).
+# DuckDB's share of the memory cap during a load; Python (pandas frames, DESE readers) holds the rest (200,000
+# students: 3.9 GB peak with 4 GB to DuckDB, 3.1 GB with 3 GB, no slower)
 DUCKDB_SHARE_DURING_LOAD = 0.75
 
 # What a file is, in order: the first kind that recognises a file reads it (DESE exports take the rest). A new
@@ -464,9 +463,9 @@ def ingest_into(
 def _leave_room_for_python(con: duckdb.DuckDBPyConnection) -> str:
     """Lower DuckDB's memory limit to :data:`DUCKDB_SHARE_DURING_LOAD` of itself; the limit it had ('3.7 GiB')."""
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    number, unit = limit.split()
-    mib = float(number) * 1024 ** ("KMGTP".index(unit[0]) - 1) if unit[0] in "KMGTP" else float(number) / 2**20
-    con.execute(f"SET memory_limit = '{max(int(mib * DUCKDB_SHARE_DURING_LOAD), 64)}MiB'")
+    number, unit = limit.split()  # 'KiB' .. 'PiB', else 'bytes'
+    mib = float(number) * 1024 ** ("KMGTP".find(unit[0]) - 1) * DUCKDB_SHARE_DURING_LOAD
+    con.execute(f"SET memory_limit = '{max(int(mib), 64)}MiB'")
     return limit
 
 

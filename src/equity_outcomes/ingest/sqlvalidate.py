@@ -66,7 +66,7 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = F
         if check.name not in TABLE_CHECK_SQL:
             raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
         rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
-    if schema.unique:  # set afterwards by _flag_repeated_keys
+    if schema.unique:  # worked out by _find_bad
         rules.append((None, f"unique({', '.join(schema.unique)})", "TRUE"))
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
@@ -117,10 +117,8 @@ def _mappings(con: duckdb.DuckDBPyConnection, table: str, known: KnownCodes | No
 
 def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list,
            mapped: dict[str, list[Mapping]]) -> None:
-    """``_in`` into the narrow temp table ``_typed``: the row of ``_in`` (``_rid``), its line number, the typed values
-    (spellings mapped) and ``_ok``, TRUE when the row passes every rule but uniqueness. The raw text and the failure
-    of each rule are worked out afterwards for the bad rows only (:func:`_find_bad`): a clean file of millions of
-    rows materialises no column per rule."""
+    """``_in`` into the narrow temp table ``_typed``: ``_in``'s rowid, line number, typed values (spellings mapped),
+    ``_ok`` (passes every rule but uniqueness); no column per rule (:func:`_find_bad` does that for the bad rows)."""
     typed_cols = []
     for name, col in schema.columns.items():
         t = _sql_type(col)
@@ -135,10 +133,8 @@ def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: li
 
 
 def _repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
-    """The keys of ``_typed`` that occur more than once (NULLs equal, as pandera counts them) into the temp table
-    ``_repeated``; whether there are any. Candidates come from a GROUP BY of one 64-bit hash of the key (cheaper
-    than grouping the key columns of millions of rows; none in a clean file, which ends the check); only rows whose
-    hash repeats are then grouped on the key itself, so a hash collision cannot flag a row by mistake."""
+    """Keys of ``_typed`` occurring more than once (NULLs equal, as pandera counts them) into ``_repeated``: first
+    the repeated 64-bit hashes of the key (none in a clean file: done), then their rows grouped on the key itself."""
     cols = ", ".join(f'"{k}"' for k in keys)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _repeated AS
         SELECT hash({cols}) AS h FROM _typed GROUP BY 1 HAVING count(*) > 1""").fetchall()

@@ -112,11 +112,9 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks:
 
 @contextlib.contextmanager
 def _partial_parse_of(warehouse: Path, project: Path):
-    """dbt parses the whole project again (5 s of a build) when the profile changed since its last run, and the
-    profile holds the warehouse's path: so the state dbt keeps for a partial parse is kept per warehouse file
-    (the last :data:`PARSE_STATES_KEPT`), and put back before dbt runs on that file again."""
-    state = dbt_target_dir(project) / "partial_parse.msgpack"
-    kept = dbt_work_dir(project) / "parse_states"
+    """dbt's partial-parse state, kept per warehouse file (the last :data:`PARSE_STATES_KEPT`): dbt parses the whole
+    project again (~5 s) when its profile, which holds the warehouse's path, changed since the state was written."""
+    state, kept = dbt_target_dir(project) / "partial_parse.msgpack", dbt_work_dir(project) / "parse_states"
     mine = kept / (hashlib.sha256(str(Path(warehouse).resolve()).encode()).hexdigest()[:16] + ".msgpack")
     if mine.exists():
         state.parent.mkdir(parents=True, exist_ok=True)
