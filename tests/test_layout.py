@@ -34,7 +34,11 @@ MAX_FILE_LINES = 600
 # publish/templates, the bookkeeping DDL to bookkeeping.sql. Code: copies made one (~-55: crosswalk lookup, num,
 # pick_grade, the synth reports' per-group loop and realized effects, the rating names), dead code (~-30),
 # try/finally closes as `with` (-24).
-LINE_BUDGET = 16_453
+# #22 (ingest + build closer to the floor) raised it by 39: dbt's partial-parse state kept per warehouse file (17),
+# DuckDB's share of the memory cap during a load (9), the validator's bad rows worked out apart (_find_bad, 8),
+# the years of an incremental build through the environment (5).
+# Both merged: 16,493 (measured).
+LINE_BUDGET = 16_493
 
 
 def modules() -> dict[str, Path]:

@@ -66,7 +66,7 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = F
         if check.name not in TABLE_CHECK_SQL:
             raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
         rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
-    if schema.unique:  # set afterwards by _flag_repeated_keys
+    if schema.unique:  # worked out by _find_bad
         rules.append((None, f"unique({', '.join(schema.unique)})", "TRUE"))
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
@@ -117,47 +117,53 @@ def _mappings(con: duckdb.DuckDBPyConnection, table: str, known: KnownCodes | No
 
 def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list,
            mapped: dict[str, list[Mapping]]) -> None:
-    """``_in`` into the temp table ``_checked``: line number, typed values (spellings mapped), every rule's failure
-    (f0, f1, ...; NULL = passed), the row verdict ``_is_bad``, a hash of the unique key, and the raw text of bad
-    rows only (a narrow table for a clean file of millions of rows)."""
+    """``_in`` into the narrow temp table ``_typed``: ``_in``'s rowid, line number, typed values (spellings mapped),
+    ``_ok`` (passes every rule but uniqueness); no column per rule (:func:`_find_bad` does that for the bad rows)."""
     typed_cols = []
     for name, col in schema.columns.items():
         t = _sql_type(col)
         value = sql_case(f'"_raw_{name}"', mapped.get(name, []))
         typed_cols.append(f'TRY_CAST(trim({value}) AS {t}) AS "{name}"' if t else f'ltrim({value}) AS "{name}"')
-    raw_if_bad = ", ".join(f'CASE WHEN _is_bad THEN "_raw_{c}" END AS "_raw_{c}"' for c in schema.columns)
-    fails = ", ".join(
-        f"CASE WHEN NOT coalesce({sql}, FALSE) THEN {_literal(check)} END AS f{i}"
-        for i, (_, check, sql) in enumerate(rules)
-    )
-    key_hash = "hash(" + ", ".join(f'"{k}"' for k in schema.unique) + ")" if schema.unique else "NULL::UBIGINT"
+    passes = " AND ".join(f"coalesce({sql}, FALSE)" for _, _, sql in rules)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _checked AS
-        SELECT * REPLACE ({raw_if_bad})
-        FROM (SELECT *, {" OR ".join(f"f{i} IS NOT NULL" for i in range(len(rules)))} AS _is_bad
-              FROM (SELECT *, {fails}, {key_hash} AS _key_hash
-                    FROM (SELECT {_line_number(con)} AS source_row, *, {", ".join(typed_cols)} FROM _in)))"""
+        f"""CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT * EXCLUDE ({", ".join(f'"_raw_{c}"' for c in schema.columns)}), {passes} AS _ok
+        FROM (SELECT rowid AS _rid, {_line_number(con)} AS source_row, *, {", ".join(typed_cols)} FROM _in)"""
     ).fetchall()
-    con.execute("DROP TABLE _in")
 
 
-def _flag_repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str], rule: int, check: str) -> None:
-    """Mark rows of ``_checked`` whose key occurs more than once (NULLs equal, as pandera counts them) as failing
-    rule ``f<rule>``. Candidates come from a GROUP BY of one 64-bit hash of the key (cheaper than grouping the key
-    columns of millions of rows); only rows whose hash repeats are then grouped on the key itself, so a hash
-    collision cannot flag a row by mistake."""
+def _repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
+    """Keys of ``_typed`` occurring more than once (NULLs equal, as pandera counts them) into ``_repeated``: first
+    the repeated 64-bit hashes of the key (none in a clean file: done), then their rows grouped on the key itself."""
     cols = ", ".join(f'"{k}"' for k in keys)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _repeated AS
-        SELECT {cols} FROM _checked
-        WHERE _key_hash IN (SELECT _key_hash FROM _checked GROUP BY ALL HAVING count(*) > 1)
-        GROUP BY ALL HAVING count(*) > 1"""
-    ).fetchall()
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _repeated AS
+        SELECT hash({cols}) AS h FROM _typed GROUP BY 1 HAVING count(*) > 1""").fetchall()
     if con.execute("SELECT count(*) FROM _repeated").fetchall()[0][0]:
-        on = " AND ".join(f'_checked."{k}" IS NOT DISTINCT FROM r."{k}"' for k in keys)
-        con.execute(f"UPDATE _checked SET f{rule} = ?, _is_bad = TRUE FROM _repeated AS r WHERE {on}",
-                    [check]).fetchall()
-    con.execute("DROP TABLE _repeated")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE _repeated AS
+            SELECT {cols} FROM _typed WHERE hash({cols}) IN (SELECT h FROM _repeated)
+            GROUP BY ALL HAVING count(*) > 1""").fetchall()
+    return bool(con.execute("SELECT count(*) FROM _repeated").fetchall()[0][0])
+
+
+def _find_bad(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list) -> None:
+    """The rows that fail a rule (or repeat a key) into the temp table ``_bad``: line number, raw text and, per rule
+    i, ``f<i>`` = the check's name when the row fails it (NULL = passed)."""
+    unique = schema.unique and _repeated_keys(con, schema.unique)
+    repeated = ("EXISTS (SELECT 1 FROM _repeated AS r WHERE "
+                + " AND ".join(f't."{k}" IS NOT DISTINCT FROM r."{k}"' for k in schema.unique) + ")"
+                if unique else "FALSE")
+    fails = ", ".join(
+        f"CASE WHEN {'_dup' if check.startswith('unique(') and col is None else f'NOT coalesce({sql}, FALSE)'} "
+        f"THEN {_literal(check)} END AS f{i}"
+        for i, (col, check, sql) in enumerate(rules)
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _bad AS
+        SELECT source_row, {", ".join(f'"_raw_{c}"' for c in schema.columns)}, {fails}
+        FROM (SELECT t.*, {repeated} AS _dup FROM _typed AS t WHERE NOT t._ok OR {repeated}) AS t
+        JOIN _in ON _in.rowid = t._rid"""
+    ).fetchall()
+    con.execute("DROP TABLE IF EXISTS _repeated")
 
 
 def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str, table: str, load_id: str) -> None:
@@ -165,7 +171,7 @@ def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str,
     union = " UNION ALL ".join(
         f"SELECT source_row, {_literal(col or '')} AS column_name, "
         f"{f'CAST(_raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, f{i} AS check_name "
-        f"FROM _checked WHERE _is_bad AND f{i} IS NOT NULL"
+        f"FROM _bad WHERE f{i} IS NOT NULL"
         for i, (col, _, _) in enumerate(rules)
     )
     con.execute(
@@ -185,7 +191,7 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
     # each distinct id is hashed once (survey files repeat a student on every row), then joined back
     hashed = " ".join(
         f"""JOIN (SELECT id, left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH}) AS h
-                  FROM (SELECT DISTINCT "{c}" AS id FROM _checked WHERE NOT _is_bad)) AS h_{c} """
+                  FROM (SELECT DISTINCT "{c}" AS id FROM _typed WHERE _ok)) AS h_{c} """
         f'ON h_{c}.id = t."{c}"'
         for c in id_cols
     )
@@ -193,7 +199,8 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
     con.execute(
         f"""INSERT INTO raw_student_{table} BY NAME
         SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
-        FROM _checked AS t {hashed} WHERE NOT t._is_bad""",
+        FROM _typed AS t {hashed}
+        WHERE t._ok AND NOT EXISTS (SELECT 1 FROM _bad AS b WHERE b.source_row = t.source_row)""",
         {"load_id": load_id, "path": path, **({"ipad": ipad, "opad": opad} if id_cols else {})},  # roster: no ids
     ).fetchall()
 
@@ -212,13 +219,12 @@ def validate_and_load(
     _read(con, path, list(schema.columns))
     mapped = _mappings(con, table, known)
     _check(con, schema, rules, mapped)
-    if schema.unique:
-        rule = next(i for i, (col, check, _) in enumerate(rules) if col is None and check.startswith("unique("))
-        _flag_repeated_keys(con, schema.unique, rule, rules[rule][1])
+    _find_bad(con, schema, rules)
+    con.execute("DROP TABLE _in")
     _quarantine_failures(con, rules, path, table, load_id)
     _insert_good(con, list(schema.columns), path, table, key=key, load_id=load_id)
-    rows_in, bad = con.execute("SELECT count(*), count(*) FILTER (WHERE _is_bad) FROM _checked").fetchall()[0]
-    con.execute("DROP TABLE _checked")
+    rows_in, bad = con.execute("SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM _bad)").fetchall()[0]
+    con.execute("DROP TABLE _typed; DROP TABLE _bad")
     if roster:
         con.execute("DROP TABLE _roster_codes")
     return rows_in, rows_in - bad, bad, [m for maps in mapped.values() for m in maps]

@@ -9,9 +9,11 @@ dbt's results into a :class:`BuildSummary` or one :class:`EquityOutcomesError` n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
+YEARS_ENV = "EQUITY_OUTCOMES_SCHOOL_YEARS"  # the years an incremental build redoes (macros/yearly.sql)
+PARSE_STATES_KEPT = 8  # dbt's partial-parse state of the last warehouse files built (see _partial_parse_of)
 STATE_TABLE = "build_state"
 
 # Written by equity_outcomes.judge.growth, read by int_student_sgp (a source): created empty so every model builds.
@@ -86,13 +90,16 @@ def dbt_target_dir(project: Path | None = None) -> Path:
     return dbt_work_dir(project) / "target"
 
 
-def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks: list | None = None):
+def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks: list | None = None,
+            env: dict[str, str] | None = None):
     """One dbt command on ``warehouse`` (in this process); returns dbt's ``dbtRunnerResult``. ``project`` replaces
-    the shipped SQL project (a copy with a model changed, for experiments); ``callbacks`` receive dbt's events."""
+    the shipped SQL project (a copy with a model changed, for experiments); ``callbacks`` receive dbt's events;
+    ``env``: more environment variables for the models (the years of an incremental build)."""
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
-    with mock.patch.dict(os.environ, {WAREHOUSE_ENV: str(warehouse)}):  # read by profiles.yml
+    with mock.patch.dict(os.environ, {WAREHOUSE_ENV: str(warehouse), **(env or {})}), \
+            _partial_parse_of(warehouse, project):
         try:
             return dbtRunner(callbacks=callbacks or []).invoke([
                 *args, "--project-dir", str(project), "--profiles-dir", str(project),
@@ -101,6 +108,25 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks:
             ])
         finally:
             _release_warehouse()
+
+
+@contextlib.contextmanager
+def _partial_parse_of(warehouse: Path, project: Path):
+    """dbt's partial-parse state, kept per warehouse file (the last :data:`PARSE_STATES_KEPT`): dbt parses the whole
+    project again (~5 s) when its profile, which holds the warehouse's path, changed since the state was written."""
+    state, kept = dbt_target_dir(project) / "partial_parse.msgpack", dbt_work_dir(project) / "parse_states"
+    mine = kept / (hashlib.sha256(str(Path(warehouse).resolve()).encode()).hexdigest()[:16] + ".msgpack")
+    if mine.exists():
+        state.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(mine, state)
+    try:
+        yield
+    finally:
+        if state.exists():
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(state, mine)
+            for old in sorted(kept.glob("*.msgpack"), key=lambda p: p.stat().st_mtime)[:-PARSE_STATES_KEPT]:
+                old.unlink(missing_ok=True)
 
 
 def _progress_events(progress: Callable[[str], None] | None) -> list:
@@ -230,9 +256,9 @@ def build_models(
         redo, result = None, _build_on_spark(con, project, progress)  # Spark's yearly models are plain tables
     else:
         redo = None if full_refresh else changed_years(con, fingerprint, years)
-        result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
-                         *(("--vars", json.dumps({"school_years": redo})) if redo is not None else ("--full-refresh",)),
-                         project=project, callbacks=_progress_events(progress))
+        result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS, *(() if redo is not None else ("--full-refresh",)),
+                         project=project, callbacks=_progress_events(progress),
+                         env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
         if not result.success:
             raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
