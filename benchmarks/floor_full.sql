@@ -64,7 +64,9 @@ surveys AS (
 ),
 matched AS (
     SELECT school_year, org_code, id, metric,
-           avg(score) FILTER (WHERE season = 'fall') AS fall, avg(score) FILTER (WHERE season = 'spring') AS spring
+           sum(score::DECIMAL(18, 6)) FILTER (WHERE season = 'fall') AS fall, count(score) FILTER (WHERE season = 'fall') AS nf,
+           sum(score::DECIMAL(18, 6)) FILTER (WHERE season = 'spring') AS spring,
+           count(score) FILTER (WHERE season = 'spring') AS ns
     FROM surveys GROUP BY ALL
 ),
 outcomes AS (  -- one row per student x school x year x measure: num, den (NULL x) or the score x
@@ -105,8 +107,8 @@ UNION ALL
 SELECT school_year, org_code, student_id, 'pct_ap_tests_score_3_5', NULL, 'all', ap_tests_3_5, ap_tests, NULL
 FROM courses WHERE ap_tests > 0
 UNION ALL
-SELECT school_year, org_code, id, metric, NULL, 'all', (spring > fall)::DOUBLE, 1, NULL
-FROM matched WHERE fall IS NOT NULL AND spring IS NOT NULL
+SELECT school_year, org_code, id, metric, NULL, 'all', (spring * nf > fall * ns)::DOUBLE, 1, NULL
+FROM matched WHERE nf > 0 AND ns > 0
 UNION ALL
 SELECT school_year::INTEGER, org_code, student_id, 'capstone_mean_score', NULL, 'all', NULL, 1, capstone_score
 FROM read_csv('student/*/capstone.csv', header = true,

@@ -73,10 +73,13 @@ def test_the_pandas_reference_computes_the_floors_cells(network: Path, tmp_path:
     assert set(cells["metric"]) >= set(con.execute(f"SELECT DISTINCT metric FROM '{floor}'").df()["metric"])
 
 
-def test_survey_means_are_summed_in_file_order_like_the_floor():
-    """4.2 + 4.2 + 4.0 summed in order is 12.4; with compensation (pandas' mean) 12.399999999999999."""
-    scores = pd.DataFrame({"id": ["a", "a", "a", "b"], "score": [4.2, 4.2, 4.0, np.nan]})
-    out = reference_pandas_full.mean_in_file_order(scores, ["id"])
-    assert out["id"].tolist() == ["a", "b"]
-    assert out["mean"].iloc[0] == (4.2 + 4.2 + 4.0) / 3
-    assert np.isnan(out["mean"].iloc[1])
+def test_equal_survey_means_are_not_an_improvement_whatever_the_summing_order():
+    """Fall 4.2, 4.2, 4.0 and spring 4.0, 4.2, 4.2 have equal means; summed as DOUBLE in file order they do not
+    (12.4 and 12.399999999999999), as exact sums they do."""
+    scores = pd.DataFrame({"id": ["a"] * 6 + ["b"], "season": ["fall"] * 3 + ["spring"] * 3 + ["fall"],
+                           "score": [4.2, 4.2, 4.0, 4.0, 4.2, 4.2, np.nan]})
+    assert (4.2 + 4.2 + 4.0) != (4.0 + 4.2 + 4.2)  # the tie a DOUBLE mean would break
+    out = reference_pandas_full.exact_sums(scores, ["id", "season"])
+    a = out[out["id"] == "a"].set_index("season")
+    assert a.loc["fall", "total"] == a.loc["spring", "total"] == 12_400_000 and a.loc["fall", "count"] == 3
+    assert out.loc[out["id"] == "b", "count"].item() == 0

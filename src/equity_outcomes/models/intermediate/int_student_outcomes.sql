@@ -22,10 +22,13 @@ ap AS (
            bool_or(course_type = 'AP' AND ap_exam_score >= 3) AS ap_3_plus
     FROM {{ ref('stg_courses') }} GROUP BY ALL
 ),
-survey_matched AS (
+survey_matched AS (  -- the means compared exactly: exact sums (DECIMAL) cross-multiplied by the counts; DOUBLE means
+                     -- decided equal means by the order the scores were summed in
     SELECT respondent_type, school_year, org_code, respondent_id, construct,
-           avg(score) FILTER (WHERE season = 'fall') AS fall_mean,
-           avg(score) FILTER (WHERE season = 'spring') AS spring_mean
+           sum(score::DECIMAL(18, 6)) FILTER (WHERE season = 'fall') AS fall_sum,
+           count(score) FILTER (WHERE season = 'fall') AS fall_n,
+           sum(score::DECIMAL(18, 6)) FILTER (WHERE season = 'spring') AS spring_sum,
+           count(score) FILTER (WHERE season = 'spring') AS spring_n
     FROM {{ ref('stg_surveys') }} GROUP BY ALL
 )
 SELECT school_year, org_code, student_id, 'pct_absent_10_plus_days' AS metric, NULL AS subject, 'all' AS grade,
@@ -95,9 +98,9 @@ SELECT school_year, org_code, respondent_id,
        CASE construct WHEN 'perceptions' THEN 'pct_students_improved_perceptions'
                       WHEN 'competencies' THEN 'pct_students_improved_competencies'
                       ELSE 'pct_teachers_improved_efficacy' END,
-       NULL, 'all', (spring_mean > fall_mean)::INTEGER, 1, NULL
+       NULL, 'all', (spring_sum * fall_n > fall_sum * spring_n)::INTEGER, 1, NULL
 FROM survey_matched
-WHERE fall_mean IS NOT NULL AND spring_mean IS NOT NULL
+WHERE fall_n > 0 AND spring_n > 0
 UNION ALL
 SELECT school_year, org_code, student_id, 'capstone_mean_score', NULL, 'all', NULL, 1, capstone_score
 FROM {{ ref('stg_capstone') }}
