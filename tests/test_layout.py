@@ -29,16 +29,16 @@ MAX_FILE_LINES = 600
 # #25 raised it by 137: models/spark.py (98, the hand-over to Spark and back) and --engine through the command
 # line, runner, stages and build (39). The scorecards showing #20's peers (range, the school's percentile,
 # exports and the control): +18.
-# Issue #19's last item (issue-29): 16,849 -> 16,453 (-396). Not code removed but text that is not Python moved
+# Issue #19's last item (issue-29): 16,849 -> 16,456 (-393). Not code removed but text that is not Python moved
 # out of it (~-290): the stylesheet, page scripts, page frame and fixed xlsx parts to publish/assets and
 # publish/templates, the bookkeeping DDL to bookkeeping.sql. Code: copies made one (~-55: crosswalk lookup, num,
 # pick_grade, the synth reports' per-group loop and realized effects, the rating names), dead code (~-30),
-# try/finally closes as `with` (-24).
+# try/finally closes as `with` (-21).
 # #22 (ingest + build closer to the floor) raised it by 39: dbt's partial-parse state kept per warehouse file (17),
 # DuckDB's share of the memory cap during a load (9), the validator's bad rows worked out apart (_find_bad, 8),
 # the years of an incremental build through the environment (5).
-# Both merged: 16,493 (measured).
-LINE_BUDGET = 16_493
+# Both merged: 16,496 (measured).
+LINE_BUDGET = 16_496
 
 
 def modules() -> dict[str, Path]:

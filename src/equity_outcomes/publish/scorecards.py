@@ -497,8 +497,11 @@ def publish_scorecards(
                                   "(or publish without --pdf)")
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    with connect_read_only(warehouse) as con:
+    con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
+    try:
         site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules)
+    finally:
+        con.close()
     for w in site.warnings:
         say(f"scorecards: warning: {w}")
     t_load = time.perf_counter()
