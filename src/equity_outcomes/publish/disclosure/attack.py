@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 
+from .inner import shown_wide
 from .linked import Links
 from .rules import MetricRule, Rules
 
@@ -140,6 +141,26 @@ class _Lp:
         """min and max of sum(coef x); None when infeasible."""
         return self._solve(self._model(), coefs, len(self.lb))
 
+    def vertex(self, idx: np.ndarray, cost: np.ndarray, lower: np.ndarray | None = None,
+               upper: np.ndarray | None = None) -> np.ndarray | None:
+        """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
+        probe: the bounds are restored after); None when infeasible."""
+        h = self._model()
+        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
+        if lower is not None:
+            lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
+            if (lo > hi + EPS).any():
+                return None
+            h.changeColsBounds(len(idx), idx, lo, np.maximum(lo, hi))
+        h.changeColsCost(len(idx), idx, cost)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        h.run()
+        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        if lower is not None:
+            h.changeColsBounds(len(idx), idx, lb, ub)
+        return np.asarray(h.getSolution().col_value) if ok else None
+
     def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
         """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
         n = len(self.lb)
@@ -204,8 +225,11 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
 class Attack:
     """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
 
-    def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance) -> None:
+    def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance, *,
+                 exhaustive: bool = False) -> None:
+        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests)."""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
+        self.exhaustive = exhaustive
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.v = pd.to_numeric(self.view["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.withheld = self.view["withheld"].to_numpy(dtype=bool)
@@ -350,8 +374,8 @@ class Attack:
     def _solve(self, rel_ids: list[int]) -> dict[int, dict]:
         lp, cols = self._model(rel_ids, with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
-        out = {}
-        for i in targets:
+        out = {} if self.exhaustive else shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules)
+        for i in (i for i in targets if i not in out):
             r = self._intervals(lp, cols[i], self.rule(i))
             if r is None:  # inconsistent with the tolerance between sources: try without them
                 lp2, cols2 = self._model(rel_ids, with_twins=False)
