@@ -1,17 +1,14 @@
-"""Protection shown by feasible points: a shortcut before the exact programmes of attack.py.
+"""Protection shown by feasible points, before the exact programmes of attack.py (docs/disclosure.md, section 3).
 
-Any feasible point of a component's programme is a publication the attacker cannot rule out, so the values a cell
-takes over a few such points span an inner bound of its exact interval: the exact interval is at least as wide.
-``wide`` says when inner bounds already prove a cell protected whatever its exact intervals (every test of
-``attack.verdict`` only gets looser as intervals widen, except two exemptions the points must rule out or do not
-use). Such cells skip their exact programmes (two to eight per cell); the others get them, so the verdicts are the
-ones of the exact attack. Outer bounds (relaxations) are never used to call a cell protected.
+Every feasible point of a component's programme is a publication the attacker cannot rule out: the values a cell
+takes over a few points span an inner bound of its exact interval. ``wide`` says when that already proves the cell
+protected whatever its exact intervals; those cells skip their exact programmes, the others get them, so the
+verdicts are the exact attack's. Outer bounds (relaxations) never call a cell protected.
 
-The points: vertices for objectives over the n and k (or value) of the cells not yet proved (all down, all up,
-then random signs), then probes: a batch of cells pushed at once past what they need (n at least min_n - 1 above
-the lowest n seen, k at least the event rule's count - 1 above the lowest k seen) by lower bounds on their columns,
-the batch halved while infeasible (a network sum shares a small number of students with the event among hundreds
-of cells: one vertex can show only a few of them high).
+The points: vertices for objectives over the n and k (or value) of the cells not yet proved (all down, all up, then
+random signs); then probes, a batch of cells pushed at once past the width they lack by bounds on their columns,
+the batch halved while infeasible (a network sum shares a few students with an event among hundreds of cells: one
+vertex shows only a few of them high).
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ VERTEX_SOLVES, VERTEX_STALL = 12, 2
 PROBE_BATCH, PROBE_ROUNDS = 64, 3
 
 
-def _integers(lo: float, hi: float) -> int:
+def integers(lo: float, hi: float) -> int:
     """How many integers fit in [lo, hi]."""
     return max(0, int(np.floor(hi + EPS) - np.ceil(lo - EPS)) + 1)
 
@@ -38,13 +35,13 @@ def wide(lo: np.ndarray, hi: np.ndarray, mr: MetricRule, rules: Rules) -> bool:
     the students with and without the event over the event rule's count or more), and shown not forced to 0% or
     100% (a forced count is exempt in ``verdict``: points must show it is not). The other exemption, a cell proved
     to have min_n students or more, needs the exact lower bound of n and is not used."""
-    if _integers(lo[0], hi[0]) < max(mr.min_n, 2) or hi[3] - lo[3] <= mr.exact_width + EPS:
+    if integers(lo[0], hi[0]) < max(mr.min_n, 2) or hi[3] - lo[3] <= mr.exact_width + EPS:
         return False
     if mr.kind != "share":
         return True
     if hi[1] < 1 or hi[2] < 1 or lo[3] >= mr.value_range[1] - EPS:
         return False
-    return not mr.is_event or min(_integers(lo[1], hi[1]), _integers(lo[2], hi[2])) >= rules.event_min_count
+    return not mr.is_event or min(integers(lo[1], hi[1]), integers(lo[2], hi[2])) >= rules.event_min_count
 
 
 class _Points:
@@ -83,12 +80,12 @@ class _Points:
         its lowest seen, n pushed up) or the value (n kept at its lowest seen, k or the value pushed up)."""
         mr, lo, hi, nc, ac = self.mrs[j], self.lo[:, j], self.hi[:, j], int(self.nc[j]), int(self.ac[j])
         need_n, inf = max(mr.min_n, 2), np.inf
-        if _integers(lo[0], hi[0]) < need_n:
+        if integers(lo[0], hi[0]) < need_n:
             return j, [nc], [float(np.ceil(lo[0] - EPS) + need_n - 1)], [inf]
         count = self.rules.event_min_count if mr.is_event else 1
-        if mr.kind == "share" and (hi[1] < 1 or _integers(lo[1], hi[1]) < count):
+        if mr.kind == "share" and (hi[1] < 1 or integers(lo[1], hi[1]) < count):
             return j, [ac], [float(max(1.0, np.ceil(lo[1] - EPS) + count - 1))], [inf]
-        if mr.kind == "share" and (hi[2] < 1 or _integers(lo[2], hi[2]) < count):
+        if mr.kind == "share" and (hi[2] < 1 or integers(lo[2], hi[2]) < count):
             return j, [nc, ac], [float(lo[1] + max(1.0, np.ceil(lo[2] - EPS) + count - 1)), -inf], [inf, lo[1]]
         if hi[3] - lo[3] <= mr.exact_width + EPS:
             v = lo[3] + 2 * mr.exact_width
