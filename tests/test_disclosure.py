@@ -153,6 +153,8 @@ def test_random_networks_come_out_protected(net):
     view = published_view(cells, w)
     res = Attack(view, links, rules, Tolerance(n=0.0, value=0.0001)).run()
     assert (res["verdict"] == "protected").all(), res[res["verdict"] != "protected"]
+    exact = Attack(view, links, rules, Tolerance(n=0.0, value=0.0001), exhaustive=True).run()
+    assert res["verdict"].tolist() == exact["verdict"].tolist()  # the proof by points (inner.py) changes none
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -169,6 +171,8 @@ def test_primary_suppression_alone_is_caught(net):
     res = Attack(published_view(cells, w), links, rules, Tolerance(n=0.0, value=0.0001)).run()
     flagged = set(res.loc[res["verdict"] != "protected", "row"].astype(int))
     assert exposed <= flagged
+    exact = Attack(published_view(cells, w), links, rules, Tolerance(n=0.0, value=0.0001), exhaustive=True).run()
+    assert res["verdict"].tolist() == exact["verdict"].tolist()
 
 
 # --- synthetic networks of other sizes, every output format ---------------------------------------------------------
@@ -402,27 +406,11 @@ def test_the_proof_by_points_gives_the_verdicts_of_the_exact_programmes(monkeypa
     key = ["org_code", "school_year", "subgroup", "metric"]
     primary = pd.Series(primary).groupby([cells[c] for c in key]).transform("max").to_numpy()  # per cell
     controlled = control_cells(cells, rules, COMPS, schools, len(schools)).withheld
+    verdicts = []
     for withheld in (primary, controlled):
         fast, exact, n_fast, n_exact = _verdicts_both_ways(cells, withheld, links, rules, monkeypatch)
         assert fast["row"].tolist() == exact["row"].tolist()
         assert fast["verdict"].tolist() == exact["verdict"].tolist()
-        print(f"exact programmes: {n_fast} with the proof by points, {n_exact} without")
-        assert n_fast < n_exact / 2
-    assert (exact["verdict"] == "protected").all()
-    before = _verdicts_both_ways(cells, primary, links, rules, monkeypatch)[1]
-    assert (before["verdict"] != "protected").any()  # the comparison covered cells the attack gives back
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
-def test_the_proof_by_points_agrees_on_random_networks(net):
-    cells, schools = net
-    rules = load_rules()
-    from equity_outcomes.publish.disclosure.rules import primary_reasons
-
-    links = build_links(cells, rules, COMPS, schools, len(schools))
-    for w in (primary_reasons(cells, rules) != "", control_cells(cells, rules, COMPS, schools, len(schools)).withheld):
-        view = published_view(cells, w)
-        tol = Tolerance(n=0.0, value=0.0001)
-        fast, exact = Attack(view, links, rules, tol).run(), Attack(view, links, rules, tol, exhaustive=True).run()
-        assert fast["verdict"].tolist() == exact["verdict"].tolist()
+        assert n_fast < n_exact / 2  # most cells were proved by points (78 of 198 and 8 of 288 went exact)
+        verdicts.append(set(exact["verdict"]))
+    assert verdicts[0] > {"protected"} and verdicts[1] == {"protected"}  # both kinds of verdict were compared

@@ -395,6 +395,9 @@ class Attack:
         lp, cols = self._model([r for rel_ids in comps for r in rel_ids], with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
         out = {} if self.exhaustive else shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules)
+        if out is None and len(comps) > 1:  # one component is inconsistent (rounded values): each alone
+            return {i: r for rel_ids in comps for i, r in self._solve([rel_ids]).items()}
+        out = out or {}
         members = self.members
         for rel_ids in comps:
             left = sorted({i for r in rel_ids for i in members[r] if self.withheld[i]} - out.keys())

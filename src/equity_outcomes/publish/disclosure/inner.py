@@ -114,14 +114,14 @@ class _Points:
                     queue.extendleft(reversed(batch))
 
 
-def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules) -> dict[int, dict]:
+def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules) -> dict[int, dict] | None:
     """Cells of ``targets`` (their n and k-or-value columns ``cols``) that feasible points prove protected, with
-    the inner bounds the points span."""
+    the inner bounds the points span; None when the programme is infeasible."""
     if len(targets) < 2:
         return {}
     pts = _Points(lp, cols, [rule(i) for i in targets], rules)
     if not pts.vertices(np.random.default_rng(len(targets))):
-        return {}
+        return None
     if pts.todo.any():
         pts.probes()
     keys = ("n", "a", "e", "v")
