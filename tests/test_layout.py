@@ -37,8 +37,10 @@ MAX_FILE_LINES = 600
 # #22 (ingest + build closer to the floor) raised it by 39: dbt's partial-parse state kept per warehouse file (17),
 # DuckDB's share of the memory cap during a load (9), the validator's bad rows worked out apart (_find_bad, 8),
 # the years of an incremental build through the environment (5).
-# Both merged: 16,496 (measured).
-LINE_BUDGET = 16_496
+# #22 (publish at statewide size, issue-27): +156 for the proof by feasible points before the exact programmes
+# (publish/disclosure/inner.py 115, batching, probes and the fallback in attack.py 41): one component took 620 s without it.
+# All three merged: 16,653 (measured).
+LINE_BUDGET = 16_653
 
 
 def modules() -> dict[str, Path]:

@@ -32,12 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 
+from .inner import EPS, shown_wide
+from .inner import integers as _integers
 from .linked import Links
 from .rules import MetricRule, Rules
 
 N_MAX = 1e6
 INF = highspy.kHighsInf
-EPS = 1e-6
+BATCH_CELLS = 400
 
 
 @dataclass
@@ -140,6 +142,26 @@ class _Lp:
         """min and max of sum(coef x); None when infeasible."""
         return self._solve(self._model(), coefs, len(self.lb))
 
+    def vertex(self, idx: np.ndarray, cost: np.ndarray, lower: np.ndarray | None = None,
+               upper: np.ndarray | None = None) -> np.ndarray | None:
+        """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
+        probe: the bounds are restored after); None when infeasible."""
+        h = self._model()
+        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
+        if lower is not None:
+            lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
+            if (lo > hi + EPS).any():
+                return None
+            h.changeColsBounds(len(idx), idx, lo, np.maximum(lo, hi))
+        h.changeColsCost(len(idx), idx, cost)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        h.run()
+        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        if lower is not None:
+            h.changeColsBounds(len(idx), idx, lb, ub)
+        return np.asarray(h.getSolution().col_value) if ok else None
+
     def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
         """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
         n = len(self.lb)
@@ -201,11 +223,27 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
     return comps
 
 
+def _batches(todo: list[tuple[tuple, list[int], list[int]]]) -> list[list]:
+    """Small components together (up to BATCH_CELLS withheld cells: one programme instead of hundreds of tiny
+    ones for the proof by points), each large one alone."""
+    out, cur, size = [], [], 0
+    for item in sorted(todo, key=lambda t: len(t[2])):
+        if cur and size + len(item[2]) > BATCH_CELLS:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(item)
+        size += len(item[2])
+    return [*out, cur] if cur else out
+
+
 class Attack:
     """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
 
-    def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance) -> None:
+    def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance, *,
+                 exhaustive: bool = False) -> None:
+        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests)."""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
+        self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.v = pd.to_numeric(self.view["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         self.withheld = self.view["withheld"].to_numpy(dtype=bool)
@@ -314,17 +352,21 @@ class Attack:
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
         comps = _components(len(self.view), free, self.links)
-        members = self.links.members()
+        members = self.members
         rows: dict[int, dict] = {}
+        todo: list[tuple[tuple, list[int], list[int]]] = []
         for rel_ids in comps.values():
             cells = sorted({i for r in rel_ids for i in members[r]})
             key = (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value)
             if cache is not None and key in cache:
                 rows.update(cache[key])
-                continue
-            got = self._solve(rel_ids)
-            if cache is not None:
-                cache[key] = got
+            else:
+                todo.append((key, rel_ids, [i for i in cells if self.withheld[i]]))
+        for batch in _batches(todo):
+            got = self._solve([rel_ids for _, rel_ids, _ in batch])
+            for key, _, cells in batch:
+                if cache is not None:
+                    cache[key] = {i: got[i] for i in cells}
             rows.update(got)
         idx = [int(i) for i in np.flatnonzero(self.withheld)]
         got = {i: rows.get(i) or self._natural(i) for i in idx}
@@ -347,16 +389,26 @@ class Attack:
         return {"n_lo": 1.0, "n_hi": N_MAX, "a_lo": 0.0, "a_hi": N_MAX, "e_lo": 0.0, "e_hi": N_MAX,
                 "v_lo": lo, "v_hi": hi}
 
-    def _solve(self, rel_ids: list[int]) -> dict[int, dict]:
-        lp, cols = self._model(rel_ids, with_twins=True)
+    def _solve(self, comps: list[list[int]]) -> dict[int, dict]:
+        """Intervals of the withheld cells of ``comps`` (components, as relation ids): the proof by points on all of
+        them at once (one block-diagonal programme), then the exact programmes of each component for the rest."""
+        lp, cols = self._model([r for rel_ids in comps for r in rel_ids], with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
-        out = {}
-        for i in targets:
-            r = self._intervals(lp, cols[i], self.rule(i))
-            if r is None:  # inconsistent with the tolerance between sources: try without them
-                lp2, cols2 = self._model(rel_ids, with_twins=False)
-                r = self._intervals(lp2, cols2[i], self.rule(i)) if i in cols2 else None
-            out[i] = r or {**self._natural(i), "inconsistent": True}
+        out = {} if self.exhaustive else shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules)
+        if out is None and len(comps) > 1:  # one component is inconsistent (rounded values): each alone
+            return {i: r for rel_ids in comps for i, r in self._solve([rel_ids]).items()}
+        out = out or {}
+        members = self.members
+        for rel_ids in comps:
+            left = sorted({i for r in rel_ids for i in members[r] if self.withheld[i]} - out.keys())
+            if left and len(comps) > 1:
+                lp, cols = self._model(rel_ids, with_twins=True)
+            for i in left:
+                r = self._intervals(lp, cols[i], self.rule(i))
+                if r is None:  # inconsistent with the tolerance between sources: try without them
+                    lp2, cols2 = self._model(rel_ids, with_twins=False)
+                    r = self._intervals(lp2, cols2[i], self.rule(i)) if i in cols2 else None
+                out[i] = r or {**self._natural(i), "inconsistent": True}
         return out
 
     def _intervals(self, lp: _Lp, col: tuple[int, int | None], mr: MetricRule) -> dict | None:
@@ -389,11 +441,6 @@ class Attack:
             r["v_lo"] = lo * scale if lo is not None else vlo
             r["v_hi"] = hi * scale if hi is not None else vhi
         return r
-
-
-def _integers(lo: float, hi: float) -> int:
-    """How many integers fit in [lo, hi]."""
-    return max(0, int(np.floor(hi + EPS) - np.ceil(lo - EPS)) + 1)
 
 
 def _fin(x) -> bool:

@@ -92,10 +92,10 @@ def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]],
     out: list[Sum] = []
     for dim, total, parts in totals:
         cols = [c for c in KEY if c != dim]
-        has_total = df.loc[df[dim] == total, cols].drop_duplicates()
-        if not len(has_total):
+        has_part = df.loc[df[dim].isin(parts), cols].drop_duplicates()  # no part, no sum (nor a scan of every key)
+        if not len(has_part) or not (df[dim] == total).any():
             continue
-        sub = df[df[dim].isin([total, *parts])].merge(has_total, on=cols)
+        sub = df[df[dim].isin([total, *parts])].merge(has_part, on=cols)
         for _k, g in sub.groupby(cols, sort=False):
             by = dict(zip(g[dim], g["row_i"], strict=True))
             if total in by and any(p in by for p in parts):
