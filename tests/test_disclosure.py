@@ -208,6 +208,34 @@ def test_controlled_publication_passes_the_audit(published):
     assert report.withheld_cells > 0
 
 
+def test_a_school_outside_the_network_is_shown_but_not_summed_into_the_network(tmp_path):
+    """A publication of every roster school (the 6-school fixture has one outside the network): the matrix says which
+    schools the network pools, so the audit's network sums hold only those and every programme is feasible (with
+    the outside school summed in, the network's figures contradicted their parts and nothing could be bounded)."""
+    info = build_fixture_warehouse(tmp_path / "wh.duckdb", 6, seed=6, readiness=False)
+    assert len(info["network_codes"]) == 5
+    out = tmp_path / "site"
+    summary = publish_scorecards(info["path"], out, schools=sorted(info["org_codes"]))
+    assert summary["audit"]["ok"]
+    report = audit_publication(out)
+    pub_matrix = pd.read_csv(out / "exports" / "network" / "school_matrix.csv", dtype=str, encoding="utf-8-sig")
+    assert (pub_matrix["is_network_school"] == "0").sum() == 1 and len(pub_matrix) == 6
+    assert report.ok, report.text()
+    network_only = audit_publication(publish_fixture_site(info, tmp_path / "network_only"))
+    assert _unbounded(report) == _unbounded(network_only), report.text()  # the outside school adds no contradiction
+
+
+def publish_fixture_site(info: dict, out: Path) -> Path:
+    publish_scorecards(info["path"], out)
+    return out
+
+
+def _unbounded(report) -> int:
+    """How many withheld cells the audit's programmes could not bound (0 when it says nothing of them)."""
+    said = [t for t in report.tried if "could not be bounded" in t]
+    return int(said[0].split()[0].replace(",", "")) if said else 0
+
+
 def _withheld_trend_cell(out: Path) -> tuple[Path, dict, str]:
     for p in sorted((out / "exports").glob("*/trends.csv")):
         with open(p, encoding="utf-8-sig", newline="") as fh:

@@ -289,10 +289,11 @@ class Exports:
                                                 text(r.get("status")) or None) if r else None)
                 tally[k][text(r.get("status")) if r else "no_result"] += 1
             ro = site.roster.get(code, {})
-            matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")), *cells])
+            matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")),
+                           int(code in site.network_codes), *cells])
         statuses = ["met", "moving_toward", "initial_steps", "area_of_concern", "not_yet_due", "insufficient_data",
                     "not_comparable", "no_result"]
         counts = [[t, s or None, n, *[tally[(t, s)].get(k, 0) for k in statuses]]
                   for (t, s), n in zip(cols, names, strict=True)]
-        return (["org_code", "school_name", "district_name", *names], matrix,
+        return (["org_code", "school_name", "district_name", "is_network_school", *names], matrix,
                 ["target_id", "subject", "column", *statuses], counts)

@@ -379,8 +379,9 @@ class Attack:
             r = got[i]
             r["row"] = i
             r["verdict"], r["why"] = verdict(r, self.rule(i), self.rules, forced[i])
+            r["inconsistent"] = bool(r.get("inconsistent"))  # no programme was feasible: natural bounds, unchecked
             out.append(r)
-        cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why"]
+        cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
         return pd.DataFrame(out, columns=cols)
 
     def _natural(self, i: int) -> dict:

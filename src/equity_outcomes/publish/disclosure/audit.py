@@ -225,6 +225,12 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
         f"every published cell")
     for r in res[res["verdict"] != "protected"].itertuples():
         report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
+    unchecked = res[res["inconsistent"]]
+    if len(unchecked):  # said, not hidden: their verdict rests on natural bounds only
+        report.tried.append(
+            f"{len(unchecked):,} withheld cells could not be bounded: the published figures around them contradict "
+            "the relations the audit knows (no feasible programme), so their verdict rests on natural bounds; e.g. "
+            + "; ".join(_label(cells.iloc[int(i)]) for i in unchecked["row"].head(3)))
 
 
 def audit_publication(root: Path, *, rules: Rules | None = None, complements: dict[str, str] | None = None,

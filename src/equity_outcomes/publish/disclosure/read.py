@@ -147,7 +147,9 @@ def read_publication(root: Path) -> Publication:
             targets += read_csv(p)
             files.append(str(p.relative_to(root)))
     matrix = exports / "network" / "school_matrix.csv"
-    shown = {r["org_code"].lstrip("'") for r in read_csv(matrix)} if matrix.exists() else set()
+    # the network schools shown (a publication may show schools the network does not pool: is_network_school 0)
+    shown = {r["org_code"].lstrip("'") for r in read_csv(matrix) if r.get("is_network_school") != "0"} \
+        if matrix.exists() else set()
     n_net = None
     notes = exports / "network" / "notes.csv"
     if notes.exists():
