@@ -530,6 +530,9 @@ def _serve(p: argparse.ArgumentParser) -> None:
         import os
 
         ws = use_workspace(a)
+        if ws is None and not (a.raw and a.dashboards):
+            raise EquityOutcomesError("serve with --warehouse outside a workspace needs --raw and --dashboards too. "
+                                      "How to fix: pass them, or run inside a workspace (equity-outcomes init DIR)")
         a.raw = a.raw or list(ws.raw)
         a.dashboards = a.dashboards or ws.dashboards
 
@@ -580,10 +583,11 @@ def _publish(p: argparse.ArgumentParser) -> None:
 
     def handler(a):
         ws = use_workspace(a)
-        a.out = a.out or ws.dashboards
-        if a.audit == "":  # --audit without a folder: the workspace's publication
-            a.audit = ws.dashboards
-        a.disclosure = ws.disclosure
+        if ws is not None:  # else --warehouse outside a workspace: dashboards/ and config/disclosure.yaml
+            a.out = a.out or ws.dashboards
+            if a.audit == "":  # --audit without a folder: the workspace's publication
+                a.audit = ws.dashboards
+            a.disclosure = ws.disclosure
         return publish(a)
 
     p.set_defaults(handler=handler)
