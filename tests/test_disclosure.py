@@ -58,6 +58,13 @@ def test_publish_audit_command_exit_codes(capsys, tmp_path):
     assert main(["publish", "--audit", str(tmp_path)]) == 2  # not a publication: one clear message
 
 
+def test_publish_audit_with_a_warehouse_outside_a_workspace(capsys, tmp_path, monkeypatch):
+    """--warehouse outside any workspace (the benchmark's way): the audit runs, no traceback."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["publish", "--warehouse", str(tmp_path / "wh.duckdb"), "--audit", str(LEAKY)]) == 1
+    assert "tried:" in capsys.readouterr().out
+
+
 # --- random linked tables ------------------------------------------------------------------------------------------
 @st.composite
 def networks(draw):
