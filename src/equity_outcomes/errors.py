@@ -17,6 +17,7 @@ class InputError(EquityOutcomesError):
         file: str | None = None,
         row: int | None = None,
         column: str | None = None,
+        key: str | None = None,
         value: object = None,
         fix: str | None = None,
     ) -> None:
@@ -24,6 +25,7 @@ class InputError(EquityOutcomesError):
         self.file = file
         self.row = row
         self.column = column
+        self.key = key  # a key path in a catalog or settings file: targets[absence].threshold
         self.value = value
         self.fix = fix
         super().__init__(self.render())
@@ -36,6 +38,8 @@ class InputError(EquityOutcomesError):
             where.append(f"row {self.row}")
         if self.column:
             where.append(f"column {self.column!r}")
+        if self.key:
+            where.append(f"key {self.key}")
         if self.value is not None:
             where.append(f"value {self.value!r}")
         msg = self.problem

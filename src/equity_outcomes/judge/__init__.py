@@ -8,7 +8,8 @@ SQL). Nothing here imports ingest, publish, research or synth. Main entry: :func
 docs/targets.md.
 """
 
-from .catalog import FLAGS, Catalog, CatalogError, Target, default_targets_file, load_catalog
+from ..catalog import CatalogError
+from .catalog import FLAGS, Catalog, Target, default_targets_file, load_catalog
 from .evaluate import RESULT_COLUMNS, ROLLUP_COLUMNS, evaluate_targets
 
 __all__ = [
