@@ -10,9 +10,8 @@ import re
 import typing
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-import pandas as pd
 import pydantic
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -26,6 +25,8 @@ Source = Literal["student", "dese"]
 DIRECTIONS = set(typing.get_args(Direction))
 SOURCES = set(typing.get_args(Source))
 M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CatalogError(InputError):
@@ -228,6 +229,8 @@ def metric(metric_id: str) -> dict:
 
 def metrics_frame(path: Path | None = None) -> pd.DataFrame:
     """The catalog as a table (``ref_metrics`` in the warehouse)."""
+    import pandas as pd
+
     frame = pd.DataFrame(metrics(path)).rename(columns={"id": "metric"})
     for column in ("numerator", "dese_reference"):
         frame[column] = frame[column].fillna("")

@@ -8,18 +8,20 @@ workspace's warehouse and outputs.
 
 The project checkout is the demo workspace, with the documented paths in :data:`DEMO` (``data/raw/demo``,
 ``data/processed/warehouse.duckdb``, ``dashboards/``); it needs no file. ``equity-outcomes demo`` always uses it.
-Owns: workspace discovery, the workspace file and its validation. Imports only ``paths`` and ``errors``.
+Owns: workspace discovery, the workspace file and its validation. Imports only ``paths``, ``errors`` and
+``catalog`` (the shared reading of YAML files).
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import Field
 
+from .catalog import Strict, Text, listed, load_yaml, read_yaml
 from .errors import InputError
 from .paths import config_dir, project_root
 
@@ -33,7 +35,6 @@ DEMO: dict[str, Any] = {
     "warehouse": "data/processed/warehouse.duckdb",
     "dashboards": "dashboards",
 }
-KEYS = ("network", "raw", "warehouse", "dashboards", "baseline_year", "targets", "disclosure", "max_quarantined_pct")
 
 
 @dataclass(frozen=True)
@@ -105,69 +106,53 @@ def resolve_workspace(explicit: Path | None = None, *, demo: bool = False) -> Wo
     return found
 
 
+class WorkspaceFile(Strict):
+    """The keys of ``equity-outcomes.yaml`` (config/workspace_template.yaml explains each)."""
+
+    network: Text | None = None
+    raw: listed(Text, 1) | None = Field(None, description="a folder or a list of folders, e.g. raw: [raw]")
+    warehouse: Text | None = None
+    dashboards: Text | None = None
+    baseline_year: Annotated[int, Field(strict=True, ge=2000, le=2100)] | None = Field(
+        None, description="a spring year such as 2019, or null")
+    targets: str | None = None
+    disclosure: str | None = None
+    max_quarantined_pct: Annotated[float, Field(strict=True, ge=0, le=100)] | None = Field(
+        None, description="a percent between 0 and 100, or null, e.g. max_quarantined_pct: 5")
+
+
 def load_workspace(root: Path) -> Workspace:
     path = Path(root) / WORKSPACE_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
-                         row=mark.line + 1 if mark else None,
-                         fix="fix the YAML syntax (compare with config/workspace_template.yaml)") from None
-    if not isinstance(data, dict):
-        raise InputError("a workspace file must be a mapping of keys to values", file=str(path),
-                         fix=f"use the keys {', '.join(KEYS)} (see config/workspace_template.yaml)")
-    for key in data:
-        if key not in KEYS:
-            close = difflib.get_close_matches(str(key), KEYS, n=1)
-            raise InputError(f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
-                             file=str(path), column=str(key),
-                             fix=f"use only the keys {', '.join(KEYS)}")
-    return _build(Path(root).resolve(), data, path, is_demo=False)
+    data = read_yaml(path, "workspace file", "compare with config/workspace_template.yaml")
+    ws = load_yaml(WorkspaceFile, path, "workspace file", "compare with config/workspace_template.yaml",
+                   data=data or {})
+    return _build(Path(root).resolve(), ws.model_dump(exclude_none=True), path, is_demo=False)
 
 
 def _build(root: Path, data: dict[str, Any], file: Path | None, *, is_demo: bool) -> Workspace:
-    def where(key: str, problem: str, fix: str, value: object = None) -> InputError:
-        return InputError(problem, file=str(file or root), column=key, value=value, fix=fix)
-
     def inside(key: str, default: str) -> Path:
         value = data.get(key) or default
-        if not isinstance(value, str):
-            raise where(key, "must be a path", f"write a path relative to {root}", value)
         p = (root / value).resolve()
         if not is_demo and not p.is_relative_to(root):
-            raise where(key, "points outside the workspace: each workspace keeps its own files",
-                        f"use a path inside {root}, e.g. {default}", value)
+            raise InputError("points outside the workspace: each workspace keeps its own files", file=str(file),
+                             key=key, value=value, fix=f"use a path inside {root}, e.g. {default}")
         return p
 
     def optional_file(key: str) -> Path | None:
-        value = data.get(key)
-        if value in (None, ""):
-            return None
-        p = (root / str(value)).resolve()
-        if not p.is_file():
-            raise where(key, "names a file that does not exist", f"create {p}, or set {key}: null", value)
+        p = (root / str(data[key])).resolve() if data.get(key) else None
+        if p is not None and not p.is_file():
+            raise InputError("names a file that does not exist", file=str(file), key=key, value=data[key],
+                             fix=f"create {p}, or set {key}: null")
         return p
 
-    raw = data.get("raw") or ["raw"]
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
-        raise where("raw", "must be a folder or a list of folders", "e.g. raw: [raw]", raw)
-    baseline = data.get("baseline_year")
-    if baseline is not None and not (isinstance(baseline, int) and 2000 <= baseline <= 2100):
-        raise where("baseline_year", "must be a spring year such as 2019, or null", "e.g. baseline_year: 2019",
-                    baseline)
     pct = data.get("max_quarantined_pct")
-    if pct is not None and not (isinstance(pct, int | float) and 0 <= pct <= 100):
-        raise where("max_quarantined_pct", "must be a percent between 0 and 100, or null",
-                    "e.g. max_quarantined_pct: 5", pct)
-    network = data.get("network") or root.name
     return Workspace(
-        root=root, network=str(network), raw=tuple((root / r).resolve() for r in raw),
+        root=root, network=str(data.get("network") or root.name),
+        raw=tuple((root / r).resolve() for r in data.get("raw") or ["raw"]),
         warehouse=inside("warehouse", "warehouse/warehouse.duckdb"), dashboards=inside("dashboards", "dashboards"),
-        baseline_year=baseline, targets=optional_file("targets"), disclosure=optional_file("disclosure"),
-        max_quarantined_pct=None if pct is None else float(pct), is_demo=is_demo,
+        baseline_year=data.get("baseline_year"), targets=optional_file("targets"),
+        disclosure=optional_file("disclosure"), max_quarantined_pct=None if pct is None else float(pct),
+        is_demo=is_demo,
     )
 
 
