@@ -133,7 +133,8 @@ def validation_error(exc: ValidationError, data: Any, model: type[BaseModel], fi
 
 
 def _plain(error: dict) -> str:
-    text = {"missing": "a required key is missing.", "model_type": "must be a mapping of keys to values.",
+    missing = "an item is missing." if error["loc"] and isinstance(error["loc"][-1], int) else "a key is missing."
+    text = {"missing": missing, "model_type": "must be a mapping of keys to values.",
             "dict_type": "must be a mapping of keys to values."}.get(error["type"], error["msg"])
     text = re.sub(r"^(Input|String|Tuple|List|Dictionary) should", "must", text.replace("valid tuple", "list"))
     return text if text.endswith(".") else text + "."

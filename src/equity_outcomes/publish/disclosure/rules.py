@@ -8,16 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-import yaml
+from pydantic import ValidationInfo, model_validator
 
+from ...catalog import Items, Number, Positive, Strict, Text, load_yaml, problem, read_yaml
 from ...catalog import metrics as catalog_metrics
-from ...errors import InputError
 from ...paths import config_dir
-
-KINDS = ("share", "mean", "opaque")
 
 
 @dataclass(frozen=True)
@@ -68,48 +67,100 @@ def _metric_rule(rules: Rules, metric: str, unit: str | None) -> MetricRule:
                       value_range=vrange, exact_width=rules.exact_width.get(unit, 1.0))
 
 
-def _pair(v, where: str, path: Path) -> tuple[float, float]:
-    if not (isinstance(v, list | tuple) and len(v) == 2):
-        raise InputError(f"{where} must be [low, high]", file=str(path), value=str(v))
-    return float(v[0]), float(v[1])
+Kind = Literal["share", "mean", "opaque"]
+Range = tuple[Number, Number]
+T = TypeVar("T")
+
+
+class _Size(Strict):
+    min_n: Positive = 10
+    min_n_by_unit: dict[str, Positive] = {}
+
+
+class _Event(Strict):
+    min_count: Positive = 6
+    metrics: Items = ()
+
+
+class _ByUnit(Strict, Generic[T]):
+    by_unit: dict[str, T] = {}
+    by_metric: dict[str, T] = {}
+
+
+class _Total(Strict):
+    dimension: Text
+    total: Text
+    parts: Items
+
+
+class _Links(Strict):
+    complement: bool = True
+    sources: bool = True
+    network: bool = True
+    totals: tuple[_Total, ...] = ()
+
+
+class _Width(Strict):
+    by_unit: dict[str, Number] = {}
+
+
+class _Weights(Strict):
+    subgroup_all: Number = 20
+    network: Number = 50
+
+
+class _Protection(Strict):
+    exact_value_width: _Width = _Width()
+    cost_weight: _Weights = _Weights()
+    max_rounds: Positive = 50
+
+
+class _Tolerance(Strict):
+    value: Number = 0.5
+    n: Number = 0
+
+
+class RulesFile(Strict):
+    """``config/disclosure.yaml`` as written (docs/disclosure.md explains each key)."""
+
+    size_rule: _Size = _Size()
+    event_rule: _Event = _Event()
+    value_kinds: _ByUnit[Kind] = _ByUnit()
+    value_range: _ByUnit[Range] = _ByUnit()
+    linked_sets: _Links = _Links()
+    protection: _Protection = _Protection()
+    sources_tolerance: _Tolerance = _Tolerance()
+
+    @model_validator(mode="after")
+    def _known_metrics(self, info: ValidationInfo) -> RulesFile:
+        catalog = (info.context or {})["catalog"]
+        for key, ids in ((("event_rule", "metrics"), self.event_rule.metrics),
+                         (("value_kinds", "by_metric"), self.value_kinds.by_metric),
+                         (("value_range", "by_metric"), self.value_range.by_metric)):
+            unknown = sorted(set(ids) - set(catalog))
+            if unknown:
+                raise problem(f"names metric(s) not in config/metrics.yaml: {', '.join(unknown)}.", key,
+                              "use metric ids from config/metrics.yaml.")
+        return self
 
 
 @lru_cache(maxsize=4)
 def load_rules(path: Path | None = None) -> Rules:
     """Read ``config/disclosure.yaml``; every metric id it names must be in the metric catalog."""
     path = path or config_dir() / "disclosure.yaml"
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
     catalog = {m["id"]: m for m in catalog_metrics()}
-    size, event = doc.get("size_rule") or {}, doc.get("event_rule") or {}
-    kinds, ranges = doc.get("value_kinds") or {}, doc.get("value_range") or {}
-    prot, links = doc.get("protection") or {}, doc.get("linked_sets") or {}
-    named = set(event.get("metrics") or []) | set(kinds.get("by_metric") or {}) | set(ranges.get("by_metric") or {})
-    unknown = sorted(named - set(catalog))
-    if unknown:
-        raise InputError(f"disclosure rules name metric(s) not in config/metrics.yaml: {', '.join(unknown)}",
-                         file=str(path), fix="use metric ids from config/metrics.yaml")
-    for k in [*(kinds.get("by_unit") or {}).values(), *(kinds.get("by_metric") or {}).values()]:
-        if k not in KINDS:
-            raise InputError(f"value kind must be one of {', '.join(KINDS)}", file=str(path), value=str(k))
-    totals = tuple((str(t["dimension"]), str(t["total"]), tuple(str(p) for p in t["parts"]))
-                   for t in links.get("totals") or [])
-    weights, tol = prot.get("cost_weight") or {}, doc.get("sources_tolerance") or {}
+    f = load_yaml(RulesFile, path, "disclosure rules", "compare with config/disclosure.yaml (docs/disclosure.md).",
+                  data=read_yaml(path, "disclosure rules", "restore config/disclosure.yaml") or {}, catalog=catalog)
+    links, prot = f.linked_sets, f.protection
     return Rules(
-        default_min_n=int(size.get("min_n", 10)),
-        min_n_by_unit={str(k): int(v) for k, v in (size.get("min_n_by_unit") or {}).items()},
-        event_min_count=int(event.get("min_count", 6)),
-        event_metrics=frozenset(event.get("metrics") or []),
-        kinds_by_unit=dict(kinds.get("by_unit") or {}), kinds_by_metric=dict(kinds.get("by_metric") or {}),
-        range_by_unit={k: _pair(v, f"value_range.by_unit.{k}", path) for k, v in (ranges.get("by_unit") or {}).items()},
-        range_by_metric={k: _pair(v, f"value_range.by_metric.{k}", path)
-                         for k, v in (ranges.get("by_metric") or {}).items()},
-        exact_width={k: float(v) for k, v in ((prot.get("exact_value_width") or {}).get("by_unit") or {}).items()},
-        link_complement=bool(links.get("complement", True)), link_sources=bool(links.get("sources", True)),
-        link_network=bool(links.get("network", True)), totals=totals,
-        cost_subgroup_all=float(weights.get("subgroup_all", 20)), cost_network=float(weights.get("network", 50)),
-        max_rounds=int(prot.get("max_rounds", 50)),
-        tolerance_value=float(tol.get("value", 0.5)), tolerance_n=float(tol.get("n", 0)),
+        default_min_n=f.size_rule.min_n, min_n_by_unit=f.size_rule.min_n_by_unit,
+        event_min_count=f.event_rule.min_count, event_metrics=frozenset(f.event_rule.metrics),
+        kinds_by_unit=f.value_kinds.by_unit, kinds_by_metric=f.value_kinds.by_metric,
+        range_by_unit=f.value_range.by_unit, range_by_metric=f.value_range.by_metric,
+        exact_width=prot.exact_value_width.by_unit, link_complement=links.complement, link_sources=links.sources,
+        link_network=links.network, totals=tuple((t.dimension, t.total, t.parts) for t in links.totals),
+        cost_subgroup_all=prot.cost_weight.subgroup_all, cost_network=prot.cost_weight.network,
+        max_rounds=prot.max_rounds, tolerance_value=f.sources_tolerance.value, tolerance_n=f.sources_tolerance.n,
         catalog=catalog,
     )
 
