@@ -92,7 +92,7 @@ def _sims(folder: Path, year: int, tables: dict[str, pd.DataFrame]) -> list[Path
     gr = g.reindex(key)
     person = _person(enr["student_id"], year, enr["grade"])
     swd = enr["is_swd"] == "1"
-    cols = {e.id: pd.Series("", index=enr.index) for e in fam.records["student"]}
+    cols = {e.id: pd.Series("", index=enr.index) for e in fam.records["student"].elements}
     plans = gr["enrolled_postsecondary"].fillna("").to_numpy()
     cols.update({
         "DOE001": _lasid(enr["student_id"]), "DOE002": _sasid(enr["student_id"]),
@@ -128,16 +128,16 @@ def _ssdr(folder: Path, year: int, tables: dict[str, pd.DataFrame], schools: dic
     dates = offenses.index.map(lambda i: f"{1 + (8 + i % 10) % 12:02d}/{1 + i % 28:02d}/"
                                          f"{year - 1 if (8 + i % 10) % 12 >= 6 else year}")
     offense_date = dict(zip(offenses["incident_id"], dates, strict=True))
-    off = {e.id: pd.Series("", index=offenses.index) for e in fam.records["offense"]}
+    off = {e.id: pd.Series("", index=offenses.index) for e in fam.records["offense"].elements}
     off.update({"OFF ID": offenses["incident_id"], "OFF DATE": pd.Series(dates, index=offenses.index),
                 "SCH NAME": offenses["org_code"].map(schools), "SCH CODE": offenses["org_code"]})
     person = _person(carried["student_id"], year)
-    disc = {e.id: pd.Series("", index=carried.index) for e in fam.records["discipline"]}
+    disc = {e.id: pd.Series("", index=carried.index) for e in fam.records["discipline"].elements}
     disc.update({"OFF ID": carried["incident_id"], "OFF DATE": carried["incident_id"].map(offense_date),
                  "SASID": _sasid(carried["student_id"]), "FN": person["first"], "LN": person["last"],
                  "DOB": person["dob"], "PST": c.codes("PST", None)[0], "DAT": carried["action"].map(actions),
                  "DM": carried["days_missed"]})
-    header = [version.header_alias.get(e.id, e.id) for e in fam.records["discipline"]]
+    header = [version.header_alias.get(e.id, e.id) for e in fam.records["discipline"].elements]
     return [_write(pd.DataFrame(off), folder / f"ssdr_offenses_{year}.csv", header=True),
             _write(pd.DataFrame(disc).set_axis(header, axis=1), folder / f"ssdr_discipline_{year}.csv", header=True)]
 
@@ -147,7 +147,7 @@ def _scs(folder: Path, year: int, tables: dict[str, pd.DataFrame]) -> list[Path]
     c = _Codes(fam)
     courses = tables["courses"]
     version = next(v for v in fam.versions if v.fields == 13)
-    cols = {e.id: pd.Series("", index=courses.index) for e in fam.records["course"][: version.fields]}
+    cols = {e.id: pd.Series("", index=courses.index) for e in fam.records["course"].elements[: version.fields]}
     cols.update({"SCS01": _lasid(courses["student_id"]), "SCS02": _sasid(courses["student_id"]),
                  "SCS03": courses["org_code"], "SCS04": courses["course_id"], "SCS08": c.code("SCS08", "taken"),
                  "SCS09": courses["course_type"].map(c.mapper("SCS09"))})

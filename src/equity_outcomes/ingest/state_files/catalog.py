@@ -5,40 +5,49 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BeforeValidator, RootModel, ValidationInfo, model_validator
 
+from ...catalog import Items, Positive, Strict, Text, Year, load_yaml
 from ...errors import InputError
 from ...paths import config_dir
 
 CODE_COLUMNS = ["element", "code", "meaning", "maps_to", "versions", "source"]
 
 
-@dataclass(frozen=True)
-class Element:
-    position: int  # 1-based
-    id: str
-    name: str
-    use: str  # a mapping role, 'drop' (personal data, never kept) or 'ignore'
+class Element(Strict):
+    position: Positive  # 1-based
+    id: Text
+    name: Text
+    use: Text  # a mapping role, 'drop' (personal data, never kept) or 'ignore'
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:  # written as [position, id, name, use]
+        return dict(zip(("position", "id", "name", "use"), data, strict=True)) \
+            if isinstance(data, list) and len(data) == 4 else data
 
 
-@dataclass(frozen=True)
-class Version:
-    id: str
-    handbook: str
-    first_year: int | None
-    last_year: int | None
-    names: dict = field(default_factory=dict)  # element id -> name in this edition, where it differs
-    header_alias: dict = field(default_factory=dict)  # element id -> column header used in this edition
-    fields: int | None = None
-    sources: tuple = ()
+class Version(Strict):
+    id: Text
+    handbook: Text
+    years: tuple[Year | None, Year | None] = (None, None)  # first and last school year (null: open)
+    names: dict[str, str] = {}  # element id -> name in this edition, where it differs
+    header_alias: dict[str, str] = {}  # element id -> column header used in this edition
+    fields: Positive | None = None
+    sources: Items = ()
+
+    @property
+    def first_year(self) -> int | None:
+        return self.years[0]
 
     def covers(self, school_year: int) -> bool:
-        return (self.first_year is None or school_year >= self.first_year) and (
-            self.last_year is None or school_year <= self.last_year)
+        first, last = self.years
+        return (first is None or school_year >= first) and (last is None or school_year <= last)
 
 
 @dataclass(frozen=True)
@@ -50,49 +59,35 @@ class Code:
     source: str
 
 
-@dataclass
-class Family:
-    id: str
-    label: str
-    record: str
-    records: dict[str, list[Element]]  # record kind -> elements in position order
-    fields: dict[str, tuple[int, ...]]  # record kind -> accepted field counts
-    versions: list[Version]
-    codes: dict[str, list[Code]]  # element -> codes
-    columns: dict = field(default_factory=dict)  # header-based layouts (MCAS): role -> accepted header names
-    subjects: dict = field(default_factory=dict)
+class Record(Strict):
+    fields: Annotated[tuple[Positive, ...], BeforeValidator(lambda v: [v] if isinstance(v, int) else v)]
+    elements: tuple[Element, ...]  # in position order
 
-    def version(self, version_id: str) -> Version:
-        return next(v for v in self.versions if v.id == version_id)
+
+class Family(Strict):
+    id: Text
+    label: Text
+    record: Text
+    records: dict[str, Record] = {}  # record kind -> its accepted field counts and elements
+    versions: tuple[Version, ...]
+    columns: dict[str, Items] = {}  # header-based layouts (MCAS): role -> accepted header names
+    subjects: dict[str, str] = {}
+    codes: dict[str, list[Code]] = {}  # element -> codes (config/state_codes/<family>.csv)
 
     def version_for_year(self, school_year: int) -> Version | None:
         """The latest edition whose years cover the school year."""
         covering = [v for v in self.versions if v.covers(school_year)]
         return covering[-1] if covering else None
 
-    def element(self, record: str, element_id: str) -> Element:
-        return next(e for e in self.records[record] if e.id == element_id)
-
     def element_name(self, element_id: str, version: Version | None = None) -> str:
         if version is not None and element_id in version.names:
             return version.names[element_id]
-        for elements in self.records.values():
-            for e in elements:
-                if e.id == element_id:
-                    return e.name
-        return element_id
+        return next((e.name for r in self.records.values() for e in r.elements if e.id == element_id), element_id)
 
     def code_table(self, element_id: str, version: Version) -> dict[str, Code]:
         """The codes of an element valid in this edition."""
         return {c.code: c for c in self.codes.get(element_id, [])
                 if "all" in c.versions or version.id in c.versions}
-
-
-def _version(raw: dict) -> Version:
-    first, last = (raw.get("years") or [None, None])
-    return Version(id=str(raw["id"]), handbook=raw["handbook"], first_year=first, last_year=last,
-                   names=raw.get("names") or {}, header_alias=raw.get("header_alias") or {},
-                   fields=raw.get("fields"), sources=tuple(raw.get("sources") or ()))
 
 
 def _codes(path: Path) -> dict[str, list[Code]]:
@@ -111,24 +106,20 @@ def _codes(path: Path) -> dict[str, list[Code]]:
     return out
 
 
-def _family(family_id: str, raw: dict, codes_dir: Path) -> Family:
-    records: dict[str, list[Element]] = {}
-    fields: dict[str, tuple[int, ...]] = {}
-    for kind, spec in (raw.get("records") or {}).items():
-        records[kind] = [Element(int(p), str(i), str(n), str(u)) for p, i, n, u in spec["elements"]]
-        count = spec["fields"]
-        fields[kind] = tuple(count) if isinstance(count, list) else (int(count),)
-    return Family(id=family_id, label=raw["label"], record=raw["record"], records=records, fields=fields,
-                  versions=[_version(v) for v in raw["versions"]], codes=_codes(codes_dir / f"{family_id}.csv"),
-                  columns=raw.get("columns") or {}, subjects=raw.get("subjects") or {})
+class _Layouts(RootModel[dict[str, Family]]):
+    @model_validator(mode="before")
+    @classmethod
+    def _ids_and_codes(cls, data: Any, info: ValidationInfo) -> Any:
+        codes_dir = (info.context or {})["codes"]
+        return {fid: {**raw, "id": fid, "codes": _codes(codes_dir / f"{fid}.csv")} if isinstance(raw, dict) else raw
+                for fid, raw in data.items()} if isinstance(data, dict) else data
 
 
 @lru_cache(maxsize=4)
 def _load(root: Path) -> dict[str, Family]:
-    path = root / "state_layouts.yaml"
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
-    return {fid: _family(fid, raw, root / "state_codes") for fid, raw in doc.items()}
+    return load_yaml(_Layouts, root / "state_layouts.yaml", "the state-reporting layouts",
+                     "compare with config/state_layouts.yaml (docs/state_reporting_files.md).",
+                     codes=root / "state_codes").root
 
 
 def family(family_id: str) -> Family:
@@ -146,8 +137,10 @@ def normalized_label(label: str) -> str:
 
 def header_matches(row: list[str], fam: Family, record: str) -> bool:
     """True if the row is this record's header (element ids, or an edition's header aliases, in order)."""
-    names = {normalized_label(e.id) for e in fam.records[record]} | {normalized_label(a) for v in fam.versions for a in v.header_alias.values()}
+    elements = fam.records[record].elements
+    names = {normalized_label(e.id) for e in elements} | {normalized_label(a) for v in fam.versions
+                                                           for a in v.header_alias.values()}
     cells = [normalized_label(c) for c in row]
-    return len(cells) == len(fam.records[record]) and sum(c in names for c in cells) >= 0.8 * len(cells)
+    return len(cells) == len(elements) and sum(c in names for c in cells) >= 0.8 * len(cells)
 
 

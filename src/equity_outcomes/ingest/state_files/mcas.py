@@ -78,8 +78,7 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
         raise InputError(f"MCAS results file without the column(s) for {missing}", file=str(path), row=1,
                          fix=f"keep DESE's column names; accepted: {[fam.columns[r] for r in missing]}")
     raw = frame_of(rows[1:], [h.strip().lower() for h in header])
-    version = Version(id="+".join(v.id for v in fam.versions), handbook="MCAS student results", first_year=None,
-                      last_year=None)
+    version = Version(id="+".join(v.id for v in fam.versions), handbook="MCAS student results")
     checks = Checks(path, fam, version, "assessments")
     checks.sasid(raw, cols["sasid"])
     if "school_year" in cols:

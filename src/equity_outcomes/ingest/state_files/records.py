@@ -90,7 +90,7 @@ def positional(path: Path, fam: Family, record: str, *, has_header=None) -> tupl
         header, rows = rows[0][1], rows[1:]
     if not rows:
         raise InputError("the file has a header but no records", file=str(path), fix="export the collection again")
-    allowed = fam.fields[record]
+    allowed = fam.records[record].fields
     counts = {len(r) for _, r in rows}
     wrong = [(line, len(r)) for line, r in rows if len(r) not in allowed]
     if wrong or len(counts) > 1:
@@ -101,7 +101,7 @@ def positional(path: Path, fam: Family, record: str, *, has_header=None) -> tupl
             file=str(path), row=line,
             fix="export the whole file again from your SIS in the state layout (a field containing a comma must be "
                 "quoted)")
-    elements = [e.id for e in fam.records[record]][: len(rows[0][1])]
+    elements = [e.id for e in fam.records[record].elements][: len(rows[0][1])]
     return frame_of(rows, elements), header
 
 
