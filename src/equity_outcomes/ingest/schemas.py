@@ -40,6 +40,16 @@ def _flag(desc: str) -> pa.Column:
     return pa.Column(int, FLAG, coerce=True, description=f"1 if {desc}, else 0")
 
 
+def _table(name: str, columns: dict[str, pa.Column], *, unique: list[str], description: str,
+           checks: list[pa.Check] | None = None, person: tuple[str, pa.Column] | None = None) -> pa.DataFrameSchema:
+    """A table of student data: school_year, the person's id (a student's unless ``person``), org_code, then its
+    own columns; no other column is accepted."""
+    who, who_column = person or ("student_id", _student_id())
+    keys = {"school_year": _year(), who: who_column, "org_code": _org_code()}
+    return pa.DataFrameSchema({**keys, **columns}, checks=checks, unique=unique, strict=True, name=name,
+                              description=description)
+
+
 ROSTER = pa.DataFrameSchema(
     {
         "org_code": _org_code(),
@@ -62,11 +72,7 @@ ROSTER = pa.DataFrameSchema(
     description="One row per school in the network and its comparison schools.",
 )
 
-ENROLLMENT = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+ENROLLMENT = _table("enrollment", {
         "grade": pa.Column(str, pa.Check.isin(GRADES), description="PK, KG, 01-12, SP"),
         "race_ethnicity": pa.Column(str, pa.Check.isin(RACES), description="one of " + ", ".join(RACES)),
         "gender": pa.Column(str, pa.Check.isin(["F", "M", "N"]), description="F, M or N (nonbinary)"),
@@ -89,19 +95,13 @@ ENROLLMENT = pa.DataFrameSchema(
         ),
     ],
     unique=["school_year", "student_id", "org_code"],
-    strict=True,
-    name="enrollment",
     description=(
         "One row per student per school per year (a mid-year transfer has two rows), with demographics and "
         "attendance for that enrollment."
     ),
 )
 
-DISCIPLINE = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+DISCIPLINE = _table("discipline", {
         "incident_id": pa.Column(str, pa.Check.str_length(1, 64)),
         "action": pa.Column(
             str, pa.Check.isin(["ISS", "OSS", "EXP", "ALT", "EMR", "OTHER"]),
@@ -111,16 +111,10 @@ DISCIPLINE = pa.DataFrameSchema(
         "days_missed": pa.Column(float, pa.Check.in_range(0, 200), coerce=True),
     },
     unique=["school_year", "incident_id", "student_id"],
-    strict=True,
-    name="discipline",
     description="One row per student per disciplinary incident.",
 )
 
-ASSESSMENTS = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+ASSESSMENTS = _table("assessments", {
         "grade": pa.Column(str, pa.Check.isin(["03", "04", "05", "06", "07", "08", "10"])),
         "subject": pa.Column(str, pa.Check.isin(["ELA", "MATH", "SCI"])),
         "test_family": pa.Column(str, pa.Check.isin(["nextgen", "legacy"])),
@@ -139,32 +133,20 @@ ASSESSMENTS = pa.DataFrameSchema(
         pa.Check(lambda df: ~((df["subject"] == "SCI") & df["sgp"].notna()), name="no SGP in science"),
     ],
     unique=["school_year", "student_id", "subject"],
-    strict=True,
-    name="assessments",
     description="One row per student per MCAS subject test (spring). No file for 2020 (no spring 2020 tests).",
 )
 
-COURSES = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+COURSES = _table("courses", {
         "course_id": pa.Column(str, pa.Check.str_length(1, 64)),
         "course_type": pa.Column(str, pa.Check.isin(["AP", "DUAL", "OTHER"])),
         "ap_exam_score": pa.Column("Int64", pa.Check.in_range(1, 5), nullable=True, coerce=True),
     },
     checks=[pa.Check(lambda df: (df["course_type"] == "AP") | df["ap_exam_score"].isna(), name="exam score only on AP")],
     unique=["school_year", "student_id", "course_id"],
-    strict=True,
-    name="courses",
     description="One row per student per advanced course (AP, dual enrollment) taken in the year.",
 )
 
-GRADUATES = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+GRADUATES = _table("graduates", {
         "masscore_complete": _flag("completed the MassCore program of studies"),
         "completed_dual_enrollment": _flag("completed at least one dual enrollment course before graduating"),
         "enrolled_postsecondary": pa.Column(
@@ -173,16 +155,10 @@ GRADUATES = pa.DataFrameSchema(
         ),
     },
     unique=["school_year", "student_id"],
-    strict=True,
-    name="graduates",
     description="One row per high school graduate of the year.",
 )
 
-STUDENT_SURVEYS = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+STUDENT_SURVEYS = _table("student_surveys", {
         "season": pa.Column(str, pa.Check.isin(["fall", "spring"])),
         "domain": pa.Column(
             str,
@@ -193,36 +169,22 @@ STUDENT_SURVEYS = pa.DataFrameSchema(
         "score": pa.Column(float, pa.Check.in_range(1, 5), coerce=True, description="mean item score, 1-5 scale"),
     },
     unique=["school_year", "student_id", "season", "domain"],
-    strict=True,
-    name="student_surveys",
     description="One row per student per survey administration (fall, spring) per domain.",
 )
 
-TEACHER_SURVEYS = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "teacher_id": pa.Column(str, pa.Check.str_length(1, 64)),
-        "org_code": _org_code(),
+TEACHER_SURVEYS = _table("teacher_surveys", {
         "season": pa.Column(str, pa.Check.isin(["fall", "spring"])),
         "domain": pa.Column(str, pa.Check.isin(["empowerment", "leader_support", "pl_practice"])),
         "score": pa.Column(float, pa.Check.in_range(1, 5), coerce=True),
     },
     unique=["school_year", "teacher_id", "season", "domain"],
-    strict=True,
-    name="teacher_surveys",
-    description="One row per teacher per survey administration per domain.",
+    description="One row per teacher per survey administration per domain.", person=("teacher_id", pa.Column(str, pa.Check.str_length(1, 64))),
 )
 
-CAPSTONE = pa.DataFrameSchema(
-    {
-        "school_year": _year(),
-        "student_id": _student_id(),
-        "org_code": _org_code(),
+CAPSTONE = _table("capstone", {
         "capstone_score": pa.Column(float, pa.Check.in_range(1, 4), coerce=True, description="rubric score 1-4"),
     },
     unique=["school_year", "student_id"],
-    strict=True,
-    name="capstone",
     description="One row per student with a scored school capstone assessment.",
 )
 

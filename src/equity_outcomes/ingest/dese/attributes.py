@@ -78,10 +78,10 @@ def _plausible(y: int | None) -> int | None:
 
 def _filename_fields(path: Path, spec: ReportSpec) -> dict[str, str]:
     stem = path.stem.strip()
-    for pattern, reports in CONFIG.filename_patterns:
-        if reports and spec.id not in reports:
+    for pattern in CONFIG.filename_patterns:
+        if pattern.reports and spec.id not in pattern.reports:
             continue
-        m = pattern.match(stem)
+        m = pattern.regex.match(stem)
         if m:
             return {k: v for k, v in m.groupdict().items() if v}
     return {}

@@ -1,24 +1,22 @@
 """The DESE report catalog (``config/dese_reports.yaml``): which report a file is, and what its headers mean.
 
-Owns: parsing the YAML into :class:`ReportSpec` / :class:`DeseConfig`, header normalisation, report detection from
+Owns: reading and checking the YAML into :class:`ReportSpec` / :class:`DeseConfig` (pydantic models), header normalisation, report detection from
 title and header set (an unrecognised file becomes ``unknown:<normalised title>``). Imports only config.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import BeforeValidator, model_validator
 
-from ...errors import InputError
+from ...catalog import Number, Positive, Strict, Text, load_yaml, problem, read_yaml
 from ...paths import config_dir
 
 REPORTS_FILE = "dese_reports.yaml"
-ROLES = {"org_name", "school_code", "district_code", "org_code", "org_type", "subject", "year", "grade", "group",
-         "period", "selection", "info", "none", "value"}
 _WS = re.compile(r"[\s\u00a0\u2007\u202f]+")
 
 
@@ -27,76 +25,119 @@ def norm(text: object) -> str:
     return _WS.sub(" ", str(text)).strip().casefold()
 
 
-def year_range(spec: object, where: str) -> tuple[int, int]:
+def _year_range(spec: object) -> tuple[int, int]:
     """'YYYY', '..YYYY', 'YYYY..' or 'YYYY..YYYY' -> inclusive (low, high)."""
-    text = str(spec).strip()
-    m = re.fullmatch(r"(\d{4})?\s*(\.\.)?\s*(\d{4})?", text)
+    m = re.fullmatch(r"(\d{4})?\s*(\.\.)?\s*(\d{4})?", str(spec).strip())
     if not m or not (m.group(1) or m.group(3)) or (m.group(2) is None and m.group(3) is not None and m.group(1)):
-        raise InputError(f"bad year range {text!r} in {where}", fix="write 'YYYY', '..YYYY', 'YYYY..' or 'YYYY..YYYY'")
+        raise problem("not a year range.", fix="write 'YYYY', '..YYYY', 'YYYY..' or 'YYYY..YYYY'.")
     lo, dots, hi = m.group(1), m.group(2), m.group(3)
-    if dots is None:
-        return int(lo), int(lo)
-    return (int(lo) if lo else 0, int(hi) if hi else 9999)
+    return (int(lo), int(lo)) if dots is None else (int(lo) if lo else 0, int(hi) if hi else 9999)
 
 
-@dataclass(frozen=True)
-class ColumnMeaning:
+def _regex(text: Any) -> re.Pattern[str]:
+    try:
+        return text if isinstance(text, re.Pattern) else re.compile(str(text), re.IGNORECASE)
+    except re.error as exc:
+        raise problem(f"not a regular expression ({exc}).") from None
+
+
+def _normed(value: Any) -> Any:
+    """Headers and labels as matched: dict keys or list items through :func:`norm`, values as text."""
+    if isinstance(value, dict):
+        return {norm(k): v if isinstance(v, str | dict | None) else str(v) for k, v in value.items()}
+    return [norm(v) for v in value] if isinstance(value, list) else value
+
+
+Role = Literal["org_name", "school_code", "district_code", "org_code", "org_type", "subject", "year", "grade",
+               "group", "period", "selection", "info", "none", "value"]
+NormMap = Annotated[dict[str, str], BeforeValidator(_normed)]
+NormSet = Annotated[frozenset[str], BeforeValidator(_normed)]
+Regex = Annotated[re.Pattern, BeforeValidator(_regex)]
+Roles = Annotated[dict[str, Role], BeforeValidator(_normed)]
+RolePatterns = Annotated[tuple[tuple[Regex, Role], ...], BeforeValidator(lambda d: list(d.items()) if isinstance(
+    d, dict) else d)]
+YearRange = Annotated[tuple[int, int], BeforeValidator(_year_range)]
+AsText = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
+class ColumnMeaning(Strict):
     """What one value column holds: the measure and, where the header says it, the grade / subject / year."""
 
-    measure: str
-    grade: str | None = None
+    measure: Text
+    grade: AsText | None = None
     subject: str | None = None
     year: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _measure_alone(cls, data: Any) -> Any:  # 'header text: measure_id'
+        return {"measure": data} if isinstance(data, str) else data
 
-@dataclass(frozen=True)
-class ReportSpec:
-    """One DESE report: how to recognise it and how its headers map to measures."""
 
-    id: str
-    label: str
-    title: re.Pattern[str] | None = None
-    grade: str | None = None
+Columns = Annotated[dict[str, ColumnMeaning], BeforeValidator(_normed)]
+
+
+class Override(Strict):
+    years: YearRange  # spring years
+    columns: Columns
+
+
+class ColumnPattern(ColumnMeaning):
+    regex: Regex  # named groups 'year', 'subject' and 'grade' give the cell's year, subject and grade
+
+
+class ReportSpec(Strict):
+    """One DESE report: how to recognise it and how its headers map to measures (config/dese_reports.yaml explains
+    every key)."""
+
+    id: str = ""
+    label: str = ""
+    title: Regex | None = None
+    grade: AsText | None = None
     student_group: str | None = None  # fixed group; 'none' = not about students (staff, money, directory)
     period_required: bool = False
-    text_values: bool = False  # every value column is text (directory exports)
-    fraction_percentages: bool = False  # percentages may be 0-1 fractions: x100 when a file's column is all 0..1
-    qualifiers: dict[str, dict[str, str]] = field(default_factory=dict)
-    roles: dict[str, str] = field(default_factory=dict)  # normalised header -> key role
-    role_patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
-    grade_labels: dict[str, str] = field(default_factory=dict)
-    fixed_org: dict[str, str] | None = None
-    columns: dict[str, ColumnMeaning] = field(default_factory=dict)
-    overrides: tuple[tuple[int, int, dict[str, ColumnMeaning]], ...] = ()
-    patterns: tuple[tuple[re.Pattern[str], ColumnMeaning], ...] = ()
+    values: Literal["text"] | None = None  # text: every value column is text (directory exports)
+    fraction_percentages: Literal["detect"] | None = None  # may be 0-1 fractions: x100 when a column is all 0..1
+    qualifiers: Annotated[dict[str, dict[str, AsText]], BeforeValidator(_normed)] = {}
+    keys: Roles = {}  # normalised header -> key role (with the catalog's key_columns and extra_columns)
+    key_patterns: RolePatterns = ()
+    grade_labels: NormMap = {}
+    fixed_org: dict[str, AsText] | None = None
+    columns: Columns = {}
+    column_overrides: tuple[Override, ...] = ()
+    column_patterns: tuple[ColumnPattern, ...] = ()
 
     @property
     def is_unknown(self) -> bool:
         return self.id.startswith("unknown:")
 
+    @property
+    def text_values(self) -> bool:
+        return self.values == "text"
+
     def role_of(self, header: str) -> str | None:
         """Key role of a normalised header (None: a value column)."""
-        role = self.roles.get(header)
+        role = self.keys.get(header)
         if role is None:
-            role = next((r for p, r in self.role_patterns if p.match(header)), None)
+            role = next((r for p, r in self.key_patterns if p.match(header)), None)
         return None if role == "value" else role
 
     def known(self, header: str) -> bool:
         """Is this normalised header a value column of this report in some year?"""
-        if header in self.columns or any(header in o for _, _, o in self.overrides):
+        if header in self.columns or any(header in o.columns for o in self.column_overrides):
             return True
-        return any(p.match(header) for p, _ in self.patterns)
+        return any(p.regex.match(header) for p in self.column_patterns)
 
     def meaning(self, header: str, year: int | None) -> ColumnMeaning | None:
         """What a normalised header means in a given spring year (None: not mapped)."""
         if year is not None:
-            for lo, hi, cols in self.overrides:
-                if lo <= year <= hi and header in cols:
-                    return cols[header]
+            for o in self.column_overrides:
+                if o.years[0] <= year <= o.years[1] and header in o.columns:
+                    return o.columns[header]
         if header in self.columns:
             return self.columns[header]
-        for pattern, base in self.patterns:
-            m = pattern.match(header)
+        for base in self.column_patterns:
+            m = base.regex.match(header)
             if m:
                 return _from_match(base, m.groupdict(), self)
         return None
@@ -104,9 +145,9 @@ class ReportSpec:
     @property
     def measures(self) -> list[str]:
         out = dict.fromkeys(c.measure for c in self.columns.values())
-        for _, _, cols in self.overrides:
-            out.update(dict.fromkeys(c.measure for c in cols.values()))
-        out.update(dict.fromkeys(c.measure for _, c in self.patterns))
+        for o in self.column_overrides:
+            out.update(dict.fromkeys(c.measure for c in o.columns.values()))
+        out.update(dict.fromkeys(c.measure for c in self.column_patterns))
         return list(out)
 
 
@@ -121,139 +162,85 @@ def _from_match(base: ColumnMeaning, groups: dict[str, str | None], spec: Report
     grade = base.grade
     if groups.get("grade"):
         grade = spec.grade_labels.get(norm(groups["grade"]), groups["grade"])
-    return ColumnMeaning(base.measure, grade, subject, year)
+    return ColumnMeaning(measure=base.measure, grade=grade, subject=subject, year=year)
 
 
-@dataclass(frozen=True)
-class DeseConfig:
+class CheckRule(Strict):
+    min: Number | None = None
+    max: Number | None = None
+    percent: bool = False
+    integer: bool = False
+
+
+class Checks(Strict):
+    measures: dict[str, CheckRule] = {}  # by measure id, else the first matching prefix
+    prefixes: dict[str, CheckRule] = {}
+
+
+class FilenamePattern(Strict):
+    regex: Regex
+    reports: tuple[str, ...] = ()
+
+
+class IncomeDefinition(Strict):
+    years: YearRange
+    value: Text
+
+
+class ShortRow(Strict):
+    fields: Positive
+    absent: NormSet
+
+
+class DeseConfig(Strict):
     path: Path
-    markers: frozenset[str]
-    subjects: dict[str, str]
-    subject_codes: dict[str, str]
-    grade_labels: dict[str, str]
-    period_labels: dict[str, str]
-    org_types: dict[str, str]
-    state_names: frozenset[str]
-    title_skip: frozenset[str]
-    filename_patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
-    checks_measures: dict[str, dict[str, Any]]
-    checks_prefixes: tuple[tuple[str, dict[str, Any]], ...]
-    income_subgroup: str
-    income_definitions: tuple[tuple[int, int, str], ...]
-    global_roles: dict[str, str]
-    role_patterns: tuple[tuple[re.Pattern[str], str], ...]
-    extra_headers: frozenset[str]
-    reports: dict[str, ReportSpec]
-    short_rows: tuple[tuple[int, tuple[str, ...]], ...] = ()
-    all_known: frozenset[str] = frozenset()
+    suppression_markers: NormSet = frozenset({""})
+    key_columns: Roles = {}
+    key_patterns: RolePatterns = ()
+    extra_columns: Roles = {}  # added by third parties to DESE exports: metadata where useful, never cells
+    subjects: NormMap = {}
+    subject_codes: NormMap = {}
+    org_types: NormMap = {}
+    grade_labels: NormMap = {}
+    period_labels: NormMap = {}
+    state_names: NormSet = frozenset()
+    title_skip: NormSet = frozenset()
+    filename_patterns: tuple[FilenamePattern, ...] = ()
+    checks: Checks = Checks()
+    income_subgroup: str = ""
+    income_definitions: tuple[IncomeDefinition, ...] = ()
+    short_rows: tuple[ShortRow, ...] = ()
+    reports: dict[str, ReportSpec] = {}
 
+    @model_validator(mode="after")
+    def _with_common_keys(self) -> DeseConfig:
+        """Each report with its id and label, the catalog's key columns, key patterns and grade labels."""
+        for rid, r in self.reports.items():
+            self.reports[rid] = r.model_copy(update={
+                "id": rid, "label": r.label or rid, "keys": {**self.global_roles, **r.keys},
+                "key_patterns": r.key_patterns + self.key_patterns,
+                "grade_labels": {**self.grade_labels, **r.grade_labels}})
+        return self
 
-def _role_map(mapping: dict | None, where: str, into: dict[str, str]) -> None:
-    for header, role in (mapping or {}).items():
-        role = str(role)
-        if role not in ROLES:
-            raise InputError(f"unknown key-column role {role!r} for {header!r} in {where}",
-                             fix=f"use one of {', '.join(sorted(ROLES))}")
-        into[norm(header)] = role
+    @cached_property
+    def global_roles(self) -> dict[str, str]:
+        return {**self.key_columns, **self.extra_columns}
 
-
-def _meaning(value: Any, where: str) -> ColumnMeaning:
-    if isinstance(value, str) and value:
-        return ColumnMeaning(value)
-    if isinstance(value, dict) and value.get("measure"):
-        grade = value.get("grade")
-        return ColumnMeaning(str(value["measure"]), str(grade) if grade is not None else None,
-                             value.get("subject"), int(value["year"]) if value.get("year") else None)
-    raise InputError(f"bad column map entry {value!r} in {where}",
-                     fix="write 'header text: measure_id' or 'header: {measure: id, grade: 03}'")
-
-
-def _columns(mapping: dict | None, where: str) -> dict[str, ColumnMeaning]:
-    return {norm(h): _meaning(v, where) for h, v in (mapping or {}).items()}
-
-
-def _report(rid: str, r: dict, raw: dict, global_roles: dict[str, str], where: str) -> ReportSpec:
-    rwhere = f"{where} (report {rid})"
-    roles = dict(global_roles)
-    _role_map(r.get("keys"), rwhere, roles)
-    overrides = tuple((*year_range(o.get("years"), rwhere), _columns(o.get("columns"), rwhere))
-                      for o in r.get("column_overrides") or [])
-    patterns = tuple((re.compile(str(p["regex"]), re.IGNORECASE), _meaning(p.get("measure") and
-                      {k: v for k, v in p.items() if k != "regex"}, rwhere)) for p in r.get("column_patterns") or [])
-    grade_labels = {norm(k): str(v) for k, v in (raw.get("grade_labels") or {}).items()}
-    grade_labels.update({norm(k): str(v) for k, v in (r.get("grade_labels") or {}).items()})
-    fixed = r.get("fixed_org")
-    return ReportSpec(
-        id=rid,
-        label=str(r.get("label", rid)),
-        title=re.compile(r["title"], re.IGNORECASE) if r.get("title") else None,
-        grade=str(r["grade"]) if r.get("grade") is not None else None,
-        student_group=str(r["student_group"]) if r.get("student_group") else None,
-        period_required=bool(r.get("period_required", False)),
-        text_values=r.get("values") == "text",
-        fraction_percentages=r.get("fraction_percentages") == "detect",
-        qualifiers={norm(k): {kk: str(vv) for kk, vv in (v or {}).items()} for k, v in (r.get("qualifiers") or {}).items()},
-        roles=roles,
-        role_patterns=_role_patterns(r.get("key_patterns")) + _role_patterns(raw.get("key_patterns")),
-        grade_labels=grade_labels,
-        fixed_org={k: str(v) for k, v in fixed.items()} if fixed else None,
-        columns=_columns(r.get("columns"), rwhere),
-        overrides=overrides,
-        patterns=patterns,
-    )
-
-
-def _role_patterns(mapping: dict | None) -> tuple[tuple[re.Pattern[str], str], ...]:
-    return tuple((re.compile(str(p), re.IGNORECASE), str(role)) for p, role in (mapping or {}).items())
+    @cached_property
+    def all_known(self) -> frozenset[str]:
+        known = set(self.global_roles)
+        for spec in self.reports.values():
+            known.update(spec.columns, spec.keys, *(o.columns for o in spec.column_overrides))
+        return frozenset(known)
 
 
 def load_config(path: Path | None = None) -> DeseConfig:
     """Parse ``config/dese_reports.yaml`` (or ``path``) into a :class:`DeseConfig`."""
     path = Path(path) if path else config_dir() / REPORTS_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("DESE report definitions not found", file=str(path),
-                         fix="restore config/dese_reports.yaml from the repository") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"DESE report definitions are not valid YAML: {exc}", file=str(path),
-                         fix="fix the YAML syntax (quote headers that contain ' #', ':' or start with '%')") from exc
-    where = str(path)
-    global_roles: dict[str, str] = {}
-    _role_map(raw.get("key_columns"), where, global_roles)
-    _role_map(raw.get("extra_columns"), where, global_roles)
-    reports = {rid: _report(rid, r, raw, global_roles, where) for rid, r in (raw.get("reports") or {}).items()}
-    checks = raw.get("checks") or {}
-    known = set(global_roles)
-    for spec in reports.values():
-        known.update(spec.columns)
-        known.update(spec.roles)
-        for _, _, cols in spec.overrides:
-            known.update(cols)
-    return DeseConfig(
-        path=path,
-        markers=frozenset(norm(m) for m in raw.get("suppression_markers") or [""]),
-        subjects={norm(k): str(v) for k, v in (raw.get("subjects") or {}).items()},
-        subject_codes={norm(k): str(v) for k, v in (raw.get("subject_codes") or {}).items()},
-        grade_labels={norm(k): str(v) for k, v in (raw.get("grade_labels") or {}).items()},
-        period_labels={norm(k): str(v) for k, v in (raw.get("period_labels") or {}).items()},
-        org_types={norm(k): str(v) for k, v in (raw.get("org_types") or {}).items()},
-        state_names=frozenset(norm(s) for s in raw.get("state_names") or []),
-        title_skip=frozenset(norm(s) for s in raw.get("title_skip") or []),
-        filename_patterns=tuple((re.compile(str(p["regex"]), re.IGNORECASE), tuple(p.get("reports") or ()))
-                                for p in raw.get("filename_patterns") or []),
-        checks_measures={str(k): dict(v) for k, v in (checks.get("measures") or {}).items()},
-        checks_prefixes=tuple((str(k), dict(v)) for k, v in (checks.get("prefixes") or {}).items()),
-        income_subgroup=str(raw.get("income_subgroup") or ""),
-        income_definitions=tuple((*year_range(d["years"], where), str(d["value"]))
-                                 for d in raw.get("income_definitions") or []),
-        global_roles=global_roles,
-        role_patterns=_role_patterns(raw.get("key_patterns")),
-        extra_headers=frozenset(norm(h) for h in (raw.get("extra_columns") or {})),
-        reports=reports,
-        short_rows=tuple((int(e["fields"]), tuple(norm(h) for h in e["absent"])) for e in raw.get("short_rows") or []),
-        all_known=frozenset(known),
-    )
+    fix = "compare with config/dese_reports.yaml (docs/dese_ingest.md explains every key)."
+    data = read_yaml(path, "DESE report definitions", "restore config/dese_reports.yaml from the repository.")
+    return load_yaml(DeseConfig, path, "DESE report definitions", fix,
+                     data={**data, "path": path} if isinstance(data, dict) else data)
 
 
 CONFIG: DeseConfig = load_config()
@@ -265,16 +252,16 @@ def known_header(header: str) -> bool:
     """A normalised header that some report (or the key columns) knows."""
     if header in CONFIG.all_known:
         return True
-    if any(p.match(header) for p, _ in CONFIG.role_patterns):
+    if any(p.match(header) for p, _ in CONFIG.key_patterns):
         return True
-    return any(p.match(header) for spec in REPORTS.values() for p, _ in spec.patterns)
+    return any(p.regex.match(header) for spec in REPORTS.values() for p in spec.column_patterns)
 
 
 def unknown_report(title_core: str, fallback: str) -> ReportSpec:
     """The catalog entry of a report it does not know: every cell kept, no measure mapped."""
     slug = re.sub(r"[^a-z0-9]+", "_", norm(title_core or fallback)).strip("_") or "untitled"
-    return ReportSpec(id=f"unknown:{slug}", label=title_core or fallback, roles=dict(CONFIG.global_roles),
-                      role_patterns=CONFIG.role_patterns, grade_labels=dict(CONFIG.grade_labels))
+    return ReportSpec(id=f"unknown:{slug}", label=title_core or fallback, keys=CONFIG.global_roles,
+                      key_patterns=CONFIG.key_patterns, grade_labels=CONFIG.grade_labels)
 
 
 def _coverage(spec: ReportSpec, normed: list[str]) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .attributes import Attributes
-from .catalog import CONFIG, ColumnMeaning, ReportSpec
+from .catalog import CONFIG, CheckRule, ColumnMeaning, ReportSpec
 from .header import Layout, text_of
 from .keys import Orgs
 from .values import parse_cells
@@ -101,12 +101,12 @@ def _meanings(spec: ReportSpec, layout: Layout, vc: np.ndarray, years: np.ndarra
     return table
 
 
-def _check(measure: str | None) -> dict[str, Any] | None:
+def _check(measure: str | None) -> CheckRule | None:
     if not measure:
         return None
-    if measure in CONFIG.checks_measures:
-        return CONFIG.checks_measures[measure]
-    return next((rule for prefix, rule in CONFIG.checks_prefixes if measure.startswith(prefix)), None)
+    if measure in CONFIG.checks.measures:
+        return CONFIG.checks.measures[measure]
+    return next((rule for prefix, rule in CONFIG.checks.prefixes.items() if measure.startswith(prefix)), None)
 
 
 def _out_of_range(measures: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -118,11 +118,11 @@ def _out_of_range(measures: np.ndarray, value: np.ndarray) -> np.ndarray:
         sel = measures == m
         v = value[sel]
         b = np.zeros(len(v), dtype=bool)
-        if "min" in rule:
-            b |= v < rule["min"]
-        if "max" in rule:
-            b |= v > rule["max"]
-        if rule.get("integer"):
+        if rule.min is not None:
+            b |= v < rule.min
+        if rule.max is not None:
+            b |= v > rule.max
+        if rule.integer:
             b |= ~np.isnan(v) & (v != np.round(v))
         bad[sel] = b
     return bad
@@ -136,7 +136,7 @@ def income_definition(subgroups: np.ndarray, years: np.ndarray) -> np.ndarray:
     income = CONFIG.income_subgroup
     low = (sub.eq(income) | sub.str.startswith(f"{income}_")).to_numpy() & pd.notna(years)
     for y in pd.unique(years[low]):
-        value = next((v for lo, hi, v in CONFIG.income_definitions if lo <= int(y) <= hi), None)
+        value = next((d.value for d in CONFIG.income_definitions if d.years[0] <= int(y) <= d.years[1]), None)
         out[low & (years == y)] = value
     return out
 
@@ -149,7 +149,7 @@ def _fractions_to_percent(spec: ReportSpec, measure: np.ndarray, value: np.ndarr
     out = value.copy()
     scaled = []
     for m in pd.unique(measure[pd.notna(measure)]):
-        if not (_check(str(m)) or {}).get("percent"):  # a percentage measure (config/dese_reports.yaml checks)
+        if not getattr(_check(str(m)), "percent", False):  # a percentage measure (config/dese_reports.yaml checks)
             continue
         v = value[measure == m]
         v = v[~np.isnan(v)]

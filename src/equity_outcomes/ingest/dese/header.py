@@ -78,10 +78,10 @@ def _short_row(r: list[object], normed: list[str], ncol: int, is_xlsx: bool) -> 
     more)', not the last column)."""
     if is_xlsx:
         return r + [None] * (ncol - len(r))
-    for n_fields, absent in catalog.CONFIG.short_rows:
-        if n_fields == len(r) and all(a in normed for a in absent):
+    for short in catalog.CONFIG.short_rows:
+        if short.fields == len(r) and all(a in normed for a in short.absent):
             it = iter(r)
-            return [MISSING if h in absent else next(it) for h in normed]
+            return [MISSING if h in short.absent else next(it) for h in normed]
     return r + [MISSING] * (ncol - len(r))
 
 

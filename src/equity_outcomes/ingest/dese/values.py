@@ -73,7 +73,7 @@ def parse_cells(texts: np.ndarray, text_only: np.ndarray | None = None) -> Parse
     u_val = np.full(len(uniq), np.nan)
     u_sup = np.zeros(len(uniq), dtype=bool)
     for k, t in enumerate(uniq):
-        if norm(t) in CONFIG.markers:
+        if norm(t) in CONFIG.suppression_markers:
             u_sup[k] = True
             continue
         v = parse_number(t, comma)

@@ -21,20 +21,10 @@ ITEMS_FILE = "readiness_items.csv"
 SCALE_FILE = "readiness_scale.csv"
 CATALOG_COLUMNS = ["area_type", "area_number", "area_name", "item_number", "item_id", "item_text", "ccsso_reference"]
 AREA_TYPES = ("condition", "principle")
-# The planning tool's item counts: (area_type, area_number) -> items.
+# The planning tool's item counts: (area_type, area_number) -> items (conditions 1-6, principles 1-5).
 EXPECTED_COUNTS: dict[tuple[str, int], int] = {
-    ("condition", 1): 8,
-    ("condition", 2): 3,
-    ("condition", 3): 6,
-    ("condition", 4): 5,
-    ("condition", 5): 3,
-    ("condition", 6): 10,
-    ("principle", 1): 8,
-    ("principle", 2): 12,
-    ("principle", 3): 10,
-    ("principle", 4): 13,
-    ("principle", 5): 5,
-}
+    (kind, i): n for kind, counts in (("condition", (8, 3, 6, 5, 3, 10)), ("principle", (8, 12, 10, 13, 5)))
+    for i, n in enumerate(counts, start=1)}
 SKIP = "skip"
 
 CATALOG_SCHEMA = pa.DataFrameSchema(
@@ -66,12 +56,16 @@ def _catalog_error(path: Path, detail: str) -> EquityOutcomesError:
     )
 
 
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise _catalog_error(path, "the file is missing")
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+
+
 @lru_cache(maxsize=4)
 def _load_items(path_str: str) -> pd.DataFrame:
     path = Path(path_str)
-    if not path.exists():
-        raise _catalog_error(path, "the file is missing")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = _read(path)
     frame["ccsso_reference"] = frame.get("ccsso_reference", pd.Series(dtype=str)).replace("", None)
     try:
         frame = CATALOG_SCHEMA.validate(frame, lazy=True)
@@ -111,9 +105,7 @@ def areas(path: Path | None = None) -> pd.DataFrame:
 @lru_cache(maxsize=4)
 def _load_scale(path_str: str) -> pd.DataFrame:
     path = Path(path_str)
-    if not path.exists():
-        raise _catalog_error(path, "the file is missing")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = _read(path)
     if list(frame.columns) != ["value", "label", "description"] or set(frame["value"]) != {"1", "2", "3", "4", SKIP}:
         raise _catalog_error(path, "expected columns value,label,description and values 4,3,2,1,skip")
     return frame
