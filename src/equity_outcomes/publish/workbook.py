@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 _ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -31,18 +33,12 @@ ZIP_LEVEL = 1
 BOM = "\ufeff"
 
 
-def _col_letter(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
+def _col_letter(i: int) -> str:  # 0 -> A
+    return get_column_letter(i + 1)
 
 
 def _xml_text(s: str) -> str:
-    s = _ILLEGAL_XML.sub("", s)
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(_ILLEGAL_XML.sub("", s))
 
 
 def _is_blank(v: object) -> bool:

@@ -17,10 +17,12 @@ import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.styles import Alignment
+from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from .network import Network
@@ -135,25 +137,12 @@ class DeseAccumulator:
 # ------------------------------------------------------------------------------------------------------------
 # xlsx writing (deterministic bytes)
 # ------------------------------------------------------------------------------------------------------------
-def _col(i: int) -> str:
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def _xml_text(v: str) -> str:
-    return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _rows_xml(rows: list[list], first_row: int, ncols: int) -> bytes:
     """Data rows as sheet XML, written directly (openpyxl's cell writer is too slow for big networks).
 
     Text cells are inline strings ('' kept as a real empty string, like DESE's exports), numbers are numbers.
     """
-    cols = [_col(i) for i in range(ncols)]
+    cols = [get_column_letter(i + 1) for i in range(ncols)]
     out = []
     for k, row in enumerate(rows):
         r = first_row + k
@@ -162,7 +151,7 @@ def _rows_xml(rows: list[list], first_row: int, ncols: int) -> bytes:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 cells.append(f'<c r="{c}{r}" t="n"><v>{v}</v></c>')
             else:
-                t = _xml_text(str(v))
+                t = escape(str(v))
                 sp = ' xml:space="preserve"' if t != t.strip() else ""
                 cells.append(f'<c r="{c}{r}" t="inlineStr"><is><t{sp}>{t}</t></is></c>')
         out.append(f'<row r="{r}">{"".join(cells)}</row>')
@@ -192,7 +181,7 @@ def write_xlsx(path: Path, title: str, header: list[str], rows: list[list], year
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         ExcelWriter(wb, zf).write_data()
-    last = _col(len(header) - 1)
+    last = get_column_letter(len(header))
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in sorted(src.namelist()):
