@@ -24,7 +24,7 @@ Direction = Literal["higher_is_better", "lower_is_better"]
 Source = Literal["student", "dese"]
 DIRECTIONS = set(typing.get_args(Direction))
 SOURCES = set(typing.get_args(Source))
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M")
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -106,16 +106,16 @@ def read_yaml(path: Path, what: str, fix: str) -> Any:
 
 
 def load_yaml(model: type[M], path: Path, what: str, fix: str, data: Any = None, **context: Any) -> M:
-    """``path`` (or ``data`` read from it) checked against ``model``; ``fix`` is said where a field has no
-    ``description`` of its own."""
+    """``path`` (or ``data`` read from it) checked against ``model`` (a pydantic model or dataclass); ``fix`` is
+    said where a field has no ``description`` of its own."""
     data = read_yaml(path, what, fix) if data is None else data
     try:
-        return model.model_validate(data, context=context)
+        return pydantic.TypeAdapter(model).validate_python(data, context=context)
     except ValidationError as exc:
         raise validation_error(exc, data, model, str(path), fix) from None
 
 
-def validation_error(exc: ValidationError, data: Any, model: type[BaseModel], file: str, fix: str) -> CatalogError:
+def validation_error(exc: ValidationError, data: Any, model: type, file: str, fix: str) -> CatalogError:
     """The first problem of ``exc`` as a :class:`CatalogError` (and how many more there are)."""
     errors = exc.errors(include_url=False)  # less those that follow from an earlier one (a list left too short)
     errors = [e for i, e in enumerate(errors) if not any(o["loc"][:len(e["loc"])] == e["loc"] for o in errors[:i])]
@@ -134,7 +134,9 @@ def validation_error(exc: ValidationError, data: Any, model: type[BaseModel], fi
 
 def _plain(error: dict) -> str:
     missing = "an item is missing." if error["loc"] and isinstance(error["loc"][-1], int) else "a key is missing."
-    text = {"missing": missing, "model_type": "must be a mapping of keys to values.",
+    text = {"missing": missing, "model_type": "must be a mapping of keys to values.", "extra_forbidden": "unknown key.",
+            "unexpected_keyword_argument": "unknown key.",
+            "dataclass_type": "must be a mapping of keys to values.",
             "dict_type": "must be a mapping of keys to values."}.get(error["type"], error["msg"])
     text = re.sub(r"^(Input|String|Tuple|List|Dictionary) should", "must", text.replace("valid tuple", "list"))
     return text if text.endswith(".") else text + "."
@@ -167,14 +169,14 @@ def _described(model: Any, loc: tuple) -> str | None:
     """The ``description`` of the field at ``loc`` (walking nested models), said as the fix."""
     field = None
     for part in loc:
-        if isinstance(part, str) and isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(part)
+        if isinstance(part, str) and hasattr(model, "__pydantic_fields__"):
+            field = model.__pydantic_fields__.get(part)
             model = next(_models(field.annotation), None) if field else None
     return f"write {field.description}." if field and field.description else None
 
 
 def _models(annotation: Any):
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if hasattr(annotation, "__pydantic_fields__"):
         yield annotation
     for arg in typing.get_args(annotation):
         yield from _models(arg)

@@ -270,3 +270,7 @@ def write_text(path: Path, text: str | bytes) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return len(data)
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]] | pd.DataFrame) -> int:
+    return write_text(path, render(rows, header).csv_text())

@@ -14,23 +14,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
-import yaml
+import pydantic
 
-from ...errors import InputError
+from ...catalog import load_yaml
 from ...paths import config_dir
 from .quantreg import FitStats, fit_quantiles
 from .splines import PriorBasis, prior_basis
 
 
-@dataclass(frozen=True)
+@pydantic.dataclasses.dataclass(frozen=True, config=pydantic.ConfigDict(extra="forbid"))
 class GrowthSettings:
-    """``config/growth.yaml``."""
+    """``config/growth.yaml`` (its header comment explains each key)."""
 
     subjects: tuple[str, ...]
     grades: tuple[str, ...]
-    max_order: int
+    max_order: Annotated[int, pydantic.Field(ge=1, le=3, description="2 (two priors, DESE's choice) or 3")]
     quantiles: int
     knot_percentiles: tuple[float, ...]
     boundary_extension: float
@@ -51,17 +52,7 @@ class GrowthSettings:
 @lru_cache(maxsize=4)
 def load_settings(path: Path | None = None) -> GrowthSettings:
     path = path or config_dir() / "growth.yaml"
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
-    fields = GrowthSettings.__dataclass_fields__
-    missing = [f for f in fields if f not in doc]
-    if missing:
-        raise InputError(f"missing settings {missing}", file=str(path), fix="see the header comment of config/growth.yaml")
-    settings = GrowthSettings(**{f: tuple(doc[f]) if isinstance(doc[f], list) else doc[f] for f in fields})
-    if settings.max_order not in (1, 2, 3):
-        raise InputError("max_order must be 1, 2 or 3", file=str(path), column="max_order", value=settings.max_order,
-                         fix="use 2 (two priors, DESE's choice) or 3")
-    return settings
+    return load_yaml(GrowthSettings, path, "growth settings", "see the header comment of config/growth.yaml.")
 
 
 @dataclass
