@@ -70,6 +70,13 @@ def _listed(value: Any) -> Any:
         if isinstance(value, list) else value
 
 
+def _regex(text: Any) -> re.Pattern[str]:
+    try:
+        return text if isinstance(text, re.Pattern) else re.compile(str(text), re.IGNORECASE)
+    except re.error as exc:
+        raise problem(f"not a regular expression ({exc}).") from None
+
+
 def listed(item: Any, min_length: int = 0) -> Any:
     """A list of ``item`` (a single word for a list of one), each once."""
     return Annotated[tuple[item, ...], pydantic.BeforeValidator(_listed), Field(min_length=min_length),
@@ -81,6 +88,7 @@ Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Positive = Annotated[int, Field(strict=True, ge=1)]
 Year = Annotated[int, Field(strict=True, ge=1990, le=2100)]
 Word = Annotated[str, Field(pattern=r"^\w+$")]
+Regex = Annotated[re.Pattern, pydantic.BeforeValidator(_regex)]  # case-insensitive
 Items = listed(Text)
 
 

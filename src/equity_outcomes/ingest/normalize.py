@@ -15,12 +15,14 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 import pandas as pd
 import pandera.pandas as pa
-import yaml
+from pydantic import BeforeValidator
 
 from .. import crosswalk
+from ..catalog import Positive, Regex, Strict, load_yaml
 from ..paths import config_dir
 from .schemas import ALL_TABLES
 
@@ -39,25 +41,30 @@ class Mapping:
     rows: int
 
 
-@dataclass(frozen=True)
-class _Spellings:
-    columns: dict[str, str]
-    values: dict[str, dict[str, str]]  # kind -> lower-case spelling -> contract value
-    patterns: dict[str, tuple[re.Pattern, ...]]
-    org_digits: int
-    roster_min_digits: int
+def _by_spelling(table: Any) -> Any:
+    """kind -> contract value -> its spellings, as written, read as kind -> lower-case spelling -> contract value."""
+    return {kind: {str(s).strip().lower(): str(to) for to, spellings in t.items() for s in spellings}
+            if isinstance(t, dict) else t for kind, t in table.items()} if isinstance(table, dict) else table
+
+
+class _OrgCode(Strict):
+    digits: Positive
+    roster_min_digits: Positive
+
+
+class _Spellings(Strict):
+    """``config/sis_spellings.yaml`` (its header comment explains each key)."""
+
+    columns: dict[str, str]  # contract column -> kind
+    values: Annotated[dict[str, dict[str, str]], BeforeValidator(_by_spelling)]
+    patterns: dict[str, tuple[Regex, ...]]
+    examples: dict[str, str] = {}
+    org_code: _OrgCode
 
 
 @lru_cache(maxsize=2)
 def _load(path: Path) -> _Spellings:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    values = {
-        kind: {str(s).strip().lower(): str(to) for to, spellings in table.items() for s in spellings}
-        for kind, table in doc["values"].items()
-    }
-    patterns = {kind: tuple(re.compile(p, re.IGNORECASE) for p in ps) for kind, ps in doc["patterns"].items()}
-    return _Spellings(dict(doc["columns"]), values, patterns, int(doc["org_code"]["digits"]),
-                      int(doc["org_code"]["roster_min_digits"]))
+    return load_yaml(_Spellings, path, "SIS spellings", "compare with config/sis_spellings.yaml.")
 
 
 def spellings() -> _Spellings:
@@ -119,10 +126,10 @@ def _org_code_mapper(codes: frozenset[str] | None) -> Mapper:
         by_digits.setdefault(c.lstrip("0"), []).append(c)
 
     def pad(value: str) -> str | None:
-        if not value.isdigit() or len(value) == s.org_digits:
+        if not value.isdigit() or len(value) == s.org_code.digits:
             return None
         if codes is None:
-            return value.zfill(s.org_digits) if s.roster_min_digits <= len(value) < s.org_digits else None
+            return value.zfill(s.org_code.digits) if s.org_code.roster_min_digits <= len(value) < s.org_code.digits else None
         found = by_digits.get(value.lstrip("0"), [])
         return found[0] if len(found) == 1 else None
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, model_validator
 
-from ...catalog import Number, Positive, Strict, Text, load_yaml, problem, read_yaml
+from ...catalog import Number, Positive, Regex, Strict, Text, load_yaml, problem, read_yaml
 from ...paths import config_dir
 
 REPORTS_FILE = "dese_reports.yaml"
@@ -34,13 +34,6 @@ def _year_range(spec: object) -> tuple[int, int]:
     return (int(lo), int(lo)) if dots is None else (int(lo) if lo else 0, int(hi) if hi else 9999)
 
 
-def _regex(text: Any) -> re.Pattern[str]:
-    try:
-        return text if isinstance(text, re.Pattern) else re.compile(str(text), re.IGNORECASE)
-    except re.error as exc:
-        raise problem(f"not a regular expression ({exc}).") from None
-
-
 def _normed(value: Any) -> Any:
     """Headers and labels as matched: dict keys or list items through :func:`norm`, values as text."""
     if isinstance(value, dict):
@@ -52,7 +45,6 @@ Role = Literal["org_name", "school_code", "district_code", "org_code", "org_type
                "group", "period", "selection", "info", "none", "value"]
 NormMap = Annotated[dict[str, str], BeforeValidator(_normed)]
 NormSet = Annotated[frozenset[str], BeforeValidator(_normed)]
-Regex = Annotated[re.Pattern, BeforeValidator(_regex)]
 Roles = Annotated[dict[str, Role], BeforeValidator(_normed)]
 RolePatterns = Annotated[tuple[tuple[Regex, Role], ...], BeforeValidator(lambda d: list(d.items()) if isinstance(
     d, dict) else d)]
