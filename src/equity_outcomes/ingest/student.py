@@ -49,14 +49,14 @@ def folder_year(path: Path) -> int | None:
     return int(name) if name.isdigit() and len(name) == 4 else None
 
 
-def _read_text(path: Path, limit: int | None = None) -> str:
+def _read_text(path: Path, limit: int | None = None, again: str = "export the table again from your SIS") -> str:
     """The file's text (or its first ``limit`` bytes, cut at a line end); refuses empty and non-UTF-8 files."""
     with open(path, "rb") as fh:
         raw = fh.read(limit) if limit else fh.read()
     if limit and len(raw) == limit:
         raw = raw[: raw.rfind(b"\n") + 1] or raw
     if not raw.strip():
-        raise InputError("the file is empty", file=str(path), fix="export the table again from your SIS")
+        raise InputError("the file is empty", file=str(path), fix=again)
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             text = raw.decode(encoding)

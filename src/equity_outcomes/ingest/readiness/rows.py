@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ...errors import InputError
+from ..student import _read_text
 from . import catalog
 from .template import (
     FIELD_LABEL_COL,
@@ -238,25 +239,6 @@ def _read_workbook(path: Path, notes: set[str]) -> _Rows:
 
 
 # ---- CSVs -----------------------------------------------------------------------------------------------------
-def _read_csv_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise InputError("the file is empty", file=str(path), fix="export the responses again")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in text:
-            return text
-        break
-    raise InputError(
-        "the file is not text (it looks like UTF-16 or a binary file)",
-        file=str(path),
-        fix="save it as 'CSV UTF-8 (comma delimited)'",
-    )
-
-
 def _normalized(cells: pd.Series, norm: Callable[[str | None], str | None]) -> tuple[np.ndarray, np.ndarray]:
     """(raw text, normalized value) of each cell; ``_text`` and ``norm`` run once per distinct cell value."""
     codes, uniques = pd.factorize(cells)  # a missing cell has code -1: the None appended below
@@ -265,7 +247,7 @@ def _normalized(cells: pd.Series, norm: Callable[[str | None], str | None]) -> t
 
 
 def _read_csv(path: Path, notes: set[str]) -> _Rows:
-    text = _read_csv_text(path)
+    text = _read_text(path, again="export the responses again")
     header = [h.strip().lower() for h in next(csv.reader(io.StringIO(text)))]
     if len(header) == 1 and any(d in header[0] for d in ";\t|"):
         raise InputError(
