@@ -86,7 +86,8 @@ def _full_match(kind: str, value: str) -> re.Match | None:
     return None
 
 
-def _spring_year(value: str) -> str | None:
+def spring_year(value: str) -> str | None:
+    """The spring year a school-year spelling names (2023-24 -> 2024), None when it names none."""
     m = _full_match("school_year", value)
     if m is None:
         return None
@@ -114,7 +115,7 @@ def _date(value: str) -> str | None:
         return None
 
 
-_PATTERN_KINDS: dict[str, Mapper] = {"school_year": _spring_year, "grade": _grade, "date": _date}
+_PATTERN_KINDS: dict[str, Mapper] = {"school_year": spring_year, "grade": _grade, "date": _date}
 
 
 def _org_code_mapper(codes: frozenset[str] | None) -> Mapper:

@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ...errors import InputError
+from ..normalize import spring_year
 from ..student import _read_text
 from . import catalog
 from .template import (
@@ -34,7 +35,6 @@ CSV_COLUMNS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "
 FIELDS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"]
 _RATING_TEXT = ["1", "2", "3", "4", catalog.SKIP]
 _FIELD_KEY = re.compile(r"\((\w+)\)\s*$")
-_YEAR_SPAN = re.compile(r"^(\d{4})\s*[-/\u2013]\s*(\d{2}|\d{4})$")
 
 
 @dataclass
@@ -91,18 +91,8 @@ def _norm_org_code(raw: str | None, notes: set[str]) -> str | None:
 
 
 def _norm_year(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    text = raw.strip()
-    m = _YEAR_SPAN.match(text)
-    if m:  # '2024-25' or '2024-2025' -> spring year 2025 (only when the two years are consecutive)
-        first, second = int(m.group(1)), m.group(2)
-        spring = int(second) if len(second) == 4 else (first // 100) * 100 + int(second)
-        if spring == first + 1:
-            return str(spring)
-    if re.fullmatch(r"\d{4}\.0+", text):
-        return text.split(".")[0]
-    return text
+    """'2024-25', '2024-2025', '2024.0' -> '2025' / '2024' (config/sis_spellings.yaml); other texts as they are."""
+    return None if raw is None else spring_year(raw.strip()) or raw.strip()
 
 
 def _norm_rating(raw: str | None) -> str | None:
