@@ -9,6 +9,7 @@ error that lists every refused file; the caller (``StagedWarehouse``) then leave
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -305,17 +306,6 @@ def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = N
                       f"{len(warnings)} warning(s): {message}" if warnings else message)
 
 
-class _KeyOnce:
-    """The pseudonymization key, read when the first student file needs it."""
-
-    def __init__(self) -> None:
-        self.key: bytes | None = None
-
-    def __call__(self) -> bytes:
-        self.key = self.key or load_key()
-        return self.key
-
-
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """The bookkeeping and raw tables and reference data every load needs."""
     con.execute(BOOKKEEPING_DDL)
@@ -408,7 +398,7 @@ def ingest_into(
     limit = max_quarantined_pct(max_quarantined)
     summary = LoadSummary(load_id=uuid.uuid4().hex[:12])
     errors: list[str] = []
-    key = _KeyOnce()
+    key = functools.cache(load_key)  # the pseudonymization key, read when the first student file needs it
     con.execute("BEGIN TRANSACTION")
     prefetch: _DesePrefetch | None = None
     memory_limit = _leave_room_for_python(con)
