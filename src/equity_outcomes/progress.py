@@ -15,20 +15,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from dataclasses import dataclass, field
+from typing import Any, TextIO
 
 Callback = Callable[[str], None]
 MODES = ("live", "plain", "quiet")
 
 
+@dataclass
 class Stage:
-    """One stage on the display: counts, the latest message, its summary line."""
+    """One stage on the display: its name, start, summary line and bar (live)."""
 
-    def __init__(self, display: Display, name: str) -> None:
-        self.display, self.name = display, name
-        self.started = time.perf_counter()
-        self.summary = ""
-        self.task = None
+    name: str
+    started: float = field(default_factory=time.perf_counter)
+    summary: str = ""
+    task: Any = None
 
     def done(self, summary: str) -> None:
         """The stage's result in a few words (counts), printed on its line at the end."""
@@ -97,7 +98,7 @@ class Display:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[Stage]:
-        stage = Stage(self, name)
+        stage = Stage(name)
         with self._lock:
             self.current = stage
             if self._rich is not None:

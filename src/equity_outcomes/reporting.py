@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tabulate import tabulate
+
 from .ingest.load import LoadSummary
 from .models.build import BuildSummary
 from .warehouse import connect, connect_read_only, table_exists
@@ -12,12 +14,7 @@ MAX_QUARANTINE_ROWS = 500
 
 
 def _md_table(rows: list[dict]) -> str:
-    if not rows:
-        return "_none_\n"
-    cols = list(rows[0])
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True) + "\n" if rows else "_none_\n"
 
 
 def quarantine_rows(warehouse: Path, load_id: str) -> list[dict]:

@@ -13,7 +13,7 @@ the full problem's optimum (its objective bounds the full one from below and tou
 misplaced observations go back into the band and the taus concerned are solved again. So the result is the exact
 optimum, to the interior point's tolerance, at a fraction of the cost.
 
-``highs_quantile_fit`` (scipy's HiGHS linear programming) is the slow exact reference the tests compare with.
+``tests/test_growth.py`` compares it with the slow exact reference, scipy's HiGHS linear programming.
 """
 
 from __future__ import annotations
@@ -288,26 +288,3 @@ def _reduced_fit(x, y, taus, side, stats):
     r = y[:, None] - x @ new
     tol = 1e-7 * (1.0 + np.abs(y).max())
     return new, ((side == -1) & (r > tol)) | ((side == 1) & (r < -tol))
-
-
-def highs_quantile_fit(x: np.ndarray, y: np.ndarray, tau: float) -> tuple[np.ndarray, float]:
-    """The exact reference: the primal LP min tau 1'u + (1 - tau) 1'v s.t. X b + u - v = y, u, v >= 0, by HiGHS.
-
-    Returns the coefficients and the optimal objective (the sum of check losses)."""
-    from scipy.optimize import linprog
-    from scipy.sparse import csr_matrix, eye, hstack
-
-    n, p = x.shape
-    cost = np.concatenate([np.zeros(p), np.full(n, tau), np.full(n, 1.0 - tau)])
-    a_eq = hstack([csr_matrix(x), eye(n), -eye(n)], format="csr")
-    bounds = [(None, None)] * p + [(0, None)] * (2 * n)
-    out = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
-    if out.status != 0:
-        raise RuntimeError(f"HiGHS did not solve the quantile regression: {out.message}")
-    return out.x[:p], float(out.fun)
-
-
-def check_loss(x: np.ndarray, y: np.ndarray, coef: np.ndarray, taus: np.ndarray) -> np.ndarray:
-    """Sum of check losses per tau (coef is p x m)."""
-    r = y[:, None] - x @ coef
-    return np.where(r >= 0, taus * r, (taus - 1.0) * r).sum(axis=0)
