@@ -25,6 +25,7 @@ Source = Literal["student", "dese"]
 DIRECTIONS = set(typing.get_args(Direction))
 SOURCES = set(typing.get_args(Source))
 M = TypeVar("M")
+_ABSENT = object()  # no item at a key path
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -129,9 +130,8 @@ def validation_error(exc: ValidationError, data: Any, model: type, file: str, fi
     errors = [e for i, e in enumerate(errors) if not any(o["loc"][:len(e["loc"])] == e["loc"] for o in errors[:i])]
     first, ctx = errors[0], errors[0].get("ctx") or {}
     loc = tuple(first["loc"]) + tuple(k for k in ctx.get("key", ()) if k is not None)
-    missing = object()
-    value = _at(data, loc, missing)
-    if value is missing:
+    value = _at(data, loc)
+    if value is _ABSENT:
         value = None if first["type"] in ("missing", "catalog") else first.get("input")
     text = ctx["problem"] if first["type"] == "catalog" else _plain(first)
     if len(errors) > 1:
@@ -150,26 +150,31 @@ def _plain(error: dict) -> str:
     return text if text.endswith(".") else text + "."
 
 
+def _child(node: Any, part: str | int) -> tuple[Any, Any]:
+    """(the key as written, the item) ``part`` names in ``node``; a key is found as written or normalised
+    ('School Name' for 'school name'). The item is ``_ABSENT`` when there is none."""
+    if isinstance(part, int):
+        return part, node[part] if isinstance(node, list) and -len(node) <= part < len(node) else _ABSENT
+    keys = [k for k in node if k == part or " ".join(str(k).split()).casefold() == part] \
+        if isinstance(node, dict) else []
+    return (keys[0], node[keys[0]]) if keys else (part, _ABSENT)
+
+
 def key_path(data: Any, loc: tuple) -> str:
     """``('targets', 0, 'threshold')`` -> ``targets[absence].threshold`` (a list item by its id when it has one)."""
     out, node = "", data
     for part in loc:
+        key, node = _child(node, part)
         if isinstance(part, int):
-            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
-            name = node.get("id") if isinstance(node, dict) and isinstance(node.get("id"), str) else part
-            out += f"[{name}]"
+            out += f"[{node['id'] if isinstance(node, dict) and isinstance(node.get('id'), str) else part}]"
         else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, dict) else None
+            out += f".{key}" if out else str(key)
     return out
 
 
-def _at(data: Any, loc: tuple, default: Any) -> Any:
+def _at(data: Any, loc: tuple) -> Any:
     for part in loc:
-        if isinstance(part, int) and isinstance(data, list) and -len(data) <= part < len(data) or isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
-            return default
+        data = _child(data, part)[1]
     return data
 
 
