@@ -193,13 +193,6 @@ def templates_js() -> str:
            f"window.EO_TEMPLATES = {body};\n"
 
 
-def json_for_html(obj) -> str:
-    """JSON safe inside <script type="application/json">: no '<', '>' or '&' survive (so no '</script>')."""
-    s = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
 def columnar(rows: list[dict]) -> dict:
     """Rows as {"f": fields, "v": [[...], ...]} (half the size of repeated keys); the page script expands them."""
     fields: list[str] = []

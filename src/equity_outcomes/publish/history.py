@@ -8,13 +8,19 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from . import honest, labels
-from .charts import RATING_NAMES
 from .data import Site, text
-from .html import Charts, esc, fmt_change, fmt_ci, lowest, records, row_sort_key, subject_label, unit_of
-
-CSS_NAME = dict(zip(["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"],
-                    RATING_NAMES, strict=True))
-SHORT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp."}
+from .html import (
+    CSS_NAME,
+    SHORT,
+    Charts,
+    fmt_change,
+    fmt_ci,
+    lowest,
+    records,
+    row_sort_key,
+    subject_label,
+    unit_of,
+)
 
 
 def by_year(site: Site, current: dict[str, list[dict]], network_rows: list[dict]) -> dict[str, dict[int, list]]:
@@ -54,81 +60,60 @@ def _cls(r: dict) -> str:
     return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
 
 
-def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> str:
-    """Each target's rating in every evaluated year, with the change and its 95% interval."""
+def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> dict | None:
+    """Each target's rating in every evaluated year, with the change and its 95% interval (school.html)."""
     ys = sorted(years)
     if not ys:
-        return ""
+        return None
     cells: dict[str, dict[int, dict]] = defaultdict(dict)
     order: dict[str, int] = {}
     for y in ys:
         for name, r in headline_rows(site, years[y]):
             cells[name][y] = r
             order.setdefault(name, len(order))
-    data, trs = [], []
+    data, rows = [], []
     for name in sorted(cells, key=order.get):
         tds = []
         for y in ys:
             r = cells[name].get(y)
             if r is None:
-                tds.append('<td class="rating s-none">not evaluated</td>')
+                tds.append(None)
                 continue
             cls, ci = _cls(r), fmt_ci(site, r)
             if honest.small_baseline(site, r):  # its interval is relative: the change in points instead
                 ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
-            word = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
-                                      text(r.get("status")) or None)
             data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),
                          "short": SHORT.get(cls, cls[1:]), "interval": ci or "no interval", "order": order[name]})
-            tds.append(f'<td class="rating {cls}" data-year="{y}">{esc(word)}'
-                       f'<span class="n">{esc(ci or "no interval")}</span></td>')
-        trs.append(f'<tr><th scope="row">{esc(name)}</th>{"".join(tds)}</tr>')
-    head = "".join(f'<th scope="col">{y}</th>' for y in ys)
-    table = (f'<table class="history"><caption>Rating in each year judged (all students; gap targets: the '
-             f'lowest-rated group), with the change\'s 95% interval</caption><thead><tr><th scope="col">Target'
-             f'</th>{head}</tr></thead><tbody>{"".join(trs)}</tbody></table>')
+            tds.append({"cls": cls, "year": y, "interval": ci or "no interval",
+                        "word": labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
+                                                   text(r.get("status")) or None)})
+        rows.append((name, tds))
     fig = charts.figure("history", "Rating history", f"Each year judged, {ys[0]} to {ys[-1]}",
                         {"series": data}, caption="4 Sustainable, 3 Moving toward, 2 Initial steps, 1 Area of "
-                        "concern; grey: not due, no data or not comparable.") if data else ""
-    return (f'<section id="history"><h2>Rating history</h2><p class="lead">Every year this school was judged '
-            f'({len(ys)} year{"s" if len(ys) != 1 else ""}), each against the same baseline.</p>'
-            f'{fig}<div class="matrix-wrap">{table}</div></section>')
+                        "concern; grey: not due, no data or not comparable.") if data else None
+    return {"years": ys, "figure": fig, "rows": rows}
 
 
-def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[int, list]]) -> str:
-    """How many school x target results got each rating, per evaluated year."""
+def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[int, list]]) -> dict | None:
+    """How many school x target results got each rating, per evaluated year (network.html)."""
     counts: dict[int, Counter] = defaultdict(Counter)
     for code in site.pages:
         for y, rows in by_org.get(code, {}).items():
             counts[y].update(_cls(r) for _n, r in headline_rows(site, rows))
     if not counts:
-        return ""
+        return None
     ys = sorted(counts)
     data = [{"year": y, "rating": name, "cells": counts[y].get(c, 0), "order": i}
             for y in ys for i, (c, name) in enumerate(CSS_NAME.items()) if counts[y].get(c)]
-    head = "".join(f'<th scope="col" class="num">{y}</th>' for y in ys)
-    trs = "".join(f'<tr><th scope="row" class="{c}">{esc(name)}</th>'
-                  + "".join(f'<td class="num">{counts[y].get(c, 0)}</td>' for y in ys) + "</tr>"
-                  for c, name in CSS_NAME.items())
     fig = charts.figure("history_counts", "Ratings per year judged", f"{len(site.pages):,} network schools, "
                         "all students (gap targets: the lowest-rated group)", {"series": data})
-    return (f'<section id="history"><h2>Rating history</h2>{fig}<table class="history"><caption>School x target '
-            f'results per rating, each year judged</caption><thead><tr><th scope="col">Rating</th>{head}</tr>'
-            f'</thead><tbody>{trs}</tbody></table></section>')
+    return {"years": ys, "figure": fig, "counts": [counts[y] for y in ys]}
 
 
-def year_selector(years: dict[int, list[dict]], render: Callable[[int, list[dict]], str]) -> str:
-    """Every evaluated year's panel in the page, the latest shown; the select switches them (assets/scorecards.js)."""
-    ys = sorted(years, reverse=True)
-    if not ys:
-        return render(0, [])
-    opts = "".join(f'<option value="{y}"{" selected" if i == 0 else ""}>{y}{" (latest)" if i == 0 else ""}'
-                   "</option>" for i, y in enumerate(ys))
-    panels = "".join(f'<div class="year-panel" data-year="{y}"{" hidden" if i else ""}>{render(y, years[y])}</div>'
-                     for i, y in enumerate(ys))
-    return (f'<p class="year-select"><label for="year-select">Year judged: </label><select id="year-select">{opts}'
-            f'</select> <span class="small">{len(ys)} year{"s" if len(ys) != 1 else ""} evaluated; all are in this '
-            f"page (no connection needed)</span></p>{panels}")
+def year_panels(years: dict[int, list[dict]], view: Callable[[int, list[dict]], object]) -> list[tuple]:
+    """Every evaluated year's panel, the latest first (macros.html ``year_selector``); [(None, panel)] when no
+    year was evaluated."""
+    return [(y, view(y, years[y])) for y in sorted(years, reverse=True)] or [(None, view(0, []))]
 
 
 def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
@@ -143,14 +128,14 @@ def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
 
 
 def _paragraph(s: str) -> str:
-    return (f'<p class="plain" id="plain-summary">{esc(s)} Ratings compare each target with its baseline year; the '
-            "tables below give the figures and their uncertainty.</p>")
+    return f"{s} Ratings compare each target with its baseline year; the tables below give the figures and their " \
+        "uncertainty."
 
 
 def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> str:
     """One paragraph in plain words: how many targets at each rating, which were met, which need attention."""
     if not rows:
-        return f'<p class="plain" id="plain-summary">{esc(who)} has no judged targets yet.</p>'
+        return f"{who} has no judged targets yet."
     heads = headline_rows(site, rows)
     _c, rated, counted = _counted(heads)
     met = [n for n, r in heads if _cls(r) == "r4"][:3]
@@ -164,7 +149,7 @@ def network_summary(site: Site, year: int | None, by_org: dict[str, list[dict]])
     """The network's paragraph: school x target results at each rating, over every published school."""
     heads = [h for code in site.pages for h in headline_rows(site, by_org.get(code, []))]
     if not heads:
-        return '<p class="plain" id="plain-summary">No school has judged targets yet.</p>'
+        return "No school has judged targets yet."
     _c, rated, counted = _counted(heads)
     return _paragraph(f"In {year}, {len(site.pages):,} network schools were judged: {len(heads):,} school x target "
                       f"results. Of the {rated:,} that could be rated, {counted}")

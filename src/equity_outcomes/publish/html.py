@@ -1,23 +1,22 @@
-"""HTML pages as plain string templates. Every piece of text from the warehouse goes through ``esc`` (html.escape);
-chart data go through ``charts.json_for_html``."""
+"""The pages' words and numbers, and the Jinja2 templates that lay them out (``publish/templates/``, package data).
+Python chooses the rows and formats the numbers (every one already through the disclosure control) and hands the
+templates plain dicts, lists and strings; the templates hold all the markup. Autoescape is on for every template,
+so text from the warehouse is escaped where it is written (names, labels, reasons); chart data go in with Jinja's
+``tojson`` (``<``, ``>``, ``&`` and ``'`` as ``\\u`` escapes)."""
 
 from __future__ import annotations
 
-import html as _html
 import re
 from collections import Counter
-from collections.abc import Iterable
-from importlib.resources import files
 
+import jinja2
 import pandas as pd
 
 from . import honest, labels
-from .charts import chart_payload, json_for_html
+from .charts import RATING_NAMES, chart_payload
 from .data import Site, num, text
 
-esc = _html.escape
 DASH = "—"
-PAGE = (files(__package__) / "templates" / "page.html").read_text(encoding="utf-8")  # str.format fields
 SOURCE_LABEL = {"dese": "DESE school profile", "student": "student data"}
 SUBJECT_ORDER = {"ela": 0, "math": 1, "sci": 2, "": -1}
 
@@ -80,18 +79,21 @@ def row_sort_key(site: Site, r: dict) -> tuple:
     return (cat, t.order, SUBJECT_ORDER.get(text(r.get("subject")), 9), sg_i)
 
 
-def rating_cell(r: dict | None, *, tag: str = "td", extra: str = "", attrs: str = "", reason: bool = True) -> str:
+def rating(r: dict | None) -> dict | None:
+    """A rating cell's class, words and reason (macros.html ``rating_cell``); None: no result."""
     if r is None:
-        return f'<{tag} class="rating s-none{extra}"{attrs}>no result</{tag}>'
+        return None
     status = text(r.get("status")) or None
-    cls = labels.rating_css(r.get("rating"), status)
-    txt = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
-    why = text(r.get("status_reason")) or labels.STATUS_EXPLAIN.get(status or "", "")
-    rating = text(r.get("rating")).split(".")[0]
-    return (f'<{tag} class="rating {cls}{extra}" data-status="{esc(status or "")}" data-rating="{esc(rating)}"'
-            f'{attrs}' + (f' title="{esc(why)}"' if why else "") + f'>{esc(txt)}'
-            + (f'<span class="n why">{esc(why)}</span>' if reason and why and text(r.get("status_reason")) else "")
-            + f"</{tag}>")
+    reason = text(r.get("status_reason"))
+    return {"cls": labels.rating_css(r.get("rating"), status), "status": status or "", "reason": reason,
+            "rating": text(r.get("rating")).split(".")[0], "why": reason or labels.STATUS_EXPLAIN.get(status or "", ""),
+            "text": labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)}
+
+
+def cell(value: str, note: str | None = None, *, why: bool = False, cls: str = "num") -> dict:
+    """A table cell for macros.html ``cell``: the value, a note under it (None: no note), ``why``: the note says
+    why the value is missing."""
+    return {"text": value, "note": note, "why": why, "cls": cls}
 
 
 def unit_of(site: Site, r: dict) -> str:
@@ -164,48 +166,45 @@ def noise_text(r: dict) -> str:
     return "beyond noise" if yes else "within noise"
 
 
-def flags_html(flags: Iterable[str]) -> str:
-    return "".join(f'<span class="flag" title="{esc(labels.flag_text(f))}">{esc(labels.FLAG_SHORT.get(f, f))}</span>'
-                   for f in flags)
+# --- templates ---------------------------------------------------------------------------------------------------
+class _Environment(jinja2.Environment):
+    def getattr(self, obj, attribute: str):
+        """``row.value`` on the plain dicts the pages get: the key first (Jinja tries the attribute first, and a
+        dict's failed attribute lookup is most of a page's rendering time); methods (``counts.get``) as usual."""
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
 
-# --- page frame --------------------------------------------------------------------------------------------------
-def page(title: str, body: str, *, prefix: str, site: Site, footer_extra: str = "") -> str:
+ENV = _Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=jinja2.select_autoescape(),
+                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
+CSS_NAME = dict(zip(["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"],
+                    RATING_NAMES, strict=True))
+SHORT = {"s-not-yet-due": "not due", "s-insufficient-data": "no data", "s-not-comparable": "not comp."}
+ENV.globals.update(DASH=DASH, RATINGS=CSS_NAME, WITHHELD=honest.WITHHELD, flag_text=labels.flag_text,
+                   flag_short=lambda f: labels.FLAG_SHORT.get(f, f))
+
+
+def page(template: str, site: Site, **context) -> str:
+    """A whole page: ``template`` (extends page.html) with the data vintage and build time of the footer."""
     vintage = f"school year {site.vintage - 1}-{str(site.vintage)[-2:]} (spring {site.vintage})" if site.vintage \
         else "no data"
-    return PAGE.format(title=esc(title), prefix=prefix, body=body, vintage=esc(vintage), built_at=esc(site.built_at),
-                       dash=DASH, footer_extra=footer_extra)
+    return ENV.get_template(template).render(vintage=vintage, built_at=site.built_at, **context)
 
 
 class Charts:
-    """Collects chart payloads of one page; each becomes a <figure> with a JSON <script> beside it."""
+    """Numbers the charts of one page (chart-1, chart-2, ...) in the order they are made; each is a dict for
+    macros.html ``figure`` (a <figure> with its rows as JSON beside it and the numbers as tables)."""
 
     def __init__(self) -> None:
         self.n = 0
 
     def figure(self, template: str, title: str, subtitle: str, datasets: dict, caption: str = "",
-               table: str = "", meta: dict | None = None) -> str:
+               tables: list[dict] | None = None, meta: dict | None = None) -> dict:
         self.n += 1
-        cid = f"chart-{self.n}"
-        payload = json_for_html(chart_payload(template, title, subtitle, datasets, meta))
-        return (f'<figure class="chart" aria-label="{esc(title)}">'
-                f'<div class="vis" id="{cid}" data-chart="{cid}-data" role="img" aria-label="{esc(title)}"></div>'
-                f'<p class="fallback">Chart: {esc(title)} (needs the assets folder next to this page; the numbers '
-                f'are in the data table).</p>'
-                f'<script type="application/json" id="{cid}-data">{payload}</script>'
-                + (f"<figcaption>{caption}</figcaption>" if caption else "")
-                + (f"<details><summary>Data table</summary>{table}</details>" if table else "")
-                + "</figure>")
-
-
-def legend_html() -> str:
-    chips = "".join(
-        f'<span class="chip {c}">{esc(t)}</span>' for c, t in [
-            ("r4", "4 Sustainable (target met)"), ("r3", "3 Moving toward (at least half way)"),
-            ("r2", "2 Initial steps (improved, less than half way)"), ("r1", "1 Area of concern (no improvement)"),
-            ("s-not-yet-due", "Not yet due"), ("s-insufficient-data", "Insufficient data"),
-            ("s-not-comparable", "Not comparable")])
-    return f'<div class="legend" aria-label="Rating legend">Legend: {chips}</div>'
+        return {"id": f"chart-{self.n}", "title": title, "caption": caption, "tables": tables or [],
+                "payload": chart_payload(template, title, subtitle, datasets, meta)}
 
 
 def rating_counts(rows: list[dict]) -> Counter:
@@ -214,13 +213,6 @@ def rating_counts(rows: list[dict]) -> Counter:
         status = text(r.get("status"))
         c[labels.rating_css(r.get("rating"), status or None)] += 1
     return c
-
-
-def counts_chips(c: Counter) -> str:
-    order = [("r4", "4 Sustainable"), ("r3", "3 Moving toward"), ("r2", "2 Initial steps"), ("r1", "1 Area of concern"),
-             ("s-not-yet-due", "Not yet due"), ("s-insufficient-data", "Insufficient data"),
-             ("s-not-comparable", "Not comparable")]
-    return "".join(f'<span class="chip {k}" data-count="{k}">{esc(t)}: {c.get(k, 0)}</span>' for k, t in order)
 
 
 def lowest(rows: list[dict]) -> dict | None:
@@ -265,11 +257,8 @@ def target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
     return num(fallback)
 
 
-def trend_table(points: list[tuple], unit: str, state: bool) -> str:
-    rows = "".join(
-        f'<tr><th scope="row">{y}</th><td>{fmt_value(v, unit) if v is not None or not w else "withheld"}</td>'
-        f'<td>{"" if n is None else n}</td>' + (f"<td>{fmt_value(sv, unit)}</td>" if state else "") + "</tr>"
-        for y, v, n, sv, _g, w in points)
-    return ('<table><thead><tr><th scope="col">Year</th><th scope="col" class="num">Value</th>'
-            '<th scope="col" class="num">n</th>' + ('<th scope="col" class="num">State</th>' if state else "")
-            + f"</tr></thead><tbody>{rows}</tbody></table>")
+def trend_table(points: list[tuple], unit: str, state: bool) -> dict:
+    """A chart's data table (macros.html ``data_table``): year, value, n and the state's value."""
+    rows = [(y, [fmt_value(v, unit) if v is not None or not w else "withheld", "" if n is None else n]
+             + ([fmt_value(sv, unit)] if state else []), ()) for y, v, n, sv, _g, w in points]
+    return {"head": ["Year", "Value", "n", *(["State"] if state else [])], "rows": rows}

@@ -1,5 +1,6 @@
 """Words on the scorecards: target wording and rules (the target catalog, config/targets.yaml), rating and status
-display, subgroup names (config/subgroups.csv), flag explanations, metric units."""
+display and flag explanations (config/scorecards.yaml, ``words``), subgroup names (config/subgroups.csv), metric
+units."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .. import crosswalk
 from ..judge.catalog import CATEGORIES, load_catalog
+from ..paths import config_dir
 
 CATEGORY_ORDER = list(CATEGORIES)
 
@@ -58,24 +62,10 @@ def target_info(targets: dict[str, TargetInfo], target_id: str) -> TargetInfo:
 # --- ratings and statuses -------------------------------------------------------------------------------------
 RATED = {lv.status: lv.rating for lv in load_catalog().ratings.levels}
 RATING_LABEL = {lv.rating: lv.label for lv in load_catalog().ratings.levels}
-STATUS_TEXT = {
-    "met": "Sustainable (target met)",
-    "moving_toward": "Moving toward",
-    "initial_steps": "Initial steps",
-    "area_of_concern": "Area of concern",
-    "insufficient_data": "Insufficient data",
-    "not_yet_due": "Not yet due",
-    "not_comparable": "Not comparable",
-}
-STATUS_SHORT = {"insufficient_data": "Insufficient data", "not_yet_due": "Not yet due",
-                "not_comparable": "Not comparable"}
-STATUS_EXPLAIN = {
-    "insufficient_data": "Too few students (below the minimum n) or a missing year: no rating is given.",
-    "not_yet_due": "This target is judged from a later implementation year (engagement from year 1, "
-                   "achievement and college readiness from year 3).",
-    "not_comparable": "The baseline and current figures measure different things (e.g. a test change), "
-                      "so no rating is given.",
-}
+WORDS = yaml.safe_load((config_dir() / "scorecards.yaml").read_text(encoding="utf-8"))["words"]
+STATUS_TEXT = {s: w["text"] for s, w in WORDS["statuses"].items()}
+STATUS_SHORT = {s: w["short"] for s, w in WORDS["statuses"].items() if "short" in w}
+STATUS_EXPLAIN = {s: w["explain"] for s, w in WORDS["statuses"].items() if "explain" in w}
 
 
 def rating_css(rating, status: str | None) -> str:
@@ -101,57 +91,8 @@ def rating_text(rating, rating_label: str | None, status: str | None) -> str:
 
 
 # --- flags -------------------------------------------------------------------------------------------------------
-FLAG_TEXT = {
-    "test_transition": "The baseline and current years used different MCAS tests (legacy Proficient/Advanced vs "
-                       "Next-Generation Meeting/Exceeding); the two percentages are not directly comparable.",
-    "metric_changed": "The baseline and current years are measured with different metrics (for example DESE's "
-                      "out-of-school rate in one year and all suspensions in the other).",
-    "no_2020_assessments": "No state assessments were given in spring 2020 (COVID-19), so 2020 has no MCAS "
-                           "figures.",
-    "remote_2021": "2020-21 was largely remote or hybrid learning; attendance and discipline that year are not "
-                   "typical.",
-    "income_definition_change": "DESE changed how it counts low-income students (Economically Disadvantaged "
-                                "2015-2021, a new Low Income definition from 2022); low-income figures across "
-                                "those years are not strictly comparable.",
-    "grade_span_changed": "The grades the school serves changed between the baseline and the current year, so "
-                          "different grades are compared.",
-    "n_changed_over_half": "The number of students changed by more than half between the baseline and the "
-                           "current year.",
-    "n_unknown": "The number of students behind a figure was not published, so no interval can be computed.",
-    "small_n": "A small group (under 30 students): a few students can move the result a lot; read with care.",
-    "baseline_zero": "The baseline value is zero, so a percent change cannot be computed.",
-    "not_distinguishable_from_noise": "The change is within what chance variation alone could produce (the "
-                                      "interval includes no change).",
-    "no_baseline_gap": "The group was at or above the comparison in the baseline year; staying there meets the "
-                       "target.",
-    "gap_vs_all": "The group's complement was not available, so the gap is measured against all students.",
-    "suppressed_small_cell": "Some figures are withheld ('—') to protect small groups of students.",
-    "suppressed": "A figure the target needs was suppressed at the source (a group under the minimum size).",
-    "sd_unknown": "The spread of the scores is not known, so no interval can be computed for this mean or median.",
-    "state_value_other_source": "The state average comes from DESE's published figures, while the school's value "
-                                "comes from student data.",
-    "baseline_window_partial": "The baseline averages fewer years than planned (some baseline years have no data).",
-}
-FLAG_SHORT = {
-    "test_transition": "test change",
-    "metric_changed": "metric changed",
-    "no_2020_assessments": "no 2020 tests",
-    "remote_2021": "remote 2021",
-    "income_definition_change": "income definition",
-    "grade_span_changed": "grades changed",
-    "n_changed_over_half": "n changed > half",
-    "n_unknown": "n unknown",
-    "small_n": "small group",
-    "baseline_zero": "baseline 0",
-    "not_distinguishable_from_noise": "within noise",
-    "no_baseline_gap": "no baseline gap",
-    "gap_vs_all": "gap vs all",
-    "suppressed_small_cell": "withheld",
-    "suppressed": "suppressed",
-    "sd_unknown": "spread unknown",
-    "state_value_other_source": "state from DESE",
-    "baseline_window_partial": "partial baseline",
-}
+FLAG_TEXT = {f: w["text"] for f, w in WORDS["flags"].items()}
+FLAG_SHORT = {f: w["short"] for f, w in WORDS["flags"].items()}
 
 
 def flag_text(flag: str) -> str:

@@ -1,5 +1,6 @@
-"""The network page (``index.html``): the schools x targets matrix, rating counts, the network's pooled trends and
-the readiness overview."""
+"""The network page (``index.html``, template ``network.html``): the schools x targets matrix, rating counts, the
+network's pooled trends and the readiness overview. This module picks the rows and words them; the template lays
+them out."""
 
 from __future__ import annotations
 
@@ -13,15 +14,13 @@ from .html import (
     CHART_CATEGORIES,
     DASH,
     GRADE_PREFERENCE,
+    SHORT,
     SOURCE_LABEL,
     Charts,
-    counts_chips,
-    esc,
     fmt_value,
-    legend_html,
     lowest,
     page,
-    rating_cell,
+    rating,
     row_sort_key,
     safe_name,
     school_label,
@@ -44,93 +43,66 @@ def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]
     return sorted(seen, key=lambda k: seen[k])
 
 
-MATRIX_TEXT = {**history.SHORT, "s-none": ""}
+MATRIX_TEXT = {**SHORT, "s-none": ""}
 
 
-def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> tuple[str, str]:
+def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
     if r is None:
-        return '<td class="cell rating s-none" title="no result">&nbsp;</td>', "s-none"
+        return None
     status = text(r.get("status")) or None
     cls = labels.rating_css(r.get("rating"), status)
     full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
     if n_groups:
         full += f" (lowest of {n_groups} groups)"
-    short = MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")
-    sr = f'<span class="sr"> {esc(full)}</span>' if cls.startswith("r") else ""
-    return (f'<td class="cell rating {cls}" title="{esc(full)}" data-target="{esc(r["target_id"])}" '
-            f'data-subject="{esc(text(r.get("subject")))}" data-status="{esc(status or "")}">{esc(short)}{sr}</td>',
-            cls)
+    return {"cls": cls, "full": full, "target": r["target_id"], "subject": text(r.get("subject")),
+            "status": status or "", "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
 
 
-def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> str:
+def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
     """One evaluated year: rating counts, the schools x targets matrix and the ratings per target."""
     school_rows = [r for c in site.pages for r in by_org.get(c, [])]
     cols = matrix_columns(site, school_rows)
-    # header rows: categories, then targets
-    cats: list[tuple[str, int]] = []
+    cats: list[list] = []  # header rows: categories, then targets
     for tid, _s in cols:
         c = labels.target_info(site.targets, tid).category
         if cats and cats[-1][0] == c:
-            cats[-1] = (c, cats[-1][1] + 1)
+            cats[-1][1] += 1
         else:
-            cats.append((c, 1))
-    head1 = "".join(f'<th scope="colgroup" colspan="{n}">{esc(c)}</th>' for c, n in cats)
-    head2 = "".join(
-        f'<th scope="col" class="col">{esc(labels.target_info(site.targets, t).short)}'
-        + (f" {esc(subject_label(s))}" if s else "")
-        + ("<span class='n'>lowest group</span>" if labels.target_info(site.targets, t).is_gap else "") + "</th>"
-        for t, s in cols)
+            cats.append([c, 1])
+    heads = [(labels.target_info(site.targets, t).short, subject_label(s) if s else "",
+              labels.target_info(site.targets, t).is_gap) for t, s in cols]
     col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
     total = defaultdict(int)
     body = []
     for code in site.pages:
         name, district = school_label(site, code)
-        rows = by_org.get(code, [])
         idx: dict[tuple, list] = defaultdict(list)
-        for r in rows:
+        for r in by_org.get(code, []):
             idx[(r["target_id"], text(r.get("subject")))].append(r)
         tds = []
         for k in cols:
             grp = idx.get(k, [])
-            t = labels.target_info(site.targets, k[0])
-            if t.is_gap:
+            if labels.target_info(site.targets, k[0]).is_gap:
                 grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
-                cell, cls = _matrix_cell(site, lowest(grp), len(grp))
+                cell = _matrix_cell(site, lowest(grp), len(grp))
             else:
-                r = next((r for r in grp if (r.get("subgroup") or "all") == "all"), None)
-                cell, cls = _matrix_cell(site, r)
+                cell = _matrix_cell(site, next((r for r in grp if (r.get("subgroup") or "all") == "all"), None))
             tds.append(cell)
+            cls = cell["cls"] if cell else "s-none"
             col_counts[k][cls] += 1
             total[cls] += 1
-        fn = safe_name(code)
-        body.append(f'<tr data-org="{esc(code)}"><th scope="row"><a href="schools/{fn}.html">{esc(name)}</a>'
-                    f'<span class="n">{esc(district)}</span></th>{"".join(tds)}</tr>')
-    matrix = (
-        '<div class="matrix-wrap"><table class="matrix"><caption>Schools x targets (all students; gap targets: the '
-        'lowest-rated group). Select a school for its scorecard.</caption>'
-        f'<thead><tr><th scope="col" rowspan="2">School</th>{head1}</tr><tr>{head2}</tr></thead>'
-        f'<tbody>{"".join(body)}</tbody></table></div>')
+        body.append({"code": code, "file": safe_name(code), "name": name, "district": district, "cells": tds})
     # rating counts per column + the network's pooled result
     net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
                if (r.get("subgroup") or "all") == "all"}
-    ctr = []
+    counts = []
     for k in cols:
         t = labels.target_info(site.targets, k[0])
         nr = net_idx.get(k)
-        pooled = rating_cell(nr) if nr else '<td class="rating s-none">no pooled result</td>'
-        cur = fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH
-        ctr.append(f'<tr data-target="{esc(k[0])}" data-subject="{esc(k[1])}"><th scope="row">{esc(t.short)}'
-                   f'{" " + esc(subject_label(k[1])) if k[1] else ""}</th>'
-                   + "".join(f'<td class="num" data-count="{o}">{col_counts[k].get(o, 0)}</td>' for o in history.CSS_NAME)
-                   + pooled + f'<td class="num">{esc(cur)}</td></tr>')
-    counts_table = (
-        '<div class="matrix-wrap"><table class="counts"><caption>Schools per rating, by target, and the network\'s '
-        'pooled result (all network students together)</caption><thead><tr><th scope="col">Target</th>'
-        + "".join(f'<th scope="col" class="num {o}">{esc(n)}</th>' for o, n in history.CSS_NAME.items())
-        + '<th scope="col">Network pooled</th><th scope="col" class="num">Network current</th></tr></thead>'
-        f'<tbody>{"".join(ctr)}</tbody></table></div>')
-    return (f'<div>{counts_chips(total)}</div>{matrix}'
-            f'<h3>Ratings per target</h3>{counts_table}')
+        counts.append({"target": k[0], "subject": k[1], "name": t.short + (" " + subject_label(k[1]) if k[1] else ""),
+                       "counts": col_counts[k], "pooled": rating(nr) if nr else None,
+                       "current": fmt_value(nr.get("current_value"), unit_of(site, nr), gap=t.is_gap) if nr else DASH})
+    return {"total": total, "categories": cats, "heads": heads, "schools": body, "counts": counts}
 
 
 def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, network_rows: list[dict],
@@ -141,38 +113,18 @@ def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, networ
     if not evaluated:
         evaluated = [site.judged_year or 0]
         years = {c: {evaluated[0]: by_org.get(c, [])} for c in site.pages} | {"network": {evaluated[0]: network_rows}}
-    panels = history.year_selector({y: [] for y in evaluated}, lambda y, _r: _matrix_and_counts(
+    panels = history.year_panels({y: [] for y in evaluated}, lambda y, _r: _matrix_and_counts(
         site, {c: years.get(c, {}).get(y, []) for c in site.pages}, years.get("network", {}).get(y, [])))
+    latest = {c: years.get(c, {}).get(evaluated[-1], []) for c in site.pages}
+    # the charts are numbered in this order (trends, readiness, history), not in their order on the page
     trends = _network_trends(site, charts, series, network_rows)
-    heat = _network_readiness(site, charts)
-    n_pages = len(site.pages)
-    body_html = (
-        '<header class="page"><h1>MA Personalized Learning Network — Outcomes scorecards</h1>'
-        f'<p class="meta">{n_pages:,} school{"s" if n_pages != 1 else ""} · Outcomes: Equity in Achievement for '
-        'College, Career &amp; Life</p></header><main>'
-        f'<section id="summary"><h2>At a glance</h2>'
-        f'{history.network_summary(site, evaluated[-1], {c: years.get(c, {}).get(evaluated[-1], []) for c in site.pages})}'
-        f'{legend_html()}'
-        '<p class="small">Ratings: 4 target met; 3 at least half of the required change; 2 improved, less than '
-        'half; 1 no improvement or worse. Engagement targets are due from implementation year 1, achievement and '
-        'college readiness from year 3.</p></section>'
-        '<section id="matrix"><h2>Schools and targets</h2>'
-        '<label for="school-filter" class="small">Find a school or district: </label>'
-        f'<input id="school-filter" class="filter" type="search" placeholder="type a name">{panels}</section>'
-        f"{history.network_history_section(site, charts, years)}"
-        f'<section id="trends"><h2>Network trends (all network schools pooled)</h2>{trends}</section>'
-        f"{heat}</main>")
-    footer = ('<p>Download: <a href="exports/network.xlsx">network workbook (Excel)</a> · CSV: '
-              '<a href="exports/network/school_matrix.csv">school matrix</a>, '
-              '<a href="exports/network/school_results.csv">all school results</a>, '
-              '<a href="exports/network/network_results.csv">network results</a>, '
-              '<a href="exports/network/network_metrics.csv">network metrics</a>, '
-              '<a href="exports/metric_definitions.csv">metric definitions</a>.</p>')
-    return page("MA Personalized Learning Network — Outcomes scorecards", body_html, prefix="", site=site,
-                footer_extra=footer)
+    readiness = _network_readiness(site, charts)
+    return page("network.html", site, prefix="", n_schools=len(site.pages), panels=panels, trends=trends,
+                summary=history.network_summary(site, evaluated[-1], latest), readiness=readiness,
+                history=history.network_history_section(site, charts, years))
 
 
-def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> str:
+def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> list[dict]:
     combos: list[tuple] = []
     net_by = {}
     for r in network_rows:
@@ -227,22 +179,20 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
             f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
             + ("; dashed: state average" if has_state else ""),
             {"series": data, "baseline": baseline, "target": target},
-            caption="Pooled over all network schools (all students).", table="".join(tables),
+            caption="Pooled over all network schools (all students).", tables=tables,
             meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
                   "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
                              for g in grades}}))
-    if not figs:
-        return '<p class="note">No pooled network values yet.</p>'
-    return f'<div class="grid">{"".join(figs)}</div>'
+    return figs
 
 
-def _network_readiness(site: Site, charts: Charts) -> str:
+def _network_readiness(site: Site, charts: Charts) -> dict | None:
     rd = site.readiness
     if rd is None:
-        return ""
+        return None
     rd = rd[rd["org_code"].isin(site.pages)]
     if not len(rd):
-        return ""
+        return None
     yrs = pd.to_numeric(rd["school_year"])
     latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
     areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
@@ -271,9 +221,4 @@ def _network_readiness(site: Site, charts: Charts) -> str:
         fig = charts.figure("distribution", "Readiness self-assessment: schools per mean-rating band",
                             f"{n_schools:,} schools, latest year each (a per-school heatmap is shown up to "
                             f"{HEATMAP_MAX_SCHOOLS} schools)", {"series": data})
-    return (f'<section id="readiness"><h2>Readiness for personalized learning</h2>'
-            f'<p class="lead">{n_schools:,} schools with a self-assessment. Each school page has its own table.</p>'
-            f"{fig}</section>")
-
-
-# --- orchestration -------------------------------------------------------------------------------------------------
+    return {"n_schools": n_schools, "figure": fig}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
 import itertools
 import json
 import re
@@ -142,11 +141,6 @@ class ReportCard:
     years: str          # e.g. "baseline 2019, judged 2025"
 
 
-def _band(text: str, size: int = 8) -> str:
-    return (f'<div style="font:{size}px system-ui,Arial,sans-serif;color:#333;width:100%;padding:0 0.5in;'
-            f'box-sizing:border-box;display:flex;justify-content:space-between">{text}</div>')
-
-
 def page_count(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf))
 
@@ -171,17 +165,18 @@ def cards_for_site(site, stage: Path) -> list[ReportCard]:
 def print_report_cards(cards: list[ReportCard], printed_on: str, say) -> dict:
     """Print every card; returns files, pages per card and seconds. A page whose charts do not render in time
     fails the publication (nothing half-printed is published)."""
+    from .html import ENV
+
     t0 = time.perf_counter()
     limit = int(pdf_settings()["max_pages"])
-    footer = _band('<span>Outcomes report card · MA Personalized Learning Network</span>'
-                   '<span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span>')
+    bands = ENV.get_template("report_bands.html").module
+    footer = str(bands.footer())
     pages: dict[str, int] = {}
     browser = Chromium(window="1100,1400")
     try:
         for card in cards:
             browser.open(card.page.resolve().as_uri(), timeout=float(pdf_settings()["timeout_s"]))
-            header = _band(f"<b>{html.escape(card.title)}</b><span>{html.escape(card.years)}</span>"
-                           f"<span>printed {html.escape(printed_on)}</span>")
+            header = str(bands.header(card.title, card.years, printed_on))
             data = browser.print_pdf(header, footer)
             write_text(card.pdf, data)  # every file of a publication is written by publish/workbook.py
             pages[card.pdf.name] = page_count(data)

@@ -1,0 +1,338 @@
+"""A school's page (``schools/<org_code>.html``, template ``school.html``): the scorecard of every evaluated year,
+school/district/state, the rating history, trends, student groups and readiness. This module picks the rows and
+words them; the template lays them out."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import history, honest, labels
+from .context import context_section
+from .data import Site, num, text
+from .html import (
+    GRADE_PREFERENCE,
+    SOURCE_LABEL,
+    Charts,
+    change_text,
+    fmt_n,
+    fmt_pct,
+    fmt_value,
+    lowest,
+    noise_text,
+    page,
+    rating,
+    rating_counts,
+    row_sort_key,
+    safe_name,
+    school_label,
+    subgroup_label,
+    subject_label,
+    target_line,
+    target_text,
+    trend_table,
+    unit_of,
+)
+
+SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
+TREND_TEMPLATES = ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
+
+
+def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
+    grades = [g for g in GRADE_PREFERENCE if (subgroup, metric, subject, source, g) in series]
+    if not grades:
+        return None
+    for g in grades:
+        pts = {y: v for y, v, *_ in series[(subgroup, metric, subject, source, g)]}
+        if match and all(y in pts and pts[y] is not None and abs(pts[y] - v) < 1e-6 for y, v in match):
+            return g
+    return grades[0]
+
+
+def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> dict:
+    y = text(year).split(".")[0] if num(year) is not None else ""
+    dv = num(value)
+    return {"field": field, "value": dv, "withheld": withheld, "n": fmt_n(n),
+            "text": (y + ": " if y else "") + fmt_value(value, unit, gap=gap),
+            "why": honest.missing_reason(withheld, year) if dv is None else None}
+
+
+# --- the scorecard -------------------------------------------------------------------------------------------------
+def _score_row(site: Site, r: dict) -> dict:
+    t = labels.target_info(site.targets, r["target_id"])
+    unit = unit_of(site, r)
+    subj = subject_label(r.get("subject")) if text(r.get("subject")) else ""
+    m_label = site.metrics.get(text(r.get("metric")), {}).get("label", text(r.get("metric")))
+    sg = r.get("subgroup") or "all"
+    withheld = text(r.get("withheld"))
+    main, ci = change_text(site, r)
+    return {
+        "kind": "row", "target": r["target_id"], "subject": text(r.get("subject")), "subgroup": sg,
+        "source": text(r.get("source")),
+        "measure": ("" if sg == "all" else subgroup_label(site, sg) + " · ") + (subj or m_label),
+        "about": ((m_label + ", ") if subj else "") + SOURCE_LABEL.get(text(r.get("source")), ""),
+        "baseline": _years_cell("baseline_value", r.get("baseline_year"), r.get("baseline_value"),
+                                r.get("n_baseline"), unit, gap=t.is_gap, withheld=withheld in ("baseline", "both")),
+        "current": _years_cell("current_value", r.get("current_year"), r.get("current_value"), r.get("n_current"),
+                               unit, gap=t.is_gap, withheld=withheld in ("current", "both")),
+        "target_text": target_text(site, r), "progress": fmt_pct(num(r.get("progress_pct")), signed=False),
+        "rating": rating(r), "change": main, "ci": ci, "noise": noise_text(r), "state": honest.state_context(r),
+        "peer": honest.peer_context(r), "flags": labels.split_flags(r.get("flags"))}
+
+
+def _state_ref(site: Site, target_id: str) -> bool:
+    """A gap target measured against the state average (else against the rest of the school)."""
+    return labels.target_info(site.targets, target_id).reference == "state"
+
+
+def _gap_summary_row(site: Site, tid: str, subject, rows: list[dict]) -> dict:
+    return {"kind": "gap", "target": tid, "subject": text(subject), "n_groups": len(rows),
+            "measure": (subject_label(subject) if text(subject) else "") or "All groups",
+            "reference": "the state average" if _state_ref(site, tid) else "the rest of the school",
+            "rated": sum(1 for r in rows if text(r.get("status")) in labels.RATED), "rating": rating(lowest(rows)),
+            "flags": sorted({f for r in rows for f in labels.split_flags(r.get("flags"))})}
+
+
+def _year_panel(site: Site, rows: list[dict]) -> dict:
+    """One evaluated year: its rating counts, its scorecard (all-students rows of every target; gap targets one
+    'lowest of the groups' row per subject, by category) and what its notes mean."""
+    by_target: dict[str, list] = defaultdict(list)
+    gap_groups: dict[tuple, list] = defaultdict(list)
+    has_all = {r["target_id"] for r in rows if (r.get("subgroup") or "all") == "all"}
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or r["target_id"] not in has_all:
+            if r.get("subgroup") in labels.REQUIRED_SUBGROUPS:
+                gap_groups[(r["target_id"], text(r.get("subject")))].append(r)
+        elif (r.get("subgroup") or "all") == "all":
+            by_target[r["target_id"]].append(r)
+    ids = sorted({*by_target, *(k[0] for k in gap_groups)},
+                 key=lambda i: row_sort_key(site, {"target_id": i, "subject": None, "subgroup": "all"}))
+    targets, flags_seen, summary_rows = [], set(), []
+    current_cat = None
+    for tid in ids:
+        t = labels.target_info(site.targets, tid)
+        trs = []
+        for r in by_target.get(tid, []):
+            trs.append(_score_row(site, r))
+            summary_rows.append(r)
+            flags_seen.update(labels.split_flags(r.get("flags")))
+        for (gid, subj), grp in sorted(gap_groups.items(), key=lambda kv: labels.SUBJECT_LABEL.get(kv[0][1], "")):
+            if gid == tid:
+                trs.append(_gap_summary_row(site, tid, subj or None, grp))
+                summary_rows += [low] if (low := lowest(grp)) is not None else []
+                flags_seen.update(f for g in grp for f in labels.split_flags(g.get("flags")))
+        targets.append({"category": t.category if t.category != current_cat else None, "short": t.short,
+                        "label": t.label, "areas": t.areas, "rows": trs})
+        current_cat = t.category
+    return {"counts": rating_counts(summary_rows), "targets": targets, "flags": sorted(flags_seen)}
+
+
+# --- charts --------------------------------------------------------------------------------------------------------
+def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], who: str) -> list[dict]:
+    figs, seen = [], set()
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap or (r.get("subgroup") or "all") != "all":
+            continue
+        metric, subject, source = r["metric"], r.get("subject") or None, text(r.get("source"))
+        if not metric or (metric, subject, source) in seen:
+            continue
+        seen.add((metric, subject, source))
+        match = [(int(num(r[y])), num(r[v])) for y, v in (("baseline_year", "baseline_value"),
+                                                           ("current_year", "current_value"))
+                 if num(r.get(y)) is not None and num(r.get(v)) is not None]
+        grade = text(r.get("grade"))
+        if ("all", metric, subject, source, grade) not in series:
+            grade = _choose_grade(series, "all", metric, subject, source, match)
+        if grade is None:
+            continue
+        pts = series[("all", metric, subject, source, grade)]
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        data = [{"year": y, "value": round(v, 2), "n": n, "series": who, "kind": "school", "order": 0}
+                for y, v, n, _s, _g, _w in pts if v is not None]
+        if not data:
+            continue
+        has_state = any(s is not None for _y, _v, _n, s, _g, _w in pts)
+        data += [{"year": y, "value": round(s, 2), "n": None, "series": "State (all students)", "kind": "state",
+                  "order": 1} for y, _v, _n, s, _g, _w in pts if s is not None]
+        by = num(r.get("baseline_year"))
+        baseline = [{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else []
+        base_val = next((v for y, v, *_ in pts if by is not None and y == int(by)), None)
+        tline = target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
+            "share_improved", "level", "level_or_increase") else None
+        target = [{"value": round(tline, 2), "label": f"Target {fmt_value(tline, unit)}"}] if tline is not None else []
+        figs.append(charts.figure(
+            f"trend_{unit}" if f"trend_{unit}" in TREND_TEMPLATES else "trend_percent",
+            m_label + (f" — {subject_label(subject)}" if subject else ""),
+            f"{t.short}: {labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
+            + ("; dashed: state average" if has_state else ""),
+            {"series": data, "baseline": baseline, "target": target},
+            caption=(f"Dotted line: baseline year {int(by)}. " if by is not None else "")
+            + (f"Green dashed line: target ({fmt_value(tline, unit)}). " if tline is not None else "")
+            + "Missing points: no data or withheld (small group).",
+            tables=[trend_table(pts, unit, has_state)],
+            meta={"metric": metric, "subject": subject, "grade": grade, "source": source, "subgroup": "all"}))
+    return figs
+
+
+def _groups_table(site: Site, rows: list[dict], groups: list[str]) -> list[tuple[str, list]]:
+    """Each target x subject: its rating for all students and every required group (None: no result)."""
+    cells: dict[tuple, dict] = {}
+    keys = []
+    for r in sorted(rows, key=lambda r: row_sort_key(site, r)):
+        k = (r["target_id"], text(r.get("subject")))
+        if k not in keys:
+            keys.append(k)
+        cells[(*k, r.get("subgroup") or "all")] = r
+    out = []
+    for tid, subj in keys:
+        t = labels.target_info(site.targets, tid)
+        tds = []
+        for g in groups:
+            r = cells.get((tid, subj, g))
+            if r is None:
+                tds.append(None)
+                continue
+            unit = unit_of(site, r)
+            cur = fmt_value(r.get("current_value"), unit, gap=t.is_gap)
+            sub = num(r.get("current_subgroup_value"))
+            if t.is_gap and sub is not None:
+                cur += f" ({fmt_value(sub, unit)})"
+            tds.append({"r": rating(r), "target": tid, "subject": subj, "subgroup": g, "current": cur,
+                        "value": num(r.get("current_value")), "n": fmt_n(r.get("n_current"))})
+        out.append((t.short + (f" · {subject_label(subj)}" if subj else ""), tds))
+    return out
+
+
+def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple], dict[tuple, str]]:
+    """The gap targets' measures (metric, subject, source, target) and the grade each was judged on."""
+    combos = []
+    gap_grade: dict[tuple, str] = {}
+    for r in rows:
+        t = labels.target_info(site.targets, r["target_id"])
+        if t.is_gap:
+            c = (r["metric"], r.get("subject") or None, text(r.get("source")), r["target_id"])
+            if c not in combos:
+                combos.append(c)
+                gap_grade.setdefault(c, text(r.get("grade")))
+    state_gap = next((t for t in site.targets.values() if t.reference == "state" and t.metrics), None)
+    if not combos and state_gap is not None:  # no gap rows: the state gap target's measure, for every subgroup
+        for (g, metric, subject, source, _grade) in series:
+            c = (metric, subject, source, state_gap.id)
+            if g == "all" and metric == state_gap.metrics[0] and c not in combos:
+                combos.append(c)
+    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
+    return combos, gap_grade
+
+
+def _group_figures(site: Site, charts: Charts, series: dict, rows: list[dict], groups: list[str]) -> list[dict]:
+    """Subgroup values with the state average, and gaps to the state, for the gap targets' measures."""
+    combos, gap_grade = _gap_combos(site, series, rows)
+    figs = []
+    for metric, subject, source, tid in combos:
+        grade = gap_grade.get((metric, subject, source, tid))
+        if grade not in GRADE_PREFERENCE or not any((sg, metric, subject, source, grade) in series for sg in groups):
+            grade = next((g for g in GRADE_PREFERENCE if ("all", metric, subject, source, g) in series), None)
+        if grade is None:
+            grade = next((g for g in GRADE_PREFERENCE if any((sg, metric, subject, source, g) in series
+                                                            for sg in labels.REQUIRED_SUBGROUPS)), None)
+        if grade is None:
+            continue
+        unit = site.metrics.get(metric, {}).get("unit", "percent")
+        m_label = site.metrics.get(metric, {}).get("label", metric)
+        subj_txt = f" — {subject_label(subject)}" if subject else ""
+        vals, gaps, table_rows = [], [], []
+        state_pts = {}
+        years = set()
+        for g in groups:
+            pts = series.get((g, metric, subject, source, grade), [])
+            label = subgroup_label(site, g)
+            for y, v, n, sv, gp, _w in pts:
+                years.add(y)
+                if v is not None:
+                    vals.append({"year": y, "value": round(v, 2), "n": n, "group": label, "kind": "school"})
+                if gp is not None and g != "all":
+                    gaps.append({"year": y, "gap": round(gp, 2), "group": label})
+                if g == "all" and sv is not None:
+                    state_pts[y] = sv
+            table_rows.append((label, {y: (v, gp) for y, v, _n, _sv, gp, _w in pts}))
+        if not vals:
+            continue
+        state_ok = _state_ref(site, tid) and bool(state_pts)
+        if state_ok:
+            vals += [{"year": y, "value": round(s, 2), "n": None, "group": "State (all students)", "kind": "state"}
+                     for y, s in sorted(state_pts.items())]
+        ys = sorted(years)
+        table = [(lbl, [fmt_value(d.get(y, (None, None))[0], unit) for y in ys],
+                  [f"gap {fmt_value(d.get(y, (None, None))[1], unit, gap=True)}" for y in ys]
+                  if state_ok and lbl != "All students" else ()) for lbl, d in table_rows]
+        if state_ok:
+            table.append(("State (all students)", [fmt_value(state_pts.get(y), unit) for y in ys], ()))
+        meta = {"metric": metric, "subject": subject, "grade": grade, "source": source,
+                "groups": {subgroup_label(site, g): g for g in groups}}
+        figs.append(charts.figure(
+            "subgroups_percent" if unit == "percent" else "subgroups_score", f"{m_label}{subj_txt} by group",
+            f"{labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
+            + ("; dashed: state average (all students)" if state_ok else ""),
+            {"series": vals}, caption="Groups under the minimum size are not shown.",
+            tables=[{"head": ["Group", *ys], "rows": table}], meta=meta))
+        if state_ok and gaps:
+            figs.append(charts.figure("gaps", f"Gap to the state average{subj_txt}",
+                                      f"{m_label}: group minus state, in points", {"series": gaps},
+                                      caption="Above 0: the group is above the state average.", meta=meta))
+    return figs
+
+
+def _readiness(charts: Charts, recs: list[dict] | None) -> dict | None:
+    if not recs:
+        return None
+    data, rows = [], []
+    for i, r in enumerate(recs):
+        typ = "Condition" if text(r.get("area_type")) == "condition" else "Principle"
+        name, number = text(r.get("area_name")), text(r.get("area_number")).split(".")[0]
+        mean, chg = num(r.get("mean_rating")), num(r.get("change_from_prior_year"))
+        if mean is not None:
+            data.append({"area": f"{typ[0]}{number}. {name}", "type": typ, "mean": round(mean, 2),
+                         "raters": num(r.get("n_raters")), "order": i})
+        rows.append((f"{typ} {number}: {name}", [f"{mean:.2f}" if mean is not None else None,
+                                                 f"{chg:+.2f}" if chg is not None else None,
+                                                 text(r.get("n_raters")).split(".")[0] or None,
+                                                 text(r.get("n_items_rated_1")).split(".")[0] or None]))
+    year = int(num(recs[0]["school_year"]))
+    fig = charts.figure("readiness", f"Readiness self-assessment, {year}",
+                        "Mean rating per area (1 Area of concern to 4 Sustainable)", {"series": data}) if data else None
+    return {"year": year, "figure": fig, "rows": rows}
+
+
+# --- the page ------------------------------------------------------------------------------------------------------
+def _meta(site: Site, code: str) -> str:
+    """The line under the school's name: district, level, org code, implementation start, baseline year."""
+    name, district = school_label(site, code)
+    r = site.roster.get(code, {})
+    start, base = num(r.get("implementation_start_year")), num(r.get("baseline_year"))
+    meta = [district, text(r.get("school_level")).title(), f"org code {code}"]
+    if start is not None:
+        meta.append(f"personalized learning since {int(start) - 1}-{str(int(start))[-2:]}"
+                    + (f" (year {site.vintage - int(start) + 1} in {site.vintage})" if site.vintage else ""))
+    if base is not None:
+        meta.append(f"baseline year {int(base)}")
+    return " · ".join(m for m in meta if m)
+
+
+def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[dict] | None,
+                years: dict[int, list[dict]] | None = None) -> str:
+    name = school_label(site, code)[0]
+    charts = Charts()
+    years = years or ({site.judged_year: rows} if site.judged_year else {})
+    all_years = [s[0] for pts in series.values() for s in pts]
+    groups = ["all", *labels.REQUIRED_SUBGROUPS]
+    return page(  # keyword order = the order the charts are numbered in (their order on the page)
+        "school.html", site, prefix="../", name=name, meta=_meta(site, code), file=safe_name(code),
+        summary=history.plain_summary(site, name, site.judged_year, rows),
+        panels=history.year_panels(years, lambda _y, rs: _year_panel(site, rs)),
+        context=context_section(site, code, rows, series), history=history.history_section(site, charts, years),
+        trends=_trend_figures(site, charts, series, rows, "This school"),
+        group_head=[subgroup_label(site, g) for g in groups], group_rows=_groups_table(site, rows, groups),
+        group_figures=_group_figures(site, charts, series, rows, groups),
+        readiness=_readiness(charts, rd), latest=max(all_years) if all_years else None)
