@@ -449,3 +449,29 @@ def test_the_proof_by_points_gives_the_verdicts_of_the_exact_programmes(monkeypa
         assert n_fast < n_exact / 2  # most cells were proved by points (78 of 198 and 8 of 288 went exact)
         verdicts.append(set(exact["verdict"]))
     assert verdicts[0] > {"protected"} and verdicts[1] == {"protected"}  # both kinds of verdict were compared
+
+
+def test_the_proof_group_by_group_gives_the_verdicts_of_the_exact_programmes(monkeypatch):
+    """The same with every component proved group by group (disclosure/split.py: groups of 6 withheld cells, the
+    rest held at an interior point; cells forced to 0 by a zero total proved by an outer bound): still the exact
+    programmes' verdict for every withheld cell, and fewer exact programmes than cells."""
+    from equity_outcomes.publish.disclosure import attack, split
+    from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+    monkeypatch.setattr(attack, "BATCH_CELLS", 8)
+    monkeypatch.setattr(split, "GROUP_CELLS", 6)
+    calls = []
+    real = split.shown_wide_split
+    monkeypatch.setattr(attack, "shown_wide_split", lambda *a: calls.append(1) or real(*a))
+    cells, schools = _wide_network(24, seed=11)
+    rules = load_rules()
+    links = build_links(cells, rules, COMPS, schools, len(schools))
+    primary = primary_reasons(cells, rules) != ""
+    key = ["org_code", "school_year", "subgroup", "metric"]
+    primary = pd.Series(primary).groupby([cells[c] for c in key]).transform("max").to_numpy()
+    fast, exact, n_fast, n_exact = _verdicts_both_ways(cells, primary, links, rules, monkeypatch)
+    assert calls  # the split ran
+    assert fast["row"].tolist() == exact["row"].tolist()
+    assert fast["verdict"].tolist() == exact["verdict"].tolist()
+    assert set(exact["verdict"]) > {"protected"}
+    assert n_fast < n_exact / 2

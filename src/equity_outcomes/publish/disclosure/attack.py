@@ -36,6 +36,7 @@ from .inner import EPS, shown_wide
 from .inner import integers as _integers
 from .linked import Links
 from .rules import MetricRule, Rules
+from .split import shown_wide_split
 
 N_MAX = 1e6
 INF = highspy.kHighsInf
@@ -83,11 +84,24 @@ class _Lp:
         self._h = None
         self._cc = None
         self.ratio_bound = False  # a value constraint on a cell of unknown size: ratios need their own LP
+        self.held: dict[int, float] = {}  # columns held at a value: folded into one constant column
 
     def col(self, lo: float, hi: float) -> int:
         self.lb.append(lo)
         self.ub.append(hi)
         return len(self.lb) - 1
+
+    def held_col(self, value: float) -> int:
+        c = self.col(value, value)
+        self.held[c] = value
+        return c
+
+    def _fold(self, row: dict[int, float], one: int) -> dict[int, float]:
+        const = sum(x * self.held[j] for j, x in row.items() if j in self.held)
+        out = {j: x for j, x in row.items() if j not in self.held}
+        if const:
+            out[one] = const
+        return out
 
     def le(self, coefs: dict[int, float], rhs: float = 0.0) -> None:
         self.rows.append((coefs, rhs))
@@ -120,6 +134,9 @@ class _Lp:
     def _model(self):
         if self._h is None:
             rows = [r for r, _ in self.rows] + self.eqs
+            if self.held:  # short rows: a network sum's cells held elsewhere add up to one constant
+                one = self.col(1.0, 1.0)
+                rows = [self._fold(r, one) for r in rows]
             lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
             hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
             self._h = self._pass(rows, lo, hi, self.lb, self.ub)
@@ -161,6 +178,20 @@ class _Lp:
         if lower is not None:
             h.changeColsBounds(len(idx), idx, lb, ub)
         return np.asarray(h.getSolution().col_value) if ok else None
+
+    def centre(self) -> np.ndarray | None:
+        """A feasible point inside the polytope, away from its vertices (interior point method, no crossover: with
+        no objective it stops near the analytic centre); None when infeasible."""
+        h = self._model()
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
+        try:
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            return np.asarray(h.getSolution().col_value) if ok else None
+        finally:
+            h.setOptionValue("solver", "simplex")
+            h.setOptionValue("run_crossover", "on")
 
     def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
         """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
@@ -255,8 +286,12 @@ class Attack:
         return self._mr[self.metric[i]]
 
     # --- model -------------------------------------------------------------------------------------------------
-    def _cell(self, lp: _Lp, cols: dict[int, tuple[int, int | None]], i: int, twin_value: float | None) -> None:
+    def _cell(self, lp: _Lp, cols: dict[int, tuple[int, int | None]], i: int, twin_value: float | None,
+              held: dict[int, tuple[float, float]]) -> None:
         if i in cols:
+            return
+        if i in held:  # held at a point's values (split.py): its own constraints hold there
+            cols[i] = (lp.held_col(held[i][0]), lp.held_col(held[i][1]))
             return
         mr = self.rule(i)
         known_n = not self.withheld[i] and np.isfinite(self.n[i])
@@ -284,8 +319,10 @@ class Attack:
             lp.ratio_bound = lp.ratio_bound or not known_n
         cols[i] = (nc, ac)
 
-    def _model(self, rel_ids: list[int], with_twins: bool) -> tuple[_Lp, dict[int, tuple[int, int | None]]]:
-        lp, cols = _Lp(), {}
+    def model(self, rel_ids: list[int], with_twins: bool, held: dict[int, tuple[float, float]] | None = None,
+              ) -> tuple[_Lp, dict[int, tuple[int, int | None]]]:
+        """The programme of the relations ``rel_ids``; ``held``: cells fixed at (n, k-or-value)."""
+        lp, cols, held = _Lp(), {}, held or {}
         n_sums = len(self.links.sums)
         twin_value: dict[int, float] = {}
         if with_twins:
@@ -299,12 +336,12 @@ class Attack:
             if r < n_sums:
                 s = self.links.sums[r]
                 for i in (s.total, *s.parts):
-                    self._cell(lp, cols, i, twin_value.get(i))
+                    self._cell(lp, cols, i, twin_value.get(i), held)
                 self._sum(lp, cols, s)
             elif with_twins:
                 a, b = self.links.twins[r - n_sums]
                 for i in (a, b):
-                    self._cell(lp, cols, i, twin_value.get(i))
+                    self._cell(lp, cols, i, twin_value.get(i), held)
                 self._twin(lp, cols, a, b)
         return lp, cols
 
@@ -384,6 +421,24 @@ class Attack:
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
         return pd.DataFrame(out, columns=cols)
 
+    def forced_by_totals(self, cells: list[int]) -> np.ndarray:
+        """Which share ``cells`` a published total forces to 0% or 100%: a part of a sum counts students with the
+        outcome (and without it) never below 0, so it has at most the total's. An outer bound: where it is below 1
+        student, the exact programme finds the same zero (inner.wide_forced)."""
+        out = np.zeros(len(cells), dtype=bool)
+        pos = {i: j for j, i in enumerate(cells)}
+        for s in self.links.sums:
+            t, mr = s.total, self.rule(s.total)
+            lo, hi = mr.value_range
+            if (self.withheld[t] or mr.kind != "share" or lo < 0 or hi > 100 or not np.isfinite(self.n[t])
+                    or not np.isfinite(self.v[t])):
+                continue
+            with_outcome = self.n[t] * min(self.v[t] + self.h[t], hi) / 100
+            without = self.n[t] * (1 - max(self.v[t] - self.h[t], lo) / 100)
+            if min(with_outcome, without) < 1 - EPS:
+                out[[pos[p] for p in s.parts if p in pos]] = True
+        return out
+
     def _natural(self, i: int) -> dict:
         mr = self.rule(i)
         lo, hi = mr.value_range
@@ -393,9 +448,15 @@ class Attack:
     def _solve(self, comps: list[list[int]]) -> dict[int, dict]:
         """Intervals of the withheld cells of ``comps`` (components, as relation ids): the proof by points on all of
         them at once (one block-diagonal programme), then the exact programmes of each component for the rest."""
-        lp, cols = self._model([r for rel_ids in comps for r in rel_ids], with_twins=True)
+        lp, cols = self.model([r for rel_ids in comps for r in rel_ids], with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
-        out = {} if self.exhaustive else shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules)
+        forced = self.forced_by_totals(targets)
+        if self.exhaustive:
+            out = {}
+        elif len(comps) == 1 and len(targets) > BATCH_CELLS:
+            out = shown_wide_split(self, lp, cols, comps[0], targets, forced)
+        else:
+            out = shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules, forced)
         if out is None and len(comps) > 1:  # one component is inconsistent (rounded values): each alone
             return {i: r for rel_ids in comps for i, r in self._solve([rel_ids]).items()}
         out = out or {}
@@ -403,11 +464,11 @@ class Attack:
         for rel_ids in comps:
             left = sorted({i for r in rel_ids for i in members[r] if self.withheld[i]} - out.keys())
             if left and len(comps) > 1:
-                lp, cols = self._model(rel_ids, with_twins=True)
+                lp, cols = self.model(rel_ids, with_twins=True)
             for i in left:
                 r = self._intervals(lp, cols[i], self.rule(i))
                 if r is None:  # inconsistent with the tolerance between sources: try without them
-                    lp2, cols2 = self._model(rel_ids, with_twins=False)
+                    lp2, cols2 = self.model(rel_ids, with_twins=False)
                     r = self._intervals(lp2, cols2[i], self.rule(i)) if i in cols2 else None
                 out[i] = r or {**self._natural(i), "inconsistent": True}
         return out
