@@ -73,6 +73,7 @@ class Site:
     history_safe: pd.DataFrame | None = None           # every evaluated year's rows (evaluated_year), controlled
     judged_year: int | None = None                     # the latest evaluated year (target_results' current year)
     district_safe: pd.DataFrame | None = None          # DESE's district rows beside the schools, primary rules applied
+    solved: dict = field(default_factory=dict)         # the control's attacker's answers by programme (the audit's)
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -199,7 +200,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
                 has_roster=has_roster, warnings=warnings, disclosure=controlled.summary,
-                history_safe=controlled.history, judged_year=judged_year,
+                history_safe=controlled.history, judged_year=judged_year, solved=controlled.solved,
                 district_safe=read_district_cells(con, roster, pages, metric_ids, rules)
                 if "metric_values" in objects else None)
 

@@ -24,6 +24,7 @@ other source's value, a published value without n): elsewhere a value can only b
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -271,8 +272,11 @@ class Attack:
     """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
 
     def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance, *,
-                 exhaustive: bool = False) -> None:
-        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests)."""
+                 exhaustive: bool = False, ident: np.ndarray | None = None) -> None:
+        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests).
+        ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
+        so an attack on the same figures read back from the files finds the answers of the control's."""
+        self.ident, self.reused = ident, 0
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -389,21 +393,20 @@ class Attack:
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
         comps = _components(len(self.view), free, self.links)
-        members = self.members
         rows: dict[int, dict] = {}
         todo: list[tuple[tuple, list[int], list[int]]] = []
         for rel_ids in comps.values():
-            cells = sorted({i for r in rel_ids for i in members[r]})
-            key = (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value)
+            key, cells = self._key(rel_ids)
             if cache is not None and key in cache:
-                rows.update(cache[key])
+                rows.update({cells[p]: dict(r) for p, r in cache[key].items()})
+                self.reused += 1
             else:
-                todo.append((key, rel_ids, [i for i in cells if self.withheld[i]]))
+                todo.append((key, rel_ids, cells))
         for batch in _batches(todo):
             got = self._solve([rel_ids for _, rel_ids, _ in batch])
             for key, _, cells in batch:
                 if cache is not None:
-                    cache[key] = {i: got[i] for i in cells}
+                    cache[key] = {p: dict(got[i]) for p, i in enumerate(cells) if self.withheld[i]}
             rows.update(got)
         idx = [int(i) for i in np.flatnonzero(self.withheld)]
         got = {i: rows.get(i) or self._natural(i) for i in idx}
@@ -421,13 +424,31 @@ class Attack:
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
         return pd.DataFrame(out, columns=cols)
 
-    def forced_by_totals(self, cells: list[int]) -> np.ndarray:
+    def _key(self, rel_ids: list[int]) -> tuple[object, list[int]]:
+        """(what a component's programme is made of, its cells in the key's order). Without ``ident``: its rows and
+        which are withheld (the control's rounds); with it: every cell's identity and published figures and every
+        relation among them, so an equal key is the same programme whatever the rows."""
+        members = self.members
+        cells = sorted({i for r in rel_ids for i in members[r]})
+        if self.ident is None:
+            return (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value), cells
+        cells.sort(key=lambda i: self.ident[i])
+        at = {i: k for k, i in enumerate(cells)}
+        n_sums = len(self.links.sums)
+        rels = sorted(repr(sorted(at[i] for i in self.links.twins[r - n_sums])) if r >= n_sums else
+                      repr((self.links.sums[r].kind, at[members[r][0]], sorted(at[p] for p in members[r][1:]),
+                            self.links.sums[r].others)) for r in rel_ids)
+        figures = [(self.ident[i], bool(self.withheld[i]), self.n[i], self.v[i], self.h[i]) for i in cells]
+        text = repr((figures, rels, self.tol.n, self.tol.value, [self.rule(i) for i in cells]))
+        return hashlib.sha256(text.encode()).hexdigest(), cells
+
+    def forced_by_totals(self, cells: list[int], rel_ids: list[int]) -> np.ndarray:
         """Which share ``cells`` a published total forces to 0% or 100%: a part of a sum counts students with the
         outcome (and without it) never below 0, so it has at most the total's. An outer bound: where it is below 1
         student, the exact programme finds the same zero (inner.wide_forced)."""
         out = np.zeros(len(cells), dtype=bool)
         pos = {i: j for j, i in enumerate(cells)}
-        for s in self.links.sums:
+        for s in (self.links.sums[r] for r in rel_ids if r < len(self.links.sums)):
             t, mr = s.total, self.rule(s.total)
             lo, hi = mr.value_range
             if (self.withheld[t] or mr.kind != "share" or lo < 0 or hi > 100 or not np.isfinite(self.n[t])
@@ -448,9 +469,10 @@ class Attack:
     def _solve(self, comps: list[list[int]]) -> dict[int, dict]:
         """Intervals of the withheld cells of ``comps`` (components, as relation ids): the proof by points on all of
         them at once (one block-diagonal programme), then the exact programmes of each component for the rest."""
-        lp, cols = self.model([r for rel_ids in comps for r in rel_ids], with_twins=True)
+        every = [r for rel_ids in comps for r in rel_ids]
+        lp, cols = self.model(every, with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
-        forced = self.forced_by_totals(targets)
+        forced = self.forced_by_totals(targets, every)
         if self.exhaustive:
             out = {}
         elif len(comps) == 1 and len(targets) > BATCH_CELLS:

@@ -130,6 +130,17 @@ def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], 
     return links
 
 
+def cell_ids(cells: pd.DataFrame) -> np.ndarray:
+    """What each row is, as one string (KEY), the same for the control's frame and the cells read back."""
+    if not len(cells):
+        return np.array([], dtype=object)
+    df = _norm(cells)
+    out = df[KEY[0]].astype(str)
+    for c in KEY[1:]:
+        out = out + "|" + df[c].astype(str)
+    return out.to_numpy(dtype=object)
+
+
 def twin_groups(cells: pd.DataFrame) -> np.ndarray:
     """Group id per row: rows of the same cell from different sources share one."""
     if not len(cells):
