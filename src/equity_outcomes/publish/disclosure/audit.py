@@ -88,7 +88,8 @@ def _label(r) -> str:
 def check_primary(pub: Publication, rules: Rules, report: AuditReport) -> None:
     cells = pub.cells[~pub.cells["withheld"]].assign(is_suppressed=False)
     reasons = primary_reasons(cells, rules)
-    for (_, r), why in zip(cells.iterrows(), reasons, strict=True):
+    bad = (reasons == "size") | (reasons == "event")
+    for (_, r), why in zip(cells[bad].iterrows(), reasons[bad], strict=True):
         if why in ("size", "event"):
             k = round(r["value"] * r["n"] / 100) if why == "event" else None
             detail = (f"n = {r['n']:.0f} under {rules.metric(r['metric']).min_n}" if why == "size" else
