@@ -255,16 +255,16 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
     return comps
 
 
-def _batches(todo: list[tuple[tuple, list[int], list[int]]]) -> list[list]:
+def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]:
     """Small components together (up to BATCH_CELLS withheld cells: one programme instead of hundreds of tiny
     ones for the proof by points), each large one alone."""
     out, cur, size = [], [], 0
-    for item in sorted(todo, key=lambda t: len(t[2])):
-        if cur and size + len(item[2]) > BATCH_CELLS:
+    for item in sorted(todo, key=lambda t: t[3]):  # (key, relations, cells, withheld cells)
+        if cur and size + item[3] > BATCH_CELLS:
             out.append(cur)
             cur, size = [], 0
         cur.append(item)
-        size += len(item[2])
+        size += item[3]
     return [*out, cur] if cur else out
 
 
@@ -336,12 +336,22 @@ class Attack:
                     for x, y in ((a, b), (b, a)):
                         if self.withheld[x] and not self.withheld[y] and np.isfinite(self.v[y]):
                             twin_value[x] = self.v[y]
+        seen: dict[int, int] = {}
+        for r in rel_ids:
+            if r < n_sums or with_twins:
+                for i in self.members[r]:
+                    seen[i] = seen.get(i, 0) + 1
+        # a published cell of known n in one relation only (a network sum's hundreds of schools without a withheld
+        # cell): its n is a constant and its k a bounded variable of that row alone, so they add up exactly
+        alone = {i for i, k in seen.items() if k == 1 and not self.withheld[i] and np.isfinite(self.n[i])
+                 and i not in held}
         for r in rel_ids:
             if r < n_sums:
                 s = self.links.sums[r]
                 for i in (s.total, *s.parts):
-                    self._cell(lp, cols, i, twin_value.get(i), held)
-                self._sum(lp, cols, s)
+                    if i not in alone:
+                        self._cell(lp, cols, i, twin_value.get(i), held)
+                self._sum(lp, cols, s, alone)
             elif with_twins:
                 a, b = self.links.twins[r - n_sums]
                 for i in (a, b):
@@ -349,14 +359,35 @@ class Attack:
                 self._twin(lp, cols, a, b)
         return lp, cols
 
-    def _sum(self, lp: _Lp, cols: dict, s) -> None:
+    def _known_k(self, i: int) -> tuple[float, float]:
+        """The k (or sum of scores) a published cell of known n allows: its value's band x n, within the natural
+        bounds (what ``_cell``'s column and rows allow)."""
+        mr = self.rule(i)
+        lo, hi = mr.value_range
+        f, n = (0.01 if mr.kind == "share" else 1.0), self.n[i]
+        k_lo, k_hi = max(lo * f if lo >= 0 else -N_MAX * abs(lo), lo * f * n), min(N_MAX * max(hi * f, 1.0), hi * f * n)
+        if np.isfinite(self.v[i]):
+            k_lo, k_hi = max(k_lo, max(self.v[i] - self.h[i], lo) * f * n), min(k_hi, min(self.v[i] + self.h[i], hi) * f * n)
+        return k_lo, k_hi
+
+    def _sum(self, lp: _Lp, cols: dict, s, alone: set[int]) -> None:
         opaque = self.rule(s.total).kind == "opaque"
-        n_row = {cols[s.total][0]: -1.0}
-        a_row = {} if opaque else {cols[s.total][1]: -1.0}
-        for p in s.parts:
-            n_row[cols[p][0]] = n_row.get(cols[p][0], 0.0) + 1.0
+        n_row: dict[int, float] = {}
+        a_row: dict[int, float] = {}
+        n_const, k_lo, k_hi = 0.0, 0.0, 0.0
+        for i, c in ((s.total, -1.0), *((p, 1.0) for p in s.parts)):
+            if i in alone:
+                n_const += c * self.n[i]
+                lo, hi = self._known_k(i)
+                k_lo, k_hi = k_lo + min(c * lo, c * hi), k_hi + max(c * lo, c * hi)
+                continue
+            n_row[cols[i][0]] = n_row.get(cols[i][0], 0.0) + c
             if not opaque:
-                a_row[cols[p][1]] = a_row.get(cols[p][1], 0.0) + 1.0
+                a_row[cols[i][1]] = a_row.get(cols[i][1], 0.0) + c
+        if n_const:
+            n_row[lp.held_col(n_const)] = 1.0
+        if not opaque and any(i in alone for i in (s.total, *s.parts)):
+            a_row[lp.col(k_lo, k_hi)] = 1.0
         if s.others:
             on = lp.col(0.0, N_MAX)
             n_row[on] = 1.0
@@ -394,17 +425,17 @@ class Attack:
         free = self.withheld | ~np.isfinite(self.n)
         comps = _components(len(self.view), free, self.links)
         rows: dict[int, dict] = {}
-        todo: list[tuple[tuple, list[int], list[int]]] = []
+        todo: list[tuple[object, list[int], list[int], int]] = []
         for rel_ids in comps.values():
             key, cells = self._key(rel_ids)
             if cache is not None and key in cache:
                 rows.update({cells[p]: dict(r) for p, r in cache[key].items()})
                 self.reused += 1
             else:
-                todo.append((key, rel_ids, cells))
+                todo.append((key, rel_ids, cells, int(self.withheld[cells].sum())))
         for batch in _batches(todo):
-            got = self._solve([rel_ids for _, rel_ids, _ in batch])
-            for key, _, cells in batch:
+            got = self._solve([item[1] for item in batch])
+            for key, _, cells, _ in batch:
                 if cache is not None:
                     cache[key] = {p: dict(got[i]) for p, i in enumerate(cells) if self.withheld[i]}
             rows.update(got)
