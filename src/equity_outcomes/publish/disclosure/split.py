@@ -117,4 +117,6 @@ def shown_wide_split(attack, lp, cols: dict, rel_ids: list[int], targets: list[i
     left = {targets[j] for j in np.flatnonzero(whole.todo)}
     if left:
         prove([[i for b in parts if left.intersection(b) for i in b]])
+    if whole.todo.any():  # the few left: probes on the whole programme (a sum's students all in one cell)
+        whole.probes()
     return proved(whole, targets)
