@@ -3,7 +3,9 @@
 Every feasible point of a component's programme is a publication the attacker cannot rule out: the values a cell
 takes over a few points span an inner bound of its exact interval. ``wide`` says when that already proves the cell
 protected whatever its exact intervals; those cells skip their exact programmes, the others get them, so the
-verdicts are the exact attack's. Outer bounds (relaxations) never call a cell protected.
+verdicts are the exact attack's. An outer bound (a relaxation) is used for one thing only: a share whose
+total is published at 0% (or 100%) forces its parts to 0 (or all) students, a fact the exact programme would
+find too, after which ``verdict`` asks nothing of the cell but n over min_n integers (``wide_forced``).
 
 The points: vertices for objectives over the n and k (or value) of the cells not yet proved (all down, all up, then
 random signs); then probes, a batch of cells pushed at once past the width they lack by bounds on their columns,
