@@ -293,10 +293,10 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     state-gap rule is defined once: models/marts/metric_gaps.sql), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
-    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL"
-                                          ).fetchall()]
-    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL"
-                                         ).fetchall()]
+    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL "
+                                          "ORDER BY subject").fetchall()]  # one order every run: rows, cells
+    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL "
+                                         "ORDER BY source").fetchall()]
     pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
     pairs = sorted(set(pair_of.values()))
     dicts = {
