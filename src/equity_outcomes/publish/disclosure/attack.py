@@ -92,7 +92,7 @@ class Attack:
         """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests).
         ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
         so an attack on the same figures read back from the files finds the answers of the control's."""
-        self.ident, self.reused = ident, 0
+        self.ident, self.reused, self.components = ident, 0, 0
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -240,6 +240,7 @@ class Attack:
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
         comps = _components(len(self.view), free, self.links)
+        self.components = len(comps)
         rows: dict[int, dict] = {}
         todo: list[tuple[object, list[int], list[int], int]] = []
         for rel_ids in comps.values():

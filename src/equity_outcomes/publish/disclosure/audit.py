@@ -226,7 +226,7 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
         + ", ".join(f"{v:,} {k} sums" for k, v in sorted(kinds.items()))
         + f", {len(links.twins):,} two-source pairs (tolerance n {tol.n:g}, value {tol.value:g}) and rate x n of "
         f"every published cell"
-        + (f"; {attack.reused:,} of their components hold exactly the figures and relations of a programme the "
+        + (f"; {attack.reused:,} of their {attack.components:,} components hold exactly the figures and relations of a programme the "
            "control solved before publishing (its answers reused), the others solved here" if solved else ""))
     for r in res[res["verdict"] != "protected"].itertuples():
         report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
