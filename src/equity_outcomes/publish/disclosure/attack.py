@@ -93,6 +93,7 @@ class Attack:
         ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
         so an attack on the same figures read back from the files finds the answers of the control's."""
         self.ident, self.reused, self.components = ident, 0, 0
+        self._rules_key = hashlib.sha256(repr(rules).encode()).hexdigest() if ident is not None else ""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -287,7 +288,8 @@ class Attack:
                       repr((self.links.sums[r].kind, at[members[r][0]], sorted(at[p] for p in members[r][1:]),
                             self.links.sums[r].others)) for r in rel_ids)
         figures = [(self.ident[i], bool(self.withheld[i]), self.n[i], self.v[i], self.h[i]) for i in cells]
-        text = repr((figures, rels, self.tol.n, self.tol.value, [self.rule(i) for i in cells]))
+        # the rules too: the proof by points tests a cell's bounds against them (the event rule's count)
+        text = repr((figures, rels, self.tol.n, self.tol.value, [self.rule(i) for i in cells], self._rules_key))
         return hashlib.sha256(text.encode()).hexdigest(), cells
 
     def forced_by_totals(self, cells: list[int], rel_ids: list[int]) -> np.ndarray:
