@@ -449,3 +449,63 @@ def test_the_proof_by_points_gives_the_verdicts_of_the_exact_programmes(monkeypa
         assert n_fast < n_exact / 2  # most cells were proved by points (78 of 198 and 8 of 288 went exact)
         verdicts.append(set(exact["verdict"]))
     assert verdicts[0] > {"protected"} and verdicts[1] == {"protected"}  # both kinds of verdict were compared
+
+
+def test_the_proof_group_by_group_gives_the_verdicts_of_the_exact_programmes(monkeypatch):
+    """The same with every component proved group by group (disclosure/split.py: groups of 6 withheld cells, the
+    rest held at an interior point; cells forced to 0 by a zero total proved by an outer bound): still the exact
+    programmes' verdict for every withheld cell, and fewer exact programmes than cells."""
+    from equity_outcomes.publish.disclosure import attack, split
+    from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+    monkeypatch.setattr(attack, "BATCH_CELLS", 8)
+    monkeypatch.setattr(split, "GROUP_CELLS", 6)
+    calls = []
+    real = split.shown_wide_split
+    monkeypatch.setattr(attack, "shown_wide_split", lambda *a: calls.append(1) or real(*a))
+    cells, schools = _wide_network(24, seed=11)
+    rules = load_rules()
+    links = build_links(cells, rules, COMPS, schools, len(schools))
+    primary = primary_reasons(cells, rules) != ""
+    key = ["org_code", "school_year", "subgroup", "metric"]
+    primary = pd.Series(primary).groupby([cells[c] for c in key]).transform("max").to_numpy()
+    fast, exact, n_fast, n_exact = _verdicts_both_ways(cells, primary, links, rules, monkeypatch)
+    assert calls  # the split ran
+    assert fast["row"].tolist() == exact["row"].tolist()
+    assert fast["verdict"].tolist() == exact["verdict"].tolist()
+    assert set(exact["verdict"]) > {"protected"}
+    assert n_fast < n_exact / 2
+
+
+def test_the_controls_answers_serve_only_the_very_same_programme():
+    """The audit of a new publication takes the control's answer for a component only when the files give the very
+    same programme: the same cells read back in another order take every answer (and the same verdicts); one
+    published value off by 0.01 makes its component a new programme, solved afresh."""
+    from equity_outcomes.publish.disclosure.attack import _components
+    from equity_outcomes.publish.disclosure.complementary import tolerance_from_pairs
+    from equity_outcomes.publish.disclosure.linked import cell_ids
+
+    cells, schools = _wide_network(8, seed=5)
+    rules = load_rules()
+    cc = control_cells(cells, rules, COMPS, schools, len(schools))
+    assert cc.solved
+
+    def attack(frame: pd.DataFrame, withheld: np.ndarray) -> tuple[Attack, pd.DataFrame, int]:
+        links = build_links(frame, rules, COMPS, schools, len(schools))
+        view = published_view(frame, withheld)
+        a = Attack(view, links, rules, tolerance_from_pairs(view, links, rules), ident=cell_ids(frame))
+        free = view["withheld"].to_numpy() | ~np.isfinite(view["n"].to_numpy(dtype=float))
+        return a, a.run(dict(cc.solved)), len(_components(len(view), free, links))
+
+    order = np.random.default_rng(1).permutation(len(cells))
+    shuffled = cells.iloc[order].reset_index(drop=True)
+    a, res, n_comps = attack(shuffled, cc.withheld[order])
+    assert a.reused == n_comps > 1
+    first = pd.Series(res["verdict"].to_numpy(), index=order[res["row"].to_numpy()]).sort_index()
+    assert (first == "protected").all() and len(first) == int(cc.withheld.sum())
+
+    off = cells.copy()
+    i = int(np.flatnonzero(~cc.withheld & (off["subgroup"] == "all").to_numpy())[0])
+    off.loc[i, "value"] = off.loc[i, "value"] + 0.01
+    a2, _, n2 = attack(off, cc.withheld)
+    assert n2 == n_comps and a2.reused == n_comps - 1

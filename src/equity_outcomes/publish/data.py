@@ -73,6 +73,7 @@ class Site:
     history_safe: pd.DataFrame | None = None           # every evaluated year's rows (evaluated_year), controlled
     judged_year: int | None = None                     # the latest evaluated year (target_results' current year)
     district_safe: pd.DataFrame | None = None          # DESE's district rows beside the schools, primary rules applied
+    solved: dict = field(default_factory=dict)         # the control's attacker's answers by programme (the audit's)
 
 
 def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -199,7 +200,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
                 subgroups=subgroups, roster=roster, pages=pages, network_codes=network_codes,
                 targets_safe=tr_safe, mv_safe=mv_safe, readiness=readiness, vintage=vintage,
                 has_roster=has_roster, warnings=warnings, disclosure=controlled.summary,
-                history_safe=controlled.history, judged_year=judged_year,
+                history_safe=controlled.history, judged_year=judged_year, solved=controlled.solved,
                 district_safe=read_district_cells(con, roster, pages, metric_ids, rules)
                 if "metric_values" in objects else None)
 
@@ -292,10 +293,10 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     state-gap rule is defined once: models/marts/metric_gaps.sql), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
-    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL"
-                                          ).fetchall()]
-    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL"
-                                         ).fetchall()]
+    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL "
+                                          "ORDER BY subject").fetchall()]  # one order every run: rows, cells
+    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL "
+                                         "ORDER BY source").fetchall()]
     pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
     pairs = sorted(set(pair_of.values()))
     dicts = {

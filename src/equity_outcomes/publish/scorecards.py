@@ -118,7 +118,7 @@ def publish_scorecards(
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
-        audit = _audit(stage, say, rules) if audit_files else None
+        audit = _audit(stage, say, rules, site.solved) if audit_files else None
         printed = print_report_cards(cards_for_site(site, stage), built_at, say) if pdf else None
         # move into place
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,13 +140,14 @@ def publish_scorecards(
             "disclosure": site.disclosure, "audit": audit, "pdf": printed}
 
 
-def _audit(stage: Path, say, rules: Rules) -> dict:
-    """Attack the staged files; refuse to publish them when anything is recovered."""
+def _audit(stage: Path, say, rules: Rules, solved: dict) -> dict:
+    """Attack the staged files; refuse to publish them when anything is recovered. ``solved``: the control's
+    answers by programme, used where the files give the very same programme."""
     from .disclosure import DisclosureError
     from .disclosure.audit import audit_publication
 
     t0 = time.perf_counter()
-    report = audit_publication(stage, rules=rules)
+    report = audit_publication(stage, rules=rules, solved=solved)
     say(f"scorecards: disclosure audit of the written files ({time.perf_counter() - t0:.1f} s): "
         + ("nothing recovered" if report.ok else "FAILED"))
     if not report.ok:

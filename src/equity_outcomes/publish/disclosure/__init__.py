@@ -35,6 +35,7 @@ class Controlled:
     targets: pd.DataFrame               # target rows; column withheld ('' | baseline | current | both)
     summary: dict = field(default_factory=dict)
     history: pd.DataFrame | None = None  # every evaluated year's target rows (evaluated_year), controlled alike
+    solved: dict = field(default_factory=dict)  # the attacker's answers by programme, for the audit of the files
 
 
 def _count(reason: np.ndarray) -> dict:
@@ -93,7 +94,7 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
     if cc.unresolved:
         raise DisclosureError(f"the disclosure control could not protect {len(cc.unresolved)} cell(s), e.g. "
                               + "; ".join(cc.unresolved[:5]) + ": nothing was published")
-    return Controlled(cells=out, targets=targets, summary=summary, history=past)
+    return Controlled(cells=out, targets=targets, summary=summary, history=past, solved=cc.solved)
 
 
 def _ratings(targets: pd.DataFrame, pages: list[str]) -> list[dict]:

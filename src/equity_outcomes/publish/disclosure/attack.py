@@ -24,21 +24,19 @@ other source's value, a published value without n): elsewhere a value can only b
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import dataclass
 
-import highspy
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
 
 from .inner import EPS, shown_wide
 from .inner import integers as _integers
 from .linked import Links
+from .lp import N_MAX, _Lp
 from .rules import MetricRule, Rules
+from .split import shown_wide_split
 
-N_MAX = 1e6
-INF = highspy.kHighsInf
 BATCH_CELLS = 400
 
 
@@ -46,156 +44,6 @@ BATCH_CELLS = 400
 class Tolerance:
     n: float
     value: float
-
-
-def _highs():
-    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
-    global _BANNER_DONE
-    if not _BANNER_DONE:
-        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(fd, 1)
-            os.close(fd)
-            os.close(null)
-        _BANNER_DONE = True
-    else:
-        h = highspy.Highs()
-    h.silent()
-    h.setOptionValue("presolve", "off")  # small models, many objectives: warm-started simplex is faster
-    return h
-
-
-_BANNER_DONE = False
-
-
-class _Lp:
-    """Columns, bounds and homogeneous constraints of one component (rows: ``A x <= b`` and ``E x = 0``),
-    compiled once into a HiGHS model whose objective changes per question (warm-started solves)."""
-
-    def __init__(self) -> None:
-        self.lb: list[float] = []
-        self.ub: list[float] = []
-        self.rows: list[tuple[dict[int, float], float]] = []
-        self.eqs: list[dict[int, float]] = []
-        self._h = None
-        self._cc = None
-        self.ratio_bound = False  # a value constraint on a cell of unknown size: ratios need their own LP
-
-    def col(self, lo: float, hi: float) -> int:
-        self.lb.append(lo)
-        self.ub.append(hi)
-        return len(self.lb) - 1
-
-    def le(self, coefs: dict[int, float], rhs: float = 0.0) -> None:
-        self.rows.append((coefs, rhs))
-
-    def eq(self, coefs: dict[int, float]) -> None:
-        self.eqs.append(coefs)
-
-    @staticmethod
-    def _pass(rows: list[dict[int, float]], lo: list[float], hi: list[float], col_lo: list[float],
-              col_hi: list[float]):
-        ncol = len(col_lo)
-        r, c, v = [], [], []
-        for i, row in enumerate(rows):
-            for j, x in row.items():
-                r.append(i)
-                c.append(j)
-                v.append(x)
-        a = coo_matrix((v, (r, c)), shape=(len(rows), ncol)).tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = ncol, len(rows)
-        lp.col_cost_ = np.zeros(ncol)
-        lp.col_lower_, lp.col_upper_ = np.array(col_lo, dtype=float), np.array(col_hi, dtype=float)
-        lp.row_lower_, lp.row_upper_ = np.array(lo, dtype=float), np.array(hi, dtype=float)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-        h = _highs()
-        h.passModel(lp)
-        return h
-
-    def _model(self):
-        if self._h is None:
-            rows = [r for r, _ in self.rows] + self.eqs
-            lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
-            hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
-            self._h = self._pass(rows, lo, hi, self.lb, self.ub)
-        return self._h
-
-    @staticmethod
-    def _solve(h, coefs: dict[int, float], ncol: int) -> tuple[float | None, float | None]:
-        idx = np.array(list(coefs), dtype=np.int32)
-        h.changeColsCost(len(idx), idx, np.array(list(coefs.values()), dtype=float))
-        out = []
-        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            h.changeObjectiveSense(sense)
-            h.run()
-            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            out.append(h.getInfo().objective_function_value if ok else None)
-        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
-        return out[0], out[1]
-
-    def minmax(self, coefs: dict[int, float]) -> tuple[float | None, float | None]:
-        """min and max of sum(coef x); None when infeasible."""
-        return self._solve(self._model(), coefs, len(self.lb))
-
-    def vertex(self, idx: np.ndarray, cost: np.ndarray, lower: np.ndarray | None = None,
-               upper: np.ndarray | None = None) -> np.ndarray | None:
-        """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
-        probe: the bounds are restored after); None when infeasible."""
-        h = self._model()
-        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
-        if lower is not None:
-            lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
-            if (lo > hi + EPS).any():
-                return None
-            h.changeColsBounds(len(idx), idx, lo, np.maximum(lo, hi))
-        h.changeColsCost(len(idx), idx, cost)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        h.run()
-        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
-        if lower is not None:
-            h.changeColsBounds(len(idx), idx, lb, ub)
-        return np.asarray(h.getSolution().col_value) if ok else None
-
-    def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
-        """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
-        n = len(self.lb)
-        if self._cc is None:
-            t = n
-            rows, lo, hi = [], [], []
-            for coefs, b in self.rows:
-                rows.append({**coefs, t: -b} if b else dict(coefs))
-            lo += [-INF] * len(self.rows)
-            hi += [0.0] * len(self.rows)
-            rows += self.eqs
-            lo += [0.0] * len(self.eqs)
-            hi += [0.0] * len(self.eqs)
-            for j in range(n):
-                if self.lb[j] != 0:
-                    rows.append({j: -1.0, t: self.lb[j]})
-                    lo.append(-INF)
-                    hi.append(0.0)
-                rows.append({j: 1.0, t: -self.ub[j]})
-                lo.append(-INF)
-                hi.append(0.0)
-            self._sel = len(rows)
-            rows.append({})  # the selector row: y[den] = 1, its column set per question
-            lo.append(1.0)
-            hi.append(1.0)
-            col_lo = [0.0 if self.lb[j] >= 0 else -INF for j in range(n)] + [0.0]
-            self._cc = self._pass(rows, lo, hi, col_lo, [INF] * (n + 1))
-            self._den = None
-        h = self._cc
-        if self._den is not None:
-            h.changeCoeff(self._sel, self._den, 0.0)
-        h.changeCoeff(self._sel, den, 1.0)
-        self._den = den
-        return self._solve(h, {num: 1.0}, n + 1)
 
 
 def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[int]]:
@@ -223,16 +71,16 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
     return comps
 
 
-def _batches(todo: list[tuple[tuple, list[int], list[int]]]) -> list[list]:
+def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]:
     """Small components together (up to BATCH_CELLS withheld cells: one programme instead of hundreds of tiny
     ones for the proof by points), each large one alone."""
     out, cur, size = [], [], 0
-    for item in sorted(todo, key=lambda t: len(t[2])):
-        if cur and size + len(item[2]) > BATCH_CELLS:
+    for item in sorted(todo, key=lambda t: t[3]):  # (key, relations, cells, withheld cells)
+        if cur and size + item[3] > BATCH_CELLS:
             out.append(cur)
             cur, size = [], 0
         cur.append(item)
-        size += len(item[2])
+        size += item[3]
     return [*out, cur] if cur else out
 
 
@@ -240,8 +88,12 @@ class Attack:
     """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
 
     def __init__(self, view: pd.DataFrame, links: Links, rules: Rules, tol: Tolerance, *,
-                 exhaustive: bool = False) -> None:
-        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests)."""
+                 exhaustive: bool = False, ident: np.ndarray | None = None) -> None:
+        """``exhaustive``: the exact programmes for every cell, without the proof by feasible points (tests).
+        ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
+        so an attack on the same figures read back from the files finds the answers of the control's."""
+        self.ident, self.reused, self.components = ident, 0, 0
+        self._rules_key = hashlib.sha256(repr(rules).encode()).hexdigest() if ident is not None else ""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -255,8 +107,12 @@ class Attack:
         return self._mr[self.metric[i]]
 
     # --- model -------------------------------------------------------------------------------------------------
-    def _cell(self, lp: _Lp, cols: dict[int, tuple[int, int | None]], i: int, twin_value: float | None) -> None:
+    def _cell(self, lp: _Lp, cols: dict[int, tuple[int, int | None]], i: int, twin_value: float | None,
+              held: dict[int, tuple[float, float]]) -> None:
         if i in cols:
+            return
+        if i in held:  # held at a point's values (split.py): its own constraints hold there
+            cols[i] = (lp.held_col(held[i][0]), lp.held_col(held[i][1]))
             return
         mr = self.rule(i)
         known_n = not self.withheld[i] and np.isfinite(self.n[i])
@@ -284,8 +140,10 @@ class Attack:
             lp.ratio_bound = lp.ratio_bound or not known_n
         cols[i] = (nc, ac)
 
-    def _model(self, rel_ids: list[int], with_twins: bool) -> tuple[_Lp, dict[int, tuple[int, int | None]]]:
-        lp, cols = _Lp(), {}
+    def model(self, rel_ids: list[int], with_twins: bool, held: dict[int, tuple[float, float]] | None = None,
+              ) -> tuple[_Lp, dict[int, tuple[int, int | None]]]:
+        """The programme of the relations ``rel_ids``; ``held``: cells fixed at (n, k-or-value)."""
+        lp, cols, held = _Lp(), {}, held or {}
         n_sums = len(self.links.sums)
         twin_value: dict[int, float] = {}
         if with_twins:
@@ -295,27 +153,58 @@ class Attack:
                     for x, y in ((a, b), (b, a)):
                         if self.withheld[x] and not self.withheld[y] and np.isfinite(self.v[y]):
                             twin_value[x] = self.v[y]
+        seen: dict[int, int] = {}
+        for r in rel_ids:
+            if r < n_sums or with_twins:
+                for i in self.members[r]:
+                    seen[i] = seen.get(i, 0) + 1
+        # a published cell of known n in one relation only (a network sum's hundreds of schools without a withheld
+        # cell): its n is a constant and its k a bounded variable of that row alone, so they add up exactly
+        alone = {i for i, k in seen.items() if k == 1 and not self.withheld[i] and np.isfinite(self.n[i])
+                 and i not in held}
         for r in rel_ids:
             if r < n_sums:
                 s = self.links.sums[r]
                 for i in (s.total, *s.parts):
-                    self._cell(lp, cols, i, twin_value.get(i))
-                self._sum(lp, cols, s)
+                    if i not in alone:
+                        self._cell(lp, cols, i, twin_value.get(i), held)
+                self._sum(lp, cols, s, alone)
             elif with_twins:
                 a, b = self.links.twins[r - n_sums]
                 for i in (a, b):
-                    self._cell(lp, cols, i, twin_value.get(i))
+                    self._cell(lp, cols, i, twin_value.get(i), held)
                 self._twin(lp, cols, a, b)
         return lp, cols
 
-    def _sum(self, lp: _Lp, cols: dict, s) -> None:
+    def _known_k(self, i: int) -> tuple[float, float]:
+        """The k (or sum of scores) a published cell of known n allows: its value's band x n, within the natural
+        bounds (what ``_cell``'s column and rows allow)."""
+        mr = self.rule(i)
+        lo, hi = mr.value_range
+        f, n = (0.01 if mr.kind == "share" else 1.0), self.n[i]
+        k_lo, k_hi = max(lo * f if lo >= 0 else -N_MAX * abs(lo), lo * f * n), min(N_MAX * max(hi * f, 1.0), hi * f * n)
+        if np.isfinite(self.v[i]):
+            k_lo, k_hi = max(k_lo, max(self.v[i] - self.h[i], lo) * f * n), min(k_hi, min(self.v[i] + self.h[i], hi) * f * n)
+        return k_lo, k_hi
+
+    def _sum(self, lp: _Lp, cols: dict, s, alone: set[int]) -> None:
         opaque = self.rule(s.total).kind == "opaque"
-        n_row = {cols[s.total][0]: -1.0}
-        a_row = {} if opaque else {cols[s.total][1]: -1.0}
-        for p in s.parts:
-            n_row[cols[p][0]] = n_row.get(cols[p][0], 0.0) + 1.0
+        n_row: dict[int, float] = {}
+        a_row: dict[int, float] = {}
+        n_const, k_lo, k_hi = 0.0, 0.0, 0.0
+        for i, c in ((s.total, -1.0), *((p, 1.0) for p in s.parts)):
+            if i in alone:
+                n_const += c * self.n[i]
+                lo, hi = self._known_k(i)
+                k_lo, k_hi = k_lo + min(c * lo, c * hi), k_hi + max(c * lo, c * hi)
+                continue
+            n_row[cols[i][0]] = n_row.get(cols[i][0], 0.0) + c
             if not opaque:
-                a_row[cols[p][1]] = a_row.get(cols[p][1], 0.0) + 1.0
+                a_row[cols[i][1]] = a_row.get(cols[i][1], 0.0) + c
+        if n_const:
+            n_row[lp.held_col(n_const)] = 1.0
+        if not opaque and any(i in alone for i in (s.total, *s.parts)):
+            a_row[lp.col(k_lo, k_hi)] = 1.0
         if s.others:
             on = lp.col(0.0, N_MAX)
             n_row[on] = 1.0
@@ -352,21 +241,21 @@ class Attack:
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
         comps = _components(len(self.view), free, self.links)
-        members = self.members
+        self.components = len(comps)
         rows: dict[int, dict] = {}
-        todo: list[tuple[tuple, list[int], list[int]]] = []
+        todo: list[tuple[object, list[int], list[int], int]] = []
         for rel_ids in comps.values():
-            cells = sorted({i for r in rel_ids for i in members[r]})
-            key = (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value)
+            key, cells = self._key(rel_ids)
             if cache is not None and key in cache:
-                rows.update(cache[key])
+                rows.update({cells[p]: dict(r) for p, r in cache[key].items()})
+                self.reused += 1
             else:
-                todo.append((key, rel_ids, [i for i in cells if self.withheld[i]]))
+                todo.append((key, rel_ids, cells, int(self.withheld[cells].sum())))
         for batch in _batches(todo):
-            got = self._solve([rel_ids for _, rel_ids, _ in batch])
-            for key, _, cells in batch:
+            got = self._solve([item[1] for item in batch])
+            for key, _, cells, _ in batch:
                 if cache is not None:
-                    cache[key] = {i: got[i] for i in cells}
+                    cache[key] = {p: dict(got[i]) for p, i in enumerate(cells) if self.withheld[i]}
             rows.update(got)
         idx = [int(i) for i in np.flatnonzero(self.withheld)]
         got = {i: rows.get(i) or self._natural(i) for i in idx}
@@ -384,6 +273,43 @@ class Attack:
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
         return pd.DataFrame(out, columns=cols)
 
+    def _key(self, rel_ids: list[int]) -> tuple[object, list[int]]:
+        """(what a component's programme is made of, its cells in the key's order). Without ``ident``: its rows and
+        which are withheld (the control's rounds); with it: every cell's identity and published figures and every
+        relation among them, so an equal key is the same programme whatever the rows."""
+        members = self.members
+        cells = sorted({i for r in rel_ids for i in members[r]})
+        if self.ident is None:
+            return (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value), cells
+        cells.sort(key=lambda i: self.ident[i])
+        at = {i: k for k, i in enumerate(cells)}
+        n_sums = len(self.links.sums)
+        rels = sorted(repr(sorted(at[i] for i in self.links.twins[r - n_sums])) if r >= n_sums else
+                      repr((self.links.sums[r].kind, at[members[r][0]], sorted(at[p] for p in members[r][1:]),
+                            self.links.sums[r].others)) for r in rel_ids)
+        figures = [(self.ident[i], bool(self.withheld[i]), self.n[i], self.v[i], self.h[i]) for i in cells]
+        # the rules too: the proof by points tests a cell's bounds against them (the event rule's count)
+        text = repr((figures, rels, self.tol.n, self.tol.value, [self.rule(i) for i in cells], self._rules_key))
+        return hashlib.sha256(text.encode()).hexdigest(), cells
+
+    def forced_by_totals(self, cells: list[int], rel_ids: list[int]) -> np.ndarray:
+        """Which share ``cells`` a published total forces to 0% or 100%: a part of a sum counts students with the
+        outcome (and without it) never below 0, so it has at most the total's. An outer bound: where it is below 1
+        student, the exact programme finds the same zero (inner.wide_forced)."""
+        out = np.zeros(len(cells), dtype=bool)
+        pos = {i: j for j, i in enumerate(cells)}
+        for s in (self.links.sums[r] for r in rel_ids if r < len(self.links.sums)):
+            t, mr = s.total, self.rule(s.total)
+            lo, hi = mr.value_range
+            if (self.withheld[t] or mr.kind != "share" or lo < 0 or hi > 100 or not np.isfinite(self.n[t])
+                    or not np.isfinite(self.v[t])):
+                continue
+            with_outcome = self.n[t] * min(self.v[t] + self.h[t], hi) / 100
+            without = self.n[t] * (1 - max(self.v[t] - self.h[t], lo) / 100)
+            if min(with_outcome, without) < 1 - EPS:
+                out[[pos[p] for p in s.parts if p in pos]] = True
+        return out
+
     def _natural(self, i: int) -> dict:
         mr = self.rule(i)
         lo, hi = mr.value_range
@@ -393,9 +319,16 @@ class Attack:
     def _solve(self, comps: list[list[int]]) -> dict[int, dict]:
         """Intervals of the withheld cells of ``comps`` (components, as relation ids): the proof by points on all of
         them at once (one block-diagonal programme), then the exact programmes of each component for the rest."""
-        lp, cols = self._model([r for rel_ids in comps for r in rel_ids], with_twins=True)
+        every = [r for rel_ids in comps for r in rel_ids]
+        lp, cols = self.model(every, with_twins=True)
         targets = [i for i in cols if self.withheld[i]]
-        out = {} if self.exhaustive else shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules)
+        forced = self.forced_by_totals(targets, every)
+        if self.exhaustive:
+            out = {}
+        elif len(comps) == 1 and len(targets) > BATCH_CELLS:
+            out = shown_wide_split(self, lp, cols, comps[0], targets, forced)
+        else:
+            out = shown_wide(lp, [cols[i] for i in targets], targets, self.rule, self.rules, forced)
         if out is None and len(comps) > 1:  # one component is inconsistent (rounded values): each alone
             return {i: r for rel_ids in comps for i, r in self._solve([rel_ids]).items()}
         out = out or {}
@@ -403,11 +336,11 @@ class Attack:
         for rel_ids in comps:
             left = sorted({i for r in rel_ids for i in members[r] if self.withheld[i]} - out.keys())
             if left and len(comps) > 1:
-                lp, cols = self._model(rel_ids, with_twins=True)
+                lp, cols = self.model(rel_ids, with_twins=True)
             for i in left:
                 r = self._intervals(lp, cols[i], self.rule(i))
                 if r is None:  # inconsistent with the tolerance between sources: try without them
-                    lp2, cols2 = self._model(rel_ids, with_twins=False)
+                    lp2, cols2 = self.model(rel_ids, with_twins=False)
                     r = self._intervals(lp2, cols2[i], self.rule(i)) if i in cols2 else None
                 out[i] = r or {**self._natural(i), "inconsistent": True}
         return out

@@ -27,7 +27,7 @@ from ..labels import complements as complements_of
 from ..labels import load_subgroups, load_targets
 from .attack import Attack
 from .complementary import tolerance_from_pairs
-from .linked import build_links
+from .linked import build_links, cell_ids
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
 
@@ -88,7 +88,8 @@ def _label(r) -> str:
 def check_primary(pub: Publication, rules: Rules, report: AuditReport) -> None:
     cells = pub.cells[~pub.cells["withheld"]].assign(is_suppressed=False)
     reasons = primary_reasons(cells, rules)
-    for (_, r), why in zip(cells.iterrows(), reasons, strict=True):
+    bad = (reasons == "size") | (reasons == "event")
+    for (_, r), why in zip(cells[bad].iterrows(), reasons[bad], strict=True):
         if why in ("size", "event"):
             k = round(r["value"] * r["n"] / 100) if why == "event" else None
             detail = (f"n = {r['n']:.0f} under {rules.metric(r['metric']).min_n}" if why == "size" else
@@ -212,17 +213,21 @@ def _recovered_example(t: dict, side: str) -> str:
     return ""
 
 
-def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], report: AuditReport) -> None:
+def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], report: AuditReport,
+                 solved: dict | None = None) -> None:
     cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
     links = build_links(cells, rules, complements, pub.network_schools, pub.n_network_schools)
     tol = tolerance_from_pairs(cells, links, rules)
-    res = Attack(cells, links, rules, tol).run()
+    attack = Attack(cells, links, rules, tol, ident=cell_ids(cells))
+    res = attack.run(dict(solved) if solved else None)
     kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
     report.tried.append(
         "linear programmes (HiGHS) for n, students with the outcome and the value of every withheld cell, under "
         + ", ".join(f"{v:,} {k} sums" for k, v in sorted(kinds.items()))
         + f", {len(links.twins):,} two-source pairs (tolerance n {tol.n:g}, value {tol.value:g}) and rate x n of "
-        f"every published cell")
+        f"every published cell"
+        + (f"; {attack.reused:,} of their {attack.components:,} components hold exactly the figures and relations of a programme the "
+           "control solved before publishing (its answers reused), the others solved here" if solved else ""))
     for r in res[res["verdict"] != "protected"].itertuples():
         report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
     unchecked = res[res["inconsistent"]]
@@ -234,8 +239,10 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
 
 
 def audit_publication(root: Path, *, rules: Rules | None = None, complements: dict[str, str] | None = None,
-                      progress=None) -> AuditReport:
-    """Attack the publication in ``root`` (a scorecards folder) with its files alone."""
+                      progress=None, solved: dict | None = None) -> AuditReport:
+    """Attack the publication in ``root`` (a scorecards folder) with its files alone. ``solved``: answers by
+    programme (``Attack.run``'s cache) of the control that wrote it: a component of the files that is the very same
+    programme (every cell, figure and relation) takes its answer, any other is solved."""
 
     rules = rules or load_rules()
     complements = complements if complements is not None else complements_of(load_subgroups())
@@ -248,7 +255,7 @@ def audit_publication(root: Path, *, rules: Rules | None = None, complements: di
     check_other_files(pub, report)
     check_sources(pub, report)
     check_targets(pub, rules, report)
-    check_linear(pub, rules, complements, report)
+    check_linear(pub, rules, complements, report, solved)
     if progress:
         progress(report.text())
     return report

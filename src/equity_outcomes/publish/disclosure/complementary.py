@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .attack import Attack, Tolerance
-from .linked import Links, build_links, twin_groups
+from .linked import Links, build_links, cell_ids, twin_groups
+from .read import TREND_DECIMALS
 from .rules import Rules, primary_reasons
 
 HALF_STEP = 0.005  # trend values are published to 2 decimals: the attacker of the files (audit.py) sees the same
@@ -32,6 +33,7 @@ class CellControl:
     verdicts: pd.DataFrame        # the attacker's last result (every withheld cell protected)
     rounds: int = 0
     unresolved: list[str] = field(default_factory=list)
+    solved: dict = field(default_factory=dict)  # the attacker's answers by programme (Attack.run's cache)
 
     @property
     def withheld(self) -> np.ndarray:
@@ -56,10 +58,12 @@ def tolerance_from_pairs(view: pd.DataFrame, links: Links, rules: Rules) -> Tole
 
 
 def published_view(cells: pd.DataFrame, withheld: np.ndarray, half_step: float = HALF_STEP) -> pd.DataFrame:
-    """What the attacker sees: n and value of published cells, nothing of withheld ones."""
+    """What the attacker sees: n and value of published cells (values to the published decimals), nothing of
+    withheld ones."""
     view = cells[["metric"]].copy()
     view["n"] = np.where(withheld, np.nan, pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype=float))
-    view["value"] = np.where(withheld, np.nan, pd.to_numeric(cells["value"], errors="coerce").to_numpy(dtype=float))
+    value = np.round(pd.to_numeric(cells["value"], errors="coerce").to_numpy(dtype=float), TREND_DECIMALS)
+    view["value"] = np.where(withheld, np.nan, value)
     view["withheld"] = withheld
     view["half_step"] = half_step
     return view
@@ -177,11 +181,11 @@ def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str]
     sup = _Suppressor(cells, rules, links)
     sup.share_fate(reason)
     verdicts = pd.DataFrame()
-    rounds, unresolved, cache = 0, [], {}
+    rounds, unresolved, cache, ident = 0, [], {}, cell_ids(cells)
     for rounds in range(1, rules.max_rounds + 1):  # noqa: B007 (rounds is reported)
         sup.singletons(reason)
         view = published_view(cells, reason != "")
-        verdicts = Attack(view, links, rules, tolerance_from_pairs(view, links, rules)).run(cache)
+        verdicts = Attack(view, links, rules, tolerance_from_pairs(view, links, rules), ident=ident).run(cache)
         bad = verdicts[verdicts["verdict"] != "protected"]["row"].astype(int).tolist()
         if say:
             say(f"disclosure: round {rounds}: {int((reason != '').sum()):,} cells withheld, {len(bad):,} not yet "
@@ -192,7 +196,7 @@ def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str]
         if len(stuck) == len(bad):
             unresolved = [_describe(cells, i) for i in stuck]
             break
-    return CellControl(reason=reason, verdicts=verdicts, rounds=rounds, unresolved=unresolved)
+    return CellControl(reason=reason, verdicts=verdicts, rounds=rounds, unresolved=unresolved, solved=cache)
 
 
 def _describe(cells: pd.DataFrame, i: int) -> str:

@@ -3,7 +3,9 @@
 Every feasible point of a component's programme is a publication the attacker cannot rule out: the values a cell
 takes over a few points span an inner bound of its exact interval. ``wide`` says when that already proves the cell
 protected whatever its exact intervals; those cells skip their exact programmes, the others get them, so the
-verdicts are the exact attack's. Outer bounds (relaxations) never call a cell protected.
+verdicts are the exact attack's. An outer bound (a relaxation) is used for one thing only: a share whose
+total is published at 0% (or 100%) forces its parts to 0 (or all) students, a fact the exact programme would
+find too, after which ``verdict`` asks nothing of the cell but n over min_n integers (``wide_forced``).
 
 The points: vertices for objectives over the n and k (or value) of the cells not yet proved (all down, all up, then
 random signs); then probes, a batch of cells pushed at once past the width they lack by bounds on their columns,
@@ -44,12 +46,21 @@ def wide(lo: np.ndarray, hi: np.ndarray, mr: MetricRule, rules: Rules) -> bool:
     return not mr.is_event or min(integers(lo[1], hi[1]), integers(lo[2], hi[2])) >= rules.event_min_count
 
 
+def wide_forced(lo: np.ndarray, hi: np.ndarray, mr: MetricRule) -> bool:
+    """The same for a cell whose students with (or without) the event an outer bound forces to 0: ``verdict``
+    exempts it from every test but the size rule's, so n over min_n integers or more proves it protected."""
+    return integers(lo[0], hi[0]) >= max(mr.min_n, 2)
+
+
 class _Points:
-    def __init__(self, lp, cols: list[tuple[int, int]], mrs: list[MetricRule], rules: Rules) -> None:
+    def __init__(self, lp, cols: list[tuple[int, int]], mrs: list[MetricRule], rules: Rules,
+                 forced: np.ndarray | None = None) -> None:
+        """``forced``: cells an outer bound shows forced to 0% or 100% (``Attack.forced_by_totals``)."""
         self.lp, self.mrs, self.rules = lp, mrs, rules
         self.nc, self.ac = (np.array([c[j] for c in cols], dtype=np.int32) for j in (0, 1))
         self.scale = np.array([100.0 if m.kind == "share" else 1.0 for m in mrs])
         self.opaque = np.array([m.kind == "opaque" for m in mrs])
+        self.forced = np.zeros(len(cols), dtype=bool) if forced is None else forced
         self.lo, self.hi = np.full((4, len(cols)), np.inf), np.full((4, len(cols)), -np.inf)
         self.todo, self.dead = np.ones(len(cols), dtype=bool), set()
 
@@ -58,7 +69,13 @@ class _Points:
         n, a = x[self.nc], x[self.ac]
         point = np.vstack([n, a, n - a, np.where(self.opaque, a, a / np.maximum(n, EPS) * self.scale)])
         self.lo, self.hi = np.minimum(self.lo, point), np.maximum(self.hi, point)
-        shown = [j for j in np.flatnonzero(self.todo) if wide(self.lo[:, j], self.hi[:, j], self.mrs[j], self.rules)]
+        return self.mark()
+
+    def mark(self) -> bool:
+        """Take the cells the bounds prove protected off the list; whether there were any."""
+        shown = [j for j in np.flatnonzero(self.todo)
+                 if (wide_forced(self.lo[:, j], self.hi[:, j], self.mrs[j]) if self.forced[j]
+                     else wide(self.lo[:, j], self.hi[:, j], self.mrs[j], self.rules))]
         self.todo[shown] = False
         return bool(shown)
 
@@ -82,6 +99,8 @@ class _Points:
         need_n, inf = max(mr.min_n, 2), np.inf
         if integers(lo[0], hi[0]) < need_n:
             return j, [nc], [float(np.ceil(lo[0] - EPS) + need_n - 1)], [inf]
+        if self.forced[j]:
+            return None
         count = self.rules.event_min_count if mr.is_event else 1
         if mr.kind == "share" and (hi[1] < 1 or integers(lo[1], hi[1]) < count):
             return j, [ac], [float(max(1.0, np.ceil(lo[1] - EPS) + count - 1))], [inf]
@@ -114,16 +133,22 @@ class _Points:
                     queue.extendleft(reversed(batch))
 
 
-def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules) -> dict[int, dict] | None:
+def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules,
+               forced: np.ndarray | None = None) -> dict[int, dict] | None:
     """Cells of ``targets`` (their n and k-or-value columns ``cols``) that feasible points prove protected, with
     the inner bounds the points span; None when the programme is infeasible."""
     if len(targets) < 2:
         return {}
-    pts = _Points(lp, cols, [rule(i) for i in targets], rules)
+    pts = _Points(lp, cols, [rule(i) for i in targets], rules, forced)
     if not pts.vertices(np.random.default_rng(len(targets))):
         return None
     if pts.todo.any():
         pts.probes()
+    return proved(pts, targets)
+
+
+def proved(pts: _Points, targets: list[int]) -> dict[int, dict]:
+    """The inner bounds of the cells the points proved protected."""
     keys = ("n", "a", "e", "v")
     return {int(i): {**{f"{c}_lo": float(pts.lo[r, j]) for r, c in enumerate(keys)},
                      **{f"{c}_hi": float(pts.hi[r, j]) for r, c in enumerate(keys)}}

@@ -52,15 +52,24 @@ def _norm(cells: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _grouped(df: pd.DataFrame, cols: list[str]) -> list[list[tuple[str, int]]]:
+    """Rows of ``df`` by the values of ``cols``, groups in order of first appearance, rows in frame order:
+    [(the row's other key value, row_i), ...] per group (one pass; no frame per group)."""
+    df = df.dropna(subset=cols)  # as groupby drops them
+    gid = df.groupby(cols, sort=False).ngroup().to_numpy()
+    out: list[list[tuple[str, int]]] = [[] for _ in range(int(gid.max()) + 1)] if len(gid) else []
+    for g, v, i in zip(gid.tolist(), df["_dim"].tolist(), df["row_i"].tolist(), strict=True):
+        out[g].append((v, i))
+    return out
+
+
 def complement_sums(df: pd.DataFrame, complements: dict[str, str]) -> list[Sum]:
     out: list[Sum] = []
-    pairs = {g: min(g, c) for g, c in complements.items()}
-    sub = df[df["subgroup"].isin(pairs.keys()) | (df["subgroup"] == "all")]
+    sub = df[df["subgroup"].isin(complements.keys()) | (df["subgroup"] == "all")]
     if not len(sub):
         return out
-    cols = [c for c in KEY if c != "subgroup"]
-    for _key, g in sub.groupby(cols, sort=False):
-        by = dict(zip(g["subgroup"], g["row_i"], strict=True))
+    for group in _grouped(sub.assign(_dim=sub["subgroup"]), [c for c in KEY if c != "subgroup"]):
+        by = dict(group)
         if "all" not in by:
             continue
         seen = set()
@@ -91,13 +100,11 @@ def network_sums(df: pd.DataFrame, network_schools: set[str], n_network_schools:
 def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Sum]:
     out: list[Sum] = []
     for dim, total, parts in totals:
-        cols = [c for c in KEY if c != dim]
-        has_part = df.loc[df[dim].isin(parts), cols].drop_duplicates()  # no part, no sum (nor a scan of every key)
-        if not len(has_part) or not (df[dim] == total).any():
+        sub = df[df[dim].isin([total, *parts])]
+        if not (sub[dim] == total).any() or not sub[dim].isin(parts).any():
             continue
-        sub = df[df[dim].isin([total, *parts])].merge(has_part, on=cols)
-        for _k, g in sub.groupby(cols, sort=False):
-            by = dict(zip(g[dim], g["row_i"], strict=True))
+        for group in _grouped(sub.assign(_dim=sub[dim]), [c for c in KEY if c != dim]):
+            by = dict(group)
             if total in by and any(p in by for p in parts):
                 out.append(Sum("total", int(by[total]), [int(by[p]) for p in parts if p in by]))
     return out
@@ -128,6 +135,17 @@ def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], 
     if rules.link_sources:
         links.twins = source_twins(df)
     return links
+
+
+def cell_ids(cells: pd.DataFrame) -> np.ndarray:
+    """What each row is, as one string (KEY), the same for the control's frame and the cells read back."""
+    if not len(cells):
+        return np.array([], dtype=object)
+    df = _norm(cells)
+    out = df[KEY[0]].astype(str)
+    for c in KEY[1:]:
+        out = out + "|" + df[c].astype(str)
+    return out.to_numpy(dtype=object)
 
 
 def twin_groups(cells: pd.DataFrame) -> np.ndarray:

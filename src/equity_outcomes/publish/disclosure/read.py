@@ -83,18 +83,18 @@ def trend_cells(rows: list[dict], file: str) -> list[dict]:
 
 
 def _xlsx_trends(path: Path) -> list[dict]:
-    import openpyxl
+    from python_calamine import CalamineWorkbook
 
     out = []
-    wb = openpyxl.load_workbook(path, read_only=True)
+    wb = CalamineWorkbook.from_path(str(path))
     try:
-        for ws in wb.worksheets:
-            if ws.title not in ("trends", "network_trends"):
+        for name in wb.sheet_names:
+            if name not in ("trends", "network_trends"):
                 continue
-            rows = ws.iter_rows(values_only=True)
-            head = [str(h) if h is not None else "" for h in next(rows, [])]
-            recs = [{h: ("" if v is None else str(v)) for h, v in zip(head, row, strict=False)} for row in rows]
-            out += trend_cells(recs, f"{path.name}:{ws.title}")
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            head = [str(h) for h in rows[0]] if rows else []
+            recs = [{h: ("" if v is None else str(v)) for h, v in zip(head, row, strict=False)} for row in rows[1:]]
+            out += trend_cells(recs, f"{path.name}:{name}")
     finally:
         wb.close()
     return out

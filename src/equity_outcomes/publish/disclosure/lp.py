@@ -1,0 +1,196 @@
+"""One linear programme of the attacker (attack.py): columns, bounds and rows compiled once into a HiGHS model whose
+objective changes per question (warm-started solves); min and max of a linear form, a vertex or an interior point,
+and the range of a ratio of two columns by the Charnes-Cooper transformation."""
+
+from __future__ import annotations
+
+import os
+
+import highspy
+import numpy as np
+from scipy.sparse import coo_matrix
+
+from .inner import EPS
+
+N_MAX = 1e6
+INF = highspy.kHighsInf
+
+
+def _highs():
+    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
+    global _BANNER_DONE
+    if not _BANNER_DONE:
+        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 1)
+            h = highspy.Highs()
+        finally:
+            os.dup2(fd, 1)
+            os.close(fd)
+            os.close(null)
+        _BANNER_DONE = True
+    else:
+        h = highspy.Highs()
+    h.silent()
+    h.setOptionValue("presolve", "off")  # small models, many objectives: warm-started simplex is faster
+    return h
+
+
+_BANNER_DONE = False
+
+
+class _Lp:
+    """Columns, bounds and homogeneous constraints of one component (rows: ``A x <= b`` and ``E x = 0``),
+    compiled once into a HiGHS model whose objective changes per question (warm-started solves)."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.rows: list[tuple[dict[int, float], float]] = []
+        self.eqs: list[dict[int, float]] = []
+        self._h = None
+        self._cc = None
+        self.ratio_bound = False  # a value constraint on a cell of unknown size: ratios need their own LP
+        self.held: dict[int, float] = {}  # columns held at a value: folded into one constant column
+
+    def col(self, lo: float, hi: float) -> int:
+        self.lb.append(lo)
+        self.ub.append(hi)
+        return len(self.lb) - 1
+
+    def held_col(self, value: float) -> int:
+        c = self.col(value, value)
+        self.held[c] = value
+        return c
+
+    def _fold(self, row: dict[int, float], one: int) -> dict[int, float]:
+        const = sum(x * self.held[j] for j, x in row.items() if j in self.held)
+        out = {j: x for j, x in row.items() if j not in self.held}
+        if const:
+            out[one] = const
+        return out
+
+    def le(self, coefs: dict[int, float], rhs: float = 0.0) -> None:
+        self.rows.append((coefs, rhs))
+
+    def eq(self, coefs: dict[int, float]) -> None:
+        self.eqs.append(coefs)
+
+    @staticmethod
+    def _pass(rows: list[dict[int, float]], lo: list[float], hi: list[float], col_lo: list[float],
+              col_hi: list[float]):
+        ncol = len(col_lo)
+        r, c, v = [], [], []
+        for i, row in enumerate(rows):
+            for j, x in row.items():
+                r.append(i)
+                c.append(j)
+                v.append(x)
+        a = coo_matrix((v, (r, c)), shape=(len(rows), ncol)).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = ncol, len(rows)
+        lp.col_cost_ = np.zeros(ncol)
+        lp.col_lower_, lp.col_upper_ = np.array(col_lo, dtype=float), np.array(col_hi, dtype=float)
+        lp.row_lower_, lp.row_upper_ = np.array(lo, dtype=float), np.array(hi, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        h = _highs()
+        h.passModel(lp)
+        return h
+
+    def _model(self):
+        if self._h is None:
+            rows = [r for r, _ in self.rows] + self.eqs
+            if self.held:  # short rows: a network sum's cells held elsewhere add up to one constant
+                one = self.col(1.0, 1.0)
+                rows = [self._fold(r, one) for r in rows]
+            lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
+            hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
+            self._h = self._pass(rows, lo, hi, self.lb, self.ub)
+        return self._h
+
+    @staticmethod
+    def _solve(h, coefs: dict[int, float], ncol: int) -> tuple[float | None, float | None]:
+        idx = np.array(list(coefs), dtype=np.int32)
+        h.changeColsCost(len(idx), idx, np.array(list(coefs.values()), dtype=float))
+        out = []
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            h.changeObjectiveSense(sense)
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            out.append(h.getInfo().objective_function_value if ok else None)
+        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        return out[0], out[1]
+
+    def minmax(self, coefs: dict[int, float]) -> tuple[float | None, float | None]:
+        """min and max of sum(coef x); None when infeasible."""
+        return self._solve(self._model(), coefs, len(self.lb))
+
+    def vertex(self, idx: np.ndarray, cost: np.ndarray, lower: np.ndarray | None = None,
+               upper: np.ndarray | None = None) -> np.ndarray | None:
+        """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
+        probe: the bounds are restored after); None when infeasible."""
+        h = self._model()
+        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
+        if lower is not None:
+            lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
+            if (lo > hi + EPS).any():
+                return None
+            h.changeColsBounds(len(idx), idx, lo, np.maximum(lo, hi))
+        h.changeColsCost(len(idx), idx, cost)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        h.run()
+        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        if lower is not None:
+            h.changeColsBounds(len(idx), idx, lb, ub)
+        return np.asarray(h.getSolution().col_value) if ok else None
+
+    def centre(self) -> np.ndarray | None:
+        """A feasible point inside the polytope, away from its vertices (interior point method, no crossover: with
+        no objective it stops near the analytic centre); None when infeasible."""
+        h = self._model()
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
+        try:
+            h.run()
+            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            return np.asarray(h.getSolution().col_value) if ok else None
+        finally:
+            h.setOptionValue("solver", "simplex")
+            h.setOptionValue("run_crossover", "on")
+
+    def ratio(self, num: int, den: int) -> tuple[float | None, float | None]:
+        """min and max of x[num] / x[den] (x[den] > 0) by Charnes-Cooper: y = x t, y[den] = 1."""
+        n = len(self.lb)
+        if self._cc is None:
+            t = n
+            rows, lo, hi = [], [], []
+            for coefs, b in self.rows:
+                rows.append({**coefs, t: -b} if b else dict(coefs))
+            lo += [-INF] * len(self.rows)
+            hi += [0.0] * len(self.rows)
+            rows += self.eqs
+            lo += [0.0] * len(self.eqs)
+            hi += [0.0] * len(self.eqs)
+            for j in range(n):
+                if self.lb[j] != 0:
+                    rows.append({j: -1.0, t: self.lb[j]})
+                    lo.append(-INF)
+                    hi.append(0.0)
+                rows.append({j: 1.0, t: -self.ub[j]})
+                lo.append(-INF)
+                hi.append(0.0)
+            self._sel = len(rows)
+            rows.append({})  # the selector row: y[den] = 1, its column set per question
+            lo.append(1.0)
+            hi.append(1.0)
+            col_lo = [0.0 if self.lb[j] >= 0 else -INF for j in range(n)] + [0.0]
+            self._cc = self._pass(rows, lo, hi, col_lo, [INF] * (n + 1))
+            self._den = None
+        h = self._cc
+        if self._den is not None:
+            h.changeCoeff(self._sel, self._den, 0.0)
+        h.changeCoeff(self._sel, den, 1.0)
+        self._den = den
+        return self._solve(h, {num: 1.0}, n + 1)
