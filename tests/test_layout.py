@@ -57,8 +57,8 @@ MAX_FILE_LINES = 600
 # an interior point (lp.py, 27), the published cells of one relation added up, outer bounds of forced zeros and
 # components cached by what they hold (attack.py, ~75), the audit reusing the control's programmes and the
 # relations built in one pass (audit.py, linked.py, complementary.py, data.py, scorecards.py, ~45).
-# issue-32, -33 and -34 merged: 16,397 (measured).
-LINE_BUDGET = 16_397
+# issue-32, -33 and -34 merged: 16,397 (measured). The network summary counts the network's schools only: +5.
+LINE_BUDGET = 16_402
 
 
 def modules() -> dict[str, Path]:

@@ -146,10 +146,15 @@ def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> s
 
 
 def network_summary(site: Site, year: int | None, by_org: dict[str, list[dict]]) -> str:
-    """The network's paragraph: school x target results at each rating, over every published school."""
-    heads = [h for code in site.pages for h in headline_rows(site, by_org.get(code, []))]
+    """The network's paragraph: school x target results at each rating, over the network's published schools (other
+    schools shown for comparison are said, not counted)."""
+    network = [c for c in site.pages if c in site.network_codes] or list(site.pages)
+    heads = [h for code in network for h in headline_rows(site, by_org.get(code, []))]
     if not heads:
         return "No school has judged targets yet."
     _c, rated, counted = _counted(heads)
-    return _paragraph(f"In {year}, {len(site.pages):,} network schools were judged: {len(heads):,} school x target "
+    others = len(site.pages) - len(network)
+    shown = (f" ({others:,} other school{'s are' if others > 1 else ' is'} shown for comparison, not counted here)"
+             if others else "")
+    return _paragraph(f"In {year}, {len(network):,} network schools were judged{shown}: {len(heads):,} school x target "
                       f"results. Of the {rated:,} that could be rated, {counted}")
