@@ -41,6 +41,10 @@ def w_evaluate_models(spec: dict) -> dict:
     from equity_outcomes import stages
     from equity_outcomes.models.build import dbt_target_dir
 
+    if spec.get("threads"):  # every DuckDB connection of the stage (dbt's too) on this many threads
+        real = duckdb.connect
+        duckdb.connect = lambda database=":memory:", read_only=False, config=None, **kw: real(
+            database, read_only=read_only, config={**(config or {}), "threads": spec["threads"]}, **kw)
     samples: list[tuple[float, int]] = []
     done = threading.Event()
 
@@ -82,7 +86,7 @@ def measure(args, source: Path) -> dict:
     shutil.copyfile(source, wh)
     Path(f"{wh}.wal").unlink(missing_ok=True)
     res = rb.run_worker("evaluate_models", {"warehouse": str(wh), "tag": f"evaluate_{source.parent.name}",
-                                            "duckdb_memory_limit": args.memory_limit},
+                                            "duckdb_memory_limit": args.memory_limit, "threads": args.threads},
                         base / "logs", max_rss_gb=args.max_rss_gb, timeout=args.stage_timeout,
                         script=Path(__file__).resolve())
     if not args.keep:
@@ -96,8 +100,9 @@ def measure(args, source: Path) -> dict:
     return row
 
 
-def table(rows: list[dict], commit: str) -> list[str]:
-    lines = [f"evaluate stage ({commit}; {datetime.now():%Y-%m-%d %H:%M}; DuckDB memory limit per connection)", "",
+def table(args, rows: list[dict], commit: str) -> list[str]:
+    lines = [f"evaluate stage ({commit}; {datetime.now():%Y-%m-%d %H:%M}; DuckDB memory limit {args.memory_limit}"
+             f"{f', {args.threads} thread(s)' if args.threads else ''})", "",
              "| warehouse | status | seconds | wall s | peak RSS MB | load before / after |", "|---|---|---:|---:|---:|---|"]
     for r in rows:
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else "-"
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--memory-limit", default=os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", "4GB"))
     p.add_argument("--max-rss-gb", type=float, default=12.0)
     p.add_argument("--stage-timeout", type=float, default=1800.0)
+    p.add_argument("--threads", type=int, help="DuckDB threads (1: float sums in a fixed order, for --compare)")
     p.add_argument("--keep", action="store_true", help="keep the evaluated copies (for --compare)")
     p.add_argument("--snapshot", nargs="?", const="HEAD", default=None, metavar="REV")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"))
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
             commit, dest = rb.make_snapshot(args.scratch, args.snapshot)
             rb.SNAPSHOT_SRC = str(dest / "src")  # its package; this script's worker (older commits have none)
         rows = [measure(args, wh) for wh in args.warehouses]
-        lines += table(rows, commit)
+        lines += table(args, rows, commit)
         (args.scratch / "evaluate_scale.json").write_text(json.dumps(rows, indent=1, default=str))
     print("\n".join(lines))
     if args.out:
