@@ -29,8 +29,7 @@ sys.path.insert(0, str(HERE))
 
 import run_benchmark as rb  # noqa: E402  (the RSS-polling runner, the snapshot)
 
-COMPARED = ["target_results", "eval_context", "target_rollup", "target_comparisons", "target_network", "eval_main",
-            "eval_comparisons", "eval_candidates"]
+COMPARED = ["target_results", "target_rollup"]  # then every table of the evaluate models (eval_*, target_*)
 
 
 def w_evaluate_models(spec: dict) -> dict:
@@ -129,7 +128,11 @@ def compare(a: Path, b: Path) -> list[str]:
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
     lines = [f"{a} vs {b}", "", "| table | rows a | rows b | a EXCEPT ALL b | b EXCEPT ALL a |", "|---|---:|---:|---:|---:|"]
-    for name in COMPARED:
+    models = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'a' AND regexp_matches(table_name, "
+        "'^(eval|target)_') AND table_name NOT IN ('eval_settings', 'eval_targets', 'eval_target_items', "
+        "'eval_catalog_items', 'target_results_history') ORDER BY table_name").fetchall()]
+    for name in [*COMPARED, *(m for m in models if m not in COMPARED)]:
         try:
             cols = [c[0] for c in con.execute(f"DESCRIBE a.{name}").fetchall()]
             cols_b = {c[0] for c in con.execute(f"DESCRIBE b.{name}").fetchall()}
