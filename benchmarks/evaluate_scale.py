@@ -9,7 +9,10 @@ to ``--scratch`` and the evaluate stage (``stages.evaluate_stage``, what ``equit
 the copy in a fresh process with the flow's DuckDB memory limit (run_benchmark.py's runner: peak RSS of the process
 tree). The process also samples its own RSS every 0.05 s, so each dbt model of the evaluate layer gets its seconds
 (dbt's run_results.json) and the peak RSS while it ran. ``--compare`` says how many rows of ``target_results``,
-``eval_context`` (and the other evaluate tables both hold) differ between two warehouses: EXCEPT ALL both ways.
+``target_rollup`` and every evaluate table differ between two warehouses: EXCEPT ALL both ways, and with floats
+compared to 1e-9 (warehouse_diff.py; sums of the same values in another row order differ in the last bits, and
+DuckDB's parallel sums take any order: ``--threads 1`` runs the stage on one thread, which fixes the order for a
+given plan).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import run_benchmark as rb  # noqa: E402  (the RSS-polling runner, the snapshot)
+import warehouse_diff  # noqa: E402  (floats compared to 1e-9: sums in another order differ in the last bits)
 
 COMPARED = ["target_results", "target_rollup"]  # then every table of the evaluate models (eval_*, target_*)
 
@@ -127,7 +131,8 @@ def compare(a: Path, b: Path) -> list[str]:
     con = duckdb.connect()
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
-    lines = [f"{a} vs {b}", "", "| table | rows a | rows b | a EXCEPT ALL b | b EXCEPT ALL a |", "|---|---:|---:|---:|---:|"]
+    lines = [f"{a} vs {b}", "", "| table | rows a | rows b | a EXCEPT ALL b | b EXCEPT ALL a | differing, floats to 1e-9 |",
+             "|---|---:|---:|---:|---:|---:|"]
     models = [r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'a' AND regexp_matches(table_name, "
         "'^(eval|target)_') AND table_name NOT IN ('eval_settings', 'eval_targets', 'eval_target_items', "
@@ -143,7 +148,8 @@ def compare(a: Path, b: Path) -> list[str]:
         ab, ba = (con.execute(f"SELECT count(*) FROM (SELECT {shared} FROM {x}.{name} EXCEPT ALL "
                               f"SELECT {shared} FROM {y}.{name})").fetchone()[0] for x, y in (("a", "b"), ("b", "a")))
         extra = "" if len(cols_b) == len(cols) == len(shared.split(", ")) else " (shared columns only)"
-        lines.append(f"| {name}{extra} | {n_a:,} | {n_b:,} | {ab:,} | {ba:,} |")
+        close = warehouse_diff.differing_rows(con, name, "a", "b") if ab or ba else 0
+        lines.append(f"| {name}{extra} | {n_a:,} | {n_b:,} | {ab:,} | {ba:,} | {close:,} |")
     return lines
 
 
