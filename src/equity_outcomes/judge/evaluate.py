@@ -7,7 +7,7 @@ pooled sides, change, relative change, the gaps, min-n, due / not yet due, the f
 be rated (``target_comparisons``), and the network's pooled comparison (``target_network``). Python adds what SQL
 cannot say well (:mod:`.rules`): the intervals and tests, and the ratings from the catalog's levels.
 
-Reads ``metric_values`` (through ``metric_gaps`` for the state reference), ``roster``, ``school_grade_span`` and
+Reads ``metric_values`` (its state reference: ``metric_state_reference``), ``roster``, ``school_grade_span`` and
 the DESE exports' school features (``dese_context``, for similar schools). See docs/targets.md for the rules.
 """
 
@@ -225,9 +225,9 @@ def evaluate_targets(
     write_parameters(con, catalog, baseline_year=baseline_year, current_year=current_year,
                      baseline_window=baseline_window, peers_k=int(peers_k if peers_k is not None else catalog.peers_k))
     con.execute("CHECKPOINT")
-    # with the view that defines the state reference and the subgroup catalog it reads (cheap, and always current)
-    result = run_dbt(database_path(con), "build", "--select", EVALUATE_MODELS, "metric_gaps", "subgroups",
-                     "--exclude-resource-type", "test")
+    # with the views that define the state reference and the gaps, and the subgroup catalog (cheap, always current)
+    result = run_dbt(database_path(con), "build", "--select", EVALUATE_MODELS, "metric_state_reference",
+                     "metric_gaps", "subgroups", "--exclude-resource-type", "test")
     if not result.success:
         raise dbt_failure(result, "target evaluation")
     results = _results(con, catalog)

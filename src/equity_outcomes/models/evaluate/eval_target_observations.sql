@@ -1,8 +1,9 @@
 -- eval_target_observations: each target's observations (its metrics, sources, grades, subjects and subgroups) with
 -- the reference a gap is measured against.
 -- Grain: one row per target_id x org_code x org_level x school_year x subgroup x metric x subject x grade x source.
---   reference 'state': ref = the state all-students value of metric_gaps (the one state-gap rule: same source,
---     else DESE's; ref_alt when it came from another source); comp = the complement's value (context).
+--   reference 'state': ref = the state all-students value of metric_state_reference (the one state-gap rule, which
+--     metric_gaps reads too: same source, else DESE's; ref_alt when it came from another source); comp = the
+--     complement's value (context).
 --   reference 'complement': ref = the complement's value in the same school (config/subgroups.csv), else the
 --     all-students value (ref_all).
 {{ config(materialized='table') }}
@@ -20,10 +21,10 @@ obs_t AS (
     WHERE (t.any_grade OR gr.item IS NOT NULL)
       AND CASE t.subjects_mode WHEN 'none' THEN o.subject = '' WHEN 'any' THEN TRUE ELSE su.item IS NOT NULL END
 ),
-state_refs AS (  -- metric_gaps' state value for the state-gap targets' metrics only
+state_refs AS (  -- the state value for the state-gap targets' metrics only
     SELECT org_code, org_level, school_year, subgroup, metric, coalesce(subject, '') AS subject, grade, source,
            state_value, state_source
-    FROM {{ ref('metric_gaps') }}
+    FROM {{ ref('metric_state_reference') }}
     WHERE org_level IN ('school', 'state')
       AND metric IN (SELECT m.item FROM items m JOIN targets t USING (target_id)
                      WHERE m.kind = 'metric' AND t.reference = 'state')

@@ -17,6 +17,11 @@
 {% macro default__unnest_list(list) %}unnest({{ list }}){% endmacro %}
 {% macro spark__unnest_list(list) %}explode({{ list }}){% endmacro %}
 
+-- A CTE computed once, before the joins that read it (DuckDB: AS MATERIALIZED; Spark plans it as it likes).
+{% macro materialized() %}{{ return(adapter.dispatch('materialized', 'equity_outcomes')()) }}{% endmacro %}
+{% macro default__materialized() %}MATERIALIZED{% endmacro %}
+{% macro spark__materialized() %}{% endmacro %}
+
 -- Seeds on Spark: dbt-spark's session method puts seed values into the INSERT unescaped (an empty cell becomes the
 -- text 'None', an apostrophe breaks the statement); the same INSERT with every value as a Spark literal.
 {% macro spark__load_csv_rows(model, agate_table) %}
