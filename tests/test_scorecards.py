@@ -429,3 +429,22 @@ def test_workbook_writer_roundtrip(tmp_path):
         got = list(csv.reader(fh))
     assert got[1][0] == "'=SUM(A1)" and got[1][7] == "'+1" and got[1][8] == "'-x" and got[1][9] == "'@y"
     assert got[2][1] == "-3"
+
+
+def _published_text(out: Path) -> dict[str, str]:
+    """Every page and CSV of a publication, its build time blanked."""
+    stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
+    return {str(p.relative_to(out)): stamp.sub("", p.read_text(encoding="utf-8"))
+            for p in sorted(out.rglob("*")) if p.suffix in (".html", ".csv")}
+
+
+def test_row_order_of_target_results_changes_no_published_file(site, tmp_path):
+    """The same results stored in the reverse order publish the same files (a tie between two subgroups' lowest
+    ratings fell to whichever row the warehouse returned first)."""
+    path = tmp_path / "reversed.duckdb"
+    path.write_bytes(site["path"].read_bytes())
+    con = duckdb.connect(str(path))
+    con.execute("CREATE OR REPLACE TABLE target_results AS SELECT * FROM target_results ORDER BY rowid DESC")
+    con.close()
+    publish_scorecards(path, tmp_path / "reversed")
+    assert _published_text(tmp_path / "reversed") == _published_text(site["out"])

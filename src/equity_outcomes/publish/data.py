@@ -220,7 +220,8 @@ def _read_targets(con, table: str, objects: set[str], warnings: list[str] | None
     sel = ", ".join(["evaluated_year"] * ("evaluated_year" in have)
                     + [f'"{c}"' if c in have else f'NULL AS "{c}"' for c in TARGET_COLUMNS]
                     + [f'"{c}"' for c in OPTIONAL_TARGET_COLUMNS + HONEST_COLUMNS if c in have])
-    df = con.execute(f"SELECT {sel} FROM {table} WHERE org_level IN ('school', 'network')").df()
+    # ORDER BY ALL: one row order every run (ties in the pages' "lowest rating" fall the same way)
+    df = con.execute(f"SELECT {sel} FROM {table} WHERE org_level IN ('school', 'network') ORDER BY ALL").df()
     df["org_code"] = df["org_code"].astype(str)
     return df
 
