@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import ast
 import re
+import typing
 
 import jinja2
 import pytest
 
-from equity_outcomes.judge.catalog import FLAGS
+from equity_outcomes.judge.catalog import FLAGS, Status
 from equity_outcomes.publish import labels
 from equity_outcomes.publish.html import ENV, rating
 
@@ -76,3 +77,7 @@ def test_every_flag_a_result_can_carry_has_words():
     carried = {*FLAGS, "suppressed_small_cell"}  # the disclosure control adds the last one
     assert not carried - set(labels.FLAG_TEXT) and not carried - set(labels.FLAG_SHORT)
     assert set(labels.FLAG_TEXT) == carried  # no words for a flag nothing sets
+
+
+def test_every_status_a_result_can_carry_has_words():
+    assert set(labels.STATUS_TEXT) == set(typing.get_args(Status)) | set(labels.RATED)
