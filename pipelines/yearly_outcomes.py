@@ -76,7 +76,8 @@ def yearly_outcomes(
 
     school_year: the year judged (spring year, 2024 = 2023-24); default the latest year in the data.
     baseline_year: judge every school against this year instead of its roster baseline.
-    A second run over unchanged files changes nothing and says so.
+    A second run over unchanged files, by the same code with the same catalogs and settings, changes nothing and
+    says so.
     max_quarantined: refuse a file with more quarantined rows than this percent (default: config/ingest.yaml).
     targets_file: a copy of config/targets.yaml with other thresholds.
     pdf: also print PDF report cards (one per school and the network) into ``dashboards/reports/``.
@@ -85,14 +86,16 @@ def yearly_outcomes(
     sources = [Path(raw_dir), *[Path(p) for p in (extra_sources or [])]]
     with StagedWarehouse(warehouse) as staged:
         load = ingest_sources(staged.work_path, sources, max_quarantined)
-        if not load.changed and not force and stages.marts_are_built(staged.work_path):
+        if not load.changed and not force and stages.is_up_to_date(
+                staged.work_path, engine, school_year=school_year, baseline_year=baseline_year,
+                targets_file=targets_file):
             summary = {"no_op": True, "load": load.totals(), "load_id": load.load_id}
             create_markdown_artifact(
                 key="yearly-outcomes-summary",
                 markdown=run_summary_markdown(staged.work_path, load, None, None, no_op=True),
                 description="Yearly outcomes run summary",
             )
-            print("No input changed since the last run: the warehouse is unchanged (no-op).")
+            print("No input, catalog or code changed since the last run: the warehouse is unchanged (no-op).")
             return summary
         build = build_marts(staged.work_path, engine)
         extra = evaluate_targets(staged.work_path, school_year, baseline_year, targets_file)

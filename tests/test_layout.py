@@ -59,7 +59,8 @@ MAX_FILE_LINES = 600
 # relations built in one pass (audit.py, linked.py, complementary.py, data.py, scorecards.py, ~45).
 # issue-32, -33 and -34 merged: 16,397 (measured). The network summary counts the network's schools only: +5.
 # target_results read in one row order every run (ORDER BY ALL): +1.
-LINE_BUDGET = 16_403
+# The no-op checks the code and the evaluation settings too (stages.is_up_to_date, build.is_current): +30.
+LINE_BUDGET = 16_433
 
 
 def modules() -> dict[str, Path]:

@@ -86,6 +86,41 @@ def test_a_build_that_nothing_changed_is_a_no_op(tiny_built):
     assert not changed.skipped and changed.models
 
 
+def test_an_upgrade_of_the_code_is_not_current(tiny_built, tmp_path, monkeypatch):
+    """After a new version of the package (here: one Python file of a copy of it edited) the marts are not
+    current, so a run over unchanged files rebuilds, evaluates and publishes instead of a no-op."""
+    from equity_outcomes.models import build
+    from equity_outcomes.paths import PACKAGE_DIR
+
+    assert build.is_current(tiny_built) and not build.is_current(tiny_built, engine="spark")
+    package = tmp_path / "package"
+    shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__", "config"))
+    if (PACKAGE_DIR / "config").is_symlink():  # a checkout: config/ is beside the package, hashed on its own
+        (package / "config").symlink_to((PACKAGE_DIR / "config").resolve())
+    else:
+        shutil.copytree(PACKAGE_DIR / "config", package / "config")
+    monkeypatch.setattr(build, "PACKAGE_DIR", package)
+    assert build.is_current(tiny_built)  # the same files elsewhere
+    (package / "judge" / "evaluate.py").write_text((package / "judge" / "evaluate.py").read_text() + "# v2\n")
+    assert not build.is_current(tiny_built)
+
+
+def test_a_run_is_a_no_op_only_with_the_same_evaluation_settings(tiny_built, tmp_path):
+    from equity_outcomes import stages
+    from equity_outcomes.paths import config_dir
+
+    path = tmp_path / "tiny.duckdb"
+    assert not stages.is_up_to_date(path)  # built, never evaluated
+    stages.post_build_stages(path)
+    assert stages.is_up_to_date(path)
+    assert not stages.is_up_to_date(path, baseline_year=2021)
+    mine = tmp_path / "targets.yaml"
+    mine.write_text((config_dir() / "targets.yaml").read_text(encoding="utf-8") + "# my copy\n", encoding="utf-8")
+    assert not stages.is_up_to_date(path, targets_file=mine)
+    stages.post_build_stages(path, targets_file=mine)
+    assert stages.is_up_to_date(path, targets_file=mine) and not stages.is_up_to_date(path)
+
+
 def test_a_failing_model_is_named_by_its_file(tiny_built):
     tiny_built.execute("ALTER TABLE raw_student_enrollment DROP COLUMN days_absent")
     with pytest.raises(EquityOutcomesError, match=r"staging/stg_enrollment\.sql|intermediate/int_student_outcomes"):

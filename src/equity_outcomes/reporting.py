@@ -94,7 +94,7 @@ def run_summary_markdown(
     t = load.totals()
     parts = ["# Yearly outcomes run\n"]
     if no_op:
-        parts.append("**No input changed since the last run: nothing was rebuilt (no-op).**\n")
+        parts.append("**No input, catalog or code changed since the last run: nothing was rebuilt (no-op).**\n")
     parts.append(
         f"- files: {t['files']} ({t['files_loaded']} loaded, {t['files_unchanged']} unchanged)\n"
         f"- rows loaded: {t['rows_loaded']:,}\n- rows quarantined: {t['rows_quarantined']:,}\n"

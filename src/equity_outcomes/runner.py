@@ -43,7 +43,9 @@ def run_yearly(
     started = time.perf_counter()
     with StagedWarehouse(warehouse) as staged:
         load = stages.ingest_stage(staged.work_path, sources, progress, max_quarantined=max_quarantined)
-        if not load.changed and not force and stages.marts_are_built(staged.work_path):
+        if not load.changed and not force and stages.is_up_to_date(
+                staged.work_path, engine, school_year=school_year, baseline_year=baseline_year,
+                targets_file=targets_file):
             return RunResult(staged.path, load, None, seconds=time.perf_counter() - started, no_op=True)
         build = stages.build_stage(staged.work_path, progress, engine=engine)
         extra = stages.post_build_stages(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -11,7 +13,7 @@ import duckdb
 from . import progress as progress_display
 from .errors import EquityOutcomesError
 from .ingest.load import LoadSummary, ingest_into
-from .models.build import BuildSummary, build_models
+from .models.build import BuildSummary, build_models, is_current
 from .warehouse import connect, table_exists
 
 Progress = Callable[[str], None] | None
@@ -60,6 +62,28 @@ def build_stage(work_path: Path, progress: Progress = None, *, skip_unchanged: b
     return summary
 
 
+EVALUATED_WITH = "evaluation_settings"  # the judged and baseline years and targets file of the last evaluation
+
+
+def _evaluation_settings(school_year: int | None, baseline_year: int | None, targets_file: Path | None) -> str:
+    targets = hashlib.sha256(Path(targets_file).read_bytes()).hexdigest() if targets_file else None
+    return json.dumps({"school_year": school_year, "baseline_year": baseline_year, "targets_file": targets})
+
+
+def is_up_to_date(work_path: Path, engine: str = "duckdb", *, school_year: int | None = None,
+                  baseline_year: int | None = None, targets_file: Path | None = None) -> bool:
+    """The marts were built by this code from these catalogs and inputs, and evaluated with these settings: a run
+    over unchanged files is a no-op (after an upgrade of the package, an edit of a catalog or other settings the
+    run redoes what they change)."""
+    con = connect(work_path)
+    try:
+        return is_current(con, engine) and table_exists(con, EVALUATED_WITH) and con.execute(
+            f"SELECT settings FROM {EVALUATED_WITH}").fetchall() == [
+            (_evaluation_settings(school_year, baseline_year, targets_file),)]
+    finally:
+        con.close()
+
+
 def marts_are_built(work_path: Path) -> bool:
     con = connect(work_path)
     try:
@@ -72,9 +96,13 @@ def post_build_stages(
     work_path: Path, *, school_year: int | None = None, baseline_year: int | None = None, progress: Progress = None,
     targets_file: Path | None = None,
 ) -> dict:
-    """Stages after the marts: target evaluation (when the targets module is installed)."""
-    return {"targets": evaluate_stage(work_path, current_year=school_year, baseline_year=baseline_year,
-                                      targets_file=targets_file, progress=progress)}
+    """Stages after the marts: target evaluation, its settings recorded for :func:`is_up_to_date`."""
+    out = {"targets": evaluate_stage(work_path, current_year=school_year, baseline_year=baseline_year,
+                                     targets_file=targets_file, progress=progress)}
+    with_connection(work_path, lambda con: con.execute(
+        f"CREATE OR REPLACE TABLE {EVALUATED_WITH} AS SELECT ? AS settings",
+        [_evaluation_settings(school_year, baseline_year, targets_file)]))
+    return out
 
 
 def evaluate_stage(

@@ -26,7 +26,7 @@ import yaml
 from ..errors import EquityOutcomesError
 from ..ingest.readiness import load_readiness_reference
 from ..ingest.tables import ensure_raw_tables
-from ..paths import cache_dir, config_dir, models_dir
+from ..paths import PACKAGE_DIR, cache_dir, config_dir, models_dir
 from ..progress import step
 from ..warehouse import object_kind, table_exists
 
@@ -180,10 +180,11 @@ def source_tables(project: Path | None = None) -> list[str]:
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str]]:
-    """What a build depends on: (the SQL project, catalogs, SGP runs and every input that is not one year's; per
-    school year, the yearly student files' load_audit rows and rows, plus 'readiness' for its files)."""
+    """What a build depends on: (the package's code, SQL project and templates, the catalogs, SGP runs and every
+    input that is not one year's; per school year, the yearly student files' load_audit rows and rows, plus
+    'readiness' for its files). An upgrade of the code rebuilds everything: its results may differ."""
     digest, years = hashlib.sha256(), {}
-    for root in (models_dir(), config_dir()):
+    for root in (PACKAGE_DIR, config_dir()):  # rglob does not enter the checkout's config/ (a symlink)
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     for table in filter(lambda t: table_exists(con, t), source_tables()):  # readiness: read by no yearly model
@@ -205,6 +206,16 @@ def _last_state(con: duckdb.DuckDBPyConnection) -> tuple[str | None, dict | None
     """The last build's fingerprints (a warehouse built before #22 has no yearly ones)."""
     row = con.execute(f"SELECT * FROM {STATE_TABLE}").fetchone() if table_exists(con, STATE_TABLE) else None
     return (row[0], json.loads(row[2]) if len(row) > 2 and row[2] else None) if row else (None, None)
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, engine: str) -> tuple[str, dict[str, str]]:
+    fingerprint, years = inputs_fingerprint(con)
+    return fingerprint + ("" if engine == "duckdb" else f" {engine}"), years
+
+
+def is_current(con: duckdb.DuckDBPyConnection, engine: str = "duckdb") -> bool:
+    """The marts were built by this code from these catalogs and inputs (nothing for a build to do)."""
+    return table_exists(con, "metric_values") and _fingerprint(con, engine) == _last_state(con)
 
 
 def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[int] | None:
@@ -245,9 +256,8 @@ def build_models(
     ensure_raw_tables(con)
     load_readiness_reference(con)
     con.execute(STUDENT_SGP_DDL)
-    fingerprint, years = inputs_fingerprint(con)
-    fingerprint += "" if engine == "duckdb" else f" {engine}"
-    if skip_unchanged and (fingerprint, years) == _last_state(con) and table_exists(con, "metric_values"):
+    fingerprint, years = _fingerprint(con, engine)
+    if skip_unchanged and is_current(con, engine):
         if progress:
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)
