@@ -338,7 +338,7 @@ def write(args, n: int, rounds: list[dict], inc: dict | None) -> Path:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# Flow vs full-fidelity floor: {n:,} students x {args.years} years",
-             "", f"Run {datetime.now():%Y-%m-%d %H:%M}, commit {rb._env()['commit']}, DuckDB memory limit "
+             "", f"Run {datetime.now():%Y-%m-%d %H:%M}, commit {args.measured_commit or rb._env()['commit']}, DuckDB memory limit "
              f"{args.memory_limit} (floor and flow), {os.cpu_count()} cores shared (load average beside each figure).",
              ""]
     for r in rounds:
@@ -372,13 +372,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="measure a frozen copy of a commit (git archive), so edits made meanwhile do not mix in")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.measured_commit = None  # the snapshot's commit when --snapshot (the checkout's HEAD may be later)
     if args.worker:
         rb.WORKERS.update(WORKERS)
         rb.worker_main(args.worker)
         return
     if args.snapshot:
         global WORKER_SCRIPT
-        commit, dest = rb.make_snapshot(args.scratch, args.snapshot)
+        args.measured_commit, dest = rb.make_snapshot(args.scratch, args.snapshot)
+        commit = args.measured_commit
         rb.SNAPSHOT_SRC, WORKER_SCRIPT = str(dest / "src"), dest / "benchmarks" / "floor_vs_flow.py"
         rb.say(f"measuring the frozen copy of {commit} in {dest}")
     os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # the published demo key: synthetic students only
