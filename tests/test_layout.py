@@ -60,7 +60,8 @@ MAX_FILE_LINES = 600
 # issue-32, -33 and -34 merged: 16,397 (measured). The network summary counts the network's schools only: +5.
 # target_results read in one row order every run (ORDER BY ALL): +1.
 # The no-op checks the code and the evaluation settings too (stages.is_up_to_date, build.is_current): +30.
-LINE_BUDGET = 16_433
+# DuckDB leaves room for dbt during a build too (warehouse.room_for_python, shared with ingest): +6.
+LINE_BUDGET = 16_439
 
 
 def modules() -> dict[str, Path]:

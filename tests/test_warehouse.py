@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from equity_outcomes.errors import EquityOutcomesError
-from equity_outcomes.warehouse import connect, connect_read_only
+from equity_outcomes.warehouse import connect, connect_read_only, room_for_python
 
 
 @pytest.fixture()
@@ -34,6 +34,19 @@ def test_a_plain_duckdb_connection_can_sit_beside_ours_in_one_process(warehouse)
     assert ours.execute("SELECT n FROM t").fetchone()[0] == 42
     plain.close()
     ours.close()
+
+
+def test_duckdb_leaves_room_for_python_and_dbt_while_loading_and_building(warehouse, monkeypatch):
+    """dbt's connection shares our database instance, so the lower limit holds for the build too; restored after,
+    also after a failure."""
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "800MB")
+    con = connect(warehouse)
+    with room_for_python(con):
+        assert _limit_bytes(duckdb.connect(str(warehouse))) == "572.0 MiB"  # 75% of 762.9 MiB, seen elsewhere
+    with pytest.raises(duckdb.CatalogException), room_for_python(con):
+        con.execute("SELECT * FROM no_such_table")
+    assert abs(float(_limit_bytes(con).split()[0]) - 762.9) < 0.5  # DuckDB's text of the limit, read back
+    con.close()
 
 
 def test_a_bad_memory_setting_is_named_in_the_error(warehouse, monkeypatch):

@@ -75,6 +75,25 @@ def _cap_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# DuckDB's share of the memory cap while Python holds memory beside it: pandas frames and DESE readers during a load
+# (200,000 students: 3.9 GB peak with 4 GB to DuckDB, 3.1 GB with 3 GB, no slower), dbt during a build
+DUCKDB_SHARE_BESIDE_PYTHON = 0.75
+
+
+@contextmanager
+def room_for_python(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Lower DuckDB's memory limit to :data:`DUCKDB_SHARE_BESIDE_PYTHON` of itself for the block, so the process
+    as a whole stays within the cap; the limit it had ('3.7 GiB') is restored after."""
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    number, unit = limit.split()  # 'KiB' .. 'PiB', else 'bytes'
+    mib = float(number) * 1024 ** ("KMGTP".find(unit[0]) - 1) * DUCKDB_SHARE_BESIDE_PYTHON
+    con.execute(f"SET memory_limit = '{max(int(mib), 64)}MiB'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; a lock held by another process becomes a clear :class:`WarehouseBusyError`."""
     path = Path(path)

@@ -26,7 +26,7 @@ import yaml
 from .. import progress as progress_display
 from ..errors import InputError
 from ..paths import config_dir
-from ..warehouse import BOOKKEEPING_DDL, table_exists
+from ..warehouse import BOOKKEEPING_DDL, room_for_python, table_exists
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
@@ -43,9 +43,6 @@ SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 IGNORED_NAMES = {"manifest.csv"}
 DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
 REFUSAL_EXAMPLES = 5  # bad rows shown when a file is refused
-# DuckDB's share of the memory cap during a load; Python (pandas frames, DESE readers) holds the rest (200,000
-# students: 3.9 GB peak with 4 GB to DuckDB, 3.1 GB with 3 GB, no slower)
-DUCKDB_SHARE_DURING_LOAD = 0.75
 
 # What a file is, in order: the first kind that recognises a file reads it (DESE exports take the rest). A new
 # kind of file adds its test here and its reader to LOADERS (below).
@@ -401,62 +398,52 @@ def ingest_into(
     key = functools.cache(load_key)  # the pseudonymization key, read when the first student file needs it
     con.execute("BEGIN TRANSACTION")
     prefetch: _DesePrefetch | None = None
-    memory_limit = _leave_room_for_python(con)
-    try:
-        prepare(con)
-        plan = _plan(con, files)
-        prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
-                                  and previous != _digest_of(plan, p)])
-        rows = 0
-        for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
-            started = time.perf_counter()
-            if previous_hash == digest:
-                result = FileResult(path, kind, "", None, "unchanged", message="same bytes already loaded")
-            elif duplicate_of is not None:
-                result = FileResult(path, kind, "", None, "duplicate",
-                                    message=f"identical bytes already loaded from {duplicate_of}")
-            else:
-                try:
-                    if previous_hash is not None:
-                        _forget(con, str(path))
-                    result = load_file(con, path, kind, summary.load_id, key, prefetch)
-                    if previous_hash is not None:
-                        result.status = "replaced"
-                except InputError as exc:
-                    errors.append(str(exc))
-                    continue
-                refused = refusal(con, result, summary.load_id, limit)
-                if refused:
-                    errors.append(refused)
-            result.seconds = time.perf_counter() - started
-            summary.results.append(result)
-            _audit(con, summary.load_id, result, digest)
-            rows += result.rows_loaded
-            progress_display.step(progress, i, len(files), f"{result.status} {path.name}: {rows:,} rows so far"
-                                  + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
-            for warning in _warnings(result):
-                progress_display.warn(progress, warning)
-        if errors:
-            raise IngestError(errors)
-        derive_history(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        if prefetch is not None:
-            prefetch.close()
+    with room_for_python(con):  # DuckDB's share of the cap while pandas frames and readers hold the rest
+        try:
+            prepare(con)
+            plan = _plan(con, files)
+            prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
+                                      and previous != _digest_of(plan, p)])
+            rows = 0
+            for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
+                started = time.perf_counter()
+                if previous_hash == digest:
+                    result = FileResult(path, kind, "", None, "unchanged", message="same bytes already loaded")
+                elif duplicate_of is not None:
+                    result = FileResult(path, kind, "", None, "duplicate",
+                                        message=f"identical bytes already loaded from {duplicate_of}")
+                else:
+                    try:
+                        if previous_hash is not None:
+                            _forget(con, str(path))
+                        result = load_file(con, path, kind, summary.load_id, key, prefetch)
+                        if previous_hash is not None:
+                            result.status = "replaced"
+                    except InputError as exc:
+                        errors.append(str(exc))
+                        continue
+                    refused = refusal(con, result, summary.load_id, limit)
+                    if refused:
+                        errors.append(refused)
+                result.seconds = time.perf_counter() - started
+                summary.results.append(result)
+                _audit(con, summary.load_id, result, digest)
+                rows += result.rows_loaded
+                progress_display.step(progress, i, len(files), f"{result.status} {path.name}: {rows:,} rows so far"
+                                      + (f", {result.rows_quarantined:,} quarantined" if result.rows_quarantined else ""))
+                for warning in _warnings(result):
+                    progress_display.warn(progress, warning)
+            if errors:
+                raise IngestError(errors)
+            derive_history(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            if prefetch is not None:
+                prefetch.close()
     return summary
-
-
-def _leave_room_for_python(con: duckdb.DuckDBPyConnection) -> str:
-    """Lower DuckDB's memory limit to :data:`DUCKDB_SHARE_DURING_LOAD` of itself; the limit it had ('3.7 GiB')."""
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    number, unit = limit.split()  # 'KiB' .. 'PiB', else 'bytes'
-    mib = float(number) * 1024 ** ("KMGTP".find(unit[0]) - 1) * DUCKDB_SHARE_DURING_LOAD
-    con.execute(f"SET memory_limit = '{max(int(mib), 64)}MiB'")
-    return limit
 
 
 def _warnings(result: FileResult) -> list[str]:

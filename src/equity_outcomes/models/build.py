@@ -28,7 +28,7 @@ from ..ingest.readiness import load_readiness_reference
 from ..ingest.tables import ensure_raw_tables
 from ..paths import PACKAGE_DIR, cache_dir, config_dir, models_dir
 from ..progress import step
-from ..warehouse import object_kind, table_exists
+from ..warehouse import object_kind, room_for_python, table_exists
 
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
@@ -266,9 +266,11 @@ def build_models(
         redo, result = None, _build_on_spark(con, project, progress)  # Spark's yearly models are plain tables
     else:
         redo = None if full_refresh else changed_years(con, fingerprint, years)
-        result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS, *(() if redo is not None else ("--full-refresh",)),
-                         project=project, callbacks=_progress_events(progress),
-                         env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
+        with room_for_python(con):  # dbt's connection shares this database instance and its memory limit
+            result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
+                             *(() if redo is not None else ("--full-refresh",)), project=project,
+                             callbacks=_progress_events(progress),
+                             env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
         if not result.success:
             raise dbt_failure(result, "SQL build")
     summary = _summary(con, result)
