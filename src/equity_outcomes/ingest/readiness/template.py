@@ -41,8 +41,14 @@ class _Field(Strict):
     help: Text
 
 
+class _Check(Strict):
+    problem: Text  # what is wrong ({value}: the value at fault)
+    fix: Text
+
+
 class Words(Strict):
-    """config/readiness_template.yaml: the workbook's title, fields, rater roles and Instructions sheet."""
+    """config/readiness_words.yaml: the workbook's title, fields, rater roles and Instructions sheet; the checks'
+    messages (the reader's)."""
 
     title: Text
     version: Text
@@ -50,10 +56,11 @@ class Words(Strict):
     fields: tuple[_Field, ...]
     roles: tuple[Text, ...]
     instructions: tuple[str, ...]
+    checks: dict[Word, _Check]
 
 
-WORDS = load_yaml(Words, config_dir() / "readiness_template.yaml", "the readiness template's words",
-                  "restore config/readiness_template.yaml from version control")
+WORDS = load_yaml(Words, config_dir() / "readiness_words.yaml", "the readiness self-assessment's words",
+                  "restore config/readiness_words.yaml from version control")
 REQUIRED_FIELDS = ("org_code", "school_year")
 FIRST_FIELD_ROW = 4
 FIELD_LABEL_COL = 1  # A
