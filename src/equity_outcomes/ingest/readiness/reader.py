@@ -99,13 +99,6 @@ def responses_schema(known_schools: set[str] | None = None, folder_year: int | N
 COMPLETENESS_SCHEMA = pa.DataFrameSchema(
     {"is_present": pa.Column(bool, _check(lambda s: s, "item_present"))}, name="readiness_completeness"
 )
-_NOT_NULL_NAMES = {
-    "org_code": "org_code_present",
-    "school_year": "school_year_present",
-    "rater_id": "rater_id_present",
-    "item_id": "item_id_present",
-    "rating": "rating_present",
-}
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
@@ -195,7 +188,7 @@ def _validate(path: Path, rows: _Rows, known_schools: set[str] | None) -> tuple[
         if pd.isna(f.index):
             raise InputError(f"the responses cannot be validated: {check} in column {column}", file=str(path))
         if check == "not_nullable":
-            check = _NOT_NULL_NAMES.get(column, f"{column}_present")
+            check = f"{column}_present"  # e.g. rating_present (config/readiness_words.yaml)
         i = int(f.index)
         rec = rows.record(i)
         if check == "multiple_fields_uniqueness":
