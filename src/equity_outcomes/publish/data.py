@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import metrics_frame
+from ..judge import ROLLUP_COLUMNS
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
@@ -37,10 +38,9 @@ OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "st
                            "current_subgroup_value", "baseline_reference_value", "current_reference_value",
                            "complement_gap_baseline", "complement_gap_current", "complement_gap_change",
                            "peer_measure", "peer_low", "peer_high", "peer_percentile"]  # peers from DESE (#20)
-ROLLUP_POOLED = {f"pooled_{c}": c for c in (  # target_rollup's pooled_<column>: the network's target_results row
-    "metric", "baseline_metric", "baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value",
-    "progress_pct", "rating", "rating_label", "status", "ci_low", "ci_high", "ci_units", "p_value", "n_baseline",
-    "n_current")}
+# target_rollup's pooled_<column>: the network's row of target_results (its school count aside)
+ROLLUP_POOLED = {c: c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
+                 if c.startswith("pooled_") and c != "pooled_n_schools"}
 
 
 def text(x) -> str:
