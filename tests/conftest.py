@@ -15,6 +15,14 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def shared_dese_dir() -> Path:
+    """The real DESE exports shipped beside the repository (``../shared/data/dese``)."""
+    from equity_outcomes.paths import project_root
+
+    env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")
+    return Path(env).resolve() if env else project_root().parent / "shared" / "data" / "dese"
+
+
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
@@ -111,10 +119,10 @@ def demo_run(demo_raw: Path, prefect_harness, tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def dese_warehouse(tmp_path_factory) -> Path:
     """Every real DESE export in ../shared/data/dese, loaded and built once per session."""
-    from equity_outcomes import paths, stages
+    from equity_outcomes import stages
     from equity_outcomes.warehouse import StagedWarehouse
 
-    dese_dir = paths.shared_dese_dir()
+    dese_dir = shared_dese_dir()
     if not dese_dir.is_dir():
         pytest.skip(f"the shared DESE files are not at {dese_dir}")
     warehouse = tmp_path_factory.mktemp("dese") / "dese.duckdb"

@@ -14,9 +14,9 @@ import pytest
 
 from equity_outcomes.errors import InputError
 from equity_outcomes.ingest import dese
-from equity_outcomes.paths import config_dir, shared_dese_dir
+from equity_outcomes.paths import config_dir
 
-from .conftest import check_dese_cell
+from .conftest import check_dese_cell, shared_dese_dir
 
 SHARED = shared_dese_dir()
 REAL_FILES = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in (".xlsx", ".csv")) if SHARED.is_dir() else []

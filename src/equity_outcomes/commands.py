@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -500,14 +501,9 @@ def _readiness_template(p: argparse.ArgumentParser) -> None:
         if code and a.warehouse is not None and Path(a.warehouse).exists():
             from .warehouse import connect_read_only
 
-            con = connect_read_only(a.warehouse)
-            try:
+            with connect_read_only(a.warehouse) as con, contextlib.suppress(Exception):  # no roster: still useful
                 rows = con.execute("SELECT school_name FROM roster WHERE org_code = ?", [code]).fetchall()
                 name = rows[0][0] if rows else None
-            except Exception:  # no roster yet: the template is still useful
-                name = None
-            finally:
-                con.close()
         out = write_template(a.out, org_code=code, school_name=name, school_year=a.year)
         print(f"readiness template -> {out}")
 

@@ -43,14 +43,6 @@ def cache_dir() -> Path:
     return base
 
 
-def shared_dese_dir() -> Path:
-    """The real DESE exports shipped beside the repository (``../shared/data/dese``)."""
-    env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")
-    if env:
-        return Path(env).resolve()
-    return project_root().parent / "shared" / "data" / "dese"
-
-
 def shared_data_dir() -> Path:
     """The folder of shared real data (``../shared/data``): ``dese/`` and ``dese_more/`` hold real DESE exports."""
     env = os.environ.get("EQUITY_OUTCOMES_SHARED_DESE")

@@ -13,6 +13,7 @@ the DESE exports' school features (``dese_context``, for similar schools). See d
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 import duckdb
@@ -63,18 +64,7 @@ ROLLUP_COLUMNS = tuple(c for c, _ in ROLLUP_SCHEMA)
 
 # ================================================================================================ parameters
 
-_PARAMETER_TABLES = {
-    "eval_settings": "baseline_year INTEGER, current_year INTEGER, baseline_window INTEGER, small_n INTEGER, "
-                     "n_change_ratio DOUBLE, peers_k INTEGER, min_peers INTEGER, median_se_factor DOUBLE, "
-                     "percentile_sd DOUBLE, targets_file VARCHAR",
-    "eval_targets": "target_id VARCHAR, position INTEGER, label VARCHAR, category VARCHAR, rule VARCHAR, "
-                    "threshold DOUBLE, direction VARCHAR, higher_is_better BOOLEAN, needs_baseline BOOLEAN, "
-                    "reference VARCHAR, compare_to VARCHAR, domain VARCHAR, unit_is_grade BOOLEAN, any_grade BOOLEAN, "
-                    "subjects_mode VARCHAR, min_n INTEGER, due_from_implementation_year INTEGER, "
-                    "applies_low INTEGER, applies_high INTEGER",
-    "eval_target_items": "target_id VARCHAR, kind VARCHAR, item VARCHAR, position INTEGER",
-    "eval_catalog_items": "kind VARCHAR, item VARCHAR, subject VARCHAR, band VARCHAR, number DOUBLE, text VARCHAR",
-}
+PARAMETERS_SQL = (files(__package__) / "parameters.sql").read_text(encoding="utf-8")  # the eval_ tables
 
 
 def _target_rows(catalog: Catalog) -> tuple[list[tuple], list[tuple]]:
@@ -122,8 +112,8 @@ def write_parameters(con: duckdb.DuckDBPyConnection, catalog: Catalog, *, baseli
                            str(catalog.path))],
         "eval_targets": targets, "eval_target_items": items, "eval_catalog_items": _catalog_rows(catalog),
     }
-    for name, ddl in _PARAMETER_TABLES.items():
-        con.execute(f"CREATE OR REPLACE TABLE {name} ({ddl})")
+    con.execute(PARAMETERS_SQL)
+    for name in rows:
         if rows[name]:
             marks = ", ".join("?" * len(rows[name][0]))
             con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])

@@ -23,25 +23,6 @@ from typing import NamedTuple
 import numpy as np
 from scipy import stats as _st
 
-__all__ = [
-    "BinomialShareResult",
-    "DiffInterval",
-    "SmdResult",
-    "bootstrap_median_diff",
-    "binomial_share_test",
-    "cohens_h",
-    "mean_diff_interval",
-    "mean_diff_test",
-    "median_se",
-    "newcombe_diff_interval",
-    "relative_change_interval",
-    "relative_change_interval_means",
-    "standardized_mean_difference",
-    "two_proportion_test",
-    "wilson_interval",
-    "z_value",
-]
-
 # Asymptotic SE of a sample median = 1 / (2 f(median) sqrt(n)). SGPs are percentiles, uniform by construction: a
 # uniform with standard deviation sd has density 1 / (sqrt(12) sd), so SE = sqrt(3) sd / sqrt(n) (1.732, not the
 # normal's sqrt(pi / 2) = 1.253, which is 1.38x too small: 95% intervals covered ~85% of the time; checked by

@@ -17,6 +17,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from unittest import mock
 
@@ -38,23 +39,8 @@ YEARS_ENV = "EQUITY_OUTCOMES_SCHOOL_YEARS"  # the years an incremental build red
 PARSE_STATES_KEPT = 8  # dbt's partial-parse state of the last warehouse files built (see _partial_parse_of)
 STATE_TABLE = "build_state"
 
-# Written by equity_outcomes.judge.growth, read by int_student_sgp (a source): created empty so every model builds.
-STUDENT_SGP_DDL = """
-CREATE TABLE IF NOT EXISTS student_sgp (
-    student_id   VARCHAR,    -- pseudonymized at ingest
-    org_code     VARCHAR,    -- the school of the current score
-    school_year  INTEGER,
-    grade        VARCHAR,
-    subject      VARCHAR,
-    sgp          SMALLINT,   -- 1..99
-    sgp_order    SMALLINT,   -- prior scores used (1..max_order)
-    cohort_n     INTEGER,    -- students the quantile model was fitted on
-    norm_group   VARCHAR,    -- 'cohort <year>' or 'baseline <year>' (baseline-referenced)
-    prior_grades VARCHAR,    -- the progression used, most recent first: '08@2022,07@2021'
-    source       VARCHAR,    -- 'computed: SGP method (quantile regression on B-splines of priors)'
-    computed_at  TIMESTAMP
-)
-"""
+# student_sgp, created empty so every model builds (written by judge.growth, read by int_student_sgp)
+STUDENT_SGP_DDL = (files(__package__) / "student_sgp.sql").read_text(encoding="utf-8")
 
 
 @dataclass

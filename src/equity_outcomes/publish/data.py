@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import metrics_frame
+from ..judge import ROLLUP_COLUMNS
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
@@ -37,13 +38,9 @@ OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "st
                            "current_subgroup_value", "baseline_reference_value", "current_reference_value",
                            "complement_gap_baseline", "complement_gap_current", "complement_gap_change",
                            "peer_measure", "peer_low", "peer_high", "peer_percentile"]  # peers from DESE (#20)
-ROLLUP_POOLED = {"pooled_metric": "metric", "pooled_baseline_metric": "baseline_metric",
-                 "pooled_baseline_value": "baseline_value", "pooled_current_value": "current_value",
-                 "pooled_change_abs": "change_abs", "pooled_change_rel_pct": "change_rel_pct",
-                 "pooled_target_value": "target_value", "pooled_progress_pct": "progress_pct",
-                 "pooled_rating": "rating", "pooled_rating_label": "rating_label", "pooled_status": "status",
-                 "pooled_ci_low": "ci_low", "pooled_ci_high": "ci_high", "pooled_ci_units": "ci_units",
-                 "pooled_p_value": "p_value", "pooled_n_baseline": "n_baseline", "pooled_n_current": "n_current"}
+# target_rollup's pooled_<column>: the network's row of target_results (its school count aside)
+ROLLUP_POOLED = {c: c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
+                 if c.startswith("pooled_") and c != "pooled_n_schools"}
 
 
 def text(x) -> str:

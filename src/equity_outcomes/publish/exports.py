@@ -171,18 +171,11 @@ def readiness_frame(site: Site) -> pd.DataFrame | None:
 
 
 def notes_rows(site: Site) -> list[list]:
+    fixed = {item: [item, *words] for item, words in labels.WORDS["notes"].items()}
     rows = [["data_vintage", "latest school year (spring)", site.vintage],
-            ["built_at", "when these files were written (UTC)", site.built_at],
-            ["small_cells", "rule", "Withheld: groups under the metric's minimum n (10 students; 20 for growth "
-                                    "percentiles), rates of an event (suspension, discipline, absence) when 1 to 5 "
-                                    "students had it or did not, the same cell from every source, and the cells "
-                                    "that would let anyone recover or narrow those (complementary suppression). "
-                                    "A withheld cell publishes no value, no count and nothing derived from it. "
-                                    "See docs/disclosure.md."],
+            ["built_at", "when these files were written (UTC)", site.built_at], fixed["small_cells"],
             ["network_schools", "schools pooled in the network's figures", len(site.network_codes)],
-            ["student_records", "rule", "No student-level rows are published; every figure is an aggregate."],
-            ["trends", "sheet", "One row per group and measure; for each year its value and n. Blank: no data or "
-                                "suppressed (see note). 'State (all students)' rows give the state average."]]
+            fixed["student_records"], fixed["trends"]]
     for f, s in labels.FLAG_TEXT.items():
         rows.append([f"flag:{f}", labels.FLAG_SHORT.get(f, f), s])
     for st, s in labels.STATUS_TEXT.items():

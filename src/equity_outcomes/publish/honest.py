@@ -5,20 +5,14 @@ before they get here (this module only words them)."""
 
 from __future__ import annotations
 
-from functools import cache
-
-import yaml
-
-from ..paths import config_dir
 from . import labels
 from .data import Site, num, text
 
 WITHHELD = "withheld to protect a small group"
 
 
-@cache
 def settings() -> dict:
-    return yaml.safe_load((config_dir() / "scorecards.yaml").read_text())["honest_labels"]
+    return labels.SCORECARDS["honest_labels"]
 
 
 def _pct(v) -> str:

@@ -62,7 +62,8 @@ def target_info(targets: dict[str, TargetInfo], target_id: str) -> TargetInfo:
 # --- ratings and statuses -------------------------------------------------------------------------------------
 RATED = {lv.status: lv.rating for lv in load_catalog().ratings.levels}
 RATING_LABEL = {lv.rating: lv.label for lv in load_catalog().ratings.levels}
-WORDS = yaml.safe_load((config_dir() / "scorecards.yaml").read_text(encoding="utf-8"))["words"]
+SCORECARDS = yaml.safe_load((config_dir() / "scorecards.yaml").read_text(encoding="utf-8"))  # honest, pdf too
+WORDS = SCORECARDS["words"]
 STATUS_TEXT = {s: w["text"] for s, w in WORDS["statuses"].items()}
 STATUS_SHORT = {s: w["short"] for s, w in WORDS["statuses"].items() if "short" in w}
 STATUS_EXPLAIN = {s: w["explain"] for s, w in WORDS["statuses"].items() if "explain" in w}

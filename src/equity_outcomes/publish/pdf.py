@@ -20,13 +20,10 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import yaml
-
 from ..errors import EquityOutcomesError
-from ..paths import config_dir
+from . import labels
 from .workbook import write_text
 
 FLAGS = [
@@ -42,9 +39,8 @@ def chromium_path() -> str | None:
     return found or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
-@cache
 def pdf_settings() -> dict:
-    return yaml.safe_load((config_dir() / "scorecards.yaml").read_text())["pdf"]
+    return labels.SCORECARDS["pdf"]
 
 
 class Chromium:

@@ -22,6 +22,7 @@ from importlib.resources import files
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import jinja2
 import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
@@ -156,32 +157,24 @@ def render(df: pd.DataFrame | Sequence[Sequence[object]], header: Sequence[str],
     return Rendered(header, xml, csv, widths)
 
 
+def _last_cell(s: Sheet) -> tuple[str, int]:
+    """(column letter, row) of the sheet's last cell, the header's if it has no rows."""
+    return _col_letter(max(0, len(s.header) - 1)), max(1, s.n_rows + 1)
+
+
 def _sheet_xml(s: Sheet) -> str:
-    ncol = len(s.header)
-    hdr = "".join(f'<c r="{_col_letter(j)}1" t="inlineStr" s="1"><is><t>{_xml_text(str(h))}</t></is></c>'
-                  for j, h in enumerate(s.header))
     body = s.body
     if s.wrap:  # wrapped text columns (long notes): style 3 on their string cells
         for j in s.wrap:
             body = re.sub(rf'(<c r="{_col_letter(j)}\d+" t="inlineStr")>', r'\1 s="3">', body)
-    last = f"{_col_letter(max(0, ncol - 1))}{max(1, s.n_rows + 1)}"
-    cols = "".join(f'<col min="{j + 1}" max="{j + 1}" width="{w}" customWidth="1"/>' for j, w in enumerate(s.widths))
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        f'<dimension ref="A1:{last}"/>'
-        '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
-        'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
-        + (f"<cols>{cols}</cols>" if ncol else "")
-        + f'<sheetData><row r="1">{hdr}</row>{body}</sheetData>'
-        + (f'<autoFilter ref="A1:{last}"/>' if ncol and s.n_rows else "")
-        + "</worksheet>"
-    )
+    return _PARTS.sheet(s, body, "".join(map(str, _last_cell(s))), _col_letter, _xml_text)
 
 
 _TEMPLATES = files(__package__) / "templates"
 _STYLES = (_TEMPLATES / "xlsx_styles.xml").read_text(encoding="utf-8")  # bold header, quotePrefix, wrapped text
 _RELS = (_TEMPLATES / "xlsx_rels.xml").read_text(encoding="utf-8")
+_PARTS = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=False,  # _xml_text
+                            undefined=jinja2.StrictUndefined).get_template("xlsx_parts.xml").module
 
 
 def _safe_sheet_name(name: str, used: set[str]) -> str:
@@ -207,56 +200,15 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
     used: set[str] = set()
     names = [_safe_sheet_name(s.name, used) for s in norm]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    k = len(norm)
-    content_types = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        '<Override PartName="/xl/workbook.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-        '<Override PartName="/xl/styles.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-        '<Override PartName="/docProps/core.xml" '
-        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-        + "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-                  'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for i in range(1, k + 1))
-        + "</Types>"
-    )
-    sheet_tags = "".join(f'<sheet name="{_xml_text(n).replace(chr(34), "&quot;")}" sheetId="{i}" r:id="rId{i}"/>'
-                         for i, n in enumerate(names, start=1))
-    defined = "".join(
-        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-        f"'{_xml_text(n)}'!$A$1:${_col_letter(max(0, len(s.header) - 1))}${max(1, s.n_rows + 1)}</definedName>"
-        for i, (n, s) in enumerate(zip(names, norm, strict=True)) if s.header and s.n_rows)
-    workbook = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        f"<sheets>{sheet_tags}</sheets>" + (f"<definedNames>{defined}</definedNames>" if defined else "")
-        + "</workbook>")
-    wb_rels = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        + "".join(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-                  f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, k + 1))
-        + f'<Relationship Id="rId{k + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        'relationships/styles" Target="styles.xml"/></Relationships>')
-    core = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-        f"<dc:title>{_xml_text(title)}</dc:title><dc:creator>equity-outcomes</dc:creator>"
-        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created></cp:coreProperties>')
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
-        z.writestr("[Content_Types].xml", content_types)
+        z.writestr("[Content_Types].xml", str(_PARTS.content_types(len(norm))))
         z.writestr("_rels/.rels", _RELS)
-        z.writestr("docProps/core.xml", core)
-        z.writestr("xl/workbook.xml", workbook)
-        z.writestr("xl/_rels/workbook.xml.rels", wb_rels)
+        z.writestr("docProps/core.xml", str(_PARTS.core(_xml_text(title), now)))
+        sheets_named = list(zip(names, norm, strict=True))
+        z.writestr("xl/workbook.xml", str(_PARTS.workbook(sheets_named, _last_cell, _xml_text)))
+        z.writestr("xl/_rels/workbook.xml.rels", str(_PARTS.workbook_rels(len(norm))))
         z.writestr("xl/styles.xml", _STYLES)
         for i, s in enumerate(norm, start=1):
             z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(s))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -13,11 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EquityOutcomesError
-from ..judge.stats import (
-    cohens_h,
-    standardized_mean_difference,
-    z_value,
-)
+from ..judge.stats import cohens_h, standardized_mean_difference, z_value
 from ..warehouse import connect_read_only, table_names
 from ..workspace import default_warehouse
 
@@ -394,16 +391,10 @@ class EffectSize(NamedTuple):
 
 
 def _magnitude(effect: float) -> str:
+    """Cohen's labels: negligible < 0.2 <= small < 0.5 <= medium < 0.8 <= large (of |effect|)."""
     if not math.isfinite(effect):
         return "undefined"
-    a = abs(effect)
-    if a < 0.2:
-        return "negligible"
-    if a < 0.5:
-        return "small"
-    if a < 0.8:
-        return "medium"
-    return "large"
+    return ("negligible", "small", "medium", "large")[bisect.bisect_right((0.2, 0.5, 0.8), abs(effect))]
 
 
 def effect_size_for_change(

@@ -25,31 +25,35 @@ from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
+from ..catalog import Strict, Text, Word, load_yaml
+from ..paths import config_dir
 from .network import Network
 from .students import GROUPS, SUBJECTS
 
 STATE_CODE = "00000000"
-SUBJECT_TEXT = {"ELA": "ELA", "MATH": "MATH", "SCI": "SCI"}
-LEGACY_SUBJECT_TEXT = {"ELA": "ENGLISH LANGUAGE ARTS", "MATH": "MATHEMATICS", "SCI": "SCIENCE AND TECH/ENG"}
 MANIFEST_COLUMNS = ["path", "report", "school_year", "org_level", "student_group", "grade", "period", "note"]
 
-ATTENDANCE_HEADER = ["School Name", "School Code", "Attendance Rate", "Average # of Absences", "Absent 10 or more days",
-                     "Chronically Absent (10% or more)", "Chronically Absent (20% or more)"]
-DISCIPLINE_HEADER = ["School Name", "School Code", "Students", "Students Disciplined", "% In-School Suspension",
-                     "% Out-of-School Suspension", "% Expulsion", "% Removed to Alternate Setting",
-                     "% Emergency Removal"]
-NEXTGEN_HEADER = ["School Name", "School Code", "Subject", "M+E #", "M+E %", "E #", "E %", "M #", "M %", "PM #", "PM %",
-                  "NM #", "NM %", "No. of Students Included", "Part. Rate %", "Avg. Scaled Score", "SGP",
-                  "Included In SGP"]
-LEGACY_HEADER = ["School Name", "School Code", "Subject", "P+A #", "P+A %", "A #", "A %", "P #", "P %", "NI #", "NI %",
-                 "W/F #", "W/F %", "Student Included", "CPI", "Ave. SGP", "Included In Ave. SGP"]
-MASSCORE_HEADER = ["School Name", "School Code", "# Graduated", "# Completed MassCore", "% Completed MassCore"]
-AP_HEADER = ["School Name", "School Code", "Tests Taken", "Score=1", "Score=2", "Score=3", "Score=4", "Score=5",
-             "% Score 1-2", "% Score 3-5"]
-ENROLLMENT_HEADER = ["School Name", "School Code", "K", *[str(g) for g in range(1, 13)], "Total"]
-POPULATIONS = [("English Language Learner", "el"), ("Students With Disabilities", "swd"), ("High Needs", "high_needs")]
-COLLEGE_HEADER = ["School Name", "School Code", "High School Graduates (#)", "Attending Coll./Univ. (#)",
-                  "Attending Coll./Univ. (%)"]
+
+class _Report(Strict):
+    title: str  # kept as written: some of DESE's titles and sheet names end in a space
+    header: tuple[Text, ...]
+    sheet: str
+    period: str = ""
+    note: str = ""
+
+
+class Layouts(Strict):
+    """config/synth_dese_exports.yaml: the reports' titles, headers and sheets; the student groups' labels."""
+
+    groups: dict[Word, Text]
+    income_2015_2021: Text
+    populations: dict[Word, Text]
+    legacy_subjects: dict[Word, Text]
+    reports: dict[Word, _Report]
+
+
+LAYOUTS = load_yaml(Layouts, config_dir() / "synth_dese_exports.yaml", "the synthetic DESE exports' layouts",
+                    "restore config/synth_dese_exports.yaml from version control")
 
 # minimum sizes (DESE documented or observed; see docs/synthetic_data.md)
 MIN_ATTENDANCE = 6  # group row written only with >= 6 students
@@ -95,10 +99,8 @@ def year_label(year: int) -> str:
 
 
 def group_label(group: str, year: int) -> str:
-    if group == "low_income":
-        return "Economically Disadvantaged" if 2015 <= year <= 2021 else "Low Income"
-    return {"all": "All Students", "black": "Afr. Amer./Black", "latino": "Hispanic/Latino", "el": "EL",
-            "swd": "Students w/disabilities", "high_needs": "High Needs", "white": "White"}[group]
+    low_income = group == "low_income" and 2015 <= year <= 2021
+    return LAYOUTS.income_2015_2021 if low_income else LAYOUTS.groups[group]
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -215,16 +217,19 @@ class _Writer:
         # the pool of similar schools; the demo's state figures do not move with its size)
         self.counted = np.array([not s.dese_only for s in net.schools])
 
-    def _emit(self, report: str, year: int, group: str, fname: str, title: str, header: list[str], rows: list[list],
-              sheet: str, *, grade: str = "", period: str = "", note: str = "") -> None:
+    def _emit(self, report: str, year: int, group: str, fname: str, rows: list[list], *, grade: str = "",
+              header: tuple[str, ...] | None = None, **words: str) -> None:
+        """One file of ``report`` (its layout in config/synth_dese_exports.yaml) and its manifest row."""
         if not rows:  # DESE's export of a group with no reportable school (not even the state) has no file
             return
-        path = self.root / str(year) / fname
-        write_xlsx(path, title, header, rows, year, sheet)
+        layout, path = LAYOUTS.reports[report], self.root / str(year) / fname
+        words = {"year": year_label(year), "spring": year, "group": group_label(group, year), **words}
+        write_xlsx(path, layout.title.format(**words), header or layout.header, rows, year, layout.sheet)
         self.files.append(path)
         self.manifest.append({
             "path": f"{year}/{fname}", "report": report, "school_year": str(year), "org_level": "school",
-            "student_group": group_label(group, year), "grade": grade, "period": period, "note": note,
+            "student_group": group_label(group, year), "grade": grade, "period": layout.period,
+            "note": layout.note.format(**words),
         })
 
     def _rows(self, arr: np.ndarray, gi: int, make: Callable[[np.ndarray], list | None], state_name: str) -> list:
@@ -239,17 +244,13 @@ class _Writer:
             rows.append([state_name, STATE_CODE, *r])
         return rows
 
-    def _by_group(self, key: str, report: str, year: int, make: Callable[[np.ndarray], list | None], title: str,
-                  header: list[str], sheet: str, **kw: str) -> None:
-        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key``; ``title`` with {year} and
-        {group} (the labels DESE gives them)."""
+    def _by_group(self, key: str, report: str, year: int, make: Callable[[np.ndarray], list | None]) -> None:
+        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key``."""
         arr = self.acc.get(key, year)
         if arr is None:
             return
         for gi, g in enumerate(GROUPS):
-            self._emit(report, year, g, f"{report}_{g}.xlsx", title.format(year=year_label(year),
-                                                                          group=group_label(g, year)), header,
-                       self._rows(arr, gi, make, "State Totals"), sheet, **kw)
+            self._emit(report, year, g, f"{report}_{g}.xlsx", self._rows(arr, gi, make, "State Totals"))
 
     # -- 1. attendance
     def attendance(self, year: int) -> None:
@@ -260,9 +261,7 @@ class _Writer:
             return [fmt_tenths(tenths_half_up(mem - ab, mem), 6), mean_text(ab, n, 6), pct_text(a10, n),
                     pct_text(c10, n), pct_text(c20, n)]
 
-        self._by_group("attendance", "attendance", year, make,
-                       "{year} Student Attendance Report (School) - End of Year - {group}", ATTENDANCE_HEADER,
-                       "Student Attendance Report", period="End of Year", note="students with >= 20 days in membership")
+        self._by_group("attendance", "attendance", year, make)
 
     # -- 2. discipline
     def discipline(self, year: int) -> None:
@@ -276,9 +275,7 @@ class _Writer:
                 pcts = [pct_text(x, n) for x in (iss, oss, exp, alt, emr)]
             return [count_text(n), count_text(disc), *pcts]
 
-        self._by_group("discipline", "discipline", year, make,
-                       "{year} Student Discipline Data Report (School) - All Offenses - {group}", DISCIPLINE_HEADER,
-                       "Student Discipline Data Report", note="All Offenses")
+        self._by_group("discipline", "discipline", year, make)
 
     # -- 3. MCAS
     def _subject_rows(self, subj_arrs: list, gi: int, make: Callable, state_name: str) -> list[list]:
@@ -306,20 +303,16 @@ class _Writer:
                 continue
             for gi, g in enumerate(GROUPS):
                 rows = self._subject_rows(subj_arrs, gi, _nextgen_row, "State")
-                title = f"{year} Next Generation MCAS Achievement Results "
-                grade_note = "ALL (03-08)" if sel == "03-08" else "10"
-                self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", title, NEXTGEN_HEADER, rows,
-                           "Next Generation MCAS Achievement Results", grade=sel,
-                           note=f"DESE grade selection '{grade_note}'; student group not recorded in the file")
+                self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", rows, grade=sel,
+                           selection="ALL (03-08)" if sel == "03-08" else "10")
         subj_arrs = [self.acc.get("legacy_mcas", year, f"10|{j}") for j in range(3)]
         if all(a is None for a in subj_arrs):
             return
         for gi, g in enumerate(GROUPS):
             rows = self._subject_rows(subj_arrs, gi, _legacy_row, "State Totals")
-            header = LEGACY_HEADER if year >= 2018 else LEGACY_HEADER[:-2] + ["Median SGP", "Included In Median SGP"]
-            self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", f"{year} MCAS Achievement Results",
-                       header, rows, "MCAS Achievement Results", grade="10",
-                       note="legacy MCAS, grade 10; student group not recorded in the file")
+            header = LAYOUTS.reports["mcas_legacy"].header
+            header = header if year >= 2018 else (*header[:-2], "Median SGP", "Included In Median SGP")
+            self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", rows, grade="10", header=header)
 
     # -- 4. MassCore
     def masscore(self, year: int) -> None:
@@ -329,8 +322,7 @@ class _Writer:
                 return None
             return [count_text(n), count_text(mc), pct_text(mc, n)]
 
-        self._by_group("masscore", "masscore", year, make, "{year} MassCore Completion Report (School) - {group}",
-                       MASSCORE_HEADER, "MassCore Completion Report")
+        self._by_group("masscore", "masscore", year, make)
 
     # -- 5. AP performance
     def ap(self, year: int) -> None:
@@ -343,9 +335,7 @@ class _Writer:
             return [count_text(n), *[count_text(x) for x in sc], pct_text(sc[0] + sc[1], n),
                     pct_text(sc[2] + sc[3] + sc[4], n)]
 
-        self._by_group("ap", "ap_performance", year, make,
-                       "{year} Advanced Placement Performance (School) - All Subjects - {group}", AP_HEADER,
-                       "Advanced Placement Performance ")
+        self._by_group("ap", "ap_performance", year, make)
 
     # -- 6. college enrollment
     def college(self, year: int) -> None:
@@ -357,12 +347,7 @@ class _Writer:
                 return [count_text(n), "", ""]
             return [count_text(n), count_text(att), pct_text(att, n)]
 
-        self._by_group("college", "college_enrollment", year, make,
-                       "{year}  Graduates Attending Institutions of Higher Education (School) - {group} - All "
-                       "Colleges and Universities", COLLEGE_HEADER, "Graduates Attending Institution",
-                       note=f"graduates of {year_label(year)} enrolled in the fall after graduating; "
-                            "unknown counts as not attending")
-
+        self._by_group("college", "college_enrollment", year, make)
 
     # -- 7. enrollment by grade and selected populations (October enrollment; here every enrollment row)
     def enrollment(self, year: int) -> None:
@@ -370,13 +355,12 @@ class _Writer:
         if grades is None or groups is None:
             return
         self._emit("enrollment_grade", year, "all", "enrollment_grade.xlsx",
-                   f"{year_label(year)} Enrollment By Grade (School)", ENROLLMENT_HEADER,
                    self._rows(grades, 0, lambda v: None if v.sum() < 1 else [count_text(x) for x in (*v, v.sum())],
-                              "State Totals"), "Enrollment By Grade Report")
-        income = "Economically Disadvantaged" if 2015 <= year <= 2021 else "Low Income"
-        header = ["School Name", "School Code", *[f"{label} {u}" for label, _ in
-                                                  [*POPULATIONS, (income, "low_income")] for u in ("#", "%")]]
-        index = [GROUPS.index(g) for _, g in [*POPULATIONS, (income, "low_income")]]
+                              "State Totals"))
+        populations = {**LAYOUTS.populations, "low_income": group_label("low_income", year)}
+        header = (*LAYOUTS.reports["selected_populations"].header,
+                  *[f"{label} {u}" for label in populations.values() for u in ("#", "%")])
+        index = [GROUPS.index(g) for g in populations]
 
         def make(v):  # v: groups x discipline stats; column 0 = students
             n = int(v[0, 0])
@@ -386,9 +370,7 @@ class _Writer:
                 for i in self.order if (r := make(groups[i])) is not None]
         if (r := make(groups[self.counted].sum(axis=0))) is not None:
             rows.append(["State Totals", STATE_CODE, *r])
-        self._emit("selected_populations", year, "all", "selected_populations.xlsx",
-                   f"{year_label(year)} Selected Populations Report (School)", header, rows,
-                   "Selected Populations Report")
+        self._emit("selected_populations", year, "all", "selected_populations.xlsx", rows, header=header)
 
 
 def _sgp_text(v: np.ndarray, width: int) -> str:
@@ -412,7 +394,7 @@ def _nextgen_row(v: np.ndarray, subj: str) -> list | None:
         sgp_cells = ["", count_text(n_sgp, 12)]
     else:
         sgp_cells = [_sgp_text(v, 14), count_text(n_sgp, 12)]
-    return [SUBJECT_TEXT[subj], count_text(e + m, 12), int_half_up(e + m, n), count_text(e, 12), int_half_up(e, n),
+    return [subj, count_text(e + m, 12), int_half_up(e + m, n), count_text(e, 12), int_half_up(e, n),
             count_text(m, 12), int_half_up(m, n), count_text(pm, 12), int_half_up(pm, n), count_text(nm, 12),
             int_half_up(nm, n), count_text(n, 12), 100, mean_text(score, n, 10), *sgp_cells]
 
@@ -427,7 +409,7 @@ def _legacy_row(v: np.ndarray, subj: str) -> list | None:
         sgp_cells = ["N/A", n_sgp]
     else:
         sgp_cells = [_sgp_text(v, 6), n_sgp]
-    return [LEGACY_SUBJECT_TEXT[subj], a + p, int_half_up(a + p, n), a, int_half_up(a, n), p, int_half_up(p, n), ni,
+    return [LAYOUTS.legacy_subjects[subj], a + p, int_half_up(a + p, n), a, int_half_up(a, n), p, int_half_up(p, n), ni,
             int_half_up(ni, n), w, int_half_up(w, n), n, mean_text(cpi, n, 6), *sgp_cells]
 
 

@@ -282,8 +282,7 @@ class DistrictSim:
             "el": s["el"][row_stu], "former": s["former"][row_stu], "swd": s["swd"][row_stu],
             "mem": row_mem.astype(np.int16), "absent": d_t.astype(np.int16),
         }
-        order = np.lexsort((cols["sid"], cols["org"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["sid"], cols["org"])))
 
     def _discipline(self, year, st, sid, row_stu, row_school, row_mem, G):
         rng, ctx = self.rng, self.ctx
@@ -394,8 +393,7 @@ class DistrictSim:
                 "level": level_t.astype(np.int8), "sgp": sgp_t.astype(np.int16),
             })
         cols = _cat(out)
-        order = np.lexsort((cols["subject"], cols["sid"], cols["org"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["subject"], cols["sid"], cols["org"])))
 
     def _dese_mcas(self, year, subj, grade, school, G, score, level, sgp, legacy):
         j = SUBJECTS.index(subj)
@@ -464,8 +462,7 @@ class DistrictSim:
             "school_year": np.full(nr, year, np.int16), "sid": sid[stu], "org": ctx.org[sch],
             "course": course.astype(np.int16), "kind": kind.astype(np.int8), "ap": ap_score,
         }
-        order = np.lexsort((cols["course"], cols["sid"], cols["org"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["course"], cols["sid"], cols["org"])))
 
     def _graduates(self, year, st, sid, idx, school, G):
         rng, ctx = self.rng, self.ctx
@@ -488,8 +485,7 @@ class DistrictSim:
             "school_year": np.full(n, year, np.int16), "sid": sid[idx], "org": ctx.org[sch],
             "masscore": masscore.astype(np.int8), "dual": dual.astype(np.int8), "post": post,
         }
-        order = np.lexsort((cols["sid"], cols["org"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["sid"], cols["org"])))
 
     def _surveys(self, year, st, sid, in_fall, in_spring, spring_school):
         rng, ctx = self.rng, self.ctx
@@ -531,8 +527,7 @@ class DistrictSim:
                 "domain": np.tile(np.arange(nd, dtype=np.int8), k), "score": scores[w].reshape(-1),
             })
         cols = _cat(parts)
-        order = np.lexsort((cols["season"], cols["sid"], cols["org"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["season"], cols["sid"], cols["org"])))
 
     def _teacher_surveys(self, year, spring_schools):
         rng, ctx = self.rng, self.ctx
@@ -562,8 +557,7 @@ class DistrictSim:
                     "domain": np.tile(np.arange(3, dtype=np.int8), nt), "score": sc.reshape(-1),
                 })
         cols = _cat(parts)
-        order = np.lexsort((cols["season"], cols["tid"]))
-        return {k: v[order] for k, v in cols.items()}
+        return _take(cols, np.lexsort((cols["season"], cols["tid"])))
 
     def _capstone(self, year, st, sid, in_spring, spring_school):
         rng, ctx = self.rng, self.ctx
@@ -575,8 +569,7 @@ class DistrictSim:
         x = 0.7 * (st["a"][w] + 0.25) + 0.5 * rng.normal(0, 1, k := len(w))
         score = np.clip(_round_half_up(10 * (2.55 + 0.42 * x)), 10, 40).astype(np.int16)
         cols = {"school_year": np.full(k, year, np.int16), "sid": sid[w], "org": ctx.org[spring_school[w]], "score": score}
-        order = np.lexsort((cols["sid"], cols["org"]))
-        return {k_: v[order] for k_, v in cols.items()}
+        return _take(cols, np.lexsort((cols["sid"], cols["org"])))
 
 
 def _score10(x: np.ndarray) -> np.ndarray:

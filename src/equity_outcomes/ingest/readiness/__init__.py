@@ -23,7 +23,6 @@ from .reader import (
     responses_schema,
 )
 from .reference import (
-    RAW_DDL,
     RAW_TABLE,
     known_schools,
     load_readiness_reference,
@@ -38,7 +37,6 @@ __all__ = [
     "DATA_COLUMNS",
     "EXPECTED_COUNTS",
     "QUARANTINE_COLUMNS",
-    "RAW_DDL",
     "RAW_TABLE",
     "ReadinessRead",
     "areas",

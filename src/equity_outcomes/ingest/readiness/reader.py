@@ -29,9 +29,7 @@ from ...errors import InputError
 from ..schemas import MAX_YEAR, MIN_YEAR
 from . import catalog
 from .rows import _RATING_TEXT, FIELDS, _folder_year, _read_csv, _read_workbook, _Rows
-from .template import (
-    is_rater_sheet,
-)
+from .template import WORDS, is_rater_sheet
 
 DATA_COLUMNS = [
     "source_file", "source_sheet", "source_row", "org_code", "school_year", "rater_id", "rater_role", "item_id",
@@ -60,57 +58,6 @@ class ReadinessRead:
     @property
     def n_raters(self) -> int:
         return int(self.data[["org_code", "school_year", "rater_id"]].drop_duplicates().shape[0])
-
-
-# ---- what each check means and how to fix it ----------------------------------------------------------------
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "rating_present": (
-        "no rating for this item (a blank is not a skip)",
-        "enter 1, 2, 3 or 4, or 'skip' if the rater cannot judge the item",
-    ),
-    "rating_1_to_4_or_skip": (
-        "the rating must be 1, 2, 3, 4 or 'skip'",
-        "use 4 Sustainable, 3 Moving toward Sustainability, 2 Initial Steps, 1 Area of Concern, or 'skip'",
-    ),
-    "item_present": (
-        "item {value} is missing: every catalog item must be rated 1-4 or explicitly skipped",
-        "add the item back (rating 1-4 or 'skip'); in a workbook, start again from a fresh template if rows were "
-        "deleted",
-    ),
-    "item_id_present": ("a rating without an item_id", "restore the item_id of this row from the template"),
-    "item_id_in_catalog": (
-        "unknown item_id (not in config/readiness_items.csv)",
-        "use the item ids of the planning tool, C1.1-C6.10 and P1.1-P5.5, as in the template",
-    ),
-    "one_rating_per_rater_item": (
-        "the same rater rated this item twice for this school and year; the first rating is kept",
-        "remove the duplicate row, or give the second rater a different rater_id",
-    ),
-    "rater_unique_in_workbook": (
-        "an earlier sheet has the same rater name for this school and year; only the earlier sheet is kept",
-        "give each rater's sheet its own rater name",
-    ),
-    "org_code_present": ("the school code is missing", "fill in the 8-digit DESE school code, e.g. 01000005"),
-    "org_code_8_digits": (
-        "the school code must be 8 digits",
-        "type the 8-digit DESE school code with its leading zero, e.g. 01000005",
-    ),
-    "org_code_in_roster": (
-        "the school code is not in the roster of network and comparison schools",
-        "check the code against roster.csv (or add the school to the roster)",
-    ),
-    "school_year_present": ("the school year is missing", "fill in the spring year, e.g. 2025 for 2024-25"),
-    "school_year_sane": (
-        f"the school year must be a spring year between {MIN_YEAR} and {MAX_YEAR}",
-        "type the spring year, e.g. 2025 for 2024-25",
-    ),
-    "school_year_matches_folder": (
-        "the school year differs from the year folder the file is in",
-        "correct the school year, or move the file to the folder of its year",
-    ),
-    "rater_id_present": ("the rater id is missing", "give every rater an id or name (initials are fine)"),
-    "rater_role_length": ("the rater role is longer than 100 characters", "shorten the role"),
-}
 
 
 def _check(fn, name: str, **kw) -> pa.Check:
@@ -152,19 +99,13 @@ def responses_schema(known_schools: set[str] | None = None, folder_year: int | N
 COMPLETENESS_SCHEMA = pa.DataFrameSchema(
     {"is_present": pa.Column(bool, _check(lambda s: s, "item_present"))}, name="readiness_completeness"
 )
-_NOT_NULL_NAMES = {
-    "org_code": "org_code_present",
-    "school_year": "school_year_present",
-    "rater_id": "rater_id_present",
-    "item_id": "item_id_present",
-    "rating": "rating_present",
-}
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
 def _issue(path: Path, rec: dict, column: str, check: str, value: str | None, *, subject: str = "") -> dict:
     """One quarantine record for the cell of ``column`` in the row ``rec`` came from."""
-    problem, fix = _MESSAGES.get(check, (f"failed check {check}", "correct the value"))
+    known = WORDS.checks.get(check)  # what the check means and how to fix it
+    problem, fix = (known.problem, known.fix) if known else (f"failed check {check}", "correct the value")
     shown = repr(value)
     if column in rec and rec[column] not in (None, value):
         shown += f" (read as {rec[column]!r})"
@@ -184,7 +125,7 @@ def _issue(path: Path, rec: dict, column: str, check: str, value: str | None, *,
         "column_name": column,
         "value_text": value,
         "check_name": check,
-        "message": f"{where}: {problem.format(value=value)}" + (f" ({subject})" if subject else "")
+        "message": f"{where}: {problem.format(value=value, min_year=MIN_YEAR, max_year=MAX_YEAR)}" + (f" ({subject})" if subject else "")
         + ("" if "{value}" in problem else f", value {shown}") + f". How to fix: {fix}",
     }
 
@@ -247,7 +188,7 @@ def _validate(path: Path, rows: _Rows, known_schools: set[str] | None) -> tuple[
         if pd.isna(f.index):
             raise InputError(f"the responses cannot be validated: {check} in column {column}", file=str(path))
         if check == "not_nullable":
-            check = _NOT_NULL_NAMES.get(column, f"{column}_present")
+            check = f"{column}_present"  # e.g. rating_present (config/readiness_words.yaml)
         i = int(f.index)
         rec = rows.record(i)
         if check == "multiple_fields_uniqueness":

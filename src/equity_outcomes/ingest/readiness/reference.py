@@ -1,6 +1,9 @@
-"""Warehouse hooks: the catalog as ``ref_readiness_items`` / ``ref_readiness_scale`` and the typed raw table."""
+"""Warehouse hooks: the catalog as ``ref_readiness_items`` / ``ref_readiness_scale`` and the typed raw table
+(their DDL: tables.sql)."""
 
 from __future__ import annotations
+
+from importlib.resources import files
 
 import duckdb
 import pandas as pd
@@ -9,28 +12,7 @@ from ...warehouse import table_exists
 from . import catalog
 
 RAW_TABLE = "raw_readiness_responses"
-RAW_DDL = f"""
-CREATE TABLE IF NOT EXISTS {RAW_TABLE} (
-    load_id      VARCHAR,
-    source_file  VARCHAR,
-    source_sheet VARCHAR,   -- NULL for CSV files
-    source_row   BIGINT,    -- Excel row of the item, or 1-based CSV line (header = 1)
-    org_code     VARCHAR,
-    school_year  INTEGER,
-    rater_id     VARCHAR,
-    rater_role   VARCHAR,
-    item_id      VARCHAR,
-    rating       INTEGER,   -- 1-4; NULL when skipped
-    is_skipped   BOOLEAN
-)
-"""
-REF_ITEMS_DDL = """
-CREATE OR REPLACE TABLE ref_readiness_items (
-    area_type VARCHAR, area_number INTEGER, area_name VARCHAR, item_number INTEGER, item_id VARCHAR,
-    item_text VARCHAR, ccsso_reference VARCHAR
-)
-"""
-REF_SCALE_DDL = "CREATE OR REPLACE TABLE ref_readiness_scale (rating INTEGER, label VARCHAR, description VARCHAR)"
+TABLES_SQL = (files(__package__) / "tables.sql").read_text(encoding="utf-8")  # RAW_TABLE and the ref_ tables
 
 
 def raw_frame(data: pd.DataFrame, load_id: str) -> pd.DataFrame:
@@ -45,8 +27,7 @@ def load_readiness_reference(con: duckdb.DuckDBPyConnection) -> None:
     ``raw_readiness_responses`` if it is missing. Call before the SQL models run."""
     scale = catalog.scale()
     scale = scale[scale["value"] != catalog.SKIP].assign(rating=lambda d: d["value"].astype(int))
-    con.execute(REF_ITEMS_DDL)
-    con.execute(REF_SCALE_DDL)
+    con.execute(TABLES_SQL)
     frames = {
         "ref_readiness_items": catalog.items()[catalog.CATALOG_COLUMNS],
         "ref_readiness_scale": scale[["rating", "label", "description"]],
@@ -57,8 +38,6 @@ def load_readiness_reference(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _readiness_ref")
         finally:
             con.unregister("_readiness_ref")
-    if not table_exists(con, RAW_TABLE):
-        con.execute(RAW_DDL)
 
 
 def quarantine_frame(quarantine: pd.DataFrame, load_id: str, table_name: str = "readiness_responses") -> pd.DataFrame:

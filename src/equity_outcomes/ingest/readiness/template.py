@@ -27,21 +27,40 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from ...catalog import Strict, Text, Word, load_yaml
+from ...paths import config_dir
 from . import catalog
 
 SHEET_PREFIX = "Readiness"
 INSTRUCTIONS_SHEET = "Instructions"
-TITLE = "MA Personalized Learning Network School Planning Tool: Readiness Self-Assessment"
-TEMPLATE_VERSION = "1"
-# (key, label shown in column A, help shown in column D)
-FIELDS: list[tuple[str, str, str]] = [
-    ("org_code", "School code (org_code)", "8-digit DESE school code, keep the leading zero, e.g. 01000005"),
-    ("school_name", "School name (school_name)", "for reference only"),
-    ("school_year", "School year (school_year)", "spring year: 2025 means 2024-25 (2024-25 is also accepted)"),
-    ("rater_name", "Rater name (rater_name)", "name or initials of the person filling in this sheet"),
-    ("rater_role", "Rater role (rater_role)", "e.g. principal, teacher, leadership team, coach, district staff"),
-    ("date", "Date completed (date)", "YYYY-MM-DD"),
-]
+
+
+class _Field(Strict):
+    key: Word
+    label: Text
+    help: Text
+
+
+class _Check(Strict):
+    problem: Text  # what is wrong ({value}: the value at fault)
+    fix: Text
+
+
+class Words(Strict):
+    """config/readiness_words.yaml: the workbook's title, fields, rater roles and Instructions sheet; the checks'
+    messages (the reader's)."""
+
+    title: Text
+    version: Text
+    fill_in: Text
+    fields: tuple[_Field, ...]
+    roles: tuple[Text, ...]
+    instructions: tuple[str, ...]
+    checks: dict[Word, _Check]
+
+
+WORDS = load_yaml(Words, config_dir() / "readiness_words.yaml", "the readiness self-assessment's words",
+                  "restore config/readiness_words.yaml from version control")
 REQUIRED_FIELDS = ("org_code", "school_year")
 FIRST_FIELD_ROW = 4
 FIELD_LABEL_COL = 1  # A
@@ -49,7 +68,6 @@ FIELD_VALUE_COL = 3  # C
 HEADER_ROW = 11
 TABLE_COLUMNS = ["item_id", "area", "item_text", "rating", "comment"]
 REQUIRED_TABLE_COLUMNS = ("item_id", "rating")
-ROLES = ["principal", "assistant principal", "teacher", "leadership team", "coach", "district staff", "other"]
 FIXED_TIMESTAMP = datetime(2020, 1, 1, 0, 0, 0)
 FIXED_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -94,30 +112,27 @@ def _add_rater_sheet(wb: Workbook, title: str, fields: Mapping[str, object], rat
     items = catalog.items()
     areas = catalog.areas()
     area_labels = dict(zip(areas["area_key"], areas["area_label"], strict=True))
-    ws["A1"] = TITLE
+    ws["A1"] = WORDS.title
     ws["A1"].font = Font(bold=True, size=14)
-    ws["A2"] = (
-        "Fill in the yellow cells. Rate each item 4 Sustainable, 3 Moving toward Sustainability, 2 Initial Steps, "
-        "1 Area of Concern, or 'skip' if you cannot judge it. One sheet per rater (see Instructions)."
-    )
+    ws["A2"] = WORDS.fill_in
     ws["A2"].font = Font(italic=True)
-    for i, (key, label, help_text) in enumerate(FIELDS):
+    for i, f in enumerate(WORDS.fields):
         r = FIRST_FIELD_ROW + i
-        ws.cell(r, FIELD_LABEL_COL, label).font = Font(bold=True)
-        cell = ws.cell(r, FIELD_VALUE_COL, fields.get(key))
+        ws.cell(r, FIELD_LABEL_COL, f.label).font = Font(bold=True)
+        cell = ws.cell(r, FIELD_VALUE_COL, fields.get(f.key))
         cell.fill = _INPUT_FILL
         cell.border = _BOX
         cell.protection = _UNLOCKED
         cell.alignment = Alignment(horizontal="left")
-        cell.number_format = "yyyy-mm-dd" if key == "date" else ("0" if key == "school_year" else "@")
-        ws.cell(r, FIELD_VALUE_COL + 1, help_text).font = Font(italic=True, color="7F7F7F")
-    field_row = {key: FIRST_FIELD_ROW + i for i, (key, _, _) in enumerate(FIELDS)}
+        cell.number_format = "yyyy-mm-dd" if f.key == "date" else ("0" if f.key == "school_year" else "@")
+        ws.cell(r, FIELD_VALUE_COL + 1, f.help).font = Font(italic=True, color="7F7F7F")
+    field_row = {f.key: FIRST_FIELD_ROW + i for i, f in enumerate(WORDS.fields)}
 
     dv_code = DataValidation(type="textLength", operator="equal", formula1="8", allow_blank=True,
                              errorTitle="School code", error="The school code has 8 digits, e.g. 01000005.")
     dv_year = DataValidation(type="whole", operator="between", formula1="2000", formula2="2100", allow_blank=True,
                              errorTitle="School year", error="Type the spring year, e.g. 2025 for 2024-25.")
-    dv_role = DataValidation(type="list", formula1='"' + ",".join(ROLES) + '"', allow_blank=True,
+    dv_role = DataValidation(type="list", formula1='"' + ",".join(WORDS.roles) + '"', allow_blank=True,
                              errorStyle="information", errorTitle="Rater role",
                              error="Not one of the listed roles; keep it if it describes you.")
     dv_rating = DataValidation(type="list", formula1='"1,2,3,4,skip"', allow_blank=True, showDropDown=False,
@@ -171,38 +186,14 @@ def _add_instructions(wb: Workbook) -> None:
     ws = wb.create_sheet(INSTRUCTIONS_SHEET)
     scale = catalog.scale()
     areas = catalog.areas()
-    lines: list[tuple[str, bool]] = [
-        (TITLE, True),
-        ("", False),
-        ("The goal of this needs assessment is to determine readiness for Personalized Learning and to support the "
-         "strategic planning process. Complete it once a year; several people per school may rate it.", False),
-        ("", False),
-        ("How to fill it in", True),
-        ("1. On the 'Readiness' sheet, fill in the yellow cells at the top: school code (8 digits, keep the leading "
-         "zero), school year (the spring year: 2025 means 2024-25), your name or initials, your role and the date.",
-         False),
-        ("2. Rate every item in the 'rating' column with 1, 2, 3 or 4 (drop-down list). If you cannot judge an item, "
-         "enter 'skip': a blank is treated as a forgotten item and reported back to you.", False),
-        ("3. More than one rater: each rater either returns their own copy of this workbook, or adds a sheet with "
-         "right-click > Move or Copy > Create a copy on the 'Readiness' sheet, renamed 'Readiness 2', "
-         "'Readiness 3', ... Every sheet whose name starts with 'Readiness' is read as one rater.", False),
-        ("4. Do not change the item_id, area or item_text columns, and do not delete rows: the sheet is protected "
-         "(no password) to prevent accidents.", False),
-        ("5. Save as .xlsx and place it under data/raw/readiness/<school_year>/ (or send it to the network's data "
-         "lead). Files are checked on load; every problem is reported with its sheet, row, column and value.", False),
-        ("", False),
-        ("Rating scale", True),
-        *[(f"{row.value} - {row.label}: {row.description}", False) for row in scale.itertuples(index=False)],
-        ("", False),
-        ("Areas", True),
-        *[(f"{a.area_label} ({a.n_items} items)", False) for a in areas.itertuples(index=False)],
-        ("", False),
-        (f"Template version {TEMPLATE_VERSION}, generated by equity-outcomes.", False),
-    ]
-    for r, (text, bold) in enumerate(lines, start=1):
-        cell = ws.cell(r, 1, text or None)
+    listed = {"{scale}": [f"{row.value} - {row.label}: {row.description}" for row in scale.itertuples(index=False)],
+              "{areas}": [f"{a.area_label} ({a.n_items} items)" for a in areas.itertuples(index=False)]}
+    texts = [text for line in WORDS.instructions
+             for text in (listed[line] if line in listed else [line.format(title=WORDS.title, version=WORDS.version)])]
+    for r, text in enumerate(texts, start=1):
+        cell = ws.cell(r, 1, text.removeprefix("# ") or None)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if bold:
+        if text.startswith("# "):
             cell.font = Font(bold=True, size=13 if r == 1 else 11)
     ws.column_dimensions["A"].width = 120
 
@@ -220,9 +211,9 @@ def build_workbook(raters: list[dict] | None = None, **fields: object) -> Workbo
         _add_rater_sheet(wb, rater_sheet_title(n), values, rater.get("ratings", {}))
     _add_instructions(wb)
     wb.active = 0
-    wb.properties.title = TITLE
+    wb.properties.title = WORDS.title
     wb.properties.subject = "readiness self-assessment"
-    wb.properties.keywords = f"equity-outcomes readiness template v{TEMPLATE_VERSION}"
+    wb.properties.keywords = f"equity-outcomes readiness template v{WORDS.version}"
     return wb
 
 

@@ -8,19 +8,15 @@ grade 8 two years earlier (grade 9 is not tested) and 2021 to 2019 (no tests in 
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 import duckdb
 import pandas as pd
 
 from ...models.build import STUDENT_SGP_DDL
 from .sgp import GrowthSettings
 
-GROWTH_RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS growth_runs (
-    computed_at TIMESTAMP, years VARCHAR, baseline_year INTEGER, max_order INTEGER, cohorts INTEGER,
-    students_scored BIGINT, students_without_prior BIGINT, students_in_small_cohorts BIGINT,
-    students_without_baseline_model BIGINT, seconds DOUBLE
-)
-"""
+GROWTH_RUNS_DDL = (files(__package__) / "growth_runs.sql").read_text(encoding="utf-8")
 
 SOURCE = "computed: SGP method (quantile regression on B-splines of priors)"
 
