@@ -741,3 +741,13 @@ def test_district_file_with_four_digit_district_codes(folder: Path) -> None:
     check_dese_cell(read.cells, 7, "District_Total", dict(org_code="00010000", org_name="Abington",
                                                           org_level="district", grade="01", value=161.0))
     check_dese_cell(read.cells, 8, "Black", dict(org_code="00000000", org_level="state", grade="all", value=88104.0))
+
+
+@pytest.mark.parametrize(("text", "year"), [
+    ("2023-24", 2024), ("2023-2024", 2024), ("2023/24", 2024), ("2023\u201324", 2024), ("SY24", 2024),
+    ("FY 2024", 2024), ("2024", 2024), ("2024.0", 2024), ("2023-25", None), ("24", None), ("20245", None)])
+def test_a_dese_year_is_read_by_the_sis_spellings_rule(text: str, year: int | None) -> None:
+    """One school-year rule for DESE titles, file names and manifests and for the district's SIS files."""
+    from equity_outcomes.ingest.dese.manifest import parse_year
+
+    assert parse_year(text) == year

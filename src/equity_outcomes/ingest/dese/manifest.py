@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...paths import config_dir, shared_data_dir
+from ..normalize import spring_year
 from . import catalog
 
 MANIFEST_NAME = "manifest.csv"
@@ -26,19 +27,11 @@ SHARED_MANIFEST = SHARED_MANIFESTS["dese"]
 
 
 def parse_year(text: object) -> int | None:
-    """'2023-24' / '2023-2024' -> 2024 (spring year); '2024' / 'FY2024' -> 2024; anything else -> None."""
+    """The spring year a school-year text names, by the SIS spellings' rule (config/sis_spellings.yaml: '2023-24',
+    '2023-2024', '2023/24', 'SY24', 'FY2024', '2024.0' -> 2024) or a bare year ('2024'); anything else -> None."""
     t = str(text).strip()
-    m = re.fullmatch(r"(?:FY\s*)?(\d{4})(?:\.0+)?", t, re.IGNORECASE)
-    if m:
-        return int(m.group(1))
-    m = re.fullmatch(r"(\d{4})\s*[-/]\s*(\d{2}|\d{4})", t)
-    if m:
-        first, second = int(m.group(1)), m.group(2)
-        spring = first + 1
-        if (len(second) == 2 and int(second) != spring % 100) or (len(second) == 4 and int(second) != spring):
-            return None
-        return spring
-    return None
+    year = t if re.fullmatch(r"\d{4}", t) else spring_year(t)
+    return int(year) if year else None
 
 
 class Manifest:
