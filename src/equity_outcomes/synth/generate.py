@@ -148,8 +148,9 @@ def generate_network(
         from .readiness import generate_readiness
 
         roster_df = pd.read_csv(roster, dtype={"org_code": str, "district_code": str})
-        # workbooks as schools send them for a demo-sized network; one long CSV per year at scale
-        fmt = "xlsx" if len(net.schools) <= 50 else "csv"
+        # workbooks as schools send them for a demo-sized network (its rest-of-state schools send none); one long
+        # CSV per year at scale
+        fmt = "xlsx" if sum(s.is_network for s in net.schools) <= 50 else "csv"
         files += generate_readiness(roster_df, list(net.years), seed, out_dir, fmt=fmt)
         if progress:
             progress(f"readiness self-assessments ({fmt}) for network schools")
