@@ -134,7 +134,8 @@ def _sum(rows: list[dict]) -> tuple[float, str]:
 
 
 def fresh(wh: Path) -> None:
-    for p in (wh, wh.with_name(wh.name + ".wal")):
+    """No warehouse, and no answers of its last publication (a full run solves every programme)."""
+    for p in (wh, wh.with_name(wh.name + ".wal"), wh.with_name(wh.name + ".solved.parquet")):
         p.unlink(missing_ok=True)
 
 
@@ -240,14 +241,44 @@ def incremental(args, n: int, scratch: Path) -> dict:
     inc = {"raw": str(inc_raw), "warehouse": str(base / "incremental.duckdb"), "dashboards": str(base / "dash_inc")}
     full = {"raw": str(raw), "warehouse": str(base / "full.duckdb"), "dashboards": str(base / "dash_full")}
     fresh(Path(inc["warehouse"]))
-    before = [run(s, inc, logs, args, f"{tag} (first {args.years} years)") for s in ("ingest", "build", "evaluate")]
+    shutil.rmtree(inc["dashboards"], ignore_errors=True)
+    before = [run(s, inc, logs, args, f"{tag} (first {args.years} years)") for s in flow_stages(args)]
     hardlink_tree(raw, inc_raw)  # the new year's files arrive
     added = [run("ingest_more", inc, logs, args, f"{tag} incremental")]
     added += [run(s, inc, logs, args, f"{tag} incremental") for s in flow_stages(args)[1:]]
     rebuilt = flow_rows(full, logs, args, f"{tag} full rebuild")
     same = same_tables(Path(inc["warehouse"]), Path(full["warehouse"]))
     rb.say(f"{tag}: incremental vs full rebuild: {same}")
-    return {"years": years, "before": before, "incremental": added, "full": rebuilt, "identical": same}
+    site = None if args.no_publish else same_site(Path(inc["dashboards"]), Path(full["dashboards"]))
+    rb.say(f"{tag}: published files, incremental vs full rebuild: {site}")
+    return {"years": years, "before": before, "incremental": added, "full": rebuilt, "identical": same,
+            "published": site}
+
+
+STAMP = re.compile(rb"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:Z| UTC)?")  # built_at, workbook properties
+
+
+def _contents(path: Path) -> list[bytes]:
+    """A file's bytes without timestamps (a workbook: each member's, in order, without the zip's dates)."""
+    import zipfile
+
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            return [n.encode() + b"\0" + STAMP.sub(b"", z.read(n)) for n in z.namelist()]
+    return [STAMP.sub(b"", path.read_bytes())]
+
+
+def same_site(a: Path, b: Path) -> dict:
+    """Two publications file by file (only timestamps may differ) and their withheld cells as read back."""
+    from equity_outcomes.publish.disclosure.read import CELL_COLS, read_publication
+
+    fa, fb = ({str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} for d in (a, b))
+    differing = sorted(f for f in fa & fb if _contents(a / f) != _contents(b / f))
+    withheld = [{tuple(r) for r in pub.cells.loc[pub.cells["withheld"], CELL_COLS].astype(str).to_numpy()}
+                for pub in (read_publication(a), read_publication(b))]
+    return {"files": len(fa | fb), "only_one_side": len(fa ^ fb), "differing": len(differing),
+            "differing_examples": differing[:5], "withheld_cells": len(withheld[0]),
+            "withheld_differing": len(withheld[0] ^ withheld[1])}
 
 
 def same_tables(a: Path, b: Path) -> dict:
@@ -331,6 +362,12 @@ def incremental_table(inc: dict) -> list[str]:
     lines.append("")
     lines.append("Incremental warehouse vs full rebuild, rows differing per table: "
                  + ", ".join(f"{t} {d['rows_differing']} of {d['rows']:,}" for t, d in inc["identical"].items()))
+    if inc.get("published"):
+        p = inc["published"]
+        lines += ["", f"Published files, incremental vs full rebuild (timestamps masked): {p['files']:,} files, "
+                  f"{p['only_one_side']} on one side only, {p['differing']} differing "
+                  f"{p['differing_examples'] or ''}; withheld cells {p['withheld_cells']:,}, "
+                  f"{p['withheld_differing']} withheld on one side only."]
     return lines
 
 
