@@ -429,3 +429,18 @@ def test_workbook_writer_roundtrip(tmp_path):
         got = list(csv.reader(fh))
     assert got[1][0] == "'=SUM(A1)" and got[1][7] == "'+1" and got[1][8] == "'-x" and got[1][9] == "'@y"
     assert got[2][1] == "-3"
+
+
+def test_lowest_rating_ties_do_not_follow_the_rows_order():
+    """Gap targets show the lowest rating of their subgroups; between equal ratings the pick must not depend on the
+    order the warehouse lists the rows in (a +1 year run and a full rebuild list the same rows differently)."""
+    from equity_outcomes.publish.html import lowest
+
+    rows = [{"subgroup": "el", "rating": None, "status": "insufficient_data"},
+            {"subgroup": "latino", "rating": 3, "status": "met_not_distinguishable"},
+            {"subgroup": "swd", "rating": 3, "status": "met_not_distinguishable"},
+            {"subgroup": "low_income", "rating": 3, "status": "moving_toward"}]
+    picks = {(lowest(o)["subgroup"], lowest(o)["status"]) for o in (rows, rows[::-1], rows[2:] + rows[:2])}
+    assert picks == {("latino", "met_not_distinguishable")}
+    unrated = [{"subgroup": g, "rating": None, "status": "insufficient_data"} for g in ("swd", "el", "black")]
+    assert {lowest(o)["subgroup"] for o in (unrated, unrated[::-1])} == {"black"}
