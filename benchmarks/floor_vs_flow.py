@@ -18,7 +18,8 @@ network of run_benchmark.py, generated once into ``<scratch>/<N>/raw`` and reuse
 
 With ``--incremental`` it then measures the yearly run: a network of ``--years + 1`` years, a warehouse that holds
 the first ``--years`` (ingest + build + evaluate), then one more school year's files added and the flow run again
-(ingest of the new files only, incremental build of that year, evaluate, publish), against a full run of all years.
+(ingest of the new files only, incremental build of that year, evaluate, publish), against a full run of all years
+(which judges the year before the new one first, not counted: the rating history a yearly warehouse holds).
 
 Per stage it prints seconds (the stage call), peak RSS of the process tree, the ratio to the floor and the 1-minute
 load average before and after (the machine may be shared), and writes the tables to ``--out``
@@ -100,7 +101,16 @@ def w_pandas_full(spec: dict) -> dict:
     return {"seconds": seconds, "details": {"cells": len(out)}}
 
 
-WORKERS = {"floor": w_floor, "ingest_more": w_ingest_more, "pandas_full": w_pandas_full}
+def w_judge_year(spec: dict) -> dict:
+    """The evaluate stage on one given year (a full rebuild's copy of last year's judgement: the rating history)."""
+    from equity_outcomes import stages
+
+    t0 = time.perf_counter()
+    out = stages.evaluate_stage(Path(spec["warehouse"]), current_year=int(spec["year"]))
+    return {"seconds": time.perf_counter() - t0, "details": {"judged_year": out["judged_year"]}}
+
+
+WORKERS = {"floor": w_floor, "ingest_more": w_ingest_more, "pandas_full": w_pandas_full, "judge_year": w_judge_year}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -134,7 +144,8 @@ def _sum(rows: list[dict]) -> tuple[float, str]:
 
 
 def fresh(wh: Path) -> None:
-    for p in (wh, wh.with_name(wh.name + ".wal")):
+    """No warehouse, and no answers of its last publication (a full run solves every programme)."""
+    for p in (wh, wh.with_name(wh.name + ".wal"), wh.with_name(wh.name + ".solved.parquet")):
         p.unlink(missing_ok=True)
 
 
@@ -240,14 +251,53 @@ def incremental(args, n: int, scratch: Path) -> dict:
     inc = {"raw": str(inc_raw), "warehouse": str(base / "incremental.duckdb"), "dashboards": str(base / "dash_inc")}
     full = {"raw": str(raw), "warehouse": str(base / "full.duckdb"), "dashboards": str(base / "dash_full")}
     fresh(Path(inc["warehouse"]))
-    before = [run(s, inc, logs, args, f"{tag} (first {args.years} years)") for s in ("ingest", "build", "evaluate")]
+    shutil.rmtree(inc["dashboards"], ignore_errors=True)
+    before = [run(s, inc, logs, args, f"{tag} (first {args.years} years)") for s in flow_stages(args)]
     hardlink_tree(raw, inc_raw)  # the new year's files arrive
     added = [run("ingest_more", inc, logs, args, f"{tag} incremental")]
     added += [run(s, inc, logs, args, f"{tag} incremental") for s in flow_stages(args)[1:]]
-    rebuilt = flow_rows(full, logs, args, f"{tag} full rebuild")
+    # the yearly warehouse keeps last year's judgement (target_results_history: the rating history the pages show);
+    # a full rebuild judges that year too before the new one, not counted in its seconds
+    fresh(Path(full["warehouse"]))
+    shutil.rmtree(full["dashboards"], ignore_errors=True)
+    rebuilt, history = [], None
+    for stage in flow_stages(args):
+        if stage == "evaluate":
+            history = run("judge_year", {**full, "year": int(new_year) - 1}, logs, args,
+                          f"{tag} full rebuild, last year's judgement (not counted)")
+        rebuilt.append(run(stage, full, logs, args, f"{tag} full rebuild flow"))
     same = same_tables(Path(inc["warehouse"]), Path(full["warehouse"]))
     rb.say(f"{tag}: incremental vs full rebuild: {same}")
-    return {"years": years, "before": before, "incremental": added, "full": rebuilt, "identical": same}
+    site = None if args.no_publish else same_site(Path(inc["dashboards"]), Path(full["dashboards"]))
+    rb.say(f"{tag}: published files, incremental vs full rebuild: {site}")
+    return {"years": years, "before": before, "incremental": added, "full": rebuilt, "identical": same,
+            "published": site, "full_history": history}
+
+
+STAMP = re.compile(rb"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:Z| UTC)?")  # built_at, workbook properties
+
+
+def _contents(path: Path) -> list[bytes]:
+    """A file's bytes without timestamps (a workbook: each member's, in order, without the zip's dates)."""
+    import zipfile
+
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            return [n.encode() + b"\0" + STAMP.sub(b"", z.read(n)) for n in z.namelist()]
+    return [STAMP.sub(b"", path.read_bytes())]
+
+
+def same_site(a: Path, b: Path) -> dict:
+    """Two publications file by file (only timestamps may differ) and their withheld cells as read back."""
+    from equity_outcomes.publish.disclosure.read import CELL_COLS, read_publication
+
+    fa, fb = ({str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()} for d in (a, b))
+    differing = sorted(f for f in fa & fb if _contents(a / f) != _contents(b / f))
+    withheld = [{tuple(r) for r in pub.cells.loc[pub.cells["withheld"], CELL_COLS].astype(str).to_numpy()}
+                for pub in (read_publication(a), read_publication(b))]
+    return {"files": len(fa | fb), "only_one_side": len(fa ^ fb), "differing": len(differing),
+            "differing_examples": differing[:5], "withheld_cells": len(withheld[0]),
+            "withheld_differing": len(withheld[0] ^ withheld[1])}
 
 
 def same_tables(a: Path, b: Path) -> dict:
@@ -261,7 +311,7 @@ def same_tables(a: Path, b: Path) -> dict:
     out = {t: {"rows": con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0],
                "rows_differing": differing_rows(con, t, "a", "b")}
            for t in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "reconciliation",
-                     "target_results")}
+                     "target_results", "target_results_history", "readiness_summary")}
     con.close()
     return out
 
@@ -328,9 +378,18 @@ def incremental_table(inc: dict) -> list[str]:
     (full_np, _), (added_np, _) = (_sum([s for s in rows if s["stage"] != "publish"])
                                    for rows in (inc["full"], inc["incremental"]))
     lines.append(f"| without publish | {added_np:.1f} | {full_np:.1f} | {added_np / full_np:.0%} of a full run | |")
+    if inc.get("full_history"):
+        lines.append(f"| (full rebuild: last year's judgement first, not counted) | | "
+                     f"{_seconds(inc['full_history'])} | |")
     lines.append("")
     lines.append("Incremental warehouse vs full rebuild, rows differing per table: "
                  + ", ".join(f"{t} {d['rows_differing']} of {d['rows']:,}" for t, d in inc["identical"].items()))
+    if inc.get("published"):
+        p = inc["published"]
+        lines += ["", f"Published files, incremental vs full rebuild (timestamps masked): {p['files']:,} files, "
+                  f"{p['only_one_side']} on one side only, {p['differing']} differing "
+                  f"{p['differing_examples'] or ''}; withheld cells {p['withheld_cells']:,}, "
+                  f"{p['withheld_differing']} withheld on one side only."]
     return lines
 
 

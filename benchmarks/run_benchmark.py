@@ -263,10 +263,12 @@ def w_publish(spec: dict) -> dict:
     out = Path(spec["dashboards"])
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    summary = publish_scorecards(wh, out, schools=schools)
+    summary = publish_scorecards(wh, out, schools=schools,  # its steps, timed, into the worker's log
+                                 progress=lambda m: print(f"[{time.perf_counter() - t0:6.1f} s] {m}", flush=True))
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "rows_in": rows_in, "dashboards_mb": _tree_mb(out),
-            "details": {"n_pages": summary.get("n_pages"), "bytes": summary.get("bytes"), "schools": len(schools)}}
+            "details": {"n_pages": summary.get("n_pages"), "bytes": summary.get("bytes"), "schools": len(schools),
+                        "answers": summary.get("answers")}}
 
 
 def w_commit(spec: dict) -> dict:

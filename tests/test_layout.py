@@ -70,7 +70,12 @@ MAX_FILE_LINES = 600
 # (_NOT_NULL_NAMES, judge.stats' __all__, shared_dese_dir to the tests, -31); copies made one (scorecards.yaml read
 # once, ROLLUP_POOLED from judge's ROLLUP_COLUMNS, the tables' sort through _take, Cohen's labels by bisect, -36).
 # Both merged: 16,178 (measured). DESE years read by the SIS spellings' school-year rule (one rule): 16,171.
-LINE_BUDGET = 16_171
+# #22 the yearly run (issue-35): +115 (measured 16,517). The attacker's answers kept beside the warehouse between
+# publications (disclosure/solved.py, 93: stored by programme key with a checksum of the solver's code, verified
+# when asked for), passed through control/load_site/publish_scorecards and kept by the audit (~15), the rules'
+# key the same text in every process (attack.py, 3). Ties of lowest() by status and subgroup, not row order (+4).
+# issue-35 merged after them: 16,287 (measured).
+LINE_BUDGET = 16_287
 
 
 def modules() -> dict[str, Path]:

@@ -448,3 +448,18 @@ def test_row_order_of_target_results_changes_no_published_file(site, tmp_path):
     con.close()
     publish_scorecards(path, tmp_path / "reversed")
     assert _published_text(tmp_path / "reversed") == _published_text(site["out"])
+
+
+def test_lowest_rating_ties_do_not_follow_the_rows_order():
+    """Gap targets show the lowest rating of their subgroups; between equal ratings the pick must not depend on the
+    order the warehouse lists the rows in (a +1 year run and a full rebuild list the same rows differently)."""
+    from equity_outcomes.publish.html import lowest
+
+    rows = [{"subgroup": "el", "rating": None, "status": "insufficient_data"},
+            {"subgroup": "latino", "rating": 3, "status": "met_not_distinguishable"},
+            {"subgroup": "swd", "rating": 3, "status": "met_not_distinguishable"},
+            {"subgroup": "low_income", "rating": 3, "status": "moving_toward"}]
+    picks = {(lowest(o)["subgroup"], lowest(o)["status"]) for o in (rows, rows[::-1], rows[2:] + rows[:2])}
+    assert picks == {("latino", "met_not_distinguishable")}
+    unrated = [{"subgroup": g, "rating": None, "status": "insufficient_data"} for g in ("swd", "el", "black")]
+    assert {lowest(o)["subgroup"] for o in (unrated, unrated[::-1])} == {"black"}

@@ -112,7 +112,7 @@ def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.
 
 
 def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say,
-              rules: Rules | None = None) -> Site:
+              rules: Rules | None = None, solved: dict | None = None) -> Site:
     objects = _objects(con)
     warnings: list[str] = []
     targets = labels.load_targets()
@@ -179,7 +179,8 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     rules_by_target = {t.id: t.rule for t in targets.values()}
     deps = read_dependency_cells(con, tr, orgs, published_subgroups) if "metric_values" in objects else None
     controlled = control(mv if len(mv) else _empty_mv(), tr, deps, complements=comps, network_codes=network_codes,
-                         pages=pages, rules=rules, rules_by_target=rules_by_target, say=say, history=history)
+                         pages=pages, rules=rules, rules_by_target=rules_by_target, say=say, history=history,
+                         solved=solved)
     mv_safe, tr_safe = controlled.cells, controlled.targets
     for line in summary_lines(controlled.summary):
         say(f"disclosure: {line}")

@@ -216,14 +216,19 @@ def rating_counts(rows: list[dict]) -> Counter:
 
 
 def lowest(rows: list[dict]) -> dict | None:
-    """The lowest rating among rows (gap targets: one per subgroup); unrated statuses when none is rated."""
+    """The lowest rating among rows (gap targets: one per subgroup); unrated statuses when none is rated. Ties go
+    by status and subgroup, not by the rows' order (which the warehouse does not fix: a +1 year run and a full
+    rebuild listed the same rows in another order and published another status)."""
+    def tie(r: dict) -> tuple[str, str]:
+        return text(r.get("status")), text(r.get("subgroup"))
+
     rated = [r for r in rows if num(r.get("rating")) is not None and text(r.get("status")) not in labels.STATUS_SHORT]
     if rated:
-        return min(rated, key=lambda r: num(r.get("rating")))
+        return min(rated, key=lambda r: (num(r.get("rating")), *tie(r)))
     if not rows:
         return None
     order = {s: i for i, s in enumerate(["not_comparable", "insufficient_data", "not_yet_due"])}
-    return min(rows, key=lambda r: order.get(text(r.get("status")), 9))
+    return min(rows, key=lambda r: (order.get(text(r.get("status")), 9), *tie(r)))
 
 
 # --- shared by the school and network pages ----------------------------------------------------------------------

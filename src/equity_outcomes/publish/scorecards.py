@@ -32,6 +32,8 @@ from .charts import templates_js, vega_bundle
 from .data import latest_readiness, load_site, series_index
 from .disclosure import load_rules
 from .disclosure.rules import Rules
+from .disclosure.solved import load as load_answers
+from .disclosure.solved import save as save_answers
 from .exports import Exports
 from .html import records, safe_name
 from .network import network_page
@@ -56,10 +58,13 @@ def publish_scorecards(
     audit_files: bool = True,
     rules_file: Path | None = None,
     pdf: bool = False,
+    keep_answers: bool = True,
 ) -> dict:
     """Write the offline scorecard site for ``warehouse`` into ``out_dir``; returns n_pages, bytes, seconds, index,
     disclosure (what the control withheld) and audit (the attack on the written files). The site is built in a
-    staging folder and audited there: a failed audit raises DisclosureError and leaves the previous site."""
+    staging folder and audited there: a failed audit raises DisclosureError and leaves the previous site.
+    ``keep_answers``: reuse the disclosure programmes' answers of the last publication of this warehouse and keep
+    this one's beside it (disclosure/solved.py: by content, verified; a yearly run then solves only what changed)."""
     t0 = time.perf_counter()
     say = progress or (lambda _m: None)
     rules = load_rules(rules_file)
@@ -70,7 +75,8 @@ def publish_scorecards(
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
     try:
-        site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules)
+        answers = load_answers(warehouse, say) if keep_answers else None
+        site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules, solved=answers)
     finally:
         con.close()
     for w in site.warnings:
@@ -132,12 +138,18 @@ def publish_scorecards(
                 os.replace(stage / name, dst)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    kept = None
+    if answers is not None:
+        kept = {"reused": answers.reused_from_file, "rejected": answers.rejected,
+                "kept": save_answers(warehouse, answers, say)}
+        say(f"disclosure: {kept['reused']:,} programmes' answers reused from the last publication "
+            f"({kept['rejected']:,} failed their check), {kept['kept']:,} kept")
     seconds = time.perf_counter() - t0
     n_pages = len(site.pages) + 1
     say(f"scorecards: {n_pages:,} pages, {total / 1e6:.1f} MB in {seconds:.1f} s (data {t_load - t0:.1f} s) "
         f"-> {out_dir / 'index.html'}")
     return {"n_pages": n_pages, "bytes": total, "seconds": round(seconds, 2), "index": out_dir / "index.html",
-            "disclosure": site.disclosure, "audit": audit, "pdf": printed}
+            "disclosure": site.disclosure, "audit": audit, "pdf": printed, "answers": kept}
 
 
 def _audit(stage: Path, say, rules: Rules, solved: dict) -> dict:

@@ -3,7 +3,8 @@
 -- SWD, high needs; all NULL for teachers): the sums every student metric is made of. Aggregating by profile
 -- before expanding to subgroups keeps the work proportional to students, not students x subgroups.
 --   n = people, num/den = sums of the student-level numerator/denominator, sum_x/sum_x2 = sums of scores
---   (for means and standard deviations).
+--   (for means and standard deviations), exact DECIMAL sums: a DOUBLE sum's last bits follow the order DuckDB adds
+--   in, so a +1 year build and a full rebuild differed there and a published mean at x.xx5 rounded either way.
 {{ yearly_config() }}
 SELECT
     o.org_code, o.school_year, o.metric, o.subject, o.grade,
@@ -11,8 +12,8 @@ SELECT
     count(*) AS n,
     sum(o.num)::DOUBLE AS num,
     sum(o.den)::DOUBLE AS den,
-    sum(o.x) AS sum_x,
-    sum(o.x * o.x) AS sum_x2
+    sum(o.x::DECIMAL(38, 10)) AS sum_x,
+    sum((o.x * o.x)::DECIMAL(38, 10)) AS sum_x2
 FROM {{ ref('int_student_outcomes') }} o
 LEFT JOIN {{ ref('stg_enrollment') }} e
     ON o.metric <> 'pct_teachers_improved_efficacy'

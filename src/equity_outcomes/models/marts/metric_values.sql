@@ -57,14 +57,15 @@ student AS (
     SELECT
         c.org_code, c.org_level, c.school_year, c.subgroup, c.metric, c.subject, c.grade,
         CASE WHEN c.metric = 'median_sgp' THEN NULL
-             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx
+             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx::DOUBLE
              ELSE c.num END AS numerator,
         c.den AS denominator,
         c.n::BIGINT AS n_students,  -- a count (DuckDB's sum of counts would be HUGEINT, Spark's BIGINT)
         CASE WHEN c.metric = 'median_sgp' THEN m.median
-             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx / c.n
+             WHEN c.metric IN ('mean_sgp', 'avg_scaled_score', 'capstone_mean_score') THEN c.sx::DOUBLE / c.n
              ELSE 100.0 * c.num / nullif(c.den, 0) END AS value,
-        CASE WHEN c.sx IS NOT NULL AND c.n > 1 THEN sqrt(greatest((c.sx2 - c.sx * c.sx / c.n) / (c.n - 1), 0)) END
+        CASE WHEN c.sx IS NOT NULL AND c.n > 1
+             THEN sqrt(greatest((c.sx2::DOUBLE - c.sx::DOUBLE * c.sx::DOUBLE / c.n) / (c.n - 1), 0)) END
             AS std_dev
     FROM cells c
     LEFT JOIN medians m

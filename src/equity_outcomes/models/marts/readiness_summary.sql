@@ -22,7 +22,9 @@ WITH school AS (
     SELECT
         org_code, school_year, area_type, area_number, area_name,
         avg(rating)                                                     AS mean_rating,
-        stddev_samp(rating)                                             AS sd_rating,
+        -- from exact integer sums (stddev_samp's last bits follow the order of its parallel parts)
+        CASE WHEN count(rating) > 1 THEN sqrt(greatest(count(rating) * sum(rating * rating) - sum(rating) * sum(rating), 0)
+             / (count(rating) * (count(rating) - 1))) END                AS sd_rating,
         count(DISTINCT item_id) FILTER (WHERE rating IS NOT NULL)       AS n_items,
         count(DISTINCT rater_id) FILTER (WHERE rating IS NOT NULL)      AS n_raters,
         count(rating)                                                   AS n_ratings,
@@ -72,16 +74,17 @@ network_item_counts AS (
 network_rows AS (
     SELECT
         'network' AS org_code, 'network' AS org_level, s.school_year, s.area_type, s.area_number, s.area_name,
-        avg(s.mean_rating)                        AS mean_rating,
-        avg(s.sd_rating)                          AS sd_rating,
+        -- means of school figures over exact DECIMAL sums (a DOUBLE sum's last bits follow the order of adding)
+        avg(s.mean_rating::DECIMAL(38, 15))       AS mean_rating,
+        avg(s.sd_rating::DECIMAL(38, 15))         AS sd_rating,
         any_value(coalesce(c.n_items, 0))         AS n_items,
         sum(s.n_raters)                           AS n_raters,
         sum(s.n_ratings)                          AS n_ratings,
         sum(s.n_skipped)                          AS n_skipped,
         any_value(coalesce(c.n_items_rated_1, 0)) AS n_items_rated_1,
-        avg(s.pct_ratings_4)                      AS pct_ratings_4,
-        avg(s.rater_spread)                       AS rater_spread,
-        avg(s.change_from_prior_year)             AS change_from_prior_year,
+        avg(s.pct_ratings_4::DECIMAL(38, 15))     AS pct_ratings_4,
+        avg(s.rater_spread::DECIMAL(38, 15))      AS rater_spread,
+        avg(s.change_from_prior_year::DECIMAL(38, 15)) AS change_from_prior_year,
         count(*)                                  AS n_schools
     FROM school_rows s
     LEFT JOIN network_item_counts c

@@ -49,16 +49,17 @@ def _count(reason: np.ndarray) -> dict:
 def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame | None, *,
             complements: dict[str, str], network_codes: set[str], pages: list[str], rules: Rules | None = None,
             rules_by_target: dict[str, str] | None = None, say=None,
-            history: pd.DataFrame | None = None) -> Controlled:
+            history: pd.DataFrame | None = None, solved: dict | None = None) -> Controlled:
     """``mv``: published-scope cells (read_metric_values: org_code ... source, n_students, value, numerator,
     is_suppressed). Cells of network schools without a page are pooled into the network but not published.
-    ``history``: target_results_history rows (the rating history and year selector), checked like ``tr``."""
+    ``history``: target_results_history rows (the rating history and year selector), checked like ``tr``.
+    ``solved``: the attacker's answers of an earlier run by programme (solved.py), reused where a programme is the same."""
     rules = rules or load_rules()
     shown = mv["org_code"].astype(str).isin(set(pages) | {"network"}).to_numpy() if len(mv) else np.zeros(0, bool)
     cells = mv[shown].reset_index(drop=True)
     frame = cells.rename(columns={"n_students": "n"})
     cc = control_cells(frame, rules, complements, set(pages) & set(network_codes), len(network_codes) or None,
-                       say=say)
+                       say=say, solved=solved)
     withheld = cc.withheld
     out = cells.copy()
     for c in BLANKED:

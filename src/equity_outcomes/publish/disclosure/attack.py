@@ -24,6 +24,7 @@ other source's value, a published value without n): elsewhere a value can only b
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -93,7 +94,9 @@ class Attack:
         ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
         so an attack on the same figures read back from the files finds the answers of the control's."""
         self.ident, self.reused, self.components = ident, 0, 0
-        self._rules_key = hashlib.sha256(repr(rules).encode()).hexdigest() if ident is not None else ""
+        # the rules as the same text in every process (a frozenset's order follows the process's string hashes)
+        stable = dataclasses.replace(rules, event_metrics=tuple(sorted(rules.event_metrics)))
+        self._rules_key = hashlib.sha256(repr(stable).encode()).hexdigest() if ident is not None else ""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)

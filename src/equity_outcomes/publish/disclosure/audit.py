@@ -219,7 +219,7 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
     links = build_links(cells, rules, complements, pub.network_schools, pub.n_network_schools)
     tol = tolerance_from_pairs(cells, links, rules)
     attack = Attack(cells, links, rules, tol, ident=cell_ids(cells))
-    res = attack.run(dict(solved) if solved else None)
+    res = attack.run(solved)
     kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
     report.tried.append(
         "linear programmes (HiGHS) for n, students with the outcome and the value of every withheld cell, under "
@@ -227,7 +227,8 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
         + f", {len(links.twins):,} two-source pairs (tolerance n {tol.n:g}, value {tol.value:g}) and rate x n of "
         f"every published cell"
         + (f"; {attack.reused:,} of their {attack.components:,} components hold exactly the figures and relations of a programme the "
-           "control solved before publishing (its answers reused), the others solved here" if solved else ""))
+           "control (or an earlier publication) solved (its answers reused), the others solved here"
+           if solved is not None else ""))
     for r in res[res["verdict"] != "protected"].itertuples():
         report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
     unchecked = res[res["inconsistent"]]
@@ -242,7 +243,7 @@ def audit_publication(root: Path, *, rules: Rules | None = None, complements: di
                       progress=None, solved: dict | None = None) -> AuditReport:
     """Attack the publication in ``root`` (a scorecards folder) with its files alone. ``solved``: answers by
     programme (``Attack.run``'s cache) of the control that wrote it: a component of the files that is the very same
-    programme (every cell, figure and relation) takes its answer, any other is solved."""
+    programme (every cell, figure and relation) takes its answer, any other is solved (and added to it)."""
 
     rules = rules or load_rules()
     complements = complements if complements is not None else complements_of(load_subgroups())

@@ -174,14 +174,15 @@ class _Suppressor:
 
 
 def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], network_shown: set[str],
-                  n_network_schools: int | None = None, *, say=None) -> CellControl:
-    """Decide which of ``cells`` (columns of linked.KEY, n, value, is_suppressed, numerator) are published."""
+                  n_network_schools: int | None = None, *, say=None, solved: dict | None = None) -> CellControl:
+    """Decide which of ``cells`` (columns of linked.KEY, n, value, is_suppressed, numerator) are published.
+    ``solved``: answers by programme to start from (solved.py: an earlier run's), added to as programmes are solved."""
     reason = primary_reasons(cells, rules)
     links = build_links(cells, rules, complements, network_shown, n_network_schools)
     sup = _Suppressor(cells, rules, links)
     sup.share_fate(reason)
     verdicts = pd.DataFrame()
-    rounds, unresolved, cache, ident = 0, [], {}, cell_ids(cells)
+    rounds, unresolved, cache, ident = 0, [], ({} if solved is None else solved), cell_ids(cells)
     for rounds in range(1, rules.max_rounds + 1):  # noqa: B007 (rounds is reported)
         sup.singletons(reason)
         view = published_view(cells, reason != "")

@@ -1,0 +1,121 @@
+"""The disclosure programmes' answers kept beside the warehouse (publish/disclosure/solved.py, #22): a second
+publication reuses them and writes the very same files and withheld cells; a changed value is a new programme,
+solved again; an answer that fails its check is never used. Real DuckDB warehouse, the real control and audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from equity_outcomes.publish import publish_scorecards
+from equity_outcomes.publish.disclosure.read import CELL_COLS, read_publication
+from equity_outcomes.publish.disclosure.solved import solved_path
+
+from .publish_fixture import build_fixture_warehouse
+
+STAMP = re.compile(rb"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2})?(?:Z| UTC)?")  # built_at, workbook properties
+
+
+def _files(root: Path) -> dict[str, list[bytes]]:
+    """Every file of a publication without its timestamps (a workbook: its members' contents)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            if p.suffix == ".xlsx":
+                with zipfile.ZipFile(p) as z:
+                    out[str(p.relative_to(root))] = [STAMP.sub(b"", z.read(n)) for n in z.namelist()]
+            else:
+                out[str(p.relative_to(root))] = [STAMP.sub(b"", p.read_bytes())]
+    return out
+
+
+def _withheld(root: Path) -> set[tuple]:
+    cells = read_publication(root).cells
+    return {tuple(r) for r in cells.loc[cells["withheld"], CELL_COLS].astype(str).to_numpy()}
+
+
+def _same(a: Path, b: Path) -> None:
+    fa, fb = _files(a), _files(b)
+    assert fa.keys() == fb.keys()
+    assert [f for f in fa if fa[f] != fb[f]] == []
+    assert _withheld(a) == _withheld(b) and _withheld(a)
+
+
+def _keys(wh: Path) -> set[str]:
+    return {r[0] for r in duckdb.sql(f"SELECT key FROM read_parquet('{solved_path(wh)}')").fetchall()}
+
+
+def _publish_elsewhere(wh: Path, out: Path, hash_seed: int) -> dict:
+    """publish_scorecards in a process of its own (another run: its own string hashes); its answers summary."""
+    code = ("import json, sys; from pathlib import Path; from equity_outcomes.publish import publish_scorecards; "
+            "s = publish_scorecards(Path(sys.argv[1]), Path(sys.argv[2])); print(json.dumps(s['answers']))")
+    env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
+    done = subprocess.run([sys.executable, "-c", code, str(wh), str(out)], env=env, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kept")
+    info = build_fixture_warehouse(tmp / "wh.duckdb", 3, seed=3, readiness=False)
+    return {**info, "tmp": tmp, "answers": _publish_elsewhere(info["path"], tmp / "first", hash_seed=1)}
+
+
+def test_a_second_publication_reuses_the_answers_and_writes_the_same_files(first):
+    """The next run (another process) takes every answer of the last one and writes the very same files."""
+    wh, tmp = first["path"], first["tmp"]
+    kept = first["answers"]
+    assert kept["reused"] == 0 and kept["kept"] > 0 and solved_path(wh).exists()
+    again = _publish_elsewhere(wh, tmp / "again", hash_seed=2)
+    assert again == {"reused": kept["kept"], "rejected": 0, "kept": kept["kept"]}
+    _same(tmp / "first", tmp / "again")
+    _same(tmp / "first", Path(publish_scorecards(wh, tmp / "unkept", keep_answers=False)["index"]).parent)
+
+
+def test_a_changed_value_is_solved_again(first, tmp_path):
+    wh = tmp_path / "wh.duckdb"
+    wh.write_bytes(first["path"].read_bytes())
+    solved_path(wh).write_bytes(solved_path(first["path"]).read_bytes())
+    before = _keys(wh)
+    con = duckdb.connect(str(wh))
+    school, year = con.execute("SELECT org_code, max(school_year) FROM metric_values WHERE org_level = 'school' "
+                               "GROUP BY org_code ORDER BY org_code LIMIT 1").fetchone()
+    changed = con.execute("UPDATE metric_values SET value = value * 0.99 WHERE org_code = ? AND school_year = ? "
+                          "AND value > 1", [school, year]).fetchone()[0]
+    con.close()
+    assert changed > 0
+    summary = publish_scorecards(wh, tmp_path / "kept")
+    after = _keys(wh)
+    assert after - before, "the changed figures must make new programmes, solved afresh"
+    assert 0 < summary["answers"]["reused"] < len(before) and summary["answers"]["rejected"] == 0
+    _same(tmp_path / "kept", Path(publish_scorecards(wh, tmp_path / "unkept", keep_answers=False)["index"]).parent)
+
+
+def test_an_answer_that_fails_its_check_is_never_used(first, tmp_path):
+    """Every stored answer rewritten to claim nothing can be learnt (the widest intervals), checksums left as they
+    were: each is rejected, every programme solved again, and the files are those of a publication without them."""
+    wh = tmp_path / "wh.duckdb"
+    wh.write_bytes(first["path"].read_bytes())
+    rows = duckdb.sql(f"SELECT key, answer, checksum FROM read_parquet('{solved_path(first['path'])}')").fetchall()
+    wide = {"n_lo": 1.0, "n_hi": 1e9, "a_lo": 0.0, "a_hi": 1e9, "e_lo": 0.0, "e_hi": 1e9, "v_lo": 0.0, "v_hi": 100.0}
+    forged = [(k, json.dumps({p: wide for p in json.loads(a)}), c) for k, a, c in rows]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (key VARCHAR, answer VARCHAR, checksum VARCHAR)")
+    con.executemany("INSERT INTO s VALUES (?, ?, ?)", forged)
+    con.execute(f"COPY s TO '{solved_path(wh)}' (FORMAT parquet)")
+    con.close()
+    summary = publish_scorecards(wh, tmp_path / "forged")
+    assert summary["answers"]["reused"] == 0 and summary["answers"]["rejected"] == len(rows)
+    _same(tmp_path / "forged", first["tmp"] / "first")
+    solved_path(wh).write_bytes(b"not a parquet file")
+    assert publish_scorecards(wh, tmp_path / "corrupt")["answers"]["reused"] == 0
+    _same(tmp_path / "corrupt", first["tmp"] / "first")
