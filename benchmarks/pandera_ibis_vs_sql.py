@@ -48,7 +48,8 @@ def run_sql(path: Path) -> tuple[float, int, str]:
         con.execute(BOOKKEEPING_DDL)
         ensure_raw_tables(con)
         t = time.perf_counter()
-        _, _, bad_rows = validate_and_load(con, str(path), "enrollment", key=b"demo", load_id="L", folder_year=None)
+        _, _, bad_rows, _ = validate_and_load(con, str(path), "enrollment", key=b"demo", load_id="L",
+                                              folder_year=None)
         seconds = time.perf_counter() - t
         example = con.execute("SELECT source_row, column_name, value_text, check_name FROM quarantine "
                               "ORDER BY source_row LIMIT 1").fetchone()

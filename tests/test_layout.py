@@ -75,7 +75,9 @@ MAX_FILE_LINES = 600
 # when asked for), passed through control/load_site/publish_scorecards and kept by the audit (~15), the rules'
 # key the same text in every process (attack.py, 3). Ties of lowest() by status and subgroup, not row order (+4).
 # issue-35 merged after them: 16,287 (measured).
-LINE_BUDGET = 16_287
+# Person ids hashed once per load (sqlvalidate's id-hash table, #22 ingest): 16,188 (measured).
+# issue-37 merged after them: 16,304 (measured).
+LINE_BUDGET = 16_304
 
 
 def modules() -> dict[str, Path]:

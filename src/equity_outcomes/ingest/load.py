@@ -31,7 +31,7 @@ from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
 from .readiness import is_readiness_file, load_readiness_reference
-from .sqlvalidate import validate_and_load
+from .sqlvalidate import forget_id_hashes, validate_and_load
 from .state_files import derive_history, is_state_file, read_state_file
 from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
@@ -436,6 +436,7 @@ def ingest_into(
             if errors:
                 raise IngestError(errors)
             derive_history(con)
+            forget_id_hashes(con)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

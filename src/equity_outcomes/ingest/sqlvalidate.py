@@ -12,6 +12,8 @@ person ids replaced by the keyed hash (HMAC-SHA256 spelled out in SQL), inserted
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 import pandera.pandas as pa
 
@@ -21,6 +23,7 @@ from .pseudonymize import ID_LENGTH, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
 from .student import UNKNOWN_SCHOOL
 
+ID_HASHES = "_id_hashes_"  # prefix of the temp table of hashed ids kept for one load
 _TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
 
 
@@ -183,25 +186,43 @@ def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str,
     ).fetchall()
 
 
+def _id_hashes(con: duckdb.DuckDBPyConnection, id_cols: list[str], key: bytes) -> str:
+    """The temp table (id, h) holding the keyed hash of every id of ``_typed``'s good rows. It lives for the load
+    (:func:`forget_id_hashes`) and is named by the key, so each id is hashed once per load: a student recurs in
+    every table and year."""
+    ipad, opad = _pads(key)
+    table = f"{ID_HASHES}{hashlib.sha256(ipad + opad).hexdigest()[:16]}"
+    con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (id VARCHAR, h VARCHAR)")
+    new_ids = " UNION ".join(f'SELECT "{c}" AS id FROM _typed WHERE _ok' for c in id_cols)
+    con.execute(
+        f"""INSERT INTO {table}
+        SELECT id, left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH})
+        FROM (SELECT DISTINCT id FROM ({new_ids})) AS n WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE c.id = n.id)""",
+        {"ipad": ipad, "opad": opad},
+    ).fetchall()
+    return table
+
+
+def forget_id_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the id hashes the load kept (:func:`_id_hashes`)."""
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+                                [ID_HASHES]).fetchall():
+        con.execute(f"DROP TABLE {table}")
+
+
 def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, table: str, *, key: bytes,
                  load_id: str) -> None:
     """The rows that passed into ``raw_student_<table>``, person ids replaced by their keyed hash."""
-    ipad, opad = _pads(key)
     id_cols = [c for c in cols if c in ID_COLUMNS]
-    # each distinct id is hashed once (survey files repeat a student on every row), then joined back
-    hashed = " ".join(
-        f"""JOIN (SELECT id, left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH}) AS h
-                  FROM (SELECT DISTINCT "{c}" AS id FROM _typed WHERE _ok)) AS h_{c} """
-        f'ON h_{c}.id = t."{c}"'
-        for c in id_cols
-    )
+    hashes = _id_hashes(con, id_cols, key) if id_cols else ""  # the roster has no ids
+    hashed = " ".join(f'JOIN {hashes} AS h_{c} ON h_{c}.id = t."{c}"' for c in id_cols)
     select = [f'h_{c}.h AS "{c}"' if c in ID_COLUMNS else f't."{c}"' for c in cols]
     con.execute(
         f"""INSERT INTO raw_student_{table} BY NAME
         SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
         FROM _typed AS t {hashed}
         WHERE t._ok AND NOT EXISTS (SELECT 1 FROM _bad AS b WHERE b.source_row = t.source_row)""",
-        {"load_id": load_id, "path": path, **({"ipad": ipad, "opad": opad} if id_cols else {})},  # roster: no ids
+        {"load_id": load_id, "path": path},
     ).fetchall()
 
 
