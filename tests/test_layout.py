@@ -77,7 +77,8 @@ MAX_FILE_LINES = 600
 # issue-35 merged after them: 16,287 (measured).
 # Person ids hashed once per load (sqlvalidate's id-hash table, #22 ingest): 16,188 (measured).
 # issue-37 merged after them: 16,304 (measured).
-LINE_BUDGET = 16_304
+# A missing --targets file is not up to date (the evaluation then names it): 16,305.
+LINE_BUDGET = 16_305
 
 
 def modules() -> dict[str, Path]:

@@ -117,6 +117,7 @@ def test_a_run_is_a_no_op_only_with_the_same_evaluation_settings(tiny_built, tmp
     mine = tmp_path / "targets.yaml"
     mine.write_text((config_dir() / "targets.yaml").read_text(encoding="utf-8") + "# my copy\n", encoding="utf-8")
     assert not stages.is_up_to_date(path, targets_file=mine)
+    assert not stages.is_up_to_date(path, targets_file=tmp_path / "missing.yaml")  # the evaluation will say why
     stages.post_build_stages(path, targets_file=mine)
     assert stages.is_up_to_date(path, targets_file=mine) and not stages.is_up_to_date(path)
 

@@ -66,7 +66,8 @@ EVALUATED_WITH = "evaluation_settings"  # the judged and baseline years and targ
 
 
 def _evaluation_settings(school_year: int | None, baseline_year: int | None, targets_file: Path | None) -> str:
-    targets = hashlib.sha256(Path(targets_file).read_bytes()).hexdigest() if targets_file else None
+    path = Path(targets_file) if targets_file else None  # a missing file: not up to date; evaluate says why
+    targets = (hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else f"no file {path}") if path else None
     return json.dumps({"school_year": school_year, "baseline_year": baseline_year, "targets_file": targets})
 
 
