@@ -78,7 +78,8 @@ MAX_FILE_LINES = 600
 # Person ids hashed once per load (sqlvalidate's id-hash table, #22 ingest): 16,188 (measured).
 # issue-37 merged after them: 16,304 (measured).
 # A missing --targets file is not up to date (the evaluation then names it): 16,305.
-LINE_BUDGET = 16_305
+# build_models computes the fingerprint once (is_current takes it); the stored answers' reader closes its connection: 16,308.
+LINE_BUDGET = 16_308
 
 
 def modules() -> dict[str, Path]:

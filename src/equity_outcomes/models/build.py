@@ -199,9 +199,11 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, engine: str) -> tuple[str, dict
     return fingerprint + ("" if engine == "duckdb" else f" {engine}"), years
 
 
-def is_current(con: duckdb.DuckDBPyConnection, engine: str = "duckdb") -> bool:
-    """The marts were built by this code from these catalogs and inputs (nothing for a build to do)."""
-    return table_exists(con, "metric_values") and _fingerprint(con, engine) == _last_state(con)
+def is_current(con: duckdb.DuckDBPyConnection, engine: str = "duckdb",
+               state: tuple[str, dict[str, str]] | None = None) -> bool:
+    """The marts were built by this code from these catalogs and inputs (nothing for a build to do); ``state``:
+    :func:`_fingerprint`'s answer when the caller has it."""
+    return table_exists(con, "metric_values") and (state or _fingerprint(con, engine)) == _last_state(con)
 
 
 def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[int] | None:
@@ -242,8 +244,8 @@ def build_models(
     ensure_raw_tables(con)
     load_readiness_reference(con)
     con.execute(STUDENT_SGP_DDL)
-    fingerprint, years = _fingerprint(con, engine)
-    if skip_unchanged and is_current(con, engine):
+    fingerprint, years = state = _fingerprint(con, engine)
+    if skip_unchanged and is_current(con, engine, state):
         if progress:
             progress("no model, catalog or input changed since the last build: nothing to do")
         return BuildSummary(seconds=time.perf_counter() - started, skipped=True)

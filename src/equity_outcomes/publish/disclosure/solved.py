@@ -82,7 +82,8 @@ def load(warehouse: Path, say=None) -> Solved:
     if not path.exists():
         return Solved()
     try:
-        rows = duckdb.connect().execute("SELECT key, answer, checksum FROM read_parquet(?)", [str(path)]).fetchall()
+        with duckdb.connect() as con:
+            rows = con.execute("SELECT key, answer, checksum FROM read_parquet(?)", [str(path)]).fetchall()
     except duckdb.Error as e:
         if say:
             say(f"disclosure: the stored answers in {path} cannot be read ({e}); every programme is solved")
