@@ -169,9 +169,9 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     mv = pd.DataFrame()
     if "metric_values" in objects and metric_ids:
         mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps,
-                                with_state="metric_gaps" in objects)
-        if "metric_gaps" not in objects:
-            warnings.append("the warehouse has no metric_gaps view: no state averages beside the trends")
+                                with_state="metric_state_reference" in objects)
+        if "metric_state_reference" not in objects:
+            warnings.append("the warehouse has no metric_state_reference view: no state averages beside the trends")
     else:
         warnings.append("the warehouse has no metric_values table: no trend charts")
     say(f"scorecards: read {len(tr):,} target results and {len(mv):,} metric values")
@@ -288,8 +288,9 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
 
 def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics: list[str], subgroups: list[str],
                        comps: dict[str, str], *, with_state: bool = True) -> pd.DataFrame:
-    """Published-scope rows of metric_values with the state average beside each (read from metric_gaps, where the
-    state-gap rule is defined once: models/marts/metric_gaps.sql), and two group keys
+    """Published-scope rows of metric_values with the state average beside each (read from metric_state_reference,
+    where the state-gap rule is defined once: models/marts/metric_state_reference.sql; not metric_gaps, whose
+    complement self-join over all of metric_values took 370 MB more at 300,000 students), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
     subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL "
@@ -318,7 +319,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                        so.i AS source_i, m.metric, m.subject, m.grade, m.source,
                        m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
                        m.numerator::DOUBLE AS numerator, m.state_value
-                FROM {"metric_gaps" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
+                FROM {"metric_state_reference" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
                 JOIN eo_pub_orgs o ON o.org_code = m.org_code
                 JOIN eo_pub_metrics mt ON mt.metric = m.metric
                 JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup

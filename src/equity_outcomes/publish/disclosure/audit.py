@@ -158,7 +158,7 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
     cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
     target_rules = {k: v.rule for k, v in load_targets().items()}
     index = pub.cells.groupby(CELL_KEY, sort=False, dropna=False).indices
-    for t in tr.to_dict("records"):
+    for t in _records(tr):
         where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
                  f"{t.get('subgroup') or 'all'} ({t.get('source')})")
         hidden = False
@@ -192,6 +192,12 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
             report.findings.append(Finding("number of students in the text", where, t["status_reason"]))
     report.tried.append(f"{len(tr):,} target rows: withheld cells shown in them, numbers derived from withheld "
                         "cells (change, relative change, target, progress, interval, rating), n in the text")
+
+
+def _records(df: pd.DataFrame, chunk_rows: int = 10_000):
+    """The rows of ``df`` as dicts, a chunk at a time (not all of a statewide table's at once)."""
+    for start in range(0, len(df), chunk_rows):
+        yield from df.iloc[start:start + chunk_rows].to_dict("records")
 
 
 def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:

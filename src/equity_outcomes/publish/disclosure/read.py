@@ -21,6 +21,7 @@ import pandas as pd
 from ..charts import expand
 
 CELL_COLS = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source"]
+COLS = [*CELL_COLS, "n", "value", "withheld", "half_step", "file"]
 YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 CHART = re.compile(r'<script type="application/json" id="[^"]+">(.*?)</script>', re.S)
 
@@ -58,31 +59,38 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def trend_cells(rows: list[dict], file: str) -> list[dict]:
-    """Long cells of a wide trend table (value and n per year; withheld years from the note)."""
+def trend_cells(rows: list[dict], file: str) -> pd.DataFrame:
+    """Long cells of a wide trend table (value and n per year; withheld years from the note), as a frame (a
+    statewide publication holds millions of cells: a tuple each while reading, not a dict)."""
     out = []
-    if not rows:
-        return out
-    years = [c for c in rows[0] if c and c.isdigit()]
+    years = [c for c in rows[0] if c and c.isdigit()] if rows else []
     for r in rows:
         if r.get("subgroup") == "state":
             continue
         withheld = set(YEAR.findall(r.get("note") or ""))
         org = str(r["org_code"]).lstrip("'")
+        level = "network" if org == "network" else "school"
         for y in years:
             v, n = (r.get(y) or "").strip(), (r.get(f"n_{y}") or "").strip()
             if not v and not n and y not in withheld:
                 continue
-            out.append({"org_code": org, "org_level": "network" if org == "network" else "school",
-                        "school_year": int(y), "subgroup": r["subgroup"], "metric": r["metric"],
-                        "subject": r.get("subject") or "", "grade": r.get("grade") or "", "source": r["source"],
-                        "n": _num(n) if n else np.nan, "value": _num(v) if v else np.nan,
-                        "withheld": y in withheld and not v, "half_step": _half_step(v) if v else np.nan,
-                        "file": file})
-    return out
+            out.append((org, level, int(y), r["subgroup"], r["metric"], r.get("subject") or "", r.get("grade") or "",
+                        r["source"], _num(n) if n else np.nan, _num(v) if v else np.nan, y in withheld and not v,
+                        _half_step(v) if v else np.nan, file))
+    return _frame(out)
 
 
-def _xlsx_trends(path: Path) -> list[dict]:
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(rows, columns=COLS)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cells of every file (the dtypes of a frame made from all of them at once; none: object columns)."""
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else _frame([])
+
+
+def _xlsx_trends(path: Path) -> list[pd.DataFrame]:
     from python_calamine import CalamineWorkbook
 
     out = []
@@ -94,13 +102,13 @@ def _xlsx_trends(path: Path) -> list[dict]:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             head = [str(h) for h in rows[0]] if rows else []
             recs = [{h: ("" if v is None else str(v)) for h, v in zip(head, row, strict=False)} for row in rows[1:]]
-            out += trend_cells(recs, f"{path.name}:{name}")
+            out.append(trend_cells(recs, f"{path.name}:{name}"))
     finally:
         wb.close()
     return out
 
 
-def _chart_cells(page: Path, org_default: str) -> list[dict]:
+def _chart_cells(page: Path, org_default: str) -> pd.DataFrame:
     out = []
     for raw in CHART.findall(page.read_text(encoding="utf-8")):
         p = json.loads(raw)
@@ -115,13 +123,11 @@ def _chart_cells(page: Path, org_default: str) -> list[dict]:
             grade = meta.get("grade") or (meta.get("grades") or {}).get(row.get("series"))
             if sg is None or grade is None:
                 continue
-            out.append({"org_code": org, "org_level": "network" if org == "network" else "school",
-                        "school_year": int(row["year"]), "subgroup": sg, "metric": meta["metric"],
-                        "subject": meta.get("subject") or "", "grade": grade, "source": meta.get("source") or "",
-                        "n": _num(row.get("n")), "value": _num(row["value"]), "withheld": False,
-                        "half_step": 0.005, "file": f"{page.parent.name}/{page.name}" if org != "network"
-                        else page.name})
-    return out
+            out.append((org, "network" if org == "network" else "school", int(row["year"]), sg, meta["metric"],
+                        meta.get("subject") or "", grade, meta.get("source") or "", _num(row.get("n")),
+                        _num(row["value"]), False, 0.005,
+                        f"{page.parent.name}/{page.name}" if org != "network" else page.name))
+    return _frame(out)
 
 
 def read_publication(root: Path) -> Publication:
@@ -131,20 +137,20 @@ def read_publication(root: Path) -> Publication:
         raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
     cells, others, files = [], [], []
     for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
-        cells += trend_cells(read_csv(p), str(p.relative_to(root)))
+        cells.append(trend_cells(read_csv(p), str(p.relative_to(root))))
         files.append(str(p.relative_to(root)))
     for p in sorted(exports.glob("*.xlsx")):
         others += _xlsx_trends(p)
         files.append(str(p.relative_to(root)))
     for p in sorted((root / "schools").glob("*.html")) + ([root / "index.html"] if (root / "index.html").exists()
                                                             else []):
-        others += _chart_cells(p, "network" if p.name == "index.html" else p.stem)
+        others.append(_chart_cells(p, "network" if p.name == "index.html" else p.stem))
         files.append(str(p.relative_to(root)))
     targets = []
     for name in ("school_results.csv", "network_results.csv"):
         p = exports / "network" / name
-        if p.exists():
-            targets += read_csv(p)
+        if p.exists():  # the CSV text as read, every field a string ('' when empty)
+            targets.append(pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig"))
             files.append(str(p.relative_to(root)))
     matrix = exports / "network" / "school_matrix.csv"
     # the network schools shown (a publication may show schools the network does not pool: is_network_school 0)
@@ -156,6 +162,6 @@ def read_publication(root: Path) -> Publication:
         for r in read_csv(notes):
             if r.get("item") == "network_schools":
                 n_net = int(_num(r.get("text")))
-    cols = [*CELL_COLS, "n", "value", "withheld", "half_step", "file"]
-    return Publication(root=root, cells=pd.DataFrame(cells, columns=cols), other_files=pd.DataFrame(others, columns=cols),
-                       targets=pd.DataFrame(targets), network_schools=shown, n_network_schools=n_net, files=files)
+    return Publication(root=root, cells=_concat(cells), other_files=_concat(others),
+                       targets=pd.concat(targets, ignore_index=True) if targets else pd.DataFrame(),
+                       network_schools=shown, n_network_schools=n_net, files=files)
