@@ -51,6 +51,43 @@ def test_audit_catches_the_leaks_of_the_old_publication():
     assert found.get("derived from a withheld cell", 0) >= 1
 
 
+def _whole(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One frame of every file's rows at once: what reading file by file must give."""
+    from equity_outcomes.publish.disclosure import read
+
+    return read._frame([t for f in frames for t in f.itertuples(index=False, name=None)])
+
+
+@pytest.mark.parametrize("root", ["leaky", "controlled"])
+def test_the_audit_reads_file_by_file_what_one_frame_of_every_file_gives(root, small, monkeypatch):
+    """The audit reads a publication a file at a time (a frame per file, a tuple per cell) and walks target rows a
+    chunk at a time, so a statewide publication is never a dict per cell: the frames, dtypes and findings are those
+    of one frame of every row and of one chunk."""
+    from equity_outcomes.publish.disclosure import audit, read
+
+    where = LEAKY if root == "leaky" else small["out"]
+    by_file, by_file_report = read.read_publication(where), audit_publication(where)
+    monkeypatch.setattr(read, "_concat", _whole)
+    monkeypatch.setattr(audit, "_records", lambda df, chunk_rows=None: df.to_dict("records"))
+    whole, whole_report = read.read_publication(where), audit_publication(where)
+    assert len(by_file.cells) > 100 and by_file.cells["withheld"].any() and len(by_file.targets) > 10
+    assert len(by_file.other_files) > 100 or root == "leaky"  # the trimmed old publication has no workbook or chart
+    for f in ("cells", "other_files", "targets"):
+        pd.testing.assert_frame_equal(getattr(by_file, f), getattr(whole, f))
+    assert by_file.cells["n"].dtype == float and by_file.cells["school_year"].dtype == np.int64
+    assert [(x.check, x.cell, x.detail) for x in by_file_report.findings] == \
+        [(x.check, x.cell, x.detail) for x in whole_report.findings]
+    assert by_file_report.tried == whole_report.tried
+
+
+def test_target_rows_walked_in_chunks_are_every_row_once():
+    from equity_outcomes.publish.disclosure.audit import _records
+
+    df = pd.DataFrame({"a": range(23), "b": [str(i) for i in range(23)]})
+    for size in (1, 5, 23, 100):
+        assert list(_records(df, size)) == df.to_dict("records")
+
+
 def test_publish_audit_command_exit_codes(capsys, tmp_path):
     assert main(["publish", "--audit", str(LEAKY)]) == 1
     out = capsys.readouterr().out

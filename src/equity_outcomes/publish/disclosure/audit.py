@@ -16,6 +16,8 @@ It tries, in order:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +247,14 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
             + "; ".join(_label(cells.iloc[int(i)]) for i in unchecked["row"].head(3)))
 
 
+def _give_back_freed_memory() -> None:
+    """Return the heap's free pages to the system (glibc's malloc_trim; nothing elsewhere): the rendering before the
+    audit frees a statewide site's rows of text, which the allocator keeps otherwise (at 300,000 students 250 MB
+    that the audit's peak no longer stands on)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def audit_publication(root: Path, *, rules: Rules | None = None, complements: dict[str, str] | None = None,
                       progress=None, solved: dict | None = None) -> AuditReport:
     """Attack the publication in ``root`` (a scorecards folder) with its files alone. ``solved``: answers by
@@ -253,6 +263,7 @@ def audit_publication(root: Path, *, rules: Rules | None = None, complements: di
 
     rules = rules or load_rules()
     complements = complements if complements is not None else complements_of(load_subgroups())
+    _give_back_freed_memory()
     pub = read_publication(root)
     report = AuditReport(root=Path(root), withheld_cells=int(pub.cells["withheld"].sum()),
                          published_cells=int((~pub.cells["withheld"]).sum()))

@@ -69,6 +69,26 @@ def published_view(cells: pd.DataFrame, withheld: np.ndarray, half_step: float =
     return view
 
 
+class _Grouped:
+    """Values by key as two arrays (``self[key]``: the key's values in their order, a list), where a dict of lists
+    would hold a list and boxed integers per key."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray, n_keys: int) -> None:
+        self.values = values[np.argsort(keys, kind="stable")].astype(np.int64)
+        self.starts = np.zeros(n_keys + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys, minlength=n_keys), out=self.starts[1:])
+
+    def __getitem__(self, key: int) -> list[int]:
+        return self.values[self.starts[key]:self.starts[key + 1]].tolist()
+
+
+def _memberships(members: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(cell, relation) of every place a cell holds in a relation, relations in order."""
+    sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
+    cells = np.fromiter((i for m in members for i in m), dtype=np.int64, count=int(sizes.sum()))
+    return cells, np.repeat(np.arange(len(members), dtype=np.int64), sizes)
+
+
 class _Suppressor:
     def __init__(self, cells: pd.DataFrame, rules: Rules, links: Links) -> None:
         self.cells, self.rules, self.links = cells, rules, links
@@ -89,13 +109,11 @@ class _Suppressor:
         event = np.array([mr[m].is_event for m in cells["metric"].astype(str)], dtype=bool)
         far = 2 * rules.event_min_count
         self.weak = (n < 2 * min_n) | (event & ~((k >= far) & (n - k >= far)))
-        self.same_cell: dict[int, list[int]] = {}
-        for i, g in enumerate(self.twin.tolist()):
-            self.same_cell.setdefault(g, []).append(i)
-        self.member_of: dict[int, list[list[int]]] = {}
-        for mem in links.members():
-            for i in mem:
-                self.member_of.setdefault(i, []).append(mem)
+        # cells by twin group and relations by cell as index arrays, not a dict of lists per cell (a statewide
+        # network has millions of cells)
+        self.same_cell = _Grouped(self.twin, np.arange(len(cells)), len(cells))
+        self.members = links.members()
+        self.member_of = _Grouped(*_memberships(self.members), len(cells))
 
     def share_fate(self, reason: np.ndarray) -> None:
         """Every source's copy of a withheld cell is withheld ('twin' when the first copy failed a primary rule)."""
@@ -118,10 +136,7 @@ class _Suppressor:
         Within-school complements are settled before each network or total sum is looked at, so a network sum
         picks among cells whose pairs are already decided (fewer cells withheld than sum by sum in order)."""
         sums = self.links.sums
-        of_cell: dict[int, list[int]] = {}
-        for k, s in enumerate(sums):
-            for i in (s.total, *s.parts):
-                of_cell.setdefault(i, []).append(k)
+        of_cell = _Grouped(*_memberships([[s.total, *s.parts] for s in sums]), len(self.cost))
         pairs = deque(k for k, s in enumerate(sums) if s.kind == "complement")
         others = deque(k for k, s in enumerate(sums) if s.kind != "complement")
         queued = set(range(len(sums)))
@@ -140,7 +155,7 @@ class _Suppressor:
             for i in new:
                 reason[i] = "complementary"
                 w[i] = True
-                for j in of_cell.get(int(i), []):
+                for j in of_cell[int(i)]:
                     if j not in queued:
                         queued.add(j)
                         (pairs if sums[j].kind == "complement" else others).append(j)
@@ -164,10 +179,10 @@ class _Suppressor:
     def _nearest_published(self, start: int, w: np.ndarray) -> int | None:
         seen, layer = {start}, [start]
         while layer:
-            cand = {j for i in layer for mem in self.member_of.get(i, []) for j in mem if not w[j]}
+            cand = {j for i in layer for r in self.member_of[i] for j in self.members[r] if not w[j]}
             if cand:
                 return min(cand, key=lambda j: (self.weak[j], self.cost[j]))
-            nxt = {j for i in layer for mem in self.member_of.get(i, []) for j in mem} - seen
+            nxt = {j for i in layer for r in self.member_of[i] for j in self.members[r]} - seen
             seen |= nxt
             layer = list(nxt)
         return None
