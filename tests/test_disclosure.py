@@ -88,6 +88,28 @@ def test_target_rows_walked_in_chunks_are_every_row_once():
         assert list(_records(df, size)) == df.to_dict("records")
 
 
+def test_relations_by_cell_as_index_arrays_are_the_dict_of_lists_they_replace():
+    """The control keeps a statewide network's cells by twin group and relations by cell as two arrays each
+    (complementary._Grouped): every key's values, in their order, as a dict of lists built row by row gives them."""
+    from equity_outcomes.publish.disclosure.complementary import _Grouped, _memberships
+
+    rng = np.random.default_rng(7)
+    members = [rng.choice(40, size=int(rng.integers(1, 6)), replace=False).tolist() for _ in range(60)]
+    members.append([5, 5])  # a cell twice in one relation: listed twice, as before
+    by_cell: dict[int, list[int]] = {}
+    for r, mem in enumerate(members):
+        for i in mem:
+            by_cell.setdefault(i, []).append(r)
+    grouped = _Grouped(*_memberships(members), 45)
+    assert [grouped[i] for i in range(45)] == [by_cell.get(i, []) for i in range(45)]
+    twin = rng.integers(0, 12, size=50)
+    same: dict[int, list[int]] = {}
+    for i, g in enumerate(twin.tolist()):
+        same.setdefault(g, []).append(i)
+    by_twin = _Grouped(twin, np.arange(50), 50)
+    assert all(by_twin[g] == same.get(g, []) for g in range(50)) and by_twin[np.int64(twin[0])] == same[twin[0]]
+
+
 def test_publish_audit_command_exit_codes(capsys, tmp_path):
     assert main(["publish", "--audit", str(LEAKY)]) == 1
     out = capsys.readouterr().out
