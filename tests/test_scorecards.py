@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import re
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -429,6 +430,35 @@ def test_workbook_writer_roundtrip(tmp_path):
         got = list(csv.reader(fh))
     assert got[1][0] == "'=SUM(A1)" and got[1][7] == "'+1" and got[1][8] == "'-x" and got[1][9] == "'@y"
     assert got[2][1] == "-3"
+
+
+def test_workbook_and_csv_written_in_chunks_equal_one_piece(tmp_path, monkeypatch):
+    """Sheets and CSVs are written a chunk of rows at a time (a statewide network sheet held whole took GBs);
+    every chunk size gives the same bytes: zip members (compressed), CSV lines, a wrapped column's styles."""
+    from equity_outcomes.publish import workbook
+
+    rng = np.random.default_rng(7)
+    rows = [[f"school {i} é" if i % 3 else f"=x{i}", int(rng.integers(0, 99)), float(rng.random()), "note " * (i % 5)]
+            for i in range(53)]
+    header = ["name", "n", "value", "note"]
+
+    def written(chunk: int, folder: Path) -> dict[str, tuple]:
+        monkeypatch.setattr(workbook, "CHUNK_ROWS", chunk)
+        workbook.write_xlsx(folder / "t.xlsx", [("data", header, rows), ("notes", header, rows[:9])],
+                            wrap={"notes": {3}})
+        write_csv(folder / "t.csv", header, rows)
+        with zipfile.ZipFile(folder / "t.xlsx") as z:  # the compressed bytes of each member, as stored
+            members = {i.filename: (i.compress_size, i.CRC, z.read(i)) for i in z.infolist()
+                       if i.filename != "docProps/core.xml"}
+        return {**members, "csv": (folder / "t.csv").read_bytes()}
+
+    one = written(10**6, tmp_path / "one")
+    assert b's="3"' in one["xl/worksheets/sheet2.xml"][2]  # the wrapped notes column is styled
+    for chunk in (1, 7, 53):
+        assert written(chunk, tmp_path / str(chunk)) == one
+    wb = openpyxl.load_workbook(tmp_path / "7" / "t.xlsx")
+    assert [c.value for c in wb["data"]["A"]][1:4] == ["=x0", "school 1 é", "school 2 é"]
+    assert wb["data"].max_row == 54
 
 
 def _published_text(out: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ from . import labels
 from .data import Site, text
 from .html import lowest, subgroup_label, subject_label
 from .network import matrix_columns  # shared with the network page
-from .workbook import Rendered, Sheet, render, write_text, write_xlsx
+from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
 SCORECARD_EXPORT = [
     "org_code", "school_name", "target_id", "target", "category", "subject", "subgroup", "subgroup_label", "metric",
@@ -237,13 +237,13 @@ class Exports:
         name = text(self.site.roster.get(code, {}).get("school_name")) or code
         size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes], title=f"{name} scorecard")
         for tname, r, (s, e) in parts:
-            size += write_text(self.base / fn / f"{tname}.csv", r.csv_text(s, e))
+            size += write_lines(self.base / fn / f"{tname}.csv", r.csv_lines(s, e))
         return size
 
     def network(self) -> int:
         site = self.site
         defs = site.metric_notes
-        size = write_text(self.base / "metric_definitions.csv", render(defs, list(defs.columns)).csv_text())
+        size = write_lines(self.base / "metric_definitions.csv", render(defs, list(defs.columns)).csv_lines())
         matrix_header, matrix, counts_header, counts = self._matrix()
         tables: list[tuple[str, Rendered]] = [
             ("school_matrix", render(matrix, matrix_header)),
@@ -257,7 +257,7 @@ class Exports:
         size += write_xlsx(self.base / "network.xlsx", [r.sheet(n) for n, r in tables] + [self.notes],
                            title="Network scorecards")
         for n, r in [*tables, ("notes", self.r_notes)]:
-            size += write_text(self.base / "network" / f"{n}.csv", r.csv_text())
+            size += write_lines(self.base / "network" / f"{n}.csv", r.csv_lines())
         return size
 
     def _matrix(self):

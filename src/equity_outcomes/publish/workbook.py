@@ -12,10 +12,12 @@ the CSV writer prefixes such text with an apostrophe. CSVs are UTF-8 with a BOM 
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -32,6 +34,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_WIDTH = 60
 ZIP_LEVEL = 1
 BOM = "\ufeff"
+CHUNK_ROWS = 2_000  # rows joined into one string when a sheet or CSV is written
+_BODY = "\x00rows\x00"  # where a sheet's rows go in its rendered head and tail (never in escaped text)
 
 
 def _col_letter(i: int) -> str:  # 0 -> A
@@ -97,18 +101,19 @@ class Rendered:
 
     def sheet(self, name: str, start: int = 0, stop: int | None = None, wrap: set[int] | None = None) -> Sheet:
         stop = len(self.xml) if stop is None else stop
-        return Sheet(name, self.header, "".join(self.xml[start:stop]), stop - start, self.widths, wrap or set())
+        return Sheet(name, self.header, self.xml[start:stop], stop - start, self.widths, wrap or set())
 
-    def csv_text(self, start: int = 0, stop: int | None = None) -> str:
+    def csv_lines(self, start: int = 0, stop: int | None = None) -> list[str]:
+        """The CSV file's lines: the header (after the BOM), then rows ``start:stop``."""
         stop = len(self.csv) if stop is None else stop
-        return BOM + ",".join(csv_value(h) for h in self.header) + "\n" + "".join(self.csv[start:stop])
+        return [BOM + ",".join(csv_value(h) for h in self.header) + "\n", *self.csv[start:stop]]
 
 
 @dataclass
 class Sheet:
     name: str
     header: list[str]
-    body: str
+    rows: list[str]  # each data row's <row> XML
     n_rows: int
     widths: list[int]
     wrap: set[int]
@@ -162,12 +167,29 @@ def _last_cell(s: Sheet) -> tuple[str, int]:
     return _col_letter(max(0, len(s.header) - 1)), max(1, s.n_rows + 1)
 
 
-def _sheet_xml(s: Sheet) -> str:
-    body = s.body
-    if s.wrap:  # wrapped text columns (long notes): style 3 on their string cells
-        for j in s.wrap:
-            body = re.sub(rf'(<c r="{_col_letter(j)}\d+" t="inlineStr")>', r'\1 s="3">', body)
-    return _PARTS.sheet(s, body, "".join(map(str, _last_cell(s))), _col_letter, _xml_text)
+def _sheet_xml(s: Sheet) -> tuple[Iterable[str], int]:
+    """The sheet's XML in pieces (its rows a chunk at a time, never the whole sheet as one string) and its bytes."""
+    head, tail = str(_PARTS.sheet(s, _BODY, "".join(map(str, _last_cell(s))), _col_letter, _xml_text)).split(_BODY)
+    chunks = ("".join(s.rows[i:i + CHUNK_ROWS]) for i in range(0, len(s.rows), CHUNK_ROWS))
+    if not s.wrap:
+        return itertools.chain([head], chunks, [tail]), _n_bytes([head, tail]) + _n_bytes(s.rows)
+    body = "".join(chunks)  # wrapped text columns (long notes, a small sheet): style 3 on their string cells
+    for j in sorted(s.wrap):
+        body = re.sub(rf'(<c r="{_col_letter(j)}\d+" t="inlineStr")>', r'\1 s="3">', body)
+    return [head, body, tail], _n_bytes([head, body, tail])
+
+
+def _n_bytes(pieces: Sequence[str]) -> int:
+    return sum(len(p) if p.isascii() else len(p.encode("utf-8")) for p in pieces)
+
+
+def _write_member(z: zipfile.ZipFile, name: str, pieces: Iterable[str], n_bytes: int) -> None:
+    """One zip member written piece by piece; ZIP64 exactly where ``writestr`` of the whole text would use it."""
+    info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])  # as writestr sets them
+    info.compress_type, info._compresslevel, info.file_size = zipfile.ZIP_DEFLATED, ZIP_LEVEL, n_bytes
+    with z.open(info, "w") as member:
+        for piece in pieces:
+            member.write(piece.encode("utf-8"))
 
 
 _TEMPLATES = files(__package__) / "templates"
@@ -211,7 +233,7 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
         z.writestr("xl/_rels/workbook.xml.rels", str(_PARTS.workbook_rels(len(norm))))
         z.writestr("xl/styles.xml", _STYLES)
         for i, s in enumerate(norm, start=1):
-            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(s))
+            _write_member(z, f"xl/worksheets/sheet{i}.xml", *_sheet_xml(s))
     return path.stat().st_size
 
 
@@ -224,5 +246,16 @@ def write_text(path: Path, text: str | bytes) -> int:
     return len(data)
 
 
+def write_lines(path: Path, lines: Sequence[str]) -> int:
+    """Text lines (UTF-8) to ``path`` a chunk at a time, folders made; returns the bytes written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with path.open("wb") as f:
+        for i in range(0, len(lines), CHUNK_ROWS):
+            size += f.write("".join(lines[i:i + CHUNK_ROWS]).encode("utf-8"))
+    return size
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]] | pd.DataFrame) -> int:
-    return write_text(path, render(rows, header).csv_text())
+    return write_lines(path, render(rows, header).csv_lines())
