@@ -493,3 +493,33 @@ def test_lowest_rating_ties_do_not_follow_the_rows_order():
     assert picks == {("latino", "met_not_distinguishable")}
     unrated = [{"subgroup": g, "rating": None, "status": "insufficient_data"} for g in ("swd", "el", "black")]
     assert {lowest(o)["subgroup"] for o in (unrated, unrated[::-1])} == {"black"}
+
+
+def test_records_are_to_dict_with_missing_as_none():
+    """html.records builds rows column by column: the same values and types as DataFrame.to_dict, NaN/NA None."""
+    from equity_outcomes.publish.html import records
+
+    df = pd.DataFrame({
+        "i": np.array([1, 2, 3], dtype=np.int32), "f": [1.5, np.nan, 2.0], "b": [True, False, True],
+        "I": pd.array([1, None, 3], dtype="Int64"), "B": pd.array([True, None, False], dtype="boolean"),
+        "o": ["x", None, np.float64(2.5)], "n": [np.int64(7), np.nan, pd.NA], "c": pd.Categorical(["a", None, "a"]),
+        "d": pd.to_datetime(["2024-01-01", None, "2025-01-01"]), "s": pd.array(["p", None, "q"], dtype="string"),
+    })
+    want = [{k: None if v is pd.NA or (isinstance(v, float) and v != v) else v for k, v in r.items()}
+            for r in df.to_dict("records")]
+    got = records(df)
+    assert got == want
+    assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in want]
+    assert got[1]["o"] is None and got[1]["I"] is None and got[0]["o"] == "x" and type(got[2]["o"]) is float
+    empty = records(pd.DataFrame(index=range(2)))
+    assert empty == [{}, {}] and empty[0] is not empty[1]
+
+
+def test_vega_bundle_made_in_a_child_process_is_the_same():
+    from equity_outcomes.publish.charts import vega_bundle, vega_bundle_later
+
+    vega_bundle.cache_clear()
+    later = vega_bundle_later()  # nothing cached here: a child process makes it
+    assert later is not vega_bundle
+    assert later() == vega_bundle()
+    assert vega_bundle_later() is vega_bundle  # made once per process

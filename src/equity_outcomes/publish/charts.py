@@ -11,6 +11,9 @@ a chart holds a few dozen rows, far below Vega-Lite's 5,000-row guard.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from functools import cache
 
 import altair as alt
@@ -243,14 +246,36 @@ def chart_payload(template: str, title: str, subtitle: str, datasets: dict[str, 
 @cache
 def vega_bundle() -> str:
     """vega + vega-lite + vega-embed as one script (window.vegaEmbed/vega/vegaLite), from vl-convert: no CDN."""
-    import altair as alt
     import vl_convert
 
-    version = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
     try:
-        return vl_convert.javascript_bundle(vl_version=version)
+        return vl_convert.javascript_bundle(vl_version=_vl_version())
     except Exception:  # an Altair newer than this vl-convert: its latest Vega-Lite
         return vl_convert.javascript_bundle()
+
+
+def _vl_version() -> str:
+    return ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
+
+
+_BUNDLE_SCRIPT = "import sys, vl_convert; sys.stdout.buffer.write(vl_convert.javascript_bundle(vl_version=sys.argv[1])" \
+    ".encode('utf-8'))"
+
+
+def vega_bundle_later() -> Callable[[], str]:
+    """Start making ``vega_bundle()`` in a child process and return the function that gives it. vl-convert holds
+    the GIL for its ~2 s, so a publication starts it before the disclosure control, which runs meanwhile on the
+    other core. The child's bundle is the same text; if the child fails, the bundle is made here."""
+    if vega_bundle.cache_info().currsize:
+        return vega_bundle
+    child = subprocess.Popen([sys.executable, "-c", _BUNDLE_SCRIPT, _vl_version()], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+
+    def result() -> str:
+        out, _ = child.communicate()
+        return out.decode("utf-8") if child.returncode == 0 else vega_bundle()
+
+    return result
 
 
 # --- helpers over the safe data ---------------------------------------------------------------------------------

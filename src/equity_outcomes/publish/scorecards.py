@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import EquityOutcomesError
 from ..warehouse import connect_read_only
 from . import history, labels
-from .charts import templates_js, vega_bundle
+from .charts import templates_js, vega_bundle_later
 from .data import latest_readiness, load_site, series_index
 from .disclosure import load_rules
 from .disclosure.rules import Rules
@@ -73,6 +73,7 @@ def publish_scorecards(
                                   "(or publish without --pdf)")
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    bundle = vega_bundle_later()  # made in a child process while the control runs here
     con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
     try:
         answers = load_answers(warehouse, say) if keep_answers else None
@@ -106,7 +107,7 @@ def publish_scorecards(
     (stage / "exports").mkdir()
     try:
         total = 0
-        assets = {"vega-bundle.js": vega_bundle(), "chart-templates.js": templates_js(),
+        assets = {"vega-bundle.js": bundle(), "chart-templates.js": templates_js(),
                   **{name: (files(__package__) / "assets" / name).read_text(encoding="utf-8") for name in STATIC_ASSETS}}
         for fname, content in assets.items():
             total += write_text(stage / "assets" / fname, content)
