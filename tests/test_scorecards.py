@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 import zipfile
 from html.parser import HTMLParser
@@ -516,10 +517,39 @@ def test_records_are_to_dict_with_missing_as_none():
 
 
 def test_vega_bundle_made_in_a_child_process_is_the_same():
-    from equity_outcomes.publish.charts import vega_bundle, vega_bundle_later
+    from equity_outcomes.publish.charts import BundleLater, vega_bundle
 
     vega_bundle.cache_clear()
-    later = vega_bundle_later()  # nothing cached here: a child process makes it
-    assert later is not vega_bundle
+    later = BundleLater()  # nothing cached here: a child process makes it
+    assert later.child is not None
     assert later() == vega_bundle()
-    assert vega_bundle_later() is vega_bundle  # made once per process
+    later.close()  # after the bundle was taken: nothing to stop
+    assert later.child.returncode == 0
+    assert BundleLater().child is None  # made once per process
+
+
+def test_a_failed_publication_stops_its_bundle_child(tmp_path):
+    from equity_outcomes.publish.charts import vega_bundle
+
+    vega_bundle.cache_clear()  # so that publish starts a child
+    broken = tmp_path / "broken.duckdb"
+    with duckdb.connect(str(broken)) as con:
+        con.execute("CREATE TABLE metric_values (x INTEGER)")  # none of its columns: reading it fails
+    before = _live_children()
+    with pytest.raises(duckdb.Error):
+        publish_scorecards(broken, tmp_path / "site")
+    assert _live_children() <= before  # not left blocked on its 900 KB of output until this process ends
+    assert not (tmp_path / "site").exists()
+
+
+def _live_children() -> set[int]:
+    """This process's children that are not zombies, from /proc."""
+    live = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue
+        if int(ppid) == os.getpid() and state != "Z":
+            live.add(int(stat.parent.name))
+    return live

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from functools import cache
 
 import altair as alt
@@ -262,20 +261,25 @@ _BUNDLE_SCRIPT = "import sys, vl_convert; sys.stdout.buffer.write(vl_convert.jav
     ".encode('utf-8'))"
 
 
-def vega_bundle_later() -> Callable[[], str]:
-    """Start making ``vega_bundle()`` in a child process and return the function that gives it. vl-convert holds
-    the GIL for its ~2 s, so a publication starts it before the disclosure control, which runs meanwhile on the
-    other core. The child's bundle is the same text; if the child fails, the bundle is made here."""
-    if vega_bundle.cache_info().currsize:
-        return vega_bundle
-    child = subprocess.Popen([sys.executable, "-c", _BUNDLE_SCRIPT, _vl_version()], stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL)
+class BundleLater:
+    """``vega_bundle()`` made in a child process: vl-convert holds the GIL for its ~2 s, so a publication starts it
+    before the disclosure control, which runs meanwhile on the other core. Calling it gives the bundle (the same
+    text; made here if the child failed); ``close()`` stops a child whose bundle is no longer wanted."""
 
-    def result() -> str:
-        out, _ = child.communicate()
-        return out.decode("utf-8") if child.returncode == 0 else vega_bundle()
+    def __init__(self) -> None:
+        self.child = None if vega_bundle.cache_info().currsize else subprocess.Popen(
+            [sys.executable, "-c", _BUNDLE_SCRIPT, _vl_version()], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
-    return result
+    def __call__(self) -> str:
+        if self.child is None:
+            return vega_bundle()
+        out, _ = self.child.communicate()
+        return out.decode("utf-8") if self.child.returncode == 0 else vega_bundle()
+
+    def close(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.communicate()
 
 
 # --- helpers over the safe data ---------------------------------------------------------------------------------

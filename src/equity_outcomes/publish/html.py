@@ -12,7 +12,6 @@ from collections import Counter
 import jinja2
 import numpy as np
 import pandas as pd
-from pandas.core.dtypes.cast import maybe_box_native
 
 from . import honest, labels
 from .charts import RATING_NAMES, chart_payload
@@ -253,13 +252,13 @@ def records(df: pd.DataFrame) -> list[dict]:
 
 
 def _column_values(s: pd.Series) -> list:
-    """One column's values as ``to_dict`` gives them: NumPy numbers as Python numbers, NumPy scalars in other
-    columns boxed (``maybe_box_native``), missing values None."""
+    """One column's values as ``to_dict`` gives them: NumPy numbers as Python numbers (in object columns too),
+    missing values None."""
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iub":
         return s.to_numpy().tolist()
     if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
         return [None if v != v else v for v in s.to_numpy().tolist()]
-    values = [maybe_box_native(v) if isinstance(v, np.generic) else v for v in s.to_numpy(dtype=object).tolist()]
+    values = [v.item() if isinstance(v, np.number | np.bool_) else v for v in s.to_numpy(dtype=object).tolist()]
     return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
 
 

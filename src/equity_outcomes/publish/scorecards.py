@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import EquityOutcomesError
 from ..warehouse import connect_read_only
 from . import history, labels
-from .charts import templates_js, vega_bundle_later
+from .charts import BundleLater, templates_js
 from .data import latest_readiness, load_site, series_index
 from .disclosure import load_rules
 from .disclosure.rules import Rules
@@ -73,11 +73,14 @@ def publish_scorecards(
                                   "(or publish without --pdf)")
     out_dir = Path(out_dir).resolve()
     built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    bundle = vega_bundle_later()  # made in a child process while the control runs here
     con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
+    bundle = BundleLater()  # made in a child process while the control runs here
     try:
         answers = load_answers(warehouse, say) if keep_answers else None
         site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules, solved=answers)
+    except BaseException:
+        bundle.close()
+        raise
     finally:
         con.close()
     for w in site.warnings:
@@ -139,6 +142,7 @@ def publish_scorecards(
             if (stage / name).exists():  # reports/ only with --pdf: no stale report cards beside a new site
                 os.replace(stage / name, dst)
     finally:
+        bundle.close()
         shutil.rmtree(stage, ignore_errors=True)
     kept = None
     if answers is not None:
