@@ -135,11 +135,8 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _previous(con: duckdb.DuckDBPyConnection, path: str, digest: str) -> tuple[str | None, str | None]:
@@ -169,6 +166,15 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
             con.unregister("_incoming")
 
 
+def _stamped(frame: pd.DataFrame, path: Path, load_id: str) -> pd.DataFrame:
+    """A copy of ``frame`` with the load's id and the file's path in front (``load_id``, ``source_file``: the DESE
+    reader's own ``source_file`` replaced)."""
+    out = frame.drop(columns="source_file", errors="ignore")
+    out.insert(0, "source_file", str(path))
+    out.insert(0, "load_id", load_id)
+    return out
+
+
 def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
     """Remove every row an earlier version of this file put in the warehouse."""
     raw_tables = [
@@ -193,19 +199,12 @@ def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) 
         return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
                           "validated in DuckDB (rules compiled from the pandera schema)", mappings=maps)
     read = read_student_file(path, key, known)
-    data = read.data
-    data.insert(0, "source_file", str(path))
-    data.insert(0, "load_id", load_id)
-    if len(data):
-        _append(con, f"raw_student_{read.table}", data)
-    q = read.quarantine.copy()
+    if len(read.data):
+        _append(con, f"raw_student_{read.table}", _stamped(read.data, path, load_id))
+    q = read.quarantine
     if len(q):
-        q.insert(0, "table_name", read.table)
-        q.insert(0, "source_file", str(path))
-        q.insert(0, "load_id", load_id)
-        _append(con, "quarantine", q)
-    year = read.school_year
-    return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data),
+        _append(con, "quarantine", _stamped(q.assign(table_name=read.table), path, load_id))
+    return FileResult(path, "student", read.table, read.school_year, "loaded", read.rows_in, len(read.data),
                       q["source_row"].nunique() if len(q) else 0, mappings=read.mappings)
 
 
@@ -217,10 +216,7 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
                "quarantine": read.quarantine}
     for table, frame in frames.items():
         if frame is not None and len(frame):
-            frame = frame.copy()
-            frame.insert(0, "source_file", str(path))
-            frame.insert(0, "load_id", load_id)
-            _append(con, table, frame)
+            _append(con, table, _stamped(frame, path, load_id))
     return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
                       read.rows_quarantined, "; ".join(read.notes))
 
@@ -292,11 +288,8 @@ class _DesePrefetch:
 
 def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = None) -> FileResult:
     read = prefetch.get(path) if prefetch is not None else read_dese(path)
-    cells = read.cells.copy()
-    cells["source_file"] = str(path)
-    cells.insert(0, "load_id", load_id)
-    if len(cells):
-        _append(con, "raw_dese_cells", cells)
+    if len(read.cells):
+        _append(con, "raw_dese_cells", _stamped(read.cells, path, load_id))
     warnings = read.warnings
     message = "; ".join(read.notes)
     return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows, 0,
@@ -402,8 +395,8 @@ def ingest_into(
         try:
             prepare(con)
             plan = _plan(con, files)
-            prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
-                                      and previous != _digest_of(plan, p)])
+            prefetch = _DesePrefetch([p for p, kind, digest, previous, dup in plan if kind == "dese" and not dup
+                                      and previous != digest])
             rows = 0
             for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
                 started = time.perf_counter()
@@ -468,7 +461,3 @@ def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path,
         first_with.setdefault(digest, str(path))
         plan.append((path, kind_of(path), digest, previous_hash, duplicate_of))
     return plan
-
-
-def _digest_of(plan: list, path: Path) -> str:
-    return next(d for p, _, d, _, _ in plan if p == path)
