@@ -8,7 +8,6 @@ error that lists every refused file; the caller (``StagedWarehouse``) then leave
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -26,7 +25,7 @@ import yaml
 from .. import progress as progress_display
 from ..errors import InputError
 from ..paths import config_dir
-from ..warehouse import BOOKKEEPING_DDL, room_for_python, table_exists
+from ..warehouse import BOOKKEEPING_DDL, registered, room_for_python, table_exists
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
@@ -156,14 +155,10 @@ def _previous(con: duckdb.DuckDBPyConnection, path: str, digest: str) -> tuple[s
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.register("_incoming", frame)
-    try:
+    with registered(con, "_incoming", frame):
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming LIMIT 0")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-    finally:
-        with contextlib.suppress(duckdb.Error):  # the transaction may already be aborted
-            con.unregister("_incoming")
 
 
 def _stamped(frame: pd.DataFrame, path: Path, load_id: str) -> pd.DataFrame:
