@@ -24,10 +24,6 @@ from .errors import EquityOutcomesError, WarehouseBusyError
 BOOKKEEPING_DDL = (files(__package__) / "bookkeeping.sql").read_text(encoding="utf-8")
 
 
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
 def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
     return WarehouseBusyError(
         f"warehouse {path} is in use by another process{detail}. How to fix: Wait for that run to finish (or stop "
@@ -38,7 +34,7 @@ def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
 @contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = _lock_path(path)
+    lock_file = path.with_name(path.name + ".lock")
     fh = open(lock_file, "a+")  # noqa: SIM115  (held open for the lock's lifetime, closed in finally)
     try:
         try:

@@ -133,11 +133,6 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
     return sorted({f.resolve() for f in found}, key=lambda f: (f.name.lower() != "roster.csv", str(f)))
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
 def _previous(con: duckdb.DuckDBPyConnection, path: str, digest: str) -> tuple[str | None, str | None]:
     """(status-relevant earlier load of this path: its hash; another path already loaded with these bytes)."""
     same_path = con.execute(
@@ -172,14 +167,9 @@ def _stamped(frame: pd.DataFrame, path: Path, load_id: str) -> pd.DataFrame:
 
 def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
     """Remove every row an earlier version of this file put in the warehouse."""
-    raw_tables = [
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'raw_%' AND table_type = 'BASE TABLE'"
-        ).fetchall()
-    ]
-    for t in raw_tables:
-        con.execute(f"DELETE FROM {t} WHERE source_file = ?", [path]).fetchall()
+    for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'raw_%' "
+                                "AND table_type = 'BASE TABLE'").fetchall():
+        con.execute(f"DELETE FROM {table} WHERE source_file = ?", [path]).fetchall()
     con.execute("DELETE FROM quarantine WHERE source_file = ?", [path]).fetchall()
     con.execute("DELETE FROM load_mappings WHERE source_file = ?", [path]).fetchall()
 
@@ -449,7 +439,8 @@ def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path,
     plan = []
     first_with: dict[str, str] = {}
     for path in files:
-        digest = _sha256(path)
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
         previous_hash, duplicate_of = _previous(con, str(path), digest)
         if duplicate_of is None and previous_hash != digest and digest in first_with:
             duplicate_of = first_with[digest]

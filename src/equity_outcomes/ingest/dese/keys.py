@@ -120,10 +120,6 @@ def _names(layout: Layout, roles: Roles, n: int) -> np.ndarray:
     return np.array([text_of(v).strip() for v in layout.mat[:, (school or cols)[0]]], dtype=object)
 
 
-def _level_by_code(codes: np.ndarray) -> np.ndarray:
-    return np.array(["district" if str(c).endswith("0000") else "school" for c in codes], dtype=object)
-
-
 def resolve_orgs(layout: Layout, roles: Roles, spec: ReportSpec, title_level: str | None,
                  manifest_level: str | None, file: str) -> Orgs:
     """Codes, names and levels of every row. Level, in order: an org-type column, the code header ('School Code',
@@ -178,4 +174,4 @@ def _levels(layout: Layout, roles: Roles, code_role: str, cj: int, codes: np.nda
                          f"{chosen[0]} is used")
     if chosen:
         return np.full(len(codes), chosen[1], dtype=object)
-    return _level_by_code(codes)  # district codes end in 0000
+    return np.array(["district" if str(c).endswith("0000") else "school" for c in codes], dtype=object)
