@@ -83,6 +83,9 @@ MAX_FILE_LINES = 600
 # control's cells by twin and relations by cell as index arrays (_Grouped), the heap trimmed before the audit: 16,334.
 # Sheets and CSVs written a chunk of rows at a time (the 1M network workbook was one string, copied 4 times): 16,361.
 # Publish rendering (#22, issue-39): records() column by column, the Vega bundle made in a child process: 16,391 (measured).
+# Issue #19's line goal (issue-42, outside publish/): 16,391 -> 16,271 (-120, measured). Copies made one (folder_year,
+# good_rows, allowed_values, the SGP median, _stamped, warehouse.registered, _fixest), with-blocks for connections,
+# frames and workbooks, single-use helpers inlined, dead code (School.post, _STATE_KEYS, DIRECTIONS, level_source).
 LINE_BUDGET = 16_271
 
 
