@@ -38,7 +38,7 @@ KNOWN = {
     "src/equity_outcomes/synth/effects.py": 18,
     "src/equity_outcomes/synth/generate.py": 16,
     "src/equity_outcomes/synth/params.py": 38,
-    "src/equity_outcomes/synth/students.py": 48,
+    "src/equity_outcomes/synth/students.py": 46,
 }
 
 

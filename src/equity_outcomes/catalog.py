@@ -22,7 +22,6 @@ from .paths import config_dir
 
 Direction = Literal["higher_is_better", "lower_is_better"]
 Source = Literal["student", "dese"]
-DIRECTIONS = set(typing.get_args(Direction))
 SOURCES = set(typing.get_args(Source))
 M = TypeVar("M")
 _ABSENT = object()  # no item at a key path
@@ -237,10 +236,7 @@ def metrics(path: Path | None = None) -> list[dict]:
 
 
 def metric(metric_id: str) -> dict:
-    for m in metrics():
-        if m["id"] == metric_id:
-            return m
-    raise KeyError(metric_id)
+    return {m["id"]: m for m in metrics()}[metric_id]  # KeyError for an unknown id
 
 
 def metrics_frame(path: Path | None = None) -> pd.DataFrame:

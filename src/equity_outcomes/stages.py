@@ -76,21 +76,15 @@ def is_up_to_date(work_path: Path, engine: str = "duckdb", *, school_year: int |
     """The marts were built by this code from these catalogs and inputs, and evaluated with these settings: a run
     over unchanged files is a no-op (after an upgrade of the package, an edit of a catalog or other settings the
     run redoes what they change)."""
-    con = connect(work_path)
-    try:
+    with connect(work_path) as con:
         return is_current(con, engine) and table_exists(con, EVALUATED_WITH) and con.execute(
             f"SELECT settings FROM {EVALUATED_WITH}").fetchall() == [
             (_evaluation_settings(school_year, baseline_year, targets_file),)]
-    finally:
-        con.close()
 
 
 def marts_are_built(work_path: Path) -> bool:
-    con = connect(work_path)
-    try:
+    with connect(work_path) as con:
         return table_exists(con, "metric_values")
-    finally:
-        con.close()
 
 
 def post_build_stages(

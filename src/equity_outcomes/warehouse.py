@@ -7,6 +7,7 @@ warehouse exactly as it was, and researchers can keep reading the old file while
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -23,10 +24,6 @@ from .errors import EquityOutcomesError, WarehouseBusyError
 BOOKKEEPING_DDL = (files(__package__) / "bookkeeping.sql").read_text(encoding="utf-8")
 
 
-def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
-
-
 def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
     return WarehouseBusyError(
         f"warehouse {path} is in use by another process{detail}. How to fix: Wait for that run to finish (or stop "
@@ -37,7 +34,7 @@ def _busy(path: Path, detail: str = "") -> WarehouseBusyError:
 @contextmanager
 def _exclusive_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = _lock_path(path)
+    lock_file = path.with_name(path.name + ".lock")
     fh = open(lock_file, "a+")  # noqa: SIM115  (held open for the lock's lifetime, closed in finally)
     try:
         try:
@@ -141,15 +138,13 @@ class StagedWarehouse:
                 wal = self.path.with_name(self.path.name + ".wal")
                 if wal.exists():
                     # left by a writer outside this tool: fold it in first (needs DuckDB's write lock)
-                    probe = connect(self.path)
-                    probe.execute("CHECKPOINT")
-                    probe.close()
+                    with connect(self.path) as probe:
+                        probe.execute("CHECKPOINT")
                 # Our writers only ever replace the file whole, so a reader that holds it open (a notebook)
                 # does not stop the copy; the reader keeps the version it opened.
                 shutil.copyfile(self.path, self.work_path)
-            con = self.connect()
-            con.execute(BOOKKEEPING_DDL)
-            con.close()
+            with self.connect() as con:
+                con.execute(BOOKKEEPING_DDL)
         except BaseException:
             self._lock_cm.__exit__(None, None, None)
             raise
@@ -159,9 +154,8 @@ class StagedWarehouse:
         return connect(self.work_path)
 
     def commit(self) -> None:
-        con = self.connect()
-        con.execute("CHECKPOINT")
-        con.close()
+        with self.connect() as con:
+            con.execute("CHECKPOINT")
         wal = self.work_path.with_name(self.work_path.name + ".wal")
         if wal.exists():  # checkpoint folds the WAL in; a leftover would be stale
             wal.unlink()
@@ -195,6 +189,17 @@ def object_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
         "SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
     ).fetchall()
     return None if not rows else ("VIEW" if rows[0][0] == "VIEW" else "TABLE")
+
+
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame) -> Iterator[None]:
+    """``frame`` (pandas) queryable as the view ``name`` for the length of the block."""
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(duckdb.Error):  # a failed statement may have aborted the transaction
+            con.unregister(name)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:

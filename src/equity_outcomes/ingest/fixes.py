@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .schemas import ALL_TABLES
+from .schemas import ALL_TABLES, allowed_values
 
 CROSSWALK = "config/subgroup_crosswalk.csv"
 SPELLINGS = "config/sis_spellings.yaml"
@@ -33,12 +33,8 @@ def is_row_rule(check: str) -> bool:
 
 
 def _allowed(table: str, column: str) -> list[str]:
-    col = ALL_TABLES.get(table, None)
-    col = col.columns.get(column) if col is not None else None
-    for check in getattr(col, "checks", []):
-        if check.name == "isin":
-            return [str(v) for v in check.statistics["allowed_values"]]
-    return []
+    schema = ALL_TABLES.get(table)
+    return [str(v) for v in allowed_values(schema.columns.get(column) if schema is not None else None) or []]
 
 
 def _numbers(check: str) -> list[str]:

@@ -8,7 +8,6 @@ error that lists every refused file; the caller (``StagedWarehouse``) then leave
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -26,7 +25,7 @@ import yaml
 from .. import progress as progress_display
 from ..errors import InputError
 from ..paths import config_dir
-from ..warehouse import BOOKKEEPING_DDL, room_for_python, table_exists
+from ..warehouse import BOOKKEEPING_DDL, registered, room_for_python, table_exists
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
@@ -134,14 +133,6 @@ def discover(paths: Iterable[Path | str]) -> list[Path]:
     return sorted({f.resolve() for f in found}, key=lambda f: (f.name.lower() != "roster.csv", str(f)))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _previous(con: duckdb.DuckDBPyConnection, path: str, digest: str) -> tuple[str | None, str | None]:
     """(status-relevant earlier load of this path: its hash; another path already loaded with these bytes)."""
     same_path = con.execute(
@@ -159,26 +150,26 @@ def _previous(con: duckdb.DuckDBPyConnection, path: str, digest: str) -> tuple[s
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.register("_incoming", frame)
-    try:
+    with registered(con, "_incoming", frame):
         if not table_exists(con, table):
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming LIMIT 0")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
-    finally:
-        with contextlib.suppress(duckdb.Error):  # the transaction may already be aborted
-            con.unregister("_incoming")
+
+
+def _stamped(frame: pd.DataFrame, path: Path, load_id: str) -> pd.DataFrame:
+    """A copy of ``frame`` with the load's id and the file's path in front (``load_id``, ``source_file``: the DESE
+    reader's own ``source_file`` replaced)."""
+    out = frame.drop(columns="source_file", errors="ignore")
+    out.insert(0, "source_file", str(path))
+    out.insert(0, "load_id", load_id)
+    return out
 
 
 def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
     """Remove every row an earlier version of this file put in the warehouse."""
-    raw_tables = [
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'raw_%' AND table_type = 'BASE TABLE'"
-        ).fetchall()
-    ]
-    for t in raw_tables:
-        con.execute(f"DELETE FROM {t} WHERE source_file = ?", [path]).fetchall()
+    for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'raw_%' "
+                                "AND table_type = 'BASE TABLE'").fetchall():
+        con.execute(f"DELETE FROM {table} WHERE source_file = ?", [path]).fetchall()
     con.execute("DELETE FROM quarantine WHERE source_file = ?", [path]).fetchall()
     con.execute("DELETE FROM load_mappings WHERE source_file = ?", [path]).fetchall()
 
@@ -193,19 +184,12 @@ def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) 
         return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
                           "validated in DuckDB (rules compiled from the pandera schema)", mappings=maps)
     read = read_student_file(path, key, known)
-    data = read.data
-    data.insert(0, "source_file", str(path))
-    data.insert(0, "load_id", load_id)
-    if len(data):
-        _append(con, f"raw_student_{read.table}", data)
-    q = read.quarantine.copy()
+    if len(read.data):
+        _append(con, f"raw_student_{read.table}", _stamped(read.data, path, load_id))
+    q = read.quarantine
     if len(q):
-        q.insert(0, "table_name", read.table)
-        q.insert(0, "source_file", str(path))
-        q.insert(0, "load_id", load_id)
-        _append(con, "quarantine", q)
-    year = read.school_year
-    return FileResult(path, "student", read.table, year, "loaded", read.rows_in, len(data),
+        _append(con, "quarantine", _stamped(q.assign(table_name=read.table), path, load_id))
+    return FileResult(path, "student", read.table, read.school_year, "loaded", read.rows_in, len(read.data),
                       q["source_row"].nunique() if len(q) else 0, mappings=read.mappings)
 
 
@@ -217,10 +201,7 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
                "quarantine": read.quarantine}
     for table, frame in frames.items():
         if frame is not None and len(frame):
-            frame = frame.copy()
-            frame.insert(0, "source_file", str(path))
-            frame.insert(0, "load_id", load_id)
-            _append(con, table, frame)
+            _append(con, table, _stamped(frame, path, load_id))
     return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
                       read.rows_quarantined, "; ".join(read.notes))
 
@@ -292,11 +273,8 @@ class _DesePrefetch:
 
 def _load_dese(con, path: Path, load_id: str, prefetch: _DesePrefetch | None = None) -> FileResult:
     read = prefetch.get(path) if prefetch is not None else read_dese(path)
-    cells = read.cells.copy()
-    cells["source_file"] = str(path)
-    cells.insert(0, "load_id", load_id)
-    if len(cells):
-        _append(con, "raw_dese_cells", cells)
+    if len(read.cells):
+        _append(con, "raw_dese_cells", _stamped(read.cells, path, load_id))
     warnings = read.warnings
     message = "; ".join(read.notes)
     return FileResult(path, "dese", read.report, read.school_year, "loaded", read.n_rows, read.n_rows, 0,
@@ -402,8 +380,8 @@ def ingest_into(
         try:
             prepare(con)
             plan = _plan(con, files)
-            prefetch = _DesePrefetch([p for p, kind, _, previous, dup in plan if kind == "dese" and not dup
-                                      and previous != _digest_of(plan, p)])
+            prefetch = _DesePrefetch([p for p, kind, digest, previous, dup in plan if kind == "dese" and not dup
+                                      and previous != digest])
             rows = 0
             for i, (path, kind, digest, previous_hash, duplicate_of) in enumerate(plan, start=1):
                 started = time.perf_counter()
@@ -461,14 +439,11 @@ def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path,
     plan = []
     first_with: dict[str, str] = {}
     for path in files:
-        digest = _sha256(path)
+        with open(path, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
         previous_hash, duplicate_of = _previous(con, str(path), digest)
         if duplicate_of is None and previous_hash != digest and digest in first_with:
             duplicate_of = first_with[digest]
         first_with.setdefault(digest, str(path))
         plan.append((path, kind_of(path), digest, previous_hash, duplicate_of))
     return plan
-
-
-def _digest_of(plan: list, path: Path) -> str:
-    return next(d for p, _, d, _, _ in plan if p == path)

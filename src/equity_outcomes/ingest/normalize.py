@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-import pandera.pandas as pa
 from pydantic import BeforeValidator
 
 from .. import crosswalk
 from ..catalog import Positive, Regex, Strict, load_yaml
 from ..paths import config_dir
-from .schemas import ALL_TABLES
+from .schemas import ALL_TABLES, allowed_values
 
 SPELLINGS_FILE = "sis_spellings.yaml"
 Mapper = Callable[[str], str | None]
@@ -69,13 +68,6 @@ def _load(path: Path) -> _Spellings:
 
 def spellings() -> _Spellings:
     return _load(config_dir() / SPELLINGS_FILE)
-
-
-def _allowed(col: pa.Column) -> list | None:
-    for check in col.checks:
-        if check.name == "isin":
-            return list(check.statistics["allowed_values"])
-    return None
 
 
 def _full_match(kind: str, value: str) -> re.Match | None:
@@ -166,7 +158,7 @@ def column_mappers(table: str, known: KnownCodes | None) -> dict[str, Mapper]:
     s = spellings()
     out: dict[str, Mapper] = {}
     for name, col in ALL_TABLES[table].columns.items():
-        allowed = _allowed(col)
+        allowed = allowed_values(col)
         kind = s.columns.get(name) or ("flag" if allowed is not None and sorted(allowed) == [0, 1] else None)
         if kind is None and allowed is None:
             continue

@@ -56,13 +56,10 @@ def pseudonymize(ids: pd.Series, key: bytes) -> pd.Series:
     """Map each id to hex(HMAC-SHA256(key, id))[:20], vectorized in DuckDB (HMAC spelled out with sha256:
     H(K xor opad || H(K xor ipad || id))); equal to :func:`pseudonymize_one` for every id."""
     ipad, opad = _pads(key)
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.register("frame", pd.DataFrame({"id": ids.astype(str).to_numpy()}))
         hashed = con.execute(
             f"SELECT left(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(id)))), {ID_LENGTH}) AS h FROM frame",
             [opad, ipad],
         ).df()["h"]
-    finally:
-        con.close()
     return pd.Series(hashed.to_numpy(), index=ids.index, name=ids.name)

@@ -24,6 +24,14 @@ ORG_CODE = pa.Check.str_matches(r"^\d{8}$", error="org_code must be 8 digits (ke
 YEAR = pa.Check.in_range(MIN_YEAR, MAX_YEAR)
 
 
+def allowed_values(column: pa.Column | None) -> list | None:
+    """The values the ``isin`` check of a column allows (None: it has none)."""
+    for check in getattr(column, "checks", []):
+        if check.name == "isin":
+            return list(check.statistics["allowed_values"])
+    return None
+
+
 def _year() -> pa.Column:
     return pa.Column(int, YEAR, coerce=True, description="spring year of the school year: 2024 = 2023-24")
 
@@ -200,16 +208,8 @@ TABLE_CHECK_SQL: dict[str, str] = {
     "exam score only on AP": "course_type = 'AP' OR ap_exam_score IS NULL",
 }
 
-STUDENT_TABLES: dict[str, pa.DataFrameSchema] = {
-    "enrollment": ENROLLMENT,
-    "discipline": DISCIPLINE,
-    "assessments": ASSESSMENTS,
-    "courses": COURSES,
-    "graduates": GRADUATES,
-    "student_surveys": STUDENT_SURVEYS,
-    "teacher_surveys": TEACHER_SURVEYS,
-    "capstone": CAPSTONE,
-}
+STUDENT_TABLES: dict[str, pa.DataFrameSchema] = {schema.name: schema for schema in (
+    ENROLLMENT, DISCIPLINE, ASSESSMENTS, COURSES, GRADUATES, STUDENT_SURVEYS, TEACHER_SURVEYS, CAPSTONE)}
 ALL_TABLES: dict[str, pa.DataFrameSchema] = {"roster": ROSTER, **STUDENT_TABLES}
 # Columns holding a person id, pseudonymized with a keyed hash at ingest.
 ID_COLUMNS = {"student_id", "teacher_id"}

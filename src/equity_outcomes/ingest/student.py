@@ -184,6 +184,21 @@ def _validate_rows(
     return validated, quarantine
 
 
+def good_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame, validated: pd.DataFrame | None,
+              quarantine: pd.DataFrame, key: bytes | None) -> pd.DataFrame:
+    """The rows of ``frame`` not in ``quarantine``, validated and typed (``validated`` when it holds exactly them),
+    with ``source_row`` in front and their ids pseudonymized with ``key`` (None: left as they are)."""
+    good = frame.drop(index=pd.Index(quarantine["source_row"].to_numpy() - 2).unique(), errors="ignore")
+    data = validated if validated is not None and len(validated) == len(good) else (
+        schema.validate(good) if len(good) else good)
+    data = data.copy()
+    data.insert(0, "source_row", good.index.to_numpy() + 2)
+    if key is not None:
+        for col in ID_COLUMNS & set(data.columns):
+            data[col] = pseudonymize(data[col], key)
+    return data.reset_index(drop=True)
+
+
 def _more_failures(quarantine: pd.DataFrame, as_written: pd.DataFrame, failing: pd.Index, column: str, check: str,
                    message: str) -> pd.DataFrame:
     """Quarantine records for the rows in ``failing`` that validation has not quarantined already."""
@@ -222,15 +237,7 @@ def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -
         codes = frame["org_code"].str.strip()
         quarantine = _more_failures(quarantine, as_written, frame.index[codes.notna() & ~codes.isin(roster)],
                                     "org_code", UNKNOWN_SCHOOL, "org_code is not a school of the roster")
-    bad_index = pd.Index(quarantine["source_row"].to_numpy() - 2).unique()
-    good = frame.drop(index=bad_index)
-    if validated is not None and len(validated) == len(good):
-        data = validated.copy()  # every remaining row already validated and coerced
-    else:
-        data = (schema.validate(good) if len(good) else good).copy()
-    data.insert(0, "source_row", good.index.to_numpy() + 2)
-    for col in ID_COLUMNS & set(data.columns):
-        data[col] = pseudonymize(data[col], key)
+    data = good_rows(schema, frame, validated, quarantine, key)
     if len(quarantine):
-        notes.append(f"{len(bad_index)} of {len(frame)} rows quarantined")
-    return StudentRead(path, table, year, len(frame), data.reset_index(drop=True), quarantine, notes, mappings)
+        notes.append(f"{len(frame) - len(data)} of {len(frame)} rows quarantined")
+    return StudentRead(path, table, year, len(frame), data, quarantine, notes, mappings)

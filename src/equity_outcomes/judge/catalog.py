@@ -248,10 +248,7 @@ class Catalog(Strict):
         return self
 
     def target(self, target_id: str) -> Target:
-        for t in self.targets:
-            if t.id == target_id:
-                return t
-        raise KeyError(target_id)
+        return {t.id: t for t in self.targets}[target_id]  # KeyError for an unknown id
 
     @property
     def alpha(self) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.build import EVALUATE_MODELS, database_path, dbt_failure, run_dbt
+from ..warehouse import registered
 from . import stats
 from .catalog import FLAGS, STATUSES, Catalog, load_catalog
 from .rules import intervals, rate
@@ -246,8 +247,5 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame, schema) 
     con.execute(f"CREATE OR REPLACE TABLE {name} ({', '.join(f'{c} {t}' for c, t in schema)})")
     if df.empty:
         return
-    con.register("_eo_frame", df)
-    try:
+    with registered(con, "_eo_frame", df):
         con.execute(f"INSERT INTO {name} SELECT * FROM _eo_frame")
-    finally:
-        con.unregister("_eo_frame")

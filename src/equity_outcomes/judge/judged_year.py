@@ -30,17 +30,11 @@ class TargetYear:
         return "; ".join(self.missing)
 
 
-def _years(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int | None, int | None]:
-    """(first, last year with any school data, last year with student data)."""
-    return con.execute(
-        "SELECT min(school_year), max(school_year), max(school_year) FILTER (WHERE source = 'student') "
-        "FROM metric_values WHERE org_level = 'school'"
-    ).fetchall()[0]
-
-
 def choose_judged_year(con: duckdb.DuckDBPyConnection, requested: int | None) -> int | None:
     """The year every target of this run is judged on; a requested year outside the data is a user error."""
-    first, last, last_student = _years(con)
+    first, last, last_student = con.execute(  # the first and last year of school data, the last of student data
+        "SELECT min(school_year), max(school_year), max(school_year) FILTER (WHERE source = 'student') "
+        "FROM metric_values WHERE org_level = 'school'").fetchall()[0]
     if first is None:
         return requested
     if requested is not None:
@@ -56,13 +50,8 @@ def choose_judged_year(con: duckdb.DuckDBPyConnection, requested: int | None) ->
 
 def coverage(con: duckdb.DuckDBPyConnection, year: int, targets_file: Path | None = None) -> list[TargetYear]:
     """Per target of the catalog: which of its sources have school values for ``year``."""
-    have = {
-        (m, s)
-        for m, s in con.execute(
-            "SELECT DISTINCT metric, source FROM metric_values WHERE org_level = 'school' AND school_year = ? "
-            "AND value IS NOT NULL", [year]
-        ).fetchall()
-    }
+    have = set(con.execute("SELECT DISTINCT metric, source FROM metric_values WHERE org_level = 'school' "
+                           "AND school_year = ? AND value IS NOT NULL", [year]).fetchall())  # (metric, source)
     out = []
     for t in load_catalog(targets_file).targets:
         with_data = tuple(s for s in t.sources if any((m, s) in have for m in t.metrics))

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from .. import catalog
-from .did import did_panel
+from .did import _fixest, did_panel
 from .warehouse import Warehouse
 
 REFERENCE_YEAR = -1  # the year before the start
@@ -71,9 +71,7 @@ def event_study(
     metric = metric or catalog.metrics()[0]["id"]
     panel, _, notes = did_panel(wh, metric, subgroup, source, subject, grade, years, weights)
     rel = np.where(panel["treated_school"], panel["school_year"] - panel["cohort"].astype(float), REFERENCE_YEAR)
-    data = pd.DataFrame({"org_code": panel["org_code"].astype(str), "school_year": panel["school_year"].astype(int),
-                         "value": panel["value"].astype(float), "w": panel["w"].astype(float),
-                         "treated_post": panel["treated_post"].astype(int), "rel_year": rel.astype(float)})
+    data = _fixest(panel).assign(rel_year=rel.astype(float))
     with warnings.catch_warnings():  # pyfixest's notices (dropped dummies) are not the user's
         warnings.simplefilter("ignore")
         fit = pf.did2s(data, yname="value", first_stage="~ 0 | org_code + school_year",

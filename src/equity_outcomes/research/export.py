@@ -14,8 +14,7 @@ XLSX_MAX_ROWS = 1_048_575
 
 def export_table(warehouse: Path, table: str, out: Path) -> int:
     with connect_read_only(warehouse) as con:
-        known = table_names(con) + [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type='VIEW'").fetchall()]
+        known = table_names(con)  # tables and views
         if table not in known:
             raise EquityOutcomesError(
                 f"no table {table!r} in {warehouse}. How to fix: name one of "

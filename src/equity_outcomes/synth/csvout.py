@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..ingest import schemas
+from ..warehouse import registered
 from . import params as P
 from .students import ACHIEVEMENT_LEVELS, COURSES, SUBJECTS
 
@@ -107,11 +108,8 @@ class StudentCsvWriter:
         chunk = pd.DataFrame(data)
         del data, parts
         tmp = self.tmp / "chunk.csv"  # overwritten by every COPY; removed with the folder at close()
-        self.con.register("chunk", chunk)
-        try:
+        with registered(self.con, "chunk", chunk):
             self.con.execute(f"COPY ({SQL[table]}) TO '{tmp.as_posix()}' (FORMAT csv, HEADER false, NULL '')")
-        finally:
-            self.con.unregister("chunk")
         with open(self.path(year, table), "ab") as dst, open(tmp, "rb") as src:
             shutil.copyfileobj(src, dst, 1 << 20)
 

@@ -27,6 +27,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ..catalog import Strict, Text, Word, load_yaml
 from ..paths import config_dir
+from .effects import sgp_median
 from .network import Network
 from .students import GROUPS, SUBJECTS
 
@@ -203,13 +204,12 @@ def write_xlsx(path: Path, title: str, header: list[str], rows: list[list], year
 # reports
 # ------------------------------------------------------------------------------------------------------------
 class _Writer:
-    def __init__(self, net: Network, acc: DeseAccumulator, out_dir: Path, progress: Callable[[str], None] | None):
+    def __init__(self, net: Network, acc: DeseAccumulator, out_dir: Path):
         self.net = net
         self.acc = acc
         self.root = out_dir / "dese"
         self.manifest: list[dict[str, str]] = []
         self.files: list[Path] = []
-        self.progress = progress
         self.order = sorted(range(len(net.schools)),  # DESE's order by name; the rest of the state after (the
                             key=lambda i: (net.schools[i].dese_only,  # network's rows where they were before #20)
                                            net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
@@ -232,7 +232,9 @@ class _Writer:
             "note": layout.note.format(**words),
         })
 
-    def _rows(self, arr: np.ndarray, gi: int, make: Callable[[np.ndarray], list | None], state_name: str) -> list:
+    def _rows(self, arr: np.ndarray, gi: int | slice, make: Callable[[np.ndarray], list | None],
+              state_name: str) -> list:
+        """A row a school (DESE's order), then the state's: ``make`` of group ``gi``'s figures (or a slice's)."""
         rows = []
         for i in self.order:
             r = make(arr[i, gi])
@@ -366,22 +368,15 @@ class _Writer:
             n = int(v[0, 0])
             return None if n < 1 else [x for i in index for x in (count_text(v[i, 0]), pct_text(int(v[i, 0]), n))]
 
-        rows = [[self.net.dese_name(self.net.schools[i]), self.net.schools[i].org_code, *r]
-                for i in self.order if (r := make(groups[i])) is not None]
-        if (r := make(groups[self.counted].sum(axis=0))) is not None:
-            rows.append(["State Totals", STATE_CODE, *r])
+        rows = self._rows(groups, slice(None), make, "State Totals")
         self._emit("selected_populations", year, "all", "selected_populations.xlsx", rows, header=header)
 
 
 def _sgp_text(v: np.ndarray, width: int) -> str:
     """Mean SGP (2018 on); through 2017 (a 99-bin histogram follows the sums) the median, as DESE published."""
-    n_sgp, total = int(v[6]), int(v[7])
     if len(v) == 8:
-        return mean_text(total, n_sgp, width)
-    cum = np.cumsum(v[8:])
-    lo = int(np.searchsorted(cum, (n_sgp + 1) // 2)) + 1
-    hi = int(np.searchsorted(cum, n_sgp // 2 + 1)) + 1
-    return fmt_tenths(5 * (lo + hi), width)
+        return mean_text(int(v[7]), int(v[6]), width)
+    return fmt_tenths(int(10 * (sgp_median(v[8:]) + 1)), width)  # the histogram's bin 0 is SGP 1
 
 
 def _nextgen_row(v: np.ndarray, subj: str) -> list | None:
@@ -416,7 +411,7 @@ def _legacy_row(v: np.ndarray, subj: str) -> list | None:
 def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
                   progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write every DESE-style export and ``dese/manifest.csv``; return the paths written."""
-    w = _Writer(net, acc, out_dir, progress)
+    w = _Writer(net, acc, out_dir)
     for year in net.years:
         w.attendance(year)
         w.discipline(year)

@@ -78,7 +78,9 @@ def _realized(counts: np.ndarray, years: list[int], *, share: str = "pct", n: st
             for y, c in zip(years, counts, strict=True) if not (without_2020 and y == 2020)}
 
 
-def _median(hist: np.ndarray) -> float | None:
+def sgp_median(hist: np.ndarray) -> float | None:
+    """The median of the values a histogram counts (``hist[k]``: how many are k), as DESE takes it: the mean of
+    the two middle values when the count is even."""
     n = int(hist.sum())
     if n == 0:
         return None
@@ -156,8 +158,8 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
                     entry(role, metric, target, subject=subj, expected=exp, effective=start + 2,
                           realized=_realized(tr.mcas[:, i, j, 0], years, without_2020=True), design=design)
                 else:
-                    real = {str(y): {"treated_median": _median(tr.sgp[yidx[y], i, j, 0]),
-                                     "untreated_median": _median(tr.sgp[yidx[y], i, j, 1]),
+                    real = {str(y): {"treated_median": sgp_median(tr.sgp[yidx[y], i, j, 0]),
+                                     "untreated_median": sgp_median(tr.sgp[yidx[y], i, j, 1]),
                                      "n": int(tr.sgp[yidx[y], i, j, 0].sum())} for y in years if y != 2020}
                     entry(role, metric, target, subject=subj, expected=None, effective=start + 2, realized=real,
                           expected_change_points=10, growth_shift_z_per_year=round(P.GROWTH_WEIGHT * P.GROWTH_SHIFT, 4),

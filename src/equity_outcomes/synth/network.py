@@ -64,10 +64,6 @@ class School:
     def grades(self) -> tuple[int, ...]:
         return LEVEL_GRADES[self.level]
 
-    def post(self, year: int, from_impl_year: int = 1) -> bool:
-        """True if ``year`` is implementation year ``from_impl_year`` or later."""
-        return self.start_year is not None and year >= self.start_year + from_impl_year - 1
-
 
 @dataclass
 class District:
@@ -128,10 +124,7 @@ def _district_sizes(n_schools: int) -> list[int]:
 
 
 def _district_names(n: int) -> list[str]:
-    names = []
-    for b in _TOWN_B:
-        for a in _TOWN_A:
-            names.append(a + b)
+    names = [a + b for b in _TOWN_B for a in _TOWN_A]
     out = []
     i = 0
     while len(out) < n:

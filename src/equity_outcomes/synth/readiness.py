@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..ingest.readiness import catalog
+from ..ingest.readiness import CSV_COLUMNS, catalog
 from ..ingest.readiness.template import build_workbook, save_deterministic
 
 BASE = 1.7
@@ -40,14 +40,8 @@ LAST_NAMES = ["Rivera", "Nguyen", "Okafor", "Smith", "Costa", "Haddad", "Murphy"
 
 
 def _int_or_none(value: object) -> int | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return int(float(value))
+    number = pd.to_numeric(value, errors="coerce")  # blank, None and NaN: None
+    return None if pd.isna(number) else int(number)
 
 
 def _school_plan(row: dict, years: list[int], include_comparison: bool) -> dict[int, int]:
@@ -137,7 +131,7 @@ def generate_readiness(
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"])
+            writer.writerow(CSV_COLUMNS)
             writer.writerows(rows)
         written.append(path)
     return sorted(written)

@@ -68,8 +68,6 @@ class Ctx:
 # --------------------------------------------------------------------------------------------------------------
 # accumulated persistent growth (z) per subject, treated and untreated: the score histories' school differences
 GAIN_KEYS = ["gain_t_ELA", "gain_t_MATH", "gain_u_ELA", "gain_u_MATH"]
-_STATE_KEYS = ["serial", "grade", "school", "race", "gender", "li", "el", "former", "swd", "a", "u_ela", "u_math",
-               "u_sci", "f_abs", "f_dis", "t_perc", "t_comp", "has_dual", "yrs", "late", *GAIN_KEYS]
 
 
 def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -49,11 +49,8 @@ CELL_COLUMNS: dict[str, str] = {
 
 
 def per_row(v: Any, n: int) -> np.ndarray:
-    if isinstance(v, np.ndarray):
-        return v
-    out = np.empty(n, dtype=object)
-    out[:] = [v] * n
-    return out
+    """A per-row value as it is; a scalar (a file's year, grade, group...) repeated for the n rows."""
+    return v if isinstance(v, np.ndarray) else np.full(n, v, dtype=object)
 
 
 @dataclass

@@ -80,7 +80,6 @@ class Orgs:
     codes: np.ndarray
     names: np.ndarray
     levels: np.ndarray
-    level_source: str
     row_flags: np.ndarray  # object: None or 'missing_org_code' / 'bad_org_code'
     notes: list[str] = field(default_factory=list)
 
@@ -121,10 +120,6 @@ def _names(layout: Layout, roles: Roles, n: int) -> np.ndarray:
     return np.array([text_of(v).strip() for v in layout.mat[:, (school or cols)[0]]], dtype=object)
 
 
-def _level_by_code(codes: np.ndarray) -> np.ndarray:
-    return np.array(["district" if str(c).endswith("0000") else "school" for c in codes], dtype=object)
-
-
 def resolve_orgs(layout: Layout, roles: Roles, spec: ReportSpec, title_level: str | None,
                  manifest_level: str | None, file: str) -> Orgs:
     """Codes, names and levels of every row. Level, in order: an org-type column, the code header ('School Code',
@@ -149,25 +144,25 @@ def resolve_orgs(layout: Layout, roles: Roles, spec: ReportSpec, title_level: st
         names = np.full(n, spec.fixed_org["name"], dtype=object)
         flags = np.full(n, None, dtype=object)
         levels = np.full(n, spec.fixed_org.get("level", "state"), dtype=object)
-        return Orgs(codes, names, levels, "report definition", flags, notes)
+        return Orgs(codes, names, levels, flags, notes)
     cj = roles.by_role[code_role][0]
     codes, flags = _normalise_codes(column_texts(layout, cj), names, notes)
     if sum(len(roles.by_role.get(r, [])) for r in CODE_ROLES) > 1:
         notes.append(f"several code columns: {layout.headers[cj]!r} is the org code, the others identifiers only")
-    levels, source = _levels(layout, roles, code_role, cj, codes, title_level, manifest_level, notes)
+    levels = _levels(layout, roles, code_role, cj, codes, title_level, manifest_level, notes)
     is_state = (codes == STATE_CODE) | np.array([norm(x) in CONFIG.state_names for x in names], dtype=bool)
     levels = np.where(is_state, "state", levels).astype(object)
-    return Orgs(codes, names, levels, source, flags, notes)
+    return Orgs(codes, names, levels, flags, notes)
 
 
 def _levels(layout: Layout, roles: Roles, code_role: str, cj: int, codes: np.ndarray, title_level: str | None,
-            manifest_level: str | None, notes: list[str]) -> tuple[np.ndarray, str]:
+            manifest_level: str | None, notes: list[str]) -> np.ndarray:
     tj = roles.first("org_type")
     if tj is not None:
         types = column_texts(layout, tj)
         mapped = np.array([CONFIG.org_types.get(norm(t)) for t in types], dtype=object)
         if pd.notna(mapped).all():
-            return mapped, f"column {layout.headers[tj]!r}"
+            return mapped
         notes.append(f"column {layout.headers[tj]!r} has org types not in org_types: level from other sources")
     by_header = {"school_code": "school", "district_code": "district"}.get(code_role)
     sources = [(f"header {layout.headers[cj]!r}", by_header), ("the title", title_level if title_level != "state"
@@ -178,5 +173,5 @@ def _levels(layout: Layout, roles: Roles, code_role: str, cj: int, codes: np.nda
             notes.append(f"warning: org level disagrees: {chosen[0]} says {chosen[1]!r}, {w} says {v!r}; "
                          f"{chosen[0]} is used")
     if chosen:
-        return np.full(len(codes), chosen[1], dtype=object), chosen[0]
-    return _level_by_code(codes), "org codes (district codes end in 0000)"
+        return np.full(len(codes), chosen[1], dtype=object)
+    return np.array(["district" if str(c).endswith("0000") else "school" for c in codes], dtype=object)

@@ -125,18 +125,10 @@ class Manifest:
         return out
 
 
-def under(path: Path, folder: Path) -> bool:
-    try:
-        Path(path).resolve().relative_to(folder.resolve())
-        return True
-    except (ValueError, OSError):
-        return False
-
-
 def _shared_folder(path: Path) -> tuple[Path, str] | None:
     for name, manifest in SHARED_MANIFESTS.items():
         folder = shared_data_dir() / name
-        if under(path, folder):
+        if Path(path).resolve().is_relative_to(folder.resolve()):
             return folder, manifest
     return None
 

@@ -10,6 +10,7 @@ import csv
 import io
 import warnings
 import zipfile
+from contextlib import closing
 from pathlib import Path
 
 from ...errors import InputError
@@ -57,7 +58,7 @@ def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[objec
         with warnings.catch_warnings():  # "Unknown extension is not supported": Excel extensions we do not read
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
+        with closing(wb):
             sheets = wb.worksheets
             if not sheets:
                 raise InputError("workbook has no sheets", file=file, fix="download the export again")
@@ -68,8 +69,6 @@ def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[objec
                     continue
                 if any(any(v not in (None, "") for v in r) for r in other.iter_rows(values_only=True)):
                     notes.append(f"sheet {other.title!r} was not read (sheet {sheet!r} is the export)")
-        finally:
-            wb.close()
     except InputError:
         raise
     except (zipfile.BadZipFile, EOFError, KeyError, OSError, ValueError, TypeError, IndexError) as exc:

@@ -52,10 +52,7 @@ def _year(lines: list[str]) -> tuple[int | None, str | None]:
 def _group_prefix(text: str) -> tuple[str, str] | None:
     """(group label, rest) when ``text`` starts with a crosswalk label followed by more words."""
     key = norm(text)
-    best = None
-    for label in known_labels():
-        if key.startswith(label + " ") and (best is None or len(label) > len(best)):
-            best = label
+    best = max((label for label in known_labels() if key.startswith(label + " ")), key=len, default=None)
     if best is None:
         return None
     return text[: len(best)].strip(), text[len(best):].strip()
@@ -100,7 +97,6 @@ def parse_title(lines: list[str], spec: ReportSpec) -> Title:
     parts = [s for s in _SEGMENTS.split(body) if s.strip()]
     out.core = parts[0].strip() if parts else ""
     for seg in ([rest] if rest else []) + parts[1:]:
-        first, *more = _SEGMENTS.split(seg)
-        for s in [first, *more]:
+        for s in _SEGMENTS.split(seg):
             _segment(s, spec, out)
     return out

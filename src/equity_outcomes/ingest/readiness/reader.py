@@ -17,6 +17,7 @@ A problem in a sheet's header cell (school code, year) quarantines every rating 
 from __future__ import annotations
 
 import csv
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,9 @@ from openpyxl import load_workbook
 
 from ...errors import InputError
 from ..schemas import MAX_YEAR, MIN_YEAR
+from ..student import folder_year
 from . import catalog
-from .rows import _RATING_TEXT, FIELDS, _folder_year, _read_csv, _read_workbook, _Rows
+from .rows import _RATING_TEXT, FIELDS, _read_csv, _read_workbook, _Rows
 from .template import WORDS, is_rater_sheet
 
 DATA_COLUMNS = [
@@ -170,7 +172,7 @@ def _first_sheet(frame: pd.DataFrame) -> pd.Series:
 
 def _validate(path: Path, rows: _Rows, known_schools: set[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = rows.frame
-    schema = responses_schema(known_schools, _folder_year(path))
+    schema = responses_schema(known_schools, folder_year(path))
     try:
         schema.validate(frame[FIELDS], lazy=True)
         failures = pd.DataFrame(columns=["index", "column", "check"])
@@ -269,10 +271,7 @@ def is_readiness_file(path: Path) -> bool:
             with open(path, encoding="utf-8-sig", errors="replace") as fh:
                 header = {h.strip().lower() for h in next(csv.reader([fh.readline()]), [])}
             return {"rater_id", "item_id", "rating"} <= header
-        wb = load_workbook(path, read_only=True)
-        try:
+        with closing(load_workbook(path, read_only=True)) as wb:
             return any(is_rater_sheet(t) for t in wb.sheetnames)
-        finally:
-            wb.close()
     except Exception:  # unreadable files are left to the other readers to report
         return False

@@ -8,7 +8,7 @@ from importlib.resources import files
 import duckdb
 import pandas as pd
 
-from ...warehouse import table_exists
+from ...warehouse import registered, table_exists
 from . import catalog
 
 RAW_TABLE = "raw_readiness_responses"
@@ -33,11 +33,8 @@ def load_readiness_reference(con: duckdb.DuckDBPyConnection) -> None:
         "ref_readiness_scale": scale[["rating", "label", "description"]],
     }
     for table, frame in frames.items():
-        con.register("_readiness_ref", frame)
-        try:
+        with registered(con, "_readiness_ref", frame):
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _readiness_ref")
-        finally:
-            con.unregister("_readiness_ref")
 
 
 def quarantine_frame(quarantine: pd.DataFrame, load_id: str, table_name: str = "readiness_responses") -> pd.DataFrame:

@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -102,11 +103,6 @@ def _norm_rating(raw: str | None) -> str | None:
     if re.fullmatch(r"[1-4](\.0+)?", text):
         return text[0]
     return text
-
-
-def _folder_year(path: Path) -> int | None:
-    name = path.parent.name
-    return int(name) if name.isdigit() and len(name) == 4 else None
 
 
 # ---- workbooks ------------------------------------------------------------------------------------------------
@@ -203,8 +199,7 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
 
 
 def _read_workbook(path: Path, notes: set[str]) -> _Rows:
-    wb = _open_workbook(path)
-    try:
+    with closing(_open_workbook(path)) as wb:
         sheets = [ws for ws in wb.worksheets if is_rater_sheet(ws.title)]
         if not sheets:
             raise InputError(
@@ -217,8 +212,6 @@ def _read_workbook(path: Path, notes: set[str]) -> _Rows:
         records = []
         for ws in sheets:
             records.extend(_sheet_records(path, ws, notes))
-    finally:
-        wb.close()
     if not records:
         raise InputError(
             "the workbook has no ratings in any 'Readiness' sheet",

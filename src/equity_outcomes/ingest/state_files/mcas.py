@@ -24,15 +24,10 @@ REQUIRED = ("sasid", "org_code", "grade")
 
 def columns_of(header: list[str], fam: Family) -> dict[str, str]:
     """role -> the header name found for it."""
-    names = {h.strip().lower(): h.strip().lower() for h in header}
-    found = {}
-    for role, accepted in fam.columns.items():
-        if role == "drop":
-            continue
-        hit = next((a for a in accepted if a.lower() in names), None)
-        if hit is not None:
-            found[role] = hit.lower()
-    return found
+    names = {h.strip().lower() for h in header}
+    found = {role: next((a.lower() for a in accepted if a.lower() in names), None)
+             for role, accepted in fam.columns.items() if role != "drop"}
+    return {role: name for role, name in found.items() if name is not None}
 
 
 def is_results_header(row: list[str]) -> bool:

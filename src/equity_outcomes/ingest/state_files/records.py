@@ -16,7 +16,7 @@ import pandas as pd
 from ...errors import InputError
 from ..pseudonymize import pseudonymize
 from ..schemas import ALL_TABLES, ID_COLUMNS
-from ..student import QUARANTINE_COLUMNS, _read_text, _validate_rows
+from ..student import QUARANTINE_COLUMNS, _read_text, _validate_rows, good_rows
 from .catalog import Family, Version
 
 SASID_PATTERN = r"\d{10}"
@@ -195,22 +195,14 @@ def to_contract(table: str, frame: pd.DataFrame, path: Path, key: bytes | None, 
     frame = frame[~missing.any(axis=1).to_numpy()]
     validated, q = _validate_rows(schema, frame, path, frame)
     q = pd.concat([*gaps, q], ignore_index=True) if gaps else q
-    bad = pd.Index(q["source_row"].to_numpy() - 2).unique()
-    good = frame.drop(index=bad, errors="ignore")
-    data = validated if validated is not None and len(validated) == len(good) else (
-        schema.validate(good) if len(good) else good)
-    data = data.copy()
-    data.insert(0, "source_row", good.index.to_numpy() + 2)
-    if key is not None:
-        for col in ID_COLUMNS & set(data.columns):
-            data[col] = pseudonymize(data[col], key)
+    data = good_rows(schema, frame, validated, q, key)
     if len(q):
         ids = q["column_name"].isin(ID_COLUMNS)
         q.loc[ids, "value_text"] = None
         q.loc[ids, "message"] = q.loc[ids, "message"] + f" ({WITHHELD})"
         q["column_name"] = q["column_name"].map(lambda c: f"{sources[c]} ({c})" if c in sources else c)
         q["table_name"] = table
-    return data.reset_index(drop=True), q
+    return data, q
 
 
 def crosswalk(frame: pd.DataFrame, sasid: str, lasid: str, key: bytes | None) -> pd.DataFrame | None:

@@ -35,14 +35,6 @@ def version_of(fam: Family, school_year: int, header: list[str] | None) -> Versi
     return fam.version_for_year(school_year) or fam.versions[-1]
 
 
-def _dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, format="%m/%d/%Y", errors="coerce")
-
-
-def _in_year(dates: pd.Series, school_year: int) -> pd.Series:
-    return dates.between(pd.Timestamp(date(school_year - 1, 7, 1)), pd.Timestamp(date(school_year, 6, 30)))
-
-
 def read_offenses(path: Path, school_year: int) -> tuple[pd.DataFrame, Checks, Version]:
     """The offense records: (OFF ID, SCH CODE, OFF DATE) frame, their checks, the edition."""
     fam = family(FAMILY)
@@ -53,7 +45,9 @@ def read_offenses(path: Path, school_year: int) -> tuple[pd.DataFrame, Checks, V
                 "not an 8-digit DESE school code", "export the school code with its leading zeros")
     checks.rule(raw, "OFF ID", ~raw["OFF ID"].duplicated(keep=False), "one offense record per OFF ID",
                 "the OFF ID appears on more than one offense record", "give each offense its own OFF ID")
-    checks.rule(raw, "OFF DATE", _in_year(_dates(raw["OFF DATE"]), school_year), "offense date in the school year",
+    dates = pd.to_datetime(raw["OFF DATE"], format="%m/%d/%Y", errors="coerce")
+    in_year = dates.between(pd.Timestamp(date(school_year - 1, 7, 1)), pd.Timestamp(date(school_year, 6, 30)))
+    checks.rule(raw, "OFF DATE", in_year, "offense date in the school year",
                 f"not a date (mm/dd/yyyy) between 07/01/{school_year - 1} and 06/30/{school_year}",
                 "put the file in the folder of its school year, or correct the date")
     return raw, checks, version

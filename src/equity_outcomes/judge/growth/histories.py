@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from ...models.build import STUDENT_SGP_DDL
+from ...warehouse import registered
 from .sgp import GrowthSettings
 
 GROWTH_RUNS_DDL = (files(__package__) / "growth_runs.sql").read_text(encoding="utf-8")
@@ -66,17 +67,16 @@ def histories(con: duckdb.DuckDBPyConnection, settings: GrowthSettings, steps: p
               years: list[int] | None) -> pd.DataFrame:
     """Every scored student of the cohorts of ``years`` (default all): current score and prior_1 ..
     prior_<max_order> (NULL where the student has no score at that step, or the cohort has no such step)."""
-    con.register("_growth_steps", steps)
-    try:
-        joins, cols = [], []
-        for k in range(1, settings.max_order + 1):
-            joins.append(f"""
-                LEFT JOIN _growth_steps st{k} ON st{k}.subject = s.subject AND st{k}.school_year = s.school_year
-                      AND st{k}.grade = s.grade AND st{k}.k = {k}
-                LEFT JOIN scores p{k} ON p{k}.student_id = s.student_id AND p{k}.subject = s.subject
-                      AND p{k}.school_year = st{k}.prior_year AND p{k}.grade_n = st{k}.prior_grade_n""")
-            cols.append(f"p{k}.score AS prior_{k}")
-        grades = ", ".join(f"'{g}'" for g in settings.grades)
+    joins, cols = [], []
+    for k in range(1, settings.max_order + 1):
+        joins.append(f"""
+            LEFT JOIN _growth_steps st{k} ON st{k}.subject = s.subject AND st{k}.school_year = s.school_year
+                  AND st{k}.grade = s.grade AND st{k}.k = {k}
+            LEFT JOIN scores p{k} ON p{k}.student_id = s.student_id AND p{k}.subject = s.subject
+                  AND p{k}.school_year = st{k}.prior_year AND p{k}.grade_n = st{k}.prior_grade_n""")
+        cols.append(f"p{k}.score AS prior_{k}")
+    grades = ", ".join(f"'{g}'" for g in settings.grades)
+    with registered(con, "_growth_steps", steps):
         return con.execute(f"""
             WITH scores AS ({_scores_sql(settings)})
             SELECT s.student_id, s.org_code, s.school_year, s.grade, s.subject, s.score, {", ".join(cols)}
@@ -84,8 +84,6 @@ def histories(con: duckdb.DuckDBPyConnection, settings: GrowthSettings, steps: p
             WHERE s.grade IN ({grades}) {_year_filter(years, "s.")}
             ORDER BY s.subject, s.school_year, s.grade, s.student_id
         """).df()
-    finally:
-        con.unregister("_growth_steps")
 
 
 def write_student_sgp(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, years: list[int]) -> None:
@@ -93,8 +91,5 @@ def write_student_sgp(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, years
     ensure_tables(con)
     if years:
         con.execute(f"DELETE FROM student_sgp WHERE school_year IN ({', '.join(str(int(y)) for y in years)})")
-    con.register("_growth_out", frame)
-    try:
+    with registered(con, "_growth_out", frame):
         con.execute("INSERT INTO student_sgp BY NAME SELECT * FROM _growth_out")
-    finally:
-        con.unregister("_growth_out")
