@@ -111,13 +111,18 @@ def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]],
 
 
 def source_twins(df: pd.DataFrame) -> list[tuple[int, int]]:
+    """(first row, other row) of every cell published from more than one source: cells in order of first
+    appearance, rows in frame order (as groups would be walked one by one, without a frame per group)."""
     cols = [c for c in KEY if c != "source"]
-    dup = df[df.duplicated(cols, keep=False)]
-    out: list[tuple[int, int]] = []
-    for _k, g in dup.groupby(cols, sort=False):
-        idx = g["row_i"].tolist()
-        out += [(int(idx[0]), int(j)) for j in idx[1:]]
-    return out
+    dup = df[df.duplicated(cols, keep=False)].dropna(subset=cols)  # as groupby drops them
+    if not len(dup):
+        return []
+    gid = dup.groupby(cols, sort=False).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    gid, rows = gid[order], dup["row_i"].to_numpy()[order]
+    first = np.r_[True, gid[1:] != gid[:-1]]
+    head = rows[first][np.cumsum(first) - 1]
+    return list(zip(head[~first].tolist(), rows[~first].tolist(), strict=True))
 
 
 def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], network_schools: set[str],
@@ -142,10 +147,7 @@ def cell_ids(cells: pd.DataFrame) -> np.ndarray:
     if not len(cells):
         return np.array([], dtype=object)
     df = _norm(cells)
-    out = df[KEY[0]].astype(str)
-    for c in KEY[1:]:
-        out = out + "|" + df[c].astype(str)
-    return out.to_numpy(dtype=object)
+    return np.array(["|".join(t) for t in zip(*(df[c].astype(str).tolist() for c in KEY), strict=True)], dtype=object)
 
 
 def twin_groups(cells: pd.DataFrame) -> np.ndarray:

@@ -5,6 +5,7 @@ and the range of a ratio of two columns by the Charnes-Cooper transformation."""
 from __future__ import annotations
 
 import os
+import threading
 
 import highspy
 import numpy as np
@@ -16,27 +17,32 @@ N_MAX = 1e6
 INF = highspy.kHighsInf
 
 
+def _without_stdout(make):
+    """``make()`` with the process's stdout pointed at /dev/null."""
+    fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        return make()
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+        os.close(null)
+
+
 def _highs():
-    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
+    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process; the lock: only
+    one thread makes that one)."""
     global _BANNER_DONE
-    if not _BANNER_DONE:
-        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(fd, 1)
-            os.close(fd)
-            os.close(null)
+    with _BANNER_LOCK:
+        h = highspy.Highs() if _BANNER_DONE else _without_stdout(highspy.Highs)
         _BANNER_DONE = True
-    else:
-        h = highspy.Highs()
     h.silent()
     h.setOptionValue("presolve", "off")  # small models, many objectives: warm-started simplex is faster
     return h
 
 
 _BANNER_DONE = False
+_BANNER_LOCK = threading.Lock()
 
 
 class _Lp:
