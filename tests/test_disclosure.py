@@ -608,3 +608,22 @@ def test_the_attack_on_two_threads_answers_as_on_one(monkeypatch):
     monkeypatch.setenv(attack.THREADS_ENV, "two")
     with pytest.raises(EquityOutcomesError, match="EQUITY_OUTCOMES_LP_THREADS='two'.*How to fix"):
         Attack(view, links, rules, tol).run()
+
+
+def test_grade_totals_and_two_sources_are_linked_row_by_row():
+    """A grade total is summed with its parts where both are published (not where either is alone), every cell of
+    two sources is a twin pair (first row, other row), a cell with no grade is neither, and cell ids spell the key."""
+    from equity_outcomes.publish.disclosure.linked import Sum, cell_ids
+
+    rows = [("S1", "all", "student"), ("S1", "03-08", "student"), ("S2", "all", "student"), ("S1", "10", "student"),
+            ("S3", "10", "student"), ("S1", "all", "dese"), ("S1", "03-08", "dese"), ("S1", "10", "dese"),
+            ("S4", np.nan, "student"), ("S4", np.nan, "dese")]
+    cells = pd.DataFrame([{"org_code": org, "org_level": "school", "school_year": 2024, "subgroup": "all",
+                           "metric": "pct_meeting_or_exceeding", "subject": "ela", "grade": grade, "source": source,
+                           "n": 40.0, "value": 50.0} for org, grade, source in rows])
+    links = build_links(cells, load_rules(), COMPS, set())
+    assert links.sums == [Sum("total", 0, [1, 3]), Sum("total", 5, [6, 7])]
+    assert links.twins == [(0, 5), (1, 6), (3, 7)]
+    ids = cell_ids(cells)
+    assert ids[0] == "S1|school|2024|all|pct_meeting_or_exceeding|ela|all|student"
+    assert ids[9] == "S4|school|2024|all|pct_meeting_or_exceeding|ela|nan|dese"

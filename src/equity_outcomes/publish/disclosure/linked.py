@@ -97,12 +97,24 @@ def network_sums(df: pd.DataFrame, network_schools: set[str], n_network_schools:
     return out
 
 
+def _with_total_and_part(sub: pd.DataFrame, dim: str, total: str) -> pd.DataFrame:
+    """The rows of ``sub`` (totals and parts of ``dim``) whose other keys hold both a total and a part: a statewide
+    publication has hundreds of thousands of totals alone, not walked one by one."""
+    sub = sub.dropna(subset=[c for c in KEY if c != dim])  # as groupby drops them
+    gid = sub.groupby([c for c in KEY if c != dim], sort=False).ngroup().to_numpy()
+    is_total = (sub[dim] == total).to_numpy()
+    n_groups = int(gid.max()) + 1 if len(gid) else 0
+    both = (np.bincount(gid[is_total], minlength=n_groups) > 0) & (np.bincount(gid[~is_total], minlength=n_groups) > 0)
+    return sub[both[gid]]
+
+
 def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Sum]:
     out: list[Sum] = []
     for dim, total, parts in totals:
         sub = df[df[dim].isin([total, *parts])]
         if not (sub[dim] == total).any() or not sub[dim].isin(parts).any():
             continue
+        sub = _with_total_and_part(sub, dim, total)
         for group in _grouped(sub.assign(_dim=sub[dim]), [c for c in KEY if c != dim]):
             by = dict(group)
             if total in by and any(p in by for p in parts):
@@ -147,7 +159,7 @@ def cell_ids(cells: pd.DataFrame) -> np.ndarray:
     if not len(cells):
         return np.array([], dtype=object)
     df = _norm(cells)
-    return np.array(["|".join(t) for t in zip(*(df[c].astype(str).tolist() for c in KEY), strict=True)], dtype=object)
+    return np.array(["|".join(map(str, t)) for t in zip(*(df[c].tolist() for c in KEY), strict=True)], dtype=object)
 
 
 def twin_groups(cells: pd.DataFrame) -> np.ndarray:
