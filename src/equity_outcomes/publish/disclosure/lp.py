@@ -113,6 +113,7 @@ class _Lp:
             lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
             hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
             self._h = self._pass(rows, lo, hi, self.lb, self.ub)
+            self._bounds = (np.array(self.lb), np.array(self.ub))  # no column is added once compiled
         return self._h
 
     @staticmethod
@@ -137,7 +138,7 @@ class _Lp:
         """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
         probe: the bounds are restored after); None when infeasible."""
         h = self._model()
-        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
+        lb, ub = self._bounds[0][idx], self._bounds[1][idx]
         if lower is not None:
             lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
             if (lo > hi + EPS).any():
