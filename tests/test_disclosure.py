@@ -570,3 +570,60 @@ def test_the_controls_answers_serve_only_the_very_same_programme():
     off.loc[i, "value"] = off.loc[i, "value"] + 0.01
     a2, _, n2 = attack(off, cc.withheld)
     assert n2 == n_comps and a2.reused == n_comps - 1
+
+
+def test_the_attack_on_two_threads_answers_as_on_one(monkeypatch):
+    """Batches solved side by side (EQUITY_OUTCOMES_LP_THREADS=2: HiGHS releases the GIL while it solves) give every
+    interval and verdict that one thread gives, and the same answers by programme, though both threads solved some;
+    a setting that is not a number of threads is refused with the fix."""
+    import threading
+
+    from equity_outcomes.errors import EquityOutcomesError
+    from equity_outcomes.publish.disclosure import attack
+    from equity_outcomes.publish.disclosure.complementary import tolerance_from_pairs
+    from equity_outcomes.publish.disclosure.linked import cell_ids
+    from equity_outcomes.publish.disclosure.rules import primary_reasons
+
+    monkeypatch.setattr(attack, "BATCH_CELLS", 8)  # many batches, some proved group by group
+    cells, schools = _wide_network(24, seed=7)
+    rules = load_rules()
+    links = build_links(cells, rules, COMPS, schools, len(schools))
+    view = published_view(cells, primary_reasons(cells, rules) != "")
+    tol = tolerance_from_pairs(view, links, rules)
+    solved_on: list[str] = []
+    real = attack.Attack._solve
+    monkeypatch.setattr(attack.Attack, "_solve",
+                        lambda self, comps: solved_on.append(threading.current_thread().name) or real(self, comps))
+    out = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv(attack.THREADS_ENV, threads)
+        cache: dict = {}
+        res = Attack(view, links, rules, tol, ident=cell_ids(cells)).run(cache)
+        out[threads] = (res, json.dumps(cache, sort_keys=True, default=str))
+    pd.testing.assert_frame_equal(out["1"][0], out["2"][0])
+    assert out["1"][1] == out["2"][1]
+    assert set(out["1"][0]["verdict"]) > {"protected"}
+    on_one, on_two = solved_on[:len(solved_on) // 2], solved_on[len(solved_on) // 2:]
+    assert set(on_one) == {"MainThread"} and len(set(on_two)) == 2 and "MainThread" not in on_two
+    monkeypatch.setenv(attack.THREADS_ENV, "two")
+    with pytest.raises(EquityOutcomesError, match="EQUITY_OUTCOMES_LP_THREADS='two'.*How to fix"):
+        Attack(view, links, rules, tol).run()
+
+
+def test_grade_totals_and_two_sources_are_linked_row_by_row():
+    """A grade total is summed with its parts where both are published (not where either is alone), every cell of
+    two sources is a twin pair (first row, other row), a cell with no grade is neither, and cell ids spell the key."""
+    from equity_outcomes.publish.disclosure.linked import Sum, cell_ids
+
+    rows = [("S1", "all", "student"), ("S1", "03-08", "student"), ("S2", "all", "student"), ("S1", "10", "student"),
+            ("S3", "10", "student"), ("S1", "all", "dese"), ("S1", "03-08", "dese"), ("S1", "10", "dese"),
+            ("S4", np.nan, "student"), ("S4", np.nan, "dese")]
+    cells = pd.DataFrame([{"org_code": org, "org_level": "school", "school_year": 2024, "subgroup": "all",
+                           "metric": "pct_meeting_or_exceeding", "subject": "ela", "grade": grade, "source": source,
+                           "n": 40.0, "value": 50.0} for org, grade, source in rows])
+    links = build_links(cells, load_rules(), COMPS, set())
+    assert links.sums == [Sum("total", 0, [1, 3]), Sum("total", 5, [6, 7])]
+    assert links.twins == [(0, 5), (1, 6), (3, 7)]
+    ids = cell_ids(cells)
+    assert ids[0] == "S1|school|2024|all|pct_meeting_or_exceeding|ela|all|student"
+    assert ids[9] == "S4|school|2024|all|pct_meeting_or_exceeding|ela|nan|dese"

@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ...errors import EquityOutcomesError
 from .inner import EPS, shown_wide
 from .inner import integers as _integers
 from .linked import Links
@@ -39,6 +42,7 @@ from .rules import MetricRule, Rules
 from .split import shown_wide_split
 
 BATCH_CELLS = 400
+THREADS_ENV = "EQUITY_OUTCOMES_LP_THREADS"
 
 
 @dataclass
@@ -70,6 +74,19 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
         if fr:
             comps.setdefault(find(fr[0]), []).append(r)
     return comps
+
+
+def lp_threads() -> int:
+    """Threads solving batches side by side: ``EQUITY_OUTCOMES_LP_THREADS`` (1: one after another), else the cores
+    up to 2. HiGHS releases the GIL while it solves; each batch has its own programmes and seeds, so the answers do
+    not depend on the threads or the order."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return min(os.cpu_count() or 1, 2)
+    if not text.isdigit() or int(text) < 1:
+        raise EquityOutcomesError(f"{THREADS_ENV}={text!r} is not a number of threads. How to fix: use a whole "
+                                  "number, 1 for none (one programme after another), or unset it for the cores up to 2.")
+    return int(text)
 
 
 def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]:
@@ -254,8 +271,8 @@ class Attack:
                 self.reused += 1
             else:
                 todo.append((key, rel_ids, cells, int(self.withheld[cells].sum())))
-        for batch in _batches(todo):
-            got = self._solve([item[1] for item in batch])
+        batches = _batches(todo)
+        for batch, got in zip(batches, self._solve_all(batches), strict=True):
             for key, _, cells, _ in batch:
                 if cache is not None:
                     cache[key] = {p: dict(got[i]) for p, i in enumerate(cells) if self.withheld[i]}
@@ -318,6 +335,16 @@ class Attack:
         lo, hi = mr.value_range
         return {"n_lo": 1.0, "n_hi": N_MAX, "a_lo": 0.0, "a_hi": N_MAX, "e_lo": 0.0, "e_hi": N_MAX,
                 "v_lo": lo, "v_hi": hi}
+
+    def _solve_all(self, batches: list[list]) -> list[dict[int, dict]]:
+        """``_solve`` of every batch, in their order; on ``lp_threads()`` threads, the largest batches started first."""
+        threads = min(lp_threads(), len(batches))
+        if threads < 2:
+            return [self._solve([item[1] for item in batch]) for batch in batches]
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="lp") as pool:
+            futures = {k: pool.submit(self._solve, [item[1] for item in batches[k]])
+                       for k in sorted(range(len(batches)), key=lambda k: -sum(item[3] for item in batches[k]))}
+            return [futures[k].result() for k in range(len(batches))]
 
     def _solve(self, comps: list[list[int]]) -> dict[int, dict]:
         """Intervals of the withheld cells of ``comps`` (components, as relation ids): the proof by points on all of

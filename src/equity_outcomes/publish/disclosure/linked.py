@@ -97,12 +97,24 @@ def network_sums(df: pd.DataFrame, network_schools: set[str], n_network_schools:
     return out
 
 
+def _with_total_and_part(sub: pd.DataFrame, dim: str, total: str) -> pd.DataFrame:
+    """The rows of ``sub`` (totals and parts of ``dim``) whose other keys hold both a total and a part: a statewide
+    publication has hundreds of thousands of totals alone, not walked one by one."""
+    sub = sub.dropna(subset=[c for c in KEY if c != dim])  # as groupby drops them
+    gid = sub.groupby([c for c in KEY if c != dim], sort=False).ngroup().to_numpy()
+    is_total = (sub[dim] == total).to_numpy()
+    n_groups = int(gid.max()) + 1 if len(gid) else 0
+    both = (np.bincount(gid[is_total], minlength=n_groups) > 0) & (np.bincount(gid[~is_total], minlength=n_groups) > 0)
+    return sub[both[gid]]
+
+
 def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Sum]:
     out: list[Sum] = []
     for dim, total, parts in totals:
         sub = df[df[dim].isin([total, *parts])]
         if not (sub[dim] == total).any() or not sub[dim].isin(parts).any():
             continue
+        sub = _with_total_and_part(sub, dim, total)
         for group in _grouped(sub.assign(_dim=sub[dim]), [c for c in KEY if c != dim]):
             by = dict(group)
             if total in by and any(p in by for p in parts):
@@ -111,13 +123,18 @@ def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]],
 
 
 def source_twins(df: pd.DataFrame) -> list[tuple[int, int]]:
+    """(first row, other row) of every cell published from more than one source: cells in order of first
+    appearance, rows in frame order (as groups would be walked one by one, without a frame per group)."""
     cols = [c for c in KEY if c != "source"]
-    dup = df[df.duplicated(cols, keep=False)]
-    out: list[tuple[int, int]] = []
-    for _k, g in dup.groupby(cols, sort=False):
-        idx = g["row_i"].tolist()
-        out += [(int(idx[0]), int(j)) for j in idx[1:]]
-    return out
+    dup = df[df.duplicated(cols, keep=False)].dropna(subset=cols)  # as groupby drops them
+    if not len(dup):
+        return []
+    gid = dup.groupby(cols, sort=False).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    gid, rows = gid[order], dup["row_i"].to_numpy()[order]
+    first = np.r_[True, gid[1:] != gid[:-1]]
+    head = rows[first][np.cumsum(first) - 1]
+    return list(zip(head[~first].tolist(), rows[~first].tolist(), strict=True))
 
 
 def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], network_schools: set[str],
@@ -142,10 +159,7 @@ def cell_ids(cells: pd.DataFrame) -> np.ndarray:
     if not len(cells):
         return np.array([], dtype=object)
     df = _norm(cells)
-    out = df[KEY[0]].astype(str)
-    for c in KEY[1:]:
-        out = out + "|" + df[c].astype(str)
-    return out.to_numpy(dtype=object)
+    return np.array(["|".join(map(str, t)) for t in zip(*(df[c].tolist() for c in KEY), strict=True)], dtype=object)
 
 
 def twin_groups(cells: pd.DataFrame) -> np.ndarray:

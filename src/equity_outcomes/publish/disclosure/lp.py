@@ -5,6 +5,7 @@ and the range of a ratio of two columns by the Charnes-Cooper transformation."""
 from __future__ import annotations
 
 import os
+import threading
 
 import highspy
 import numpy as np
@@ -16,27 +17,32 @@ N_MAX = 1e6
 INF = highspy.kHighsInf
 
 
+def _without_stdout(make):
+    """``make()`` with the process's stdout pointed at /dev/null."""
+    fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        return make()
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+        os.close(null)
+
+
 def _highs():
-    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process)."""
+    """A silent HiGHS instance (its banner is printed on stdout by the first instance of a process; the lock: only
+    one thread makes that one)."""
     global _BANNER_DONE
-    if not _BANNER_DONE:
-        fd, null = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(null, 1)
-            h = highspy.Highs()
-        finally:
-            os.dup2(fd, 1)
-            os.close(fd)
-            os.close(null)
+    with _BANNER_LOCK:
+        h = highspy.Highs() if _BANNER_DONE else _without_stdout(highspy.Highs)
         _BANNER_DONE = True
-    else:
-        h = highspy.Highs()
     h.silent()
     h.setOptionValue("presolve", "off")  # small models, many objectives: warm-started simplex is faster
     return h
 
 
 _BANNER_DONE = False
+_BANNER_LOCK = threading.Lock()
 
 
 class _Lp:
@@ -107,6 +113,7 @@ class _Lp:
             lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
             hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
             self._h = self._pass(rows, lo, hi, self.lb, self.ub)
+            self._bounds = (np.array(self.lb), np.array(self.ub))  # no column is added once compiled
         return self._h
 
     @staticmethod
@@ -131,7 +138,7 @@ class _Lp:
         """A feasible point (a vertex) maximising sum(cost x[idx]), with lower <= x[idx] <= upper when given (a
         probe: the bounds are restored after); None when infeasible."""
         h = self._model()
-        lb, ub = np.array(self.lb)[idx], np.array(self.ub)[idx]
+        lb, ub = self._bounds[0][idx], self._bounds[1][idx]
         if lower is not None:
             lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
             if (lo > hi + EPS).any():
