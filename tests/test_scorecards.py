@@ -462,6 +462,25 @@ def test_workbook_and_csv_written_in_chunks_equal_one_piece(tmp_path, monkeypatc
     assert wb["data"].max_row == 54
 
 
+def test_a_slice_of_a_rendered_table_is_its_rows_rendered_alone(monkeypatch):
+    """A school's sheet and CSV are a slice of the network's table, rendered once: the same text as its rows rendered
+    alone (numbered from 2), and the bytes counted beforehand (ZIP64) are the bytes joined."""
+    from equity_outcomes.publish import workbook
+
+    monkeypatch.setattr(workbook, "CHUNK_ROWS", 7)
+    header = ["org", "n", "text", "value"]
+    rows = [[f"s{i // 9}", i * 37, "é" * (i % 4) or None, 1.5 if i % 5 == 0 else float("nan")] for i in range(40)]
+    whole = workbook.render(rows, header)
+    for start, stop in [(0, 40), (3, 17), (9, 18), (39, 40), (5, 5)]:
+        alone = workbook.render(rows[start:stop], header)
+        xml = "".join(whole.xml_chunks(start, stop))
+        assert xml == "".join(alone.xml_chunks(0, stop - start))
+        assert whole.xml_bytes(start, stop) == len(xml.encode("utf-8"))
+        assert list(whole.csv_lines(start, stop))[1:] == list(alone.csv_lines())[1:]
+        assert xml.startswith('<row r="2"><c r="A2"') or start == stop
+    assert "".join(workbook.render([], []).xml_chunks(0, 0)) == ""
+
+
 def _published_text(out: Path) -> dict[str, str]:
     """Every page and CSV of a publication, its build time blanked."""
     stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")

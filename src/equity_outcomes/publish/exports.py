@@ -188,7 +188,9 @@ def notes_rows(site: Site) -> list[list]:
     return rows
 
 
-def _bounds(codes: np.ndarray) -> dict[str, tuple[int, int]]:
+def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Each org's rows (contiguous): org_code -> (start, stop)."""
+    codes = table["org_code"].to_numpy(dtype=object)
     out: dict[str, tuple[int, int]] = {}
     n = len(codes)
     if not n:
@@ -208,23 +210,19 @@ class Exports:
         rank = {c: i for i, c in enumerate(site.pages)}
         tr = site.targets_safe
         school_tr = tr[(tr["org_level"] == "school") & tr["org_code"].isin(set(site.pages))] if len(tr) else tr
-        self.scorecards = scorecard_frame(site, school_tr, rank)
         self.network_results = scorecard_frame(site, tr[tr["org_level"] == "network"] if len(tr) else tr, {})
-        self.trends = trends_frame(site, set(site.pages))
-        self.readiness = readiness_frame(site)
         self.r_notes = render(notes_rows(site), ["item", "label", "text"])
         self.notes = self.r_notes.sheet("notes", wrap={2})
-        codes_sc = self.scorecards["org_code"].to_numpy(dtype=object)
-        codes_tr = self.trends["org_code"].to_numpy(dtype=object)
-        self.r_scorecards = render(self.scorecards, SCORECARD_EXPORT, codes_sc)
-        self.r_trends = render(self.trends, list(self.trends.columns), codes_tr)
-        self.b_scorecards, self.b_trends = _bounds(codes_sc), _bounds(codes_tr)
-        if self.readiness is not None:
-            codes_rd = self.readiness["org_code"].to_numpy(dtype=object)
-            self.r_readiness: Rendered | None = render(self.readiness, READINESS_EXPORT, codes_rd)
-            self.b_readiness = _bounds(codes_rd)
-        else:
-            self.r_readiness, self.b_readiness = None, {}
+        # every school's tables, kept rendered (a code per cell), not as frames; school_results is r_scorecards whole
+        scorecards = scorecard_frame(site, school_tr, rank)
+        self.r_scorecards, self.b_scorecards = render(scorecards, SCORECARD_EXPORT), _bounds_of(scorecards)
+        del scorecards
+        trends = trends_frame(site, set(site.pages))
+        self.r_trends, self.b_trends = render(trends, list(trends.columns)), _bounds_of(trends)
+        del trends
+        readiness = readiness_frame(site)
+        self.r_readiness: Rendered | None = None if readiness is None else render(readiness, READINESS_EXPORT)
+        self.b_readiness = {} if readiness is None else _bounds_of(readiness)
 
     def school(self, code: str, fn: str) -> int:
         parts: list[tuple[str, Rendered, tuple[int, int]]] = [
@@ -249,11 +247,11 @@ class Exports:
             ("school_matrix", render(matrix, matrix_header)),
             ("rating_counts", render(counts, counts_header)),
             ("network_results", render(self.network_results, SCORECARD_EXPORT)),
-            ("school_results", render(self.scorecards, SCORECARD_EXPORT)),
-            ("network_trends", render(trends_frame(site, {"network"}), list(self.trends.columns))),
+            ("school_results", self.r_scorecards),
+            ("network_trends", render(trends_frame(site, {"network"}), self.r_trends.header)),
         ]
-        if self.readiness is not None:
-            tables.append(("readiness", render(self.readiness, READINESS_EXPORT)))
+        if self.r_readiness is not None:
+            tables.append(("readiness", self.r_readiness))
         size += write_xlsx(self.base / "network.xlsx", [r.sheet(n) for n, r in tables] + [self.notes],
                            title="Network scorecards")
         for n, r in [*tables, ("notes", self.r_notes)]:

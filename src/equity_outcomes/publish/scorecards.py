@@ -128,7 +128,9 @@ def publish_scorecards(
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
-        del exports, series, years, readiness_by  # every school's rendered tables: freed before the audit reads the files
+        # every school's rendered tables and target rows (dicts): freed before the audit reads the files
+        del exports, series, years, readiness_by, tr_recs, by_org, network_rows
+        site.targets_by_org = {}
         audit = _audit(stage, say, rules, site.solved) if audit_files else None
         printed = print_report_cards(cards_for_site(site, stage), built_at, say) if pdf else None
         # move into place

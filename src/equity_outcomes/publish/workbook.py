@@ -1,8 +1,9 @@
 """A small, fast XLSX writer (and the matching CSV writer) for the scorecard exports.
 
 Why not openpyxl: publishing writes one workbook per school (1,850 statewide) and openpyxl needs ~10 s per million
-cells. Here a whole table (every school's rows) is rendered once, column by column with numpy object arrays, into
-one SpreadsheetML ``<row>`` string and one CSV line per row; each school's workbook and CSV then take a slice.
+cells. Here a whole table (every school's rows) is rendered once, column by column, into the cell XML and CSV field
+of each distinct value and a code per row; each school's workbook and CSV then join a slice of rows from them, a
+chunk of rows at a time (a statewide table is never held as a string per row).
 
 What a workbook holds: one sheet per table, a bold frozen header row with an autofilter, column widths set from
 the content, numbers as numbers, text always as inline strings (never formulas). Text that Excel would read as a
@@ -17,7 +18,7 @@ import math
 import re
 import time
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -92,52 +93,91 @@ def _unique_cell(u: object) -> tuple[str, str, int]:
 
 @dataclass
 class Rendered:
-    """A table rendered once: per data row its <row> XML and its CSV line, plus column widths."""
+    """A table rendered once into its distinct cells: per column the XML and CSV field of each distinct value and
+    each row's code into them, plus column widths. A sheet or CSV of rows ``start:stop`` is joined from them a chunk
+    of rows at a time when written (a statewide table is never held as a string per row).
+
+    A row's XML is its row number joined between pieces: ``<row r="`` N ``"><c r="A`` N ``...</c><c r="B`` N ...
+    ``</c></row>``; ``joints`` holds, per column, each distinct cell's end followed by the next cell's start."""
 
     header: list[str]
-    xml: list[str]
-    csv: list[str]
+    codes: list[np.ndarray]  # per column: each row's index into joints / fields
+    joints: list[np.ndarray]  # per column: each distinct value's <c> element after its reference, then what follows
+    joint_bytes: list[np.ndarray]  # per column: the UTF-8 bytes of each joint
+    fields: list[np.ndarray]  # per column: each distinct value's CSV field
     widths: list[int]
+    n_rows: int
+
+    @property
+    def _opening(self) -> tuple[str, str]:
+        return '<row r="', '">' + ('<c r="A' if self.header else "</row>")
 
     def sheet(self, name: str, start: int = 0, stop: int | None = None, wrap: set[int] | None = None) -> Sheet:
-        stop = len(self.xml) if stop is None else stop
-        return Sheet(name, self.header, self.xml[start:stop], stop - start, self.widths, wrap or set())
+        """Rows ``start:stop`` as one sheet, numbered from 2."""
+        return Sheet(name, self, start, self.n_rows if stop is None else stop, wrap or set())
 
-    def csv_lines(self, start: int = 0, stop: int | None = None) -> list[str]:
-        """The CSV file's lines: the header (after the BOM), then rows ``start:stop``."""
-        stop = len(self.csv) if stop is None else stop
-        return [BOM + ",".join(csv_value(h) for h in self.header) + "\n", *self.csv[start:stop]]
+    def xml_chunks(self, start: int, stop: int) -> Iterator[str]:
+        """The ``<row>`` elements of rows ``start:stop`` (numbered from 2), ``CHUNK_ROWS`` rows to a string."""
+        opening = self._opening
+        for a in range(start, stop, CHUNK_ROWS):
+            b = min(stop, a + CHUNK_ROWS)
+            cols = [joint[c[a:b]].tolist() for joint, c in zip(self.joints, self.codes, strict=True)]
+            numbers = map(str, range(a - start + 2, b - start + 2))
+            rows = zip(*cols, strict=True) if cols else itertools.repeat((), b - a)
+            yield "".join([n.join((*opening, *row)) for n, row in zip(numbers, rows, strict=True)])
+
+    def xml_bytes(self, start: int, stop: int) -> int:
+        """The UTF-8 bytes of ``xml_chunks(start, stop)``, counted without joining them."""
+        n = stop - start
+        cells = sum(int(jb[c[start:stop]].sum()) for jb, c in zip(self.joint_bytes, self.codes, strict=True))
+        return n * len("".join(self._opening)) + (len(self.header) + 1) * _digits(2, n + 2) + cells
+
+    def csv_lines(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """The CSV file's text: the header line (after the BOM), then rows ``start:stop``, ``CHUNK_ROWS`` to a string."""
+        stop = self.n_rows if stop is None else stop
+        yield BOM + ",".join(csv_value(h) for h in self.header) + "\n"
+        for a in range(start, stop, CHUNK_ROWS):
+            b = min(stop, a + CHUNK_ROWS)
+            cols = [field[c[a:b]].tolist() for field, c in zip(self.fields, self.codes, strict=True)]
+            yield "".join([",".join(t) + "\n" for t in zip(*cols, strict=True)])
+
+
+def _digits(lo: int, hi: int) -> int:
+    """How many digits the numbers lo..hi-1 (lo >= 1) take written out."""
+    total, d = 0, 1
+    while 10 ** (d - 1) < hi:
+        total += d * max(0, min(hi, 10 ** d) - max(lo, 10 ** (d - 1)))
+        d += 1
+    return total
 
 
 @dataclass
 class Sheet:
     name: str
-    header: list[str]
-    rows: list[str]  # each data row's <row> XML
-    n_rows: int
-    widths: list[int]
+    table: Rendered
+    start: int
+    stop: int
     wrap: set[int]
 
+    @property
+    def header(self) -> list[str]:
+        return self.table.header
 
-def render(df: pd.DataFrame | Sequence[Sequence[object]], header: Sequence[str],
-           group: np.ndarray | None = None) -> Rendered:
-    """Render every row of ``df`` (a frame with the ``header`` columns, or a list of rows). ``group``: one code
-    per row, rows of a group contiguous; row numbers restart at 2 in each group (one workbook per group)."""
+    @property
+    def widths(self) -> list[int]:
+        return self.table.widths
+
+    @property
+    def n_rows(self) -> int:
+        return self.stop - self.start
+
+
+def render(df: pd.DataFrame | Sequence[Sequence[object]], header: Sequence[str]) -> Rendered:
+    """Render every row of ``df`` (a frame with the ``header`` columns, or a list of rows) into its distinct cells."""
     header = list(header)
     if not isinstance(df, pd.DataFrame):
         df = pd.DataFrame(list(df), columns=header, dtype=object) if len(df) else pd.DataFrame(columns=header)
-    n = len(df)
-    if group is None or n == 0:
-        rownum = np.arange(2, n + 2)
-    else:
-        g = np.asarray(group)
-        starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-        first = np.repeat(starts, np.diff(np.r_[starts, n]))
-        rownum = np.arange(n) - first + 2
-    rn = rownum.astype(str).astype(object)
-    cells: list[np.ndarray] = []
-    fields: list[np.ndarray] = []
-    widths = []
+    codes_by_col, joints, joint_bytes, fields, widths = [], [], [], [], []
     for j, col in enumerate(header):
         values = df[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
@@ -146,20 +186,15 @@ def render(df: pd.DataFrame | Sequence[Sequence[object]], header: Sequence[str],
             values = values.astype(object)
         codes, uniq = pd.factorize(values, use_na_sentinel=True)
         info = [_unique_cell(u) for u in (uniq.tolist() if hasattr(uniq, "tolist") else list(uniq))]
-        tail = np.array([i[0] for i in info] + ['"/>'], dtype=object)  # blank: an empty cell
-        field = np.array([i[1] for i in info] + [""], dtype=object)
-        codes = np.where(codes < 0, len(info), codes)
-        cells.append(('<c r="' + _col_letter(j)) + rn + tail[codes])
-        fields.append(field[codes])
+        then = '<c r="' + _col_letter(j + 1) if j + 1 < len(header) else "</row>"
+        joint = np.array([i[0] + then for i in info] + ['"/>' + then], dtype=object)  # blank: an empty cell
+        codes_by_col.append(np.where(codes < 0, len(info), codes).astype(np.int32))
+        joints.append(joint)
+        joint_bytes.append(np.array([len(t.encode("utf-8")) for t in joint], dtype=np.int64))
+        fields.append(np.array([i[1] for i in info] + [""], dtype=object))
         w = max([len(str(col)) + 2] + [i[2] + 2 for i in info])
         widths.append(min(MAX_WIDTH, max(8, w)))
-    if n:
-        opens = ('<row r="' + rn + '">').tolist()
-        xml = ["".join(t) + "</row>" for t in zip(opens, *[c.tolist() for c in cells], strict=True)]
-        csv = [",".join(t) + "\n" for t in zip(*[f.tolist() for f in fields], strict=True)]
-    else:
-        xml, csv = [], []
-    return Rendered(header, xml, csv, widths)
+    return Rendered(header, codes_by_col, joints, joint_bytes, fields, widths, len(df))
 
 
 def _last_cell(s: Sheet) -> tuple[str, int]:
@@ -170,9 +205,9 @@ def _last_cell(s: Sheet) -> tuple[str, int]:
 def _sheet_xml(s: Sheet) -> tuple[Iterable[str], int]:
     """The sheet's XML in pieces (its rows a chunk at a time, never the whole sheet as one string) and its bytes."""
     head, tail = str(_PARTS.sheet(s, _BODY, "".join(map(str, _last_cell(s))), _col_letter, _xml_text)).split(_BODY)
-    chunks = ("".join(s.rows[i:i + CHUNK_ROWS]) for i in range(0, len(s.rows), CHUNK_ROWS))
+    chunks = s.table.xml_chunks(s.start, s.stop)
     if not s.wrap:
-        return itertools.chain([head], chunks, [tail]), _n_bytes([head, tail]) + _n_bytes(s.rows)
+        return itertools.chain([head], chunks, [tail]), _n_bytes([head, tail]) + s.table.xml_bytes(s.start, s.stop)
     body = "".join(chunks)  # wrapped text columns (long notes, a small sheet): style 3 on their string cells
     for j in sorted(s.wrap):
         body = re.sub(rf'(<c r="{_col_letter(j)}\d+" t="inlineStr")>', r'\1 s="3">', body)
@@ -184,12 +219,16 @@ def _n_bytes(pieces: Sequence[str]) -> int:
 
 
 def _write_member(z: zipfile.ZipFile, name: str, pieces: Iterable[str], n_bytes: int) -> None:
-    """One zip member written piece by piece; ZIP64 exactly where ``writestr`` of the whole text would use it."""
+    """One zip member written piece by piece; ZIP64 exactly where ``writestr`` of the whole text would use it (by
+    ``n_bytes``, counted beforehand: a wrong count is an error, not a different file)."""
     info = zipfile.ZipInfo(name, date_time=time.localtime(time.time())[:6])  # as writestr sets them
     info.compress_type, info._compresslevel, info.file_size = zipfile.ZIP_DEFLATED, ZIP_LEVEL, n_bytes
+    written = 0
     with z.open(info, "w") as member:
         for piece in pieces:
-            member.write(piece.encode("utf-8"))
+            written += member.write(piece.encode("utf-8"))
+    if written != n_bytes:
+        raise RuntimeError(f"{name}: {written:,} bytes written, {n_bytes:,} counted beforehand (a bug in workbook.py)")
 
 
 _TEMPLATES = files(__package__) / "templates"
@@ -246,14 +285,15 @@ def write_text(path: Path, text: str | bytes) -> int:
     return len(data)
 
 
-def write_lines(path: Path, lines: Sequence[str]) -> int:
-    """Text lines (UTF-8) to ``path`` a chunk at a time, folders made; returns the bytes written."""
+def write_lines(path: Path, pieces: Iterable[str]) -> int:
+    """Text (UTF-8) to ``path`` a piece at a time (``Rendered.csv_lines``: a chunk of rows each), folders made;
+    returns the bytes written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     size = 0
     with path.open("wb") as f:
-        for i in range(0, len(lines), CHUNK_ROWS):
-            size += f.write("".join(lines[i:i + CHUNK_ROWS]).encode("utf-8"))
+        for piece in pieces:
+            size += f.write(piece.encode("utf-8"))
     return size
 
 
