@@ -8,6 +8,7 @@ the published and network schools, and the network's pooled rows.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import pandas as pd
 
 from ..catalog import metrics_frame
 from ..judge import ROLLUP_COLUMNS
+from ..warehouse import registered
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
@@ -309,9 +311,9 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "eo_pub_grades": pd.DataFrame({"grade": list(PUBLISHED_GRADES), "i": range(len(PUBLISHED_GRADES))}),
         "eo_pub_sources": pd.DataFrame({"source": sources, "i": range(len(sources))}),
     }
-    for name, frame in dicts.items():
-        con.register(name, frame)
-    try:
+    with contextlib.ExitStack() as stack:
+        for name, frame in dicts.items():
+            stack.enter_context(registered(con, name, frame))
         df = con.execute(f"""
             WITH m AS (
                 SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
@@ -336,9 +338,6 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                    hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
             FROM m
         """).df()
-    finally:
-        for name in dicts:
-            con.unregister(name)
     order = np.lexsort((df["school_year"].to_numpy(), df["grade_i"].to_numpy(), df["source_i"].to_numpy(),
                         df["subj_i"].to_numpy(), df["metric_i"].to_numpy(), df["sg_i"].to_numpy(),
                         df["org_i"].to_numpy()))
