@@ -98,7 +98,9 @@ CHECK_JS = r"""(() => {
             el => el.getAttribute('data-rendered') === 'true' && el.querySelectorAll('svg path, svg rect').length > 0
           ).length : -1,
           errors: pre('page-errors'), warnings: pre('page-warnings'), resources: pre('page-resources'),
-          links: document.querySelectorAll('table.matrix a[href^="schools/"]').length};
+          links: document.querySelectorAll('table.matrix a[href^="schools/"]').length,
+          overflow_px: [...document.querySelectorAll('table.scorecard')].map(
+            t => Math.round(t.getBoundingClientRect().width - t.parentElement.clientWidth))};
 })()"""
 
 
@@ -155,6 +157,8 @@ def test_pages_render_offline_in_chromium(site):
                 assert got["h1"] == "<script>alert(1)</script>"  # shown as text, not run
                 assert "<script>alert(1)</script>" in got["title"]
             if name in results:
+                # the scorecard fits a 1280 px window: no column is cut off behind a scrollbar
+                assert got["overflow_px"] and max(got["overflow_px"]) <= 0, (name, got["overflow_px"])
                 shown = {(c["target"], c["subject"]): c for c in got["cells"]}
                 checked[name] = 0
                 for tid, subj, cur, status, rating in results[name]:

@@ -69,7 +69,7 @@ def _score_row(site: Site, r: dict) -> dict:
         "kind": "row", "target": r["target_id"], "subject": text(r.get("subject")), "subgroup": sg,
         "source": text(r.get("source")),
         "measure": ("" if sg == "all" else subgroup_label(site, sg) + " · ") + (subj or m_label),
-        "about": ((m_label + ", ") if subj else "") + SOURCE_LABEL.get(text(r.get("source")), ""),
+        "about": ", ".join(p for p in ((m_label if subj else ""), SOURCE_LABEL.get(text(r.get("source")), "")) if p),
         "baseline": _years_cell("baseline_value", r.get("baseline_year"), r.get("baseline_value"),
                                 r.get("n_baseline"), unit, gap=t.is_gap, withheld=withheld in ("baseline", "both")),
         "current": _years_cell("current_value", r.get("current_year"), r.get("current_value"), r.get("n_current"),
