@@ -24,6 +24,7 @@ from equity_outcomes.publish.disclosure.audit import audit_publication
 from equity_outcomes.publish.disclosure.complementary import control_cells, published_view
 from equity_outcomes.publish.disclosure.linked import build_links
 from equity_outcomes.publish.disclosure.rules import load_rules
+from equity_outcomes.publish.disclosure.targets import pooled_side_withheld
 
 from .publish_fixture import build_fixture_warehouse
 
@@ -291,6 +292,57 @@ def test_a_school_outside_the_network_is_shown_but_not_summed_into_the_network(t
     assert report.ok, report.text()
     network_only = audit_publication(publish_fixture_site(info, tmp_path / "network_only"))
     assert _unbounded(report) == _unbounded(network_only), report.text()  # the outside school adds no contradiction
+
+
+def _network_csv(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / "exports" / "network" / name, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def test_a_pooled_network_side_is_shown_only_where_every_school_it_pools_shows_its_own(published):
+    """The network's pooled rows name the schools they pool; a side is published only when each of those schools
+    publishes its row with that side (docs/disclosure.md, derived numbers)."""
+    net, schools = (_network_csv(published["out"], n) for n in ("network_results.csv", "school_results.csv"))
+    withheld = {(r.org_code.lstrip("'"), r.target_id, r.subject, r.subgroup): r.withheld for r in schools.itertuples()}
+    shown = 0
+    for r in net.itertuples():
+        assert r.pooled_org_codes, r
+        for side in ("baseline", "current"):
+            if getattr(r, f"{side}_value"):
+                shown += 1
+                for code in r.pooled_org_codes.split(","):
+                    assert withheld.get((code, r.target_id, r.subject, r.subgroup), "both") not in (side, "both"), r
+    assert shown > 0 and (net["withheld"] != "").any()
+
+
+def test_a_pooled_side_follows_its_schools_sides_and_is_withheld_when_one_has_no_row():
+    tr = pd.DataFrame({"org_code": ["a", "b", "network"], "org_level": ["school", "school", "network"],
+                       "target_id": "absence", "subject": None, "subgroup": ["all", "all", None],
+                       "pooled_org_codes": [None, None, "a,b"]})
+    unknown = np.array([False, False, True])  # a network row without years: side_withheld cannot trace it
+    assert pooled_side_withheld(tr, unknown).tolist() == [False, False, False]
+    assert pooled_side_withheld(tr, np.array([False, True, True])).tolist() == [False, True, True]
+    no_page = tr.iloc[[0, 2]].reset_index(drop=True)  # school b pooled but not published
+    assert pooled_side_withheld(no_page, unknown[[0, 2]]).tolist() == [False, True]
+
+
+def test_the_audit_catches_a_pooled_side_shown_over_a_school_that_withholds_it(small, tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(small["out"], site)
+    net = _network_csv(site, "network_results.csv")
+    row = net[net["current_value"] != ""].iloc[0]
+    schools = _network_csv(site, "school_results.csv")
+    code = row["pooled_org_codes"].split(",")[-1]
+    mine = ((schools["org_code"].str.lstrip("'") == code) & (schools["target_id"] == row["target_id"])
+            & (schools["subject"] == row["subject"]) & (schools["subgroup"] == row["subgroup"]))
+    assert mine.sum() == 1
+    schools.loc[mine, ["current_value", "n_current"]] = ""
+    schools.loc[mine, "withheld"] = "current"
+    schools.to_csv(site / "exports" / "network" / "school_results.csv", index=False, encoding="utf-8-sig")
+    report = audit_publication(site)
+    assert not report.ok
+    assert any(f.check == "target row publishes a withheld cell" and f.cell.startswith("network ")
+               and f"pools school {code}, whose current is withheld" in f.detail for f in report.findings), \
+        report.text()
 
 
 def publish_fixture_site(info: dict, out: Path) -> Path:

@@ -97,7 +97,9 @@ MAX_FILE_LINES = 600
 # 16,422 (measured).
 # With issue-42's and issue-43's changes: 16,350 (measured).
 # publish.data registers its lookup frames through warehouse.registered (its twin was a register/try/finally loop): 16,349.
-LINE_BUDGET = 16_349
+# The network's pooled results name their schools and are published where those schools publish theirs (control
+# and audit, +50): 16,399 (measured).
+LINE_BUDGET = 16_399
 
 
 def modules() -> dict[str, Path]:

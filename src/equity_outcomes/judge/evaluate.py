@@ -53,7 +53,7 @@ RESULT_COLUMNS = tuple(c for c, _ in RESULT_SCHEMA)
 
 _POOLED = ("metric", "baseline_metric", "n_schools", "baseline_value", "current_value", "change_abs",
            "change_rel_pct", "target_value", "progress_pct", "rating", "rating_label", "status", "ci_low", "ci_high",
-           "ci_units", "p_value", "n_baseline", "n_current")
+           "ci_units", "p_value", "n_baseline", "n_current", "org_codes")
 ROLLUP_SCHEMA: tuple[tuple[str, str], ...] = (
     ("target_id", "VARCHAR"), ("target_label", "VARCHAR"), ("category", "VARCHAR"), ("subject", "VARCHAR"),
     ("subgroup", "VARCHAR"), ("n_schools", "INTEGER"), ("n_rated", "INTEGER"),

@@ -40,8 +40,10 @@ OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "st
                            "current_subgroup_value", "baseline_reference_value", "current_reference_value",
                            "complement_gap_baseline", "complement_gap_current", "complement_gap_change",
                            "peer_measure", "peer_low", "peer_high", "peer_percentile"]  # peers from DESE (#20)
-# target_rollup's pooled_<column>: the network's row of target_results (its school count aside)
-ROLLUP_POOLED = {c: c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
+# target_rollup's pooled_<column>: the network's row of target_results (its school count aside); the schools
+# pooled keep their name (pooled_org_codes: what the disclosure control checks the pooled sides against)
+POOLED_MEMBERS = "pooled_org_codes"
+ROLLUP_POOLED = {c: c if c == POOLED_MEMBERS else c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
                  if c.startswith("pooled_") and c != "pooled_n_schools"}
 
 

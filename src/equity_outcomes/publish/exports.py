@@ -34,6 +34,7 @@ SCORECARD_EXPORT = [
     "n_peers", "peer_measure", "peer_low", "peer_high", "peer_percentile", "n_state_schools", "withheld", "grade",
     "baseline_metric", "baseline_window", "reference",
 ]
+NETWORK_EXPORT = [*SCORECARD_EXPORT, "pooled_org_codes"]  # the schools a pooled row pools (docs/disclosure.md)
 READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
 WITHHELD_NOTE = "withheld to protect small groups"
@@ -45,10 +46,11 @@ def _round(s: pd.Series, d: int = 4) -> pd.Series:
     return pd.to_numeric(s, errors="coerce").astype(float).round(d)
 
 
-def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> pd.DataFrame:
+def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
+                    columns: list[str] = SCORECARD_EXPORT) -> pd.DataFrame:
     """target_results rows (already protected) with the rubric's words, labels and plain-language flag notes."""
     if not len(tr):
-        return pd.DataFrame(columns=SCORECARD_EXPORT)
+        return pd.DataFrame(columns=columns)
     df = tr.copy()
     info = {tid: labels.target_info(site.targets, tid) for tid in df["target_id"].astype(str).unique()}
     tid = df["target_id"].astype(str)
@@ -69,7 +71,7 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> 
         d = df["is_distinguishable_from_noise"]
         df["is_distinguishable_from_noise"] = d.astype(object).where(d.notna(), None).map(
             lambda v: None if v is None else bool(v))
-    for c in SCORECARD_EXPORT:
+    for c in columns:
         if c not in df.columns:
             df[c] = None
     for c in ("baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value", "progress_pct",
@@ -87,7 +89,7 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int]) -> 
     df["_k3"] = df["subject"].astype(object).map(SUBJECT_RANK).fillna(-1)
     df["_k4"] = sg.map(sg_rank).fillna(50)
     df = df.sort_values(["_k0", "_k1", "_k2", "_k3", "_k4"], kind="stable")
-    return df[SCORECARD_EXPORT].reset_index(drop=True)
+    return df[columns].reset_index(drop=True)
 
 
 def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
@@ -210,7 +212,8 @@ class Exports:
         rank = {c: i for i, c in enumerate(site.pages)}
         tr = site.targets_safe
         school_tr = tr[(tr["org_level"] == "school") & tr["org_code"].isin(set(site.pages))] if len(tr) else tr
-        self.network_results = scorecard_frame(site, tr[tr["org_level"] == "network"] if len(tr) else tr, {})
+        self.network_results = scorecard_frame(site, tr[tr["org_level"] == "network"] if len(tr) else tr, {},
+                                               NETWORK_EXPORT)
         self.r_notes = render(notes_rows(site), ["item", "label", "text"])
         self.notes = self.r_notes.sheet("notes", wrap={2})
         # every school's tables, kept rendered (a code per cell), not as frames; school_results is r_scorecards whole
@@ -246,7 +249,7 @@ class Exports:
         tables: list[tuple[str, Rendered]] = [
             ("school_matrix", render(matrix, matrix_header)),
             ("rating_counts", render(counts, counts_header)),
-            ("network_results", render(self.network_results, SCORECARD_EXPORT)),
+            ("network_results", render(self.network_results, NETWORK_EXPORT)),
             ("school_results", self.r_scorecards),
             ("network_trends", render(trends_frame(site, {"network"}), self.r_trends.header)),
         ]

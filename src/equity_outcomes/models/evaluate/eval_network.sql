@@ -87,7 +87,9 @@ SELECT p.*, m.metric_b, m.metric_c, ty.mtype,
        coalesce(p.c_n < t.min_n, FALSE) OR (t.needs_baseline AND coalesce(p.b_n < t.min_n, FALSE))
            OR (t.needs_baseline AND p.b_value IS NULL) AS small,
        (SELECT count(DISTINCT u.org_code) FROM used u
-        WHERE u.target_id = p.target_id AND u.subject = p.subject AND u.subgroup = p.subgroup) AS pooled_n_schools
+        WHERE u.target_id = p.target_id AND u.subject = p.subject AND u.subgroup = p.subgroup) AS pooled_n_schools,
+       (SELECT string_agg(DISTINCT u.org_code, ',' ORDER BY u.org_code) FROM used u  -- what the pooled sides rest on
+        WHERE u.target_id = p.target_id AND u.subject = p.subject AND u.subgroup = p.subgroup) AS pooled_org_codes
 FROM per_target p
 JOIN modal m USING (target_id, subject, subgroup)
 JOIN targets t USING (target_id)

@@ -4,7 +4,7 @@
 -- Grain: one row per target_id x subject x subgroup.
 {{ config(materialized='table') }}
 SELECT n.target_id, n.subject, n.subgroup, n.metric_b AS pooled_baseline_metric, n.metric_c AS pooled_metric,
-    n.pooled_n_schools, r.measure_b AS pooled_baseline_value, r.measure_c AS pooled_current_value,
+    n.pooled_n_schools, n.pooled_org_codes, r.measure_b AS pooled_baseline_value, r.measure_c AS pooled_current_value,
     r.change_abs AS pooled_change_abs, r.change_rel_pct AS pooled_change_rel_pct,
     r.target_value AS pooled_target_value, r.progress_pct AS pooled_progress_pct,
     CASE WHEN n.small THEN 'insufficient_data' END AS status, n.b_n AS pooled_n_baseline, n.c_n AS pooled_n_current,

@@ -32,6 +32,7 @@ from .complementary import tolerance_from_pairs
 from .linked import build_links, cell_ids
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
+from .targets import MEMBERS, row_keys
 
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
@@ -160,13 +161,20 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
     cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
     target_rules = {k: v.rule for k, v in load_targets().items()}
     index = pub.cells.groupby(CELL_KEY, sort=False, dropna=False).indices
-    for t in _records(tr):
+    keys = row_keys(tr)
+    schools = {f"{t['org_code'].lstrip(chr(39))}|{k}": t for t, k in zip(_records(tr), keys, strict=True)}
+    for t, key in zip(_records(tr), keys, strict=True):
         where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
                  f"{t.get('subgroup') or 'all'} ({t.get('source')})")
+        members = t.get(MEMBERS) if isinstance(t.get(MEMBERS), str) else ""
         hidden = False
         for side, (ycol, vcol, ncol) in SIDES.items():
-            withheld = _side_cells(cells, t, side, index)
             shown = [c for c in (vcol, ncol) if (t.get(c) or "").strip()]
+            if members:  # a pooled network side: published only where every school it pools publishes its side
+                why = _pooled_withheld(members, key, side, schools, cells, index)
+                withheld = np.array([why is not None])
+            else:
+                why, withheld = None, _side_cells(cells, t, side, index)
             untraceable = not (t.get(ycol) or "").strip() or not (t.get("source") or "").strip()
             if not len(withheld) and untraceable:
                 if shown:
@@ -183,7 +191,8 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
             hidden = True
             if shown:
                 report.findings.append(Finding("target row publishes a withheld cell", where,
-                                               f"{side} {t[ycol]}: {', '.join(f'{c} {t[c]}' for c in shown)}"))
+                                               f"{side} {why or t[ycol]}: "
+                                               f"{', '.join(f'{c} {t[c]}' for c in shown)}"))
             derived = [c for c in DERIVED_FIELDS if (t.get(c) or "").strip()
                        and side in _depends_on(c, target_rules.get(t.get("target_id"), ""))]
             if derived:
@@ -194,6 +203,20 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
             report.findings.append(Finding("number of students in the text", where, t["status_reason"]))
     report.tried.append(f"{len(tr):,} target rows: withheld cells shown in them, numbers derived from withheld "
                         "cells (change, relative change, target, progress, interval, rating), n in the text")
+
+
+def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict], cells: dict[str, np.ndarray],
+                     index: dict) -> str | None:
+    """Why a pooled network side may not be published (a school it pools withholds that side or publishes no
+    row), or None."""
+    for code in members.split(","):
+        row = schools.get(f"{code}|{key}")
+        if row is None:
+            return f"pools school {code}, whose row is not published"
+        own = _side_cells(cells, row, side, index)
+        if (row.get("withheld") or "") in (side, "both") or (len(own) and own.all()):
+            return f"pools school {code}, whose {side} is withheld"
+    return None
 
 
 def _records(df: pd.DataFrame, chunk_rows: int = 10_000):

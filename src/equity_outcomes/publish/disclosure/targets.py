@@ -5,7 +5,10 @@ A side (baseline or current) rests on the cells of the row's org, subgroup, metr
 baseline), subject, source, each year of its window (``baseline_window`` years ending at the baseline year) and
 each grade the row names (``04,05``: both single grades); a gap row measured against the complement or all
 students rests on that reference group's cells too. A side that names no cell (a pooled network result without a
-year or source) cannot be checked and is withheld. A side whose cells are withheld (or not found) loses its
+year or source) cannot be checked and is withheld, unless it names the schools it pools (``pooled_org_codes``):
+the network's pooled side rests on those schools' rows of the same target, subject and subgroup, and is withheld
+when any of their sides is, or when one of them is not among the rows (a school without a page). A side whose
+cells are withheld (or not found) loses its
 value, n and group values; anything computed from a withheld side (change, relative change, target value, progress,
 interval, p value, rating) goes too, and the row is shown as insufficient data, withheld to protect a small
 group. Free text that could carry a number of students (``status_reason``) and flags about n are replaced.
@@ -29,6 +32,7 @@ N_FLAGS = {"small_n", "n_changed_over_half"}
 WITHHELD_REASON = "withheld to protect a small group"
 WITHHELD_FLAG = "suppressed_small_cell"
 CELL = ["org_code", "org_level", "subgroup", "metric", "subject", "source", "school_year", "grade"]
+MEMBERS = "pooled_org_codes"  # a network row's pooled schools, comma-separated
 
 
 def _norm_subject(s: pd.Series) -> pd.Series:
@@ -87,6 +91,30 @@ def side_withheld(tr: pd.DataFrame, cells: pd.DataFrame, side: str, complements:
     return out
 
 
+def row_keys(tr: pd.DataFrame) -> pd.Series:
+    """target | subject | subgroup of each row: what a pooled network row shares with its schools' rows."""
+    sg = tr["subgroup"].astype(object).where(tr["subgroup"].notna() & (tr["subgroup"] != ""), "all")
+    return tr["target_id"].astype(str) + "|" + _norm_subject(tr["subject"]).astype(str) + "|" + sg.astype(str)
+
+
+def pooled_side_withheld(tr: pd.DataFrame, rests: np.ndarray) -> np.ndarray:
+    """``rests`` with each pooled network row's side withheld exactly when a school it pools has that side withheld
+    (``rests`` of the school's row) or has no row here."""
+    members = tr[MEMBERS].astype(object) if MEMBERS in tr.columns else pd.Series(None, index=tr.index)
+    pooled = np.flatnonzero((tr["org_level"].astype(str) == "network").to_numpy()
+                            & members.notna().to_numpy() & (members.astype(str) != "").to_numpy())
+    if not len(pooled):
+        return rests
+    keys = row_keys(tr)
+    school = (tr["org_level"].astype(str) == "school").to_numpy()
+    known = pd.Series(rests[school], index=(tr["org_code"].astype(str) + "|" + keys)[school].to_numpy())
+    known = known.groupby(level=0).max().to_dict()
+    out = rests.copy()
+    for i in pooled:
+        out[i] = any(known.get(f"{code}|{keys.iat[i]}", True) for code in str(members.iat[i]).split(","))
+    return out
+
+
 def control_targets(tr: pd.DataFrame, cells: pd.DataFrame, rules_by_target: dict[str, str],
                     complements: dict[str, str]) -> pd.DataFrame:
     """Copy of ``tr`` with withheld sides and what derives from them blanked; adds ``withheld``
@@ -97,7 +125,7 @@ def control_targets(tr: pd.DataFrame, cells: pd.DataFrame, rules_by_target: dict
         return df
     has = {s: pd.to_numeric(df[SIDES[s][1]], errors="coerce").notna().to_numpy()
            | pd.to_numeric(df[SIDES[s][2]], errors="coerce").notna().to_numpy() for s in SIDES}
-    rests = {s: side_withheld(df, cells, s, complements) for s in SIDES}
+    rests = {s: pooled_side_withheld(df, side_withheld(df, cells, s, complements)) for s in SIDES}
     hidden = {s: rests[s] & has[s] for s in SIDES}
     if "peer_percentile" in df.columns:  # the school's own measure among its peers, even where no value is shown
         df["peer_percentile"] = pd.to_numeric(df["peer_percentile"], errors="coerce").astype(float).where(
