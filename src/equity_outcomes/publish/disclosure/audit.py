@@ -136,9 +136,26 @@ def check_sources(pub: Publication, report: AuditReport) -> int:
 CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"]
 
 
+def _float(text) -> float:
+    """A number as pd.to_numeric(errors="coerce") reads one field of the CSV (NaN when it is not one), without a
+    pandas call per field."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
+    """Row positions of ``cells`` by the values of ``key`` (one pass over the rows, not a frame's groupby)."""
+    out: dict[tuple, list[int]] = {}
+    for i, k in enumerate(zip(*(cells[c].tolist() for c in key), strict=True)):
+        out.setdefault(k, []).append(i)
+    return out
+
+
 def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -> np.ndarray:
     """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row)."""
-    year = pd.to_numeric(t.get(SIDES[side][0]), errors="coerce")
+    year = _float(t.get(SIDES[side][0]))
     metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
     at = np.asarray(index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None,
                                t.get("subgroup") or "all", metric, t.get("subject") or "", t.get("source")), []),
@@ -146,7 +163,7 @@ def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -
     grade = (t.get("grade") or "").strip()
     if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
         at = at[cells["grade"][at] == grade]
-    n = pd.to_numeric(t.get(SIDES[side][2]), errors="coerce")
+    n = _float(t.get(SIDES[side][2]))
     if len(at) > 1 and np.isfinite(n) and (cells["n"][at] == n).any():
         at = at[cells["n"][at] == n]
     return cells["withheld"][at]
@@ -159,7 +176,7 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
         return
     cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
     target_rules = {k: v.rule for k, v in load_targets().items()}
-    index = pub.cells.groupby(CELL_KEY, sort=False, dropna=False).indices
+    index = _positions(pub.cells, CELL_KEY)
     for t in _records(tr):
         where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
                  f"{t.get('subgroup') or 'all'} ({t.get('source')})")
