@@ -51,8 +51,10 @@ class Tolerance:
     value: float
 
 
-def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[int]]:
-    """Union-find over free (unknown) cells joined by any relation; root -> relation indices."""
+def _components(n_cells: int, free: np.ndarray, links: Links,
+                members: list[list[int]] | None = None) -> dict[int, list[int]]:
+    """Union-find over free (unknown) cells joined by any relation; root -> relation indices (``members``: the
+    relations' cells when the caller has them)."""
     parent = np.arange(n_cells)
 
     def find(i: int) -> int:
@@ -61,7 +63,7 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
             i = parent[i]
         return i
 
-    members = links.members()
+    members = links.members() if members is None else members
     for mem in members:
         fr = [i for i in mem if free[i]]
         for j in fr[1:]:
@@ -261,7 +263,7 @@ class Attack:
         """One row per withheld cell: n_lo, n_hi, a_lo, a_hi, e_lo, e_hi (n - k), v_lo, v_hi, verdict, why.
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
-        comps = _components(len(self.view), free, self.links)
+        comps = _components(len(self.view), free, self.links, self.members)
         self.components = len(comps)
         rows: dict[int, dict] = {}
         todo: list[tuple[object, list[int], list[int], int]] = []
