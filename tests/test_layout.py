@@ -98,8 +98,8 @@ MAX_FILE_LINES = 600
 # With issue-42's and issue-43's changes: 16,350 (measured).
 # publish.data registers its lookup frames through warehouse.registered (its twin was a register/try/finally loop): 16,349.
 # issue-45 (+1 year publish): target rows' cells by integer keys once for rows and history, complement sums and
-# programme keys by whole columns, trend tables read as rows, gc passes kept off the site: 16,455 (measured).
-LINE_BUDGET = 16_455
+# programme keys by whole columns, trend tables read as rows, gc passes kept off the site: 16,459 (measured).
+LINE_BUDGET = 16_459
 
 
 def modules() -> dict[str, Path]:

@@ -214,9 +214,13 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
 
 
 def _records(df: pd.DataFrame, chunk_rows: int = 10_000):
-    """The rows of ``df`` as dicts, a chunk at a time (not all of a statewide table's at once)."""
+    """The rows of ``df`` as dicts (the values ``to_dict("records")`` gives a frame of text), a chunk at a time
+    (not all of a statewide table's at once), from object arrays (not an extension array walked value by value)."""
+    names = df.columns.tolist()
     for start in range(0, len(df), chunk_rows):
-        yield from df.iloc[start:start + chunk_rows].to_dict("records")
+        part = df.iloc[start:start + chunk_rows]
+        columns = [part.iloc[:, k].to_numpy(dtype=object) for k in range(part.shape[1])]
+        yield from (dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True))
 
 
 def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:
