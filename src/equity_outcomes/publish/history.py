@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
+import numpy as np
+import pandas as pd
+
 from . import honest, labels
 from .data import Site, text
 from .html import (
@@ -28,6 +31,10 @@ def by_year(site: Site, current: dict[str, list[dict]], network_rows: list[dict]
     current target_results (the history holds the same evaluation)."""
     out: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     h = site.history_safe
+    if h is not None and len(h) and site.judged_year is not None:  # rows replaced below: not made into dicts
+        code = np.where(h["org_level"].astype(str) == "network", "network", h["org_code"].astype(str))
+        replaced = set(site.pages) | ({"network"} if network_rows else set())
+        h = h[~((pd.to_numeric(h["evaluated_year"]) == site.judged_year).to_numpy() & np.isin(code, list(replaced)))]
     if h is not None and len(h):
         for r in records(h):
             r["subgroup"] = r.get("subgroup") or "all"

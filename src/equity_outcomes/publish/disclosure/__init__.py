@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import EquityOutcomesError
 from .complementary import control_cells
 from .rules import Rules, load_rules, primary_reasons
-from .targets import control_targets
+from .targets import CellIndex, control_targets
 
 
 class DisclosureError(EquityOutcomesError):
@@ -80,7 +80,7 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
         return t[t["org_code"].astype(str).isin(set(pages)) | (t["org_level"].astype(str) == "network")] \
             if len(t) else t
 
-    dep_cells = pd.concat(deps, ignore_index=True)
+    dep_cells = CellIndex(pd.concat(deps, ignore_index=True))  # once for the rows and their history
     targets = control_targets(shown_rows(tr), dep_cells, rules_by_target or {}, complements)
     past = None if history is None else control_targets(shown_rows(history), dep_cells, rules_by_target or {},
                                                         complements)

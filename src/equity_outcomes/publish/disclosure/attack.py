@@ -51,8 +51,10 @@ class Tolerance:
     value: float
 
 
-def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[int]]:
-    """Union-find over free (unknown) cells joined by any relation; root -> relation indices."""
+def _components(n_cells: int, free: np.ndarray, links: Links,
+                members: list[list[int]] | None = None) -> dict[int, list[int]]:
+    """Union-find over free (unknown) cells joined by any relation; root -> relation indices (``members``: the
+    relations' cells when the caller has them)."""
     parent = np.arange(n_cells)
 
     def find(i: int) -> int:
@@ -61,7 +63,7 @@ def _components(n_cells: int, free: np.ndarray, links: Links) -> dict[int, list[
             i = parent[i]
         return i
 
-    members = links.members()
+    members = links.members() if members is None else members
     for mem in members:
         fr = [i for i in mem if free[i]]
         for j in fr[1:]:
@@ -122,6 +124,7 @@ class Attack:
         self.h = pd.to_numeric(self.view["half_step"], errors="coerce").fillna(0.005).to_numpy(dtype=float)
         self.metric = self.view["metric"].astype(str).to_numpy()
         self._mr = {m: rules.metric(m) for m in set(self.metric)}
+        self._texts: list[str] | None = None  # _cell_texts
 
     def rule(self, i: int) -> MetricRule:
         return self._mr[self.metric[i]]
@@ -260,7 +263,7 @@ class Attack:
         """One row per withheld cell: n_lo, n_hi, a_lo, a_hi, e_lo, e_hi (n - k), v_lo, v_hi, verdict, why.
         ``cache`` (kept by the caller between rounds) skips components whose cells and status did not change."""
         free = self.withheld | ~np.isfinite(self.n)
-        comps = _components(len(self.view), free, self.links)
+        comps = _components(len(self.view), free, self.links, self.members)
         self.components = len(comps)
         rows: dict[int, dict] = {}
         todo: list[tuple[object, list[int], list[int], int]] = []
@@ -295,22 +298,32 @@ class Attack:
 
     def _key(self, rel_ids: list[int]) -> tuple[object, list[int]]:
         """(what a component's programme is made of, its cells in the key's order). Without ``ident``: its rows and
-        which are withheld (the control's rounds); with it: every cell's identity and published figures and every
-        relation among them, so an equal key is the same programme whatever the rows."""
+        which are withheld (the control's rounds); with it: every cell's identity, published figures and rule and
+        every relation among them, so an equal key is the same programme whatever the rows."""
         members = self.members
         cells = sorted({i for r in rel_ids for i in members[r]})
         if self.ident is None:
             return (tuple(rel_ids), tuple(cells), self.withheld[cells].tobytes(), self.tol.n, self.tol.value), cells
-        cells.sort(key=lambda i: self.ident[i])
+        cells.sort(key=self.ident.__getitem__)
         at = {i: k for k, i in enumerate(cells)}
         n_sums = len(self.links.sums)
-        rels = sorted(repr(sorted(at[i] for i in self.links.twins[r - n_sums])) if r >= n_sums else
-                      repr((self.links.sums[r].kind, at[members[r][0]], sorted(at[p] for p in members[r][1:]),
-                            self.links.sums[r].others)) for r in rel_ids)
-        figures = [(self.ident[i], bool(self.withheld[i]), self.n[i], self.v[i], self.h[i]) for i in cells]
+        rels = sorted(f"twin {sorted(at[i] for i in self.links.twins[r - n_sums])}" if r >= n_sums else
+                      f"{self.links.sums[r].kind} {at[members[r][0]]} {sorted(at[p] for p in members[r][1:])} "
+                      f"{self.links.sums[r].others}" for r in rel_ids)
+        texts = self._cell_texts()
         # the rules too: the proof by points tests a cell's bounds against them (the event rule's count)
-        text = repr((figures, rels, self.tol.n, self.tol.value, [self.rule(i) for i in cells], self._rules_key))
+        text = "\n".join([*(texts[i] for i in cells), *rels, f"{self.tol.n!r} {self.tol.value!r} {self._rules_key}"])
         return hashlib.sha256(text.encode()).hexdigest(), cells
+
+    def _cell_texts(self) -> list[str]:
+        """Each cell's part of a key, made once for every component: its identity, whether it is withheld, its
+        published n, value and half step (shortest exact float text) and its metric's rule."""
+        if self._texts is None:
+            rule = {m: hashlib.sha256(repr(r).encode()).hexdigest()[:16] for m, r in self._mr.items()}
+            self._texts = [f"{ident}|{w:d}|{n!r}|{v!r}|{h!r}|{rule[m]}" for ident, w, n, v, h, m in zip(
+                self.ident.tolist(), self.withheld.tolist(), self.n.tolist(), self.v.tolist(), self.h.tolist(),
+                self.metric.tolist(), strict=True)]
+        return self._texts
 
     def forced_by_totals(self, cells: list[int], rel_ids: list[int]) -> np.ndarray:
         """Which share ``cells`` a published total forces to 0% or 100%: a part of a sum counts students with the

@@ -137,9 +137,26 @@ def check_sources(pub: Publication, report: AuditReport) -> int:
 CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"]
 
 
+def _float(text) -> float:
+    """A number as pd.to_numeric(errors="coerce") reads one field of the CSV (NaN when it is not one), without a
+    pandas call per field."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
+    """Row positions of ``cells`` by the values of ``key`` (one pass over the rows, not a frame's groupby)."""
+    out: dict[tuple, list[int]] = {}
+    for i, k in enumerate(zip(*(cells[c].tolist() for c in key), strict=True)):
+        out.setdefault(k, []).append(i)
+    return out
+
+
 def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -> np.ndarray:
     """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row)."""
-    year = pd.to_numeric(t.get(SIDES[side][0]), errors="coerce")
+    year = _float(t.get(SIDES[side][0]))
     metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
     at = np.asarray(index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None,
                                t.get("subgroup") or "all", metric, t.get("subject") or "", t.get("source")), []),
@@ -147,7 +164,7 @@ def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -
     grade = (t.get("grade") or "").strip()
     if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
         at = at[cells["grade"][at] == grade]
-    n = pd.to_numeric(t.get(SIDES[side][2]), errors="coerce")
+    n = _float(t.get(SIDES[side][2]))
     if len(at) > 1 and np.isfinite(n) and (cells["n"][at] == n).any():
         at = at[cells["n"][at] == n]
     return cells["withheld"][at]
@@ -160,7 +177,7 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
         return
     cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
     target_rules = {k: v.rule for k, v in load_targets().items()}
-    index = pub.cells.groupby(CELL_KEY, sort=False, dropna=False).indices
+    index = _positions(pub.cells, CELL_KEY)
     keys = row_keys(tr)
     schools = {f"{t['org_code'].lstrip(chr(39))}|{k}": t for t, k in zip(_records(tr), keys, strict=True)}
     for t, key in zip(_records(tr), keys, strict=True):
@@ -220,9 +237,13 @@ def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict]
 
 
 def _records(df: pd.DataFrame, chunk_rows: int = 10_000):
-    """The rows of ``df`` as dicts, a chunk at a time (not all of a statewide table's at once)."""
+    """The rows of ``df`` as dicts (the values ``to_dict("records")`` gives a frame of text), a chunk at a time
+    (not all of a statewide table's at once), from object arrays (not an extension array walked value by value)."""
+    names = df.columns.tolist()
     for start in range(0, len(df), chunk_rows):
-        yield from df.iloc[start:start + chunk_rows].to_dict("records")
+        part = df.iloc[start:start + chunk_rows]
+        columns = [part.iloc[:, k].to_numpy(dtype=object) for k in range(part.shape[1])]
+        yield from (dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True))
 
 
 def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:

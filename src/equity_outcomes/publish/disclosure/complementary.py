@@ -102,11 +102,12 @@ class _Suppressor:
         self.cost = n * weight
         # a candidate that is itself far from the rules' thresholds protects at once and needs no protection of
         # its own; the smallest cells would (a cascade), so they come after
-        mr = {m: rules.metric(m) for m in set(cells["metric"].astype(str))}
-        min_n = np.array([mr[m].min_n for m in cells["metric"].astype(str)], dtype=float)
+        metric = cells["metric"].astype(str).to_numpy(dtype=object)  # not an extension array walked cell by cell
+        mr = {m: rules.metric(m) for m in set(metric)}
+        min_n = np.array([mr[m].min_n for m in metric], dtype=float)
         k = pd.to_numeric(cells["numerator"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
             if "numerator" in cells.columns else np.full(len(cells), np.nan)
-        event = np.array([mr[m].is_event for m in cells["metric"].astype(str)], dtype=bool)
+        event = np.array([mr[m].is_event for m in metric], dtype=bool)
         far = 2 * rules.event_min_count
         self.weak = (n < 2 * min_n) | (event & ~((k >= far) & (n - k >= far)))
         # cells by twin group and relations by cell as index arrays, not a dict of lists per cell (a statewide

@@ -64,21 +64,38 @@ def _grouped(df: pd.DataFrame, cols: list[str]) -> list[list[tuple[str, int]]]:
 
 
 def complement_sums(df: pd.DataFrame, complements: dict[str, str]) -> list[Sum]:
-    out: list[Sum] = []
+    """``all = subgroup + complement`` wherever a cell holds all three (``complements``: symmetric): groups (the
+    other keys) in order of first appearance, within one the pairs in order of their first member, that member
+    first; a subgroup met twice in a group counts at its first place with its last row (whole columns at a time)."""
     sub = df[df["subgroup"].isin(complements.keys()) | (df["subgroup"] == "all")]
+    sub = sub.dropna(subset=[c for c in KEY if c != "subgroup"])  # as groupby drops them
     if not len(sub):
-        return out
-    for group in _grouped(sub.assign(_dim=sub["subgroup"]), [c for c in KEY if c != "subgroup"]):
-        by = dict(group)
-        if "all" not in by:
-            continue
-        seen = set()
-        for sg in by:
-            if sg == "all" or sg in seen or complements.get(sg) not in by:
-                continue
-            seen.update({sg, complements[sg]})
-            out.append(Sum("complement", int(by["all"]), [int(by[sg]), int(by[complements[sg]])]))
-    return out
+        return []
+    gid = sub.groupby([c for c in KEY if c != "subgroup"], sort=False).ngroup().to_numpy().astype(np.int64)
+    sg_code, names = pd.factorize(sub["subgroup"].to_numpy(dtype=object))
+    names = list(names)
+    width = len(names) + 1
+    key = gid * width + sg_code  # (group, subgroup)
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    start = np.r_[True, ks[1:] != ks[:-1]]
+    stop = np.r_[ks[1:] != ks[:-1], True]
+    keys, first, row = ks[start], order[start], sub["row_i"].to_numpy()[order[stop]]
+
+    def find(k: np.ndarray) -> np.ndarray:  # position in keys, -1 when the group lacks that subgroup
+        at = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
+        return np.where(keys[at] == k, at, -1)
+
+    comp = np.array([names.index(complements[n]) if complements.get(n) in names else -1 for n in names] + [-1])
+    code, g = keys % width, keys // width
+    total = find(g * width + (names.index("all") if "all" in names else len(names)))
+    other = np.where(comp[code] >= 0, find(g * width + comp[code]), -1)
+    ok = (total >= 0) & (other >= 0) & (first < np.where(other >= 0, first[other], -1))  # at its first member
+    ok &= np.array([n != "all" for n in names], dtype=bool)[code]
+    pick = np.flatnonzero(ok)
+    pick = pick[np.lexsort((first[pick], g[pick]))]  # groups in order, pairs as met
+    return [Sum("complement", int(t), [int(a), int(b)]) for t, a, b in zip(
+        row[total[pick]].tolist(), row[pick].tolist(), row[other[pick]].tolist(), strict=True)]
 
 
 def network_sums(df: pd.DataFrame, network_schools: set[str], n_network_schools: int | None) -> list[Sum]:

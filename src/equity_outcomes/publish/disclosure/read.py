@@ -59,24 +59,40 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def trend_cells(rows: list[dict], file: str) -> pd.DataFrame:
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV's header and rows as lists (no dict per row)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def trend_cells(head: list[str], rows: list[list[str]], file: str) -> pd.DataFrame:
     """Long cells of a wide trend table (value and n per year; withheld years from the note), as a frame (a
-    statewide publication holds millions of cells: a tuple each while reading, not a dict)."""
+    statewide publication holds millions of cells: a tuple each while reading, not a dict). A field a row lacks is
+    empty; of two columns of one name the last counts (as csv.DictReader reads them)."""
+    at = {h: i for i, h in enumerate(head)}
+    width = len(head)
+    years = [(y, int(y), at[y], at.get(f"n_{y}")) for y in at if y and y.isdigit()]
+    i_sub, i_note, i_org, i_metric = at.get("subgroup"), at.get("note"), at["org_code"], at["metric"]
+    i_subject, i_grade, i_source = at.get("subject"), at.get("grade"), at["source"]
     out = []
-    years = [c for c in rows[0] if c and c.isdigit()] if rows else []
     for r in rows:
-        if r.get("subgroup") == "state":
+        if len(r) < width:
+            r = r + [""] * (width - len(r))
+        sg = r[i_sub] if i_sub is not None else None
+        if sg == "state":
             continue
-        withheld = set(YEAR.findall(r.get("note") or ""))
-        org = str(r["org_code"]).lstrip("'")
+        withheld = set(YEAR.findall(r[i_note])) if i_note is not None else set()
+        org = str(r[i_org]).lstrip("'")
         level = "network" if org == "network" else "school"
-        for y in years:
-            v, n = (r.get(y) or "").strip(), (r.get(f"n_{y}") or "").strip()
+        subject = (r[i_subject] if i_subject is not None else "") or ""
+        grade = (r[i_grade] if i_grade is not None else "") or ""
+        for y, year, iv, i_n in years:
+            v, n = r[iv].strip(), (r[i_n].strip() if i_n is not None else "")
             if not v and not n and y not in withheld:
                 continue
-            out.append((org, level, int(y), r["subgroup"], r["metric"], r.get("subject") or "", r.get("grade") or "",
-                        r["source"], _num(n) if n else np.nan, _num(v) if v else np.nan, y in withheld and not v,
-                        _half_step(v) if v else np.nan, file))
+            out.append((org, level, year, sg, r[i_metric], subject, grade, r[i_source], _num(n) if n else np.nan,
+                        _num(v) if v else np.nan, y in withheld and not v, _half_step(v) if v else np.nan, file))
     return _frame(out)
 
 
@@ -101,8 +117,8 @@ def _xlsx_trends(path: Path) -> list[pd.DataFrame]:
                 continue
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             head = [str(h) for h in rows[0]] if rows else []
-            recs = [{h: ("" if v is None else str(v)) for h, v in zip(head, row, strict=False)} for row in rows[1:]]
-            out.append(trend_cells(recs, f"{path.name}:{name}"))
+            text = [["" if v is None else str(v) for v in row[:len(head)]] for row in rows[1:]]
+            out.append(trend_cells(head, text, f"{path.name}:{name}"))
     finally:
         wb.close()
     return out
@@ -137,7 +153,7 @@ def read_publication(root: Path) -> Publication:
         raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
     cells, others, files = [], [], []
     for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
-        cells.append(trend_cells(read_csv(p), str(p.relative_to(root))))
+        cells.append(trend_cells(*_read_rows(p), str(p.relative_to(root))))
         files.append(str(p.relative_to(root)))
     for p in sorted(exports.glob("*.xlsx")):
         others += _xlsx_trends(p)

@@ -41,54 +41,88 @@ def _norm_subject(s: pd.Series) -> pd.Series:
 
 
 def _dependencies(tr: pd.DataFrame, side: str, complements: dict[str, str]) -> pd.DataFrame:
-    """One row per (target row, cell it rests on) for one side."""
+    """One row per (target row, cell it rests on) for one side (whole columns at a time: a statewide publication
+    has tens of thousands of target rows, each resting on a few cells)."""
     ycol = SIDES[side][0]
     metric = tr["metric"].astype(object)
     if side == "baseline" and "baseline_metric" in tr.columns:
         metric = tr["baseline_metric"].astype(object).where(tr["baseline_metric"].notna(), metric)
-    year = pd.to_numeric(tr[ycol], errors="coerce")
+    year = pd.to_numeric(tr[ycol], errors="coerce").to_numpy(dtype=float)
     window = pd.to_numeric(tr.get("baseline_window", 1), errors="coerce") if side == "baseline" else 1
-    window = pd.Series(window, index=tr.index).fillna(1).clip(lower=1).astype(int)
+    window = pd.Series(window, index=tr.index).fillna(1).clip(lower=1).astype(int).to_numpy()
+    window = np.where(np.isfinite(year), window, 0)  # no year: no cell
     grade = tr["grade"].astype(object) if "grade" in tr.columns else pd.Series(None, index=tr.index, dtype=object)
     sg = tr["subgroup"].astype(object).where(tr["subgroup"].notna(), "all")
     ref = tr["reference"].astype(object) if "reference" in tr.columns else pd.Series(None, index=tr.index)
-    ref_sg = np.where(ref == "complement", sg.map(complements), np.where(ref == "all", "all", None))
+    ref_sg = pd.Series(np.where(ref == "complement", sg.map(complements), np.where(ref == "all", "all", None)),
+                       index=tr.index, dtype=object)
+    row = np.repeat(np.arange(len(tr)), window)  # one row per year of each window, the window's last year last
+    first = np.repeat(np.cumsum(window) - window, window)
     d = pd.DataFrame({
-        "row": np.arange(len(tr)), "org_code": tr["org_code"].astype(str).to_numpy(),
-        "org_level": tr["org_level"].astype(str).to_numpy(), "metric": metric.to_numpy(),
-        "subject": _norm_subject(tr["subject"]).to_numpy(), "source": tr["source"].astype(object).to_numpy(),
-        "years": [list(range(int(y) - w + 1, int(y) + 1)) if np.isfinite(y) else []
-                  for y, w in zip(year.to_numpy(dtype=float), window.to_numpy(), strict=True)],
-        "grades": [str(g).split(",") if isinstance(g, str) and g else [None] for g in grade],
-        "subgroups": [[s] + ([r] if isinstance(r, str) else []) for s, r in zip(sg, ref_sg, strict=True)],
-    })
-    d = d.explode("years").explode("grades").explode("subgroups")
-    d = d[d["years"].notna()].rename(columns={"years": "school_year", "grades": "grade", "subgroups": "subgroup"})
-    d["school_year"] = d["school_year"].astype(int)
-    return d
+        "row": row, "org_code": tr["org_code"].astype(str).to_numpy()[row],
+        "org_level": tr["org_level"].astype(str).to_numpy()[row], "metric": metric.to_numpy()[row],
+        "subject": _norm_subject(tr["subject"]).to_numpy()[row], "source": tr["source"].astype(object).to_numpy()[row],
+        "school_year": (year[row] - window[row] + 1 + np.arange(len(row)) - first).astype(int),
+        "grade": pd.Series([g.split(",") if isinstance(g, str) and g else [None] for g in grade],
+                           dtype=object).to_numpy()[row],
+        "subgroup": sg.to_numpy()[row],
+    }).explode("grade")
+    ref_rows = ref_sg.to_numpy()[d["row"].to_numpy()]
+    has_ref = pd.notna(ref_rows) & np.array([isinstance(r, str) for r in ref_rows], dtype=bool)
+    return pd.concat([d, d[has_ref].assign(subgroup=ref_rows[has_ref])], ignore_index=True)
 
 
-def side_withheld(tr: pd.DataFrame, cells: pd.DataFrame, side: str, complements: dict[str, str]) -> np.ndarray:
+class CellIndex:
+    """Which cells are withheld, by their key as one integer (made once for both sides of the target rows and of
+    their history: a statewide publication rests them on half a million cells)."""
+
+    def __init__(self, cells: pd.DataFrame) -> None:
+        c = {col: cells[col].astype(object).astype(str).to_numpy() for col in CELL if col not in ("subject",
+                                                                                                  "school_year")}
+        c["subject"] = _norm_subject(cells["subject"]).to_numpy()
+        c["school_year"] = pd.to_numeric(cells["school_year"]).astype(int).to_numpy()
+        codes, self.values = {}, {}
+        for col in CELL:
+            codes[col], uniques = pd.factorize(c[col], use_na_sentinel=False)
+            self.values[col] = pd.Index(uniques)
+        withheld = cells["withheld"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+        self.keys = {}  # key columns -> (the cells' distinct keys sorted, whether a cell of each is withheld)
+        for key in (tuple(CELL), tuple(CELL[:-1])):
+            known, at = np.unique(self._ravel([codes[col] for col in key], key), return_inverse=True)
+            self.keys[key] = known, np.bincount(at, weights=withheld, minlength=len(known)) > 0
+
+    def _ravel(self, codes: list[np.ndarray], key: tuple[str, ...]) -> np.ndarray:
+        return np.ravel_multi_index(codes, [len(self.values[col]) for col in key])
+
+    def hidden(self, dep: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+        """Per dependency: is a cell of its key withheld, or is there none (a cell the control does not know)?"""
+        known, withheld = self.keys[key]
+        if not len(known):
+            return np.ones(len(dep), dtype=bool)
+        codes = [self.values[col].get_indexer(dep[col].to_numpy()) for col in key]
+        named = np.logical_and.reduce([cd >= 0 for cd in codes])  # every value of its key is some cell's
+        k = self._ravel([np.where(named, cd, 0) for cd in codes], key)
+        at = np.minimum(np.searchsorted(known, k), len(known) - 1)
+        return ~(named & (known[at] == k)) | withheld[at]
+
+
+def side_withheld(tr: pd.DataFrame, cells: pd.DataFrame | CellIndex, side: str,
+                  complements: dict[str, str]) -> np.ndarray:
     """Per target row: does this side rest on a withheld cell, or on none that the control knows?"""
     if not len(tr):
         return np.zeros(0, dtype=bool)
+    index = cells if isinstance(cells, CellIndex) else CellIndex(cells)
     dep = _dependencies(tr, side, complements)
-    c = cells[CELL[:-2] + ["school_year", "grade", "withheld"]].copy()
-    c["subject"] = _norm_subject(c["subject"])
-    for col in ("org_code", "org_level", "subgroup", "metric", "source", "grade"):
-        c[col] = c[col].astype(object).astype(str)
-    c["school_year"] = pd.to_numeric(c["school_year"]).astype(int)
     for col in ("org_code", "org_level", "subgroup", "metric", "source"):
         dep[col] = dep[col].astype(str)
-    graded = dep[dep["grade"].notna()].assign(grade=lambda x: x["grade"].astype(str))
-    m1 = graded.merge(c, how="left", on=CELL)
-    any_grade = dep[dep["grade"].isna()].drop(columns="grade").merge(c, how="left", on=CELL[:-1])
-    m = pd.concat([m1, any_grade], ignore_index=True)
-    m["withheld"] = m["withheld"].astype("boolean").fillna(True)  # a cell the control does not know is withheld
-    hidden = m.groupby("row")["withheld"].any()
-    out = np.ones(len(tr), dtype=bool)  # a side that names no cell (no year, no source) cannot be checked
-    out[hidden.index.to_numpy(dtype=int)] = hidden.to_numpy(dtype=bool)
-    return out
+    graded = dep["grade"].notna().to_numpy()
+    dep["grade"] = dep["grade"].astype(str)
+    hidden = np.zeros(len(dep), dtype=bool)
+    for key, rows in ((tuple(CELL), graded), (tuple(CELL[:-1]), ~graded)):  # no grade: each of its grades
+        hidden[rows] = index.hidden(dep[rows], key)
+    rows = dep["row"].to_numpy()
+    named = np.bincount(rows, minlength=len(tr)) > 0  # a side that names no cell (no year, no source) cannot be
+    return ~named | (np.bincount(rows, weights=hidden, minlength=len(tr)) > 0)  # checked
 
 
 def row_keys(tr: pd.DataFrame) -> pd.Series:
@@ -115,17 +149,18 @@ def pooled_side_withheld(tr: pd.DataFrame, rests: np.ndarray) -> np.ndarray:
     return out
 
 
-def control_targets(tr: pd.DataFrame, cells: pd.DataFrame, rules_by_target: dict[str, str],
+def control_targets(tr: pd.DataFrame, cells: pd.DataFrame | CellIndex, rules_by_target: dict[str, str],
                     complements: dict[str, str]) -> pd.DataFrame:
     """Copy of ``tr`` with withheld sides and what derives from them blanked; adds ``withheld``
-    ('' | 'baseline' | 'current' | 'both'). ``cells``: every cell the rows rest on, with ``withheld``."""
+    ('' | 'baseline' | 'current' | 'both'). ``cells``: every cell the rows rest on, with ``withheld`` (or their CellIndex)."""
     df = tr.reset_index(drop=True).copy()
     if not len(df):
         df["withheld"] = pd.Series(dtype=object)
         return df
     has = {s: pd.to_numeric(df[SIDES[s][1]], errors="coerce").notna().to_numpy()
            | pd.to_numeric(df[SIDES[s][2]], errors="coerce").notna().to_numpy() for s in SIDES}
-    rests = {s: pooled_side_withheld(df, side_withheld(df, cells, s, complements)) for s in SIDES}
+    index = cells if isinstance(cells, CellIndex) else CellIndex(cells)
+    rests = {s: pooled_side_withheld(df, side_withheld(df, index, s, complements)) for s in SIDES}
     hidden = {s: rests[s] & has[s] for s in SIDES}
     if "peer_percentile" in df.columns:  # the school's own measure among its peers, even where no value is shown
         df["peer_percentile"] = pd.to_numeric(df["peer_percentile"], errors="coerce").astype(float).where(
