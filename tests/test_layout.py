@@ -97,7 +97,8 @@ MAX_FILE_LINES = 600
 # 16,422 (measured).
 # With issue-42's and issue-43's changes: 16,350 (measured).
 # publish.data registers its lookup frames through warehouse.registered (its twin was a register/try/finally loop): 16,349.
-LINE_BUDGET = 16_349
+# A clean file's uniqueness decided by one count of distinct key hashes (sqlvalidate, #22 ingest): 16,352.
+LINE_BUDGET = 16_352
 
 
 def modules() -> dict[str, Path]:
