@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from equity_outcomes.ingest import load as load_module
-from equity_outcomes.ingest.load import ingest_into, prepare
+from equity_outcomes.ingest.load import ingest_into
 from equity_outcomes.warehouse import connect
 
 from .conftest import write_csv
@@ -103,36 +102,3 @@ def test_line_numbers_hold_in_a_file_read_in_parallel(tmp_path, monkeypatch):
     con.close()
     assert quarantined == bad_lines
     assert (first, last, loaded) == (3, n, n - 3)
-
-
-def test_every_table_is_typed_in_file_order(tmp_path, monkeypatch):
-    """A row's line number is its rowid in the typed table written straight from the read, so that statement must
-    keep the file's order: DuckDB plans an order-keeping ("Batch") insert only when no operator can reorder rows,
-    and it turns an IN list of 5 or more values into a join that can. Every table, with every rule and the
-    roster's."""
-    from equity_outcomes.ingest import sqlvalidate
-    from equity_outcomes.ingest.schemas import ALL_TABLES
-
-    con = duckdb.connect()
-    plans: dict[str, str] = {}
-    run = sqlvalidate._on_csv
-
-    def explained(con, sql, path):
-        if sql.lstrip().startswith("CREATE"):
-            plans[Path(path).stem] = con.execute("EXPLAIN " + sql, {"path": path}).fetchall()[0][1]
-        return run(con, sql, path)
-
-    monkeypatch.setattr(sqlvalidate, "_on_csv", explained)
-    prepare(con)
-    roster = frozenset(f"0100000{i}" for i in range(8))
-    codes = [f"0{d}00000{i}" for d in (1, 2) for i in range(6)]  # 6 of the roster's, 6 unknown
-    for table, schema in ALL_TABLES.items():
-        path = tmp_path / f"{table}.csv"
-        rows = [",".join(code if c == "org_code" else "1" for c in schema.columns) for code in codes]
-        path.write_text("\n".join([",".join(schema.columns), *rows]) + "\n")
-        sqlvalidate.validate_and_load(con, str(path), table, key=b"k" * 32, load_id="t", folder_year=None,
-                                      known={"org_code": roster, "district_code": frozenset()})
-    assert set(plans) == set(ALL_TABLES)
-    for table, plan in plans.items():
-        assert "Batch Create Table As" in plan and "Join" not in plan, f"{table}:\n{plan}"
-    assert con.execute("SELECT current_setting('disabled_optimizers')").fetchall() == [("",)]

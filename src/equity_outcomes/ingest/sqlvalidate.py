@@ -8,28 +8,21 @@ validators on the bad-input corpus and requires the same quarantined rows.
 
 Output matches :mod:`student`: quarantine records (line, column, value, check) and the good rows, typed, with
 person ids replaced by the keyed hash (HMAC-SHA256 spelled out in SQL), inserted into ``raw_student_<table>``.
-Two passes over the CSV: the distinct values of the columns with spellings to map (one GROUPING SETS), then the
-file straight into one typed temp table that the uniqueness check, the quarantine and the insert read.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 import pandera.pandas as pa
 
 from ..errors import InputError
-from .normalize import KnownCodes, Mapper, Mapping, column_mappers, plan, sql_case
+from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case
 from .pseudonymize import ID_LENGTH, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
 from .student import UNKNOWN_SCHOOL
 
-# The CSV as text (parameter $path), the contract's columns by their header names.
-_CSV = ("read_csv($path, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-        "normalize_names = false)")
 ID_HASHES = "_id_hashes_"  # prefix of the temp table of hashed ids kept for one load
 _TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
 
@@ -69,10 +62,8 @@ def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
     return rules
 
 
-def _rules(schema: pa.DataFrameSchema, folder_year: int | None,
-           roster_sql: str | None = None) -> list[tuple[str | None, str, str]]:
-    """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule;
-    ``roster_sql``: TRUE when a row's non-NULL org_code is the roster's (:func:`_roster_rule`)."""
+def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = False) -> list[tuple[str | None, str, str]]:
+    """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule."""
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
     for check in schema.checks:
         if check.name not in TABLE_CHECK_SQL:
@@ -83,97 +74,65 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None,
     if folder_year is not None:
         rules.append(("school_year", f"equals folder year {folder_year}",
                       f'"school_year" IS NULL OR "school_year" = {folder_year}'))
-    if roster_sql is not None and "org_code" in schema.columns:
-        rules.append(("org_code", UNKNOWN_SCHOOL, f'"org_code" IS NULL OR {roster_sql}'))
+    if roster and "org_code" in schema.columns:  # the temp table _roster_codes holds the roster's codes
+        rules.append(("org_code", UNKNOWN_SCHOOL, '"org_code" IS NULL OR "org_code" IN (SELECT code FROM _roster_codes)'))
     return rules
 
 
-def _on_csv(con: duckdb.DuckDBPyConnection, sql: str, path: str) -> list:
-    """Run ``sql``, which reads the CSV ``$path`` as text through ``_CSV``; a file DuckDB cannot read is refused."""
+def _read(con: duckdb.DuckDBPyConnection, path: str, columns: list[str]) -> None:
+    """The CSV as text into the temp table ``_in``, in file order (DuckDB preserves insertion order), so a row's
+    line number follows from its rowid (see :func:`_line_number`) without a row_number() window over the read,
+    which would read the file on one thread."""
+    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in columns)
     try:
-        return con.execute(sql, {"path": path}).fetchall()
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _in AS
+            SELECT {raw_cols}
+            FROM read_csv(?, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"',
+                          normalize_names = false)""",
+            [path],
+        ).fetchall()
     except duckdb.Error as exc:
         raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
                          fix="save it as UTF-8 comma-separated values with the contract's header") from None
 
 
-def _value_counts(con: duckdb.DuckDBPyConnection, path: str, columns: list[str]) -> dict[str, dict[str, int]]:
-    """Each column's distinct non-NULL raw values and their rows, for every column in one pass over the CSV."""
-    if not columns:
-        return {}
-    cols = [f'"{c}"' for c in columns]
-    rows = _on_csv(con, f"SELECT {', '.join(cols)}, count(*) FROM {_CSV} GROUP BY GROUPING SETS "
-                        f"({', '.join(f'({c})' for c in cols)})", path)
-    return {c: {r[i]: r[-1] for r in rows if r[i] is not None} for i, c in enumerate(columns)}
+def _line_number(con: duckdb.DuckDBPyConnection) -> str:
+    """SQL for the file line of a row of ``_in`` (the header is line 1). Rows inserted in an open transaction get
+    rowids from a high base, one after another; if they are not one after another, rank the rowids instead."""
+    first, last, n = con.execute("SELECT min(rowid), max(rowid), count(*) FROM _in").fetchall()[0]
+    if n == 0 or last - first + 1 == n:
+        return f"rowid - {first or 0} + 2"
+    return "row_number() OVER (ORDER BY rowid) + 1"
 
 
-def _mappings(counts: dict[str, dict[str, int]], mappers: dict[str, Mapper]) -> dict[str, list[Mapping]]:
-    """The spellings to map to the contract, per column, from each column's distinct raw values (``counts``)."""
+def _mappings(con: duckdb.DuckDBPyConnection, table: str, known: KnownCodes | None) -> dict[str, list[Mapping]]:
+    """The spellings of ``_in`` to map to the contract, per column, from each column's distinct values."""
     out = {}
-    for column, mapper in mappers.items():
-        maps = plan(mapper, column, counts.get(column, {}))
+    for column, mapper in column_mappers(table, known).items():
+        counts = dict(con.execute(
+            f'SELECT "_raw_{column}", count(*) FROM _in WHERE "_raw_{column}" IS NOT NULL GROUP BY 1').fetchall())
+        maps = plan(mapper, column, counts)
         if maps:
             out[column] = maps
     return out
 
 
-def _typed_value(name: str, col: pa.Column, mapped: dict[str, list[Mapping]]) -> str:
-    """SQL for a column's typed value from its raw text ``"_raw_<name>"``, spellings mapped."""
-    t = _sql_type(col)
-    value = sql_case(f'"_raw_{name}"', mapped.get(name, []))
-    return f"TRY_CAST(trim({value}) AS {t})" if t else f"ltrim({value})"
-
-
-def _roster_rule(con: duckdb.DuckDBPyConnection, col: pa.Column, raw_codes: list[str], roster: frozenset[str],
-                 mapped: dict[str, list[Mapping]]) -> str:
-    """SQL that is TRUE when a row's org_code is the roster's, for a file whose raw codes are ``raw_codes``: a test
-    against the file's few codes, the unknown ones (or the known ones, whichever are fewer), so that checking a row
-    needs no join (a join would not keep the rows in file order, which the line numbers come from)."""
-    typed = con.execute(f'SELECT DISTINCT {_typed_value("org_code", col, mapped)} FROM '
-                        f'(SELECT unnest($codes::VARCHAR[]) AS "_raw_org_code")', {"codes": raw_codes}).fetchall()
-    codes = {c for (c,) in typed if c is not None}
-    unknown, known = sorted(codes - roster), sorted(codes & roster)
-    values = ", ".join(_literal(c) for c in min(unknown, known, key=len))
-    test = f'list_contains([{values}]::VARCHAR[], "org_code")'
-    return f"NOT {test}" if len(unknown) <= len(known) else test
-
-
-def _check(con: duckdb.DuckDBPyConnection, path: str, schema: pa.DataFrameSchema, rules: list,
+def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list,
            mapped: dict[str, list[Mapping]]) -> None:
-    """The CSV straight into the temp table ``_typed`` in file order (DuckDB keeps insertion order through a scan
-    and projections; no join: see :func:`_roster_rule`, :func:`_in_lists_in_place`), so a row's line number follows
-    from its rowid (:func:`_numbered`): typed values (spellings mapped), ``_ok`` (passes every rule but uniqueness)
-    and the raw text of the rows that fail a rule (NULL for the others; the quarantine quotes it). No column per
-    rule (:func:`_find_bad` does that)."""
-    raw = [f'"_raw_{c}"' for c in schema.columns]
-    read = ", ".join(f'"{c}" AS {r}' for c, r in zip(schema.columns, raw, strict=True))
-    typed = ", ".join(f'{_typed_value(name, col, mapped)} AS "{name}"' for name, col in schema.columns.items())
+    """``_in`` into the narrow temp table ``_typed``: ``_in``'s rowid, line number, typed values (spellings mapped),
+    ``_ok`` (passes every rule but uniqueness); no column per rule (:func:`_find_bad` does that for the bad rows)."""
+    typed_cols = []
+    for name, col in schema.columns.items():
+        t = _sql_type(col)
+        value = sql_case(f'"_raw_{name}"', mapped.get(name, []))
+        typed_cols.append(f'TRY_CAST(trim({value}) AS {t}) AS "{name}"' if t else f'ltrim({value}) AS "{name}"')
     passes = " AND ".join(f"coalesce({sql}, FALSE)" for _, _, sql in rules)
-    with _in_lists_in_place(con):
-        _on_csv(con, f"""CREATE OR REPLACE TEMP TABLE _typed AS
-            SELECT * EXCLUDE ({", ".join(raw)}), {", ".join(f"CASE WHEN NOT _ok THEN {r} END AS {r}" for r in raw)}
-            FROM (SELECT *, {passes} AS _ok FROM (SELECT {read}, {typed} FROM {_CSV}))""", path)
-
-
-@contextmanager
-def _in_lists_in_place(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB's optimizer turns ``x IN (<5 or more values>)`` into a join, and a join does not keep the rows in file
-    order: for the statement, its ``in_clause`` rewrite is switched off (the values are compared in place)."""
-    before = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
-    con.execute("SET disabled_optimizers = " + _literal(",".join(filter(None, [before, "in_clause"]))))
-    try:
-        yield
-    finally:
-        con.execute(f"SET disabled_optimizers = {_literal(before)}")
-
-
-def _numbered(con: duckdb.DuckDBPyConnection) -> str:
-    """SQL for ``_typed`` with ``_rid`` (its rowid) and ``source_row``, the file line of a row (the header is line
-    1). Rows inserted in an open transaction get rowids from a high base, one after another; if they are not one
-    after another, rank the rowids instead."""
-    first, last, n = con.execute("SELECT min(rowid), max(rowid), count(*) FROM _typed").fetchall()[0]
-    line = f"rowid - {first or 0} + 2" if n == 0 or last - first + 1 == n else "row_number() OVER (ORDER BY rowid) + 1"
-    return f"(SELECT rowid AS _rid, {line} AS source_row, * FROM _typed)"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _typed AS
+        SELECT * EXCLUDE ({", ".join(f'"_raw_{c}"' for c in schema.columns)}), {passes} AS _ok
+        FROM (SELECT rowid AS _rid, {_line_number(con)} AS source_row, *, {", ".join(typed_cols)} FROM _in)"""
+    ).fetchall()
 
 
 def _repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
@@ -192,23 +151,23 @@ def _repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
     return bool(con.execute("SELECT count(*) FROM _repeated").fetchall()[0][0])
 
 
-def _find_bad(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list, numbered: str) -> None:
-    """The rows that fail a rule (or repeat a key) into the temp table ``_bad``: rowid, line number, raw text and,
-    per rule i, ``f<i>`` = the check's name when the row fails it (NULL = passed). A row that passes every rule
-    but repeats a key has no raw text in ``_typed``; it fails only the uniqueness rule."""
+def _find_bad(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: list) -> None:
+    """The rows that fail a rule (or repeat a key) into the temp table ``_bad``: line number, raw text and, per rule
+    i, ``f<i>`` = the check's name when the row fails it (NULL = passed)."""
     unique = schema.unique and _repeated_keys(con, schema.unique)
     repeated = ("EXISTS (SELECT 1 FROM _repeated AS r WHERE "
                 + " AND ".join(f't."{k}" IS NOT DISTINCT FROM r."{k}"' for k in schema.unique) + ")"
                 if unique else "FALSE")
     fails = ", ".join(
-        f"CASE WHEN {'_dup' if check.startswith('unique(') and col is None else f'NOT _ok AND NOT coalesce({sql}, FALSE)'} "
+        f"CASE WHEN {'_dup' if check.startswith('unique(') and col is None else f'NOT coalesce({sql}, FALSE)'} "
         f"THEN {_literal(check)} END AS f{i}"
         for i, (col, check, sql) in enumerate(rules)
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad AS
-        SELECT _rid, source_row, {", ".join(f'"_raw_{c}"' for c in schema.columns)}, {fails}
-        FROM (SELECT t.*, {repeated} AS _dup FROM {numbered} AS t WHERE NOT t._ok OR {repeated}) AS t"""
+        SELECT source_row, {", ".join(f'"_raw_{c}"' for c in schema.columns)}, {fails}
+        FROM (SELECT t.*, {repeated} AS _dup FROM _typed AS t WHERE NOT t._ok OR {repeated}) AS t
+        JOIN _in ON _in.rowid = t._rid"""
     ).fetchall()
     con.execute("DROP TABLE IF EXISTS _repeated")
 
@@ -254,8 +213,8 @@ def forget_id_hashes(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE {table}")
 
 
-def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, table: str, numbered: str, *,
-                 key: bytes, load_id: str) -> None:
+def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, table: str, *, key: bytes,
+                 load_id: str) -> None:
     """The rows that passed into ``raw_student_<table>``, person ids replaced by their keyed hash."""
     id_cols = [c for c in cols if c in ID_COLUMNS]
     hashes = _id_hashes(con, id_cols, key) if id_cols else ""  # the roster has no ids
@@ -264,8 +223,8 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
     con.execute(
         f"""INSERT INTO raw_student_{table} BY NAME
         SELECT $load_id AS load_id, $path AS source_file, t.source_row, {", ".join(select)}
-        FROM {numbered} AS t {hashed}
-        WHERE t._ok AND NOT EXISTS (SELECT 1 FROM _bad AS b WHERE b._rid = t._rid)""",
+        FROM _typed AS t {hashed}
+        WHERE t._ok AND NOT EXISTS (SELECT 1 FROM _bad AS b WHERE b.source_row = t.source_row)""",
         {"load_id": load_id, "path": path},
     ).fetchall()
 
@@ -277,18 +236,19 @@ def validate_and_load(
     """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows,
     spellings mapped). ``known``: the roster's codes, for org codes that lost their leading zeros."""
     schema = ALL_TABLES[table]
-    mappers = column_mappers(table, known)
-    counts = _value_counts(con, path, list(mappers))
-    mapped = _mappings(counts, mappers)
-    roster = (known or {}).get("org_code") if table != "roster" else None
-    roster_sql = _roster_rule(con, schema.columns["org_code"], list(counts.get("org_code", {})), roster, mapped) \
-        if roster and "org_code" in schema.columns else None
-    rules = _rules(schema, folder_year, roster_sql)
-    _check(con, path, schema, rules, mapped)
-    numbered = _numbered(con)
-    _find_bad(con, schema, rules, numbered)
+    roster = sorted((known or {}).get("org_code") or ()) if table != "roster" else []
+    if roster:
+        con.execute("CREATE OR REPLACE TEMP TABLE _roster_codes AS SELECT unnest(?::VARCHAR[]) AS code", [roster])
+    rules = _rules(schema, folder_year, bool(roster))
+    _read(con, path, list(schema.columns))
+    mapped = _mappings(con, table, known)
+    _check(con, schema, rules, mapped)
+    _find_bad(con, schema, rules)
+    con.execute("DROP TABLE _in")
     _quarantine_failures(con, rules, path, table, load_id)
-    _insert_good(con, list(schema.columns), path, table, numbered, key=key, load_id=load_id)
+    _insert_good(con, list(schema.columns), path, table, key=key, load_id=load_id)
     rows_in, bad = con.execute("SELECT (SELECT count(*) FROM _typed), (SELECT count(*) FROM _bad)").fetchall()[0]
     con.execute("DROP TABLE _typed; DROP TABLE _bad")
+    if roster:
+        con.execute("DROP TABLE _roster_codes")
     return rows_in, rows_in - bad, bad, [m for maps in mapped.values() for m in maps]
