@@ -102,7 +102,9 @@ MAX_FILE_LINES = 600
 # issue-45 (+1 year publish): target rows' cells by integer keys once for rows and history, complement sums and
 # programme keys by whole columns, trend tables read as rows, gc passes kept off the site: +110.
 # Both merged: 16,509 (measured).
-LINE_BUDGET = 16_509
+# A clean file's uniqueness decided by one count of distinct key hashes (sqlvalidate, #22 ingest, issue-46): +3.
+# Merged: 16,512 (measured).
+LINE_BUDGET = 16_512
 
 
 def modules() -> dict[str, Path]:

@@ -137,8 +137,11 @@ def _check(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules: li
 
 def _repeated_keys(con: duckdb.DuckDBPyConnection, keys: list[str]) -> bool:
     """Keys of ``_typed`` occurring more than once (NULLs equal, as pandera counts them) into ``_repeated``: first
-    the repeated 64-bit hashes of the key (none in a clean file: done), then their rows grouped on the key itself."""
+    whether the 64-bit hashes of the key are all distinct (a clean file: done; a count of distinct values costs
+    about 0.8x a GROUP BY), then the repeated hashes, then their rows grouped on the key itself."""
     cols = ", ".join(f'"{k}"' for k in keys)
+    if con.execute(f"SELECT count(DISTINCT hash({cols})) = count(*) FROM _typed").fetchall()[0][0]:
+        return False
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _repeated AS
         SELECT hash({cols}) AS h FROM _typed GROUP BY 1 HAVING count(*) > 1""").fetchall()
     if con.execute("SELECT count(*) FROM _repeated").fetchall()[0][0]:
