@@ -36,11 +36,12 @@ cells AS (
     GROUP BY school_year, subgroup, metric, subject, grade
 ),
 -- the median SGP of each cell, exact: median() of its students' SGPs, each histogram row's value repeated n times
--- (a window's running counts over the 7.9M cell x SGP counts took 4x the CPU at 200k)
+-- (a window's running counts over the 7.9M cell x SGP counts took 4x the CPU at 200k), as TINYINT (SGPs are whole
+-- numbers 1-99): median() keeps each cell's values, a DOUBLE's 8 bytes each spilled past 4 GB at 1M students
 medians AS (
     SELECT org_code, org_level, school_year, subgroup, subject, grade, median(sgp) AS median
     FROM (
-        SELECT l.org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp,
+        SELECT l.org_code, l.org_level, h.school_year, h.subject, h.grade, CAST(h.sgp AS TINYINT) AS sgp,
                {{ unnest_list(subgroups_of('h.race', 'h.is_low_income', 'h.is_el', 'h.is_swd', 'h.is_high_needs')) }} AS subgroup
         FROM (SELECT *, {{ unnest_list(list_of_length('n')) }} AS student_no
               FROM {{ ref('int_sgp_histogram') }} WHERE {{ for_changed_years('school_year') }}) h
