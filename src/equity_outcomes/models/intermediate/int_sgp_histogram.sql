@@ -1,7 +1,6 @@
 -- int_sgp_histogram
 -- Grain: one row per org_code x school_year x subject x grade x student profile x SGP value (1-99): how many
--- students have each SGP. Medians are computed exactly from it (SGPs are whole numbers), with memory bounded by
--- 99 values per cell instead of every student's value.
+-- students have each SGP. metric_values computes the exact medians from it (each row's SGP repeated n times).
 {{ yearly_config() }}
 SELECT
     o.org_code, o.school_year, o.subject, o.grade,

@@ -12,6 +12,11 @@
 {% macro default__non_null(list) %}list_filter({{ list }}, lambda x: x IS NOT NULL){% endmacro %}
 {% macro spark__non_null(list) %}filter({{ list }}, x -> x IS NOT NULL){% endmacro %}
 
+-- A list of n elements (what they are does not matter: one row per element when unnested, in a SELECT list).
+{% macro list_of_length(n) %}{{ return(adapter.dispatch('list_of_length', 'equity_outcomes')(n)) }}{% endmacro %}
+{% macro default__list_of_length(n) %}range({{ n }}){% endmacro %}
+{% macro spark__list_of_length(n) %}sequence(1, {{ n }}){% endmacro %}
+
 -- One row per element of the list (in a SELECT list).
 {% macro unnest_list(list) %}{{ return(adapter.dispatch('unnest_list', 'equity_outcomes')(list)) }}{% endmacro %}
 {% macro default__unnest_list(list) %}unnest({{ list }}){% endmacro %}

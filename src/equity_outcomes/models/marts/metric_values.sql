@@ -13,8 +13,7 @@ WITH network_schools AS (  -- the network is pooled over roster schools with is_
     SELECT org_code FROM {{ ref('stg_roster') }} WHERE is_network_school = 1
 ),
 -- each school's sums by subgroup; the network's are the sums of its schools' (whole counts and exact DECIMAL sums:
--- the same as expanding every profile twice, in two thirds of the rows: -2 s of CPU at 200k). The SGP counts still
--- expand every histogram row per school and network: rolled up the same way they took 0.8 GB more memory, no faster.
+-- the same as expanding every profile twice, in two thirds of the rows: -2 s of CPU at 200k).
 school_cells AS (
     SELECT org_code, school_year, subgroup, metric, subject, grade,
            sum(n) AS n, sum(num) AS num, sum(den) AS den, sum(sum_x) AS sx, sum(sum_x2) AS sx2
@@ -36,31 +35,19 @@ cells AS (
     FROM school_cells JOIN network_schools USING (org_code)
     GROUP BY school_year, subgroup, metric, subject, grade
 ),
-sgp_counts AS (
-    SELECT org_code, org_level, school_year, subgroup, subject, grade, sgp, sum(n) AS n
+-- the median SGP of each cell, exact: median() of its students' SGPs, each histogram row's value repeated n times
+-- (a window's running counts over the 7.9M cell x SGP counts took 4x the CPU at 200k), as TINYINT (SGPs are whole
+-- numbers 1-99): median() keeps each cell's values, a DOUBLE's 8 bytes each spilled past 4 GB at 1M students
+medians AS (
+    SELECT org_code, org_level, school_year, subgroup, subject, grade, median(sgp) AS median
     FROM (
-        SELECT l.org_code, l.org_level, h.school_year, h.subject, h.grade, h.sgp, h.n,
+        SELECT l.org_code, l.org_level, h.school_year, h.subject, h.grade, CAST(h.sgp AS TINYINT) AS sgp,
                {{ unnest_list(subgroups_of('h.race', 'h.is_low_income', 'h.is_el', 'h.is_swd', 'h.is_high_needs')) }} AS subgroup
-        FROM {{ ref('int_sgp_histogram') }} h
+        FROM (SELECT *, {{ unnest_list(list_of_length('n')) }} AS student_no
+              FROM {{ ref('int_sgp_histogram') }} WHERE {{ for_changed_years('school_year') }}) h
         JOIN (SELECT org_code AS school, org_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM {{ ref('int_sgp_histogram') }})
               UNION ALL
               SELECT org_code, 'network', 'network' FROM network_schools) l ON l.school = h.org_code
-        WHERE {{ for_changed_years('h.school_year') }}
-    )
-    GROUP BY ALL
-),
--- the median of whole numbers from their counts: the mean of the values at positions floor((n+1)/2) and
--- floor(n/2)+1 of the sorted values, exactly what median() returns
-medians AS (
-    SELECT org_code, org_level, school_year, subgroup, subject, grade,
-           (min(sgp) FILTER (WHERE cum >= floor((total + 1) / 2)) + min(sgp) FILTER (WHERE cum >= floor(total / 2) + 1)) / 2.0
-               AS median
-    FROM (
-        SELECT *,
-               sum(n) OVER (PARTITION BY org_code, org_level, school_year, subgroup, subject, grade ORDER BY sgp)
-                   AS cum,
-               sum(n) OVER (PARTITION BY org_code, org_level, school_year, subgroup, subject, grade) AS total
-        FROM sgp_counts
     )
     GROUP BY ALL
 ),
