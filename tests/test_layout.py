@@ -104,7 +104,8 @@ MAX_FILE_LINES = 600
 # Both merged: 16,509 (measured).
 # A clean file's uniqueness decided by one count of distinct key hashes (sqlvalidate, #22 ingest, issue-46): +3.
 # Merged: 16,512 (measured).
-LINE_BUDGET = 16_512
+# The audit makes dicts only of the school rows a pooled network row rests on (not of every target row): 16,520.
+LINE_BUDGET = 16_520
 
 
 def modules() -> dict[str, Path]:

@@ -179,7 +179,7 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
     target_rules = {k: v.rule for k, v in load_targets().items()}
     index = _positions(pub.cells, CELL_KEY)
     keys = row_keys(tr)
-    schools = {f"{t['org_code'].lstrip(chr(39))}|{k}": t for t, k in zip(_records(tr), keys, strict=True)}
+    schools = _pooled_schools(tr, keys)
     for t, key in zip(_records(tr), keys, strict=True):
         where = (f"{t['org_code'].lstrip(chr(39))} {t['target_id']} {t.get('subject') or ''} "
                  f"{t.get('subgroup') or 'all'} ({t.get('source')})")
@@ -220,6 +220,16 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
             report.findings.append(Finding("number of students in the text", where, t["status_reason"]))
     report.tried.append(f"{len(tr):,} target rows: withheld cells shown in them, numbers derived from withheld "
                         "cells (change, relative change, target, progress, interval, rating), n in the text")
+
+
+def _pooled_schools(tr: pd.DataFrame, keys: pd.Series) -> dict[str, dict]:
+    """The school rows that pooled network rows rest on, by org|target|subject|subgroup (only those as dicts)."""
+    members = tr[MEMBERS].to_numpy(dtype=object) if MEMBERS in tr.columns else np.array([], dtype=object)
+    wanted = {f"{code}|{k}" for m, k in zip(members, keys.to_numpy(), strict=False) if isinstance(m, str) and m
+              for code in m.split(",")}
+    full = (tr["org_code"].astype(str).str.lstrip("'") + "|" + keys).to_numpy()
+    keep = np.array([f in wanted for f in full], dtype=bool)
+    return dict(zip(full[keep], _records(tr[keep]), strict=True)) if keep.any() else {}
 
 
 def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict], cells: dict[str, np.ndarray],
