@@ -23,6 +23,7 @@ from ..warehouse import registered
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
+from .disclosure.targets import MEMBERS
 from .labels import num
 
 PUBLISHED_GRADES = ("all", "03-08", "10")
@@ -41,9 +42,8 @@ OPTIONAL_TARGET_COLUMNS = ["grade", "baseline_metric", "ci_units", "met_by", "st
                            "complement_gap_baseline", "complement_gap_current", "complement_gap_change",
                            "peer_measure", "peer_low", "peer_high", "peer_percentile"]  # peers from DESE (#20)
 # target_rollup's pooled_<column>: the network's row of target_results (its school count aside); the schools
-# pooled keep their name (pooled_org_codes: what the disclosure control checks the pooled sides against)
-POOLED_MEMBERS = "pooled_org_codes"
-ROLLUP_POOLED = {c: c if c == POOLED_MEMBERS else c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
+# pooled keep their name (MEMBERS: what the disclosure control checks the pooled sides against)
+ROLLUP_POOLED = {c: c if c == MEMBERS else c.removeprefix("pooled_") for c in ROLLUP_COLUMNS
                  if c.startswith("pooled_") and c != "pooled_n_schools"}
 
 

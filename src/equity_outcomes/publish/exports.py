@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import labels
 from .data import Site, text
+from .disclosure.targets import MEMBERS
 from .html import lowest, subgroup_label, subject_label
 from .network import matrix_columns  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
@@ -34,7 +35,7 @@ SCORECARD_EXPORT = [
     "n_peers", "peer_measure", "peer_low", "peer_high", "peer_percentile", "n_state_schools", "withheld", "grade",
     "baseline_metric", "baseline_window", "reference",
 ]
-NETWORK_EXPORT = [*SCORECARD_EXPORT, "pooled_org_codes"]  # the schools a pooled row pools (docs/disclosure.md)
+NETWORK_EXPORT = [*SCORECARD_EXPORT, MEMBERS]  # the schools a pooled row pools (docs/disclosure.md)
 READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area_number", "area_name",
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
 WITHHELD_NOTE = "withheld to protect small groups"

@@ -32,7 +32,7 @@ from .complementary import tolerance_from_pairs
 from .linked import build_links, cell_ids
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
-from .targets import MEMBERS, row_keys
+from .targets import MEMBERS, org_keys, row_keys
 
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
@@ -227,7 +227,7 @@ def _pooled_schools(tr: pd.DataFrame, keys: pd.Series) -> dict[str, dict]:
     members = tr[MEMBERS].to_numpy(dtype=object) if MEMBERS in tr.columns else np.array([], dtype=object)
     wanted = {f"{code}|{k}" for m, k in zip(members, keys.to_numpy(), strict=False) if isinstance(m, str) and m
               for code in m.split(",")}
-    full = (tr["org_code"].astype(str).str.lstrip("'") + "|" + keys).to_numpy()
+    full = org_keys(tr, keys)
     keep = np.array([f in wanted for f in full], dtype=bool)
     return dict(zip(full[keep], _records(tr[keep]), strict=True)) if keep.any() else {}
 

@@ -131,6 +131,12 @@ def row_keys(tr: pd.DataFrame) -> pd.Series:
     return tr["target_id"].astype(str) + "|" + _norm_subject(tr["subject"]).astype(str) + "|" + sg.astype(str)
 
 
+def org_keys(tr: pd.DataFrame, keys: pd.Series) -> np.ndarray:
+    """org | target | subject | subgroup of each row (``keys``: its row_keys; a CSV's org code without its text mark):
+    how a pooled network row names the rows of its schools."""
+    return (tr["org_code"].astype(str).str.lstrip("'") + "|" + keys).to_numpy()
+
+
 def pooled_side_withheld(tr: pd.DataFrame, rests: np.ndarray) -> np.ndarray:
     """``rests`` with each pooled network row's side withheld exactly when a school it pools has that side withheld
     (``rests`` of the school's row) or has no row here."""
@@ -141,7 +147,7 @@ def pooled_side_withheld(tr: pd.DataFrame, rests: np.ndarray) -> np.ndarray:
         return rests
     keys = row_keys(tr)
     school = (tr["org_level"].astype(str) == "school").to_numpy()
-    known = pd.Series(rests[school], index=(tr["org_code"].astype(str) + "|" + keys)[school].to_numpy())
+    known = pd.Series(rests[school], index=org_keys(tr, keys)[school])
     known = known.groupby(level=0).max().to_dict()
     out = rests.copy()
     for i in pooled:
