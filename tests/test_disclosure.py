@@ -564,13 +564,18 @@ def test_the_proof_by_points_gives_the_verdicts_of_the_exact_programmes(monkeypa
     assert verdicts[0] > {"protected"} and verdicts[1] == {"protected"}  # both kinds of verdict were compared
 
 
-def test_the_proof_group_by_group_gives_the_verdicts_of_the_exact_programmes(monkeypatch):
+@pytest.mark.parametrize("primal_above", [None, 0])
+def test_the_proof_group_by_group_gives_the_verdicts_of_the_exact_programmes(monkeypatch, primal_above):
     """The same with every component proved group by group (disclosure/split.py: groups of 6 withheld cells, the
     rest held at an interior point; cells forced to 0 by a zero total proved by an outer bound): still the exact
-    programmes' verdict for every withheld cell, and fewer exact programmes than cells."""
-    from equity_outcomes.publish.disclosure import attack, split
+    programmes' verdict for every withheld cell, and fewer exact programmes than cells. ``primal_above=0``: every
+    objective-only question by the primal simplex (lp.py does so on a large network's largest programmes)."""
+    from equity_outcomes.publish.disclosure import attack, lp, split
     from equity_outcomes.publish.disclosure.rules import primary_reasons
 
+    if primal_above is not None:
+        monkeypatch.setattr(lp, "PRIMAL_MINMAX_COLUMNS", primal_above)
+        monkeypatch.setattr(lp, "PRIMAL_VERTEX_COLUMNS", primal_above)
     monkeypatch.setattr(attack, "BATCH_CELLS", 8)
     monkeypatch.setattr(split, "GROUP_CELLS", 6)
     calls = []

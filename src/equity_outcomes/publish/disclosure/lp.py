@@ -15,6 +15,14 @@ from .inner import EPS
 
 N_MAX = 1e6
 INF = highspy.kHighsInf
+SIMPLEX_DUAL, SIMPLEX_PRIMAL = 1, 4  # HiGHS's simplex_strategy values (1, the dual, is its default)
+# Questions that change only the objective go to the primal simplex (warm-started from the last answer's basis) on
+# programmes above these numbers of columns; the dual stays for the many small programmes and for probes (bounds
+# changed). Measured on the control at 1M students (one thread, benchmarks/README.md "The control's largest
+# programmes"): min/max on the 3,000-14,000-column components 43.2 -> 2.4 s; the first vertices of those components
+# too: control 136.9 -> 112.4 s CPU. At 200k (components of ~2,800 columns) primal vertices left 4x more cells to
+# the exact programmes: vertices keep the dual below 5,000 columns.
+PRIMAL_MINMAX_COLUMNS, PRIMAL_VERTEX_COLUMNS = 1000, 5000
 
 
 def _without_stdout(make):
@@ -57,7 +65,7 @@ class _Lp:
         self._h = None
         self._cc = None
         self.ratio_bound = False  # a value constraint on a cell of unknown size: ratios need their own LP
-        self.held: dict[int, float] = {}  # columns held at a value: folded into one constant column
+        self.held: dict[int, float] = {}  # columns held at a value: constants in the rows of the model
 
     def col(self, lo: float, hi: float) -> int:
         self.lb.append(lo)
@@ -68,13 +76,6 @@ class _Lp:
         c = self.col(value, value)
         self.held[c] = value
         return c
-
-    def _fold(self, row: dict[int, float], one: int) -> dict[int, float]:
-        const = sum(x * self.held[j] for j, x in row.items() if j in self.held)
-        out = {j: x for j, x in row.items() if j not in self.held}
-        if const:
-            out[one] = const
-        return out
 
     def le(self, coefs: dict[int, float], rhs: float = 0.0) -> None:
         self.rows.append((coefs, rhs))
@@ -105,33 +106,71 @@ class _Lp:
         return h
 
     def _model(self):
+        """The HiGHS model, compiled at the first question. Held columns are not in it: their share of a row moves
+        into the row's bounds (a group's programme in split.py holds thousands of cells of a network sum: as fixed
+        columns they were priced in every simplex iteration)."""
         if self._h is None:
-            rows = [r for r, _ in self.rows] + self.eqs
-            if self.held:  # short rows: a network sum's cells held elsewhere add up to one constant
-                one = self.col(1.0, 1.0)
-                rows = [self._fold(r, one) for r in rows]
-            lo = [-INF] * len(self.rows) + [0.0] * len(self.eqs)
-            hi = [b for _, b in self.rows] + [0.0] * len(self.eqs)
-            self._h = self._pass(rows, lo, hi, self.lb, self.ub)
+            n = len(self.lb)
+            self._value = np.zeros(n)
+            self._value[list(self.held)] = list(self.held.values())
+            self._keep = np.ones(n, dtype=bool)
+            self._keep[list(self.held)] = False
+            self._at = np.full(n, -1, dtype=np.int64)
+            self._at[self._keep] = np.arange(int(self._keep.sum()))
+            le, eq = [self._compact(c) for c, _ in self.rows], [self._compact(c) for c in self.eqs]
+            rows = [r for r, _ in le + eq]
+            lo = [-INF] * len(le) + [-k for _, k in eq]
+            hi = [b - k for (_, b), (_, k) in zip(self.rows, le, strict=True)] + [-k for _, k in eq]
             self._bounds = (np.array(self.lb), np.array(self.ub))  # no column is added once compiled
+            self._h = self._pass(rows, lo, hi, self._bounds[0][self._keep], self._bounds[1][self._keep])
         return self._h
 
+    def _compact(self, coefs: dict[int, float]) -> tuple[dict[int, float], float]:
+        """(the row on the model's columns, the held columns' constant part)."""
+        at = self._at
+        return ({int(at[j]): x for j, x in coefs.items() if j not in self.held},
+                sum(x * self.held[j] for j, x in coefs.items() if j in self.held))
+
+    def _columns(self) -> int:
+        """Columns of the compiled model (held ones are constants)."""
+        return len(self._value) - len(self.held)
+
     @staticmethod
-    def _solve(h, coefs: dict[int, float], ncol: int) -> tuple[float | None, float | None]:
+    def _run(h, primal: bool = False) -> bool:
+        """Solve; whether an optimum was found. ``primal``: by the primal simplex (then back to the dual)."""
+        if primal:
+            h.setOptionValue("simplex_strategy", SIMPLEX_PRIMAL)
+        try:
+            h.run()
+        finally:
+            if primal:
+                h.setOptionValue("simplex_strategy", SIMPLEX_DUAL)
+        return h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+    def _full(self, x) -> np.ndarray:
+        """A point of the model as a value per column, held columns at their values."""
+        out = self._value.copy()
+        out[self._keep] = np.asarray(x)
+        return out
+
+    @staticmethod
+    def _solve(h, coefs: dict[int, float], primal: bool = False) -> tuple[float | None, float | None]:
         idx = np.array(list(coefs), dtype=np.int32)
         h.changeColsCost(len(idx), idx, np.array(list(coefs.values()), dtype=float))
         out = []
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
             h.changeObjectiveSense(sense)
-            h.run()
-            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            ok = _Lp._run(h, primal)
             out.append(h.getInfo().objective_function_value if ok else None)
         h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
         return out[0], out[1]
 
     def minmax(self, coefs: dict[int, float]) -> tuple[float | None, float | None]:
         """min and max of sum(coef x); None when infeasible."""
-        return self._solve(self._model(), coefs, len(self.lb))
+        h = self._model()
+        row, const = self._compact(coefs)
+        lo, hi = self._solve(h, row, primal=self._columns() > PRIMAL_MINMAX_COLUMNS)
+        return (None if lo is None else lo + const), (None if hi is None else hi + const)
 
     def vertex(self, idx: np.ndarray, cost: np.ndarray, lower: np.ndarray | None = None,
                upper: np.ndarray | None = None) -> np.ndarray | None:
@@ -139,19 +178,20 @@ class _Lp:
         probe: the bounds are restored after); None when infeasible."""
         h = self._model()
         lb, ub = self._bounds[0][idx], self._bounds[1][idx]
+        live = self._at[idx] >= 0  # a held column's bounds are its value: a probe past it is infeasible below
+        at = self._at[idx][live].astype(np.int32)
         if lower is not None:
             lo, hi = np.maximum(lb, lower), np.minimum(ub, upper)
             if (lo > hi + EPS).any():
                 return None
-            h.changeColsBounds(len(idx), idx, lo, np.maximum(lo, hi))
-        h.changeColsCost(len(idx), idx, cost)
+            h.changeColsBounds(len(at), at, lo[live], np.maximum(lo, hi)[live])
+        h.changeColsCost(len(at), at, cost[live])
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        h.run()
-        ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        h.changeColsCost(len(idx), idx, np.zeros(len(idx)))
+        ok = self._run(h, primal=lower is None and self._columns() > PRIMAL_VERTEX_COLUMNS)
+        h.changeColsCost(len(at), at, np.zeros(len(at)))
         if lower is not None:
-            h.changeColsBounds(len(idx), idx, lb, ub)
-        return np.asarray(h.getSolution().col_value) if ok else None
+            h.changeColsBounds(len(at), at, lb[live], ub[live])
+        return self._full(h.getSolution().col_value) if ok else None
 
     def centre(self) -> np.ndarray | None:
         """A feasible point inside the polytope, away from its vertices (interior point method, no crossover: with
@@ -162,7 +202,7 @@ class _Lp:
         try:
             h.run()
             ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            return np.asarray(h.getSolution().col_value) if ok else None
+            return self._full(h.getSolution().col_value) if ok else None
         finally:
             h.setOptionValue("solver", "simplex")
             h.setOptionValue("run_crossover", "on")
@@ -200,4 +240,4 @@ class _Lp:
             h.changeCoeff(self._sel, self._den, 0.0)
         h.changeCoeff(self._sel, den, 1.0)
         self._den = den
-        return self._solve(h, {num: 1.0}, n + 1)
+        return self._solve(h, {num: 1.0})
