@@ -61,13 +61,15 @@ def _records_frame(rows: list[tuple]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("root", ["leaky", "controlled"])
 def test_the_audit_reads_a_column_at_a_time_what_one_frame_of_every_row_gives(root, small, monkeypatch):
-    """The audit makes one frame of every file's cells a column at a time (text columns from their distinct values)
-    and walks target rows a chunk at a time, so a statewide publication is never a dict per cell: the frames,
+    """The audit makes frames of the files' cells a column at a time (text columns from their distinct values), a
+    chunk of files each, and walks target rows a chunk at a time, so a statewide publication is never a dict per cell: the frames,
     dtypes and findings are those of ``from_records`` over every row and of one chunk."""
     from equity_outcomes.publish.disclosure import audit, read
 
     where = LEAKY if root == "leaky" else small["out"]
+    monkeypatch.setattr(read, "CHUNK_ROWS", 97)  # several frames of a chunk of files each, joined
     by_column, by_column_report = read.read_publication(where), audit_publication(where)
+    monkeypatch.setattr(read, "CHUNK_ROWS", 10**9)
     monkeypatch.setattr(read, "_frame", _records_frame)
     monkeypatch.setattr(audit, "_records", lambda df, chunk_rows=None: df.to_dict("records"))
     whole, whole_report = read.read_publication(where), audit_publication(where)

@@ -95,6 +95,7 @@ def trend_cells(head: list[str], rows: list[list[str]], file: str, out: list[tup
                         _num(v) if v else np.nan, y in withheld and not v, _half_step(v) if v else np.nan, file))
 
 
+CHUNK_ROWS = 200_000
 NUMERIC = {"school_year": np.int64, "n": np.float64, "value": np.float64, "withheld": np.bool_,
            "half_step": np.float64}
 
@@ -107,6 +108,26 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
     columns = {c: list(map(itemgetter(i), rows)) for i, c in enumerate(COLS)}  # not zip(*rows): a call per row
     return pd.DataFrame({c: np.array(col, dtype=NUMERIC[c]) if c in NUMERIC else _text(col)
                          for c, col in columns.items()})
+
+
+class _Cells:
+    """Cells read a tuple each, made into a frame every CHUNK_ROWS (a statewide publication's millions of tuples
+    are never alive at once), the frames joined at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.frames: list[pd.DataFrame] = []
+
+    def flush(self, *, last: bool = False) -> None:
+        if len(self.rows) >= CHUNK_ROWS or (last and self.rows):
+            self.frames.append(_frame(self.rows))
+            self.rows = []
+
+    def frame(self) -> pd.DataFrame:
+        self.flush(last=True)
+        if len(self.frames) > 1:
+            return pd.concat(self.frames, ignore_index=True)
+        return self.frames[0] if self.frames else _frame([])
 
 
 def _text(col: list) -> pd.api.extensions.ExtensionArray | np.ndarray:
@@ -158,16 +179,19 @@ def read_publication(root: Path) -> Publication:
     exports = root / "exports"
     if not exports.is_dir():
         raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
-    cells, others, files = [], [], []
+    cells, others, files = _Cells(), _Cells(), []
     for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
-        trend_cells(*_read_rows(p), str(p.relative_to(root)), cells)
+        trend_cells(*_read_rows(p), str(p.relative_to(root)), cells.rows)
+        cells.flush()
         files.append(str(p.relative_to(root)))
     for p in sorted(exports.glob("*.xlsx")):
-        _xlsx_trends(p, others)
+        _xlsx_trends(p, others.rows)
+        others.flush()
         files.append(str(p.relative_to(root)))
     for p in sorted((root / "schools").glob("*.html")) + ([root / "index.html"] if (root / "index.html").exists()
                                                             else []):
-        _chart_cells(p, "network" if p.name == "index.html" else p.stem, others)
+        _chart_cells(p, "network" if p.name == "index.html" else p.stem, others.rows)
+        others.flush()
         files.append(str(p.relative_to(root)))
     targets = []
     for name in ("school_results.csv", "network_results.csv"):
@@ -185,6 +209,6 @@ def read_publication(root: Path) -> Publication:
         for r in read_csv(notes):
             if r.get("item") == "network_schools":
                 n_net = int(_num(r.get("text")))
-    return Publication(root=root, cells=_frame(cells), other_files=_frame(others),
+    return Publication(root=root, cells=cells.frame(), other_files=others.frame(),
                        targets=pd.concat(targets, ignore_index=True) if targets else pd.DataFrame(),
                        network_schools=shown, n_network_schools=n_net, files=files)
