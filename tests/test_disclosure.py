@@ -52,33 +52,53 @@ def test_audit_catches_the_leaks_of_the_old_publication():
     assert found.get("derived from a withheld cell", 0) >= 1
 
 
-def _whole(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """One frame of every file's rows at once: what reading file by file must give."""
+def _records_frame(rows: list[tuple]) -> pd.DataFrame:
+    """What pandas makes of every cell's tuple at once: what the column-at-a-time frame must give."""
     from equity_outcomes.publish.disclosure import read
 
-    return read._frame([t for f in frames for t in f.itertuples(index=False, name=None)])
+    return pd.DataFrame.from_records(rows, columns=read.COLS)
 
 
 @pytest.mark.parametrize("root", ["leaky", "controlled"])
-def test_the_audit_reads_file_by_file_what_one_frame_of_every_file_gives(root, small, monkeypatch):
-    """The audit reads a publication a file at a time (a frame per file, a tuple per cell) and walks target rows a
-    chunk at a time, so a statewide publication is never a dict per cell: the frames, dtypes and findings are those
-    of one frame of every row and of one chunk."""
+def test_the_audit_reads_a_column_at_a_time_what_one_frame_of_every_row_gives(root, small, monkeypatch):
+    """The audit makes frames of the files' cells a column at a time (text columns from their distinct values), a
+    chunk of files each, and walks target rows a chunk at a time, so a statewide publication is never a dict per cell: the frames,
+    dtypes and findings are those of ``from_records`` over every row and of one chunk."""
     from equity_outcomes.publish.disclosure import audit, read
 
     where = LEAKY if root == "leaky" else small["out"]
-    by_file, by_file_report = read.read_publication(where), audit_publication(where)
-    monkeypatch.setattr(read, "_concat", _whole)
+    monkeypatch.setattr(read, "CHUNK_ROWS", 97)  # several frames of a chunk of files each, joined
+    by_column, by_column_report = read.read_publication(where), audit_publication(where)
+    monkeypatch.setattr(read, "CHUNK_ROWS", 10**9)
+    monkeypatch.setattr(read, "_frame", _records_frame)
     monkeypatch.setattr(audit, "_records", lambda df, chunk_rows=None: df.to_dict("records"))
     whole, whole_report = read.read_publication(where), audit_publication(where)
-    assert len(by_file.cells) > 100 and by_file.cells["withheld"].any() and len(by_file.targets) > 10
-    assert len(by_file.other_files) > 100 or root == "leaky"  # the trimmed old publication has no workbook or chart
+    assert len(by_column.cells) > 100 and by_column.cells["withheld"].any() and len(by_column.targets) > 10
+    assert len(by_column.other_files) > 100 or root == "leaky"  # the trimmed old publication has no workbook or chart
     for f in ("cells", "other_files", "targets"):
-        pd.testing.assert_frame_equal(getattr(by_file, f), getattr(whole, f))
-    assert by_file.cells["n"].dtype == float and by_file.cells["school_year"].dtype == np.int64
-    assert [(x.check, x.cell, x.detail) for x in by_file_report.findings] == \
+        pd.testing.assert_frame_equal(getattr(by_column, f), getattr(whole, f))
+    assert by_column.cells["n"].dtype == float and by_column.cells["school_year"].dtype == np.int64
+    assert [(x.check, x.cell, x.detail) for x in by_column_report.findings] == \
         [(x.check, x.cell, x.detail) for x in whole_report.findings]
-    assert by_file_report.tried == whole_report.tried
+    assert by_column_report.tried == whole_report.tried
+
+
+def test_cell_positions_by_key_are_the_dict_of_lists_built_row_by_row():
+    """check_targets finds a target row's cells through positions by key made from whole columns (a group number
+    per row): every key, its rows in frame order, missing text included, as a dict of lists built row by row."""
+    from equity_outcomes.publish.disclosure import read
+    from equity_outcomes.publish.disclosure.audit import _positions
+
+    rng = np.random.default_rng(11)
+    rows = [(str(rng.integers(3)), "school", int(rng.integers(2019, 2022)), rng.choice(["all", "black", None]),
+             "m", "", "all", "student", 1.0, 2.0, False, 0.005, "f") for _ in range(200)]
+    cells = read._frame(rows)
+    key = ["org_code", "school_year", "subgroup"]
+    by_row: dict[tuple, list[int]] = {}
+    for i, k in enumerate(zip(*(cells[c].tolist() for c in key), strict=True)):
+        by_row.setdefault(tuple("none" if isinstance(v, float) else v for v in k), []).append(i)
+    got = {tuple("none" if isinstance(v, float) else v for v in k): v for k, v in _positions(cells, key).items()}
+    assert got == by_row and len(got) > 10 and _positions(cells.iloc[:0], key) == {}
 
 
 def test_target_rows_walked_in_chunks_are_every_row_once():

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -147,27 +149,33 @@ def _float(text) -> float:
 
 
 def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
-    """Row positions of ``cells`` by the values of ``key`` (one pass over the rows, not a frame's groupby)."""
-    out: dict[tuple, list[int]] = {}
-    for i, k in enumerate(zip(*(cells[c].tolist() for c in key), strict=True)):
-        out.setdefault(k, []).append(i)
-    return out
+    """Row positions of ``cells`` by the values of ``key`` (whole columns: a group number per row, the rows sorted
+    by it; a dict entry per distinct key, not a Python step per row)."""
+    if not len(cells):
+        return {}
+    gid = cells.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
+    order = np.argsort(gid, kind="stable")
+    starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
+    firsts = cells.iloc[order[starts]]
+    keys = zip(*(firsts[c].tolist() for c in key), strict=True)
+    rows, bounds = order.tolist(), [*starts.tolist(), len(order)]
+    return dict(zip(keys, (rows[a:b] for a, b in pairwise(bounds)), strict=True))
 
 
-def _side_cells(cells: dict[str, np.ndarray], t: dict, side: str, index: dict) -> np.ndarray:
-    """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row)."""
+def _side_cells(cells: dict[str, list], t: dict, side: str, index: dict) -> list[bool]:
+    """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row;
+    a few cells each: lists, not arrays)."""
     year = _float(t.get(SIDES[side][0]))
     metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
-    at = np.asarray(index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None,
-                               t.get("subgroup") or "all", metric, t.get("subject") or "", t.get("source")), []),
-                    dtype=np.int64)
+    at = index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None, t.get("subgroup") or "all",
+                    metric, t.get("subject") or "", t.get("source")), [])
     grade = (t.get("grade") or "").strip()
     if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
-        at = at[cells["grade"][at] == grade]
+        at = [i for i in at if cells["grade"][i] == grade]
     n = _float(t.get(SIDES[side][2]))
-    if len(at) > 1 and np.isfinite(n) and (cells["n"][at] == n).any():
-        at = at[cells["n"][at] == n]
-    return cells["withheld"][at]
+    if len(at) > 1 and np.isfinite(n) and any(cells["n"][i] == n for i in at):
+        at = [i for i in at if cells["n"][i] == n]
+    return [cells["withheld"][i] for i in at]
 
 
 def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
@@ -175,7 +183,8 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
     if not len(tr):
         report.tried.append("target rows: none published")
         return
-    cells = {c: pub.cells[c].to_numpy() for c in ("grade", "n", "withheld")}
+    cells = {c: pub.cells[c].tolist() for c in ("grade", "n", "withheld")}
+    min_n = {m: rules.metric(m).min_n for m in set(tr["metric"].tolist())}
     target_rules = {k: v.rule for k, v in load_targets().items()}
     index = _positions(pub.cells, CELL_KEY)
     keys = row_keys(tr)
@@ -189,19 +198,19 @@ def check_targets(pub: Publication, rules: Rules, report: AuditReport) -> None:
             shown = [c for c in (vcol, ncol) if (t.get(c) or "").strip()]
             if members:  # a pooled network side: published only where every school it pools publishes its side
                 why = _pooled_withheld(members, key, side, schools, cells, index)
-                withheld = np.array([why is not None])
+                withheld = [why is not None]
             else:
                 why, withheld = None, _side_cells(cells, t, side, index)
             untraceable = not (t.get(ycol) or "").strip() or not (t.get("source") or "").strip()
-            if not len(withheld) and untraceable:
+            if not withheld and untraceable:
                 if shown:
                     report.findings.append(Finding("target row not traceable to a published cell", where,
                                                    f"{side} ({t.get(ycol) or 'no year'}): "
                                                    + ", ".join(f"{c} {t[c]}" for c in shown)))
                 continue
-            if not len(withheld) or not withheld.all():  # published, or its own cell (a grade trends do not show)
+            if not withheld or not all(withheld):  # published, or its own cell (a grade trends do not show)
                 n = _num(t.get(ncol))
-                if np.isfinite(n) and n < rules.metric(t["metric"]).min_n:
+                if np.isfinite(n) and n < min_n[t["metric"]]:
                     report.findings.append(Finding("published against the primary rules", where,
                                                    f"{side} n = {n:.0f} in the target row"))
                 continue
@@ -232,7 +241,7 @@ def _pooled_schools(tr: pd.DataFrame, keys: pd.Series) -> dict[str, dict]:
     return dict(zip(full[keep], _records(tr[keep]), strict=True)) if keep.any() else {}
 
 
-def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict], cells: dict[str, np.ndarray],
+def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict], cells: dict[str, list],
                      index: dict) -> str | None:
     """Why a pooled network side may not be published (a school it pools withholds that side or publishes no
     row), or None."""
@@ -241,7 +250,7 @@ def _pooled_withheld(members: str, key: str, side: str, schools: dict[str, dict]
         if row is None:
             return f"pools school {code}, whose row is not published"
         own = _side_cells(cells, row, side, index)
-        if (row.get("withheld") or "") in (side, "both") or (len(own) and own.all()):
+        if (row.get("withheld") or "") in (side, "both") or (own and all(own)):
             return f"pools school {code}, whose {side} is withheld"
     return None
 
@@ -318,6 +327,25 @@ def audit_publication(root: Path, *, rules: Rules | None = None, complements: di
     rules = rules or load_rules()
     complements = complements if complements is not None else complements_of(load_subgroups())
     _give_back_freed_memory()
+    with _no_cycle_collection():
+        return _audit(root, rules, complements, progress, solved)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cycle collector off while the audit runs (as it was after): its millions of rows, index entries and
+    records are freed by reference counts, and each full pass of the collector walked all of them (a third of
+    check_targets' time at 200,000 students)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _audit(root: Path, rules: Rules, complements: dict[str, str], progress, solved: dict | None) -> AuditReport:
     pub = read_publication(root)
     report = AuditReport(root=Path(root), withheld_cells=int(pub.cells["withheld"].sum()),
                          published_cells=int((~pub.cells["withheld"]).sum()))

@@ -10,9 +10,11 @@ row's note names it. Trend values are published to 2 decimals (the writer drops 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +45,13 @@ TREND_DECIMALS = 2  # exports.trends_frame rounds every value to 2 decimals; the
 def _half_step(text: str) -> float:
     """Half the last published digit: a trend value is exact to 2 decimals even when printed ``36`` or ``36.4``."""
     text = text.strip()
-    shown = len(text.split(".", 1)[1]) if "." in text else 0
-    return 0.5 * 10.0 ** -max(shown, TREND_DECIMALS)
+    dot = text.find(".")
+    return _half_of(len(text) - dot - 1 if dot >= 0 else 0)
+
+
+@functools.cache
+def _half_of(shown_decimals: int) -> float:
+    return 0.5 * 10.0 ** -max(shown_decimals, TREND_DECIMALS)
 
 
 def _num(text) -> float:
@@ -66,16 +73,15 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
-def trend_cells(head: list[str], rows: list[list[str]], file: str) -> pd.DataFrame:
-    """Long cells of a wide trend table (value and n per year; withheld years from the note), as a frame (a
-    statewide publication holds millions of cells: a tuple each while reading, not a dict). A field a row lacks is
-    empty; of two columns of one name the last counts (as csv.DictReader reads them)."""
+def trend_cells(head: list[str], rows: list[list[str]], file: str, out: list[tuple]) -> None:
+    """Add to ``out`` the long cells of a wide trend table (value and n per year; withheld years from the note), a
+    tuple each in COLS order (a statewide publication holds millions of cells: not a dict, not a frame per file). A
+    field a row lacks is empty; of two columns of one name the last counts (as csv.DictReader reads them)."""
     at = {h: i for i, h in enumerate(head)}
     width = len(head)
     years = [(y, int(y), at[y], at.get(f"n_{y}")) for y in at if y and y.isdigit()]
     i_sub, i_note, i_org, i_metric = at.get("subgroup"), at.get("note"), at["org_code"], at["metric"]
     i_subject, i_grade, i_source = at.get("subject"), at.get("grade"), at["source"]
-    out = []
     for r in rows:
         if len(r) < width:
             r = r + [""] * (width - len(r))
@@ -93,23 +99,54 @@ def trend_cells(head: list[str], rows: list[list[str]], file: str) -> pd.DataFra
                 continue
             out.append((org, level, year, sg, r[i_metric], subject, grade, r[i_source], _num(n) if n else np.nan,
                         _num(v) if v else np.nan, y in withheld and not v, _half_step(v) if v else np.nan, file))
-    return _frame(out)
+
+
+CHUNK_ROWS = 200_000
+NUMERIC = {"school_year": np.int64, "n": np.float64, "value": np.float64, "withheld": np.bool_,
+           "half_step": np.float64}
 
 
 def _frame(rows: list[tuple]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(rows, columns=COLS)
+    """The cells of every file at once, a column at a time (what ``from_records`` makes of them, without its
+    conversion of every field: a text column is made from its few distinct values; none: object columns)."""
+    if not rows:
+        return pd.DataFrame.from_records(rows, columns=COLS)
+    columns = {c: list(map(itemgetter(i), rows)) for i, c in enumerate(COLS)}  # not zip(*rows): a call per row
+    return pd.DataFrame({c: np.array(col, dtype=NUMERIC[c]) if c in NUMERIC else _text(col)
+                         for c, col in columns.items()})
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """The cells of every file (the dtypes of a frame made from all of them at once; none: object columns)."""
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else _frame([])
+class _Cells:
+    """Cells read a tuple each, made into a frame every CHUNK_ROWS (a statewide publication's millions of tuples
+    are never alive at once), the frames joined at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.frames: list[pd.DataFrame] = []
+
+    def flush(self, *, last: bool = False) -> None:
+        if len(self.rows) >= CHUNK_ROWS or (last and self.rows):
+            self.frames.append(_frame(self.rows))
+            self.rows = []
+
+    def frame(self) -> pd.DataFrame:
+        self.flush(last=True)
+        if len(self.frames) > 1:
+            return pd.concat(self.frames, ignore_index=True)
+        return self.frames[0] if self.frames else _frame([])
 
 
-def _xlsx_trends(path: Path) -> list[pd.DataFrame]:
+def _text(col: list) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """A text column (None where a table has no such column) from its distinct values."""
+    codes, uniques = pd.factorize(np.array(col, dtype=object))
+    if not len(uniques):
+        return np.array(col, dtype=object)
+    return pd.Series(np.asarray(uniques, dtype=object)).array.take(codes, allow_fill=True)
+
+
+def _xlsx_trends(path: Path, out: list[tuple]) -> None:
     from python_calamine import CalamineWorkbook
 
-    out = []
     wb = CalamineWorkbook.from_path(str(path))
     try:
         for name in wb.sheet_names:
@@ -118,14 +155,12 @@ def _xlsx_trends(path: Path) -> list[pd.DataFrame]:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             head = [str(h) for h in rows[0]] if rows else []
             text = [["" if v is None else str(v) for v in row[:len(head)]] for row in rows[1:]]
-            out.append(trend_cells(head, text, f"{path.name}:{name}"))
+            trend_cells(head, text, f"{path.name}:{name}", out)
     finally:
         wb.close()
-    return out
 
 
-def _chart_cells(page: Path, org_default: str) -> pd.DataFrame:
-    out = []
+def _chart_cells(page: Path, org_default: str, out: list[tuple]) -> None:
     for raw in CHART.findall(page.read_text(encoding="utf-8")):
         p = json.loads(raw)
         meta = p.get("meta") or {}
@@ -143,7 +178,6 @@ def _chart_cells(page: Path, org_default: str) -> pd.DataFrame:
                         meta.get("subject") or "", grade, meta.get("source") or "", _num(row.get("n")),
                         _num(row["value"]), False, 0.005,
                         f"{page.parent.name}/{page.name}" if org != "network" else page.name))
-    return _frame(out)
 
 
 def read_publication(root: Path) -> Publication:
@@ -151,16 +185,19 @@ def read_publication(root: Path) -> Publication:
     exports = root / "exports"
     if not exports.is_dir():
         raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
-    cells, others, files = [], [], []
+    cells, others, files = _Cells(), _Cells(), []
     for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
-        cells.append(trend_cells(*_read_rows(p), str(p.relative_to(root))))
+        trend_cells(*_read_rows(p), str(p.relative_to(root)), cells.rows)
+        cells.flush()
         files.append(str(p.relative_to(root)))
     for p in sorted(exports.glob("*.xlsx")):
-        others += _xlsx_trends(p)
+        _xlsx_trends(p, others.rows)
+        others.flush()
         files.append(str(p.relative_to(root)))
     for p in sorted((root / "schools").glob("*.html")) + ([root / "index.html"] if (root / "index.html").exists()
                                                             else []):
-        others.append(_chart_cells(p, "network" if p.name == "index.html" else p.stem))
+        _chart_cells(p, "network" if p.name == "index.html" else p.stem, others.rows)
+        others.flush()
         files.append(str(p.relative_to(root)))
     targets = []
     for name in ("school_results.csv", "network_results.csv"):
@@ -178,6 +215,6 @@ def read_publication(root: Path) -> Publication:
         for r in read_csv(notes):
             if r.get("item") == "network_schools":
                 n_net = int(_num(r.get("text")))
-    return Publication(root=root, cells=_concat(cells), other_files=_concat(others),
+    return Publication(root=root, cells=cells.frame(), other_files=others.frame(),
                        targets=pd.concat(targets, ignore_index=True) if targets else pd.DataFrame(),
                        network_schools=shown, n_network_schools=n_net, files=files)
