@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import BinaryIO
@@ -250,6 +251,12 @@ _PARTS = jinja2.Environment(loader=jinja2.PackageLoader(__package__, "templates"
                             undefined=jinja2.StrictUndefined).get_template("xlsx_parts.xml").module
 
 
+@cache
+def _fixed_part(macro: str, n_sheets: int) -> str:
+    """A workbook part that depends only on its number of sheets, rendered once per number."""
+    return str(getattr(_PARTS, macro)(n_sheets))
+
+
 def _safe_sheet_name(name: str, used: set[str]) -> str:
     base = re.sub(r"[\[\]:*?/\\]", "_", name).strip("'")[:31] or "sheet"
     cand, k = base, 2
@@ -275,12 +282,12 @@ def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = Path(path)
     with _create(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as z:
-        z.writestr("[Content_Types].xml", str(_PARTS.content_types(len(norm))))
+        z.writestr("[Content_Types].xml", _fixed_part("content_types", len(norm)))
         z.writestr("_rels/.rels", _RELS)
         z.writestr("docProps/core.xml", str(_PARTS.core(_xml_text(title), now)))
         sheets_named = list(zip(names, norm, strict=True))
         z.writestr("xl/workbook.xml", str(_PARTS.workbook(sheets_named, _last_cell, _xml_text)))
-        z.writestr("xl/_rels/workbook.xml.rels", str(_PARTS.workbook_rels(len(norm))))
+        z.writestr("xl/_rels/workbook.xml.rels", _fixed_part("workbook_rels", len(norm)))
         z.writestr("xl/styles.xml", _STYLES)
         for i, s in enumerate(norm, start=1):
             _write_member(z, f"xl/worksheets/sheet{i}.xml", *_sheet_xml(s))
