@@ -525,12 +525,14 @@ def test_records_are_to_dict_with_missing_as_none():
         "I": pd.array([1, None, 3], dtype="Int64"), "B": pd.array([True, None, False], dtype="boolean"),
         "o": ["x", None, np.float64(2.5)], "n": [np.int64(7), np.nan, pd.NA], "c": pd.Categorical(["a", None, "a"]),
         "d": pd.to_datetime(["2024-01-01", None, "2025-01-01"]), "s": pd.array(["p", None, "q"], dtype="string"),
+        "t": ["x", np.nan, pd.NA], "e": [None, np.nan, None],  # text and blanks only: records' path without a loop
     })
     want = [{k: None if v is pd.NA or (isinstance(v, float) and v != v) else v for k, v in r.items()}
             for r in df.to_dict("records")]
     got = records(df)
     assert got == want
     assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in want]
+    assert [r["t"] for r in got] == ["x", None, None] and [r["e"] for r in got] == [None, None, None]
     assert got[1]["o"] is None and got[1]["I"] is None and got[0]["o"] == "x" and type(got[2]["o"]) is float
     empty = records(pd.DataFrame(index=range(2)))
     assert empty == [{}, {}] and empty[0] is not empty[1]

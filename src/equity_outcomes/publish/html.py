@@ -178,7 +178,8 @@ class _Environment(jinja2.Environment):
 
 
 ENV = _Environment(loader=jinja2.PackageLoader(__package__, "templates"), autoescape=jinja2.select_autoescape(),
-                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                   auto_reload=False)  # the package's templates do not change while it runs: no stat per page
 ENV.policies["json.dumps_kwargs"] = {"separators": (",", ":"), "ensure_ascii": False, "allow_nan": False}
 CSS_NAME = dict(zip(["r4", "r3", "r2", "r1", "s-not-yet-due", "s-insufficient-data", "s-not-comparable"],
                     RATING_NAMES, strict=True))
@@ -258,7 +259,13 @@ def _column_values(s: pd.Series) -> list:
         return s.to_numpy().tolist()
     if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
         return [None if v != v else v for v in s.to_numpy().tolist()]
-    values = [v.item() if isinstance(v, np.number | np.bool_) else v for v in s.to_numpy(dtype=object).tolist()]
+    objects = s.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(objects, skipna=True) in ("string", "empty"):  # text and blanks: no loop per value
+        values = objects.tolist()
+        for i in np.flatnonzero(pd.isna(objects)).tolist():
+            values[i] = None
+        return values
+    values = [v.item() if isinstance(v, np.number | np.bool_) else v for v in objects.tolist()]
     return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
 
 

@@ -38,6 +38,8 @@ class TargetInfo:
 
 def num(x) -> float | None:
     """A finite float, or None (None, NaN, pd.NA, text)."""
+    if x is None:  # the most common blank (records): no exception raised and caught
+        return None
     try:
         v = float(x)
     except (TypeError, ValueError):
