@@ -200,9 +200,7 @@ class _Lp:
         h.setOptionValue("solver", "ipm")
         h.setOptionValue("run_crossover", "off")
         try:
-            h.run()
-            ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            return self._full(h.getSolution().col_value) if ok else None
+            return self._full(h.getSolution().col_value) if self._run(h) else None
         finally:
             h.setOptionValue("solver", "simplex")
             h.setOptionValue("run_crossover", "on")
