@@ -147,7 +147,7 @@ def test_one_shared_local_bundle_and_no_remote_references(site):
 
 def test_key_figures_equal_target_results(site):
     tr = _tr(site, "org_level = 'school'")
-    checked = 0
+    checked = not_comparable = 0
     for code in site["network_codes"]:
         rows = parse(site["out"] / "schools" / f"{code}.html").rows
         shown = {(r["attrs"]["data-target"], r["attrs"]["data-subject"]): r for r in rows
@@ -178,9 +178,12 @@ def test_key_figures_equal_target_results(site):
                     assert f"n={int(n):,}" in cell["text"]
                     assert cell["text"].startswith(str(int(t[f"{side}_year"])))
                     checked += 1
-            if pd.notna(t["progress_pct"]) and pd.notna(t["current_value"]) and pd.notna(t["baseline_value"]):
+            if t["status"] == "not_comparable":  # no target set from a baseline that is not comparable
+                assert r["cells"]["progress_pct"]["text"] == r["cells"]["target_value"]["text"] == "n/a"
+                not_comparable += 1
+            elif pd.notna(t["progress_pct"]) and pd.notna(t["current_value"]) and pd.notna(t["baseline_value"]):
                 assert r["cells"]["progress_pct"]["text"] == f"{t['progress_pct']:.0f}%"
-    assert checked > 20
+    assert checked > 20 and not_comparable > 0
 
 
 def test_network_page_matrix_and_counts(site):

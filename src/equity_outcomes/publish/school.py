@@ -35,6 +35,7 @@ from .html import (
 
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
 TREND_TEMPLATES = ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
+NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
 def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
@@ -74,9 +75,17 @@ def _score_row(site: Site, r: dict) -> dict:
                                 r.get("n_baseline"), unit, gap=t.is_gap, withheld=withheld in ("baseline", "both")),
         "current": _years_cell("current_value", r.get("current_year"), r.get("current_value"), r.get("n_current"),
                                unit, gap=t.is_gap, withheld=withheld in ("current", "both")),
-        "target_text": target_text(site, r), "progress": fmt_pct(num(r.get("progress_pct")), signed=False),
+        **_target_cells(site, r),
         "rating": rating(r), "change": main, "ci": ci, "noise": noise_text(r), "state": honest.state_context(r),
         "peer": honest.peer_context(r), "flags": labels.split_flags(r.get("flags"))}
+
+
+def _target_cells(site: Site, r: dict) -> dict:
+    """The target and the progress toward it; neither when the comparison is not comparable (a target set from a
+    pandemic baseline, or across a change of test: the exports keep the computed figures beside the status)."""
+    if text(r.get("status")) == "not_comparable":
+        return {"target_text": NOT_APPLICABLE, "progress": NOT_APPLICABLE}
+    return {"target_text": target_text(site, r), "progress": fmt_pct(num(r.get("progress_pct")), signed=False)}
 
 
 def _state_ref(site: Site, target_id: str) -> bool:

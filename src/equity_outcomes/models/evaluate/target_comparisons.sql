@@ -74,10 +74,10 @@ SELECT r.org_code, 'school' AS org_level, r.school_name, r.is_network_school = 1
                              || r.due_from_implementation_year || ', when this target is due'
          WHEN r.not_comparable_flag = 'baseline_not_comparable'
              THEN 'baseline not comparable: ' || r.base_year || ' is a pandemic year for ' || r.domain
-                  || ' (comparability.not_comparable_baselines); next valid baseline: '
+                  || '; next valid baseline: '
                   || coalesce(CAST(r.next_valid_baseline AS VARCHAR), 'none before ' || r.cur_year)
          WHEN r.not_comparable_flag IS NOT NULL
-             THEN 'baseline and current year are not comparable (' || r.not_comparable_flag || ')'
+             THEN 'baseline and current year are not comparable (' || replace(r.not_comparable_flag, '_', ' ') || ')'
          WHEN r.insufficient_reason IS NOT NULL THEN r.insufficient_reason
          WHEN coalesce(r.met_by, '') <> '' THEN 'met by ' || r.met_by
          ELSE '' END AS status_reason,
