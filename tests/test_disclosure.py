@@ -309,6 +309,9 @@ def test_a_school_outside_the_network_is_shown_but_not_summed_into_the_network(t
     assert (pub_matrix["is_network_school"] == "0").sum() == 1 and len(pub_matrix) == 6
     headline = (out / "index.html").read_text(encoding="utf-8")
     assert "5 network schools were judged (1 other school is shown for comparison, not counted here)" in headline
+    outside = pub_matrix.loc[pub_matrix["is_network_school"] == "0", "org_code"].item()
+    rows = dict(re.findall(r'<tr data-org="([^"]+)"><th scope="row">(.*?)</th>', headline))
+    assert "comparison school" in rows[outside] and not any("comparison school" in rows[c] for c in info["network_codes"])
     assert report.ok, report.text()
     network_only = audit_publication(publish_fixture_site(info, tmp_path / "network_only"))
     assert _unbounded(report) == _unbounded(network_only), report.text()  # the outside school adds no contradiction

@@ -104,7 +104,8 @@ def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) ->
 def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[int, list]]) -> dict | None:
     """How many school x target results got each rating, per evaluated year (network.html)."""
     counts: dict[int, Counter] = defaultdict(Counter)
-    for code in site.pages:
+    network = network_pages(site)
+    for code in network:
         for y, rows in by_org.get(code, {}).items():
             counts[y].update(_cls(r) for _n, r in headline_rows(site, rows))
     if not counts:
@@ -112,7 +113,7 @@ def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[i
     ys = sorted(counts)
     data = [{"year": y, "rating": name, "cells": counts[y].get(c, 0), "order": i}
             for y in ys for i, (c, name) in enumerate(CSS_NAME.items()) if counts[y].get(c)]
-    fig = charts.figure("history_counts", "Ratings per year judged", f"{len(site.pages):,} network schools, "
+    fig = charts.figure("history_counts", "Ratings per year judged", f"{len(network):,} network schools, "
                         "all students (gap targets: the lowest-rated group)", {"series": data})
     return {"years": ys, "figure": fig, "counts": [counts[y] for y in ys]}
 
@@ -126,11 +127,11 @@ def year_panels(years: dict[int, list[dict]], view: Callable[[int, list[dict]], 
 def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
     c = Counter(_cls(r) for _n, r in heads)
     rated = sum(c[k] for k in ("r4", "r3", "r2", "r1"))
-    parts = [f"{c[k]} {w}" for k, w in (("r4", "met (4 Sustainable)"), ("r3", "moving toward (3)"),
+    parts = [f"{c[k]:,} {w}" for k, w in (("r4", "met (4 Sustainable)"), ("r3", "moving toward (3)"),
                                         ("r2", "at initial steps (2)"), ("r1", "an area of concern (1)")) if c[k]]
     unrated = len(heads) - rated
     return c, rated, ((", ".join(parts) if parts else "none") + "."
-                      + (f" {unrated} could not be rated yet (not yet due, too little data or not comparable)."
+                      + (f" {unrated:,} could not be rated yet (not yet due, too little data or not comparable)."
                          if unrated else ""))
 
 
@@ -152,10 +153,15 @@ def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> s
                       + (f" Needs attention: {', '.join(concern)}." if concern else ""))
 
 
+def network_pages(site: Site) -> list[str]:
+    """The published schools the network's counts are over: its own (other schools are shown for comparison)."""
+    return [c for c in site.pages if c in site.network_codes] or list(site.pages)
+
+
 def network_summary(site: Site, year: int | None, by_org: dict[str, list[dict]]) -> str:
     """The network's paragraph: school x target results at each rating, over the network's published schools (other
     schools shown for comparison are said, not counted)."""
-    network = [c for c in site.pages if c in site.network_codes] or list(site.pages)
+    network = network_pages(site)
     heads = [h for code in network for h in headline_rows(site, by_org.get(code, []))]
     if not heads:
         return "No school has judged targets yet."

@@ -72,10 +72,13 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
     heads = [(labels.target_info(site.targets, t).short, subject_label(s) if s else "",
               labels.target_info(site.targets, t).is_gap) for t, s in cols]
     col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
-    total = defaultdict(int)
+    total = defaultdict(int)  # counts over the network's own schools, as the summary (history.network_pages)
+    network = set(history.network_pages(site))
     body = []
     for code in site.pages:
         name, district = school_label(site, code)
+        if code not in network:
+            district = ", ".join(p for p in (district, "comparison school") if p)
         idx: dict[tuple, list] = defaultdict(list)
         for r in by_org.get(code, []):
             idx[(r["target_id"], text(r.get("subject")))].append(r)
@@ -89,8 +92,8 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
                 cell = _matrix_cell(site, next((r for r in grp if (r.get("subgroup") or "all") == "all"), None))
             tds.append(cell)
             cls = cell["cls"] if cell else "s-none"
-            col_counts[k][cls] += 1
-            total[cls] += 1
+            col_counts[k][cls] += code in network
+            total[cls] += code in network
         body.append({"code": code, "file": safe_name(code), "name": name, "district": district, "cells": tds})
     # rating counts per column + the network's pooled result
     net_idx = {(r["target_id"], text(r.get("subject"))): r for r in network_rows
