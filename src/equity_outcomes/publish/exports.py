@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import labels
+from . import history, labels
 from .data import Site, text
 from .disclosure.targets import MEMBERS
 from .html import lowest, subgroup_label, subject_label
@@ -268,7 +268,8 @@ class Exports:
         school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
         cols = matrix_columns(site, school_rows)
         names = [f"{labels.target_info(site.targets, t).short}{' ' + subject_label(s) if s else ''}" for t, s in cols]
-        matrix, tally = [], {k: defaultdict(int) for k in cols}
+        matrix, tally = [], {k: defaultdict(int) for k in cols}  # tally: the network's own schools, as the page
+        network = set(history.network_pages(site))
         for code in site.pages:
             idx: dict[tuple, list] = defaultdict(list)
             for r in self.by_org.get(code, []):
@@ -282,7 +283,7 @@ class Exports:
                     r = next((x for x in grp if x.get("subgroup") == "all"), None)
                 cells.append(labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
                                                 text(r.get("status")) or None) if r else None)
-                tally[k][text(r.get("status")) if r else "no_result"] += 1
+                tally[k][text(r.get("status")) if r else "no_result"] += code in network
             ro = site.roster.get(code, {})
             matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")),
                            int(code in site.network_codes), *cells])
