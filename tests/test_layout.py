@@ -116,7 +116,9 @@ MAX_FILE_LINES = 600
 # of sheets rendered once per number: +28 (16,553 on its branch).
 # issue-48 merged: 16,642 (measured).
 # lp.centre solves through _Lp._run like every other question (its own run-and-check was a twin): 16,640 (measured).
-LINE_BUDGET = 16_640
+# issue-50 (#19's line goal, no feature or test lost): the DESE-style exports' school and state rows made by one
+# loop for every report (synth/dese_exports.py, byte-identical files): 16,625 (measured).
+LINE_BUDGET = 16_625
 
 
 def modules() -> dict[str, Path]:
