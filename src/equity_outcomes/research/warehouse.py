@@ -275,24 +275,22 @@ def open_warehouse(path: Path | str | None = None) -> Warehouse:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None,
-                 alias: str = "") -> _Where:
-    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``);
-    ``alias`` prefixes the columns ('m.')."""
+def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None) -> _Where:
+    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``)."""
     w = _Where()
-    w.add(f"{alias}org_level = 'school'")
+    w.add("org_level = 'school'")
     if org_code is not None:
-        w.add(f"{alias}org_code = ?", org_code)
-    w.add(f"{alias}metric = ?", metric)
-    w.add(f"{alias}subgroup = ?", subgroup)
-    w.add(f"{alias}source = ?", source)
-    w.add(f"{alias}subject IS NOT DISTINCT FROM ?", subject)
+        w.add("org_code = ?", org_code)
+    w.add("metric = ?", metric)
+    w.add("subgroup = ?", subgroup)
+    w.add("source = ?", source)
+    w.add("subject IS NOT DISTINCT FROM ?", subject)
     return w
 
 
 def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
     """The grade of the metric_values ``rows``: the pooled one ('all', else '03-08'), else their only grade."""
-    grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values m{rows.sql()} ORDER BY 1", rows.params)["grade"]
+    grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values{rows.sql()} ORDER BY 1", rows.params)["grade"]
     grades = grades.tolist()
     if not grades:
         raise EquityOutcomesError(f"no {missing}")
@@ -324,8 +322,8 @@ def gap_to_state(
     is_suppressed`` with ``gap = value - state_value`` (percentage points for percents; positive = above the
     state). The state value is the state all-students row of the same metric, year, subject and grade from the same
     source when that source has state rows, else DESE's published state row (``state_source`` says which), exactly
-    as the ``metric_gaps`` view defines it. ``grade=None`` uses the pooled grade ('all', else '03-08').
-    Computed here from ``metric_values`` (not read from the view) so the two can check each other.
+    as the ``metric_gaps`` view defines it (read from the view: one state-gap rule). ``grade=None`` uses the pooled
+    grade ('all', else '03-08').
     """
     code = _org_code(org_code)
     if source not in SOURCES:
@@ -333,29 +331,11 @@ def gap_to_state(
     subj = None if subject is None else subject.lower()
     if grade is None:
         grade = _school_grade(wh, code, metric, subgroup, subj, source)
-    w = _school_rows(metric, subgroup, source, subj, code, alias="m.")
-    w.add("m.grade = ?", grade)
-    w.add_years("m.school_year", years)
-    query = f"""
-        WITH state AS (
-            SELECT school_year, source, value AS state_value
-            FROM metric_values
-            WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL
-              AND metric = ? AND subject IS NOT DISTINCT FROM ? AND grade = ?
-        )
-        SELECT m.school_year, m.value,
-               coalesce(s_same.state_value, s_dese.state_value) AS state_value,
-               CASE WHEN s_same.state_value IS NOT NULL THEN m.source
-                    WHEN s_dese.state_value IS NOT NULL THEN 'dese' END AS state_source,
-               m.value - coalesce(s_same.state_value, s_dese.state_value) AS gap,
-               m.n_students, m.is_suppressed
-        FROM metric_values m
-        LEFT JOIN state s_same ON s_same.school_year = m.school_year AND s_same.source = m.source
-        LEFT JOIN state s_dese ON s_dese.school_year = m.school_year AND s_dese.source = 'dese'
-        {w.sql()}
-        ORDER BY m.school_year
-    """
-    out = wh.sql(query, [metric, subj, grade, *w.params])
+    w = _school_rows(metric, subgroup, source, subj, code)
+    w.add("grade = ?", grade)
+    w.add_years("school_year", years)
+    out = wh.sql("SELECT school_year, value, state_value, state_source, gap_to_state AS gap, n_students, "
+                 f"is_suppressed FROM metric_gaps{w.sql()} ORDER BY school_year", w.params)
     out.attrs.update(org_code=code, metric=metric, subgroup=subgroup, subject=subj, grade=grade, source=source)
     return out
 
@@ -423,12 +403,11 @@ def effect_size_for_change(
     if wh.has_table("ref_metrics"):
         units = wh.sql("SELECT unit FROM ref_metrics WHERE metric = ?", [metric])["unit"]
         unit = units.iloc[0] if len(units) else unit
-    rows = wh.sql(
-        "SELECT school_year, value, std_dev, numerator, denominator, n_students, is_suppressed FROM metric_values "
-        "WHERE org_level = 'school' AND org_code = ? AND metric = ? AND subgroup = ? "
-        "AND subject IS NOT DISTINCT FROM ? AND grade = ? AND source = ? AND school_year IN (?, ?)",
-        [code, metric, subgroup, subj, grade, source, int(baseline_year), int(current_year)],
-    ).set_index("school_year")
+    w = _school_rows(metric, subgroup, source, subj, code)
+    w.add("grade = ?", grade)
+    w.add_years("school_year", [baseline_year, current_year])
+    rows = wh.sql("SELECT school_year, value, std_dev, numerator, denominator, n_students, is_suppressed "
+                  f"FROM metric_values{w.sql()}", w.params).set_index("school_year")
     for year in (baseline_year, current_year):
         if year not in rows.index:
             raise EquityOutcomesError(f"no {source} value for {code} {metric} {subgroup} {subj} {grade} in {year}")
