@@ -1,7 +1,7 @@
 """Reading one DESE export end to end: raw rows -> layout -> report -> org identity -> attributes -> cells.
 
-Owns: :func:`read_dese_file` (the cells and what was done to get them), :func:`inspect_dese_file` (the per-file
-report of the ``check`` command) and :func:`is_dese_file` (a cheap sniff). Imports the modules of this package only.
+Owns: :func:`read_dese_file` (the cells and what was done to get them) and :func:`inspect_dese_file` (the per-file
+report of the ``check`` command). Imports the modules of this package only.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import pandas as pd
 from ...errors import InputError
 from . import catalog
 from .attributes import resolve
-from .catalog import norm
 from .cells import melt, resolve_repeats
-from .header import HEADER_SCAN_ROWS, Layout, find_header, read_layout
+from .header import Layout, read_layout
 from .keys import assign_roles, resolve_orgs
 from .manifest import MANIFEST_COLUMNS, Manifest, find_manifest, manifest_target
 from .raw import read_raw
@@ -122,20 +121,4 @@ def inspect_dese_file(path: Path, manifest: Manifest | None = None) -> dict:
     }
 
 
-def is_dese_file(path: Path) -> bool:
-    """Cheap sniff: an .xlsx/.csv whose first rows hold a header with at least two column names known to the
-    catalog (report columns or DESE key columns)."""
-    path = Path(path)
-    if path.suffix.lower() not in (".xlsx", ".xls", ".csv") or path.name.lower() == "manifest.csv":
-        return False
-    try:
-        rows, _, _ = read_raw(path, max_rows=HEADER_SCAN_ROWS + 2)
-    except InputError:
-        return False
-    h = find_header(rows)
-    if h is None:
-        return False
-    return sum(1 for v in rows[h] if v is not None and catalog.known_header(norm(v))) >= 2
-
-
-__all__ = ["DeseRead", "inspect_dese_file", "is_dese_file", "manifest_target", "read_dese_file"]
+__all__ = ["DeseRead", "inspect_dese_file", "manifest_target", "read_dese_file"]
