@@ -300,10 +300,20 @@ def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
     return grade
 
 
-def _school_grade(wh: Warehouse, org_code: str, metric: str, subgroup: str, subject: str | None, source: str) -> str:
-    return pick_grade(wh, _school_rows(metric, subgroup, source, subject, org_code), metric,
-                      f"{source} rows for school {org_code}, metric {metric!r}, subgroup {subgroup!r}, "
-                      f"subject {subject!r}")
+def _school_cell(wh: Warehouse, org_code, metric: str, subgroup: str, subject: str | None, grade: str | None,
+                 source: str, years) -> tuple[str, str | None, str, _Where]:
+    """(org code, subject, grade, the rows of ``years``) of one school's cell; ``grade=None``: :func:`pick_grade`."""
+    code = _org_code(org_code)
+    if source not in SOURCES:
+        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    subj = None if subject is None else subject.lower()
+    w = _school_rows(metric, subgroup, source, subj, code)
+    if grade is None:
+        grade = pick_grade(wh, w, metric, f"{source} rows for school {code}, metric {metric!r}, subgroup "
+                                          f"{subgroup!r}, subject {subj!r}")
+    w.add("grade = ?", grade)
+    w.add_years("school_year", years)
+    return code, subj, grade, w
 
 
 def gap_to_state(
@@ -325,15 +335,7 @@ def gap_to_state(
     as the ``metric_gaps`` view defines it (read from the view: one state-gap rule). ``grade=None`` uses the pooled
     grade ('all', else '03-08').
     """
-    code = _org_code(org_code)
-    if source not in SOURCES:
-        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    subj = None if subject is None else subject.lower()
-    if grade is None:
-        grade = _school_grade(wh, code, metric, subgroup, subj, source)
-    w = _school_rows(metric, subgroup, source, subj, code)
-    w.add("grade = ?", grade)
-    w.add_years("school_year", years)
+    code, subj, grade, w = _school_cell(wh, org_code, metric, subgroup, subject, grade, source, years)
     out = wh.sql("SELECT school_year, value, state_value, state_source, gap_to_state AS gap, n_students, "
                  f"is_suppressed FROM metric_gaps{w.sql()} ORDER BY school_year", w.params)
     out.attrs.update(org_code=code, metric=metric, subgroup=subgroup, subject=subj, grade=grade, source=source)
@@ -395,17 +397,12 @@ def effect_size_for_change(
     student-level standard deviation (mean SGP, scaled score, capstone score: ``std_dev`` in metric_values, student
     source) give Hedges' g. Medians have no SD-based effect size: a median metric raises an error naming the mean.
     """
-    code = _org_code(org_code)
-    subj = None if subject is None else subject.lower()
-    if grade is None:
-        grade = _school_grade(wh, code, metric, subgroup, subj, source)
+    code, subj, grade, w = _school_cell(wh, org_code, metric, subgroup, subject, grade, source,
+                                        [baseline_year, current_year])
     unit = "percent" if metric.startswith("pct_") else None
     if wh.has_table("ref_metrics"):
         units = wh.sql("SELECT unit FROM ref_metrics WHERE metric = ?", [metric])["unit"]
         unit = units.iloc[0] if len(units) else unit
-    w = _school_rows(metric, subgroup, source, subj, code)
-    w.add("grade = ?", grade)
-    w.add_years("school_year", [baseline_year, current_year])
     rows = wh.sql("SELECT school_year, value, std_dev, numerator, denominator, n_students, is_suppressed "
                   f"FROM metric_values{w.sql()}", w.params).set_index("school_year")
     for year in (baseline_year, current_year):
