@@ -127,7 +127,8 @@ MAX_FILE_LINES = 600
 # gone: 16,572 (measured).
 # research: gap_to_state and effect_size_for_change find their school's cell (code, subject, grade, rows) through
 # one helper, _school_cell: 16,569 (measured).
-LINE_BUDGET = 16_569
+# LoadSummary.mappings(), read by nothing since the run summary reads load_mappings: 16,566 (measured).
+LINE_BUDGET = 16_566
 
 
 def modules() -> dict[str, Path]:
