@@ -17,7 +17,7 @@ from .attributes import resolve
 from .cells import melt, resolve_repeats
 from .header import Layout, read_layout
 from .keys import assign_roles, resolve_orgs
-from .manifest import MANIFEST_COLUMNS, Manifest, find_manifest, manifest_target
+from .manifest import MANIFEST_COLUMNS, Manifest, find_manifest
 from .raw import read_raw
 from .titles import parse_title
 
@@ -32,11 +32,8 @@ class DeseRead:
     n_rows: int  # data rows read (exact repeats included; title, header, footnote and blank rows not)
     cells: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-    sheet: str = ""
-    manifest: dict[str, str] = field(default_factory=dict)  # the manifest fields that applied to this file
     org_level: str = ""  # levels found, e.g. 'school+state'
     year_source: str = ""  # where the school year came from: "title '2023-24'", "column 'Academic Year'", ...
-    header_row: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -93,9 +90,8 @@ def read_dese_file(path: Path, manifest: Manifest | None = None) -> DeseRead:
     cells = melt(file, sheet, layout, spec, title.line, orgs, attrs, roles.value_cols, repeats, notes)
     years = cells["school_year"].dropna().unique()
     return DeseRead(path=path, report=spec.id, school_year=int(years[0]) if len(years) == 1 else None,
-                    n_rows=int(layout.mat.shape[0]), cells=cells, notes=notes, sheet=sheet, manifest=mfields,
-                    org_level="+".join(sorted(set(orgs.levels.tolist()))), year_source=attrs.year_source,
-                    header_row=layout.header_row)
+                    n_rows=int(layout.mat.shape[0]), cells=cells, notes=notes,
+                    org_level="+".join(sorted(set(orgs.levels.tolist()))), year_source=attrs.year_source)
 
 
 def inspect_dese_file(path: Path, manifest: Manifest | None = None) -> dict:
@@ -120,5 +116,3 @@ def inspect_dese_file(path: Path, manifest: Manifest | None = None) -> dict:
         "warnings": read.warnings, "notes": read.notes,
     }
 
-
-__all__ = ["DeseRead", "inspect_dese_file", "manifest_target", "read_dese_file"]
