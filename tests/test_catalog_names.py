@@ -36,7 +36,7 @@ KNOWN = {
     "src/equity_outcomes/synth/demographics.py": 9,
     "src/equity_outcomes/synth/dese_exports.py": 6,  # the groups' labels moved to config/synth_dese_exports.yaml
     "src/equity_outcomes/synth/effects.py": 18,
-    "src/equity_outcomes/synth/generate.py": 16,
+    "src/equity_outcomes/synth/generate.py": 9,  # the demographic counter names each share once (issue-50)
     "src/equity_outcomes/synth/params.py": 38,
     "src/equity_outcomes/synth/students.py": 46,
 }

@@ -354,21 +354,14 @@ def _run(a) -> dict:
                                        extra_sources=[*a.raw[1:], *a.also], force=a.force,
                                        max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
                                        engine=a.engine, disclosure_rules=a.disclosure, pdf=getattr(a, "pdf", False))
-        _warn(f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
+        progress.warn(progress.active() or say,
+                      f"{why}; running the same stages without Prefect (no flow-run record or artifacts for this run).")
     from .runner import run_yearly
 
     r = run_yearly(sources, a.warehouse, school_year=a.year, baseline_year=a.baseline_year, dashboards=dashboards,
                    force=a.force, max_quarantined=a.max_quarantined_pct, targets_file=a.targets,
                    disclosure_rules=a.disclosure, engine=a.engine, pdf=getattr(a, "pdf", False))
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
-
-
-def _warn(message: str) -> None:
-    display = progress.active()
-    if display is not None:
-        display.warn(message)
-    else:
-        say(f"warning: {message}")
 
 
 @command("run", "Run the yearly flow once (Prefect, ephemeral): ingest, build, evaluate, publish.")
@@ -403,7 +396,6 @@ def _demo(p: argparse.ArgumentParser) -> None:
                              file=str(ws.file), fix="run `equity-outcomes demo` without --workspace (or from the "
                                                     "project checkout); in your workspace use `equity-outcomes run`")
         os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
-        a.raw = a.raw or list(ws.raw)
         _resolve_run(a, ws)
         started = time.perf_counter()
         if a.fresh:

@@ -98,10 +98,6 @@ class LoadSummary:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([{**r.__dict__, "path": str(r.path)} for r in self.results])
 
-    def mappings(self) -> list[tuple[str, Mapping]]:
-        """(file name, mapping) for every spelling mapped in this load."""
-        return [(r.path.name, m) for r in self.results for m in r.mappings]
-
 
 class IngestError(InputError):
     """One or more files were refused; nothing from this load was kept."""

@@ -275,24 +275,22 @@ def open_warehouse(path: Path | str | None = None) -> Warehouse:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None,
-                 alias: str = "") -> _Where:
-    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``);
-    ``alias`` prefixes the columns ('m.')."""
+def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None) -> _Where:
+    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``)."""
     w = _Where()
-    w.add(f"{alias}org_level = 'school'")
+    w.add("org_level = 'school'")
     if org_code is not None:
-        w.add(f"{alias}org_code = ?", org_code)
-    w.add(f"{alias}metric = ?", metric)
-    w.add(f"{alias}subgroup = ?", subgroup)
-    w.add(f"{alias}source = ?", source)
-    w.add(f"{alias}subject IS NOT DISTINCT FROM ?", subject)
+        w.add("org_code = ?", org_code)
+    w.add("metric = ?", metric)
+    w.add("subgroup = ?", subgroup)
+    w.add("source = ?", source)
+    w.add("subject IS NOT DISTINCT FROM ?", subject)
     return w
 
 
 def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
     """The grade of the metric_values ``rows``: the pooled one ('all', else '03-08'), else their only grade."""
-    grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values m{rows.sql()} ORDER BY 1", rows.params)["grade"]
+    grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values{rows.sql()} ORDER BY 1", rows.params)["grade"]
     grades = grades.tolist()
     if not grades:
         raise EquityOutcomesError(f"no {missing}")
@@ -302,10 +300,20 @@ def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
     return grade
 
 
-def _school_grade(wh: Warehouse, org_code: str, metric: str, subgroup: str, subject: str | None, source: str) -> str:
-    return pick_grade(wh, _school_rows(metric, subgroup, source, subject, org_code), metric,
-                      f"{source} rows for school {org_code}, metric {metric!r}, subgroup {subgroup!r}, "
-                      f"subject {subject!r}")
+def _school_cell(wh: Warehouse, org_code, metric: str, subgroup: str, subject: str | None, grade: str | None,
+                 source: str, years) -> tuple[str, str | None, str, _Where]:
+    """(org code, subject, grade, the rows of ``years``) of one school's cell; ``grade=None``: :func:`pick_grade`."""
+    code = _org_code(org_code)
+    if source not in SOURCES:
+        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    subj = None if subject is None else subject.lower()
+    w = _school_rows(metric, subgroup, source, subj, code)
+    if grade is None:
+        grade = pick_grade(wh, w, metric, f"{source} rows for school {code}, metric {metric!r}, subgroup "
+                                          f"{subgroup!r}, subject {subj!r}")
+    w.add("grade = ?", grade)
+    w.add_years("school_year", years)
+    return code, subj, grade, w
 
 
 def gap_to_state(
@@ -324,38 +332,12 @@ def gap_to_state(
     is_suppressed`` with ``gap = value - state_value`` (percentage points for percents; positive = above the
     state). The state value is the state all-students row of the same metric, year, subject and grade from the same
     source when that source has state rows, else DESE's published state row (``state_source`` says which), exactly
-    as the ``metric_gaps`` view defines it. ``grade=None`` uses the pooled grade ('all', else '03-08').
-    Computed here from ``metric_values`` (not read from the view) so the two can check each other.
+    as the ``metric_gaps`` view defines it (read from the view: one state-gap rule). ``grade=None`` uses the pooled
+    grade ('all', else '03-08').
     """
-    code = _org_code(org_code)
-    if source not in SOURCES:
-        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
-    subj = None if subject is None else subject.lower()
-    if grade is None:
-        grade = _school_grade(wh, code, metric, subgroup, subj, source)
-    w = _school_rows(metric, subgroup, source, subj, code, alias="m.")
-    w.add("m.grade = ?", grade)
-    w.add_years("m.school_year", years)
-    query = f"""
-        WITH state AS (
-            SELECT school_year, source, value AS state_value
-            FROM metric_values
-            WHERE org_level = 'state' AND subgroup = 'all' AND value IS NOT NULL
-              AND metric = ? AND subject IS NOT DISTINCT FROM ? AND grade = ?
-        )
-        SELECT m.school_year, m.value,
-               coalesce(s_same.state_value, s_dese.state_value) AS state_value,
-               CASE WHEN s_same.state_value IS NOT NULL THEN m.source
-                    WHEN s_dese.state_value IS NOT NULL THEN 'dese' END AS state_source,
-               m.value - coalesce(s_same.state_value, s_dese.state_value) AS gap,
-               m.n_students, m.is_suppressed
-        FROM metric_values m
-        LEFT JOIN state s_same ON s_same.school_year = m.school_year AND s_same.source = m.source
-        LEFT JOIN state s_dese ON s_dese.school_year = m.school_year AND s_dese.source = 'dese'
-        {w.sql()}
-        ORDER BY m.school_year
-    """
-    out = wh.sql(query, [metric, subj, grade, *w.params])
+    code, subj, grade, w = _school_cell(wh, org_code, metric, subgroup, subject, grade, source, years)
+    out = wh.sql("SELECT school_year, value, state_value, state_source, gap_to_state AS gap, n_students, "
+                 f"is_suppressed FROM metric_gaps{w.sql()} ORDER BY school_year", w.params)
     out.attrs.update(org_code=code, metric=metric, subgroup=subgroup, subject=subj, grade=grade, source=source)
     return out
 
@@ -415,20 +397,14 @@ def effect_size_for_change(
     student-level standard deviation (mean SGP, scaled score, capstone score: ``std_dev`` in metric_values, student
     source) give Hedges' g. Medians have no SD-based effect size: a median metric raises an error naming the mean.
     """
-    code = _org_code(org_code)
-    subj = None if subject is None else subject.lower()
-    if grade is None:
-        grade = _school_grade(wh, code, metric, subgroup, subj, source)
+    code, subj, grade, w = _school_cell(wh, org_code, metric, subgroup, subject, grade, source,
+                                        [baseline_year, current_year])
     unit = "percent" if metric.startswith("pct_") else None
     if wh.has_table("ref_metrics"):
         units = wh.sql("SELECT unit FROM ref_metrics WHERE metric = ?", [metric])["unit"]
         unit = units.iloc[0] if len(units) else unit
-    rows = wh.sql(
-        "SELECT school_year, value, std_dev, numerator, denominator, n_students, is_suppressed FROM metric_values "
-        "WHERE org_level = 'school' AND org_code = ? AND metric = ? AND subgroup = ? "
-        "AND subject IS NOT DISTINCT FROM ? AND grade = ? AND source = ? AND school_year IN (?, ?)",
-        [code, metric, subgroup, subj, grade, source, int(baseline_year), int(current_year)],
-    ).set_index("school_year")
+    rows = wh.sql("SELECT school_year, value, std_dev, numerator, denominator, n_students, is_suppressed "
+                  f"FROM metric_values{w.sql()}", w.params).set_index("school_year")
     for year in (baseline_year, current_year):
         if year not in rows.index:
             raise EquityOutcomesError(f"no {source} value for {code} {metric} {subgroup} {subj} {grade} in {year}")

@@ -235,16 +235,7 @@ class _Writer:
     def _rows(self, arr: np.ndarray, gi: int | slice, make: Callable[[np.ndarray], list | None],
               state_name: str) -> list:
         """A row a school (DESE's order), then the state's: ``make`` of group ``gi``'s figures (or a slice's)."""
-        rows = []
-        for i in self.order:
-            r = make(arr[i, gi])
-            if r is not None:
-                s = self.net.schools[i]
-                rows.append([self.net.dese_name(s), s.org_code, *r])
-        r = make(arr[self.counted, gi].sum(axis=0))
-        if r is not None:
-            rows.append([state_name, STATE_CODE, *r])
-        return rows
+        return self._subject_rows([arr], gi, lambda v, _subject: make(v), state_name)
 
     def _by_group(self, key: str, report: str, year: int, make: Callable[[np.ndarray], list | None]) -> None:
         """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key``."""
@@ -280,22 +271,16 @@ class _Writer:
         self._by_group("discipline", "discipline", year, make)
 
     # -- 3. MCAS
-    def _subject_rows(self, subj_arrs: list, gi: int, make: Callable, state_name: str) -> list[list]:
+    def _subject_rows(self, subj_arrs: list, gi: int | slice, make: Callable, state_name: str) -> list[list]:
         """One row per school and subject (ELA, MATH, SCI order), then the state rows (DESE's layout)."""
         rows = []
         for i in [*self.order, None]:
-            for j, subj in enumerate(SUBJECTS):
-                a = subj_arrs[j]
-                if a is None:
-                    continue
-                r = make(a[self.counted, gi].sum(axis=0) if i is None else a[i, gi], subj)
-                if r is None:
-                    continue
-                if i is None:
-                    rows.append([state_name, STATE_CODE, *r])
-                else:
-                    s = self.net.schools[i]
-                    rows.append([self.net.dese_name(s), s.org_code, *r])
+            name, code = (state_name, STATE_CODE) if i is None else (
+                self.net.dese_name(self.net.schools[i]), self.net.schools[i].org_code)
+            for a, subj in zip(subj_arrs, SUBJECTS, strict=False):
+                r = None if a is None else make(a[self.counted, gi].sum(axis=0) if i is None else a[i, gi], subj)
+                if r is not None:
+                    rows.append([name, code, *r])
         return rows
 
     def mcas(self, year: int) -> None:

@@ -47,25 +47,22 @@ def write_roster(net: Network, path: Path) -> None:
 class _DemoCounter:
     """Student-year demographic shares (one count per student per year, transfers counted once)."""
 
-    KEYS = ["low_income", "el", "former_el", "swd", *P.RACES, "female", "male", "nonbinary"]
+    FLAGS = {"low_income": "li", "el": "el", "former_el": "former", "swd": "swd"}  # share -> enrollment column
+    CODED = {"race": P.RACES, "gender": ["female", "male", "nonbinary"]}  # column -> the share of each code
 
     def __init__(self) -> None:
         self.n = 0
-        self.c = dict.fromkeys(self.KEYS, 0)
+        self.c = dict.fromkeys([*self.FLAGS, *(k for keys in self.CODED.values() for k in keys)], 0)
 
     def add(self, enr: dict[str, np.ndarray]) -> None:
         _, first = np.unique(enr["sid"], return_index=True)
         self.n += len(first)
-        self.c["low_income"] += int(enr["li"][first].sum())
-        self.c["el"] += int(enr["el"][first].sum())
-        self.c["former_el"] += int(enr["former"][first].sum())
-        self.c["swd"] += int(enr["swd"][first].sum())
-        race = np.bincount(enr["race"][first].astype(np.int64), minlength=7)
-        for k, r in enumerate(P.RACES):
-            self.c[r] += int(race[k])
-        gender = np.bincount(enr["gender"][first].astype(np.int64), minlength=3)
-        for k, g in enumerate(["female", "male", "nonbinary"]):
-            self.c[g] += int(gender[k])
+        for key, column in self.FLAGS.items():
+            self.c[key] += int(enr[column][first].sum())
+        for column, keys in self.CODED.items():
+            counts = np.bincount(enr[column][first].astype(np.int64), minlength=len(keys))
+            for key, count in zip(keys, counts, strict=False):
+                self.c[key] += int(count)
 
     def shares(self) -> dict[str, float]:
         return {k: round(100.0 * v / self.n, 2) if self.n else 0.0 for k, v in self.c.items()}

@@ -19,10 +19,10 @@ from .manifest import (
     Manifest,
     find_manifest,
 )
-from .reader import DeseRead, inspect_dese_file, is_dese_file, read_dese_file
+from .reader import DeseRead, inspect_dese_file, read_dese_file
 
 __all__ = [
     "CELL_COLUMNS", "CONFIG", "MANIFEST_COLUMNS", "MANIFEST_NAME", "REPORTS", "SHARED_MANIFEST", "SHARED_MANIFESTS",
-    "DeseRead", "Manifest", "ReportSpec", "find_manifest", "inspect_dese_file", "is_dese_file", "load_config",
+    "DeseRead", "Manifest", "ReportSpec", "find_manifest", "inspect_dese_file", "load_config",
     "read_dese_file",
 ]

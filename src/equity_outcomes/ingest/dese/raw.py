@@ -17,11 +17,11 @@ from ...errors import InputError
 from .html import read_html_table
 
 
-def _first_filled_sheet(sheets: list, max_rows: int | None) -> tuple[object, list[list[object]]]:
+def _first_filled_sheet(sheets: list) -> tuple[object, list[list[object]]]:
     """The first sheet with any cell filled (an export sometimes opens on an empty 'Sheet1')."""
     first_rows: list[list[object]] | None = None
     for ws in sheets:
-        rows = [list(r) for r in ws.iter_rows(values_only=True, max_row=max_rows)]
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
         if first_rows is None:
             first_rows = rows
         if any(any(v not in (None, "") for v in r) for r in rows):
@@ -35,7 +35,7 @@ def _is_encrypted_ooxml(path: Path) -> bool:
         return "EncryptionInfo".encode("utf-16-le") in fh.read(4 << 20)
 
 
-def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[object]], str, list[str]]:
+def _read_xlsx(path: Path) -> tuple[list[list[object]], str, list[str]]:
     import openpyxl  # local: keeps `import equity_outcomes.ingest.dese` light
 
     file = str(path)
@@ -62,12 +62,11 @@ def _read_xlsx(path: Path, max_rows: int | None = None) -> tuple[list[list[objec
             sheets = wb.worksheets
             if not sheets:
                 raise InputError("workbook has no sheets", file=file, fix="download the export again")
-            ws, rows = _first_filled_sheet(sheets, max_rows)
+            ws, rows = _first_filled_sheet(sheets)
             sheet = ws.title
             for other in sheets:
-                if other is ws or max_rows is not None:
-                    continue
-                if any(any(v not in (None, "") for v in r) for r in other.iter_rows(values_only=True)):
+                if other is not ws and any(any(v not in (None, "") for v in r)
+                                           for r in other.iter_rows(values_only=True)):
                     notes.append(f"sheet {other.title!r} was not read (sheet {sheet!r} is the export)")
     except InputError:
         raise
@@ -133,17 +132,9 @@ def _sniff_delimiter(text: str, file: str) -> str:
     return best
 
 
-def _read_csv(path: Path, max_rows: int | None = None) -> tuple[list[list[object]], str, list[str]]:
+def _read_csv(path: Path) -> tuple[list[list[object]], str, list[str]]:
     file = str(path)
-    if max_rows is None:
-        raw = Path(path).read_bytes()
-    else:
-        with open(path, "rb") as fh:
-            raw = fh.read(1 << 16)
-    if max_rows is None or len(raw) < (1 << 16):
-        text, notes = _decode(raw, file)
-    else:  # sniffing a prefix: a multi-byte character may be cut at the end
-        text, notes = _decode(raw[: raw.rfind(b"\n") + 1] or raw, file)
+    text, notes = _decode(Path(path).read_bytes(), file)
     delim = _sniff_delimiter(text, file)
     if delim != ",":
         notes.append(f"delimiter {delim!r}")
@@ -152,8 +143,6 @@ def _read_csv(path: Path, max_rows: int | None = None) -> tuple[list[list[object
     try:
         for row in reader:
             rows.append(row)
-            if max_rows is not None and len(rows) >= max_rows:
-                break
     except csv.Error as exc:
         raise InputError(f"malformed CSV ({exc})", file=file, row=len(rows) + 1,
                          fix="check quoting on that line; save the file again from Excel") from exc
@@ -166,7 +155,7 @@ def _is_html(path: Path) -> bool:
     return head.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml"))
 
 
-def read_raw(path: Path, max_rows: int | None = None) -> tuple[list[list[object]], str, list[str]]:
+def read_raw(path: Path) -> tuple[list[list[object]], str, list[str]]:
     """Rows of cells, the sheet name ('' for csv and html) and notes. Spreadsheet names (.xlsx, .xls) are read by
     their content: a workbook, or an HTML page (older profiles exports are HTML tables named .xls)."""
     suffix = Path(path).suffix.lower()
@@ -174,10 +163,10 @@ def read_raw(path: Path, max_rows: int | None = None) -> tuple[list[list[object]
         raise InputError("no such file", file=str(path), fix="check the path")
     if suffix in (".xlsx", ".xls") and _is_html(path):
         rows, notes = read_html_table(Path(path).read_bytes(), str(path))
-        return (rows[:max_rows] if max_rows is not None else rows), "", notes
+        return rows, "", notes
     if suffix in (".xlsx", ".xls"):
-        return _read_xlsx(Path(path), max_rows)
+        return _read_xlsx(Path(path))
     if suffix == ".csv":
-        return _read_csv(Path(path), max_rows)
+        return _read_csv(Path(path))
     raise InputError(f"unsupported file type {suffix!r}: expected .xlsx, .xls (HTML export) or .csv", file=str(path),
                      fix="export the report from DESE profiles as Excel (.xlsx) or save it as CSV")

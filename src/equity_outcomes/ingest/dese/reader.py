@@ -1,7 +1,7 @@
 """Reading one DESE export end to end: raw rows -> layout -> report -> org identity -> attributes -> cells.
 
-Owns: :func:`read_dese_file` (the cells and what was done to get them), :func:`inspect_dese_file` (the per-file
-report of the ``check`` command) and :func:`is_dese_file` (a cheap sniff). Imports the modules of this package only.
+Owns: :func:`read_dese_file` (the cells and what was done to get them) and :func:`inspect_dese_file` (the per-file
+report of the ``check`` command). Imports the modules of this package only.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import pandas as pd
 from ...errors import InputError
 from . import catalog
 from .attributes import resolve
-from .catalog import norm
 from .cells import melt, resolve_repeats
-from .header import HEADER_SCAN_ROWS, Layout, find_header, read_layout
+from .header import Layout, read_layout
 from .keys import assign_roles, resolve_orgs
-from .manifest import MANIFEST_COLUMNS, Manifest, find_manifest, manifest_target
+from .manifest import MANIFEST_COLUMNS, Manifest, find_manifest
 from .raw import read_raw
 from .titles import parse_title
 
@@ -33,11 +32,8 @@ class DeseRead:
     n_rows: int  # data rows read (exact repeats included; title, header, footnote and blank rows not)
     cells: pd.DataFrame
     notes: list[str] = field(default_factory=list)
-    sheet: str = ""
-    manifest: dict[str, str] = field(default_factory=dict)  # the manifest fields that applied to this file
     org_level: str = ""  # levels found, e.g. 'school+state'
     year_source: str = ""  # where the school year came from: "title '2023-24'", "column 'Academic Year'", ...
-    header_row: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -94,9 +90,8 @@ def read_dese_file(path: Path, manifest: Manifest | None = None) -> DeseRead:
     cells = melt(file, sheet, layout, spec, title.line, orgs, attrs, roles.value_cols, repeats, notes)
     years = cells["school_year"].dropna().unique()
     return DeseRead(path=path, report=spec.id, school_year=int(years[0]) if len(years) == 1 else None,
-                    n_rows=int(layout.mat.shape[0]), cells=cells, notes=notes, sheet=sheet, manifest=mfields,
-                    org_level="+".join(sorted(set(orgs.levels.tolist()))), year_source=attrs.year_source,
-                    header_row=layout.header_row)
+                    n_rows=int(layout.mat.shape[0]), cells=cells, notes=notes,
+                    org_level="+".join(sorted(set(orgs.levels.tolist()))), year_source=attrs.year_source)
 
 
 def inspect_dese_file(path: Path, manifest: Manifest | None = None) -> dict:
@@ -121,21 +116,3 @@ def inspect_dese_file(path: Path, manifest: Manifest | None = None) -> dict:
         "warnings": read.warnings, "notes": read.notes,
     }
 
-
-def is_dese_file(path: Path) -> bool:
-    """Cheap sniff: an .xlsx/.csv whose first rows hold a header with at least two column names known to the
-    catalog (report columns or DESE key columns)."""
-    path = Path(path)
-    if path.suffix.lower() not in (".xlsx", ".xls", ".csv") or path.name.lower() == "manifest.csv":
-        return False
-    try:
-        rows, _, _ = read_raw(path, max_rows=HEADER_SCAN_ROWS + 2)
-    except InputError:
-        return False
-    h = find_header(rows)
-    if h is None:
-        return False
-    return sum(1 for v in rows[h] if v is not None and catalog.known_header(norm(v))) >= 2
-
-
-__all__ = ["DeseRead", "inspect_dese_file", "is_dese_file", "manifest_target", "read_dese_file"]

@@ -61,7 +61,6 @@ def parse_number(text: str, decimal_comma: bool) -> float | None:
 class Parsed:
     value: np.ndarray  # float64, NaN unless a number
     is_suppressed: np.ndarray  # bool
-    is_text: np.ndarray  # bool: neither a number nor a suppression mark
     decimal_comma: bool
 
 
@@ -83,5 +82,4 @@ def parse_cells(texts: np.ndarray, text_only: np.ndarray | None = None) -> Parse
     is_sup = u_sup[codes]
     if text_only is not None:
         value = np.where(text_only, np.nan, value)
-    is_text = np.isnan(value) & ~is_sup
-    return Parsed(value=value, is_suppressed=is_sup, is_text=is_text, decimal_comma=comma)
+    return Parsed(value=value, is_suppressed=is_sup, decimal_comma=comma)
