@@ -32,6 +32,9 @@ from ..warehouse import object_kind, room_for_python, table_exists
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
+# What an incremental build leaves as the last build made it: nodes made from the code and catalogs alone (views,
+# the seeds, ref_metrics), equal by then (an incremental build runs only when neither changed: changed_years)
+KEPT_BY_INCREMENTAL = ("config.materialized:view", "resource_type:seed", "path:reference")
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 YEARS_ENV = "EQUITY_OUTCOMES_SCHOOL_YEARS"  # the years an incremental build redoes (macros/yearly.sql)
 PARSE_STATES_KEPT = 8  # dbt's partial-parse state of the last warehouse files built (see _partial_parse_of)
@@ -263,7 +266,7 @@ def build_models(
         redo = None if full_refresh else changed_years(con, fingerprint, years)
         with room_for_python(con):  # dbt's connection shares this database instance and its memory limit
             result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
-                             *(() if redo is not None else ("--full-refresh",)), project=project,
+                             *(KEPT_BY_INCREMENTAL if redo is not None else ("--full-refresh",)), project=project,
                              callbacks=_progress_events(progress),
                              env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
         if not result.success:
