@@ -116,8 +116,9 @@ MAX_FILE_LINES = 600
 # of sheets rendered once per number: +28 (16,553 on its branch).
 # issue-48 merged: 16,642 (measured).
 # lp.centre solves through _Lp._run like every other question (its own run-and-check was a twin): 16,640 (measured).
-# run_dbt leaves dbt's JSON artifacts and debug log off, ingest imported by the stages that ingest: 16,648 (measured).
-LINE_BUDGET = 16_648
+# run_dbt leaves dbt's JSON artifacts and debug log off, ingest imported by the stages that ingest, parameters in one
+# transaction, an incremental build keeps views, seeds and ref_metrics: 16,657 (measured).
+LINE_BUDGET = 16_657
 
 
 def modules() -> dict[str, Path]:
