@@ -59,6 +59,7 @@ def w_evaluate_models(spec: dict) -> dict:
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
+    os.environ["DBT_WRITE_JSON"] = "true"  # run_results.json, read below (run_dbt leaves dbt's artifacts off)
     t0 = time.perf_counter()
     out = stages.evaluate_stage(Path(spec["warehouse"]))
     seconds = time.perf_counter() - t0

@@ -40,7 +40,7 @@ def make_file(raw: Path, rows: int, bad: int, out: Path) -> int:
 
 def run_sql(path: Path) -> tuple[float, int, str]:
     from equity_outcomes.ingest.sqlvalidate import validate_and_load
-    from equity_outcomes.models.build import ensure_raw_tables
+    from equity_outcomes.ingest.tables import ensure_raw_tables
     from equity_outcomes.warehouse import BOOKKEEPING_DDL
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -135,7 +135,10 @@ MAX_FILE_LINES = 600
 # Dead data in the DESE reader: DeseRead.sheet, .manifest and .header_row and Parsed.is_text (set, never read), the
 # reader's __all__ (its names are imported by name): 16,556 (measured).
 # issue-50 merged: 16,571 (measured).
-LINE_BUDGET = 16_571
+# run_dbt leaves dbt's JSON artifacts and debug log off, ingest imported by the stages that ingest, parameters in one
+# transaction, an incremental build keeps views, seeds and ref_metrics: 16,657 (measured).
+# issue-49 merged: 16,588 (measured).
+LINE_BUDGET = 16_588
 
 
 def modules() -> dict[str, Path]:

@@ -6,15 +6,17 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 
 from . import progress as progress_display
 from .errors import EquityOutcomesError
-from .ingest.load import LoadSummary, ingest_into
 from .models.build import BuildSummary, build_models, is_current
 from .warehouse import connect, table_exists
+
+if TYPE_CHECKING:  # ingest's validation (pandas, pandera: ~0.6 s) is imported by the ingest stage only (#22)
+    from .ingest.load import LoadSummary
 
 Progress = Callable[[str], None] | None
 T = TypeVar("T")
@@ -38,6 +40,8 @@ def with_connection(work_path: Path, work: Callable[[duckdb.DuckDBPyConnection],
 def ingest_stage(work_path: Path, sources: Iterable[Path], progress: Progress = None,
                  max_quarantined: float | None = None) -> LoadSummary:
     """Load ``sources``; ``max_quarantined``: refuse a file with more quarantined rows than this percent."""
+    from .ingest.load import ingest_into
+
     with progress_display.stage("ingest") as shown:
         progress = progress_display.tee(progress)
         load = with_connection(work_path, lambda con: ingest_into(con, sources, progress=progress,

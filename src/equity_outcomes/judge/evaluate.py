@@ -113,11 +113,17 @@ def write_parameters(con: duckdb.DuckDBPyConnection, catalog: Catalog, *, baseli
                            str(catalog.path))],
         "eval_targets": targets, "eval_target_items": items, "eval_catalog_items": _catalog_rows(catalog),
     }
-    con.execute(PARAMETERS_SQL)
-    for name in rows:
-        if rows[name]:
-            marks = ", ".join("?" * len(rows[name][0]))
-            con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
+    con.begin()  # one commit: each row inserted on its own commits the warehouse file (0.7 s for 250 rows, #22)
+    try:
+        con.execute(PARAMETERS_SQL)
+        for name in rows:
+            if rows[name]:
+                marks = ", ".join("?" * len(rows[name][0]))
+                con.executemany(f"INSERT INTO {name} VALUES ({marks})", rows[name])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 # ================================================================================================== rating

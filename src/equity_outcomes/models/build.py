@@ -25,8 +25,6 @@ import duckdb
 import yaml
 
 from ..errors import EquityOutcomesError
-from ..ingest.readiness import load_readiness_reference
-from ..ingest.tables import ensure_raw_tables
 from ..paths import PACKAGE_DIR, cache_dir, config_dir, models_dir
 from ..progress import step
 from ..warehouse import object_kind, room_for_python, table_exists
@@ -34,10 +32,17 @@ from ..warehouse import object_kind, room_for_python, table_exists
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
+# What an incremental build leaves as the last build made it: nodes made from the code and catalogs alone (views,
+# the seeds, ref_metrics), equal by then (an incremental build runs only when neither changed: changed_years)
+KEPT_BY_INCREMENTAL = ("config.materialized:view", "resource_type:seed", "path:reference")
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 YEARS_ENV = "EQUITY_OUTCOMES_SCHOOL_YEARS"  # the years an incremental build redoes (macros/yearly.sql)
 PARSE_STATES_KEPT = 8  # dbt's partial-parse state of the last warehouse files built (see _partial_parse_of)
 STATE_TABLE = "build_state"
+# What dbt does by default for every command that the library does not read (#22): the JSON artifacts (manifest.json,
+# written twice, run_results.json, graph.gpickle) and a debug-level log file. The environment wins (a benchmark that
+# reads run_results.json sets DBT_WRITE_JSON=true); compiled SQL and the partial-parse state are written either way.
+DBT_ENV_DEFAULTS = {"DBT_WRITE_JSON": "false", "DBT_LOG_LEVEL_FILE": "warn"}
 
 # student_sgp, created empty so every model builds (written by judge.growth, read by int_student_sgp)
 STUDENT_SGP_DDL = (files(__package__) / "student_sgp.sql").read_text(encoding="utf-8")
@@ -84,7 +89,8 @@ def run_dbt(warehouse: Path, *args: str, project: Path | None = None, callbacks:
     from dbt.cli.main import dbtRunner
 
     project = project or models_dir()
-    with mock.patch.dict(os.environ, {WAREHOUSE_ENV: str(warehouse), **(env or {})}), \
+    defaults = {k: os.environ.get(k, v) for k, v in DBT_ENV_DEFAULTS.items()}
+    with mock.patch.dict(os.environ, {**defaults, WAREHOUSE_ENV: str(warehouse), **(env or {})}), \
             _partial_parse_of(warehouse, project):
         try:
             return dbtRunner(callbacks=callbacks or []).invoke([
@@ -240,6 +246,10 @@ def build_models(
     ``engine``: ``duckdb`` (in the warehouse), or ``spark`` (the same models on Spark, their tables brought back into
     the warehouse: :mod:`equity_outcomes.models.spark`).
     """
+    # here, not at the top: ingest's validation (pandas, pandera: ~0.5 s) is no import of run_dbt's users (evaluate)
+    from ..ingest.readiness import load_readiness_reference
+    from ..ingest.tables import ensure_raw_tables
+
     started = time.perf_counter()
     ensure_raw_tables(con)
     load_readiness_reference(con)
@@ -256,7 +266,7 @@ def build_models(
         redo = None if full_refresh else changed_years(con, fingerprint, years)
         with room_for_python(con):  # dbt's connection shares this database instance and its memory limit
             result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
-                             *(() if redo is not None else ("--full-refresh",)), project=project,
+                             *(KEPT_BY_INCREMENTAL if redo is not None else ("--full-refresh",)), project=project,
                              callbacks=_progress_events(progress),
                              env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
         if not result.success:
