@@ -142,7 +142,8 @@ MAX_FILE_LINES = 600
 # one place the school rows of a cell are filtered (_school_rows folded in, did_panel's own source check gone): 16,577.
 # synth: the DESE-style exports' school x group sums through effects.accumulate, the one bincount accumulator
 # (byte-identical files, two seeds; 60,000 students 52.7 s against 52.6 s): 16,571.
-LINE_BUDGET = 16_571
+# ReadinessRead.school_years and .n_raters, read by the tests alone, moved to them: 16,565.
+LINE_BUDGET = 16_565
 
 
 def modules() -> dict[str, Path]:
