@@ -144,7 +144,9 @@ MAX_FILE_LINES = 600
 # (byte-identical files, two seeds; 60,000 students 52.7 s against 52.6 s): 16,571.
 # ReadinessRead.school_years and .n_raters, read by the tests alone, moved to them: 16,565.
 # PriorBasis.n_columns, read by nothing: 16,562.
-LINE_BUDGET = 16_562
+# ingest.dese re-exports only what is read through it (CONFIG, MANIFEST_COLUMNS, MANIFEST_NAME, ReportSpec and
+# load_config are imported from their modules; SHARED_MANIFEST, a test's alias of SHARED_MANIFESTS['dese'], gone): 16,551.
+LINE_BUDGET = 16_551
 
 
 def modules() -> dict[str, Path]:
