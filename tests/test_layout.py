@@ -146,7 +146,9 @@ MAX_FILE_LINES = 600
 # PriorBasis.n_columns, read by nothing: 16,562.
 # ingest.dese re-exports only what is read through it (CONFIG, MANIFEST_COLUMNS, MANIFEST_NAME, ReportSpec and
 # load_config are imported from their modules; SHARED_MANIFEST, a test's alias of SHARED_MANIFESTS['dese'], gone): 16,551.
-LINE_BUDGET = 16_551
+# ingest.readiness re-exports only what is read through it (EXPECTED_COUNTS, item_ids and RAW_TABLE are read in
+# their modules): 16,547.
+LINE_BUDGET = 16_547
 
 
 def modules() -> dict[str, Path]:
