@@ -256,7 +256,7 @@ def test_shared_manifest_paths_exist() -> None:
         m = dese.Manifest.load(config_dir() / name, base_dir=base)
         for line_no, row in m.rows:
             assert list(base.glob(row["path"])), f"{name} row {line_no} matches no file: {row['path']}"
-    assert dese.find_manifest(REAL_FILES[0]).path.name == dese.SHARED_MANIFEST
+    assert dese.find_manifest(REAL_FILES[0]).path.name == dese.SHARED_MANIFESTS["dese"]
 
 
 # ----------------------------------------------------------------------------------------------------------------

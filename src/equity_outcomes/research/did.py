@@ -16,7 +16,7 @@ from scipy import stats as _st
 
 from .. import catalog
 from ..errors import EquityOutcomesError
-from .warehouse import SOURCES, Warehouse, _school_rows, pick_grade
+from .warehouse import Warehouse, _school_cell
 
 DID_METHODS = ("did2s", "callaway_santanna", "twfe")
 
@@ -79,8 +79,6 @@ def did_panel(
     """The school x year panel with treatment timing, weights and the grade used, ready to estimate: schools with
     a single year dropped; ``anchored``: PL schools without a year before their start too (nothing to impute
     their untreated outcome from). Raises when there is nothing to compare."""
-    if source not in SOURCES:
-        raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     panel, grade, notes = _raw_panel(wh, metric, subgroup, source, subject, grade, years, weights)
     counts = panel.groupby("org_code").size()
     singletons = counts.index[counts < 2]
@@ -110,13 +108,7 @@ def _raw_panel(
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """Every school-year of the metric with its treatment timing and weight."""
     notes: list[str] = []
-    subj = None if subject is None else subject.lower()
-    base = _school_rows(metric, subgroup, source, subj)
-    if grade is None:
-        grade = pick_grade(wh, base, metric, f"{source} school rows for {metric!r}, subgroup {subgroup!r}, "
-                                             f"subject {subj!r}")
-    base.add("grade = ?", grade)
-    base.add_years("school_year", years)
+    _, _, grade, base = _school_cell(wh, None, metric, subgroup, subject, grade, source, years)
     panel = wh.sql(
         "SELECT org_code, school_year, value, denominator, n_students, is_suppressed "
         f"FROM metric_values{base.sql()} ORDER BY org_code, school_year",

@@ -275,19 +275,6 @@ def open_warehouse(path: Path | str | None = None) -> Warehouse:
 # ------------------------------------------------------------------------------------------------- helpers
 
 
-def _school_rows(metric: str, subgroup: str, source: str, subject: str | None, org_code: str | None = None) -> _Where:
-    """The school rows of one metric, subgroup, source and subject (of one school with ``org_code``)."""
-    w = _Where()
-    w.add("org_level = 'school'")
-    if org_code is not None:
-        w.add("org_code = ?", org_code)
-    w.add("metric = ?", metric)
-    w.add("subgroup = ?", subgroup)
-    w.add("source = ?", source)
-    w.add("subject IS NOT DISTINCT FROM ?", subject)
-    return w
-
-
 def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
     """The grade of the metric_values ``rows``: the pooled one ('all', else '03-08'), else their only grade."""
     grades = wh.sql(f"SELECT DISTINCT grade FROM metric_values{rows.sql()} ORDER BY 1", rows.params)["grade"]
@@ -301,16 +288,24 @@ def pick_grade(wh: Warehouse, rows: _Where, metric: str, missing: str) -> str:
 
 
 def _school_cell(wh: Warehouse, org_code, metric: str, subgroup: str, subject: str | None, grade: str | None,
-                 source: str, years) -> tuple[str, str | None, str, _Where]:
-    """(org code, subject, grade, the rows of ``years``) of one school's cell; ``grade=None``: :func:`pick_grade`."""
-    code = _org_code(org_code)
+                 source: str, years) -> tuple[str | None, str | None, str, _Where]:
+    """(org code, subject, grade, the school rows of ``years``) of one cell, of one school (every school when
+    ``org_code`` is None); ``grade=None``: :func:`pick_grade`."""
+    code = None if org_code is None else _org_code(org_code)
     if source not in SOURCES:
         raise EquityOutcomesError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     subj = None if subject is None else subject.lower()
-    w = _school_rows(metric, subgroup, source, subj, code)
+    w = _Where()
+    w.add("org_level = 'school'")
+    if code is not None:
+        w.add("org_code = ?", code)
+    w.add("metric = ?", metric)
+    w.add("subgroup = ?", subgroup)
+    w.add("source = ?", source)
+    w.add("subject IS NOT DISTINCT FROM ?", subj)
     if grade is None:
-        grade = pick_grade(wh, w, metric, f"{source} rows for school {code}, metric {metric!r}, subgroup "
-                                          f"{subgroup!r}, subject {subj!r}")
+        grade = pick_grade(wh, w, metric, f"{source} rows for {'school ' + code if code else 'any school'}, metric "
+                                          f"{metric!r}, subgroup {subgroup!r}, subject {subj!r}")
     w.add("grade = ?", grade)
     w.add_years("school_year", years)
     return code, subj, grade, w

@@ -27,7 +27,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from ..catalog import Strict, Text, Word, load_yaml
 from ..paths import config_dir
-from .effects import sgp_median
+from .effects import accumulate, sgp_median
 from .network import Network
 from .students import GROUPS, SUBJECTS
 
@@ -115,22 +115,16 @@ class DeseAccumulator:
         self.data: dict[tuple[str, int, str], np.ndarray] = {}
 
     def add(self, report: str, year: int, sel: str, school: np.ndarray, G: np.ndarray, stats: np.ndarray) -> None:
+        """Each row's ``stats`` added to its school's cell of every group ``G`` marks it in (school x group sums)."""
         if len(school) == 0:
             return
         stats = np.asarray(stats, dtype=np.float64)
         ng = G.shape[1]
         key = (report, year, sel)
-        arr = self.data.get(key)
-        if arr is None:
-            arr = self.data[key] = np.zeros((self.n, ng, stats.shape[1]), np.float64)
-        uniq, inv = np.unique(school, return_inverse=True)
+        if key not in self.data:
+            self.data[key] = np.zeros((self.n, ng, stats.shape[1]), np.float64)
         rows, groups = np.nonzero(G)
-        keys = inv[rows] * ng + groups
-        size = len(uniq) * ng
-        out = np.empty((size, stats.shape[1]))
-        for k in range(stats.shape[1]):
-            out[:, k] = np.bincount(keys, weights=stats[rows, k], minlength=size)
-        arr[uniq] += out.reshape(len(uniq), ng, stats.shape[1])
+        accumulate(self.data[key].reshape(self.n * ng, -1), school[rows] * ng + groups, stats[rows])
 
     def get(self, report: str, year: int, sel: str = "") -> np.ndarray | None:
         arr = self.data.get((report, year, sel))

@@ -15,8 +15,8 @@ from .network import Network
 SGP_SUBJECTS = ["ELA", "MATH"]
 
 
-def _acc(target: np.ndarray, school: np.ndarray, stats: np.ndarray) -> None:
-    """target[school] += stats rows (few distinct schools per call)."""
+def accumulate(target: np.ndarray, school: np.ndarray, stats: np.ndarray) -> None:
+    """target[school] += stats rows (few distinct schools per call): a school's sums in row order, by bincount."""
     if len(school) == 0:
         return
     uniq, inv = np.unique(school, return_inverse=True)
@@ -41,16 +41,16 @@ class EffectsTracker:
         return year - self.years[0]
 
     def add_attendance(self, year, school, t10, u10, n10) -> None:
-        _acc(self.att[self.yi(year)], school, np.column_stack([np.ones(len(school)), t10, u10, n10]))
+        accumulate(self.att[self.yi(year)], school, np.column_stack([np.ones(len(school)), t10, u10, n10]))
 
     def add_suspension(self, year, school, t, u) -> None:
-        _acc(self.susp[self.yi(year)], school, np.column_stack([np.ones(len(school)), t, u]))
+        accumulate(self.susp[self.yi(year)], school, np.column_stack([np.ones(len(school)), t, u]))
 
     def add_mcas(self, year, j, school, gsel, me_t, me_u, li, latino, sgp_t, sgp_u, legacy) -> None:
         y = self.yi(year)
         for gi, m in enumerate((np.ones(len(school), bool), li, latino)):
             view = self.mcas[y, :, j, gi, :]
-            _acc(view, school[m], np.column_stack([np.ones(int(m.sum())), me_t[m], me_u[m]]))
+            accumulate(view, school[m], np.column_stack([np.ones(int(m.sum())), me_t[m], me_u[m]]))
         for v, sgp in enumerate((sgp_t, sgp_u)):
             has = sgp > 0
             if has.any():
@@ -61,7 +61,7 @@ class EffectsTracker:
     def add_surveys(self, year, school, res) -> None:
         y = self.yi(year)
         for gi, (t, u) in enumerate(res):
-            _acc(self.surv[y, :, gi, :], school, np.column_stack([np.ones(len(school)), t, u]))
+            accumulate(self.surv[y, :, gi, :], school, np.column_stack([np.ones(len(school)), t, u]))
 
     def add_teachers(self, year, school: int, t, u) -> None:
         self.teach[self.yi(year), school] += [len(t), t.sum(), u.sum()]

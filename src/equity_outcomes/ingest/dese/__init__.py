@@ -9,20 +9,10 @@ header, data rows), ``values`` (cell text -> number), ``keys`` (org code, name, 
 (year, group, grade, subject, period), ``cells`` (-> long table), ``reader`` (end to end, check report).
 """
 
-from .catalog import CONFIG, REPORTS, ReportSpec, load_config
+from .catalog import REPORTS
 from .cells import CELL_COLUMNS
-from .manifest import (
-    MANIFEST_COLUMNS,
-    MANIFEST_NAME,
-    SHARED_MANIFEST,
-    SHARED_MANIFESTS,
-    Manifest,
-    find_manifest,
-)
+from .manifest import SHARED_MANIFESTS, Manifest, find_manifest
 from .reader import DeseRead, inspect_dese_file, read_dese_file
 
-__all__ = [
-    "CELL_COLUMNS", "CONFIG", "MANIFEST_COLUMNS", "MANIFEST_NAME", "REPORTS", "SHARED_MANIFEST", "SHARED_MANIFESTS",
-    "DeseRead", "Manifest", "ReportSpec", "find_manifest", "inspect_dese_file", "load_config",
-    "read_dese_file",
-]
+__all__ = ["CELL_COLUMNS", "REPORTS", "SHARED_MANIFESTS", "DeseRead", "Manifest", "find_manifest", "inspect_dese_file",
+           "read_dese_file"]

@@ -23,7 +23,6 @@ MANIFEST_COLUMNS = ("path", "report", "school_year", "org_level", "student_group
 ORG_LEVELS = ("school", "district", "state")
 #: Shared folders of real exports (under ``../shared/data``) -> the manifest shipped for them in ``config/``.
 SHARED_MANIFESTS = {"dese": "dese_manifest_shared.csv", "dese_more": "dese_manifest_shared_more.csv"}
-SHARED_MANIFEST = SHARED_MANIFESTS["dese"]
 
 
 def parse_year(text: object) -> int | None:

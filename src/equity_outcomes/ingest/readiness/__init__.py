@@ -13,7 +13,7 @@ SQL: ``models/staging/stg_readiness.sql``, ``models/marts/readiness_items.sql``,
 See docs/readiness.md.
 """
 
-from .catalog import EXPECTED_COUNTS, areas, item_ids, items, scale
+from .catalog import areas, items, scale
 from .reader import (
     DATA_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -23,7 +23,6 @@ from .reader import (
     responses_schema,
 )
 from .reference import (
-    RAW_TABLE,
     known_schools,
     load_readiness_reference,
     quarantine_frame,
@@ -35,14 +34,11 @@ from .template import build_workbook, save_deterministic, write_template
 __all__ = [
     "CSV_COLUMNS",
     "DATA_COLUMNS",
-    "EXPECTED_COUNTS",
     "QUARANTINE_COLUMNS",
-    "RAW_TABLE",
     "ReadinessRead",
     "areas",
     "build_workbook",
     "is_readiness_file",
-    "item_ids",
     "items",
     "known_schools",
     "load_readiness_reference",

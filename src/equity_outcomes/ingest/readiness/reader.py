@@ -53,14 +53,6 @@ class ReadinessRead:
     quarantine: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def school_years(self) -> list[int]:
-        return sorted(int(y) for y in self.data["school_year"].unique())
-
-    @property
-    def n_raters(self) -> int:
-        return int(self.data[["org_code", "school_year", "rater_id"]].drop_duplicates().shape[0])
-
 
 def _check(fn, name: str, **kw) -> pa.Check:
     return pa.Check(fn, name=name, **kw)

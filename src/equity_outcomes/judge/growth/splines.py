@@ -25,10 +25,6 @@ class PriorBasis:
     knots: tuple[float, ...]
     boundaries: tuple[float, float]
 
-    @property
-    def n_columns(self) -> int:
-        return len(self.knots) + DEGREE
-
     def design(self, scores: np.ndarray) -> np.ndarray:
         """The ``bs(scores, knots, Boundary.knots)`` matrix: n x (len(knots) + 3)."""
         lo, hi = self.boundaries
