@@ -138,7 +138,9 @@ MAX_FILE_LINES = 600
 # run_dbt leaves dbt's JSON artifacts and debug log off, ingest imported by the stages that ingest, parameters in one
 # transaction, an incremental build keeps views, seeds and ref_metrics: 16,657 (measured).
 # issue-49 merged: 16,588 (measured).
-LINE_BUDGET = 16_588
+# issue-51 (#22): the audit keeps the verdict of a school year whose linked sets an earlier audit attacked, cell for
+# cell, and found nothing in (disclosure/audit.py): 16,635 (measured).
+LINE_BUDGET = 16_635
 
 
 def modules() -> dict[str, Path]:

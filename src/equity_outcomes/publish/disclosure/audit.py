@@ -290,11 +290,13 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
                  solved: dict | None = None) -> None:
     """The linear programmes over every linked set. ``solved``: answers by programme (Attack.run's cache), and the
     verdicts of school years whose linked sets an earlier audit attacked cell for cell as they are (_year_keys):
-    such a year is not attacked again; a year is kept only when its attack found nothing."""
+    such a year is not attacked again; a year is kept only when its attack recovered and narrowed nothing (with the
+    cells it could not bound, said again when it is not attacked)."""
     cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
     tol = tolerance_from_pairs(cells, source_links(cells, rules), rules)
     keys = _year_keys(cells, _context(pub, rules, complements, tol)) if solved is not None else {}
-    kept = sorted(y for y, k in keys.items() if k in solved and solved[k] == NOTHING_FOUND)
+    stored = {y: solved[k][0] for y, k in keys.items() if k in solved and solved[k].get(0, {}).get("verdict") == "kept"}
+    kept = sorted(stored)
     attacked = cells[~cells["school_year"].isin(kept)].reset_index(drop=True)
     links = build_links(attacked, rules, complements, pub.network_schools, pub.n_network_schools)
     attack = Attack(attacked, links, rules, tol, ident=cell_ids(attacked))
@@ -313,22 +315,24 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
            if kept else ""))
     for r in res[res["verdict"] != "protected"].itertuples():
         report.findings.append(Finding(f"withheld cell {r.verdict}", _label(attacked.iloc[r.row]), r.why))
-    unchecked = res[res["inconsistent"]]
-    if len(unchecked):  # said, not hidden: their verdict rests on natural bounds only
+    year_of = attacked["school_year"].to_numpy()
+    unbounded: dict[int, list[str]] = {y: list(stored[y]["unbounded"]) for y in kept}
+    for i in res.loc[res["inconsistent"], "row"].to_numpy(dtype=int).tolist():
+        unbounded.setdefault(int(year_of[i]), []).append(_label(attacked.iloc[i]))
+    labels = [label for y in sorted(unbounded) for label in unbounded[y]]
+    if labels:  # said, not hidden: their verdict rests on natural bounds only
         report.tried.append(
-            f"{len(unchecked):,} withheld cells could not be bounded: the published figures around them contradict "
+            f"{len(labels):,} withheld cells could not be bounded: the published figures around them contradict "
             "the relations the audit knows (no feasible programme), so their verdict rests on natural bounds; e.g. "
-            + "; ".join(_label(attacked.iloc[int(i)]) for i in unchecked["row"].head(3)))
-    flagged = res[(res["verdict"] != "protected") | res["inconsistent"]]["row"].to_numpy(dtype=int)
-    found = set(attacked["school_year"].to_numpy()[flagged].tolist())
+            + "; ".join(labels[:3]))
+    found = set(year_of[res.loc[res["verdict"] != "protected", "row"].to_numpy(dtype=int)].tolist())
     for year, key in keys.items():
-        if year not in found:  # nothing recovered, narrowed or left unbounded: kept for the next publication
-            solved[key] = NOTHING_FOUND
+        if year not in found:  # nothing recovered or narrowed: kept for the next publication, with its unbounded cells
+            solved[key] = {0: {"verdict": "kept", "unbounded": unbounded.get(year, [])}}
 
 
 AUDITED = "audited year "  # a kept verdict's key among the answers (solved.py), before the hash of its linked sets
 FIGURES = ["n", "value", "withheld", "half_step"]
-NOTHING_FOUND = {0: {"verdict": "protected"}}  # its stored answer: every withheld cell of the year protected
 
 
 def _context(pub: Publication, rules: Rules, complements: dict[str, str], tol: Tolerance) -> str:
