@@ -151,6 +151,9 @@ def test_the_audit_keeps_a_verdict_only_for_a_year_whose_linked_sets_are_the_sam
     attacked, report = _audit_years(root, load(wh), monkeypatch)
     assert report.ok and attacked == set() and len(years) > 1
     assert f"school years {', '.join(map(str, sorted(years)))}" in " ".join(report.tried)
+    unbounded = [t.split(" withheld cells could not be bounded")[0] for t in report.tried if "could not be bounded" in t]
+    assert unbounded == [t.split(" withheld cells could not be bounded")[0]  # said again for the years kept
+                         for t in audit.audit_publication(root).tried if "could not be bounded" in t]
     changed = tmp_path / "changed"
     shutil.copytree(root, changed)
     trends = sorted((changed / "exports").glob("*/trends.csv"))[0]

@@ -139,8 +139,8 @@ MAX_FILE_LINES = 600
 # transaction, an incremental build keeps views, seeds and ref_metrics: 16,657 (measured).
 # issue-49 merged: 16,588 (measured).
 # issue-51 (#22): the audit keeps the verdict of a school year whose linked sets an earlier audit attacked, cell for
-# cell, and found nothing in (disclosure/audit.py): 16,635 (measured).
-LINE_BUDGET = 16_635
+# cell, and found nothing in (disclosure/audit.py), with the cells it could not bound: 16,639 (measured).
+LINE_BUDGET = 16_639
 
 
 def modules() -> dict[str, Path]:
