@@ -4,9 +4,11 @@ solved again; an answer that fails its check is never used. Real DuckDB warehous
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +18,14 @@ import duckdb
 import pytest
 
 from equity_outcomes.publish import publish_scorecards
+from equity_outcomes.publish.disclosure import audit
+from equity_outcomes.publish.disclosure.attack import Attack
+from equity_outcomes.publish.disclosure.linked import build_links
 from equity_outcomes.publish.disclosure.read import CELL_COLS, read_publication
-from equity_outcomes.publish.disclosure.solved import solved_path
+from equity_outcomes.publish.disclosure.rules import load_rules
+from equity_outcomes.publish.disclosure.solved import Solved, load, solved_path
+from equity_outcomes.publish.labels import complements as complements_of
+from equity_outcomes.publish.labels import load_subgroups
 
 from .publish_fixture import build_fixture_warehouse
 
@@ -119,3 +127,76 @@ def test_an_answer_that_fails_its_check_is_never_used(first, tmp_path):
     solved_path(wh).write_bytes(b"not a parquet file")
     assert publish_scorecards(wh, tmp_path / "corrupt")["answers"]["reused"] == 0
     _same(tmp_path / "corrupt", first["tmp"] / "first")
+
+
+class _Spy(Attack):
+    """The real attack, noting the school years of the cells it is given."""
+    years: list[set[int]] = []
+
+    def __init__(self, view, *args, **kwargs) -> None:
+        _Spy.years.append(set(view["school_year"].tolist()))
+        super().__init__(view, *args, **kwargs)
+
+
+def _audit_years(root: Path, solved, monkeypatch) -> tuple[set[int], object]:
+    """The years the audit's linear programmes attack, and its report."""
+    _Spy.years = []
+    monkeypatch.setattr(audit, "Attack", _Spy)
+    report = audit.audit_publication(root, solved=solved)
+    monkeypatch.undo()
+    return set().union(*_Spy.years), report
+
+
+def test_the_audit_keeps_a_verdict_only_for_a_year_whose_linked_sets_are_the_same(first, tmp_path, monkeypatch):
+    """The files of the first publication, audited with the answers it kept: no year is attacked again. A value
+    changed in one year's trend table (one file): that year alone is attacked again, and found it."""
+    root, wh = first["tmp"] / "first", first["path"]
+    years = set(read_publication(root).cells["school_year"].tolist())
+    attacked, report = _audit_years(root, load(wh), monkeypatch)
+    assert report.ok and attacked == set() and len(years) > 1
+    assert f"school years {', '.join(map(str, sorted(years)))}" in " ".join(report.tried)
+    unbounded = [t.split(" withheld cells could not be bounded")[0] for t in report.tried if "could not be bounded" in t]
+    assert unbounded == [t.split(" withheld cells could not be bounded")[0]  # said again for the years kept
+                         for t in audit.audit_publication(root).tried if "could not be bounded" in t]
+    changed = tmp_path / "changed"
+    shutil.copytree(root, changed)
+    trends = sorted((changed / "exports").glob("*/trends.csv"))[0]
+    head, *rows = list(csv.reader(trends.open(encoding="utf-8-sig", newline="")))
+    year = max(int(h) for h in head if h.isdigit())
+    at = head.index(str(year))
+    row = next(r for r in rows if r[at].strip())
+    row[at] = f"{float(row[at]) + 1:g}"
+    with trends.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([head, *rows])
+    attacked, report = _audit_years(changed, load(wh), monkeypatch)
+    assert attacked == {year}
+    assert report.tried[-1].endswith("(not attacked again)") and str(year) not in report.tried[-1].split(";")[-1]
+
+
+def test_an_attack_that_finds_something_is_never_kept(monkeypatch):
+    """The leaky publication (tests/fixtures): the years whose programmes recover or narrow a withheld cell are
+    attacked again on every audit with the same store, and found again; only the others are kept."""
+    leaky = Path(__file__).parent / "fixtures" / "leaky_publication"
+    store = Solved()
+    attacked, report = _audit_years(leaky, store, monkeypatch)
+    found = {f.cell for f in report.findings if f.check.startswith("withheld cell ")}
+    found_years = {int(c.split()[1]) for c in found}
+    assert found and found_years < attacked
+    again, second = _audit_years(leaky, store, monkeypatch)
+    assert again == found_years
+    assert {f.cell for f in second.findings if f.check.startswith("withheld cell ")} == found
+    kept = {k for k in store if k.startswith(audit.AUDITED)}
+    assert len(kept) == len(attacked - found_years)
+
+
+def test_no_linked_set_joins_two_school_years(first):
+    """The audit keeps its verdicts per school year (audit._year_keys), which is sound only while no relation of
+    linked.py holds cells of two years: on the first publication's cells, every relation holds one year."""
+    pub = read_publication(first["tmp"] / "first")
+    cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
+    links = build_links(cells, load_rules(), complements_of(load_subgroups()), pub.network_schools,
+                        pub.n_network_schools)
+    years = cells["school_year"].to_numpy()
+    kinds = {s.kind for s in links.sums}
+    assert {"complement", "network"} <= kinds and links.twins
+    assert all(len(set(years[m].tolist())) == 1 for m in links.members())

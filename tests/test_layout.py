@@ -148,7 +148,10 @@ MAX_FILE_LINES = 600
 # load_config are imported from their modules; SHARED_MANIFEST, a test's alias of SHARED_MANIFESTS['dese'], gone): 16,551.
 # ingest.readiness re-exports only what is read through it (EXPECTED_COUNTS, item_ids and RAW_TABLE are read in
 # their modules): 16,547.
-LINE_BUDGET = 16_547
+# issue-51 (#22): the audit keeps the verdict of a school year whose linked sets an earlier audit attacked, cell for
+# cell, and found nothing in (disclosure/audit.py), with the cells it could not bound: 16,639 (measured).
+# issue-51 merged over issue-52: 16,598 (measured).
+LINE_BUDGET = 16_598
 
 
 def modules() -> dict[str, Path]:

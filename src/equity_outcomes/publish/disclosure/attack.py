@@ -104,6 +104,13 @@ def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]
     return [*out, cur] if cur else out
 
 
+def rules_key(rules: Rules) -> str:
+    """A hash of the rules as the same text in every process (a frozenset's order follows the process's string
+    hashes)."""
+    stable = dataclasses.replace(rules, event_metrics=tuple(sorted(rules.event_metrics)))
+    return hashlib.sha256(repr(stable).encode()).hexdigest()
+
+
 class Attack:
     """Intervals for the withheld cells of ``view`` (columns n, value, withheld, half_step, metric)."""
 
@@ -113,9 +120,7 @@ class Attack:
         ``ident``: what each row is (linked.cell_ids): components are then cached by what they hold, not by rows,
         so an attack on the same figures read back from the files finds the answers of the control's."""
         self.ident, self.reused, self.components = ident, 0, 0
-        # the rules as the same text in every process (a frozenset's order follows the process's string hashes)
-        stable = dataclasses.replace(rules, event_metrics=tuple(sorted(rules.event_metrics)))
-        self._rules_key = hashlib.sha256(repr(stable).encode()).hexdigest() if ident is not None else ""
+        self._rules_key = rules_key(rules) if ident is not None else ""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
         self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)

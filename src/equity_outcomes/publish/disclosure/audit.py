@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import hashlib
 import re
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -29,11 +30,12 @@ import pandas as pd
 
 from ..labels import complements as complements_of
 from ..labels import load_subgroups, load_targets
-from .attack import Attack
+from .attack import Attack, Tolerance, rules_key
 from .complementary import tolerance_from_pairs
-from .linked import build_links, cell_ids
+from .linked import build_links, cell_ids, source_links
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
+from .solved import solver_version
 from .targets import MEMBERS, org_keys, row_keys
 
 MAX_EXAMPLES = 5
@@ -286,10 +288,18 @@ def _recovered_example(t: dict, side: str) -> str:
 
 def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], report: AuditReport,
                  solved: dict | None = None) -> None:
+    """The linear programmes over every linked set. ``solved``: answers by programme (Attack.run's cache), and the
+    verdicts of school years whose linked sets an earlier audit attacked cell for cell as they are (_year_keys):
+    such a year is not attacked again; a year is kept only when its attack recovered and narrowed nothing (with the
+    cells it could not bound, said again when it is not attacked)."""
     cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
-    links = build_links(cells, rules, complements, pub.network_schools, pub.n_network_schools)
-    tol = tolerance_from_pairs(cells, links, rules)
-    attack = Attack(cells, links, rules, tol, ident=cell_ids(cells))
+    tol = tolerance_from_pairs(cells, source_links(cells, rules), rules)
+    keys = _year_keys(cells, _context(pub, rules, complements, tol)) if solved is not None else {}
+    stored = {y: solved[k][0] for y, k in keys.items() if k in solved and solved[k].get(0, {}).get("verdict") == "kept"}
+    kept = sorted(stored)
+    attacked = cells[~cells["school_year"].isin(kept)].reset_index(drop=True)
+    links = build_links(attacked, rules, complements, pub.network_schools, pub.n_network_schools)
+    attack = Attack(attacked, links, rules, tol, ident=cell_ids(attacked))
     res = attack.run(solved)
     kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
     report.tried.append(
@@ -299,15 +309,55 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
         f"every published cell"
         + (f"; {attack.reused:,} of their {attack.components:,} components hold exactly the figures and relations of a programme the "
            "control (or an earlier publication) solved (its answers reused), the others solved here"
-           if solved is not None else ""))
+           if solved is not None else "")
+        + (f"; school years {', '.join(map(str, kept))} ({len(cells) - len(attacked):,} cells): every cell, figure "
+           "and relation as an earlier audit attacked them, which found nothing there (not attacked again)"
+           if kept else ""))
     for r in res[res["verdict"] != "protected"].itertuples():
-        report.findings.append(Finding(f"withheld cell {r.verdict}", _label(cells.iloc[r.row]), r.why))
-    unchecked = res[res["inconsistent"]]
-    if len(unchecked):  # said, not hidden: their verdict rests on natural bounds only
+        report.findings.append(Finding(f"withheld cell {r.verdict}", _label(attacked.iloc[r.row]), r.why))
+    year_of = attacked["school_year"].to_numpy()
+    unbounded: dict[int, list[str]] = {y: list(stored[y]["unbounded"]) for y in kept}
+    for i in res.loc[res["inconsistent"], "row"].to_numpy(dtype=int).tolist():
+        unbounded.setdefault(int(year_of[i]), []).append(_label(attacked.iloc[i]))
+    labels = [label for y in sorted(unbounded) for label in unbounded[y]]
+    if labels:  # said, not hidden: their verdict rests on natural bounds only
         report.tried.append(
-            f"{len(unchecked):,} withheld cells could not be bounded: the published figures around them contradict "
+            f"{len(labels):,} withheld cells could not be bounded: the published figures around them contradict "
             "the relations the audit knows (no feasible programme), so their verdict rests on natural bounds; e.g. "
-            + "; ".join(_label(cells.iloc[int(i)]) for i in unchecked["row"].head(3)))
+            + "; ".join(labels[:3]))
+    found = set(year_of[res.loc[res["verdict"] != "protected", "row"].to_numpy(dtype=int)].tolist())
+    for year, key in keys.items():
+        if year not in found:  # nothing recovered or narrowed: kept for the next publication, with its unbounded cells
+            solved[key] = {0: {"verdict": "kept", "unbounded": unbounded.get(year, [])}}
+
+
+AUDITED = "audited year "  # a kept verdict's key among the answers (solved.py), before the hash of its linked sets
+FIGURES = ["n", "value", "withheld", "half_step"]
+
+
+def _context(pub: Publication, rules: Rules, complements: dict[str, str], tol: Tolerance) -> str:
+    """What a year's programmes are made of besides its cells: the solver's code, the rules, the tolerance between
+    sources (estimated from every year), the complements and the network's schools."""
+    return "\n".join([solver_version(), rules_key(rules), repr(tol.n), repr(tol.value), repr(sorted(complements.items())),
+                      repr(sorted(pub.network_schools)), repr(pub.n_network_schools)])
+
+
+def _year_keys(cells: pd.DataFrame, context: str) -> dict[int, str]:
+    """The key of each school year's linked sets: every cell of that year in the order read (identity, published n
+    and value, withheld, half step) and ``context``. No relation joins two years (complement, network and total sums
+    and the two sources of a cell each hold one year), so an equal key is the very same programmes."""
+    years = cells["school_year"].to_numpy()
+    out = {}
+    for year in np.unique(years).tolist():
+        part = cells[years == year]
+        h = hashlib.sha256(context.encode())
+        for c in CELL_COLS:
+            codes, uniques = pd.factorize(part[c].to_numpy(dtype=object), use_na_sentinel=False)
+            h.update(codes.astype(np.int64).tobytes() + "\x1f".join(map(repr, uniques)).encode() + b"\x1e")
+        for c in FIGURES:
+            h.update(part[c].to_numpy(dtype=float).tobytes())
+        out[int(year)] = AUDITED + h.hexdigest()
+    return out
 
 
 def _give_back_freed_memory() -> None:

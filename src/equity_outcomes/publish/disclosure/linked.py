@@ -171,6 +171,12 @@ def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], 
     return links
 
 
+def source_links(cells: pd.DataFrame, rules: Rules) -> Links:
+    """The two-source pairs of ``cells`` alone, as ``build_links`` finds them (what the tolerance between sources is
+    estimated from)."""
+    return Links(twins=source_twins(_norm(cells))) if rules.link_sources and len(cells) else Links()
+
+
 def cell_ids(cells: pd.DataFrame) -> np.ndarray:
     """What each row is, as one string (KEY), the same for the control's frame and the cells read back."""
     if not len(cells):
