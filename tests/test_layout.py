@@ -151,7 +151,8 @@ MAX_FILE_LINES = 600
 # issue-51 (#22): the audit keeps the verdict of a school year whose linked sets an earlier audit attacked, cell for
 # cell, and found nothing in (disclosure/audit.py), with the cells it could not bound: 16,639 (measured).
 # issue-51 merged over issue-52: 16,598 (measured).
-LINE_BUDGET = 16_598
+# the audit's kept school years counted apart from the programmes' answers in the publish log: 16,603 (measured).
+LINE_BUDGET = 16_603
 
 
 def modules() -> dict[str, Path]:

@@ -165,9 +165,10 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
         shutil.rmtree(stage, ignore_errors=True)
     kept = None
     if answers is not None:
-        kept = {"reused": answers.reused_from_file, "rejected": answers.rejected,
-                "kept": save_answers(warehouse, answers, say)}
-        say(f"disclosure: {kept['reused']:,} programmes' answers reused from the last publication "
+        kept = {"reused": answers.reused_from_file, "reused_years": answers.reused_years,
+                "rejected": answers.rejected, "kept": save_answers(warehouse, answers, say)}
+        say(f"disclosure: {kept['reused']:,} programmes' answers and the audit's verdicts of "
+            f"{kept['reused_years']:,} unchanged school years reused from the last publication "
             f"({kept['rejected']:,} failed their check), {kept['kept']:,} kept")
     seconds = time.perf_counter() - t0
     n_pages = len(site.pages) + 1

@@ -35,7 +35,7 @@ from .complementary import tolerance_from_pairs
 from .linked import build_links, cell_ids, source_links
 from .read import CELL_COLS, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
-from .solved import solver_version
+from .solved import AUDITED, solver_version
 from .targets import MEMBERS, org_keys, row_keys
 
 MAX_EXAMPLES = 5
@@ -331,7 +331,6 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
             solved[key] = {0: {"verdict": "kept", "unbounded": unbounded.get(year, [])}}
 
 
-AUDITED = "audited year "  # a kept verdict's key among the answers (solved.py), before the hash of its linked sets
 FIGURES = ["n", "value", "withheld", "half_step"]
 
 

@@ -41,13 +41,17 @@ def _plain(x):
     return x.item() if isinstance(x, np.generic) else x
 
 
+AUDITED = "audited year "  # a kept audit verdict's key (audit._year_keys), before the hash of its linked sets
+
+
 class Solved(dict):
     """``Attack.run``'s cache (key -> {position: interval row}) over stored answers, verified when first asked for;
-    ``used``: the keys this run asked for or solved (what ``save`` keeps)."""
+    ``used``: the keys this run asked for or solved (what ``save`` keeps). Reused from the file: the programmes'
+    answers (``reused_from_file``) and the audit's verdicts of unchanged school years (``reused_years``)."""
 
     def __init__(self, stored: dict[str, tuple[str, str]] | None = None) -> None:
         super().__init__()
-        self.stored, self.used, self.reused_from_file, self.rejected = stored or {}, set(), 0, 0
+        self.stored, self.used, self.reused_from_file, self.reused_years, self.rejected = stored or {}, set(), 0, 0, 0
 
     def __contains__(self, key) -> bool:
         if dict.__contains__(self, key):
@@ -59,7 +63,10 @@ class Solved(dict):
             self.rejected += 1
             return False
         dict.__setitem__(self, key, {int(p): row for p, row in json.loads(answer).items()})
-        self.reused_from_file += 1
+        if key.startswith(AUDITED):
+            self.reused_years += 1
+        else:
+            self.reused_from_file += 1
         return True
 
     def __getitem__(self, key):
