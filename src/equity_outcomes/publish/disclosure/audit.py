@@ -33,7 +33,7 @@ from ..labels import load_subgroups, load_targets
 from .attack import Attack, Tolerance, rules_key
 from .complementary import tolerance_from_pairs
 from .linked import build_links, cell_ids, source_links
-from .read import CELL_COLS, Publication, _num, read_publication
+from .read import CELL_COLS, FIGURES, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
 from .solved import AUDITED, solver_version
 from .targets import MEMBERS, org_keys, row_keys
@@ -329,9 +329,6 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
     for year, key in keys.items():
         if year not in found:  # nothing recovered or narrowed: kept for the next publication, with its unbounded cells
             solved[key] = {0: {"verdict": "kept", "unbounded": unbounded.get(year, [])}}
-
-
-FIGURES = ["n", "value", "withheld", "half_step"]
 
 
 def _context(pub: Publication, rules: Rules, complements: dict[str, str], tol: Tolerance) -> str:

@@ -23,7 +23,8 @@ import pandas as pd
 from ..charts import expand
 
 CELL_COLS = ["org_code", "org_level", "school_year", "subgroup", "metric", "subject", "grade", "source"]
-COLS = [*CELL_COLS, "n", "value", "withheld", "half_step", "file"]
+FIGURES = ["n", "value", "withheld", "half_step"]  # what a cell shows (or withholds) of itself
+COLS = [*CELL_COLS, *FIGURES, "file"]
 YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 CHART = re.compile(r'<script type="application/json" id="[^"]+">(.*?)</script>', re.S)
 
