@@ -152,7 +152,9 @@ MAX_FILE_LINES = 600
 # cell, and found nothing in (disclosure/audit.py), with the cells it could not bound: 16,639 (measured).
 # issue-51 merged over issue-52: 16,598 (measured).
 # the audit's kept school years counted apart from the programmes' answers in the publish log: 16,603 (measured).
-LINE_BUDGET = 16_603
+# issue-54 (#19's line goal): the student data contract as a catalog, config/student_tables.yaml (columns, checks,
+# row rules with their SQL and fixes; schemas.py builds the same pandera schemas from it, docs identical): 16,512.
+LINE_BUDGET = 16_512
 
 
 def modules() -> dict[str, Path]:
