@@ -154,7 +154,9 @@ MAX_FILE_LINES = 600
 # the audit's kept school years counted apart from the programmes' answers in the publish log: 16,603 (measured).
 # issue-54 (#19's line goal): the student data contract as a catalog, config/student_tables.yaml (columns, checks,
 # row rules with their SQL and fixes; schemas.py builds the same pandera schemas from it, docs identical): 16,512.
-LINE_BUDGET = 16_512
+# The command line as a table, config/cli.yaml (every command's help and arguments as argparse's options, shared
+# groups; --help and every parse the same): commands.py keeps the handlers, 16,512 -> 16408.
+LINE_BUDGET = 16_408
 
 
 def modules() -> dict[str, Path]:
