@@ -11,30 +11,69 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, Literal
 
 from . import progress
-from .commands import COMMANDS
+from .catalog import Strict, Text, load_yaml
+from .commands import HANDLERS, state_formats
 from .errors import EquityOutcomesError
+from .paths import config_dir
+
+TYPES = {"path": Path, "int": int, "float": float, "formats": state_formats}  # an argument's `type` in config/cli.yaml
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workspace", type=Path, default=None, metavar="DIR",
-                        help="the workspace to use (default: the one holding the current folder; "
-                             "the project checkout is the demo workspace)")
-    common.add_argument("--quiet", action="store_true", help="no progress display")
-    common.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return common
+class _Options(Strict):
+    """An argument's options: those of argparse's ``add_argument`` (``type`` by its name in :data:`TYPES`)."""
+
+    type: Literal["path", "int", "float", "formats"] | None = None
+    action: Literal["store_true", "append"] | None = None
+    nargs: Literal["?", "*", "+"] | None = None
+    default: Any = None
+    const: Any = None
+    choices: list | None = None
+    required: bool | None = None
+    dest: str | None = None
+    metavar: str | None = None
+    help: str | None = None
+
+
+Arguments = tuple[str | dict[str, _Options], ...]  # `--flag: {options}` or `name: {options}`, or a group's name
+
+
+class _Command(Strict):
+    help: Text
+    arguments: Arguments = ()
+
+
+class _CommandLine(Strict):
+    common: Arguments
+    groups: dict[str, Arguments]
+    commands: dict[str, _Command]
+
+
+def _add(p: argparse.ArgumentParser, arguments: Arguments, groups: dict[str, Arguments]) -> None:
+    for item in arguments:
+        if isinstance(item, str):
+            _add(p, groups[item], groups)
+            continue
+        for name, options in item.items():
+            given = options.model_dump(exclude_unset=True)
+            p.add_argument(name, **({**given, "type": TYPES[options.type]} if options.type else given))
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands and arguments of config/cli.yaml, each command's handler from :data:`commands.HANDLERS`."""
+    table = load_yaml(_CommandLine, config_dir() / "cli.yaml", "the command line's table",
+                      "restore config/cli.yaml from version control")
     parser = argparse.ArgumentParser(prog="equity-outcomes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    common = _common()
-    for name, (help_text, func) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
-        func(p)  # each command adds its arguments and sets its handler
+    common = argparse.ArgumentParser(add_help=False)
+    _add(common, table.common, table.groups)
+    for name, command in table.commands.items():
+        p = sub.add_parser(name, help=command.help, description=command.help, parents=[common])
+        _add(p, command.arguments, table.groups)
+        p.set_defaults(handler=HANDLERS[name])
     return parser
 
 

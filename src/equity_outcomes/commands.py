@@ -1,4 +1,5 @@
-"""Subcommands of the ``equity-outcomes`` CLI. Each parses arguments and calls library functions."""
+"""The handlers of the ``equity-outcomes`` commands: each takes the parsed arguments (config/cli.yaml) and calls
+library functions."""
 
 from __future__ import annotations
 
@@ -6,19 +7,20 @@ import argparse
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from . import paths, progress
 from .errors import EquityOutcomesError, InputError
 from .workspace import Workspace, default_demo_raw, find_workspace, resolve_workspace
 
-COMMANDS: dict[str, tuple[str, object]] = {}  # name -> (help, function adding the command's arguments)
+HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {}  # command -> its handler
 
 
-def command(name: str, help_text: str):
-    """Register a subcommand: the decorated function adds its arguments and sets its handler."""
+def command(*names: str):
+    """Register the decorated function as the handler of the commands ``names`` (their arguments: config/cli.yaml)."""
     def register(func):
-        COMMANDS[name] = (help_text, func)
+        HANDLERS.update(dict.fromkeys(names, func))
         return func
 
     return register
@@ -26,11 +28,6 @@ def command(name: str, help_text: str):
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _warehouse_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--warehouse", type=Path, default=None,
-                   help="DuckDB warehouse file (default: the workspace's; the demo's is data/processed/warehouse.duckdb)")
 
 
 def use_workspace(a, *, demo: bool = False) -> Workspace | None:
@@ -53,24 +50,13 @@ def use_existing_warehouse(a) -> Workspace | None:
     return ws
 
 
-def _engine_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
-                   help="where the SQL models run: in the DuckDB warehouse, or on Apache Spark (docs/spark.md)")
-
-
-def _max_quarantined_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-quarantined-pct", type=float, default=None, metavar="PCT",
-                   help="refuse a file when more than PCT percent of its rows would be quarantined "
-                        "(default: the workspace's max_quarantined_pct, else config/ingest.yaml: 5)")
-
-
 def _max_quarantined(a, ws: Workspace | None) -> float | None:
     if a.max_quarantined_pct is not None:
         return a.max_quarantined_pct
     return ws.max_quarantined_pct if ws is not None else None
 
 
-def _state_formats(text: str) -> set[str]:
+def state_formats(text: str) -> set[str]:
     from .synth.state_files import parse_formats
 
     try:
@@ -79,126 +65,84 @@ def _state_formats(text: str) -> set[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-@command("synth", "Generate the synthetic network (student extracts, DESE-style exports, roster, known effects).")
-def _synth(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=default_demo_raw())
-    p.add_argument("--seed", type=int, default=20240601)
-    p.add_argument("--students", type=int, default=8000)
-    p.add_argument("--schools", type=int, default=None)
-    p.add_argument("--first-year", type=int, default=2018)
-    p.add_argument("--last-year", type=int, default=2025)
-    p.add_argument("--no-dese", action="store_true", help="skip the DESE-style xlsx exports (large runs)")
-    p.add_argument("--format", default="contract", type=_state_formats,
-                   help="student files as the data contract's CSVs (default), or in the state layouts districts "
-                        "hold: sims, ssdr, scs, mcas (comma-separated) or state (all four); see "
-                        "docs/state_reporting_files.md")
+@command("synth")
+def _synth(a) -> int | None:
+    from .synth import generate_network
+    from .synth.state_files import write_state_layouts
 
-    def handler(a):
-        from .synth import generate_network
-        from .synth.state_files import write_state_layouts
-
-        with progress.stage("synth") as shown:
-            s = generate_network(a.out, seed=a.seed, n_students=a.students, n_schools=a.schools,
-                                 first_year=a.first_year, last_year=a.last_year, dese_exports=not a.no_dese,
-                                 progress=progress.tee(None))
-            write_state_layouts(a.out, a.format, progress=progress.tee(None))
-            if shown:
-                shown.done(f"{len(s.files)} files")
-        print(f"synthetic network: {s.n_schools} schools, {s.n_students:,} students, years {s.years[0]}-{s.years[-1]}, "
-              f"{len(s.files)} files in {s.out_dir} ({s.seconds:.1f} s)")
-
-    p.set_defaults(handler=handler)
+    a.out = a.out or default_demo_raw()
+    with progress.stage("synth") as shown:
+        s = generate_network(a.out, seed=a.seed, n_students=a.students, n_schools=a.schools,
+                             first_year=a.first_year, last_year=a.last_year, dese_exports=not a.no_dese,
+                             progress=progress.tee(None))
+        write_state_layouts(a.out, a.format, progress=progress.tee(None))
+        if shown:
+            shown.done(f"{len(s.files)} files")
+    print(f"synthetic network: {s.n_schools} schools, {s.n_students:,} students, years {s.years[0]}-{s.years[-1]}, "
+          f"{len(s.files)} files in {s.out_dir} ({s.seconds:.1f} s)")
 
 
-@command("ingest", "Load DESE exports and student extracts (files or folders) into the warehouse.")
-def _ingest(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="+", type=Path)
-    _warehouse_arg(p)
-    _max_quarantined_arg(p)
-    p.add_argument("--no-build", action="store_true", help="load only; do not rebuild the marts")
+@command("ingest")
+def _ingest(a) -> int | None:
+    from . import stages
+    from .warehouse import StagedWarehouse
 
-    def handler(a):
-        from . import stages
-        from .warehouse import StagedWarehouse
+    ws = use_workspace(a)
+    with StagedWarehouse(a.warehouse) as staged:
+        load = stages.ingest_stage(staged.work_path, a.paths, max_quarantined=_max_quarantined(a, ws))
+        if not a.no_build and load.changed:
+            stages.build_stage(staged.work_path)
+        staged.commit()
+    t = load.totals()
+    print(f"{t['files']} files: {t['files_loaded']} loaded, {t['files_unchanged']} unchanged; "
+          f"{t['rows_loaded']:,} rows loaded, {t['rows_quarantined']:,} quarantined -> {a.warehouse}")
 
-        ws = use_workspace(a)
-        with StagedWarehouse(a.warehouse) as staged:
-            load = stages.ingest_stage(staged.work_path, a.paths, max_quarantined=_max_quarantined(a, ws))
-            if not a.no_build and load.changed:
-                stages.build_stage(staged.work_path)
+
+@command("build")
+def _build(a) -> int | None:
+    from . import stages
+    from .warehouse import StagedWarehouse
+
+    use_existing_warehouse(a)
+    with StagedWarehouse(a.warehouse) as staged:
+        s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, full_refresh=a.force,
+                               engine=a.engine)
+        if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
+            from .models.build import check_model_tests
+
+            with progress.stage("test") as shown:
+                passed = check_model_tests(staged.work_path)
+                if shown:
+                    shown.done(f"{passed} model tests passed")
+        if not s.skipped:
             staged.commit()
-        t = load.totals()
-        print(f"{t['files']} files: {t['files_loaded']} loaded, {t['files_unchanged']} unchanged; "
-              f"{t['rows_loaded']:,} rows loaded, {t['rows_quarantined']:,} quarantined -> {a.warehouse}")
-
-    p.set_defaults(handler=handler)
+    print(("nothing changed since the last build: no-op" if s.skipped else f"built {len(s.models)} models")
+          + f" in {s.seconds:.1f} s -> {a.warehouse}")
 
 
-@command("build", "(Re)build every SQL model (staging -> intermediate -> marts) from what has been ingested.")
-def _build(p: argparse.ArgumentParser) -> None:
-    _warehouse_arg(p)
-    p.add_argument("--force", action="store_true", help="rebuild every model and year even when no model, catalog or input changed")
-    p.add_argument("--test", action="store_true", help="then run the models' tests (grains, values; docs/architecture.md)")
-    _engine_arg(p)
+@command("growth")
+def _growth(a) -> int | None:
+    from . import stages
+    from .warehouse import StagedWarehouse
 
-    def handler(a):
-        from . import stages
-        from .warehouse import StagedWarehouse
-
-        use_existing_warehouse(a)
-        with StagedWarehouse(a.warehouse) as staged:
-            s = stages.build_stage(staged.work_path, skip_unchanged=not a.force, full_refresh=a.force,
-                                   engine=a.engine)
-            if a.test:  # on the staged copy: a failing test leaves the warehouse as it was
-                from .models.build import check_model_tests
-
-                with progress.stage("test") as shown:
-                    passed = check_model_tests(staged.work_path)
-                    if shown:
-                        shown.done(f"{passed} model tests passed")
-            if not s.skipped:
-                staged.commit()
-        print(("nothing changed since the last build: no-op" if s.skipped else f"built {len(s.models)} models")
-              + f" in {s.seconds:.1f} s -> {a.warehouse}")
-
-    p.set_defaults(handler=handler)
-
-
-@command("growth", "Compute student growth percentiles (SGPs) from score histories into table student_sgp.")
-def _growth(p: argparse.ArgumentParser) -> None:
-    _warehouse_arg(p)
-    p.add_argument("--year", type=int, action="append", default=None, help="school year to compute (repeatable; "
-                   "default every year with scores)")
-    p.add_argument("--baseline-year", type=int, default=None,
-                   help="baseline-referenced: fit each subject x grade on this year's cohort, apply to the others")
-    p.add_argument("--max-order", type=int, choices=[1, 2, 3], default=None,
-                   help="most prior scores per student (default: config/growth.yaml)")
-    p.add_argument("--no-build", action="store_true", help="compute only; do not rebuild the marts")
-
-    def handler(a):
-        from . import stages
-        from .warehouse import StagedWarehouse
-
-        use_existing_warehouse(a)
-        with StagedWarehouse(a.warehouse) as staged:
-            if not stages.marts_are_built(staged.work_path):
-                stages.build_stage(staged.work_path)
-            s = stages.growth_stage(staged.work_path, years=a.year, baseline_year=a.baseline_year,
-                                    max_order=a.max_order)
-            if not a.no_build:
-                stages.build_stage(staged.work_path)
-            staged.commit()
-        print(f"student_sgp: {s.students_scored:,} SGPs in {s.cohorts} cohorts, years {s.years[0]}-{s.years[-1]} "
-              f"({s.seconds:.1f} s) -> {a.warehouse}")
-        print("  by order of priors: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(s.by_order.items())))
-        print(f"  not scored: {s.students_without_prior:,} without a prior score, {s.students_in_small_cohorts:,} in "
-              f"norm groups under min_cohort_size" + (f", {s.students_without_baseline_model:,} without a baseline "
-                                                      "model" if a.baseline_year else ""))
-        print("  pooled deciles (% of SGPs in 1-10 ... 91-99): " + " ".join(f"{v:.1f}" for v in s.decile_shares))
+    use_existing_warehouse(a)
+    with StagedWarehouse(a.warehouse) as staged:
+        if not stages.marts_are_built(staged.work_path):
+            stages.build_stage(staged.work_path)
+        s = stages.growth_stage(staged.work_path, years=a.year, baseline_year=a.baseline_year,
+                                max_order=a.max_order)
         if not a.no_build:
-            _print_sgp_comparison(a.warehouse)
-
-    p.set_defaults(handler=handler)
+            stages.build_stage(staged.work_path)
+        staged.commit()
+    print(f"student_sgp: {s.students_scored:,} SGPs in {s.cohorts} cohorts, years {s.years[0]}-{s.years[-1]} "
+          f"({s.seconds:.1f} s) -> {a.warehouse}")
+    print("  by order of priors: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(s.by_order.items())))
+    print(f"  not scored: {s.students_without_prior:,} without a prior score, {s.students_in_small_cohorts:,} in "
+          f"norm groups under min_cohort_size" + (f", {s.students_without_baseline_model:,} without a baseline "
+                                                  "model" if a.baseline_year else ""))
+    print("  pooled deciles (% of SGPs in 1-10 ... 91-99): " + " ".join(f"{v:.1f}" for v in s.decile_shares))
+    if not a.no_build:
+        _print_sgp_comparison(a.warehouse)
 
 
 def _print_sgp_comparison(warehouse: Path) -> None:
@@ -220,89 +164,44 @@ def _or_workspace(value, ws: Workspace | None, key: str):
     return value if value is not None or ws is None else getattr(ws, key)
 
 
-@command("evaluate", "Evaluate every Outcomes target against its baseline; writes table target_results.")
-def _evaluate(p: argparse.ArgumentParser) -> None:
-    _warehouse_arg(p)
-    p.add_argument("--baseline-year", type=int, default=None, help="baseline for every school (default: roster)")
-    p.add_argument("--year", type=int, default=None, help="year judged (default: latest with data)")
-    p.add_argument("--targets", type=Path, default=None, help="a copy of config/targets.yaml with your thresholds")
-    p.add_argument("--baseline-window", type=int, choices=[1, 2, 3], default=1,
-                   help="pool the 1-3 years ending at the baseline year (default 1)")
+@command("evaluate")
+def _evaluate(a) -> int | None:
+    from . import stages
+    from .warehouse import StagedWarehouse
 
-    def handler(a):
-        from . import stages
-        from .warehouse import StagedWarehouse
-
-        ws = use_existing_warehouse(a)
-        with StagedWarehouse(a.warehouse) as staged:
-            if not stages.marts_are_built(staged.work_path):
-                stages.build_stage(staged.work_path)
-            r = stages.evaluate_stage(staged.work_path, current_year=a.year,
-                                      baseline_year=_or_workspace(a.baseline_year, ws, "baseline_year"),
-                                      targets_file=_or_workspace(a.targets, ws, "targets"),
-                                      baseline_window=a.baseline_window)
-            staged.commit()
-        print(f"{r['n_results']:,} target results judged on {r['judged_year']} -> table target_results in "
-              f"{a.warehouse}")
-        for target, note in sorted(r["coverage"].items()):
-            if note:
-                print(f"  {target}: {note}")
-
-    p.set_defaults(handler=handler)
+    ws = use_existing_warehouse(a)
+    with StagedWarehouse(a.warehouse) as staged:
+        if not stages.marts_are_built(staged.work_path):
+            stages.build_stage(staged.work_path)
+        r = stages.evaluate_stage(staged.work_path, current_year=a.year,
+                                  baseline_year=_or_workspace(a.baseline_year, ws, "baseline_year"),
+                                  targets_file=_or_workspace(a.targets, ws, "targets"),
+                                  baseline_window=a.baseline_window)
+        staged.commit()
+    print(f"{r['n_results']:,} target results judged on {r['judged_year']} -> table target_results in "
+          f"{a.warehouse}")
+    for target, note in sorted(r["coverage"].items()):
+        if note:
+            print(f"  {target}: {note}")
 
 
-@command("calibrate", "Simulate many seeded networks and print how often ratings match the known truth.")
-def _calibrate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--networks", type=int, default=12, help="seeded networks to simulate (default 12)")
-    p.add_argument("--students", type=int, default=6000, help="students a year in each network (default 6000)")
-    p.add_argument("--schools", type=int, default=18, help="schools in each network (default 18)")
-    p.add_argument("--seed", type=int, default=20250101, help="first seed (network i uses seed + i)")
-    p.add_argument("--rows", type=Path, default=None, help="also write every rated row with its truth (.csv)")
+@command("calibrate")
+def _calibrate(a) -> int | None:
+    from .calibration import report, simulate
 
-    def handler(a):
-        from .calibration import report, simulate
-
-        cal = simulate(a.networks, students=a.students, schools=a.schools, seed=a.seed, progress=say)
-        if a.rows is not None:
-            cal.rows.to_csv(a.rows, index=False)
-        print(report(cal))
-
-    p.set_defaults(handler=handler)
+    cal = simulate(a.networks, students=a.students, schools=a.schools, seed=a.seed, progress=say)
+    if a.rows is not None:
+        cal.rows.to_csv(a.rows, index=False)
+    print(report(cal))
 
 
-@command("export", "Write a warehouse table as it is to CSV, Parquet or XLSX.")
-def _export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("table", help="e.g. metric_values, target_results, reconciliation, dese_cells, dese_context, "
-                                 "quarantine, load_audit")
-    _warehouse_arg(p)
-    p.add_argument("--out", type=Path, required=True, help="FILE.csv, FILE.parquet or FILE.xlsx")
+@command("export")
+def _export(a) -> int | None:
+    from .research.export import export_table
 
-    def handler(a):
-        from .research.export import export_table
-
-        use_workspace(a)
-        n = export_table(a.warehouse, a.table, a.out)
-        print(f"{n:,} rows of {a.table} -> {a.out}")
-
-    p.set_defaults(handler=handler)
-
-
-def _add_run_args(p: argparse.ArgumentParser) -> None:
-    _warehouse_arg(p)
-    p.add_argument("--raw", type=Path, action="append", default=None,
-                   help="folder of raw files (repeatable; default: the workspace's raw folders, data/raw/demo for the demo)")
-    p.add_argument("--also", type=Path, action="append", default=[], help="more files/folders to load (repeatable)")
-    p.add_argument("--year", type=int, default=None,
-                   help="the one school year every target is judged on (spring year; default: latest with student data)")
-    p.add_argument("--baseline-year", type=int, default=None, help="default: the workspace's, else the roster's")
-    p.add_argument("--targets", type=Path, default=None, help="default: the workspace's targets file")
-    p.add_argument("--dashboards", type=Path, default=None, help="default: the workspace's dashboards folder")
-    _max_quarantined_arg(p)
-    p.add_argument("--no-scorecards", action="store_true")
-    p.add_argument("--pdf", action="store_true", help="also print PDF report cards (dashboards/reports/; Chromium)")
-    p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
-    p.add_argument("--no-prefect", action="store_true", help="call the library directly, without Prefect")
-    _engine_arg(p)
+    use_workspace(a)
+    n = export_table(a.warehouse, a.table, a.out)
+    print(f"{n:,} rows of {a.table} -> {a.out}")
 
 
 def _resolve_run(a, ws: Workspace | None) -> None:
@@ -364,98 +263,74 @@ def _run(a) -> dict:
     return {"no_op": r.no_op, "load": r.load.totals(), "load_id": r.load.load_id, **r.extra}
 
 
-@command("run", "Run the yearly flow once (Prefect, ephemeral): ingest, build, evaluate, publish.")
-def _run_cmd(p: argparse.ArgumentParser) -> None:
-    _add_run_args(p)
+@command("run")
+def _run_cmd(a) -> int | None:
+    from .reporting import run_summary_text
 
-    def handler(a):
-        from .reporting import run_summary_text
-
-        _resolve_run(a, use_workspace(a))
-        started = time.perf_counter()
-        result = _run(a)
-        print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
-
-    p.set_defaults(handler=handler)
+    _resolve_run(a, use_workspace(a))
+    started = time.perf_counter()
+    result = _run(a)
+    print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
 
 
-@command("demo", "Generate the synthetic network (if missing) and run the yearly flow on it end to end.")
-def _demo(p: argparse.ArgumentParser) -> None:
-    _add_run_args(p)
-    p.add_argument("--fresh", action="store_true", help="regenerate the synthetic data and the warehouse")
+@command("demo")
+def _demo(a) -> int | None:
+    import os
+    import shutil
 
-    def handler(a):
-        import os
-        import shutil
+    from .reporting import run_summary_text
 
-        from .reporting import run_summary_text
+    ws = use_workspace(a, demo=True)
+    if not ws.is_demo:
+        raise InputError("demo writes the synthetic network, so it runs only in the demo workspace",
+                         file=str(ws.file), fix="run `equity-outcomes demo` without --workspace (or from the "
+                                                "project checkout); in your workspace use `equity-outcomes run`")
+    os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
+    _resolve_run(a, ws)
+    started = time.perf_counter()
+    if a.fresh:
+        shutil.rmtree(a.raw[0], ignore_errors=True)
+        Path(a.warehouse).unlink(missing_ok=True)
+    if not (Path(a.raw[0]) / "roster.csv").exists():
+        from .synth import generate_network
 
-        ws = use_workspace(a, demo=True)
-        if not ws.is_demo:
-            raise InputError("demo writes the synthetic network, so it runs only in the demo workspace",
-                             file=str(ws.file), fix="run `equity-outcomes demo` without --workspace (or from the "
-                                                    "project checkout); in your workspace use `equity-outcomes run`")
-        os.environ.setdefault("EQUITY_OUTCOMES_ID_KEY", "demo")  # synthetic data only: the published demo key
-        _resolve_run(a, ws)
-        started = time.perf_counter()
-        if a.fresh:
-            shutil.rmtree(a.raw[0], ignore_errors=True)
-            Path(a.warehouse).unlink(missing_ok=True)
-        if not (Path(a.raw[0]) / "roster.csv").exists():
-            from .synth import generate_network
-
-            say(f"generating the synthetic network into {a.raw[0]} ...")
-            with progress.stage("synth") as shown:
-                s = generate_network(a.raw[0], progress=progress.tee(None))
-                if shown:
-                    shown.done(f"{s.n_schools} schools, {s.n_students:,} students, {len(s.files)} files")
-        result = _run(a)
-        print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
-
-    p.set_defaults(handler=handler)
-
-
-@command("init", "Create a workspace: a folder with equity-outcomes.yaml and the folders it names.")
-def _init(p: argparse.ArgumentParser) -> None:
-    p.add_argument("folder", type=Path, help="the workspace folder (created if missing)")
-    p.add_argument("--network", default=None, help="the network's name (default: the folder's name)")
-
-    def handler(a):
-        from .workspace import init_workspace
-
-        ws = init_workspace(a.folder, network=a.network)
-        print(f"workspace {ws.root} for network {ws.network!r}:\n"
-              f"  config      {ws.file}\n  raw files   {', '.join(str(r) for r in ws.raw)} "
-              f"(roster.csv, student/<school year>/<table>.csv, dese/)\n"
-              f"  warehouse   {ws.warehouse}\n  dashboards  {ws.dashboards}\n"
-              f"next: put your files in {ws.raw[0]}, then `cd {a.folder}`, `equity-outcomes check`, "
-              "`equity-outcomes run`.")
-
-    p.set_defaults(handler=handler)
-
-
-@command("check", "Read and validate files without loading them: what each is, mappings, bad rows, refusals.")
-def _check(p: argparse.ArgumentParser) -> None:
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the workspace's raw folders)")
-    _warehouse_arg(p)
-    _max_quarantined_arg(p)
-
-    def handler(a):
-        from .ingest.check import check_paths, render
-
-        # files named: the workspace (if any) lends its warehouse's roster; none named: the workspace's raw folders
-        ws = resolve_workspace(a.workspace) if a.workspace is not None or not a.paths else _optional_workspace(a)
-        if a.warehouse is None and ws is not None:
-            a.warehouse = ws.warehouse
-        paths_to_check = a.paths or list(ws.raw)
-        with progress.stage("check") as shown:
-            report = check_paths(paths_to_check, warehouse=a.warehouse, max_quarantined=_max_quarantined(a, ws))
+        say(f"generating the synthetic network into {a.raw[0]} ...")
+        with progress.stage("synth") as shown:
+            s = generate_network(a.raw[0], progress=progress.tee(None))
             if shown:
-                shown.done(f"{len(report.files)} files")
-        print(render(report))
-        return 0 if report.ok else 1
+                shown.done(f"{s.n_schools} schools, {s.n_students:,} students, {len(s.files)} files")
+    result = _run(a)
+    print(run_summary_text(a.warehouse, result, time.perf_counter() - started, dashboards=a.dashboards))
 
-    p.set_defaults(handler=handler)
+
+@command("init")
+def _init(a) -> int | None:
+    from .workspace import init_workspace
+
+    ws = init_workspace(a.folder, network=a.network)
+    print(f"workspace {ws.root} for network {ws.network!r}:\n"
+          f"  config      {ws.file}\n  raw files   {', '.join(str(r) for r in ws.raw)} "
+          f"(roster.csv, student/<school year>/<table>.csv, dese/)\n"
+          f"  warehouse   {ws.warehouse}\n  dashboards  {ws.dashboards}\n"
+          f"next: put your files in {ws.raw[0]}, then `cd {a.folder}`, `equity-outcomes check`, "
+          "`equity-outcomes run`.")
+
+
+@command("check")
+def _check(a) -> int | None:
+    from .ingest.check import check_paths, render
+
+    # files named: the workspace (if any) lends its warehouse's roster; none named: the workspace's raw folders
+    ws = resolve_workspace(a.workspace) if a.workspace is not None or not a.paths else _optional_workspace(a)
+    if a.warehouse is None and ws is not None:
+        a.warehouse = ws.warehouse
+    paths_to_check = a.paths or list(ws.raw)
+    with progress.stage("check") as shown:
+        report = check_paths(paths_to_check, warehouse=a.warehouse, max_quarantined=_max_quarantined(a, ws))
+        if shown:
+            shown.done(f"{len(report.files)} files")
+    print(render(report))
+    return 0 if report.ok else 1
 
 
 def _optional_workspace(a) -> Workspace | None:
@@ -466,116 +341,81 @@ def _optional_workspace(a) -> Workspace | None:
     return ws
 
 
-@command("docs", "Regenerate the documents derived from the catalogs and schemas (data contract, metric dictionary).")
-def _docs(p: argparse.ArgumentParser) -> None:
-    def handler(a):
-        from .docgen import write_docs
+@command("docs")
+def _docs(a) -> int | None:
+    from .docgen import write_docs
 
-        for path in write_docs():
-            print(f"wrote {path}")
-
-    p.set_defaults(handler=handler)
+    for path in write_docs():
+        print(f"wrote {path}")
 
 
-@command("readiness-template", "Write a fill-in readiness self-assessment workbook (one row per item, ratings 1-4).")
-def _readiness_template(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--school", default=None, help="8-digit org code to pre-fill")
-    p.add_argument("--year", type=int, default=None, help="school year (spring year) to pre-fill")
-    _warehouse_arg(p)
+@command("readiness-template")
+def _readiness_template(a) -> int | None:
+    from .ingest.readiness import write_template
 
-    def handler(a):
-        from .ingest.readiness import write_template
+    code = a.school.zfill(8) if a.school else None
+    name = None
+    _optional_workspace(a)
+    if code and a.warehouse is not None and Path(a.warehouse).exists():
+        from .warehouse import connect_read_only
 
-        code = a.school.zfill(8) if a.school else None
-        name = None
-        _optional_workspace(a)
-        if code and a.warehouse is not None and Path(a.warehouse).exists():
-            from .warehouse import connect_read_only
-
-            with connect_read_only(a.warehouse) as con, contextlib.suppress(Exception):  # no roster: still useful
-                rows = con.execute("SELECT school_name FROM roster WHERE org_code = ?", [code]).fetchall()
-                name = rows[0][0] if rows else None
-        out = write_template(a.out, org_code=code, school_name=name, school_year=a.year)
-        print(f"readiness template -> {out}")
-
-    p.set_defaults(handler=handler)
+        with connect_read_only(a.warehouse) as con, contextlib.suppress(Exception):  # no roster: still useful
+            rows = con.execute("SELECT school_name FROM roster WHERE org_code = ?", [code]).fetchall()
+            name = rows[0][0] if rows else None
+    out = write_template(a.out, org_code=code, school_name=name, school_year=a.year)
+    print(f"readiness template -> {out}")
 
 
-DEFAULT_CRON = "0 6 15 10 *"  # 06:00 on 15 October: after DESE's autumn release of the prior year's profiles
+@command("serve")
+def _serve(a) -> int | None:
+    import os
+
+    ws = use_workspace(a)
+    if ws is None and not (a.raw and a.dashboards):
+        raise EquityOutcomesError("serve with --warehouse outside a workspace needs --raw and --dashboards too. "
+                                  "How to fix: pass them, or run inside a workspace (equity-outcomes init DIR)")
+    a.raw = a.raw or list(ws.raw)
+    a.dashboards = a.dashboards or ws.dashboards
+
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise EquityOutcomesError(
+                "serve needs a long-running Prefect server (schedules only fire there). Start one in another "
+                "terminal: `prefect server start` (offline; UI at http://127.0.0.1:4200), then "
+                "`export PREFECT_API_URL=http://127.0.0.1:4200/api` and run `equity-outcomes serve` again."
+            )
+    sys.path.insert(0, str(paths.project_root()))
+    from prefect import serve
+
+    from pipelines.yearly_outcomes import yearly_outcomes
+
+    deployment = yearly_outcomes.to_deployment(
+        name=a.name,
+        cron=a.cron,
+        parameters={"raw_dir": str(a.raw[0].resolve()), "warehouse": str(Path(a.warehouse).resolve()),
+                    "dashboards": str(a.dashboards.resolve()),
+                    "extra_sources": [str(x.resolve()) for x in [*a.raw[1:], *a.also]],
+                    "baseline_year": ws.baseline_year, "max_quarantined": ws.max_quarantined_pct,
+                    "targets_file": str(ws.targets) if ws.targets else None,
+                    "disclosure_rules": str(ws.disclosure) if ws.disclosure else None},
+        description="Yearly outcomes: ingest, build marts, evaluate targets, publish scorecards",
+        tags=["equity-outcomes"],
+    )
+    say(f"serving deployment yearly-outcomes/{a.name} (cron '{a.cron}'); trigger a run now with: "
+        f"prefect deployment run 'yearly-outcomes/{a.name}'. Ctrl-C stops.")
+    serve(deployment, print_starting_message=False)
 
 
-@command("serve", "Serve the yearly flow as a Prefect deployment with a yearly cron schedule and a manual trigger.")
-def _serve(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default="yearly", help="deployment name (default: yearly)")
-    p.add_argument("--cron", default=DEFAULT_CRON, help=f"cron schedule, server time zone (default: '{DEFAULT_CRON}')")
-    p.add_argument("--raw", type=Path, action="append", default=None, help="default: the workspace's raw folders")
-    p.add_argument("--also", type=Path, action="append", default=[])
-    _warehouse_arg(p)
-    p.add_argument("--dashboards", type=Path, default=None, help="default: the workspace's dashboards folder")
+@command("scorecards", "publish")
+def _publish(a) -> int | None:
+    ws = use_workspace(a)
+    if ws is not None:  # else --warehouse outside a workspace: dashboards/ and config/disclosure.yaml
+        a.out = a.out or ws.dashboards
+        if a.audit == "":  # --audit without a folder: the workspace's publication
+            a.audit = ws.dashboards
+        a.disclosure = ws.disclosure
+    from .publish.cli import publish_command
 
-    def handler(a):
-        import os
-
-        ws = use_workspace(a)
-        if ws is None and not (a.raw and a.dashboards):
-            raise EquityOutcomesError("serve with --warehouse outside a workspace needs --raw and --dashboards too. "
-                                      "How to fix: pass them, or run inside a workspace (equity-outcomes init DIR)")
-        a.raw = a.raw or list(ws.raw)
-        a.dashboards = a.dashboards or ws.dashboards
-
-        if not os.environ.get("PREFECT_API_URL"):
-            from prefect.settings import PREFECT_API_URL
-
-            if not PREFECT_API_URL.value():
-                raise EquityOutcomesError(
-                    "serve needs a long-running Prefect server (schedules only fire there). Start one in another "
-                    "terminal: `prefect server start` (offline; UI at http://127.0.0.1:4200), then "
-                    "`export PREFECT_API_URL=http://127.0.0.1:4200/api` and run `equity-outcomes serve` again."
-                )
-        sys.path.insert(0, str(paths.project_root()))
-        from prefect import serve
-
-        from pipelines.yearly_outcomes import yearly_outcomes
-
-        deployment = yearly_outcomes.to_deployment(
-            name=a.name,
-            cron=a.cron,
-            parameters={"raw_dir": str(a.raw[0].resolve()), "warehouse": str(Path(a.warehouse).resolve()),
-                        "dashboards": str(a.dashboards.resolve()),
-                        "extra_sources": [str(x.resolve()) for x in [*a.raw[1:], *a.also]],
-                        "baseline_year": ws.baseline_year, "max_quarantined": ws.max_quarantined_pct,
-                        "targets_file": str(ws.targets) if ws.targets else None,
-                        "disclosure_rules": str(ws.disclosure) if ws.disclosure else None},
-            description="Yearly outcomes: ingest, build marts, evaluate targets, publish scorecards",
-            tags=["equity-outcomes"],
-        )
-        say(f"serving deployment yearly-outcomes/{a.name} (cron '{a.cron}'); trigger a run now with: "
-            f"prefect deployment run 'yearly-outcomes/{a.name}'. Ctrl-C stops.")
-        serve(deployment, print_starting_message=False)
-
-    p.set_defaults(handler=handler)
-
-
-@command("scorecards", "Publish offline HTML scorecards for every network school and the network, plus CSV/XLSX "
-                       "exports (the same as publish).")
-@command("publish", "Publish the scorecards under the disclosure control (audited before they replace the last "
-                    "ones), or --audit DIR: attack a publication's files and report what they give away.")
-def _publish(p: argparse.ArgumentParser) -> None:
-    from .publish.cli import add_publish_cli
-
-    _warehouse_arg(p)
-    add_publish_cli(p)
-    publish = p.get_default("handler")
-    p.set_defaults(out=None)
-
-    def handler(a):
-        ws = use_workspace(a)
-        if ws is not None:  # else --warehouse outside a workspace: dashboards/ and config/disclosure.yaml
-            a.out = a.out or ws.dashboards
-            if a.audit == "":  # --audit without a folder: the workspace's publication
-                a.audit = ws.dashboards
-            a.disclosure = ws.disclosure
-        return publish(a)
-
-    p.set_defaults(handler=handler)
+    return publish_command(a)

@@ -1,4 +1,5 @@
-"""The fix for a quarantined value: what to write instead, from the failed check and the contract (schemas.py).
+"""The fix for a quarantined value: what to write instead, from the failed check and the contract (schemas.py,
+config/student_tables.yaml).
 
 Used wherever a bad row is shown to a person: a refused file's message, ``equity-outcomes check``, the run summary.
 """
@@ -7,24 +8,15 @@ from __future__ import annotations
 
 import re
 
-from .schemas import ALL_TABLES, allowed_values
+from .schemas import ALL_TABLES, ROW_RULES, allowed_values
 
 CROSSWALK = "config/subgroup_crosswalk.csv"
 SPELLINGS = "config/sis_spellings.yaml"
 CONTRACT = "docs/student_data_contract.md"
 
 
-# Rules over several columns of a row (schemas.py), by the name either validator reports.
-ROW_RULE_FIXES = {
-    "days_absent <= days_in_membership": "days absent cannot exceed days in membership: correct one of the two",
-    "not both el and former el": "a student is an English learner or a former one, not both: set is_el or "
-                                 "is_former_el to 0",
-    "achievement level matches test family": "Next-Gen tests (nextgen) use E, M, PM, NM and legacy tests A, P, NI, "
-                                             "W: correct test_family or achievement_level",
-    "no SGP in science": "leave sgp blank for science (there is no SGP in science)",
-    "exam score only on AP": "leave ap_exam_score blank unless course_type is AP",
-}
-ROW_RULE_FIXES["days absent cannot exceed days in membership"] = ROW_RULE_FIXES["days_absent <= days_in_membership"]
+# Rules over several columns of a row (config/student_tables.yaml), by the name either validator reports.
+ROW_RULE_FIXES = {key: rule.fix for name, rule in ROW_RULES.items() for key in (name, rule.error) if key}
 
 
 def is_row_rule(check: str) -> bool:

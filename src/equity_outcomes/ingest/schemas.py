@@ -1,4 +1,5 @@
-"""Input contracts for district student administrative data: pandera schemas are the single source of truth.
+"""Input contracts for district student administrative data: pandera schemas built from the contract's catalog,
+``config/student_tables.yaml`` (the tables, their columns and checks, and the rules over several columns of a row).
 
 Each table is one CSV per school year under ``<raw_dir>/student/<school_year>/<table>.csv`` (``roster.csv`` sits at
 ``<raw_dir>/roster.csv``). ``school_year`` is the integer spring year: 2024 means 2023-24. Columns are read as text
@@ -9,19 +10,85 @@ and coerced; a value that cannot be coerced or fails a check sends its row to th
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 import pandera.pandas as pa
+from pydantic import model_validator
 
+from ..catalog import Strict, Text, load_yaml, problem
 from ..crosswalk import race_codes
+from ..paths import config_dir
 
 MIN_YEAR = 2000
 # A school year more than one year ahead of today is a typo (or a file from the future): quarantined.
 MAX_YEAR = date.today().year + 1
-GRADES = ["PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "SP"]
 RACES = race_codes()  # config/subgroups.csv, column race_code
-FLAG = pa.Check.isin([0, 1])
-ORG_CODE = pa.Check.str_matches(r"^\d{8}$", error="org_code must be 8 digits (keep leading zeros)")
-YEAR = pa.Check.in_range(MIN_YEAR, MAX_YEAR)
+_DTYPES = {"str": str, "int": int, "float": float, "Int64": "Int64"}
+
+# pandera's form of each rule over several columns of a row; the DuckDB validator of large files uses the rule's SQL
+# in config/student_tables.yaml. A test checks that both validators quarantine exactly the same rows.
+_ROW_CHECKS = {
+    "days_absent <= days_in_membership": lambda df: df["days_absent"] <= df["days_in_membership"],
+    "not both el and former el": lambda df: ~((df["is_el"] == 1) & (df["is_former_el"] == 1)),
+    "achievement level matches test family":
+        lambda df: (df["test_family"] == "nextgen") == df["achievement_level"].isin(["E", "M", "PM", "NM"]),
+    "no SGP in science": lambda df: ~((df["subject"] == "SCI") & df["sgp"].notna()),
+    "exam score only on AP": lambda df: (df["course_type"] == "AP") | df["ap_exam_score"].isna(),
+}
+
+
+class _Column(Strict):
+    type: Literal["str", "int", "float", "Int64"] = "str"
+    nullable: bool = False
+    isin: tuple[str | int, ...] | str | None = None  # a text: the name of a list under `values` (or races)
+    range: tuple[int | float, int | float] | Literal["year"] | None = None
+    matches: str | None = None
+    error: Text | None = None
+    length: tuple[int, int] | None = None
+    flag: Text | None = None
+    description: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_check(self) -> _Column:
+        if sum(v is not None for v in (self.isin, self.range, self.matches, self.length, self.flag)) != 1:
+            raise problem("a column has exactly one check.", fix="give it one of isin, range, matches, length, flag.")
+        return self
+
+
+class RowRule(Strict):
+    sql: Text  # TRUE when the row passes (NULL passes too)
+    fix: Text
+    error: Text | None = None  # what pandera reports instead of the rule's name
+
+
+class _Table(Strict):
+    description: Text
+    keys: tuple[str, ...]
+    columns: dict[str, _Column]
+    unique: tuple[str, ...]
+    row_rules: tuple[str, ...] = ()
+
+
+class _Contract(Strict):
+    values: dict[str, tuple[str, ...]]
+    keys: dict[str, _Column]
+    row_rules: dict[str, RowRule]
+    tables: dict[str, _Table]
+
+    @model_validator(mode="after")
+    def _known_names(self) -> _Contract:
+        for name, table in self.tables.items():
+            for field, known in (("keys", self.keys), ("row_rules", _ROW_CHECKS.keys() & self.row_rules.keys())):
+                for i, key in enumerate(getattr(table, field)):
+                    if key not in known:
+                        raise problem(f"{key!r} is not one of {', '.join(known)}.", ("tables", name, field, i),
+                                      f"define it under {field} (a row rule in schemas.py too), or correct it.")
+        return self
+
+
+CONTRACT = load_yaml(_Contract, config_dir() / "student_tables.yaml", "the student data contract",
+                     "restore config/student_tables.yaml from version control")
+ROW_RULES: dict[str, RowRule] = CONTRACT.row_rules
 
 
 def allowed_values(column: pa.Column | None) -> list | None:
@@ -32,184 +99,33 @@ def allowed_values(column: pa.Column | None) -> list | None:
     return None
 
 
-def _year() -> pa.Column:
-    return pa.Column(int, YEAR, coerce=True, description="spring year of the school year: 2024 = 2023-24")
+def _column(spec: _Column) -> pa.Column:
+    """One column of the contract as pandera's; numbers are coerced from text."""
+    if spec.flag is not None:
+        return pa.Column(int, pa.Check.isin([0, 1]), coerce=True, description=f"1 if {spec.flag}, else 0")
+    values = {**CONTRACT.values, "races": RACES}
+    allowed = list(values[spec.isin] if isinstance(spec.isin, str) else spec.isin or ())
+    check = (pa.Check.isin(allowed) if allowed
+             else pa.Check.in_range(MIN_YEAR, MAX_YEAR) if spec.range == "year"
+             else pa.Check.in_range(*spec.range) if spec.range
+             else pa.Check.str_matches(spec.matches, error=spec.error) if spec.matches
+             else pa.Check.str_length(*spec.length))
+    description = spec.description and spec.description.replace("{values}", ", ".join(map(str, allowed)))
+    return pa.Column(_DTYPES[spec.type], check, nullable=spec.nullable, coerce=spec.type != "str",
+                     description=description)
 
 
-def _student_id() -> pa.Column:
-    return pa.Column(str, pa.Check.str_length(1, 64), description="district student id (pseudonymized at ingest)")
+def _schema(name: str, table: _Table) -> pa.DataFrameSchema:
+    """A table of the contract: its key columns, then its own; no other column is accepted."""
+    columns = {key: _column(CONTRACT.keys[key]) for key in table.keys}
+    columns.update((column, _column(spec)) for column, spec in table.columns.items())
+    checks = [pa.Check(_ROW_CHECKS[rule], name=rule, error=ROW_RULES[rule].error) for rule in table.row_rules]
+    return pa.DataFrameSchema(columns, checks=checks, unique=list(table.unique), strict=True, name=name,
+                              description=table.description)
 
 
-def _org_code() -> pa.Column:
-    return pa.Column(str, ORG_CODE, description="8-digit DESE school code")
-
-
-def _flag(desc: str) -> pa.Column:
-    return pa.Column(int, FLAG, coerce=True, description=f"1 if {desc}, else 0")
-
-
-def _table(name: str, columns: dict[str, pa.Column], *, unique: list[str], description: str,
-           checks: list[pa.Check] | None = None, person: tuple[str, pa.Column] | None = None) -> pa.DataFrameSchema:
-    """A table of student data: school_year, the person's id (a student's unless ``person``), org_code, then its
-    own columns; no other column is accepted."""
-    who, who_column = person or ("student_id", _student_id())
-    keys = {"school_year": _year(), who: who_column, "org_code": _org_code()}
-    return pa.DataFrameSchema({**keys, **columns}, checks=checks, unique=unique, strict=True, name=name,
-                              description=description)
-
-
-ROSTER = pa.DataFrameSchema(
-    {
-        "org_code": _org_code(),
-        "school_name": pa.Column(str, pa.Check.str_length(1, 200)),
-        "district_code": pa.Column(str, ORG_CODE, description="8-digit DESE district code"),
-        "district_name": pa.Column(str, pa.Check.str_length(1, 200)),
-        "school_level": pa.Column(str, pa.Check.isin(["elementary", "middle", "high", "k8", "k12"])),
-        "is_network_school": _flag("the school is a Personalized Learning Network member (0 = comparison school)"),
-        "implementation_start_year": pa.Column(
-            "Int64", YEAR, nullable=True, coerce=True, description="spring year of implementation year 1 (blank if none)"
-        ),
-        "baseline_year": pa.Column(
-            "Int64", YEAR, nullable=True, coerce=True,
-            description="override of the baseline year (default: the year before implementation starts)",
-        ),
-    },
-    unique=["org_code"],
-    strict=True,
-    name="roster",
-    description="One row per school in the network and its comparison schools.",
-)
-
-ENROLLMENT = _table("enrollment", {
-        "grade": pa.Column(str, pa.Check.isin(GRADES), description="PK, KG, 01-12, SP"),
-        "race_ethnicity": pa.Column(str, pa.Check.isin(RACES), description="one of " + ", ".join(RACES)),
-        "gender": pa.Column(str, pa.Check.isin(["F", "M", "N"]), description="F, M or N (nonbinary)"),
-        "is_low_income": _flag("low income / free or reduced lunch"),
-        "is_el": _flag("English learner"),
-        "is_former_el": _flag("former English learner"),
-        "is_swd": _flag("student with disabilities (IEP)"),
-        "days_in_membership": pa.Column(float, pa.Check.in_range(0, 200), coerce=True),
-        "days_absent": pa.Column(float, pa.Check.in_range(0, 200), coerce=True),
-    },
-    checks=[
-        pa.Check(
-            lambda df: df["days_absent"] <= df["days_in_membership"],
-            name="days_absent <= days_in_membership",
-            error="days absent cannot exceed days in membership",
-        ),
-        pa.Check(
-            lambda df: ~((df["is_el"] == 1) & (df["is_former_el"] == 1)),
-            name="not both el and former el",
-        ),
-    ],
-    unique=["school_year", "student_id", "org_code"],
-    description=(
-        "One row per student per school per year (a mid-year transfer has two rows), with demographics and "
-        "attendance for that enrollment."
-    ),
-)
-
-DISCIPLINE = _table("discipline", {
-        "incident_id": pa.Column(str, pa.Check.str_length(1, 64)),
-        "action": pa.Column(
-            str, pa.Check.isin(["ISS", "OSS", "EXP", "ALT", "EMR", "OTHER"]),
-            description="ISS in-school suspension, OSS out-of-school suspension, EXP expulsion, ALT alternate "
-            "setting, EMR emergency removal, OTHER any other disciplinary action",
-        ),
-        "days_missed": pa.Column(float, pa.Check.in_range(0, 200), coerce=True),
-    },
-    unique=["school_year", "incident_id", "student_id"],
-    description="One row per student per disciplinary incident.",
-)
-
-ASSESSMENTS = _table("assessments", {
-        "grade": pa.Column(str, pa.Check.isin(["03", "04", "05", "06", "07", "08", "10"])),
-        "subject": pa.Column(str, pa.Check.isin(["ELA", "MATH", "SCI"])),
-        "test_family": pa.Column(str, pa.Check.isin(["nextgen", "legacy"])),
-        "scaled_score": pa.Column(float, pa.Check.in_range(200, 560), coerce=True),
-        "achievement_level": pa.Column(
-            str, pa.Check.isin(["E", "M", "PM", "NM", "A", "P", "NI", "W"]),
-            description="Next-Gen: E, M, PM, NM; legacy: A, P, NI, W",
-        ),
-        "sgp": pa.Column("Int64", pa.Check.in_range(1, 99), nullable=True, coerce=True),
-    },
-    checks=[
-        pa.Check(
-            lambda df: (df["test_family"] == "nextgen") == df["achievement_level"].isin(["E", "M", "PM", "NM"]),
-            name="achievement level matches test family",
-        ),
-        pa.Check(lambda df: ~((df["subject"] == "SCI") & df["sgp"].notna()), name="no SGP in science"),
-    ],
-    unique=["school_year", "student_id", "subject"],
-    description="One row per student per MCAS subject test (spring). No file for 2020 (no spring 2020 tests).",
-)
-
-COURSES = _table("courses", {
-        "course_id": pa.Column(str, pa.Check.str_length(1, 64)),
-        "course_type": pa.Column(str, pa.Check.isin(["AP", "DUAL", "OTHER"])),
-        "ap_exam_score": pa.Column("Int64", pa.Check.in_range(1, 5), nullable=True, coerce=True),
-    },
-    checks=[pa.Check(lambda df: (df["course_type"] == "AP") | df["ap_exam_score"].isna(), name="exam score only on AP")],
-    unique=["school_year", "student_id", "course_id"],
-    description="One row per student per advanced course (AP, dual enrollment) taken in the year.",
-)
-
-GRADUATES = _table("graduates", {
-        "masscore_complete": _flag("completed the MassCore program of studies"),
-        "completed_dual_enrollment": _flag("completed at least one dual enrollment course before graduating"),
-        "enrolled_postsecondary": pa.Column(
-            "Int64", FLAG, nullable=True, coerce=True,
-            description="1 if enrolled in postsecondary education the fall after graduating, 0 if not, blank if unknown",
-        ),
-    },
-    unique=["school_year", "student_id"],
-    description="One row per high school graduate of the year.",
-)
-
-STUDENT_SURVEYS = _table("student_surveys", {
-        "season": pa.Column(str, pa.Check.isin(["fall", "spring"])),
-        "domain": pa.Column(
-            str,
-            pa.Check.isin(
-                ["climate_culture", "engagement", "relationships", "belonging", "academic_mindsets", "perseverance", "agency"]
-            ),
-        ),
-        "score": pa.Column(float, pa.Check.in_range(1, 5), coerce=True, description="mean item score, 1-5 scale"),
-    },
-    unique=["school_year", "student_id", "season", "domain"],
-    description="One row per student per survey administration (fall, spring) per domain.",
-)
-
-TEACHER_SURVEYS = _table("teacher_surveys", {
-        "season": pa.Column(str, pa.Check.isin(["fall", "spring"])),
-        "domain": pa.Column(str, pa.Check.isin(["empowerment", "leader_support", "pl_practice"])),
-        "score": pa.Column(float, pa.Check.in_range(1, 5), coerce=True),
-    },
-    unique=["school_year", "teacher_id", "season", "domain"],
-    description="One row per teacher per survey administration per domain.", person=("teacher_id", pa.Column(str, pa.Check.str_length(1, 64))),
-)
-
-CAPSTONE = _table("capstone", {
-        "capstone_score": pa.Column(float, pa.Check.in_range(1, 4), coerce=True, description="rubric score 1-4"),
-    },
-    unique=["school_year", "student_id"],
-    description="One row per student with a scored school capstone assessment.",
-)
-
-# The same table-level rules in SQL, for the DuckDB validator of large files (ingest/sqlvalidate.py compiles the
-# column rules from the schemas above; these are the few rules that are Python lambdas there). TRUE = row passes.
-# A test checks that both validators quarantine exactly the same rows on the bad-input corpus.
-TABLE_CHECK_SQL: dict[str, str] = {
-    "days_absent <= days_in_membership": "days_absent <= days_in_membership",
-    "not both el and former el": "NOT (is_el = 1 AND is_former_el = 1)",
-    "achievement level matches test family":
-        "(test_family = 'nextgen') = (achievement_level IN ('E', 'M', 'PM', 'NM'))",
-    "no SGP in science": "NOT (subject = 'SCI' AND sgp IS NOT NULL)",
-    "exam score only on AP": "course_type = 'AP' OR ap_exam_score IS NULL",
-}
-
-STUDENT_TABLES: dict[str, pa.DataFrameSchema] = {schema.name: schema for schema in (
-    ENROLLMENT, DISCIPLINE, ASSESSMENTS, COURSES, GRADUATES, STUDENT_SURVEYS, TEACHER_SURVEYS, CAPSTONE)}
-ALL_TABLES: dict[str, pa.DataFrameSchema] = {"roster": ROSTER, **STUDENT_TABLES}
+ALL_TABLES: dict[str, pa.DataFrameSchema] = {name: _schema(name, t) for name, t in CONTRACT.tables.items()}
+ROSTER = ALL_TABLES["roster"]
+STUDENT_TABLES: dict[str, pa.DataFrameSchema] = {name: s for name, s in ALL_TABLES.items() if s is not ROSTER}
 # Columns holding a person id, pseudonymized with a keyed hash at ingest.
 ID_COLUMNS = {"student_id", "teacher_id"}

@@ -2,7 +2,7 @@
 
 pandera stays the single source of truth: every column rule (type, nullability, isin, in_range, str_matches,
 str_length) and the uniqueness keys are read from ``schemas.py`` and compiled to SQL; the few table-level rules
-written as Python lambdas have their SQL twin in ``schemas.TABLE_CHECK_SQL``. Files above
+over several columns have their SQL in ``config/student_tables.yaml``. Files above
 ``ingest.load.SQL_VALIDATION_MIN_BYTES`` take this path (pandas + pandera is kept for ordinary files); a test runs both
 validators on the bad-input corpus and requires the same quarantined rows.
 
@@ -20,7 +20,7 @@ import pandera.pandas as pa
 from ..errors import InputError
 from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case
 from .pseudonymize import ID_LENGTH, _pads
-from .schemas import ALL_TABLES, ID_COLUMNS, TABLE_CHECK_SQL
+from .schemas import ALL_TABLES, ID_COLUMNS, ROW_RULES
 from .student import UNKNOWN_SCHOOL
 
 ID_HASHES = "_id_hashes_"  # prefix of the temp table of hashed ids kept for one load
@@ -66,9 +66,7 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = F
     """(column or None, check name as pandera reports it, SQL that is TRUE when the row passes) for every rule."""
     rules = [(name, check, sql) for name, col in schema.columns.items() for check, sql in _column_rules(name, col)]
     for check in schema.checks:
-        if check.name not in TABLE_CHECK_SQL:
-            raise InputError(f"table rule {check.name!r} has no SQL twin", fix="add it to schemas.TABLE_CHECK_SQL")
-        rules.append((None, check.name, f"coalesce({TABLE_CHECK_SQL[check.name]}, TRUE)"))
+        rules.append((None, check.name, f"coalesce({ROW_RULES[check.name].sql}, TRUE)"))
     if schema.unique:  # worked out by _find_bad
         rules.append((None, f"unique({', '.join(schema.unique)})", "TRUE"))
     if folder_year is not None:

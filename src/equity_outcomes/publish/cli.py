@@ -6,42 +6,28 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..errors import EquityOutcomesError
 
 
-def add_publish_cli(p: argparse.ArgumentParser) -> None:
+def publish_command(a) -> int:
+    """Publish (or with ``a.audit``, only attack) the scorecards; arguments: config/cli.yaml, group publish."""
     from ..paths import project_root
     from ..workspace import default_warehouse
 
     default_out = project_root() / "dashboards"
-    p.add_argument("--audit", nargs="?", const="", default=None, type=Path, metavar="DIR",
-                   help="only attack the published files in DIR (default: the workspace's dashboards/) and report; "
-                        "exit 1 when a "
-                        "withheld cell can be recovered or narrowed, or a number breaks the rules")
-    p.add_argument("--out", type=Path, default=default_out, help="output folder (default: dashboards/)")
-    p.add_argument("--pdf", action="store_true",
-                   help="also print a PDF report card per school and one for the network into reports/ "
-                        "(headless Chromium; docs/scorecards.md)")
-    p.add_argument("--school", action="append", default=None, dest="schools", metavar="ORG_CODE",
-                   help="only this school (repeatable; default: every network school)")
+    if a.audit is not None:
+        return audit_command(Path(a.audit) if a.audit != "" else default_out, getattr(a, "disclosure", None))
+    from .scorecards import publish_scorecards
 
-    def handler(a) -> int:
-        if a.audit is not None:
-            return audit_command(Path(a.audit) if a.audit != "" else default_out, getattr(a, "disclosure", None))
-        from .scorecards import publish_scorecards
-
-        r = publish_scorecards(getattr(a, "warehouse", None) or default_warehouse(), a.out or default_out, progress=print,
-                               schools=a.schools, rules_file=getattr(a, "disclosure", None), pdf=a.pdf)
-        print(f"{r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")
-        if r["pdf"]:
-            print(f"{r['pdf']['files']:,} PDF report cards ({sum(r['pdf']['pages'].values()):,} pages) -> "
-                  f"{Path(r['index']).parent / 'reports'}")
-        return 0
-
-    p.set_defaults(handler=handler)
+    r = publish_scorecards(getattr(a, "warehouse", None) or default_warehouse(), a.out or default_out, progress=print,
+                           schools=a.schools, rules_file=getattr(a, "disclosure", None), pdf=a.pdf)
+    print(f"{r['n_pages']:,} pages, {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.1f} s -> {r['index']}")
+    if r["pdf"]:
+        print(f"{r['pdf']['files']:,} PDF report cards ({sum(r['pdf']['pages'].values()):,} pages) -> "
+              f"{Path(r['index']).parent / 'reports'}")
+    return 0
 
 
 def audit_command(root: Path, rules_file: Path | None = None) -> int:

@@ -48,33 +48,36 @@ def _org_code(value: Any) -> str:
     return text
 
 
+# a reader's filters: argument -> (column, how a value is written as the column holds it, the values allowed);
+# subjects in any case
+_FILTERS = {
+    "schools": ("org_code", _org_code, None), "years": ("school_year", int, None),
+    "subgroups": ("subgroup", None, None), "metrics": ("metric", None, None),
+    "subjects": ("lower(subject)", lambda v: str(v).lower(), None), "org_level": ("org_level", None, ORG_LEVELS),
+    "source": ("source", None, SOURCES), "grades": ("grade", None, None), "targets": ("target_id", None, None),
+    "statuses": ("status", None, None),
+}
+
+
 class _Where:
     """Collects ``column IN (?, ?, ...)`` clauses and their parameters (values are always bound, never inlined)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **filters: Any) -> None:
         self.clauses: list[str] = []
         self.params: list[Any] = []
+        self.add_filters(**filters)
 
-    def add_in(self, column: str, values: Sequence | None, *, lower: bool = False) -> None:
-        if values is None:
-            return
-        if len(values) == 0:
-            self.clauses.append("FALSE")
-            return
-        marks = ", ".join("?" for _ in values)
-        expr = f"lower({column})" if lower else column
-        self.clauses.append(f"{expr} IN ({marks})")
-        self.params.extend(str(v).lower() if lower else v for v in values)
-
-    def add_schools(self, column: str, schools) -> None:
-        """``column IN`` the schools' org codes (leading zeros restored); nothing when ``schools`` is None."""
-        codes = _as_list(schools)
-        self.add_in(column, None if codes is None else [_org_code(c) for c in codes])
-
-    def add_years(self, column: str, years) -> None:
-        """``column IN`` the school years as integers; nothing when ``years`` is None."""
-        year_list = _as_list(years)
-        self.add_in(column, None if year_list is None else [int(y) for y in year_list])
+    def add_filters(self, **filters: Any) -> None:
+        """``column IN`` the values of each filter of :data:`_FILTERS` (a value, a list, or None for no filter)."""
+        for name, given in filters.items():
+            values, (column, convert, allowed) = _as_list(given), _FILTERS[name]
+            if values is None:
+                continue
+            if allowed and (wrong := [v for v in values if v not in allowed]):
+                raise EquityOutcomesError(f"{name} must be one of {', '.join(allowed)} (or None for all), "
+                                          f"got {wrong[0]!r}")
+            self.clauses.append(f"{column} IN ({', '.join('?' for _ in values)})" if values else "FALSE")
+            self.params.extend(map(convert, values) if convert else values)
 
     def add(self, clause: str, *params: Any) -> None:
         self.clauses.append(clause)
@@ -82,12 +85,6 @@ class _Where:
 
     def sql(self) -> str:
         return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
-
-
-def _check_choice(name: str, values: list | None, allowed: Sequence[str]) -> None:
-    for v in values or []:
-        if v not in allowed:
-            raise EquityOutcomesError(f"{name} must be one of {', '.join(allowed)} (or None for all), got {v!r}")
 
 
 # ------------------------------------------------------------------------------------------------ warehouse
@@ -184,19 +181,8 @@ class Warehouse:
 
     def _fact(self, table, schools, years, subgroups, metrics, subjects, source, org_level, grades,
               include_suppressed) -> pd.DataFrame:
-        levels = _as_list(org_level)
-        sources = _as_list(source)
-        _check_choice("org_level", levels, ORG_LEVELS)
-        _check_choice("source", sources, SOURCES)
-        w = _Where()
-        w.add_schools("org_code", schools)
-        w.add_years("school_year", years)
-        w.add_in("subgroup", _as_list(subgroups))
-        w.add_in("metric", _as_list(metrics))
-        w.add_in("subject", _as_list(subjects), lower=True)
-        w.add_in("source", sources)
-        w.add_in("org_level", levels)
-        w.add_in("grade", _as_list(grades))
+        w = _Where(schools=schools, years=years, subgroups=subgroups, metrics=metrics, subjects=subjects,
+                   org_level=org_level, source=source, grades=grades)
         if not include_suppressed:
             w.add("value IS NOT NULL")
         return self._select(
@@ -215,33 +201,21 @@ class Warehouse:
         """Rows of ``target_results`` (one per school x target x subgroup x subject): ``targets`` are target ids
         ('absence', 'suspension', ...), ``statuses`` 'met' | 'moving_toward' | 'initial_steps' |
         'area_of_concern' | 'insufficient_data' | 'not_yet_due' | 'not_comparable'."""
-        w = _Where()
-        w.add_schools("org_code", schools)
-        w.add_in("target_id", _as_list(targets))
-        w.add_in("subgroup", _as_list(subgroups))
-        w.add_in("subject", _as_list(subjects), lower=True)
-        w.add_in("status", _as_list(statuses))
+        w = _Where(schools=schools, targets=targets, subgroups=subgroups, subjects=subjects, statuses=statuses)
         if network_only:
             w.add("is_network_school")
         return self._select("target_results", w, "org_code, target_id, subgroup, subject NULLS FIRST")
 
     def target_rollup(self, targets=None, subgroups=None) -> pd.DataFrame:
         """Rows of ``target_rollup`` (network counts by rating and the pooled network judgement)."""
-        w = _Where()
-        w.add_in("target_id", _as_list(targets))
-        w.add_in("subgroup", _as_list(subgroups))
-        return self._select("target_rollup", w, "target_id, subgroup, subject NULLS FIRST")
+        return self._select("target_rollup", _Where(targets=targets, subgroups=subgroups),
+                            "target_id, subgroup, subject NULLS FIRST")
 
     def reconciliation(self, schools=None, years=None, metrics=None, subgroups=None, statuses=None) -> pd.DataFrame:
         """Rows of ``reconciliation``: student-derived vs DESE-published values of the same cell
         (``student_value``, ``dese_value``, ``difference``, ``tolerance``, ``status`` match | mismatch |
         suppressed_in_student | suppressed_in_dese | both_suppressed)."""
-        w = _Where()
-        w.add_schools("org_code", schools)
-        w.add_years("school_year", years)
-        w.add_in("metric", _as_list(metrics))
-        w.add_in("subgroup", _as_list(subgroups))
-        w.add_in("status", _as_list(statuses))
+        w = _Where(schools=schools, years=years, metrics=metrics, subgroups=subgroups, statuses=statuses)
         return self._select(
             "reconciliation", w, "metric, subgroup, subject NULLS FIRST, grade, org_code, school_year"
         )
@@ -250,9 +224,7 @@ class Warehouse:
         """Readiness self-assessment results: ``readiness_summary`` (per area), or ``readiness_items`` with
         ``items=True`` (per item)."""
         table = "readiness_items" if items else "readiness_summary"
-        w = _Where()
-        w.add_schools("org_code", schools)
-        w.add_years("school_year", years)
+        w = _Where(schools=schools, years=years)
         order = "org_code, school_year, area_type, area_number" + (", item_number" if items else "")
         return self._select(table, w, order)
 
@@ -307,7 +279,7 @@ def _school_cell(wh: Warehouse, org_code, metric: str, subgroup: str, subject: s
         grade = pick_grade(wh, w, metric, f"{source} rows for {'school ' + code if code else 'any school'}, metric "
                                           f"{metric!r}, subgroup {subgroup!r}, subject {subj!r}")
     w.add("grade = ?", grade)
-    w.add_years("school_year", years)
+    w.add_filters(years=years)
     return code, subj, grade, w
 
 
