@@ -152,7 +152,9 @@ MAX_FILE_LINES = 600
 # cell, and found nothing in (disclosure/audit.py), with the cells it could not bound: 16,639 (measured).
 # issue-51 merged over issue-52: 16,598 (measured).
 # the audit's kept school years counted apart from the programmes' answers in the publish log: 16,603 (measured).
-LINE_BUDGET = 16_603
+# issue-53 (#22): the audit reads the trend tables a whole column at a time (disclosure/read.py); the history's
+# rows of other years found by hashing (history.by_year): 16,642 (measured).
+LINE_BUDGET = 16_642
 
 
 def modules() -> dict[str, Path]:
