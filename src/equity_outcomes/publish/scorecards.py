@@ -39,7 +39,7 @@ from .exports import Exports
 from .html import records, safe_name
 from .network import network_page
 from .pdf import cards_for_site, chromium_path, print_report_cards
-from .school import school_page
+from .school import SchoolPages
 from .workbook import write_text
 
 Progress = Callable[[str], None] | None
@@ -81,23 +81,25 @@ def publish_scorecards(
     try:
         con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
         bundle = BundleLater()  # made in a child process while the control runs here
+        pages = SchoolPages()  # a child writing the school pages (its imports made while the control runs)
         try:
             answers = load_answers(warehouse, say) if keep_answers else None
             site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules, solved=answers)
         except BaseException:
             bundle.close()
+            pages.close()
             raise
         finally:
             con.close()
         gc.freeze()
         return _write_site(site, out_dir, say=say, rules=rules, audit_files=audit_files, pdf=pdf, bundle=bundle,
-                           answers=answers, warehouse=warehouse, t0=t0, built_at=built_at)
+                           pages=pages, answers=answers, warehouse=warehouse, t0=t0, built_at=built_at)
     finally:
         gc.unfreeze()
 
 
 def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pdf: bool, bundle: BundleLater,
-                answers, warehouse: Path, t0: float, built_at: str) -> dict:
+                pages: SchoolPages, answers, warehouse: Path, t0: float, built_at: str) -> dict:
     """The pages, exports and audit of a controlled ``site`` (publish_scorecards)."""
     for w in site.warnings:
         say(f"scorecards: warning: {w}")
@@ -126,6 +128,7 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
     (stage / "assets").mkdir()
     (stage / "exports").mkdir()
     try:
+        pages.start(site)
         total = 0
         assets = {"vega-bundle.js": bundle(), "chart-templates.js": templates_js(),
                   **{name: (files(__package__) / "assets" / name).read_text(encoding="utf-8") for name in STATIC_ASSETS}}
@@ -139,12 +142,14 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
         say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
         for i, code in enumerate(site.pages, start=1):
             fn = safe_name(code)
-            html = school_page(site, code, by_org.get(code, []), series.get(code, {}), readiness_by.get(code),
-                               years.get(code))
-            total += write_text(stage / "schools" / f"{fn}.html", html)
+            total += pages.write(site, stage / "schools" / f"{fn}.html", code, by_org.get(code, []),
+                                 series.get(code, {}), readiness_by.get(code), years.get(code))
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
+        total += pages.finish()
+        say(f"scorecards: {len(site.pages):,} school pages and their exports written "
+            f"({time.perf_counter() - t_net:.1f} s)")
         # every school's rendered tables and target rows (dicts): freed before the audit reads the files
         del exports, series, years, readiness_by, tr_recs, by_org, network_rows
         site.targets_by_org = {}
@@ -162,6 +167,7 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
                 os.replace(stage / name, dst)
     finally:
         bundle.close()
+        pages.close()
         shutil.rmtree(stage, ignore_errors=True)
     kept = None
     if answers is not None:
