@@ -81,25 +81,23 @@ def publish_scorecards(
     try:
         con = connect_read_only(warehouse)  # not `with`: tests/test_publish_safety.py spies on this connection
         bundle = BundleLater()  # made in a child process while the control runs here
-        pages = SchoolPages()  # a child writing the school pages (its imports made while the control runs)
         try:
             answers = load_answers(warehouse, say) if keep_answers else None
             site = load_site(con, schools=schools, built_at=built_at, say=say, rules=rules, solved=answers)
         except BaseException:
             bundle.close()
-            pages.close()
             raise
         finally:
             con.close()
         gc.freeze()
         return _write_site(site, out_dir, say=say, rules=rules, audit_files=audit_files, pdf=pdf, bundle=bundle,
-                           pages=pages, answers=answers, warehouse=warehouse, t0=t0, built_at=built_at)
+                           answers=answers, warehouse=warehouse, t0=t0, built_at=built_at)
     finally:
         gc.unfreeze()
 
 
 def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pdf: bool, bundle: BundleLater,
-                pages: SchoolPages, answers, warehouse: Path, t0: float, built_at: str) -> dict:
+                answers, warehouse: Path, t0: float, built_at: str) -> dict:
     """The pages, exports and audit of a controlled ``site`` (publish_scorecards)."""
     for w in site.warnings:
         say(f"scorecards: warning: {w}")
@@ -127,8 +125,10 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
     (stage / "schools").mkdir(parents=True)
     (stage / "assets").mkdir()
     (stage / "exports").mkdir()
+    # a child writing the school pages: started after the control (not beside its peak of memory), its imports
+    # made while this process writes the network page and exports
+    pages = SchoolPages()
     try:
-        pages.start(site)
         total = 0
         assets = {"vega-bundle.js": bundle(), "chart-templates.js": templates_js(),
                   **{name: (files(__package__) / "assets" / name).read_text(encoding="utf-8") for name in STATIC_ASSETS}}
@@ -140,6 +140,7 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
         total += exports.network()
         t_net = time.perf_counter()
         say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
+        pages.start(site)  # the child has made its imports meanwhile: not waited for
         for i, code in enumerate(site.pages, start=1):
             fn = safe_name(code)
             total += pages.write(site, stage / "schools" / f"{fn}.html", code, by_org.get(code, []),
