@@ -155,8 +155,8 @@ MAX_FILE_LINES = 600
 # issue-53 (#22): the audit reads the trend tables a whole column at a time (disclosure/read.py); the history's
 # rows of other years found by hashing (history.by_year): 16,642 (measured).
 # issue-53: a child process writes the school pages while the publishing process writes the exports
-# (school.SchoolPages, EQUITY_OUTCOMES_PAGE_PROCESSES; started after the control): 16,746 (measured).
-LINE_BUDGET = 16_746
+# (school.SchoolPages, EQUITY_OUTCOMES_PAGE_PROCESSES; started after the control): 16,752 (measured).
+LINE_BUDGET = 16_752
 
 
 def modules() -> dict[str, Path]:

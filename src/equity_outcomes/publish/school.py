@@ -377,8 +377,7 @@ def page_processes() -> int:
 
 class SchoolPages:
     """School pages written by a child process while this one writes the exports (``page_processes() == 2``),
-    else here. The child is started before the control (its imports overlap it) and gets the site without its
-    statewide frames (a page reads only its school's rows, given with it) and then one school at a time; a page is
+    else here. The child is started after the control and gets the site without its statewide frames (a page reads only its school's rows, given with it) and then one school at a time; a page is
     a function of what it is given, so its bytes do not depend on the process or the order. A failed page raises
     EquityOutcomesError naming its school."""
 
@@ -386,8 +385,10 @@ class SchoolPages:
         self.child, self.last, self.err = None, None, None
         if page_processes() > 1:
             self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr while it lives: close()
+            here = str(Path(__file__).resolve().parents[2])  # this very package, whatever sys.path the child has
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
             self.child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self.err)
+                                          stdout=subprocess.PIPE, stderr=self.err, env=env)
 
     def start(self, site: Site) -> None:
         """Give the child the site: everything but the statewide frames and rows the pages do not read."""
@@ -416,8 +417,11 @@ class SchoolPages:
     def _send(self, item) -> None:
         try:
             pickle.dump(item, self.child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        except BrokenPipeError:
+        except BrokenPipeError as stopped:
             self._answer()  # the child stopped: its error
+            raise EquityOutcomesError(f"school page {self.last}: the child writing the school pages stopped reading "
+                                      f"them. How to fix: {PROCESSES_ENV}=1 writes them in the publishing process.") \
+                from stopped
 
     def _answer(self) -> int:
         out = self.child.stdout.read()
@@ -425,11 +429,12 @@ class SchoolPages:
         answer = pickle.loads(out) if out else ("died", self.last, "")
         if answer[0] == "ok" and self.child.returncode == 0:
             return answer[1]
+        school, why = (answer[1], answer[2]) if answer[0] == "error" else (self.last, "")
         self.err.seek(0)
         raise EquityOutcomesError(
-            f"school page {answer[1]}: not written (the child process writing the school pages stopped, exit "
+            f"school page {school}: not written (the child process writing the school pages stopped, exit "
             f"{self.child.returncode}):\n"
-            f"{answer[2] or self.err.read().decode('utf-8', 'replace')[-4000:]}How to fix: see the error above; "
+            f"{why or self.err.read().decode('utf-8', 'replace')[-4000:]}How to fix: see the error above; "
             f"{PROCESSES_ENV}=1 writes the pages in the publishing process.")
 
     def close(self) -> None:
@@ -444,6 +449,7 @@ def serve_pages() -> None:
     """The child of SchoolPages: the site, then (path, code, school_page arguments) until the input ends; answers
     ("ok", bytes written) or ("error", the school, the traceback)."""
     src, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # the answer alone on stdout, whatever a page's code prints
     total, code = 0, None
     try:
         site = pickle.load(src)
