@@ -59,11 +59,40 @@ def _records_frame(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=read.COLS)
 
 
+def _trend_cells_row_by_row(head: list[str], rows: list[list[str]], files: list[str]) -> dict[str, list]:
+    """The cells of wide trend tables a row and a year at a time, a tuple each (what reading whole columns must
+    give): a field a row lacks is empty, of two columns of one name the last counts, state rows are not cells."""
+    from equity_outcomes.publish.disclosure import read
+
+    at = {h: i for i, h in enumerate(head)}
+    years = [(y, int(y), at[y], at.get(f"n_{y}")) for y in at if y and y.isdigit()]
+
+    def get(r: list[str], name: str) -> str | None:
+        return r[at[name]] if name in at else None
+
+    out = []
+    for r, file in zip(rows, files, strict=True):
+        r = r + [""] * (len(head) - len(r))
+        if get(r, "subgroup") == "state":
+            continue
+        withheld = set(read.YEAR.findall(get(r, "note"))) if "note" in at else set()
+        org = str(get(r, "org_code")).lstrip("'")
+        for y, year, iv, i_n in years:
+            v, n = r[iv].strip(), (r[i_n].strip() if i_n is not None else "")
+            if v or n or y in withheld:
+                out.append((org, "network" if org == "network" else "school", year, get(r, "subgroup"),
+                            get(r, "metric"), get(r, "subject") or "", get(r, "grade") or "", get(r, "source"),
+                            read._num(n) if n else np.nan, read._num(v) if v else np.nan, y in withheld and not v,
+                            read._half_step(v) if v else np.nan, file))
+    return {c: [t[i] for t in out] for i, c in enumerate(read.COLS)}
+
+
 @pytest.mark.parametrize("root", ["leaky", "controlled"])
 def test_the_audit_reads_a_column_at_a_time_what_one_frame_of_every_row_gives(root, small, monkeypatch):
-    """The audit makes frames of the files' cells a column at a time (text columns from their distinct values), a
-    chunk of files each, and walks target rows a chunk at a time, so a statewide publication is never a dict per cell: the frames,
-    dtypes and findings are those of ``from_records`` over every row and of one chunk."""
+    """The audit makes frames of the files' cells a column at a time (text columns from their distinct values; the
+    trend tables' cells from whole columns of a chunk of files each), and walks target rows a chunk at a time, so a
+    statewide publication is never a dict per cell: the frames, dtypes and findings are those of ``from_records``
+    over every row, of trend cells read a row and a year at a time, and of one chunk."""
     from equity_outcomes.publish.disclosure import audit, read
 
     where = LEAKY if root == "leaky" else small["out"]
@@ -71,6 +100,7 @@ def test_the_audit_reads_a_column_at_a_time_what_one_frame_of_every_row_gives(ro
     by_column, by_column_report = read.read_publication(where), audit_publication(where)
     monkeypatch.setattr(read, "CHUNK_ROWS", 10**9)
     monkeypatch.setattr(read, "_frame", _records_frame)
+    monkeypatch.setattr(read, "trend_cells", _trend_cells_row_by_row)
     monkeypatch.setattr(audit, "_records", lambda df, chunk_rows=None: df.to_dict("records"))
     whole, whole_report = read.read_publication(where), audit_publication(where)
     assert len(by_column.cells) > 100 and by_column.cells["withheld"].any() and len(by_column.targets) > 10

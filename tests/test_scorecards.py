@@ -579,3 +579,60 @@ def _live_children() -> set[int]:
         if int(ppid) == os.getpid() and state != "Z":
             live.add(int(stat.parent.name))
     return live
+
+
+def test_school_pages_written_by_a_child_process_are_those_written_here(site, tmp_path, monkeypatch):
+    """A child writes the school pages beside the exports (2 processes) or the publishing process writes them
+    (EQUITY_OUTCOMES_PAGE_PROCESSES=1): every published file the same bytes (build times blanked, workbooks by
+    their sheets), every byte written counted."""
+    from equity_outcomes.publish.school import PROCESSES_ENV, SchoolPages
+
+    summaries = {}
+    for n in ("1", "2"):
+        monkeypatch.setenv(PROCESSES_ENV, n)
+        pages = SchoolPages()
+        assert (pages.child is not None) == (n == "2")
+        pages.close()
+        summaries[n] = publish_scorecards(site["path"], tmp_path / n)
+    for n, summary in summaries.items():  # the child's pages counted
+        assert summary["bytes"] == sum(p.stat().st_size for p in (tmp_path / n).rglob("*") if p.is_file())
+    one, two = _published_text(tmp_path / "1"), _published_text(tmp_path / "2")
+    assert len([f for f in one if f.startswith("schools/")]) == site["summary"]["n_pages"] - 1 and one == two
+    for book in sorted((tmp_path / "1" / "exports").glob("*.xlsx")):
+        assert _sheets(book) == _sheets(tmp_path / "2" / "exports" / book.name)
+
+
+def _sheets(book: Path) -> list[list[tuple]]:
+    wb = openpyxl.load_workbook(book, read_only=True)
+    try:
+        return [list(ws.values) for ws in wb]
+    finally:
+        wb.close()
+
+
+def test_a_school_page_failing_in_the_child_names_its_school(site, tmp_path, monkeypatch):
+    from equity_outcomes.errors import EquityOutcomesError
+    from equity_outcomes.publish.data import load_site
+    from equity_outcomes.publish.school import PROCESSES_ENV, SchoolPages, page_processes
+    from equity_outcomes.warehouse import connect_read_only
+
+    con = connect_read_only(site["path"])
+    try:
+        data = load_site(con, schools=None, built_at="now", say=lambda _m: None)
+    finally:
+        con.close()
+    monkeypatch.setenv(PROCESSES_ENV, "2")
+    pages = SchoolPages()
+    try:
+        pages.start(data)
+        code = data.pages[0]
+        pages.write(data, tmp_path / "fine.html", code, data.targets_by_org.get(code, []), {}, None, None)
+        pages.write(data, tmp_path / "bad.html", "BROKEN01", [{"no target_id": 1}], {}, None, None)
+        with pytest.raises(EquityOutcomesError, match=r"(?s)school page BROKEN01: .*KeyError: 'target_id'"):
+            pages.finish()
+    finally:
+        pages.close()
+    assert (tmp_path / "fine.html").stat().st_size > 1000 and not (tmp_path / "bad.html").exists()
+    monkeypatch.setenv(PROCESSES_ENV, "3")
+    with pytest.raises(EquityOutcomesError, match="is not 1 or 2"):
+        page_processes()

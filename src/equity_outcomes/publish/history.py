@@ -34,7 +34,8 @@ def by_year(site: Site, current: dict[str, list[dict]], network_rows: list[dict]
     if h is not None and len(h) and site.judged_year is not None:  # rows replaced below: not made into dicts
         code = np.where(h["org_level"].astype(str) == "network", "network", h["org_code"].astype(str))
         replaced = set(site.pages) | ({"network"} if network_rows else set())
-        h = h[~((pd.to_numeric(h["evaluated_year"]) == site.judged_year).to_numpy() & np.isin(code, list(replaced)))]
+        mine = pd.Series(code).isin(replaced).to_numpy()  # hashed (np.isin compares object arrays by sorting: 5.6 s at 1M)
+        h = h[~((pd.to_numeric(h["evaluated_year"]) == site.judged_year).to_numpy() & mine)]
     if h is not None and len(h):
         for r in records(h):
             r["subgroup"] = r.get("subgroup") or "all"

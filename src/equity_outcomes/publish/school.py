@@ -4,8 +4,18 @@ words them; the template lays them out."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import traceback
 from collections import defaultdict
+from pathlib import Path
 
+from ..errors import EquityOutcomesError
 from . import history, honest, labels
 from .context import context_section
 from .data import Site, num, text
@@ -32,6 +42,7 @@ from .html import (
     trend_table,
     unit_of,
 )
+from .workbook import write_text
 
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
 TREND_TEMPLATES = ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
@@ -345,3 +356,110 @@ def school_page(site: Site, code: str, rows: list[dict], series: dict, rd: list[
         group_head=[subgroup_label(site, g) for g in groups], group_rows=_groups_table(site, rows, groups),
         group_figures=_group_figures(site, charts, series, rows, groups),
         readiness=_readiness(charts, rd), latest=max(all_years) if all_years else None)
+
+
+# --- the pages written beside the exports ---------------------------------------------------------------------------
+PROCESSES_ENV = "EQUITY_OUTCOMES_PAGE_PROCESSES"
+_SERVE = "from equity_outcomes.publish.school import serve_pages; serve_pages()"
+
+
+def page_processes() -> int:
+    """Processes writing school pages: ``EQUITY_OUTCOMES_PAGE_PROCESSES`` (1: this one alone), else 2 when the
+    machine has 2 cores or more (a child writes the pages while this process writes the exports)."""
+    text_ = os.environ.get(PROCESSES_ENV, "").strip()
+    if not text_:
+        return min(os.cpu_count() or 1, 2)
+    if text_ not in ("1", "2"):
+        raise EquityOutcomesError(f"{PROCESSES_ENV}={text_!r} is not 1 or 2. How to fix: 1 writes every page in the "
+                                  "publishing process, 2 in a child beside it; unset it for 2 on 2 cores or more.")
+    return int(text_)
+
+
+class SchoolPages:
+    """School pages written by a child process while this one writes the exports (``page_processes() == 2``),
+    else here. The child is started after the control and gets the site without its statewide frames (a page reads only its school's rows, given with it) and then one school at a time; a page is
+    a function of what it is given, so its bytes do not depend on the process or the order. A failed page raises
+    EquityOutcomesError naming its school."""
+
+    def __init__(self) -> None:
+        self.child, self.last, self.err = None, None, None
+        if page_processes() > 1:
+            self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr while it lives: close()
+            here = str(Path(__file__).resolve().parents[2])  # this very package, whatever sys.path the child has
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+            self.child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=self.err, env=env)
+
+    def start(self, site: Site) -> None:
+        """Give the child the site: everything but the statewide frames and rows the pages do not read."""
+        if self.child is not None:
+            self._send(dataclasses.replace(site, targets_safe=site.targets_safe.iloc[:0], mv_safe=site.mv_safe.iloc[:0],
+                                           readiness=None, history_safe=None, targets_by_org={}, solved={},
+                                           disclosure={}, warnings=[]))
+
+    def write(self, site: Site, path: Path, code: str, *page_args) -> int:
+        """School ``code``'s page (school_page's arguments after the code) to ``path``: its bytes, 0 when the
+        child writes it (counted by ``finish``)."""
+        if self.child is None:
+            return write_text(path, school_page(site, code, *page_args))
+        self.last = code
+        self._send((str(path), code, page_args))
+        return 0
+
+    def finish(self) -> int:
+        """Wait for the child's pages; the bytes it wrote."""
+        if self.child is None:
+            return 0
+        with contextlib.suppress(BrokenPipeError):
+            self.child.stdin.close()
+        return self._answer()
+
+    def _send(self, item) -> None:
+        try:
+            pickle.dump(item, self.child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError as stopped:
+            self._answer()  # the child stopped: its error
+            raise EquityOutcomesError(f"school page {self.last}: the child writing the school pages stopped reading "
+                                      f"them. How to fix: {PROCESSES_ENV}=1 writes them in the publishing process.") \
+                from stopped
+
+    def _answer(self) -> int:
+        out = self.child.stdout.read()
+        self.child.wait()
+        answer = pickle.loads(out) if out else ("died", self.last, "")
+        if answer[0] == "ok" and self.child.returncode == 0:
+            return answer[1]
+        school, why = (answer[1], answer[2]) if answer[0] == "error" else (self.last, "")
+        self.err.seek(0)
+        raise EquityOutcomesError(
+            f"school page {school}: not written (the child process writing the school pages stopped, exit "
+            f"{self.child.returncode}):\n"
+            f"{why or self.err.read().decode('utf-8', 'replace')[-4000:]}How to fix: see the error above; "
+            f"{PROCESSES_ENV}=1 writes the pages in the publishing process.")
+
+    def close(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.communicate()
+        if self.err is not None:
+            self.err.close()
+
+
+def serve_pages() -> None:
+    """The child of SchoolPages: the site, then (path, code, school_page arguments) until the input ends; answers
+    ("ok", bytes written) or ("error", the school, the traceback)."""
+    src, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # the answer alone on stdout, whatever a page's code prints
+    total, code = 0, None
+    try:
+        site = pickle.load(src)
+        while True:
+            try:
+                path, code, page_args = pickle.load(src)
+            except EOFError:
+                break
+            total += write_text(Path(path), school_page(site, code, *page_args))
+    except Exception:
+        out.write(pickle.dumps(("error", code, traceback.format_exc())))
+        return
+    out.write(pickle.dumps(("ok", total)))

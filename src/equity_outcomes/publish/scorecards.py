@@ -39,7 +39,7 @@ from .exports import Exports
 from .html import records, safe_name
 from .network import network_page
 from .pdf import cards_for_site, chromium_path, print_report_cards
-from .school import school_page
+from .school import SchoolPages
 from .workbook import write_text
 
 Progress = Callable[[str], None] | None
@@ -125,6 +125,9 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
     (stage / "schools").mkdir(parents=True)
     (stage / "assets").mkdir()
     (stage / "exports").mkdir()
+    # a child writing the school pages: started after the control (not beside its peak of memory), its imports
+    # made while this process writes the network page and exports
+    pages = SchoolPages()
     try:
         total = 0
         assets = {"vega-bundle.js": bundle(), "chart-templates.js": templates_js(),
@@ -137,14 +140,17 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
         total += exports.network()
         t_net = time.perf_counter()
         say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
+        pages.start(site)  # the child has made its imports meanwhile: not waited for
         for i, code in enumerate(site.pages, start=1):
             fn = safe_name(code)
-            html = school_page(site, code, by_org.get(code, []), series.get(code, {}), readiness_by.get(code),
-                               years.get(code))
-            total += write_text(stage / "schools" / f"{fn}.html", html)
+            total += pages.write(site, stage / "schools" / f"{fn}.html", code, by_org.get(code, []),
+                                 series.get(code, {}), readiness_by.get(code), years.get(code))
             total += exports.school(code, fn)
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
+        total += pages.finish()
+        say(f"scorecards: {len(site.pages):,} school pages and their exports written "
+            f"({time.perf_counter() - t_net:.1f} s)")
         # every school's rendered tables and target rows (dicts): freed before the audit reads the files
         del exports, series, years, readiness_by, tr_recs, by_org, network_rows
         site.targets_by_org = {}
@@ -162,6 +168,7 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
                 os.replace(stage / name, dst)
     finally:
         bundle.close()
+        pages.close()
         shutil.rmtree(stage, ignore_errors=True)
     kept = None
     if answers is not None:

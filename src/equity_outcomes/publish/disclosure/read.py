@@ -74,32 +74,55 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return (rows[0], rows[1:]) if rows else ([], [])
 
 
-def trend_cells(head: list[str], rows: list[list[str]], file: str, out: list[tuple]) -> None:
-    """Add to ``out`` the long cells of a wide trend table (value and n per year; withheld years from the note), a
-    tuple each in COLS order (a statewide publication holds millions of cells: not a dict, not a frame per file). A
-    field a row lacks is empty; of two columns of one name the last counts (as csv.DictReader reads them)."""
+def trend_cells(head: list[str], rows: list[list[str]], files: list[str]) -> dict[str, np.ndarray]:
+    """The long cells of wide trend tables of one header (value and n per year; withheld years from the note), a
+    column each in COLS order; ``files[i]``: the file of ``rows[i]``. Whole columns, not a step per cell (a statewide
+    publication holds millions): text is read through its distinct values, cells in the order of their rows, then
+    years. A field a row lacks is empty; of two columns of one name the last counts (as csv.DictReader reads them)."""
     at = {h: i for i, h in enumerate(head)}
     width = len(head)
     years = [(y, int(y), at[y], at.get(f"n_{y}")) for y in at if y and y.isdigit()]
     i_sub, i_note, i_org, i_metric = at.get("subgroup"), at.get("note"), at["org_code"], at["metric"]
     i_subject, i_grade, i_source = at.get("subject"), at.get("grade"), at["source"]
-    for r in rows:
-        if len(r) < width:
-            r = r + [""] * (width - len(r))
-        sg = r[i_sub] if i_sub is not None else None
-        if sg == "state":
-            continue
-        withheld = set(YEAR.findall(r[i_note])) if i_note is not None else set()
-        org = str(r[i_org]).lstrip("'")
-        level = "network" if org == "network" else "school"
-        subject = (r[i_subject] if i_subject is not None else "") or ""
-        grade = (r[i_grade] if i_grade is not None else "") or ""
-        for y, year, iv, i_n in years:
-            v, n = r[iv].strip(), (r[i_n].strip() if i_n is not None else "")
-            if not v and not n and y not in withheld:
-                continue
-            out.append((org, level, year, sg, r[i_metric], subject, grade, r[i_source], _num(n) if n else np.nan,
-                        _num(v) if v else np.nan, y in withheld and not v, _half_step(v) if v else np.nan, file))
+    grid = np.array([r if len(r) == width else (r + [""] * (width - len(r)))[:width] for r in rows],
+                    dtype=object).reshape(len(rows), width)
+    blank = np.full(len(rows), "", dtype=object)
+    sg = grid[:, i_sub] if i_sub is not None else np.full(len(rows), None, dtype=object)
+    shown = sg != "state"
+    grid, sg, blank, file = grid[shown], sg[shown], blank[shown], np.asarray(files, dtype=object)[shown]
+    org = _Distinct(grid[:, i_org]).of(lambda x: str(x).lstrip("'"))
+    notes = _Distinct(grid[:, i_note] if i_note is not None else blank)
+    text_cols = {"org_code": org, "org_level": np.where(org == "network", "network", "school").astype(object),
+                 "subgroup": sg, "metric": grid[:, i_metric],
+                 "subject": grid[:, i_subject] if i_subject is not None else blank,
+                 "grade": grid[:, i_grade] if i_grade is not None else blank, "source": grid[:, i_source]}
+    if not years:
+        return {c: np.array([], dtype=NUMERIC.get(c, object)) for c in COLS}
+    v, n = (_Distinct(np.stack([grid[:, i] if i is not None else blank for i in idx], axis=1))
+            for idx in ([iv for *_, iv, _n in years], [i_n for *_, i_n in years]))  # rows x years
+    has_v, has_n = v.of(lambda x: str.strip(x) != "", bool), n.of(lambda x: str.strip(x) != "", bool)
+    withheld = np.stack([notes.of(lambda x, y=y: y in YEAR.findall(x), bool) for y, *_ in years], axis=1)
+    keep = has_v | has_n | withheld  # flattened row by row: a row's years in order
+    cells = {"school_year": np.broadcast_to(np.array([y for _, y, *_ in years], dtype=np.int64), keep.shape)[keep],
+             "n": np.where(has_n, n.of(lambda x: _num(x.strip()), np.float64), np.nan)[keep],
+             "value": np.where(has_v, v.of(lambda x: _num(x.strip()), np.float64), np.nan)[keep],
+             "withheld": (withheld & ~has_v)[keep],
+             "half_step": np.where(has_v, v.of(_half_step, np.float64), np.nan)[keep]}
+    row = np.broadcast_to(np.arange(len(grid))[:, None], keep.shape)[keep]  # each cell's row
+    cells |= {c: _text(a).take(row) for c, a in {**text_cols, "file": file}.items()}  # a row's text, not a cell's
+    return {c: cells[c] for c in COLS}
+
+
+class _Distinct:
+    """An array's distinct values (factorized once), to map a function over them rather than over every value."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        codes, uniques = pd.factorize(values.ravel(), use_na_sentinel=False)
+        self.codes, self.uniques, self.shape = codes.reshape(values.shape), uniques.tolist(), values.shape
+
+    def of(self, fn, dtype=object) -> np.ndarray:
+        return np.array([fn(u) for u in self.uniques], dtype=dtype).reshape(-1)[self.codes] if self.codes.size \
+            else np.zeros(self.shape, dtype=dtype)
 
 
 CHUNK_ROWS = 200_000
@@ -113,39 +136,64 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame.from_records(rows, columns=COLS)
     columns = {c: list(map(itemgetter(i), rows)) for i, c in enumerate(COLS)}  # not zip(*rows): a call per row
-    return pd.DataFrame({c: np.array(col, dtype=NUMERIC[c]) if c in NUMERIC else _text(col)
+    return _columns_frame(columns)
+
+
+def _columns_frame(columns: dict[str, np.ndarray | list]) -> pd.DataFrame:
+    return pd.DataFrame({c: np.array(col, dtype=NUMERIC[c]) if c in NUMERIC else
+                         col if isinstance(col, pd.api.extensions.ExtensionArray) else _text(col)
                          for c, col in columns.items()})
 
 
 class _Cells:
-    """Cells read a tuple each, made into a frame every CHUNK_ROWS (a statewide publication's millions of tuples
-    are never alive at once), the frames joined at the end."""
+    """Cells read a tuple each (chart data) or a trend table at a time (rows of one header, read as whole columns
+    every CHUNK_ROWS rows), made into frames in the order read (a statewide publication's millions of tuples are
+    never alive at once), the frames joined at the end."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []
+        self.head: list[str] | None = None
+        self.table: list[list[str]] = []
+        self.files: list[str] = []
         self.frames: list[pd.DataFrame] = []
 
+    def add_table(self, head: list[str], rows: list[list[str]], file: str) -> None:
+        if self.head != head:
+            self._flush_table()
+            self.head = head
+        self.table += rows
+        self.files += [file] * len(rows)
+        if len(self.table) >= CHUNK_ROWS:
+            self._flush_table()
+
+    def _flush_table(self) -> None:
+        if self.head is not None:
+            self.frames.append(_columns_frame(trend_cells(self.head, self.table, self.files)))
+        self.head, self.table, self.files = None, [], []
+
     def flush(self, *, last: bool = False) -> None:
+        self._flush_table()
         if len(self.rows) >= CHUNK_ROWS or (last and self.rows):
             self.frames.append(_frame(self.rows))
             self.rows = []
 
     def frame(self) -> pd.DataFrame:
         self.flush(last=True)
-        if len(self.frames) > 1:
-            return pd.concat(self.frames, ignore_index=True)
-        return self.frames[0] if self.frames else _frame([])
+        frames = [f for f in self.frames if len(f)]  # a table of no cells adds none
+        if len(frames) > 1:
+            return pd.concat(frames, ignore_index=True)
+        return frames[0] if frames else _frame([])
 
 
-def _text(col: list) -> pd.api.extensions.ExtensionArray | np.ndarray:
+def _text(col: list | np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarray:
     """A text column (None where a table has no such column) from its distinct values."""
-    codes, uniques = pd.factorize(np.array(col, dtype=object))
+    codes, uniques = pd.factorize(np.asarray(col, dtype=object))
     if not len(uniques):
         return np.array(col, dtype=object)
     return pd.Series(np.asarray(uniques, dtype=object)).array.take(codes, allow_fill=True)
 
 
-def _xlsx_trends(path: Path, out: list[tuple]) -> None:
+def _xlsx_trends(path: Path, out: _Cells) -> None:
     from python_calamine import CalamineWorkbook
 
     wb = CalamineWorkbook.from_path(str(path))
@@ -156,7 +204,7 @@ def _xlsx_trends(path: Path, out: list[tuple]) -> None:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             head = [str(h) for h in rows[0]] if rows else []
             text = [["" if v is None else str(v) for v in row[:len(head)]] for row in rows[1:]]
-            trend_cells(head, text, f"{path.name}:{name}", out)
+            out.add_table(head, text, f"{path.name}:{name}")
     finally:
         wb.close()
 
@@ -188,12 +236,10 @@ def read_publication(root: Path) -> Publication:
         raise FileNotFoundError(f"{root} has no exports/ folder: not a published scorecard folder")
     cells, others, files = _Cells(), _Cells(), []
     for p in sorted(exports.glob("*/trends.csv")) + sorted(exports.glob("network/network_trends.csv")):
-        trend_cells(*_read_rows(p), str(p.relative_to(root)), cells.rows)
-        cells.flush()
+        cells.add_table(*_read_rows(p), str(p.relative_to(root)))
         files.append(str(p.relative_to(root)))
     for p in sorted(exports.glob("*.xlsx")):
-        _xlsx_trends(p, others.rows)
-        others.flush()
+        _xlsx_trends(p, others)
         files.append(str(p.relative_to(root)))
     for p in sorted((root / "schools").glob("*.html")) + ([root / "index.html"] if (root / "index.html").exists()
                                                             else []):
