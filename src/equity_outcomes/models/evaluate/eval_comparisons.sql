@@ -1,6 +1,7 @@
 -- eval_comparisons: the candidates a target judges, with their measures. Targets judged per grade (unit: grade,
 -- growth) average the grade comparisons: grades with a value in both years and at least min_n students on each
 -- side (any grade with both years when none has enough); SE sqrt(sum se^2) / grades, n summed, when all known.
+-- Float sums and means over grades add in grade order (the same bits on any number of threads).
 -- ok: the comparison has what the rule needs (both sides; the judged year alone for rules without a baseline).
 -- Grain: one row per target_id x by x w x cy x org_code x org_level x subgroup x subject x metric_b x metric_c x
 --   source x grade (per grade targets: grade lists the grades averaged).
@@ -36,7 +37,8 @@ per_grade AS (
            sum(b_rows) AS b_rows, sum(c_rows) AS c_rows, sum(b_supp) AS b_supp, sum(c_supp) AS c_supp,
            coalesce(min(b_cnt) FILTER (WHERE used), max(b_cnt)) AS b_cnt,
            coalesce(min(c_cnt) FILTER (WHERE used), max(c_cnt)) AS c_cnt,
-           avg(b_value) FILTER (WHERE used) AS b_value, avg(c_value) FILTER (WHERE used) AS c_value,
+           avg(b_value ORDER BY grade) FILTER (WHERE used) AS b_value,
+           avg(c_value ORDER BY grade) FILTER (WHERE used) AS c_value,
            CAST(NULL AS DOUBLE) AS b_k, CAST(NULL AS DOUBLE) AS c_k,
            {% for s in ('b', 'c') %}
            CASE WHEN count({{ s }}_n) FILTER (WHERE used) = count(*) FILTER (WHERE used)
@@ -44,7 +46,8 @@ per_grade AS (
            {% endfor %}
            {% for s in ('b', 'c') %}
            CASE WHEN count({{ s }}_se) FILTER (WHERE used) = count(*) FILTER (WHERE used)
-                THEN sqrt(sum({{ s }}_se ^ 2) FILTER (WHERE used)) / count(*) FILTER (WHERE used) END AS {{ s }}_se,
+                THEN sqrt(sum({{ s }}_se ^ 2 ORDER BY grade) FILTER (WHERE used)) / count(*) FILTER (WHERE used) END
+                AS {{ s }}_se,
            {% endfor %}
            {% for col in pass_through[8:] %}CAST(NULL AS DOUBLE) AS {{ col }}, {% endfor %}
            FALSE AS ref_alt, FALSE AS ref_all,

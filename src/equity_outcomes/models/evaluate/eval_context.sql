@@ -2,7 +2,9 @@
 -- DESE state row; else the median over the schools) and its peers: the k (peers_k) non-network schools most like
 -- it on grade span, size, % low income, % EL and % SWD (eval_peer_features: standardised, mean squared distance
 -- over the features both have; ties by org_code) among the schools with the same comparison (metric, years,
--- subgroup, subject; the peer's DESE value first, same grade first) with n at or above the minimum. Beside each
+-- subgroup, subject; the peer's DESE value first, same grade first) with n at or above the minimum. The means and
+-- spreads of the features and the distances add in a fixed order (org_code, feature): the same bits, so the same
+-- peers, on any number of threads (a near-tie once ordered two ways at 1M students). Beside each
 -- rating: the peers' median change and level, the range (peer_low..peer_high) of what the rule compares
 -- (peer_measure) and the school's percentile among them; none with fewer than min_peers (flag few_peers).
 -- Grain: one row per target_id x org_code x subgroup x subject (of eval_main).
@@ -59,7 +61,7 @@ scaled AS (
     FROM (UNPIVOT (SELECT cur_year, org_code, grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd
                    FROM features)
           ON grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd INTO NAME feature VALUE value)
-    WINDOW w AS (PARTITION BY cur_year, feature)
+    WINDOW w AS (PARTITION BY cur_year, feature ORDER BY org_code ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 network AS (SELECT org_code FROM {{ ref('stg_roster') }} WHERE is_network_school = 1),
 seeking AS {{ materialized() }} (  -- the features of the schools with a comparison
@@ -72,7 +74,7 @@ sought AS {{ materialized() }} (  -- and of the non-network schools with a usabl
 ranked AS (  -- once per judged year: each school's non-network schools, nearest first (nearness 1, 2, ...; ties:
              -- org_code)
     SELECT *, row_number() OVER (PARTITION BY cur_year, org_code ORDER BY distance, peer) AS nearness
-    FROM (SELECT a.cur_year, a.org_code, b.org_code AS peer, avg((a.z - b.z) ^ 2) AS distance
+    FROM (SELECT a.cur_year, a.org_code, b.org_code AS peer, avg((a.z - b.z) ^ 2 ORDER BY a.feature) AS distance
           FROM seeking a JOIN sought b ON b.cur_year = a.cur_year AND b.feature = a.feature AND b.org_code <> a.org_code
           GROUP BY ALL)
 ),
