@@ -35,14 +35,14 @@ grade_units AS (  -- per grade targets: the grades of the schools used, with bot
 ),
 side_rows AS (
     {% for s in ('b', 'c') %}
-    SELECT '{{ s }}' AS side, target_id, subject, subgroup, '' AS grade, rule, reference,
+    SELECT '{{ s }}' AS side, target_id, subject, subgroup, '' AS grade, org_code, rule, reference,
            {% for col in sides %}{{ s }}_{{ col }} AS {{ col }}, {% endfor %}
            {{ s }}_value IS NOT NULL AS valid, FALSE AS is_suppressed, mtype,
            CASE WHEN reference = 'complement' THEN {{ s }}_ref_n ELSE {{ s }}_n END AS ref_w,
            {{ s }}_comp_n AS comp_w, CAST(NULL AS DOUBLE) AS comp_se, FALSE AS ref_alt, FALSE AS ref_all
     FROM used WHERE NOT unit_is_grade
     UNION ALL
-    SELECT '{{ s }}' AS side, g.target_id, g.subject, g.subgroup, g.grade, g.rule, t.reference,
+    SELECT '{{ s }}' AS side, g.target_id, g.subject, g.subgroup, g.grade, g.org_code, g.rule, t.reference,
            {% for col in sides %}g.{{ s }}_{{ col }} AS {{ col }}, {% endfor %}
            g.{{ s }}_value IS NOT NULL AS valid, FALSE AS is_suppressed, g.mtype,
            CASE WHEN t.reference = 'complement' THEN g.{{ s }}_ref_n ELSE g.{{ s }}_n END AS ref_w,
@@ -52,7 +52,7 @@ side_rows AS (
     {% endfor %}
 ),
 pooled AS (
-    {{ pool('SELECT * FROM side_rows', ['target_id', 'subject', 'subgroup', 'grade', 'side'],
+    {{ pool('SELECT * FROM side_rows', ['target_id', 'subject', 'subgroup', 'grade', 'side'], 'org_code',
             "rule <> 'gap_closure' OR ref IS NOT NULL") }}
 ),
 wide AS (
@@ -65,15 +65,16 @@ wide AS (
 ),
 per_target AS (  -- one row per subject and subgroup (per grade targets: the mean over grades)
     SELECT w.target_id, w.subject, w.subgroup,
-           CASE WHEN t.unit_is_grade THEN avg(w.b_value) ELSE any_value(w.b_value) END AS b_value,
-           CASE WHEN t.unit_is_grade THEN avg(w.c_value) ELSE any_value(w.c_value) END AS c_value,
+           CASE WHEN t.unit_is_grade THEN avg(w.b_value ORDER BY w.grade) ELSE any_value(w.b_value) END AS b_value,
+           CASE WHEN t.unit_is_grade THEN avg(w.c_value ORDER BY w.grade) ELSE any_value(w.c_value) END AS c_value,
            CASE WHEN t.unit_is_grade THEN NULL ELSE any_value(w.b_k) END AS b_k,
            CASE WHEN t.unit_is_grade THEN NULL ELSE any_value(w.c_k) END AS c_k,
            {% for s in ('b', 'c') %}
            CASE WHEN NOT t.unit_is_grade THEN any_value(w.{{ s }}_n)
                 WHEN count(w.{{ s }}_n) = count(*) THEN sum(w.{{ s }}_n) END AS {{ s }}_n,
            CASE WHEN NOT t.unit_is_grade THEN any_value(w.{{ s }}_se)
-                WHEN count(w.{{ s }}_se) = count(*) THEN sqrt(sum(w.{{ s }}_se ^ 2)) / count(*) END AS {{ s }}_se,
+                WHEN count(w.{{ s }}_se) = count(*)
+                THEN sqrt(sum(w.{{ s }}_se ^ 2 ORDER BY w.grade)) / count(*) END AS {{ s }}_se,
            {% for col in ('ref', 'ref_n', 'ref_se') %}
            CASE WHEN t.unit_is_grade THEN NULL ELSE any_value(w.{{ s }}_{{ col }}) END AS {{ s }}_{{ col }},
            {% endfor %}

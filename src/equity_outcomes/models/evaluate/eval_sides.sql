@@ -20,4 +20,4 @@ JOIN {{ ref('eval_target_observations') }} o ON o.target_id = p.target_id AND o.
 JOIN {{ source('evaluate', 'eval_targets') }} t ON t.target_id = p.target_id
 {% endset %}
 {{ pool(rows, ['target_id', 'base_year', 'base_window', 'cur_year', 'side', 'org_code', 'org_level', 'subgroup', 'subject', 'metric',
-               'source', 'grade'], "rule <> 'gap_closure' OR ref IS NOT NULL") }}
+               'source', 'grade'], 'school_year', "rule <> 'gap_closure' OR ref IS NOT NULL") }}

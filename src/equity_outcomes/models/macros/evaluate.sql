@@ -7,15 +7,18 @@
 -- Pool the rows of each group (the years of a baseline window, one year, the network's schools) into one value.
 -- rows: a SELECT with the group keys and value, k, n, se, valid, is_suppressed, mtype, ref, ref_n, ref_se, ref_w,
 -- ref_alt, ref_all, comp, comp_n, comp_se, comp_w (NULL when not used). counts_if: a condition a valid row must
--- also meet to count (gap rules: a reference value).
+-- also meet to count (gap rules: a reference value). order_by: what tells a group's rows apart (a year, a school);
+-- the floating-point sums add in its order, so a result does not depend on the order DuckDB's threads deliver rows
+-- (n, k and the weights are whole numbers: their sums are exact in any order).
 --   value  one row: as published; proportions with every count: 100 * sum(k) / sum(n); every n known: the
 --          n-weighted mean; else the plain mean
 --   se     one row: its own; proportions with every n: from the pooled value; every n and se known:
 --          sqrt(sum((n se)^2)) / sum(n)
 --   ref, comp  weighted by ref_w / comp_w when every weight is known, else the plain mean (SE and n alike)
 --   rows, supp, cnt  rows, suppressed rows and counted rows (a missing value told from a suppressed one)
-{% macro pool(rows, keys, counts_if='TRUE') %}
+{% macro pool(rows, keys, order_by, counts_if='TRUE') %}
 {%- set keylist = keys | join(', ') %}
+{%- set o = ' ORDER BY ' ~ order_by %}
 WITH counted AS (
     SELECT *, valid AND value IS NOT NULL AND ({{ counts_if }}) AS _v
     FROM ({{ rows }}) AS pool_rows
@@ -29,10 +32,10 @@ WITH counted AS (
         count(*) FILTER (WHERE _v AND se IS NOT NULL) AS se_cnt,
         coalesce(sum(n) FILTER (WHERE _v), 0) AS n_sum,
         coalesce(sum(k) FILTER (WHERE _v), 0) AS k_sum,
-        coalesce(sum(n * value) FILTER (WHERE _v), 0) AS nv_sum,
-        coalesce(sum(value) FILTER (WHERE _v), 0) AS v_sum,
-        coalesce(sum((n * se) ^ 2) FILTER (WHERE _v), 0) AS nse2_sum,
-        coalesce(sum(se) FILTER (WHERE _v), 0) AS se_sum,
+        coalesce(sum(n * value{{ o }}) FILTER (WHERE _v), 0) AS nv_sum,
+        coalesce(sum(value{{ o }}) FILTER (WHERE _v), 0) AS v_sum,
+        coalesce(sum((n * se) ^ 2{{ o }}) FILTER (WHERE _v), 0) AS nse2_sum,
+        coalesce(sum(se{{ o }}) FILTER (WHERE _v), 0) AS se_sum,
         bool_or(_v AND mtype = 'proportion') AS prop
         {%- for side in ('ref', 'comp') %},
         count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL) AS {{ side }}_cnt,
@@ -40,10 +43,10 @@ WITH counted AS (
         count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_se IS NOT NULL) AS {{ side }}_se_cnt,
         count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_n IS NOT NULL) AS {{ side }}_n_cnt,
         coalesce(sum({{ side }}_w) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_w_sum,
-        coalesce(sum({{ side }}_w * {{ side }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_wx_sum,
-        coalesce(sum({{ side }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_x_sum,
-        coalesce(sum({{ side }}_se) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_se_sum,
-        coalesce(sum(({{ side }}_w * {{ side }}_se) ^ 2) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0)
+        coalesce(sum({{ side }}_w * {{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_wx_sum,
+        coalesce(sum({{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_x_sum,
+        coalesce(sum({{ side }}_se{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_se_sum,
+        coalesce(sum(({{ side }}_w * {{ side }}_se) ^ 2{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0)
             AS {{ side }}_wse2_sum,
         coalesce(sum({{ side }}_n) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_n_sum
         {%- endfor %},
