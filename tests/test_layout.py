@@ -281,3 +281,13 @@ def test_package_python_within_its_line_budget():
     lines = sum(1 for p in PACKAGE.rglob("*.py") for line in p.read_text(encoding="utf-8").splitlines()
                 if line.strip())
     assert lines <= LINE_BUDGET, f"{lines:,} non-blank lines of package Python (budget {LINE_BUDGET:,})"
+
+
+def test_the_required_top_level_is_there():
+    """The layout every checkout of the project has; sql/ is the package's SQL project (a link, so the models
+    ship inside the package and a checkout still shows them at the top)."""
+    required = ["pipelines", "data/raw", "data/processed", "sql", "notebooks", "dashboards", "tests",
+                "pyproject.toml", "README.md"]
+    assert not [p for p in required if not (ROOT / p).exists()]
+    assert (ROOT / "sql").resolve() == (PACKAGE / "models").resolve()
+    assert {p.parent.name for p in (ROOT / "sql").glob("*/*.sql")} >= {"staging", "intermediate", "marts", "evaluate"}

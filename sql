@@ -1,0 +1,1 @@
+src/equity_outcomes/models
