@@ -11,12 +11,11 @@ a chart holds a few dozen rows, far below Vega-Lite's 5,000-row guard.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from functools import cache
 
 import altair as alt
 
+from . import child as _child
 from .labels import Y_TITLE
 
 SUBGROUP_ORDER = ["All students", "Low income / FRL", "Black / African American", "Hispanic / Latino",
@@ -267,19 +266,16 @@ class BundleLater:
     text; made here if the child failed); ``close()`` stops a child whose bundle is no longer wanted."""
 
     def __init__(self) -> None:
-        self.child = None if vega_bundle.cache_info().currsize else subprocess.Popen(
-            [sys.executable, "-c", _BUNDLE_SCRIPT, _vl_version()], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.child = None if vega_bundle.cache_info().currsize else _child.start(_BUNDLE_SCRIPT, _vl_version())
 
     def __call__(self) -> str:
         if self.child is None:
             return vega_bundle()
-        out, _ = self.child.communicate()
+        out = _child.answer(self.child)
         return out.decode("utf-8") if self.child.returncode == 0 else vega_bundle()
 
     def close(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.kill()
-            self.child.communicate()
+        _child.stop(self.child)
 
 
 # --- helpers over the safe data ---------------------------------------------------------------------------------

@@ -401,6 +401,18 @@ def read_dependency_cells(con: duckdb.DuckDBPyConnection, tr: pd.DataFrame, orgs
         [*grades, *metrics, *orgs, *subgroups]).df()
 
 
+def run_starts(df: pd.DataFrame, key_cols) -> np.ndarray:
+    """True on each row (of a non-empty frame) whose ``key_cols`` differ from the row before: where a run of rows
+    with the same keys starts."""
+    change = np.zeros(len(df), dtype=bool)
+    change[0] = True
+    for c in key_cols:
+        codes = df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype) \
+            else pd.factorize(df[c].astype(object))[0]
+        change[1:] |= codes[1:] != codes[:-1]
+    return change
+
+
 def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[tuple, list[tuple]]]:
     """org_code -> (subgroup, metric, subject, source, grade) -> [(year, value, n, state_value, gap, withheld)]
     sorted by year. The safe frame is sorted by those keys then year, so each key is one contiguous slice."""
@@ -411,13 +423,8 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     if not len(df):
         return out
     key_cols = ("org_code", "subgroup", "metric", "subject", "source", "grade")
-    codes = [df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype)
-             else pd.factorize(df[c].astype(object))[0] for c in key_cols]
     years = pd.to_numeric(df["school_year"]).to_numpy(dtype=int)
-    change = np.zeros(len(df), dtype=bool)
-    change[0] = True
-    for c in codes:
-        change[1:] |= c[1:] != c[:-1]
+    change = run_starts(df, key_cols)
     change[1:] |= years[1:] <= years[:-1]  # unsorted input: start a new slice (merged below)
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:], len(df)]
@@ -445,16 +452,23 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     return out
 
 
-def latest_readiness(site: Site) -> dict[str, list[dict]]:
-    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+def page_readiness(site: Site, *, latest: bool = False) -> pd.DataFrame | None:
+    """The published schools' readiness rows (``latest``: each school's latest year only); None when there are none."""
     rd = site.readiness
     if rd is None:
-        return {}
+        return None
     rd = rd[rd["org_code"].isin(set(site.pages))]
-    if not len(rd):
+    if latest and len(rd):
+        yrs = pd.to_numeric(rd["school_year"])
+        rd = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
+    return rd if len(rd) else None
+
+
+def latest_readiness(site: Site) -> dict[str, list[dict]]:
+    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+    latest = page_readiness(site, latest=True)
+    if latest is None:
         return {}
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
     latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
     out: dict[str, list[dict]] = defaultdict(list)
     for r in latest.to_dict("records"):

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from . import history, labels
-from .data import Site, text
+from .data import Site, page_readiness, run_starts, text
 from .disclosure.targets import MEMBERS
-from .html import lowest, subgroup_label, subject_label
-from .network import matrix_columns  # shared with the network page
+from .html import rating_words, subgroup_label, subject_label
+from .network import matrix_columns, matrix_row  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
 SCORECARD_EXPORT = [
@@ -105,31 +105,24 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
     if not len(m):
         return pd.DataFrame(columns=cols)
     key_cols = ["org_code", "subgroup", "metric", "subject", "grade", "source"]
-    codes = [m[c].cat.codes.to_numpy() if isinstance(m[c].dtype, pd.CategoricalDtype)
-             else pd.factorize(m[c].astype(object))[0] for c in key_cols]
-    change = np.zeros(len(m), dtype=bool)
-    change[0] = True
-    for c in codes:
-        change[1:] |= c[1:] != c[:-1]
+    change = run_starts(m, key_cols)
     kid = np.cumsum(change) - 1
     nk = int(kid[-1]) + 1
     yi = np.searchsorted(years, m["school_year"].to_numpy())
-    V = np.full((nk, len(years)), np.nan)
-    N = np.full((nk, len(years)), np.nan)
-    S = np.full((nk, len(years)), np.nan)
-    R = np.zeros((nk, len(years)), dtype=bool)
-    V[kid, yi] = m["value"].to_numpy(dtype=float)
-    N[kid, yi] = m["n_students"].to_numpy(dtype=float)
-    S[kid, yi] = m["state_value"].to_numpy(dtype=float)
-    R[kid, yi] = m["withheld"].to_numpy(dtype=bool)
+
+    def grid(col: str, blank=np.nan, dtype=float) -> np.ndarray:  # one key a row, one year a column
+        out = np.full((nk, len(years)), blank, dtype=dtype)
+        out[kid, yi] = m[col].to_numpy(dtype=dtype)
+        return out
+
+    V, N, S, R = grid("value"), grid("n_students"), grid("state_value"), grid("withheld", False, bool)
     first = np.flatnonzero(change)
     head = m.iloc[first][key_cols].reset_index(drop=True)
     for c in key_cols:
         head[c] = head[c].astype(object)
 
     def build(h: pd.DataFrame, vals: np.ndarray, ns: np.ndarray | None, rs: np.ndarray | None) -> pd.DataFrame:
-        out = {c: h[c].to_numpy(dtype=object) for c in ("org_code", "subgroup", "metric", "subject", "grade",
-                                                          "source")}
+        out = {c: h[c].to_numpy(dtype=object) for c in key_cols}
         out["subgroup_label"] = np.array([("State (all students)" if g == "state" else subgroup_label(site, g))
                                           for g in out["subgroup"]], dtype=object)
         out["metric_label"] = np.array([site.metrics.get(x, {}).get("label", x) for x in out["metric"]],
@@ -159,12 +152,10 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
 
 
 def readiness_frame(site: Site) -> pd.DataFrame | None:
-    rd = site.readiness
+    rd = page_readiness(site)
     if rd is None:
         return None
-    rd = rd[rd["org_code"].isin(set(site.pages))].copy()
-    if not len(rd):
-        return None
+    rd = rd.copy()
     rd["school_name"] = rd["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or c)
     for c in READINESS_EXPORT:
         if c not in rd.columns:
@@ -271,18 +262,9 @@ class Exports:
         matrix, tally = [], {k: defaultdict(int) for k in cols}  # tally: the network's own schools, as the page
         network = set(history.network_pages(site))
         for code in site.pages:
-            idx: dict[tuple, list] = defaultdict(list)
-            for r in self.by_org.get(code, []):
-                idx[(r["target_id"], text(r.get("subject")))].append(r)
             cells = []
-            for k in cols:
-                grp = idx.get(k, [])
-                if labels.target_info(site.targets, k[0]).is_gap:
-                    r = lowest([x for x in grp if x.get("subgroup") in labels.REQUIRED_SUBGROUPS])
-                else:
-                    r = next((x for x in grp if x.get("subgroup") == "all"), None)
-                cells.append(labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
-                                                text(r.get("status")) or None) if r else None)
+            for k, (r, _n) in zip(cols, matrix_row(site, self.by_org.get(code, []), cols), strict=True):
+                cells.append(rating_words(r) if r else None)
                 tally[k][text(r.get("status")) if r else "no_result"] += code in network
             ro = site.roster.get(code, {})
             matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")),

@@ -23,35 +23,26 @@ SUBJECT_ORDER = {"ela": 0, "math": 1, "sci": 2, "": -1}
 
 
 # --- formatting ------------------------------------------------------------------------------------------------
-def fmt_value(v, unit: str, *, gap: bool = False) -> str:
+# a value, and a change, per unit (other units: one decimal); a gap is a change in points
+VALUE_FORMAT = {"percent": "{:.1f}%", "score": "{:.2f}"}
+CHANGE_FORMAT = {"percent": "{:+.1f} pts", "points": "{:+.1f} pts", "score": "{:+.2f}"}
+
+
+def _fmt(v, form: str) -> str:
     v = num(v)
-    if v is None:
-        return DASH
-    if gap:
-        return f"{v:+.1f} pts"
-    if unit == "percent":
-        return f"{v:.1f}%"
-    if unit == "score":
-        return f"{v:.2f}"
-    return f"{v:.1f}"
+    return DASH if v is None else form.format(v)
+
+
+def fmt_value(v, unit: str, *, gap: bool = False) -> str:
+    return _fmt(v, CHANGE_FORMAT["points"] if gap else VALUE_FORMAT.get(unit, "{:.1f}"))
 
 
 def fmt_change(v, unit: str) -> str:
-    v = num(v)
-    if v is None:
-        return DASH
-    if unit == "percent" or unit == "points":
-        return f"{v:+.1f} pts"
-    if unit == "score":
-        return f"{v:+.2f}"
-    return f"{v:+.1f}"
+    return _fmt(v, CHANGE_FORMAT.get(unit, "{:+.1f}"))
 
 
 def fmt_pct(v, signed: bool = True) -> str:
-    v = num(v)
-    if v is None:
-        return DASH
-    return f"{v:+.1f}%" if signed else f"{v:.0f}%"
+    return _fmt(v, "{:+.1f}%" if signed else "{:.0f}%")
 
 
 def fmt_n(v) -> str:
@@ -80,15 +71,23 @@ def row_sort_key(site: Site, r: dict) -> tuple:
     return (cat, t.order, SUBJECT_ORDER.get(text(r.get("subject")), 9), sg_i)
 
 
+def rating_class(r: dict) -> str:
+    """A row's rating cell class: r1..r4, or s-<status> (labels.rating_css)."""
+    return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
+
+
+def rating_words(r: dict) -> str:
+    """A row's rating in words, e.g. '3 Moving toward' (labels.rating_text)."""
+    return labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, text(r.get("status")) or None)
+
+
 def rating(r: dict | None) -> dict | None:
     """A rating cell's class, words and reason (macros.html ``rating_cell``); None: no result."""
     if r is None:
         return None
-    status = text(r.get("status")) or None
-    reason = text(r.get("status_reason"))
-    return {"cls": labels.rating_css(r.get("rating"), status), "status": status or "", "reason": reason,
-            "rating": text(r.get("rating")).split(".")[0], "why": reason or labels.STATUS_EXPLAIN.get(status or "", ""),
-            "text": labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)}
+    status, reason = text(r.get("status")), text(r.get("status_reason"))
+    return {"cls": rating_class(r), "status": status, "reason": reason, "rating": text(r.get("rating")).split(".")[0],
+            "why": reason or labels.STATUS_EXPLAIN.get(status, ""), "text": rating_words(r)}
 
 
 def cell(value: str, note: str | None = None, *, why: bool = False, cls: str = "num") -> dict:
@@ -210,11 +209,7 @@ class Charts:
 
 
 def rating_counts(rows: list[dict]) -> Counter:
-    c: Counter = Counter()
-    for r in rows:
-        status = text(r.get("status"))
-        c[labels.rating_css(r.get("rating"), status or None)] += 1
-    return c
+    return Counter(rating_class(r) for r in rows)
 
 
 def lowest(rows: list[dict]) -> dict | None:

@@ -9,7 +9,7 @@ from collections import defaultdict
 import pandas as pd
 
 from . import history, labels
-from .data import Site, num, text
+from .data import Site, num, page_readiness, text
 from .html import (
     CHART_CATEGORIES,
     DASH,
@@ -21,6 +21,8 @@ from .html import (
     lowest,
     page,
     rating,
+    rating_class,
+    rating_words,
     row_sort_key,
     safe_name,
     school_label,
@@ -43,19 +45,32 @@ def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]
     return sorted(seen, key=lambda k: seen[k])
 
 
+def matrix_row(site: Site, rows: list[dict], cols: list[tuple[str, str]]) -> list[tuple[dict | None, int]]:
+    """A school's result per matrix column, and of how many groups: its all-students row, or a gap target's
+    lowest-rated required group (page and export alike)."""
+    idx: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        idx[(r["target_id"], text(r.get("subject")))].append(r)
+    out = []
+    for k in cols:
+        grp = idx.get(k, [])
+        if labels.target_info(site.targets, k[0]).is_gap:
+            grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
+            out.append((lowest(grp), len(grp)))
+        else:
+            out.append((next((r for r in grp if (r.get("subgroup") or "all") == "all"), None), 0))
+    return out
+
+
 MATRIX_TEXT = {**SHORT, "s-none": ""}
 
 
 def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
     if r is None:
         return None
-    status = text(r.get("status")) or None
-    cls = labels.rating_css(r.get("rating"), status)
-    full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
-    if n_groups:
-        full += f" (lowest of {n_groups} groups)"
+    cls, full = rating_class(r), rating_words(r) + (f" (lowest of {n_groups} groups)" if n_groups else "")
     return {"cls": cls, "full": full, "target": r["target_id"], "subject": text(r.get("subject")),
-            "status": status or "", "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
+            "status": text(r.get("status")), "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
 
 
 def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
@@ -79,17 +94,9 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
         name, district = school_label(site, code)
         if code not in network:
             district = ", ".join(p for p in (district, "comparison school") if p)
-        idx: dict[tuple, list] = defaultdict(list)
-        for r in by_org.get(code, []):
-            idx[(r["target_id"], text(r.get("subject")))].append(r)
         tds = []
-        for k in cols:
-            grp = idx.get(k, [])
-            if labels.target_info(site.targets, k[0]).is_gap:
-                grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
-                cell = _matrix_cell(site, lowest(grp), len(grp))
-            else:
-                cell = _matrix_cell(site, next((r for r in grp if (r.get("subgroup") or "all") == "all"), None))
+        for k, (r, n_groups) in zip(cols, matrix_row(site, by_org.get(code, []), cols), strict=True):
+            cell = _matrix_cell(site, r, n_groups)
             tds.append(cell)
             cls = cell["cls"] if cell else "s-none"
             col_counts[k][cls] += code in network
@@ -190,14 +197,9 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
 
 
 def _network_readiness(site: Site, charts: Charts) -> dict | None:
-    rd = site.readiness
-    if rd is None:
+    latest = page_readiness(site, latest=True)
+    if latest is None:
         return None
-    rd = rd[rd["org_code"].isin(site.pages)]
-    if not len(rd):
-        return None
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
     areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
         ["area_type", "area_number"])
     order = {(a.area_type, a.area_number): i for i, a in enumerate(areas.itertuples())}

@@ -4,11 +4,9 @@ words them; the template lays them out."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -16,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import EquityOutcomesError
+from . import child as _child
 from . import history, honest, labels
 from .context import context_section
 from .data import Site, num, text
@@ -385,10 +384,7 @@ class SchoolPages:
         self.child, self.last, self.err = None, None, None
         if page_processes() > 1:
             self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr while it lives: close()
-            here = str(Path(__file__).resolve().parents[2])  # this very package, whatever sys.path the child has
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
-            self.child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self.err, env=env)
+            self.child = _child.start(_SERVE, stdin=True, stderr=self.err)
 
     def start(self, site: Site) -> None:
         """Give the child the site: everything but the statewide frames and rows the pages do not read."""
@@ -408,11 +404,7 @@ class SchoolPages:
 
     def finish(self) -> int:
         """Wait for the child's pages; the bytes it wrote."""
-        if self.child is None:
-            return 0
-        with contextlib.suppress(BrokenPipeError):
-            self.child.stdin.close()
-        return self._answer()
+        return 0 if self.child is None else self._answer()
 
     def _send(self, item) -> None:
         try:
@@ -424,8 +416,7 @@ class SchoolPages:
                 from stopped
 
     def _answer(self) -> int:
-        out = self.child.stdout.read()
-        self.child.wait()
+        out = _child.answer(self.child)
         answer = pickle.loads(out) if out else ("died", self.last, "")
         if answer[0] == "ok" and self.child.returncode == 0:
             return answer[1]
@@ -438,9 +429,7 @@ class SchoolPages:
             f"{PROCESSES_ENV}=1 writes the pages in the publishing process.")
 
     def close(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.kill()
-            self.child.communicate()
+        _child.stop(self.child)
         if self.err is not None:
             self.err.close()
 
