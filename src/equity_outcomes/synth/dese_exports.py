@@ -278,22 +278,19 @@ class _Writer:
         return rows
 
     def mcas(self, year: int) -> None:
-        for sel in ("03-08", "10"):
-            subj_arrs = [self.acc.get("nextgen_mcas", year, f"{sel}|{j}") for j in range(3)]
+        legacy = LAYOUTS.reports["mcas_legacy"].header
+        legacy = legacy if year >= 2018 else (*legacy[:-2], "Median SGP", "Included In Median SGP")
+        for key, sel, report, fname, make, state, words in (
+                ("nextgen_mcas", "03-08", "mcas_nextgen", "nextgen_mcas_03-08", _nextgen_row, "State",
+                 {"selection": "ALL (03-08)"}),
+                ("nextgen_mcas", "10", "mcas_nextgen", "nextgen_mcas_10", _nextgen_row, "State", {"selection": "10"}),
+                ("legacy_mcas", "10", "mcas_legacy", "mcas_legacy_10", _legacy_row, "State Totals", {"header": legacy})):
+            subj_arrs = [self.acc.get(key, year, f"{sel}|{j}") for j in range(3)]
             if all(a is None for a in subj_arrs):
                 continue
             for gi, g in enumerate(GROUPS):
-                rows = self._subject_rows(subj_arrs, gi, _nextgen_row, "State")
-                self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", rows, grade=sel,
-                           selection="ALL (03-08)" if sel == "03-08" else "10")
-        subj_arrs = [self.acc.get("legacy_mcas", year, f"10|{j}") for j in range(3)]
-        if all(a is None for a in subj_arrs):
-            return
-        for gi, g in enumerate(GROUPS):
-            rows = self._subject_rows(subj_arrs, gi, _legacy_row, "State Totals")
-            header = LAYOUTS.reports["mcas_legacy"].header
-            header = header if year >= 2018 else (*header[:-2], "Median SGP", "Included In Median SGP")
-            self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", rows, grade="10", header=header)
+                self._emit(report, year, g, f"{fname}_{g}.xlsx", self._subject_rows(subj_arrs, gi, make, state),
+                           grade=sel, **words)
 
     # -- 4. MassCore
     def masscore(self, year: int) -> None:
@@ -358,33 +355,30 @@ def _sgp_text(v: np.ndarray, width: int) -> str:
     return fmt_tenths(int(10 * (sgp_median(v[8:]) + 1)), width)  # the histogram's bin 0 is SGP 1
 
 
+def _sgp_cells(v: np.ndarray, subj: str, blank: str, count: Callable, width: int) -> list:
+    """The SGP and its count: blank for science, the SGP blank under MIN_SGP students."""
+    n_sgp = int(v[6])
+    if subj == "SCI":
+        return [blank, blank]
+    return [blank if n_sgp < MIN_SGP else _sgp_text(v, width), count(n_sgp)]
+
+
 def _nextgen_row(v: np.ndarray, subj: str) -> list | None:
-    n, e, m, pm, nm, score, n_sgp = (int(x) for x in v[:7])
+    n, e, m, pm, nm, score = (int(x) for x in v[:6])
     if n < MIN_MCAS:
         return None
-    if subj == "SCI":
-        sgp_cells = ["", ""]
-    elif n_sgp < MIN_SGP:
-        sgp_cells = ["", count_text(n_sgp, 12)]
-    else:
-        sgp_cells = [_sgp_text(v, 14), count_text(n_sgp, 12)]
     return [subj, count_text(e + m, 12), int_half_up(e + m, n), count_text(e, 12), int_half_up(e, n),
             count_text(m, 12), int_half_up(m, n), count_text(pm, 12), int_half_up(pm, n), count_text(nm, 12),
-            int_half_up(nm, n), count_text(n, 12), 100, mean_text(score, n, 10), *sgp_cells]
+            int_half_up(nm, n), count_text(n, 12), 100, mean_text(score, n, 10),
+            *_sgp_cells(v, subj, "", lambda k: count_text(k, 12), 14)]
 
 
 def _legacy_row(v: np.ndarray, subj: str) -> list | None:
-    n, a, p, ni, w, cpi, n_sgp = (int(x) for x in v[:7])
+    n, a, p, ni, w, cpi = (int(x) for x in v[:6])
     if n < MIN_MCAS:
         return None
-    if subj == "SCI":
-        sgp_cells: list = ["N/A", "N/A"]
-    elif n_sgp < MIN_SGP:
-        sgp_cells = ["N/A", n_sgp]
-    else:
-        sgp_cells = [_sgp_text(v, 6), n_sgp]
     return [LAYOUTS.legacy_subjects[subj], a + p, int_half_up(a + p, n), a, int_half_up(a, n), p, int_half_up(p, n), ni,
-            int_half_up(ni, n), w, int_half_up(w, n), n, mean_text(cpi, n, 6), *sgp_cells]
+            int_half_up(ni, n), w, int_half_up(w, n), n, mean_text(cpi, n, 6), *_sgp_cells(v, subj, "N/A", int, 6)]
 
 
 def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,

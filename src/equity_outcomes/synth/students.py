@@ -31,6 +31,11 @@ AP_T, DUAL_T, OTHER_T = 0, 1, 2
 
 
 # ---------------------------------------------------------------------------------- network-wide lookup arrays
+# the School fields that Ctx holds as arrays of the same name
+SCHOOL_PARAMS = ("pi", "eff_ach", "eff_growth", "abs_mult", "dis_mult", "survey_shift", "masscore_p", "gap_delta_li",
+                 "gap_delta_latino")
+
+
 @dataclass
 class Ctx:
     """Per-school parameter arrays (index = global school index)."""
@@ -42,16 +47,9 @@ class Ctx:
         self.n = len(sc)
         self.org = np.array([int(s.org_code) for s in sc], np.int64)
         self.level = np.array([LEVEL_CODE[s.level] for s in sc], np.int8)
-        self.pi = np.array([s.pi for s in sc])
         self.feeder = np.array([-1 if s.feeder_to is None else s.feeder_to for s in sc], np.int64)
-        self.eff_ach = np.array([s.eff_ach for s in sc])
-        self.eff_growth = np.array([s.eff_growth for s in sc])
-        self.abs_mult = np.array([s.abs_mult for s in sc])
-        self.dis_mult = np.array([s.dis_mult for s in sc])
-        self.survey_shift = np.array([s.survey_shift for s in sc])
-        self.masscore_p = np.array([s.masscore_p for s in sc])
-        self.gap_delta_li = np.array([s.gap_delta_li for s in sc])
-        self.gap_delta_latino = np.array([s.gap_delta_latino for s in sc])
+        for name in SCHOOL_PARAMS:
+            setattr(self, name, np.array([getattr(s, name) for s in sc]))
         self.network = np.array([s.is_network for s in sc])
         self.static = np.array(["static" in s.roles for s in sc])
         self.start = np.array([s.start_year or 0 for s in sc], np.int64)
