@@ -264,6 +264,29 @@ def _column_values(s: pd.Series) -> list:
     return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
 
 
+def trend_template(unit: str) -> str:
+    return f"trend_{unit}" if unit in labels.Y_TITLE else "trend_percent"
+
+
+def trend_rows(points: list[tuple], name: str, state_name: str, order: int = 0) -> tuple[list[dict], list[dict]]:
+    """A trend chart's rows (template trend_*): the series ``name``, and its state line."""
+    return ([{"year": y, "value": round(v, 2), "n": n, "series": name, "kind": "school", "order": order}
+             for y, v, n, _s, _g, _w in points if v is not None],
+            [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": order + 1, "series": state_name}
+             for y, _v, _n, s, _g, _w in points if s is not None])
+
+
+def rule_lines(t: labels.TargetInfo, r: dict, points: list[tuple], unit: str, *,
+               without_baseline: bool = False) -> tuple[list[dict], list[dict], float | None]:
+    """A trend chart's baseline year and target lines (datasets baseline and target) for target row ``r``, and
+    the target's value; without a baseline year, a target line only when ``without_baseline``."""
+    by = num(r.get("baseline_year"))
+    base = next((v for y, v, *_ in points if by is not None and y == int(by)), None)
+    line = target_line(t, base, r.get("target_value")) if by is not None or without_baseline else None
+    return ([{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else [],
+            [{"value": round(line, 2), "label": f"Target {fmt_value(line, unit)}"}] if line is not None else [], line)
+
+
 def target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:
     thr = t.threshold
     b = num(base_value)

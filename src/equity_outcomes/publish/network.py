@@ -24,11 +24,13 @@ from .html import (
     rating_class,
     rating_words,
     row_sort_key,
+    rule_lines,
     safe_name,
     school_label,
     subject_label,
-    target_line,
+    trend_rows,
     trend_table,
+    trend_template,
     unit_of,
 )
 
@@ -162,30 +164,19 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
         for gi, g in enumerate(grades):
             pts = series[("all", metric, subject, src, g)]
             lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
-            data += [{"year": y, "value": round(v, 2), "n": n, "series": lbl, "kind": "school", "order": 2 * gi}
-                     for y, v, n, _s, _g, _w in pts if v is not None]
-            st = [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": 2 * gi + 1,
-                   "series": "State" + (f", {labels.grade_label(g)}" if len(grades) > 1 else " (all students)")}
-                  for y, _v, _n, s, _g, _w in pts if s is not None]
+            own, st = trend_rows(pts, lbl, "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
+                                                      else " (all students)"), 2 * gi)
             has_state = has_state or bool(st)
-            data += st
+            data += own + st
             tables.append(trend_table(pts, unit, bool(st)))
         if not data:
             continue
         nr = net_by.get((metric, subject))
-        baseline, target = [], []
-        if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1:
-            by = int(num(nr["baseline_year"]))
-            baseline = [{"year": by, "label": f"Baseline {by}"}]
-            pts = series[("all", metric, subject, src, grades[0])]
-            bv = next((v for y, v, *_ in pts if y == by), None)
-            tl = target_line(t, bv, nr.get("target_value"))
-            if tl is not None:
-                target = [{"value": round(tl, 2), "label": f"Target {fmt_value(tl, unit)}"}]
+        baseline, target, _line = rule_lines(t, nr, series[("all", metric, subject, src, grades[0])], unit) \
+            if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1 else ([], [], None)
         m_label = site.metrics.get(metric, {}).get("label", metric)
-        tpl = f"trend_{unit}" if unit in ("percent", "sgp", "score", "rate") else "trend_percent"
         figs.append(charts.figure(
-            tpl, m_label + (f" — {subject_label(subject)}" if subject else ""),
+            trend_template(unit), m_label + (f" — {subject_label(subject)}" if subject else ""),
             f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
             + ("; dashed: state average" if has_state else ""),
             {"series": data, "baseline": baseline, "target": target},

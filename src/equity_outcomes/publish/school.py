@@ -32,19 +32,20 @@ from .html import (
     rating,
     rating_counts,
     row_sort_key,
+    rule_lines,
     safe_name,
     school_label,
     subgroup_label,
     subject_label,
-    target_line,
     target_text,
+    trend_rows,
     trend_table,
+    trend_template,
     unit_of,
 )
 from .workbook import write_text
 
 SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
-TREND_TEMPLATES = ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
@@ -168,25 +169,17 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
         pts = series[("all", metric, subject, source, grade)]
         unit = site.metrics.get(metric, {}).get("unit", "percent")
         m_label = site.metrics.get(metric, {}).get("label", metric)
-        data = [{"year": y, "value": round(v, 2), "n": n, "series": who, "kind": "school", "order": 0}
-                for y, v, n, _s, _g, _w in pts if v is not None]
+        data, state = trend_rows(pts, who, "State (all students)")
         if not data:
             continue
-        has_state = any(s is not None for _y, _v, _n, s, _g, _w in pts)
-        data += [{"year": y, "value": round(s, 2), "n": None, "series": "State (all students)", "kind": "state",
-                  "order": 1} for y, _v, _n, s, _g, _w in pts if s is not None]
-        by = num(r.get("baseline_year"))
-        baseline = [{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else []
-        base_val = next((v for y, v, *_ in pts if by is not None and y == int(by)), None)
-        tline = target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
-            "share_improved", "level", "level_or_increase") else None
-        target = [{"value": round(tline, 2), "label": f"Target {fmt_value(tline, unit)}"}] if tline is not None else []
+        has_state, by = bool(state), num(r.get("baseline_year"))
+        baseline, target, tline = rule_lines(t, r, pts, unit, without_baseline=t.rule in (
+            "share_improved", "level", "level_or_increase"))
         figs.append(charts.figure(
-            f"trend_{unit}" if f"trend_{unit}" in TREND_TEMPLATES else "trend_percent",
-            m_label + (f" — {subject_label(subject)}" if subject else ""),
+            trend_template(unit), m_label + (f" — {subject_label(subject)}" if subject else ""),
             f"{t.short}: {labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
             + ("; dashed: state average" if has_state else ""),
-            {"series": data, "baseline": baseline, "target": target},
+            {"series": data + state, "baseline": baseline, "target": target},
             caption=(f"Dotted line: baseline year {int(by)}. " if by is not None else "")
             + (f"Green dashed line: target ({fmt_value(tline, unit)}). " if tline is not None else "")
             + "Missing points: no data or withheld (small group).",
