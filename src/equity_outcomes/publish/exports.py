@@ -196,6 +196,10 @@ def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _rendered(table: pd.DataFrame | None) -> tuple[Rendered | None, dict[str, tuple[int, int]]]:
+    return (None, {}) if table is None else (render(table, list(table.columns)), _bounds_of(table))
+
+
 class Exports:
     """Renders every table once; ``school(code)`` and ``network()`` write the files and return bytes written."""
 
@@ -208,16 +212,11 @@ class Exports:
                                                NETWORK_EXPORT)
         self.r_notes = render(notes_rows(site), ["item", "label", "text"])
         self.notes = self.r_notes.sheet("notes", wrap={2})
-        # every school's tables, kept rendered (a code per cell), not as frames; school_results is r_scorecards whole
-        scorecards = scorecard_frame(site, school_tr, rank)
-        self.r_scorecards, self.b_scorecards = render(scorecards, SCORECARD_EXPORT), _bounds_of(scorecards)
-        del scorecards
-        trends = trends_frame(site, set(site.pages))
-        self.r_trends, self.b_trends = render(trends, list(trends.columns)), _bounds_of(trends)
-        del trends
-        readiness = readiness_frame(site)
-        self.r_readiness: Rendered | None = None if readiness is None else render(readiness, READINESS_EXPORT)
-        self.b_readiness = {} if readiness is None else _bounds_of(readiness)
+        # every school's tables, kept rendered (a code per cell) with each school's rows, not as frames;
+        # school_results is r_scorecards whole
+        self.r_scorecards, self.b_scorecards = _rendered(scorecard_frame(site, school_tr, rank))
+        self.r_trends, self.b_trends = _rendered(trends_frame(site, set(site.pages)))
+        self.r_readiness, self.b_readiness = _rendered(readiness_frame(site))
 
     def school(self, code: str, fn: str) -> int:
         parts: list[tuple[str, Rendered, tuple[int, int]]] = [

@@ -399,18 +399,16 @@ class DistrictSim:
         def hist(m):  # DESE published the median SGP through 2017: keep a 1-99 histogram for those years
             return [sgp[m][:, None] == np.arange(1, 100)[None, :]] if year <= 2017 else []
 
-        for sel, m in (("03-08", (grade != 10) & ng), ("10", (grade == 10) & ng)):
+        cpi = np.select([score >= 240, score >= 230, score >= 220, score >= 210], [100, 75, 50, 25], 0)
+        # per family and grade selection: n, the four achievement levels (codes from ``first``), scaled score (legacy:
+        # CPI points), n with an SGP and their sum
+        for key, sel, m, first, points in (("nextgen_mcas", "03-08", (grade != 10) & ng, 0, score),
+                                           ("nextgen_mcas", "10", (grade == 10) & ng, 0, score),
+                                           ("legacy_mcas", "10", legacy, 4, cpi)):
             if m.any():
-                stats = np.column_stack([np.ones(m.sum()), level[m] == 0, level[m] == 1, level[m] == 2, level[m] == 3,
-                                         score[m], has[m], np.where(has[m], sgp[m], 0), *hist(m)])
-                self.dese.add("nextgen_mcas", year, f"{sel}|{j}", school[m], G[m], stats)
-        if legacy.any():
-            m = legacy
-            sc = score[m]
-            cpi = np.select([sc >= 240, sc >= 230, sc >= 220, sc >= 210], [100, 75, 50, 25], 0)
-            stats = np.column_stack([np.ones(m.sum()), level[m] == 4, level[m] == 5, level[m] == 6, level[m] == 7,
-                                     cpi, has[m], np.where(has[m], sgp[m], 0), *hist(m)])
-            self.dese.add("legacy_mcas", year, f"10|{j}", school[m], G[m], stats)
+                stats = np.column_stack([np.ones(m.sum()), *(level[m] == first + k for k in range(4)), points[m],
+                                         has[m], np.where(has[m], sgp[m], 0), *hist(m)])
+                self.dese.add(key, year, f"{sel}|{j}", school[m], G[m], stats)
 
     def _courses(self, year, st, sid, idx, school, G):
         rng, ctx = self.rng, self.ctx
