@@ -125,13 +125,9 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     rules = rules or load_rules()
     metrics, metric_notes = _metrics(con, objects, rules)
 
-    # roster
-    roster: dict[str, dict] = {}
-    has_roster = "roster" in objects
-    if has_roster:
-        for r in con.execute("SELECT * FROM roster").df().to_dict("records"):
-            roster[str(r["org_code"])] = r
-        has_roster = bool(roster)
+    roster = {str(r["org_code"]): r for r in con.execute("SELECT * FROM roster").df().to_dict("records")} \
+        if "roster" in objects else {}
+    has_roster = bool(roster)
     network_codes = {c for c, r in roster.items() if num(r.get("is_network_school")) == 1}
 
     # target results (all of them, one query), and every evaluated year's (the rating history)
@@ -297,10 +293,9 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     complement self-join over all of metric_values took 370 MB more at 300,000 students), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
-    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL "
-                                          "ORDER BY subject").fetchall()]  # one order every run: rows, cells
-    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL "
-                                         "ORDER BY source").fetchall()]
+    subjects, sources = ([r[0] for r in con.execute(f"SELECT DISTINCT {c} FROM metric_values WHERE {c} IS NOT NULL "
+                                                    f"ORDER BY {c}").fetchall()]  # one order every run: rows, cells
+                         for c in ("subject", "source"))
     pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
     pairs = sorted(set(pair_of.values()))
     dicts = {
@@ -357,9 +352,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "subject": cat(df["subj_i"], subjects) if subjects else pd.Categorical([None] * len(df)),
         "grade": cat(df["grade_i"], PUBLISHED_GRADES),
         "source": cat(df["source_i"], sources),
-        "n_students": df["n_students"].to_numpy(dtype=float, na_value=np.nan),
-        "value": df["value"].to_numpy(dtype=float, na_value=np.nan),
-        "numerator": df["numerator"].to_numpy(dtype=float, na_value=np.nan),
+        **{c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in ("n_students", "value", "numerator")},
         "is_suppressed": df["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool),
         "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
     })

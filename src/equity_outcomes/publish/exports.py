@@ -184,16 +184,10 @@ def notes_rows(site: Site) -> list[list]:
 
 def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """Each org's rows (contiguous): org_code -> (start, stop)."""
-    codes = table["org_code"].to_numpy(dtype=object)
-    out: dict[str, tuple[int, int]] = {}
-    n = len(codes)
-    if not n:
-        return out
-    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
-    ends = np.r_[starts[1:], n]
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        out[str(codes[s])] = (s, e)
-    return out
+    if not len(table):
+        return {}
+    starts, codes = np.flatnonzero(run_starts(table, ["org_code"])).tolist(), table["org_code"].to_numpy(dtype=object)
+    return {str(codes[s]): (s, e) for s, e in zip(starts, [*starts[1:], len(table)], strict=True)}
 
 
 def _rendered(table: pd.DataFrame | None) -> tuple[Rendered | None, dict[str, tuple[int, int]]]:

@@ -5,6 +5,7 @@ them out."""
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import groupby
 
 import pandas as pd
 
@@ -79,13 +80,8 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
     """One evaluated year: rating counts, the schools x targets matrix and the ratings per target."""
     school_rows = [r for c in site.pages for r in by_org.get(c, [])]
     cols = matrix_columns(site, school_rows)
-    cats: list[list] = []  # header rows: categories, then targets
-    for tid, _s in cols:
-        c = labels.target_info(site.targets, tid).category
-        if cats and cats[-1][0] == c:
-            cats[-1][1] += 1
-        else:
-            cats.append([c, 1])
+    # header rows: categories (each over its run of columns), then targets
+    cats = [[c, len(list(run))] for c, run in groupby(labels.target_info(site.targets, t).category for t, _s in cols)]
     heads = [(labels.target_info(site.targets, t).short, subject_label(s) if s else "",
               labels.target_info(site.targets, t).is_gap) for t, s in cols]
     col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}

@@ -423,9 +423,9 @@ class DistrictSim:
         k_dual = np.where(take_dual, 1 + (rng.random(nh) < 0.3), 0)
         k_other = (rng.random(nh) < 0.06).astype(np.int64)
         rows = []
-        for kind, k, lo, hi in ((AP_T, k_ap, 0, len(P.AP_COURSES)),
-                                (DUAL_T, k_dual, len(P.AP_COURSES), len(P.AP_COURSES) + len(P.DUAL_COURSES)),
-                                (OTHER_T, k_other, len(P.AP_COURSES) + len(P.DUAL_COURSES), len(COURSES))):
+        bounds = np.cumsum([0, len(P.AP_COURSES), len(P.DUAL_COURSES), len(P.OTHER_COURSES)])  # COURSES by kind
+        for kind, k in ((AP_T, k_ap), (DUAL_T, k_dual), (OTHER_T, k_other)):
+            lo, hi = int(bounds[kind]), int(bounds[kind + 1])
             who = np.flatnonzero(k > 0)
             if len(who) == 0:
                 continue
@@ -435,12 +435,7 @@ class DistrictSim:
             pos = np.arange(len(rep)) - np.repeat(np.cumsum(kk) - kk, kk)
             course = lo + keys[np.repeat(np.arange(len(who)), kk), pos]
             rows.append((rep, course, np.full(len(rep), kind)))
-        if rows:
-            rep = np.concatenate([r[0] for r in rows])
-            course = np.concatenate([r[1] for r in rows])
-            kind = np.concatenate([r[2] for r in rows])
-        else:
-            rep = course = kind = np.zeros(0, np.int64)
+        rep, course, kind = (np.concatenate([r[i] for r in rows]) if rows else np.zeros(0, np.int64) for i in range(3))
         nr = len(rep)
         exam = (kind == AP_T) & (rng.random(nr) < 0.9)
         raw = _round_half_up(2.9 + 1.0 * a[rep] + rng.normal(0, 0.9, nr))
