@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..catalog import metrics_frame
 from ..judge import ROLLUP_COLUMNS
-from ..warehouse import registered
+from ..warehouse import registered, table_names
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
@@ -77,11 +77,6 @@ class Site:
     solved: dict = field(default_factory=dict)         # the control's attacker's answers by programme (the audit's)
 
 
-def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return {r[0] for r in rows}
-
-
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -117,7 +112,7 @@ def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.
 
 def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say,
               rules: Rules | None = None, solved: dict | None = None) -> Site:
-    objects = _objects(con)
+    objects = set(table_names(con))  # tables and views
     warnings: list[str] = []
     targets = labels.load_targets()
     subgroups = labels.load_subgroups()

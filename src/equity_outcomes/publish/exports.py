@@ -22,7 +22,7 @@ import pandas as pd
 from . import history, labels
 from .data import Site, page_readiness, run_starts, text
 from .disclosure.targets import MEMBERS
-from .html import rating_words, subgroup_label, subject_label
+from .html import SUBJECT_ORDER, rating_words, subgroup_label, subject_label
 from .network import matrix_columns, matrix_row  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
@@ -40,7 +40,6 @@ READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
 WITHHELD_NOTE = "withheld to protect small groups"
 TREND_KEYS = ["org_code", "subgroup", "subgroup_label", "metric", "metric_label", "subject", "grade", "source"]
-SUBJECT_RANK = {"ela": 0, "math": 1, "sci": 2}
 
 
 def _round(s: pd.Series, d: int = 4) -> pd.Series:
@@ -87,7 +86,7 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
     df["_k0"] = df["org_code"].map(page_rank).fillna(len(page_rank))
     df["_k1"] = df["category"].map(cat_rank).fillna(99)
     df["_k2"] = tid.map({k: v.order for k, v in info.items()})
-    df["_k3"] = df["subject"].astype(object).map(SUBJECT_RANK).fillna(-1)
+    df["_k3"] = df["subject"].astype(object).map(SUBJECT_ORDER).fillna(-1)
     df["_k4"] = sg.map(sg_rank).fillna(50)
     df = df.sort_values(["_k0", "_k1", "_k2", "_k3", "_k4"], kind="stable")
     return df[columns].reset_index(drop=True)
@@ -249,8 +248,7 @@ class Exports:
     def _matrix(self):
         site = self.site
 
-        school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
-        cols = matrix_columns(site, school_rows)
+        cols = matrix_columns(site, self.by_org)
         names = [f"{labels.target_info(site.targets, t).short}{' ' + subject_label(s) if s else ''}" for t, s in cols]
         matrix, tally = [], {k: defaultdict(int) for k in cols}  # tally: the network's own schools, as the page
         network = set(history.network_pages(site))

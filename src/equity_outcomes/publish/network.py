@@ -38,9 +38,10 @@ from .html import (
 HEATMAP_MAX_SCHOOLS = 120
 
 
-def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]:
+def matrix_columns(site: Site, by_org: dict[str, list[dict]]) -> list[tuple[str, str]]:
+    """The matrix's (target, subject) columns over the published schools' rows, in the scorecards' order."""
     seen: dict[tuple[str, str], tuple] = {}
-    for r in school_rows:
+    for r in (r for c in site.pages for r in by_org.get(c, [])):
         t = labels.target_info(site.targets, r["target_id"])
         if t.is_gap or (r.get("subgroup") or "all") == "all":
             k = (r["target_id"], text(r.get("subject")))
@@ -78,8 +79,7 @@ def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
 
 def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
     """One evaluated year: rating counts, the schools x targets matrix and the ratings per target."""
-    school_rows = [r for c in site.pages for r in by_org.get(c, [])]
-    cols = matrix_columns(site, school_rows)
+    cols = matrix_columns(site, by_org)
     # header rows: categories (each over its run of columns), then targets
     cats = [[c, len(list(run))] for c, run in groupby(labels.target_info(site.targets, t).category for t, _s in cols)]
     heads = [(labels.target_info(site.targets, t).short, subject_label(s) if s else "",

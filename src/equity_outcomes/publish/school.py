@@ -21,6 +21,7 @@ from .data import Site, num, text
 from .html import (
     GRADE_PREFERENCE,
     SOURCE_LABEL,
+    SUBJECT_ORDER,
     Charts,
     change_text,
     fmt_n,
@@ -45,7 +46,6 @@ from .html import (
 )
 from .workbook import write_text
 
-SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
@@ -234,7 +234,7 @@ def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple]
             c = (metric, subject, source, state_gap.id)
             if g == "all" and metric == state_gap.metrics[0] and c not in combos:
                 combos.append(c)
-    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
+    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER.get(c[1] or None, 9)))
     return combos, gap_grade
 
 
