@@ -232,8 +232,8 @@ class _Writer:
         return self._subject_rows([arr], gi, lambda v, _subject: make(v), state_name)
 
     def by_group(self, key: str, year: int) -> None:
-        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key`` (BY_GROUP)."""
-        report, make = BY_GROUP[key]
+        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key`` (REPORTS)."""
+        report, make = REPORTS[key]
         arr = self.acc.get(key, year)
         if arr is None:
             return
@@ -330,11 +330,11 @@ def _college_row(v: np.ndarray) -> list | None:
     return [count_text(n), count_text(att), pct_text(att, n)]
 
 
-# accumulator key -> (report, row maker); STEPS: every report in the order it is written (the manifest's)
-BY_GROUP = {"attendance": ("attendance", _attendance_row), "discipline": ("discipline", _discipline_row),
-            "masscore": ("masscore", _masscore_row), "ap": ("ap_performance", _ap_row),
-            "college": ("college_enrollment", _college_row)}
-STEPS = ("attendance", "discipline", "mcas", "masscore", "ap", "college", "enrollment")
+# every report, in the order it is written (the manifest's): a report of one file a student group as accumulator
+# key -> (report, row maker); None: the _Writer method of that name
+REPORTS = {"attendance": ("attendance", _attendance_row), "discipline": ("discipline", _discipline_row), "mcas": None,
+           "masscore": ("masscore", _masscore_row), "ap": ("ap_performance", _ap_row),
+           "college": ("college_enrollment", _college_row), "enrollment": None}
 
 
 def _sgp_text(v: np.ndarray, width: int) -> str:
@@ -373,11 +373,11 @@ def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
     """Write every DESE-style export and ``dese/manifest.csv``; return the paths written."""
     w = _Writer(net, acc, out_dir)
     for year in net.years:
-        for step in STEPS:
-            if step in BY_GROUP:
-                w.by_group(step, year)
+        for key, one_a_group in REPORTS.items():
+            if one_a_group:
+                w.by_group(key, year)
             else:
-                getattr(w, step)(year)
+                getattr(w, key)(year)
         if progress:
             progress(f"DESE exports {year}: {sum(1 for m in w.manifest if m['school_year'] == str(year))} files")
     manifest = w.root / "manifest.csv"
