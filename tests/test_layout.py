@@ -163,7 +163,9 @@ MAX_FILE_LINES = 600
 # issue-53: a child process writes the school pages while the publishing process writes the exports
 # (school.SchoolPages, EQUITY_OUTCOMES_PAGE_PROCESSES; started after the control): 16,752 (measured).
 # issue-53 merged over issue-54: 16,531 (measured).
-LINE_BUDGET = 16_531
+# issue-57 (#19): publish/ and synth/ share what they wrote twice (one child-process helper, the matrix row, trend
+# rows, run starts, value formats and DESE report rows as tables; every demo output identical): 16,463 (measured).
+LINE_BUDGET = 16_463
 
 
 def modules() -> dict[str, Path]:

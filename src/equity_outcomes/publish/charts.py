@@ -11,12 +11,11 @@ a chart holds a few dozen rows, far below Vega-Lite's 5,000-row guard.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from functools import cache
 
 import altair as alt
 
+from . import child as _child
 from .labels import Y_TITLE
 
 SUBGROUP_ORDER = ["All students", "Low income / FRL", "Black / African American", "Hispanic / Latino",
@@ -36,62 +35,76 @@ def _x():
     return alt.X("year:Q", scale=alt.Scale(zero=False, nice=False), **X_YEAR)
 
 
+def _rows(name: str = "series") -> alt.Chart:
+    """A chart of the named dataset ``name`` (the page fills it with the chart's rows)."""
+    return alt.Chart(alt.Data(name=name))
+
+
+def _tips(*fields: tuple[str, ...]) -> list[alt.Tooltip]:
+    """Tooltips of (field, title[, format]) each."""
+    return [alt.Tooltip(f, title=title, **({"format": fmt[0]} if fmt else {})) for f, title, *fmt in fields]
+
+
+def _sized(chart, **props) -> dict:
+    """The template: the chart at the pages' size, with a title the page fills in."""
+    return chart.properties(width=WIDTH, height=HEIGHT, title=_placeholder_title(), **props).to_dict()
+
+
+def _dash() -> alt.StrokeDash:
+    """School lines solid, state lines dashed."""
+    return alt.StrokeDash("kind:N", scale=alt.Scale(domain=["school", "state"], range=[[1, 0], [5, 3]]), legend=None)
+
+
+YEAR_TIP = ("year:Q", "Year", "d")
+
+
 def _trend(y_title: str, *, value_format: str) -> dict:
-    series = alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
+    series = _rows().mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
         x=_x(),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=None, sort=alt.EncodingSortField("order", op="min"),
                         scale=alt.Scale(range=TREND_COLORS), legend=alt.Legend(orient="bottom", labelLimit=260)),
-        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["school", "state"], range=[[1, 0], [5, 3]]),
-                                  legend=None),
-        tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("year:Q", title="Year", format="d"),
-                 alt.Tooltip("value:Q", title="Value", format=value_format), alt.Tooltip("n:Q", title="n")],
+        strokeDash=_dash(), tooltip=_tips(("series:N", "Series"), YEAR_TIP, ("value:Q", "Value", value_format),
+                                          ("n:Q", "n")),
     )
-    base_rule = alt.Chart(alt.Data(name="baseline")).mark_rule(color="#444", strokeDash=[2, 2], size=1.5).encode(
-        x=alt.X("year:Q"))
-    base_text = alt.Chart(alt.Data(name="baseline")).mark_text(
+    base_rule = _rows("baseline").mark_rule(color="#444", strokeDash=[2, 2], size=1.5).encode(x=alt.X("year:Q"))
+    base_text = _rows("baseline").mark_text(
         align="left", baseline="top", dx=4, dy=2, fontSize=11, color="#333").encode(
         x=alt.X("year:Q"), y=alt.value(0), text="label:N")
-    target_rule = alt.Chart(alt.Data(name="target")).mark_rule(color="#009E73", strokeDash=[8, 4], size=2).encode(
-        y=alt.Y("value:Q"))
-    target_text = alt.Chart(alt.Data(name="target")).mark_text(
+    target_rule = _rows("target").mark_rule(color="#009E73", strokeDash=[8, 4], size=2).encode(y=alt.Y("value:Q"))
+    target_text = _rows("target").mark_text(
         align="left", baseline="bottom", dx=3, dy=-3, fontSize=11, color="#00664a", fontWeight="bold").encode(
         y=alt.Y("value:Q"), x=alt.value(0), text="label:N")
-    return alt.layer(series, base_rule, base_text, target_rule, target_text).properties(
-        width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+    return _sized(alt.layer(series, base_rule, base_text, target_rule, target_text))
 
 
 def _subgroups(y_title: str, *, state: bool = True) -> dict:
     n = len(SUBGROUP_ORDER) - (0 if state else 1)
-    return alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
+    return _sized(_rows().mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
         x=_x(),
         y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=alt.Color("group:N", title=None,
                         scale=alt.Scale(domain=SUBGROUP_ORDER[:n], range=SUBGROUP_COLORS[:n]),
                         legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(domain=["school", "state"], range=[[1, 0], [5, 3]]),
-                                  legend=None),
-        tooltip=[alt.Tooltip("group:N", title="Group"), alt.Tooltip("year:Q", title="Year", format="d"),
-                 alt.Tooltip("value:Q", title="Value", format=".1f"), alt.Tooltip("n:Q", title="n")],
-    ).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+        strokeDash=_dash(), tooltip=_tips(("group:N", "Group"), YEAR_TIP, ("value:Q", "Value", ".1f"), ("n:Q", "n")),
+    ))
 
 
 def _gaps() -> dict:
-    lines = alt.Chart(alt.Data(name="series")).mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
+    lines = _rows().mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
         x=_x(),
         y=alt.Y("gap:Q", title="Gap to state average (points)"),
         color=alt.Color("group:N", title=None,
                         scale=alt.Scale(domain=SUBGROUP_ORDER[1:-1], range=SUBGROUP_COLORS[1:-1]),
                         legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        tooltip=[alt.Tooltip("group:N", title="Group"), alt.Tooltip("year:Q", title="Year", format="d"),
-                 alt.Tooltip("gap:Q", title="Gap (points)", format="+.1f")],
+        tooltip=_tips(("group:N", "Group"), YEAR_TIP, ("gap:Q", "Gap (points)", "+.1f")),
     )
-    zero = alt.Chart(alt.Data(name="series")).mark_rule(color="#7f7f7f", strokeDash=[5, 3]).encode(y=alt.datum(0))
-    return alt.layer(lines, zero).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+    zero = _rows().mark_rule(color="#7f7f7f", strokeDash=[5, 3]).encode(y=alt.datum(0))
+    return _sized(alt.layer(lines, zero))
 
 
 def _readiness() -> dict:
-    bars = alt.Chart(alt.Data(name="series")).mark_bar(height=14).encode(
+    bars = _rows().mark_bar(height=14).encode(
         x=alt.X("mean:Q", title="Mean rating (1 Area of concern - 4 Sustainable)",
                 scale=alt.Scale(domain=[1, 4], clamp=True), axis=alt.Axis(tickCount=4, format="d")),
         y=alt.Y("area:N", title=None, sort=alt.EncodingSortField("order", order="ascending"),
@@ -99,14 +112,13 @@ def _readiness() -> dict:
         color=alt.Color("type:N", title=None, scale=alt.Scale(domain=["Condition", "Principle"],
                                                                range=["#0072B2", "#E69F00"]),
                         legend=alt.Legend(orient="bottom")),
-        tooltip=[alt.Tooltip("area:N", title="Area"), alt.Tooltip("mean:Q", title="Mean rating", format=".2f"),
-                 alt.Tooltip("raters:Q", title="Raters")],
+        tooltip=_tips(("area:N", "Area"), ("mean:Q", "Mean rating", ".2f"), ("raters:Q", "Raters")),
     )
     return bars.properties(width=300, title=_placeholder_title()).to_dict()
 
 
 def _heatmap() -> dict:
-    base = alt.Chart(alt.Data(name="series")).encode(
+    base = _rows().encode(
         x=alt.X("area:N", title="Readiness area", sort=alt.EncodingSortField("order", order="ascending"),
                 axis=alt.Axis(labelAngle=-35, labelLimit=240, orient="top")),
         y=alt.Y("school:N", title=None, axis=alt.Axis(labelLimit=260)),
@@ -115,8 +127,7 @@ def _heatmap() -> dict:
         color=alt.Color("mean:Q", title="Mean rating",
                         scale=alt.Scale(scheme="blueorange", reverse=True, domain=[1, 4]),
                         legend=alt.Legend(orient="right", tickCount=4)),
-        tooltip=[alt.Tooltip("school:N", title="School"), alt.Tooltip("area:N", title="Area"),
-                 alt.Tooltip("mean:Q", title="Mean rating", format=".2f")],
+        tooltip=_tips(("school:N", "School"), ("area:N", "Area"), ("mean:Q", "Mean rating", ".2f")),
     )
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text("mean:Q", format=".1f"),
@@ -128,7 +139,7 @@ def _heatmap() -> dict:
 
 def _distribution() -> dict:
     """Readiness for many schools: how many schools fall in each mean-rating band, per area."""
-    return alt.Chart(alt.Data(name="series")).mark_rect(stroke="white").encode(
+    return _rows().mark_rect(stroke="white").encode(
         x=alt.X("area:N", title="Readiness area", sort=alt.EncodingSortField("order", order="ascending"),
                 axis=alt.Axis(labelAngle=-40, labelLimit=200)),
         y=alt.Y("band:O", title="Mean rating band", sort="descending"),
@@ -144,14 +155,14 @@ RATING_COLORS = ["#2166ac", "#92c5de", "#fdb863", "#b35806", "#f7f7f7", "#cccccc
 
 def _history() -> dict:
     """Rating history: one row per target, one column per evaluated year, the rating written in each cell."""
-    base = alt.Chart(alt.Data(name="series")).encode(
+    base = _rows().encode(
         x=alt.X("year:O", title="Year judged (spring)", axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("target:N", title=None, sort=alt.EncodingSortField("order", op="min"), axis=alt.Axis(labelLimit=260)))
     rect = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color("rating:N", title=None, scale=alt.Scale(domain=RATING_NAMES, range=RATING_COLORS),
                         legend=None),
-        tooltip=[alt.Tooltip("target:N", title="Target"), alt.Tooltip("year:O", title="Year judged"),
-                 alt.Tooltip("rating:N", title="Rating"), alt.Tooltip("interval:N", title="Change, 95% interval")])
+        tooltip=_tips(("target:N", "Target"), ("year:O", "Year judged"), ("rating:N", "Rating"),
+                      ("interval:N", "Change, 95% interval")))
     text = base.mark_text(fontSize=11).encode(
         text="short:N", color=alt.condition("datum.short == '4' || datum.short == '1'", alt.value("white"),
                                              alt.value("black")))
@@ -161,15 +172,14 @@ def _history() -> dict:
 
 def _history_counts() -> dict:
     """The network's rating history: how many school x target cells got each rating, per evaluated year."""
-    return alt.Chart(alt.Data(name="series")).mark_bar().encode(
+    return _sized(_rows().mark_bar().encode(
         x=alt.X("year:O", title="Year judged (spring)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("cells:Q", title="School x target results", stack="zero"),
         color=alt.Color("rating:N", title=None, scale=alt.Scale(domain=RATING_NAMES, range=RATING_COLORS),
                         legend=alt.Legend(orient="bottom", columns=4)),
         order=alt.Order("order:Q"),
-        tooltip=[alt.Tooltip("year:O", title="Year judged"), alt.Tooltip("rating:N", title="Rating"),
-                 alt.Tooltip("cells:Q", title="Results")],
-    ).properties(width=WIDTH, height=HEIGHT, title=_placeholder_title()).to_dict()
+        tooltip=_tips(("year:O", "Year judged"), ("rating:N", "Rating"), ("cells:Q", "Results")),
+    ))
 
 
 @cache
@@ -267,19 +277,16 @@ class BundleLater:
     text; made here if the child failed); ``close()`` stops a child whose bundle is no longer wanted."""
 
     def __init__(self) -> None:
-        self.child = None if vega_bundle.cache_info().currsize else subprocess.Popen(
-            [sys.executable, "-c", _BUNDLE_SCRIPT, _vl_version()], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.child = None if vega_bundle.cache_info().currsize else _child.start(_BUNDLE_SCRIPT, _vl_version())
 
     def __call__(self) -> str:
         if self.child is None:
             return vega_bundle()
-        out, _ = self.child.communicate()
+        out = _child.answer(self.child)
         return out.decode("utf-8") if self.child.returncode == 0 else vega_bundle()
 
     def close(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.kill()
-            self.child.communicate()
+        _child.stop(self.child)
 
 
 # --- helpers over the safe data ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..catalog import metrics_frame
 from ..judge import ROLLUP_COLUMNS
-from ..warehouse import registered
+from ..warehouse import registered, table_names
 from . import labels
 from .disclosure import control, load_rules, summary_lines
 from .disclosure.rules import Rules, primary_reasons
@@ -77,11 +77,6 @@ class Site:
     solved: dict = field(default_factory=dict)         # the control's attacker's answers by programme (the audit's)
 
 
-def _objects(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return {r[0] for r in rows}
-
-
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -117,7 +112,7 @@ def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.
 
 def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, built_at: str, say,
               rules: Rules | None = None, solved: dict | None = None) -> Site:
-    objects = _objects(con)
+    objects = set(table_names(con))  # tables and views
     warnings: list[str] = []
     targets = labels.load_targets()
     subgroups = labels.load_subgroups()
@@ -125,13 +120,9 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     rules = rules or load_rules()
     metrics, metric_notes = _metrics(con, objects, rules)
 
-    # roster
-    roster: dict[str, dict] = {}
-    has_roster = "roster" in objects
-    if has_roster:
-        for r in con.execute("SELECT * FROM roster").df().to_dict("records"):
-            roster[str(r["org_code"])] = r
-        has_roster = bool(roster)
+    roster = {str(r["org_code"]): r for r in con.execute("SELECT * FROM roster").df().to_dict("records")} \
+        if "roster" in objects else {}
+    has_roster = bool(roster)
     network_codes = {c for c, r in roster.items() if num(r.get("is_network_school")) == 1}
 
     # target results (all of them, one query), and every evaluated year's (the rating history)
@@ -297,10 +288,9 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
     complement self-join over all of metric_values took 370 MB more at 300,000 students), and two group keys
     computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
     across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
-    subjects = [r[0] for r in con.execute("SELECT DISTINCT subject FROM metric_values WHERE subject IS NOT NULL "
-                                          "ORDER BY subject").fetchall()]  # one order every run: rows, cells
-    sources = [r[0] for r in con.execute("SELECT DISTINCT source FROM metric_values WHERE source IS NOT NULL "
-                                         "ORDER BY source").fetchall()]
+    subjects, sources = ([r[0] for r in con.execute(f"SELECT DISTINCT {c} FROM metric_values WHERE {c} IS NOT NULL "
+                                                    f"ORDER BY {c}").fetchall()]  # one order every run: rows, cells
+                         for c in ("subject", "source"))
     pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
     pairs = sorted(set(pair_of.values()))
     dicts = {
@@ -357,9 +347,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "subject": cat(df["subj_i"], subjects) if subjects else pd.Categorical([None] * len(df)),
         "grade": cat(df["grade_i"], PUBLISHED_GRADES),
         "source": cat(df["source_i"], sources),
-        "n_students": df["n_students"].to_numpy(dtype=float, na_value=np.nan),
-        "value": df["value"].to_numpy(dtype=float, na_value=np.nan),
-        "numerator": df["numerator"].to_numpy(dtype=float, na_value=np.nan),
+        **{c: df[c].to_numpy(dtype=float, na_value=np.nan) for c in ("n_students", "value", "numerator")},
         "is_suppressed": df["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool),
         "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
     })
@@ -401,6 +389,18 @@ def read_dependency_cells(con: duckdb.DuckDBPyConnection, tr: pd.DataFrame, orgs
         [*grades, *metrics, *orgs, *subgroups]).df()
 
 
+def run_starts(df: pd.DataFrame, key_cols) -> np.ndarray:
+    """True on each row (of a non-empty frame) whose ``key_cols`` differ from the row before: where a run of rows
+    with the same keys starts."""
+    change = np.zeros(len(df), dtype=bool)
+    change[0] = True
+    for c in key_cols:
+        codes = df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype) \
+            else pd.factorize(df[c].astype(object))[0]
+        change[1:] |= codes[1:] != codes[:-1]
+    return change
+
+
 def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[tuple, list[tuple]]]:
     """org_code -> (subgroup, metric, subject, source, grade) -> [(year, value, n, state_value, gap, withheld)]
     sorted by year. The safe frame is sorted by those keys then year, so each key is one contiguous slice."""
@@ -411,13 +411,8 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     if not len(df):
         return out
     key_cols = ("org_code", "subgroup", "metric", "subject", "source", "grade")
-    codes = [df[c].cat.codes.to_numpy() if isinstance(df[c].dtype, pd.CategoricalDtype)
-             else pd.factorize(df[c].astype(object))[0] for c in key_cols]
     years = pd.to_numeric(df["school_year"]).to_numpy(dtype=int)
-    change = np.zeros(len(df), dtype=bool)
-    change[0] = True
-    for c in codes:
-        change[1:] |= c[1:] != c[:-1]
+    change = run_starts(df, key_cols)
     change[1:] |= years[1:] <= years[:-1]  # unsorted input: start a new slice (merged below)
     starts = np.flatnonzero(change)
     ends = np.r_[starts[1:], len(df)]
@@ -445,16 +440,23 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     return out
 
 
-def latest_readiness(site: Site) -> dict[str, list[dict]]:
-    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+def page_readiness(site: Site, *, latest: bool = False) -> pd.DataFrame | None:
+    """The published schools' readiness rows (``latest``: each school's latest year only); None when there are none."""
     rd = site.readiness
     if rd is None:
-        return {}
+        return None
     rd = rd[rd["org_code"].isin(set(site.pages))]
-    if not len(rd):
+    if latest and len(rd):
+        yrs = pd.to_numeric(rd["school_year"])
+        rd = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
+    return rd if len(rd) else None
+
+
+def latest_readiness(site: Site) -> dict[str, list[dict]]:
+    """org_code -> the latest year's readiness rows (areas in order), computed once for all schools."""
+    latest = page_readiness(site, latest=True)
+    if latest is None:
         return {}
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[(yrs == yrs.groupby(rd["org_code"]).transform("max")).to_numpy()]
     latest = latest.sort_values(["org_code", "area_type", "area_number"], kind="stable")
     out: dict[str, list[dict]] = defaultdict(list)
     for r in latest.to_dict("records"):

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from . import history, labels
-from .data import Site, text
+from .data import Site, page_readiness, run_starts, text
 from .disclosure.targets import MEMBERS
-from .html import lowest, subgroup_label, subject_label
-from .network import matrix_columns  # shared with the network page
+from .html import SUBJECT_ORDER, rating_words, subgroup_label, subject_label
+from .network import matrix_columns, matrix_row  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
 SCORECARD_EXPORT = [
@@ -40,7 +40,6 @@ READINESS_EXPORT = ["org_code", "school_name", "school_year", "area_type", "area
                     "mean_rating", "sd_rating", "n_items", "n_raters", "n_items_rated_1", "change_from_prior_year"]
 WITHHELD_NOTE = "withheld to protect small groups"
 TREND_KEYS = ["org_code", "subgroup", "subgroup_label", "metric", "metric_label", "subject", "grade", "source"]
-SUBJECT_RANK = {"ela": 0, "math": 1, "sci": 2}
 
 
 def _round(s: pd.Series, d: int = 4) -> pd.Series:
@@ -87,7 +86,7 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
     df["_k0"] = df["org_code"].map(page_rank).fillna(len(page_rank))
     df["_k1"] = df["category"].map(cat_rank).fillna(99)
     df["_k2"] = tid.map({k: v.order for k, v in info.items()})
-    df["_k3"] = df["subject"].astype(object).map(SUBJECT_RANK).fillna(-1)
+    df["_k3"] = df["subject"].astype(object).map(SUBJECT_ORDER).fillna(-1)
     df["_k4"] = sg.map(sg_rank).fillna(50)
     df = df.sort_values(["_k0", "_k1", "_k2", "_k3", "_k4"], kind="stable")
     return df[columns].reset_index(drop=True)
@@ -105,31 +104,24 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
     if not len(m):
         return pd.DataFrame(columns=cols)
     key_cols = ["org_code", "subgroup", "metric", "subject", "grade", "source"]
-    codes = [m[c].cat.codes.to_numpy() if isinstance(m[c].dtype, pd.CategoricalDtype)
-             else pd.factorize(m[c].astype(object))[0] for c in key_cols]
-    change = np.zeros(len(m), dtype=bool)
-    change[0] = True
-    for c in codes:
-        change[1:] |= c[1:] != c[:-1]
+    change = run_starts(m, key_cols)
     kid = np.cumsum(change) - 1
     nk = int(kid[-1]) + 1
     yi = np.searchsorted(years, m["school_year"].to_numpy())
-    V = np.full((nk, len(years)), np.nan)
-    N = np.full((nk, len(years)), np.nan)
-    S = np.full((nk, len(years)), np.nan)
-    R = np.zeros((nk, len(years)), dtype=bool)
-    V[kid, yi] = m["value"].to_numpy(dtype=float)
-    N[kid, yi] = m["n_students"].to_numpy(dtype=float)
-    S[kid, yi] = m["state_value"].to_numpy(dtype=float)
-    R[kid, yi] = m["withheld"].to_numpy(dtype=bool)
+
+    def grid(col: str, blank=np.nan, dtype=float) -> np.ndarray:  # one key a row, one year a column
+        out = np.full((nk, len(years)), blank, dtype=dtype)
+        out[kid, yi] = m[col].to_numpy(dtype=dtype)
+        return out
+
+    V, N, S, R = grid("value"), grid("n_students"), grid("state_value"), grid("withheld", False, bool)
     first = np.flatnonzero(change)
     head = m.iloc[first][key_cols].reset_index(drop=True)
     for c in key_cols:
         head[c] = head[c].astype(object)
 
     def build(h: pd.DataFrame, vals: np.ndarray, ns: np.ndarray | None, rs: np.ndarray | None) -> pd.DataFrame:
-        out = {c: h[c].to_numpy(dtype=object) for c in ("org_code", "subgroup", "metric", "subject", "grade",
-                                                          "source")}
+        out = {c: h[c].to_numpy(dtype=object) for c in key_cols}
         out["subgroup_label"] = np.array([("State (all students)" if g == "state" else subgroup_label(site, g))
                                           for g in out["subgroup"]], dtype=object)
         out["metric_label"] = np.array([site.metrics.get(x, {}).get("label", x) for x in out["metric"]],
@@ -159,12 +151,10 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
 
 
 def readiness_frame(site: Site) -> pd.DataFrame | None:
-    rd = site.readiness
+    rd = page_readiness(site)
     if rd is None:
         return None
-    rd = rd[rd["org_code"].isin(set(site.pages))].copy()
-    if not len(rd):
-        return None
+    rd = rd.copy()
     rd["school_name"] = rd["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or c)
     for c in READINESS_EXPORT:
         if c not in rd.columns:
@@ -193,16 +183,14 @@ def notes_rows(site: Site) -> list[list]:
 
 def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """Each org's rows (contiguous): org_code -> (start, stop)."""
-    codes = table["org_code"].to_numpy(dtype=object)
-    out: dict[str, tuple[int, int]] = {}
-    n = len(codes)
-    if not n:
-        return out
-    starts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1]
-    ends = np.r_[starts[1:], n]
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        out[str(codes[s])] = (s, e)
-    return out
+    if not len(table):
+        return {}
+    starts, codes = np.flatnonzero(run_starts(table, ["org_code"])).tolist(), table["org_code"].to_numpy(dtype=object)
+    return {str(codes[s]): (s, e) for s, e in zip(starts, [*starts[1:], len(table)], strict=True)}
+
+
+def _rendered(table: pd.DataFrame | None) -> tuple[Rendered | None, dict[str, tuple[int, int]]]:
+    return (None, {}) if table is None else (render(table, list(table.columns)), _bounds_of(table))
 
 
 class Exports:
@@ -217,16 +205,11 @@ class Exports:
                                                NETWORK_EXPORT)
         self.r_notes = render(notes_rows(site), ["item", "label", "text"])
         self.notes = self.r_notes.sheet("notes", wrap={2})
-        # every school's tables, kept rendered (a code per cell), not as frames; school_results is r_scorecards whole
-        scorecards = scorecard_frame(site, school_tr, rank)
-        self.r_scorecards, self.b_scorecards = render(scorecards, SCORECARD_EXPORT), _bounds_of(scorecards)
-        del scorecards
-        trends = trends_frame(site, set(site.pages))
-        self.r_trends, self.b_trends = render(trends, list(trends.columns)), _bounds_of(trends)
-        del trends
-        readiness = readiness_frame(site)
-        self.r_readiness: Rendered | None = None if readiness is None else render(readiness, READINESS_EXPORT)
-        self.b_readiness = {} if readiness is None else _bounds_of(readiness)
+        # every school's tables, kept rendered (a code per cell) with each school's rows, not as frames;
+        # school_results is r_scorecards whole
+        self.r_scorecards, self.b_scorecards = _rendered(scorecard_frame(site, school_tr, rank))
+        self.r_trends, self.b_trends = _rendered(trends_frame(site, set(site.pages)))
+        self.r_readiness, self.b_readiness = _rendered(readiness_frame(site))
 
     def school(self, code: str, fn: str) -> int:
         parts: list[tuple[str, Rendered, tuple[int, int]]] = [
@@ -265,24 +248,14 @@ class Exports:
     def _matrix(self):
         site = self.site
 
-        school_rows = [r for c in site.pages for r in self.by_org.get(c, [])]
-        cols = matrix_columns(site, school_rows)
+        cols = matrix_columns(site, self.by_org)
         names = [f"{labels.target_info(site.targets, t).short}{' ' + subject_label(s) if s else ''}" for t, s in cols]
         matrix, tally = [], {k: defaultdict(int) for k in cols}  # tally: the network's own schools, as the page
         network = set(history.network_pages(site))
         for code in site.pages:
-            idx: dict[tuple, list] = defaultdict(list)
-            for r in self.by_org.get(code, []):
-                idx[(r["target_id"], text(r.get("subject")))].append(r)
             cells = []
-            for k in cols:
-                grp = idx.get(k, [])
-                if labels.target_info(site.targets, k[0]).is_gap:
-                    r = lowest([x for x in grp if x.get("subgroup") in labels.REQUIRED_SUBGROUPS])
-                else:
-                    r = next((x for x in grp if x.get("subgroup") == "all"), None)
-                cells.append(labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
-                                                text(r.get("status")) or None) if r else None)
+            for k, (r, _n) in zip(cols, matrix_row(site, self.by_org.get(code, []), cols), strict=True):
+                cells.append(rating_words(r) if r else None)
                 tally[k][text(r.get("status")) if r else "no_result"] += code in network
             ro = site.roster.get(code, {})
             matrix.append([code, text(ro.get("school_name")) or code, text(ro.get("district_name")),

@@ -19,6 +19,8 @@ from .html import (
     fmt_change,
     fmt_ci,
     lowest,
+    rating_class,
+    rating_words,
     records,
     row_sort_key,
     subject_label,
@@ -64,10 +66,6 @@ def headline_rows(site: Site, rows: list[dict]) -> list[tuple[str, dict]]:
     return out
 
 
-def _cls(r: dict) -> str:
-    return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
-
-
 def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> dict | None:
     """Each target's rating in every evaluated year, with the change and its 95% interval (school.html)."""
     ys = sorted(years)
@@ -87,14 +85,13 @@ def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) ->
             if r is None:
                 tds.append(None)
                 continue
-            cls, ci = _cls(r), fmt_ci(site, r)
+            cls, ci = rating_class(r), fmt_ci(site, r)
             if honest.small_baseline(site, r):  # its interval is relative: the change in points instead
                 ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
             data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),
                          "short": SHORT.get(cls, cls[1:]), "interval": ci or "no interval", "order": order[name]})
             tds.append({"cls": cls, "year": y, "interval": ci or "no interval",
-                        "word": labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None,
-                                                   text(r.get("status")) or None)})
+                        "word": rating_words(r)})
         rows.append((name, tds))
     fig = charts.figure("history", "Rating history", f"Each year judged, {ys[0]} to {ys[-1]}",
                         {"series": data}, caption="4 Sustainable, 3 Moving toward, 2 Initial steps, 1 Area of "
@@ -108,7 +105,7 @@ def network_history_section(site: Site, charts: Charts, by_org: dict[str, dict[i
     network = network_pages(site)
     for code in network:
         for y, rows in by_org.get(code, {}).items():
-            counts[y].update(_cls(r) for _n, r in headline_rows(site, rows))
+            counts[y].update(rating_class(r) for _n, r in headline_rows(site, rows))
     if not counts:
         return None
     ys = sorted(counts)
@@ -126,7 +123,7 @@ def year_panels(years: dict[int, list[dict]], view: Callable[[int, list[dict]], 
 
 
 def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
-    c = Counter(_cls(r) for _n, r in heads)
+    c = Counter(rating_class(r) for _n, r in heads)
     rated = sum(c[k] for k in ("r4", "r3", "r2", "r1"))
     parts = [f"{c[k]:,} {w}" for k, w in (("r4", "met (4 Sustainable)"), ("r3", "moving toward (3)"),
                                         ("r2", "at initial steps (2)"), ("r1", "an area of concern (1)")) if c[k]]
@@ -147,8 +144,8 @@ def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> s
         return f"{who} has no judged targets yet."
     heads = headline_rows(site, rows)
     _c, rated, counted = _counted(heads)
-    met = [n for n, r in heads if _cls(r) == "r4"][:3]
-    concern = [n for n, r in heads if _cls(r) == "r1"][:3]
+    met = [n for n, r in heads if rating_class(r) == "r4"][:3]
+    concern = [n for n, r in heads if rating_class(r) == "r1"][:3]
     return _paragraph(f"In {year}, {who} was judged on {len(heads)} Outcomes targets. Of the {rated} that could "
                       f"be rated, {counted}" + (f" Met: {', '.join(met)}." if met else "")
                       + (f" Needs attention: {', '.join(concern)}." if concern else ""))

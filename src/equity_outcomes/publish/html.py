@@ -23,35 +23,26 @@ SUBJECT_ORDER = {"ela": 0, "math": 1, "sci": 2, "": -1}
 
 
 # --- formatting ------------------------------------------------------------------------------------------------
-def fmt_value(v, unit: str, *, gap: bool = False) -> str:
+# a value, and a change, per unit (other units: one decimal); a gap is a change in points
+VALUE_FORMAT = {"percent": "{:.1f}%", "score": "{:.2f}"}
+CHANGE_FORMAT = {"percent": "{:+.1f} pts", "points": "{:+.1f} pts", "score": "{:+.2f}"}
+
+
+def _fmt(v, form: str) -> str:
     v = num(v)
-    if v is None:
-        return DASH
-    if gap:
-        return f"{v:+.1f} pts"
-    if unit == "percent":
-        return f"{v:.1f}%"
-    if unit == "score":
-        return f"{v:.2f}"
-    return f"{v:.1f}"
+    return DASH if v is None else form.format(v)
+
+
+def fmt_value(v, unit: str, *, gap: bool = False) -> str:
+    return _fmt(v, CHANGE_FORMAT["points"] if gap else VALUE_FORMAT.get(unit, "{:.1f}"))
 
 
 def fmt_change(v, unit: str) -> str:
-    v = num(v)
-    if v is None:
-        return DASH
-    if unit == "percent" or unit == "points":
-        return f"{v:+.1f} pts"
-    if unit == "score":
-        return f"{v:+.2f}"
-    return f"{v:+.1f}"
+    return _fmt(v, CHANGE_FORMAT.get(unit, "{:+.1f}"))
 
 
 def fmt_pct(v, signed: bool = True) -> str:
-    v = num(v)
-    if v is None:
-        return DASH
-    return f"{v:+.1f}%" if signed else f"{v:.0f}%"
+    return _fmt(v, "{:+.1f}%" if signed else "{:.0f}%")
 
 
 def fmt_n(v) -> str:
@@ -80,15 +71,23 @@ def row_sort_key(site: Site, r: dict) -> tuple:
     return (cat, t.order, SUBJECT_ORDER.get(text(r.get("subject")), 9), sg_i)
 
 
+def rating_class(r: dict) -> str:
+    """A row's rating cell class: r1..r4, or s-<status> (labels.rating_css)."""
+    return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
+
+
+def rating_words(r: dict) -> str:
+    """A row's rating in words, e.g. '3 Moving toward' (labels.rating_text)."""
+    return labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, text(r.get("status")) or None)
+
+
 def rating(r: dict | None) -> dict | None:
     """A rating cell's class, words and reason (macros.html ``rating_cell``); None: no result."""
     if r is None:
         return None
-    status = text(r.get("status")) or None
-    reason = text(r.get("status_reason"))
-    return {"cls": labels.rating_css(r.get("rating"), status), "status": status or "", "reason": reason,
-            "rating": text(r.get("rating")).split(".")[0], "why": reason or labels.STATUS_EXPLAIN.get(status or "", ""),
-            "text": labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)}
+    status, reason = text(r.get("status")), text(r.get("status_reason"))
+    return {"cls": rating_class(r), "status": status, "reason": reason, "rating": text(r.get("rating")).split(".")[0],
+            "why": reason or labels.STATUS_EXPLAIN.get(status, ""), "text": rating_words(r)}
 
 
 def cell(value: str, note: str | None = None, *, why: bool = False, cls: str = "num") -> dict:
@@ -210,11 +209,7 @@ class Charts:
 
 
 def rating_counts(rows: list[dict]) -> Counter:
-    c: Counter = Counter()
-    for r in rows:
-        status = text(r.get("status"))
-        c[labels.rating_css(r.get("rating"), status or None)] += 1
-    return c
+    return Counter(rating_class(r) for r in rows)
 
 
 def lowest(rows: list[dict]) -> dict | None:
@@ -267,6 +262,29 @@ def _column_values(s: pd.Series) -> list:
         return values
     values = [v.item() if isinstance(v, np.number | np.bool_) else v for v in objects.tolist()]
     return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
+
+
+def trend_template(unit: str) -> str:
+    return f"trend_{unit}" if unit in labels.Y_TITLE else "trend_percent"
+
+
+def trend_rows(points: list[tuple], name: str, state_name: str, order: int = 0) -> tuple[list[dict], list[dict]]:
+    """A trend chart's rows (template trend_*): the series ``name``, and its state line."""
+    return ([{"year": y, "value": round(v, 2), "n": n, "series": name, "kind": "school", "order": order}
+             for y, v, n, _s, _g, _w in points if v is not None],
+            [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": order + 1, "series": state_name}
+             for y, _v, _n, s, _g, _w in points if s is not None])
+
+
+def rule_lines(t: labels.TargetInfo, r: dict, points: list[tuple], unit: str, *,
+               without_baseline: bool = False) -> tuple[list[dict], list[dict], float | None]:
+    """A trend chart's baseline year and target lines (datasets baseline and target) for target row ``r``, and
+    the target's value; without a baseline year, a target line only when ``without_baseline``."""
+    by = num(r.get("baseline_year"))
+    base = next((v for y, v, *_ in points if by is not None and y == int(by)), None)
+    line = target_line(t, base, r.get("target_value")) if by is not None or without_baseline else None
+    return ([{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else [],
+            [{"value": round(line, 2), "label": f"Target {fmt_value(line, unit)}"}] if line is not None else [], line)
 
 
 def target_line(t: labels.TargetInfo, base_value, fallback) -> float | None:

@@ -5,11 +5,12 @@ them out."""
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import groupby
 
 import pandas as pd
 
 from . import history, labels
-from .data import Site, num, text
+from .data import Site, num, page_readiness, text
 from .html import (
     CHART_CATEGORIES,
     DASH,
@@ -21,26 +22,48 @@ from .html import (
     lowest,
     page,
     rating,
+    rating_class,
+    rating_words,
     row_sort_key,
+    rule_lines,
     safe_name,
     school_label,
     subject_label,
-    target_line,
+    trend_rows,
     trend_table,
+    trend_template,
     unit_of,
 )
 
 HEATMAP_MAX_SCHOOLS = 120
 
 
-def matrix_columns(site: Site, school_rows: list[dict]) -> list[tuple[str, str]]:
+def matrix_columns(site: Site, by_org: dict[str, list[dict]]) -> list[tuple[str, str]]:
+    """The matrix's (target, subject) columns over the published schools' rows, in the scorecards' order."""
     seen: dict[tuple[str, str], tuple] = {}
-    for r in school_rows:
+    for r in (r for c in site.pages for r in by_org.get(c, [])):
         t = labels.target_info(site.targets, r["target_id"])
         if t.is_gap or (r.get("subgroup") or "all") == "all":
             k = (r["target_id"], text(r.get("subject")))
             seen.setdefault(k, row_sort_key(site, {"target_id": k[0], "subject": k[1], "subgroup": "all"}))
     return sorted(seen, key=lambda k: seen[k])
+
+
+def matrix_row(site: Site, rows: list[dict], cols: list[tuple[str, str]]) -> list[tuple[dict | None, int]]:
+    """A school's result per matrix column, and of how many groups: its all-students row, or a gap target's
+    lowest-rated required group (page and export alike)."""
+    idx: dict[tuple, list] = defaultdict(list)
+    for r in rows:
+        idx[(r["target_id"], text(r.get("subject")))].append(r)
+    out = []
+    for k in cols:
+        grp = idx.get(k, [])
+        if labels.target_info(site.targets, k[0]).is_gap:
+            grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
+            out.append((lowest(grp), len(grp)))
+        else:
+            out.append((next((r for r in grp if (r.get("subgroup") or "all") == "all"), None), 0))
+    return out
 
 
 MATRIX_TEXT = {**SHORT, "s-none": ""}
@@ -49,26 +72,16 @@ MATRIX_TEXT = {**SHORT, "s-none": ""}
 def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
     if r is None:
         return None
-    status = text(r.get("status")) or None
-    cls = labels.rating_css(r.get("rating"), status)
-    full = labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, status)
-    if n_groups:
-        full += f" (lowest of {n_groups} groups)"
+    cls, full = rating_class(r), rating_words(r) + (f" (lowest of {n_groups} groups)" if n_groups else "")
     return {"cls": cls, "full": full, "target": r["target_id"], "subject": text(r.get("subject")),
-            "status": status or "", "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
+            "status": text(r.get("status")), "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
 
 
 def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
     """One evaluated year: rating counts, the schools x targets matrix and the ratings per target."""
-    school_rows = [r for c in site.pages for r in by_org.get(c, [])]
-    cols = matrix_columns(site, school_rows)
-    cats: list[list] = []  # header rows: categories, then targets
-    for tid, _s in cols:
-        c = labels.target_info(site.targets, tid).category
-        if cats and cats[-1][0] == c:
-            cats[-1][1] += 1
-        else:
-            cats.append([c, 1])
+    cols = matrix_columns(site, by_org)
+    # header rows: categories (each over its run of columns), then targets
+    cats = [[c, len(list(run))] for c, run in groupby(labels.target_info(site.targets, t).category for t, _s in cols)]
     heads = [(labels.target_info(site.targets, t).short, subject_label(s) if s else "",
               labels.target_info(site.targets, t).is_gap) for t, s in cols]
     col_counts: dict[tuple, dict] = {k: defaultdict(int) for k in cols}
@@ -79,17 +92,9 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
         name, district = school_label(site, code)
         if code not in network:
             district = ", ".join(p for p in (district, "comparison school") if p)
-        idx: dict[tuple, list] = defaultdict(list)
-        for r in by_org.get(code, []):
-            idx[(r["target_id"], text(r.get("subject")))].append(r)
         tds = []
-        for k in cols:
-            grp = idx.get(k, [])
-            if labels.target_info(site.targets, k[0]).is_gap:
-                grp = [r for r in grp if r.get("subgroup") in labels.REQUIRED_SUBGROUPS]
-                cell = _matrix_cell(site, lowest(grp), len(grp))
-            else:
-                cell = _matrix_cell(site, next((r for r in grp if (r.get("subgroup") or "all") == "all"), None))
+        for k, (r, n_groups) in zip(cols, matrix_row(site, by_org.get(code, []), cols), strict=True):
+            cell = _matrix_cell(site, r, n_groups)
             tds.append(cell)
             cls = cell["cls"] if cell else "s-none"
             col_counts[k][cls] += code in network
@@ -155,30 +160,19 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
         for gi, g in enumerate(grades):
             pts = series[("all", metric, subject, src, g)]
             lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
-            data += [{"year": y, "value": round(v, 2), "n": n, "series": lbl, "kind": "school", "order": 2 * gi}
-                     for y, v, n, _s, _g, _w in pts if v is not None]
-            st = [{"year": y, "value": round(s, 2), "n": None, "kind": "state", "order": 2 * gi + 1,
-                   "series": "State" + (f", {labels.grade_label(g)}" if len(grades) > 1 else " (all students)")}
-                  for y, _v, _n, s, _g, _w in pts if s is not None]
+            own, st = trend_rows(pts, lbl, "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
+                                                      else " (all students)"), 2 * gi)
             has_state = has_state or bool(st)
-            data += st
+            data += own + st
             tables.append(trend_table(pts, unit, bool(st)))
         if not data:
             continue
         nr = net_by.get((metric, subject))
-        baseline, target = [], []
-        if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1:
-            by = int(num(nr["baseline_year"]))
-            baseline = [{"year": by, "label": f"Baseline {by}"}]
-            pts = series[("all", metric, subject, src, grades[0])]
-            bv = next((v for y, v, *_ in pts if y == by), None)
-            tl = target_line(t, bv, nr.get("target_value"))
-            if tl is not None:
-                target = [{"value": round(tl, 2), "label": f"Target {fmt_value(tl, unit)}"}]
+        baseline, target, _line = rule_lines(t, nr, series[("all", metric, subject, src, grades[0])], unit) \
+            if nr is not None and num(nr.get("baseline_year")) is not None and len(grades) == 1 else ([], [], None)
         m_label = site.metrics.get(metric, {}).get("label", metric)
-        tpl = f"trend_{unit}" if unit in ("percent", "sgp", "score", "rate") else "trend_percent"
         figs.append(charts.figure(
-            tpl, m_label + (f" — {subject_label(subject)}" if subject else ""),
+            trend_template(unit), m_label + (f" — {subject_label(subject)}" if subject else ""),
             f"{t.short}: {SOURCE_LABEL.get(src, src)}, network schools pooled"
             + ("; dashed: state average" if has_state else ""),
             {"series": data, "baseline": baseline, "target": target},
@@ -190,14 +184,9 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
 
 
 def _network_readiness(site: Site, charts: Charts) -> dict | None:
-    rd = site.readiness
-    if rd is None:
+    latest = page_readiness(site, latest=True)
+    if latest is None:
         return None
-    rd = rd[rd["org_code"].isin(site.pages)]
-    if not len(rd):
-        return None
-    yrs = pd.to_numeric(rd["school_year"])
-    latest = rd[yrs == yrs.groupby(rd["org_code"]).transform("max")]
     areas = latest[["area_type", "area_number", "area_name"]].drop_duplicates().sort_values(
         ["area_type", "area_number"])
     order = {(a.area_type, a.area_number): i for i, a in enumerate(areas.itertuples())}

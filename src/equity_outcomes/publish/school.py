@@ -4,11 +4,9 @@ words them; the template lays them out."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import pickle
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -16,12 +14,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import EquityOutcomesError
+from . import child as _child
 from . import history, honest, labels
 from .context import context_section
 from .data import Site, num, text
 from .html import (
     GRADE_PREFERENCE,
     SOURCE_LABEL,
+    SUBJECT_ORDER,
     Charts,
     change_text,
     fmt_n,
@@ -33,19 +33,19 @@ from .html import (
     rating,
     rating_counts,
     row_sort_key,
+    rule_lines,
     safe_name,
     school_label,
     subgroup_label,
     subject_label,
-    target_line,
     target_text,
+    trend_rows,
     trend_table,
+    trend_template,
     unit_of,
 )
 from .workbook import write_text
 
-SUBJECT_ORDER_KEY = {"ela": 0, "math": 1, "sci": 2}
-TREND_TEMPLATES = ("trend_percent", "trend_sgp", "trend_score", "trend_rate")
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
@@ -169,25 +169,17 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
         pts = series[("all", metric, subject, source, grade)]
         unit = site.metrics.get(metric, {}).get("unit", "percent")
         m_label = site.metrics.get(metric, {}).get("label", metric)
-        data = [{"year": y, "value": round(v, 2), "n": n, "series": who, "kind": "school", "order": 0}
-                for y, v, n, _s, _g, _w in pts if v is not None]
+        data, state = trend_rows(pts, who, "State (all students)")
         if not data:
             continue
-        has_state = any(s is not None for _y, _v, _n, s, _g, _w in pts)
-        data += [{"year": y, "value": round(s, 2), "n": None, "series": "State (all students)", "kind": "state",
-                  "order": 1} for y, _v, _n, s, _g, _w in pts if s is not None]
-        by = num(r.get("baseline_year"))
-        baseline = [{"year": int(by), "label": f"Baseline {int(by)}"}] if by is not None else []
-        base_val = next((v for y, v, *_ in pts if by is not None and y == int(by)), None)
-        tline = target_line(t, base_val, r.get("target_value")) if by is not None or t.rule in (
-            "share_improved", "level", "level_or_increase") else None
-        target = [{"value": round(tline, 2), "label": f"Target {fmt_value(tline, unit)}"}] if tline is not None else []
+        has_state, by = bool(state), num(r.get("baseline_year"))
+        baseline, target, tline = rule_lines(t, r, pts, unit, without_baseline=t.rule in (
+            "share_improved", "level", "level_or_increase"))
         figs.append(charts.figure(
-            f"trend_{unit}" if f"trend_{unit}" in TREND_TEMPLATES else "trend_percent",
-            m_label + (f" — {subject_label(subject)}" if subject else ""),
+            trend_template(unit), m_label + (f" — {subject_label(subject)}" if subject else ""),
             f"{t.short}: {labels.grade_label(grade)}, {SOURCE_LABEL.get(source, source)}"
             + ("; dashed: state average" if has_state else ""),
-            {"series": data, "baseline": baseline, "target": target},
+            {"series": data + state, "baseline": baseline, "target": target},
             caption=(f"Dotted line: baseline year {int(by)}. " if by is not None else "")
             + (f"Green dashed line: target ({fmt_value(tline, unit)}). " if tline is not None else "")
             + "Missing points: no data or withheld (small group).",
@@ -242,7 +234,7 @@ def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple]
             c = (metric, subject, source, state_gap.id)
             if g == "all" and metric == state_gap.metrics[0] and c not in combos:
                 combos.append(c)
-    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER_KEY.get(c[1] or "", 9)))
+    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER.get(c[1] or None, 9)))
     return combos, gap_grade
 
 
@@ -385,10 +377,7 @@ class SchoolPages:
         self.child, self.last, self.err = None, None, None
         if page_processes() > 1:
             self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr while it lives: close()
-            here = str(Path(__file__).resolve().parents[2])  # this very package, whatever sys.path the child has
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
-            self.child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=self.err, env=env)
+            self.child = _child.start(_SERVE, stdin=True, stderr=self.err)
 
     def start(self, site: Site) -> None:
         """Give the child the site: everything but the statewide frames and rows the pages do not read."""
@@ -408,11 +397,7 @@ class SchoolPages:
 
     def finish(self) -> int:
         """Wait for the child's pages; the bytes it wrote."""
-        if self.child is None:
-            return 0
-        with contextlib.suppress(BrokenPipeError):
-            self.child.stdin.close()
-        return self._answer()
+        return 0 if self.child is None else self._answer()
 
     def _send(self, item) -> None:
         try:
@@ -424,8 +409,7 @@ class SchoolPages:
                 from stopped
 
     def _answer(self) -> int:
-        out = self.child.stdout.read()
-        self.child.wait()
+        out = _child.answer(self.child)
         answer = pickle.loads(out) if out else ("died", self.last, "")
         if answer[0] == "ok" and self.child.returncode == 0:
             return answer[1]
@@ -438,9 +422,7 @@ class SchoolPages:
             f"{PROCESSES_ENV}=1 writes the pages in the publishing process.")
 
     def close(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.kill()
-            self.child.communicate()
+        _child.stop(self.child)
         if self.err is not None:
             self.err.close()
 

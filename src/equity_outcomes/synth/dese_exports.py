@@ -231,40 +231,15 @@ class _Writer:
         """A row a school (DESE's order), then the state's: ``make`` of group ``gi``'s figures (or a slice's)."""
         return self._subject_rows([arr], gi, lambda v, _subject: make(v), state_name)
 
-    def _by_group(self, key: str, report: str, year: int, make: Callable[[np.ndarray], list | None]) -> None:
-        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key``."""
+    def by_group(self, key: str, year: int) -> None:
+        """One file ``<report>_<group>.xlsx`` a student group of accumulator ``key`` (REPORTS)."""
+        report, make = REPORTS[key]
         arr = self.acc.get(key, year)
         if arr is None:
             return
         for gi, g in enumerate(GROUPS):
             self._emit(report, year, g, f"{report}_{g}.xlsx", self._rows(arr, gi, make, "State Totals"))
 
-    # -- 1. attendance
-    def attendance(self, year: int) -> None:
-        def make(v):
-            n, ab, mem, a10, c10, c20 = (int(x) for x in v)
-            if n < MIN_ATTENDANCE:
-                return None
-            return [fmt_tenths(tenths_half_up(mem - ab, mem), 6), mean_text(ab, n, 6), pct_text(a10, n),
-                    pct_text(c10, n), pct_text(c20, n)]
-
-        self._by_group("attendance", "attendance", year, make)
-
-    # -- 2. discipline
-    def discipline(self, year: int) -> None:
-        def make(v):
-            n, disc, iss, oss, exp, alt, emr = (int(x) for x in v)
-            if n < 1:
-                return None
-            if disc < MIN_DISCIPLINED_FOR_PCT:
-                pcts = [""] * 5
-            else:
-                pcts = [pct_text(x, n) for x in (iss, oss, exp, alt, emr)]
-            return [count_text(n), count_text(disc), *pcts]
-
-        self._by_group("discipline", "discipline", year, make)
-
-    # -- 3. MCAS
     def _subject_rows(self, subj_arrs: list, gi: int | slice, make: Callable, state_name: str) -> list[list]:
         """One row per school and subject (ELA, MATH, SCI order), then the state rows (DESE's layout)."""
         rows = []
@@ -278,59 +253,21 @@ class _Writer:
         return rows
 
     def mcas(self, year: int) -> None:
-        for sel in ("03-08", "10"):
-            subj_arrs = [self.acc.get("nextgen_mcas", year, f"{sel}|{j}") for j in range(3)]
+        legacy = LAYOUTS.reports["mcas_legacy"].header
+        legacy = legacy if year >= 2018 else (*legacy[:-2], "Median SGP", "Included In Median SGP")
+        for key, sel, report, fname, make, state, words in (
+                ("nextgen_mcas", "03-08", "mcas_nextgen", "nextgen_mcas_03-08", _nextgen_row, "State",
+                 {"selection": "ALL (03-08)"}),
+                ("nextgen_mcas", "10", "mcas_nextgen", "nextgen_mcas_10", _nextgen_row, "State", {"selection": "10"}),
+                ("legacy_mcas", "10", "mcas_legacy", "mcas_legacy_10", _legacy_row, "State Totals", {"header": legacy})):
+            subj_arrs = [self.acc.get(key, year, f"{sel}|{j}") for j in range(3)]
             if all(a is None for a in subj_arrs):
                 continue
             for gi, g in enumerate(GROUPS):
-                rows = self._subject_rows(subj_arrs, gi, _nextgen_row, "State")
-                self._emit("mcas_nextgen", year, g, f"nextgen_mcas_{sel}_{g}.xlsx", rows, grade=sel,
-                           selection="ALL (03-08)" if sel == "03-08" else "10")
-        subj_arrs = [self.acc.get("legacy_mcas", year, f"10|{j}") for j in range(3)]
-        if all(a is None for a in subj_arrs):
-            return
-        for gi, g in enumerate(GROUPS):
-            rows = self._subject_rows(subj_arrs, gi, _legacy_row, "State Totals")
-            header = LAYOUTS.reports["mcas_legacy"].header
-            header = header if year >= 2018 else (*header[:-2], "Median SGP", "Included In Median SGP")
-            self._emit("mcas_legacy", year, g, f"mcas_legacy_10_{g}.xlsx", rows, grade="10", header=header)
+                self._emit(report, year, g, f"{fname}_{g}.xlsx", self._subject_rows(subj_arrs, gi, make, state),
+                           grade=sel, **words)
 
-    # -- 4. MassCore
-    def masscore(self, year: int) -> None:
-        def make(v):
-            n, mc = (int(x) for x in v)
-            if n < MIN_MASSCORE:
-                return None
-            return [count_text(n), count_text(mc), pct_text(mc, n)]
-
-        self._by_group("masscore", "masscore", year, make)
-
-    # -- 5. AP performance
-    def ap(self, year: int) -> None:
-        def make(v):
-            n, *sc = (int(x) for x in v)
-            if n < 1:
-                return None
-            if n < MIN_AP_DETAIL:
-                return [count_text(n)] + [""] * 7
-            return [count_text(n), *[count_text(x) for x in sc], pct_text(sc[0] + sc[1], n),
-                    pct_text(sc[2] + sc[3] + sc[4], n)]
-
-        self._by_group("ap", "ap_performance", year, make)
-
-    # -- 6. college enrollment
-    def college(self, year: int) -> None:
-        def make(v):
-            n, att = (int(x) for x in v)
-            if n < 1:
-                return None
-            if n < MIN_COLLEGE_PCT:
-                return [count_text(n), "", ""]
-            return [count_text(n), count_text(att), pct_text(att, n)]
-
-        self._by_group("college", "college_enrollment", year, make)
-
-    # -- 7. enrollment by grade and selected populations (October enrollment; here every enrollment row)
+    # enrollment by grade and selected populations (October enrollment; here every enrollment row)
     def enrollment(self, year: int) -> None:
         grades, groups = self.acc.get("enrollment", year), self.acc.get("discipline", year)
         if grades is None or groups is None:
@@ -351,6 +288,55 @@ class _Writer:
         self._emit("selected_populations", year, "all", "selected_populations.xlsx", rows, header=header)
 
 
+# -- the reports of one file a student group: a school's row from its sums (None: no row)
+def _attendance_row(v: np.ndarray) -> list | None:
+    n, ab, mem, a10, c10, c20 = (int(x) for x in v)
+    if n < MIN_ATTENDANCE:
+        return None
+    return [fmt_tenths(tenths_half_up(mem - ab, mem), 6), mean_text(ab, n, 6), pct_text(a10, n), pct_text(c10, n),
+            pct_text(c20, n)]
+
+
+def _discipline_row(v: np.ndarray) -> list | None:
+    n, disc, iss, oss, exp, alt, emr = (int(x) for x in v)
+    if n < 1:
+        return None
+    pcts = [""] * 5 if disc < MIN_DISCIPLINED_FOR_PCT else [pct_text(x, n) for x in (iss, oss, exp, alt, emr)]
+    return [count_text(n), count_text(disc), *pcts]
+
+
+def _masscore_row(v: np.ndarray) -> list | None:
+    n, mc = (int(x) for x in v)
+    if n < MIN_MASSCORE:
+        return None
+    return [count_text(n), count_text(mc), pct_text(mc, n)]
+
+
+def _ap_row(v: np.ndarray) -> list | None:
+    n, *sc = (int(x) for x in v)
+    if n < 1:
+        return None
+    if n < MIN_AP_DETAIL:
+        return [count_text(n)] + [""] * 7
+    return [count_text(n), *[count_text(x) for x in sc], pct_text(sc[0] + sc[1], n), pct_text(sc[2] + sc[3] + sc[4], n)]
+
+
+def _college_row(v: np.ndarray) -> list | None:
+    n, att = (int(x) for x in v)
+    if n < 1:
+        return None
+    if n < MIN_COLLEGE_PCT:
+        return [count_text(n), "", ""]
+    return [count_text(n), count_text(att), pct_text(att, n)]
+
+
+# every report, in the order it is written (the manifest's): a report of one file a student group as accumulator
+# key -> (report, row maker); None: the _Writer method of that name
+REPORTS = {"attendance": ("attendance", _attendance_row), "discipline": ("discipline", _discipline_row), "mcas": None,
+           "masscore": ("masscore", _masscore_row), "ap": ("ap_performance", _ap_row),
+           "college": ("college_enrollment", _college_row), "enrollment": None}
+
+
 def _sgp_text(v: np.ndarray, width: int) -> str:
     """Mean SGP (2018 on); through 2017 (a 99-bin histogram follows the sums) the median, as DESE published."""
     if len(v) == 8:
@@ -358,33 +344,28 @@ def _sgp_text(v: np.ndarray, width: int) -> str:
     return fmt_tenths(int(10 * (sgp_median(v[8:]) + 1)), width)  # the histogram's bin 0 is SGP 1
 
 
+def _sgp_cells(v: np.ndarray, subj: str, blank: str, count: Callable, width: int) -> list:
+    """The SGP and its count: blank for science, the SGP blank under MIN_SGP students."""
+    n_sgp = int(v[6])
+    if subj == "SCI":
+        return [blank, blank]
+    return [blank if n_sgp < MIN_SGP else _sgp_text(v, width), count(n_sgp)]
+
+
 def _nextgen_row(v: np.ndarray, subj: str) -> list | None:
-    n, e, m, pm, nm, score, n_sgp = (int(x) for x in v[:7])
+    n, e, m, pm, nm, score = (int(x) for x in v[:6])
     if n < MIN_MCAS:
         return None
-    if subj == "SCI":
-        sgp_cells = ["", ""]
-    elif n_sgp < MIN_SGP:
-        sgp_cells = ["", count_text(n_sgp, 12)]
-    else:
-        sgp_cells = [_sgp_text(v, 14), count_text(n_sgp, 12)]
-    return [subj, count_text(e + m, 12), int_half_up(e + m, n), count_text(e, 12), int_half_up(e, n),
-            count_text(m, 12), int_half_up(m, n), count_text(pm, 12), int_half_up(pm, n), count_text(nm, 12),
-            int_half_up(nm, n), count_text(n, 12), 100, mean_text(score, n, 10), *sgp_cells]
+    return [subj, *[c for x in (e + m, e, m, pm, nm) for c in (count_text(x, 12), int_half_up(x, n))],
+            count_text(n, 12), 100, mean_text(score, n, 10), *_sgp_cells(v, subj, "", lambda k: count_text(k, 12), 14)]
 
 
 def _legacy_row(v: np.ndarray, subj: str) -> list | None:
-    n, a, p, ni, w, cpi, n_sgp = (int(x) for x in v[:7])
+    n, a, p, ni, w, cpi = (int(x) for x in v[:6])
     if n < MIN_MCAS:
         return None
-    if subj == "SCI":
-        sgp_cells: list = ["N/A", "N/A"]
-    elif n_sgp < MIN_SGP:
-        sgp_cells = ["N/A", n_sgp]
-    else:
-        sgp_cells = [_sgp_text(v, 6), n_sgp]
-    return [LAYOUTS.legacy_subjects[subj], a + p, int_half_up(a + p, n), a, int_half_up(a, n), p, int_half_up(p, n), ni,
-            int_half_up(ni, n), w, int_half_up(w, n), n, mean_text(cpi, n, 6), *sgp_cells]
+    return [LAYOUTS.legacy_subjects[subj], *[c for x in (a + p, a, p, ni, w) for c in (x, int_half_up(x, n))], n,
+            mean_text(cpi, n, 6), *_sgp_cells(v, subj, "N/A", int, 6)]
 
 
 def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
@@ -392,13 +373,11 @@ def write_exports(net: Network, acc: DeseAccumulator, out_dir: Path,
     """Write every DESE-style export and ``dese/manifest.csv``; return the paths written."""
     w = _Writer(net, acc, out_dir)
     for year in net.years:
-        w.attendance(year)
-        w.discipline(year)
-        w.mcas(year)
-        w.masscore(year)
-        w.ap(year)
-        w.college(year)
-        w.enrollment(year)
+        for key, one_a_group in REPORTS.items():
+            if one_a_group:
+                w.by_group(key, year)
+            else:
+                getattr(w, key)(year)
         if progress:
             progress(f"DESE exports {year}: {sum(1 for m in w.manifest if m['school_year'] == str(year))} files")
     manifest = w.root / "manifest.csv"

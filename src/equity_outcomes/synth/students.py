@@ -31,6 +31,11 @@ AP_T, DUAL_T, OTHER_T = 0, 1, 2
 
 
 # ---------------------------------------------------------------------------------- network-wide lookup arrays
+# the School fields that Ctx holds as arrays of the same name
+SCHOOL_PARAMS = ("pi", "eff_ach", "eff_growth", "abs_mult", "dis_mult", "survey_shift", "masscore_p", "gap_delta_li",
+                 "gap_delta_latino")
+
+
 @dataclass
 class Ctx:
     """Per-school parameter arrays (index = global school index)."""
@@ -42,16 +47,9 @@ class Ctx:
         self.n = len(sc)
         self.org = np.array([int(s.org_code) for s in sc], np.int64)
         self.level = np.array([LEVEL_CODE[s.level] for s in sc], np.int8)
-        self.pi = np.array([s.pi for s in sc])
         self.feeder = np.array([-1 if s.feeder_to is None else s.feeder_to for s in sc], np.int64)
-        self.eff_ach = np.array([s.eff_ach for s in sc])
-        self.eff_growth = np.array([s.eff_growth for s in sc])
-        self.abs_mult = np.array([s.abs_mult for s in sc])
-        self.dis_mult = np.array([s.dis_mult for s in sc])
-        self.survey_shift = np.array([s.survey_shift for s in sc])
-        self.masscore_p = np.array([s.masscore_p for s in sc])
-        self.gap_delta_li = np.array([s.gap_delta_li for s in sc])
-        self.gap_delta_latino = np.array([s.gap_delta_latino for s in sc])
+        for name in SCHOOL_PARAMS:
+            setattr(self, name, np.array([getattr(s, name) for s in sc]))
         self.network = np.array([s.is_network for s in sc])
         self.static = np.array(["static" in s.roles for s in sc])
         self.start = np.array([s.start_year or 0 for s in sc], np.int64)
@@ -114,8 +112,7 @@ class DistrictSim:
             "serial": serial, "grade": grade.astype(np.int8), "school": school.astype(np.int64),
             "race": demo["race"], "gender": demo["gender"], "li": demo["li"], "el": demo["el"],
             "former": demo["former"], "swd": demo["swd"], "a": a.astype(np.float32),
-            "u_ela": rng.normal(0, 1, n).astype(np.float32), "u_math": rng.normal(0, 1, n).astype(np.float32),
-            "u_sci": rng.normal(0, 1, n).astype(np.float32),
+            **{u: rng.normal(0, 1, n).astype(np.float32) for u in ("u_ela", "u_math", "u_sci")},
             "f_abs": rng.gamma(P.ABSENCE_PERSISTENT_SHAPE, 1 / P.ABSENCE_PERSISTENT_SHAPE, n).astype(np.float32),
             "f_dis": rng.gamma(P.DISCIPLINE_SHAPE, 1 / P.DISCIPLINE_SHAPE, n).astype(np.float32),
             "t_perc": rng.normal(3.55, 0.45, n).astype(np.float32),
@@ -401,18 +398,16 @@ class DistrictSim:
         def hist(m):  # DESE published the median SGP through 2017: keep a 1-99 histogram for those years
             return [sgp[m][:, None] == np.arange(1, 100)[None, :]] if year <= 2017 else []
 
-        for sel, m in (("03-08", (grade != 10) & ng), ("10", (grade == 10) & ng)):
+        cpi = np.select([score >= 240, score >= 230, score >= 220, score >= 210], [100, 75, 50, 25], 0)
+        # per family and grade selection: n, the four achievement levels (codes from ``first``), scaled score (legacy:
+        # CPI points), n with an SGP and their sum
+        for key, sel, m, first, points in (("nextgen_mcas", "03-08", (grade != 10) & ng, 0, score),
+                                           ("nextgen_mcas", "10", (grade == 10) & ng, 0, score),
+                                           ("legacy_mcas", "10", legacy, 4, cpi)):
             if m.any():
-                stats = np.column_stack([np.ones(m.sum()), level[m] == 0, level[m] == 1, level[m] == 2, level[m] == 3,
-                                         score[m], has[m], np.where(has[m], sgp[m], 0), *hist(m)])
-                self.dese.add("nextgen_mcas", year, f"{sel}|{j}", school[m], G[m], stats)
-        if legacy.any():
-            m = legacy
-            sc = score[m]
-            cpi = np.select([sc >= 240, sc >= 230, sc >= 220, sc >= 210], [100, 75, 50, 25], 0)
-            stats = np.column_stack([np.ones(m.sum()), level[m] == 4, level[m] == 5, level[m] == 6, level[m] == 7,
-                                     cpi, has[m], np.where(has[m], sgp[m], 0), *hist(m)])
-            self.dese.add("legacy_mcas", year, f"10|{j}", school[m], G[m], stats)
+                stats = np.column_stack([np.ones(m.sum()), *(level[m] == first + k for k in range(4)), points[m],
+                                         has[m], np.where(has[m], sgp[m], 0), *hist(m)])
+                self.dese.add(key, year, f"{sel}|{j}", school[m], G[m], stats)
 
     def _courses(self, year, st, sid, idx, school, G):
         rng, ctx = self.rng, self.ctx
@@ -427,9 +422,9 @@ class DistrictSim:
         k_dual = np.where(take_dual, 1 + (rng.random(nh) < 0.3), 0)
         k_other = (rng.random(nh) < 0.06).astype(np.int64)
         rows = []
-        for kind, k, lo, hi in ((AP_T, k_ap, 0, len(P.AP_COURSES)),
-                                (DUAL_T, k_dual, len(P.AP_COURSES), len(P.AP_COURSES) + len(P.DUAL_COURSES)),
-                                (OTHER_T, k_other, len(P.AP_COURSES) + len(P.DUAL_COURSES), len(COURSES))):
+        bounds = np.cumsum([0, len(P.AP_COURSES), len(P.DUAL_COURSES), len(P.OTHER_COURSES)])  # COURSES by kind
+        for kind, k in ((AP_T, k_ap), (DUAL_T, k_dual), (OTHER_T, k_other)):
+            lo, hi = int(bounds[kind]), int(bounds[kind + 1])
             who = np.flatnonzero(k > 0)
             if len(who) == 0:
                 continue
@@ -439,12 +434,7 @@ class DistrictSim:
             pos = np.arange(len(rep)) - np.repeat(np.cumsum(kk) - kk, kk)
             course = lo + keys[np.repeat(np.arange(len(who)), kk), pos]
             rows.append((rep, course, np.full(len(rep), kind)))
-        if rows:
-            rep = np.concatenate([r[0] for r in rows])
-            course = np.concatenate([r[1] for r in rows])
-            kind = np.concatenate([r[2] for r in rows])
-        else:
-            rep = course = kind = np.zeros(0, np.int64)
+        rep, course, kind = (np.concatenate([r[i] for r in rows]) if rows else np.zeros(0, np.int64) for i in range(3))
         nr = len(rep)
         exam = (kind == AP_T) & (rng.random(nr) < 0.9)
         raw = _round_half_up(2.9 + 1.0 * a[rep] + rng.normal(0, 0.9, nr))
