@@ -9,7 +9,8 @@
 -- ref_alt, ref_all, comp, comp_n, comp_se, comp_w (NULL when not used). counts_if: a condition a valid row must
 -- also meet to count (gap rules: a reference value). order_by: what tells a group's rows apart (a year, a school);
 -- the floating-point sums add in its order, so a result does not depend on the order DuckDB's threads deliver rows
--- (n, k and the weights are whole numbers: their sums are exact in any order).
+-- (n and the weights are whole numbers, so their sums are exact in any order; k is not always: a capstone
+-- score's numerator is a sum of scores).
 --   value  one row: as published; proportions with every count: 100 * sum(k) / sum(n); every n known: the
 --          n-weighted mean; else the plain mean
 --   se     one row: its own; proportions with every n: from the pooled value; every n and se known:
@@ -31,7 +32,7 @@ WITH counted AS (
         count(*) FILTER (WHERE _v AND k IS NOT NULL) AS k_cnt,
         count(*) FILTER (WHERE _v AND se IS NOT NULL) AS se_cnt,
         coalesce(sum(n) FILTER (WHERE _v), 0) AS n_sum,
-        coalesce(sum(k) FILTER (WHERE _v), 0) AS k_sum,
+        coalesce(sum(k{{ o }}) FILTER (WHERE _v), 0) AS k_sum,
         coalesce(sum(n * value{{ o }}) FILTER (WHERE _v), 0) AS nv_sum,
         coalesce(sum(value{{ o }}) FILTER (WHERE _v), 0) AS v_sum,
         coalesce(sum((n * se) ^ 2{{ o }}) FILTER (WHERE _v), 0) AS nse2_sum,
