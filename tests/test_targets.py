@@ -5,6 +5,7 @@ roster, school_grade_span)."""
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -996,8 +997,6 @@ def test_results_do_not_depend_on_the_order_of_the_rows(demo_run, tmp_path):
     results are the same bits whatever order DuckDB's threads hand rows over in. Here the order changes another way:
     the demo's input tables stored shuffled. (On the code before the order fix of eval_comparisons and eval_context,
     76e33a9, this test fails: baseline_value differs in 0.15% of the rows.)"""
-    import shutil
-
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(demo_run["warehouse"], path)
     keys = ["org_code", "target_id", "subgroup", "subject"]
