@@ -55,28 +55,30 @@ features AS (  -- each school's latest features up to the judged year, standardi
     FROM feature_years y JOIN {{ ref('eval_peer_features') }} f ON f.school_year <= y.cur_year
     QUALIFY row_number() OVER (PARTITION BY y.cur_year, f.org_code ORDER BY f.school_year DESC) = 1
 ),
-scaled AS (
-    SELECT cur_year, org_code, feature,
-           (value - avg(value) OVER w) / nullif(stddev_pop(value) OVER w, 0) AS z
-    FROM (UNPIVOT (SELECT cur_year, org_code, grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd
-                   FROM features)
-          ON grade_low, grade_high, log_size, pct_low_income, pct_el, pct_swd INTO NAME feature VALUE value)
-    WINDOW w AS (PARTITION BY cur_year, feature ORDER BY org_code ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+{#- the features, in the order their squared differences add up (the same bits on any number of threads) #}
+{% set features = ['grade_high', 'grade_low', 'log_size', 'pct_el', 'pct_low_income', 'pct_swd'] %}
+scaled AS (  -- one row per school and judged year: its standardised features (NULL: missing, or no spread)
+    SELECT cur_year, org_code{% for f in features %},
+           ({{ f }} - avg({{ f }}) OVER w) / nullif(stddev_pop({{ f }}) OVER w, 0) AS z_{{ f }}{% endfor %}
+    FROM features
+    WINDOW w AS (PARTITION BY cur_year ORDER BY org_code ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 network AS (SELECT org_code FROM {{ ref('stg_roster') }} WHERE is_network_school = 1),
 seeking AS {{ materialized() }} (  -- the features of the schools with a comparison
-    SELECT * FROM scaled WHERE z IS NOT NULL AND org_code IN (SELECT org_code FROM main)
+    SELECT * FROM scaled WHERE org_code IN (SELECT org_code FROM main)
 ),
 sought AS {{ materialized() }} (  -- and of the non-network schools with a usable one
     SELECT * FROM scaled
-    WHERE z IS NOT NULL AND org_code IN (SELECT org_code FROM schools) AND org_code NOT IN (SELECT org_code FROM network)
+    WHERE org_code IN (SELECT org_code FROM schools) AND org_code NOT IN (SELECT org_code FROM network)
 ),
 ranked AS (  -- once per judged year: each school's non-network schools, nearest first (nearness 1, 2, ...; ties:
-             -- org_code)
+             -- org_code); distance: the mean squared difference over the features both schools have
     SELECT *, row_number() OVER (PARTITION BY cur_year, org_code ORDER BY distance, peer) AS nearness
-    FROM (SELECT a.cur_year, a.org_code, b.org_code AS peer, avg((a.z - b.z) ^ 2 ORDER BY a.feature) AS distance
-          FROM seeking a JOIN sought b ON b.cur_year = a.cur_year AND b.feature = a.feature AND b.org_code <> a.org_code
-          GROUP BY ALL)
+    FROM (SELECT a.cur_year, a.org_code, b.org_code AS peer,
+                 ({% for f in features %}coalesce((a.z_{{ f }} - b.z_{{ f }}) ^ 2, 0){{ ' + ' if not loop.last }}{% endfor %})
+                 / ({% for f in features %}(a.z_{{ f }} - b.z_{{ f }} IS NOT NULL)::INTEGER{{ ' + ' if not loop.last }}{% endfor %}) AS distance
+          FROM seeking a JOIN sought b ON b.cur_year = a.cur_year AND b.org_code <> a.org_code
+          WHERE {% for f in features %}a.z_{{ f }} - b.z_{{ f }} IS NOT NULL{{ ' OR ' if not loop.last }}{% endfor %})
 ),
 {% set comparison = ['target_id', 'base_year', 'base_window', 'cur_year', 'subgroup', 'subject', 'metric_b', 'metric_c'] %}
 numbered AS (  -- the comparisons peers are matched on (the source and the grade aside), numbered
