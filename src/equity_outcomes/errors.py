@@ -31,17 +31,9 @@ class InputError(EquityOutcomesError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        where = []
-        if self.file:
-            where.append(f"file {self.file}")
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column:
-            where.append(f"column {self.column!r}")
-        if self.key:
-            where.append(f"key {self.key}")
-        if self.value is not None:
-            where.append(f"value {self.value!r}")
+        where = [text for text, given in ((f"file {self.file}", self.file), (f"row {self.row}", self.row is not None),
+                                          (f"column {self.column!r}", self.column), (f"key {self.key}", self.key),
+                                          (f"value {self.value!r}", self.value is not None)) if given]
         msg = self.problem
         if where:
             msg = f"{', '.join(where)}: {msg}"

@@ -156,13 +156,10 @@ class StagedWarehouse:
     def commit(self) -> None:
         with self.connect() as con:
             con.execute("CHECKPOINT")
-        wal = self.work_path.with_name(self.work_path.name + ".wal")
-        if wal.exists():  # checkpoint folds the WAL in; a leftover would be stale
-            wal.unlink()
+        # checkpoint folds the WAL in; a leftover would be stale
+        self.work_path.with_name(self.work_path.name + ".wal").unlink(missing_ok=True)
         os.replace(self.work_path, self.path)
-        stale_wal = self.path.with_name(self.path.name + ".wal")
-        if stale_wal.exists():
-            stale_wal.unlink()
+        self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
         dir_fd = os.open(self.path.parent, os.O_DIRECTORY)
         try:
             os.fsync(dir_fd)
@@ -172,8 +169,7 @@ class StagedWarehouse:
 
     def _discard_work(self) -> None:
         for p in (self.work_path, self.work_path.with_name(self.work_path.name + ".wal")):
-            if p.exists():
-                p.unlink()
+            p.unlink(missing_ok=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

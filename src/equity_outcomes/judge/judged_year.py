@@ -52,10 +52,6 @@ def coverage(con: duckdb.DuckDBPyConnection, year: int, targets_file: Path | Non
     """Per target of the catalog: which of its sources have school values for ``year``."""
     have = set(con.execute("SELECT DISTINCT metric, source FROM metric_values WHERE org_level = 'school' "
                            "AND school_year = ? AND value IS NOT NULL", [year]).fetchall())  # (metric, source)
-    out = []
-    for t in load_catalog(targets_file).targets:
-        with_data = tuple(s for s in t.sources if any((m, s) in have for m in t.metrics))
-        missing = tuple(f"no {SOURCE_LABELS.get(s, s)} {t.domain} data for {year}"
-                        for s in t.sources if s not in with_data)
-        out.append(TargetYear(t.id, year, missing))
-    return out
+    return [TargetYear(t.id, year, tuple(f"no {SOURCE_LABELS.get(s, s)} {t.domain} data for {year}" for s in t.sources
+                                         if not any((m, s) in have for m in t.metrics)))
+            for t in load_catalog(targets_file).targets]

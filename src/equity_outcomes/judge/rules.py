@@ -35,12 +35,8 @@ def rate(progress: np.ndarray, forced: np.ndarray, catalog: Catalog) -> np.ndarr
     out = np.full(len(p), np.nan)
     todo = np.isfinite(p)
     for lv in catalog.ratings.levels:
-        if lv.min_progress_pct is None:
-            hit = todo
-        elif lv.inclusive:
-            hit = todo & (p >= lv.min_progress_pct)
-        else:
-            hit = todo & (p > lv.min_progress_pct)
+        compare = np.greater_equal if lv.inclusive else np.greater
+        hit = todo if lv.min_progress_pct is None else todo & compare(p, lv.min_progress_pct)
         out = np.where(hit, lv.rating, out)
         todo = todo & ~hit
     return np.where(np.isfinite(forced), forced, out)

@@ -240,12 +240,8 @@ def _cs_att(panel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
 
 def _jackknife(panel: pd.DataFrame, estimator) -> tuple[float, int]:
     """Delete-one-school (cluster) jackknife standard error: sqrt((G-1)/G * sum (theta_-g - mean)^2)."""
-    schools = panel["org_code"].unique()
-    thetas = []
-    for s in schools:
-        theta, _ = estimator(panel[panel["org_code"] != s])
-        if math.isfinite(theta):
-            thetas.append(theta)
+    thetas = [estimator(panel[panel["org_code"] != s])[0] for s in panel["org_code"].unique()]
+    thetas = [theta for theta in thetas if math.isfinite(theta)]
     g = len(thetas)
     if g < 2:
         return math.nan, max(g - 1, 0)

@@ -10,6 +10,7 @@ from ..warehouse import connect_read_only, table_names
 # Tables that hold student-level rows never leave the warehouse through export.
 STUDENT_LEVEL_PREFIXES = ("raw_student_", "stg_", "int_")
 XLSX_MAX_ROWS = 1_048_575
+COPY_OPTIONS = {".csv": "HEADER, DELIMITER ','", ".parquet": "FORMAT parquet"}  # DuckDB's COPY by suffix
 
 
 def export_table(warehouse: Path, table: str, out: Path) -> int:
@@ -29,10 +30,8 @@ def export_table(warehouse: Path, table: str, out: Path) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         suffix = out.suffix.lower()
-        if suffix == ".csv":
-            con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' (HEADER, DELIMITER ',')")
-        elif suffix == ".parquet":
-            con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' (FORMAT parquet)")
+        if suffix in COPY_OPTIONS:
+            con.execute(f"COPY (SELECT * FROM {table}) TO '{out}' ({COPY_OPTIONS[suffix]})")
         elif suffix == ".xlsx":
             if n > XLSX_MAX_ROWS:
                 raise EquityOutcomesError(f"{table} has {n:,} rows, more than Excel holds. How to fix: export .csv "

@@ -43,9 +43,7 @@ def _org_code(value: Any) -> str:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return f"{int(value):08d}"
     text = str(value).strip()
-    if text.isdigit() and len(text) < 8:
-        return text.zfill(8)
-    return text
+    return text.zfill(8) if text.isdigit() else text
 
 
 # a reader's filters: argument -> (column, how a value is written as the column holds it, the values allowed);
@@ -134,10 +132,7 @@ class Warehouse:
 
     def sql(self, query: str, params: Sequence | dict | None = None) -> pd.DataFrame:
         """Run any (read-only) SQL with bound parameters (``?`` or ``$name``) and return a DataFrame."""
-        con = self._connection()
-        if params is None:
-            return con.execute(query).df()
-        return con.execute(query, params).df()
+        return self._connection().execute(query, params).df()
 
     def tables(self) -> list[str]:
         """Names of the tables and views in the warehouse."""

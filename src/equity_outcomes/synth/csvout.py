@@ -18,7 +18,7 @@ import pandas as pd
 from ..ingest import schemas
 from ..warehouse import registered
 from . import params as P
-from .students import ACHIEVEMENT_LEVELS, COURSES, SUBJECTS
+from .students import ACHIEVEMENT_LEVELS, COURSES, SUBJECTS, _cat
 
 
 def _lst(values: list[str]) -> str:
@@ -101,10 +101,7 @@ class StudentCsvWriter:
         if not parts:
             return
         year, table = key
-        data = {}
-        for k in parts[0]:
-            arr = np.concatenate([p[k] for p in parts])
-            data[k] = arr.astype(np.int8) if arr.dtype == bool else arr
+        data = {k: arr.astype(np.int8) if arr.dtype == bool else arr for k, arr in _cat(parts).items()}
         chunk = pd.DataFrame(data)
         del data, parts
         tmp = self.tmp / "chunk.csv"  # overwritten by every COPY; removed with the folder at close()

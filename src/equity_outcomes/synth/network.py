@@ -15,13 +15,9 @@ from . import params as P
 from .demographics import draw_demographics, expected_latent
 
 LEVEL_GRADES = {"elementary": tuple(range(0, 6)), "middle": (6, 7, 8), "high": (9, 10, 11, 12)}
-TEMPLATES = {
-    3: ["elementary", "middle", "high"],
-    4: ["elementary", "elementary", "middle", "high"],
-    5: ["elementary", "elementary", "elementary", "middle", "high"],
-    6: ["elementary", "elementary", "elementary", "elementary", "middle", "high"],
-    7: ["elementary", "elementary", "elementary", "elementary", "middle", "middle", "high"],
-}
+# a district of n schools: its elementary and middle schools, then one high school
+TEMPLATES = {n: ["elementary"] * e + ["middle"] * m + ["high"] for n, e, m in ((3, 1, 1), (4, 2, 1), (5, 3, 1),
+                                                                               (6, 4, 1), (7, 4, 2))}
 SIZE_CYCLE = [4, 5, 4, 7, 5, 6, 4, 5]
 ESCAPE_TEST_NAME = "O'Neil & Sons <Academy>"
 
@@ -126,13 +122,10 @@ def _district_sizes(n_schools: int) -> list[int]:
 def _district_names(n: int) -> list[str]:
     names = [a + b for b in _TOWN_B for a in _TOWN_A]
     out = []
-    i = 0
-    while len(out) < n:
-        base = names[i % len(names)]
-        rnd = i // len(names)
+    for i in range(n):
+        base, rnd = names[i % len(names)], i // len(names)
         out.append(base if rnd == 0 else f"{base} {['Regional', 'Valley', 'Hills', 'Center', 'Upper'][(rnd - 1) % 5]}"
                    + ("" if rnd <= 5 else f" {rnd}"))
-        i += 1
     return out
 
 

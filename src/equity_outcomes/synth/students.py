@@ -312,8 +312,7 @@ class DistrictSim:
             flags[:, a] = np.bincount(inc_row[action == a], minlength=nr) > 0
         any_susp_t = flags[:, 0] | flags[:, 1]
         if self.dese is not None:
-            stats = np.column_stack([np.ones(nr), k > 0, flags[:, 0], flags[:, 1], flags[:, 2], flags[:, 3],
-                                     flags[:, 4]])
+            stats = np.column_stack([np.ones(nr), k > 0, flags[:, :5]])  # students, disciplined, ISS .. EMR
             self.dese.add("discipline", year, "", row_school, G[row_stu], stats)
             by_grade = (st["grade"][row_stu][:, None] == np.arange(13)[None, :]).astype(float)  # KG = 0 .. 12
             self.dese.add("enrollment", year, "", row_school, G[row_stu][:, :1], by_grade)
