@@ -31,6 +31,10 @@ mixed_metrics AS (  -- a baseline on one metric and a judged year on another: on
     WHERE b.metric <> c.metric AND b.cnt > 0 AND c.cnt > 0
 ),
 candidates AS (SELECT * FROM same_metric UNION ALL SELECT * FROM mixed_metrics),
+grade_numbers AS (  -- each target's grades in order (1, 2, ...): once per grade, not per candidate
+    SELECT target_id, grade, dense_rank() OVER (PARTITION BY target_id ORDER BY grade) AS grade_number
+    FROM (SELECT DISTINCT target_id, grade FROM candidates)
+),
 ranked AS (
     SELECT k.*, t.rule, t.domain, t.unit_is_grade,
            CASE WHEN k.metric_b = k.metric_c THEN pb.position
@@ -39,8 +43,7 @@ ranked AS (
            END AS mrank,
            coalesce(src.position, 99) AS source_rank,
            CASE WHEN t.unit_is_grade THEN 0
-                WHEN t.any_grade THEN CASE WHEN k.grade = 'all' THEN 0
-                                           ELSE 1 + dense_rank() OVER (PARTITION BY k.target_id ORDER BY k.grade) END
+                WHEN t.any_grade THEN CASE WHEN k.grade = 'all' THEN 0 ELSE 1 + gn.grade_number END
                 ELSE coalesce(g.position, 999) END AS grade_rank,
            ty.text AS mtype
     FROM candidates k
@@ -49,6 +52,7 @@ ranked AS (
     JOIN metric_pos pc ON pc.target_id = k.target_id AND pc.metric = k.metric_c
     LEFT JOIN items src ON src.target_id = k.target_id AND src.kind = 'source' AND src.item = k.source
     LEFT JOIN items g ON g.target_id = k.target_id AND g.kind = 'grade' AND g.item = k.grade
+    LEFT JOIN grade_numbers gn ON gn.target_id = k.target_id AND gn.grade IS NOT DISTINCT FROM k.grade
     LEFT JOIN catalog ty ON ty.kind = 'metric_type' AND ty.item = k.metric_c
 ),
 spans AS (SELECT * FROM {{ ref('eval_grade_spans') }}),

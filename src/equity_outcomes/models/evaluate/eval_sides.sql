@@ -1,5 +1,6 @@
 -- eval_sides: each target's observations pooled for every comparison a school makes: the baseline window
--- (side 'b': the w years ending at by) and the judged year (side 'c': cy). See the pool macro.
+-- (side 'b': the w years ending at by) and the judged year (side 'c': cy). See the pool macro: a judged year or a
+-- one-year window is one row per group (the grain of eval_target_observations).
 -- Grain: one row per target_id x by x w x cy x side x org_code x org_level x subgroup x subject x metric x source
 --   x grade.
 {{ config(materialized='table') }}
@@ -20,4 +21,5 @@ JOIN {{ ref('eval_target_observations') }} o ON o.target_id = p.target_id AND o.
 JOIN {{ source('evaluate', 'eval_targets') }} t ON t.target_id = p.target_id
 {% endset %}
 {{ pool(rows, ['target_id', 'base_year', 'base_window', 'cur_year', 'side', 'org_code', 'org_level', 'subgroup', 'subject', 'metric',
-               'source', 'grade'], 'school_year', "rule <> 'gap_closure' OR ref IS NOT NULL") }}
+               'source', 'grade'], 'school_year', "rule <> 'gap_closure' OR ref IS NOT NULL",
+        "side = 'c' OR base_window = 1") }}

@@ -11,49 +11,27 @@
 -- the floating-point sums add in its order, so a result does not depend on the order DuckDB's threads deliver rows
 -- (n and the weights are whole numbers, so their sums are exact in any order; k is not always: a capstone
 -- score's numerator is a sum of scores).
+-- one_row_if: a condition on the group keys under which a group has one row (a single year): those groups
+-- are summed without ORDER BY (one addition has one order), which spares DuckDB sorting them.
 --   value  one row: as published; proportions with every count: 100 * sum(k) / sum(n); every n known: the
 --          n-weighted mean; else the plain mean
 --   se     one row: its own; proportions with every n: from the pooled value; every n and se known:
 --          sqrt(sum((n se)^2)) / sum(n)
 --   ref, comp  weighted by ref_w / comp_w when every weight is known, else the plain mean (SE and n alike)
 --   rows, supp, cnt  rows, suppressed rows and counted rows (a missing value told from a suppressed one)
-{% macro pool(rows, keys, order_by, counts_if='TRUE') %}
+{% macro pool(rows, keys, order_by, counts_if='TRUE', one_row_if='FALSE') %}
 {%- set keylist = keys | join(', ') %}
 {%- set o = ' ORDER BY ' ~ order_by %}
 WITH counted AS (
     SELECT *, valid AND value IS NOT NULL AND ({{ counts_if }}) AS _v
     FROM ({{ rows }}) AS pool_rows
 ), sums AS (
-    SELECT {{ keylist }},
-        count(*) AS rows,
-        count(*) FILTER (WHERE is_suppressed) AS supp,
-        count(*) FILTER (WHERE _v) AS cnt,
-        count(*) FILTER (WHERE _v AND n IS NOT NULL) AS n_cnt,
-        count(*) FILTER (WHERE _v AND k IS NOT NULL) AS k_cnt,
-        count(*) FILTER (WHERE _v AND se IS NOT NULL) AS se_cnt,
-        coalesce(sum(n) FILTER (WHERE _v), 0) AS n_sum,
-        coalesce(sum(k{{ o }}) FILTER (WHERE _v), 0) AS k_sum,
-        coalesce(sum(n * value{{ o }}) FILTER (WHERE _v), 0) AS nv_sum,
-        coalesce(sum(value{{ o }}) FILTER (WHERE _v), 0) AS v_sum,
-        coalesce(sum((n * se) ^ 2{{ o }}) FILTER (WHERE _v), 0) AS nse2_sum,
-        coalesce(sum(se{{ o }}) FILTER (WHERE _v), 0) AS se_sum,
-        bool_or(_v AND mtype = 'proportion') AS prop
-        {%- for side in ('ref', 'comp') %},
-        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL) AS {{ side }}_cnt,
-        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_w IS NOT NULL) AS {{ side }}_w_cnt,
-        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_se IS NOT NULL) AS {{ side }}_se_cnt,
-        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_n IS NOT NULL) AS {{ side }}_n_cnt,
-        coalesce(sum({{ side }}_w) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_w_sum,
-        coalesce(sum({{ side }}_w * {{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_wx_sum,
-        coalesce(sum({{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_x_sum,
-        coalesce(sum({{ side }}_se{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_se_sum,
-        coalesce(sum(({{ side }}_w * {{ side }}_se) ^ 2{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0)
-            AS {{ side }}_wse2_sum,
-        coalesce(sum({{ side }}_n) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_n_sum
-        {%- endfor %},
-        coalesce(bool_or(_v AND ref_alt), FALSE) AS ref_alt,
-        coalesce(bool_or(_v AND ref_all), FALSE) AS ref_all
-    FROM counted
+    {{ pool_sums(keylist, '') }}
+    FROM counted WHERE {{ one_row_if }}
+    GROUP BY {{ keylist }}
+    UNION ALL
+    {{ pool_sums(keylist, o) }}
+    FROM counted WHERE ({{ one_row_if }}) IS NOT TRUE
     GROUP BY {{ keylist }}
 ), valued AS (
     SELECT *,
@@ -100,4 +78,37 @@ FROM valued
         CASE WHEN rule = 'gap_closure' THEN (abs(measure_c) - abs(measure_b)) / abs(measure_b) * 100
              ELSE (measure_c - measure_b) / measure_b * 100 END
     END AS change_rel_pct
+{% endmacro %}
+
+-- The sums of pool's groups; o: the ORDER BY of the floating-point sums ('' for one-row groups).
+{% macro pool_sums(keylist, o) %}
+    SELECT {{ keylist }},
+        count(*) AS rows,
+        count(*) FILTER (WHERE is_suppressed) AS supp,
+        count(*) FILTER (WHERE _v) AS cnt,
+        count(*) FILTER (WHERE _v AND n IS NOT NULL) AS n_cnt,
+        count(*) FILTER (WHERE _v AND k IS NOT NULL) AS k_cnt,
+        count(*) FILTER (WHERE _v AND se IS NOT NULL) AS se_cnt,
+        coalesce(sum(n) FILTER (WHERE _v), 0) AS n_sum,
+        coalesce(sum(k{{ o }}) FILTER (WHERE _v), 0) AS k_sum,
+        coalesce(sum(n * value{{ o }}) FILTER (WHERE _v), 0) AS nv_sum,
+        coalesce(sum(value{{ o }}) FILTER (WHERE _v), 0) AS v_sum,
+        coalesce(sum((n * se) ^ 2{{ o }}) FILTER (WHERE _v), 0) AS nse2_sum,
+        coalesce(sum(se{{ o }}) FILTER (WHERE _v), 0) AS se_sum,
+        bool_or(_v AND mtype = 'proportion') AS prop
+        {%- for side in ('ref', 'comp') %},
+        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL) AS {{ side }}_cnt,
+        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_w IS NOT NULL) AS {{ side }}_w_cnt,
+        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_se IS NOT NULL) AS {{ side }}_se_cnt,
+        count(*) FILTER (WHERE _v AND {{ side }} IS NOT NULL AND {{ side }}_n IS NOT NULL) AS {{ side }}_n_cnt,
+        coalesce(sum({{ side }}_w) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_w_sum,
+        coalesce(sum({{ side }}_w * {{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_wx_sum,
+        coalesce(sum({{ side }}{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_x_sum,
+        coalesce(sum({{ side }}_se{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_se_sum,
+        coalesce(sum(({{ side }}_w * {{ side }}_se) ^ 2{{ o }}) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0)
+            AS {{ side }}_wse2_sum,
+        coalesce(sum({{ side }}_n) FILTER (WHERE _v AND {{ side }} IS NOT NULL), 0) AS {{ side }}_n_sum
+        {%- endfor %},
+        coalesce(bool_or(_v AND ref_alt), FALSE) AS ref_alt,
+        coalesce(bool_or(_v AND ref_all), FALSE) AS ref_all
 {% endmacro %}
