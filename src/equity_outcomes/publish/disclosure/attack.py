@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EquityOutcomesError
-from .inner import EPS, shown_wide
+from .inner import EPS, connected, shown_wide
 from .inner import integers as _integers
 from .linked import Links
 from .lp import N_MAX, _Lp
@@ -53,28 +53,15 @@ class Tolerance:
 
 def _components(n_cells: int, free: np.ndarray, links: Links,
                 members: list[list[int]] | None = None) -> dict[int, list[int]]:
-    """Union-find over free (unknown) cells joined by any relation; root -> relation indices (``members``: the
-    relations' cells when the caller has them)."""
-    parent = np.arange(n_cells)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    """Free (unknown) cells joined by any relation; component -> relation indices, in the order of each
+    component's first relation (``members``: the relations' cells when the caller has them)."""
     members = links.members() if members is None else members
-    for mem in members:
-        fr = [i for i in mem if free[i]]
-        for j in fr[1:]:
-            a, b = find(fr[0]), find(j)
-            if a != b:
-                parent[b] = a
+    frees = [[i for i in mem if free[i]] for mem in members]
+    label = connected(n_cells, frees)
     comps: dict[int, list[int]] = {}
-    for r, mem in enumerate(members):
-        fr = [i for i in mem if free[i]]
+    for r, fr in enumerate(frees):
         if fr:
-            comps.setdefault(find(fr[0]), []).append(r)
+            comps.setdefault(int(label[fr[0]]), []).append(r)
     return comps
 
 
