@@ -169,16 +169,13 @@ def notes_rows(site: Site) -> list[list]:
             ["built_at", "when these files were written (UTC)", site.built_at], fixed["small_cells"],
             ["network_schools", "schools pooled in the network's figures", len(site.network_codes)],
             fixed["student_records"], fixed["trends"]]
-    for f, s in labels.FLAG_TEXT.items():
-        rows.append([f"flag:{f}", labels.FLAG_SHORT.get(f, f), s])
-    for st, s in labels.STATUS_TEXT.items():
-        rows.append([f"status:{st}", s, labels.STATUS_EXPLAIN.get(st, "")])
-    for m in site.metric_notes.to_dict("records"):
-        rows.append([f"metric:{m['metric']}", text(m.get("label")),
-                     f"{text(m.get('definition'))} Denominator: {text(m.get('denominator'))}. Unit: "
-                     f"{text(m.get('unit'))}; {text(m.get('direction')).replace('_', ' ')}; minimum n "
-                     f"{text(m.get('min_n')).split('.')[0]}. {text(m.get('dese_reference'))}".strip()])
-    return rows
+    rows += [[f"flag:{f}", labels.FLAG_SHORT.get(f, f), s] for f, s in labels.FLAG_TEXT.items()]
+    rows += [[f"status:{st}", s, labels.STATUS_EXPLAIN.get(st, "")] for st, s in labels.STATUS_TEXT.items()]
+    return rows + [[f"metric:{m['metric']}", text(m.get("label")),
+                    f"{text(m.get('definition'))} Denominator: {text(m.get('denominator'))}. Unit: "
+                    f"{text(m.get('unit'))}; {text(m.get('direction')).replace('_', ' ')}; minimum n "
+                    f"{text(m.get('min_n')).split('.')[0]}. {text(m.get('dese_reference'))}".strip()]
+                   for m in site.metric_notes.to_dict("records")]
 
 
 def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:

@@ -21,8 +21,8 @@ import ctypes
 import gc
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +36,12 @@ from .linked import build_links, cell_ids, source_links
 from .read import CELL_COLS, FIGURES, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
 from .solved import AUDITED, solver_version
-from .targets import MEMBERS, org_keys, row_keys
+from .targets import MEMBERS, SIDES, org_keys, row_keys
 
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
 DERIVED_FIELDS = ["change_abs", "change_rel_pct", "target_value", "progress_pct", "ci_low", "ci_high", "p_value",
                   "rating", "peer_percentile"]
-SIDES = {"baseline": ("baseline_year", "baseline_value", "n_baseline"),
-         "current": ("current_year", "current_value", "n_current")}
 
 
 @dataclass
@@ -66,10 +64,7 @@ class AuditReport:
         return not self.findings
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for f in self.findings:
-            out[f.check] = out.get(f.check, 0) + 1
-        return out
+        return dict(Counter(f.check for f in self.findings))
 
     def text(self) -> str:
         lines = [f"disclosure audit of {self.root}: {self.published_cells:,} published cells, "
@@ -151,17 +146,9 @@ def _float(text) -> float:
 
 
 def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
-    """Row positions of ``cells`` by the values of ``key`` (whole columns: a group number per row, the rows sorted
-    by it; a dict entry per distinct key, not a Python step per row)."""
-    if not len(cells):
-        return {}
-    gid = cells.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
-    order = np.argsort(gid, kind="stable")
-    starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
-    firsts = cells.iloc[order[starts]]
-    keys = zip(*(firsts[c].tolist() for c in key), strict=True)
-    rows, bounds = order.tolist(), [*starts.tolist(), len(order)]
-    return dict(zip(keys, (rows[a:b] for a, b in pairwise(bounds)), strict=True))
+    """Row positions of ``cells`` by the values of ``key`` (pandas' group indices: a dict entry per distinct key,
+    not a Python step per row)."""
+    return {k: v.tolist() for k, v in cells.groupby(key, sort=False, dropna=False).indices.items()}
 
 
 def _side_cells(cells: dict[str, list], t: dict, side: str, index: dict) -> list[bool]:
