@@ -24,7 +24,6 @@ other source's value, a published value without n): elsewhere a value can only b
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -92,10 +91,8 @@ def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]
 
 
 def rules_key(rules: Rules) -> str:
-    """A hash of the rules as the same text in every process (a frozenset's order follows the process's string
-    hashes)."""
-    stable = dataclasses.replace(rules, event_metrics=tuple(sorted(rules.event_metrics)))
-    return hashlib.sha256(repr(stable).encode()).hexdigest()
+    """A hash of the rules and the metric catalog they are resolved with, as the same text in every process."""
+    return hashlib.sha256(repr((rules, rules.catalog)).encode()).hexdigest()
 
 
 class Attack:
@@ -336,8 +333,7 @@ class Attack:
         return out
 
     def _natural(self, i: int) -> dict:
-        mr = self.rule(i)
-        lo, hi = mr.value_range
+        lo, hi = self.rule(i).value_range
         return {"n_lo": 1.0, "n_hi": N_MAX, "a_lo": 0.0, "a_hi": N_MAX, "e_lo": 0.0, "e_hi": N_MAX,
                 "v_lo": lo, "v_hi": hi}
 
