@@ -21,7 +21,7 @@ from equity_outcomes.publish import publish_scorecards
 from equity_outcomes.publish.disclosure.complementary import control_cells
 from equity_outcomes.publish.disclosure.rules import load_rules
 from equity_outcomes.publish.disclosure.targets import control_targets
-from equity_outcomes.publish.workbook import write_csv, write_xlsx
+from equity_outcomes.publish.workbook import render, write_lines, write_xlsx
 
 from .publish_fixture import HOSTILE_DISTRICT, HOSTILE_NAME, build_fixture_warehouse
 
@@ -421,7 +421,8 @@ def test_workbook_writer_roundtrip(tmp_path):
     rows = [["=SUM(A1)", 1, 2.5, None, True, "a < b & c", " lead", "+1", "-x", "@y", "ok\x01"],
             ["plain", -3, float("nan"), "", False, "é ü 中", "x", "", "", "", ""]]
     header = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
-    write_xlsx(tmp_path / "t.xlsx", [("data", header, rows), ("second/sheet:1", ["x"], [])], title="T & <t>")
+    write_xlsx(tmp_path / "t.xlsx", [render(rows, header).sheet("data"), render([], ["x"]).sheet("second/sheet:1")],
+               title="T & <t>")
     wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
     ws = wb["data"]
     assert [c.value for c in ws[1]] == header
@@ -431,7 +432,7 @@ def test_workbook_writer_roundtrip(tmp_path):
     assert ws["F2"].value == "a < b & c" and ws["G2"].value == " lead" and ws["K2"].value == "ok"
     assert ws["F3"].value == "é ü 中" and ws["C3"].value is None
     assert wb.sheetnames == ["data", "second_sheet_1"]
-    write_csv(tmp_path / "t.csv", header, rows)
+    write_lines(tmp_path / "t.csv", render(rows, header).csv_lines())
     with open(tmp_path / "t.csv", encoding="utf-8-sig", newline="") as fh:
         got = list(csv.reader(fh))
     assert got[1][0] == "'=SUM(A1)" and got[1][7] == "'+1" and got[1][8] == "'-x" and got[1][9] == "'@y"
@@ -450,9 +451,9 @@ def test_workbook_and_csv_written_in_chunks_equal_one_piece(tmp_path, monkeypatc
 
     def written(chunk: int, folder: Path) -> dict[str, tuple]:
         monkeypatch.setattr(workbook, "CHUNK_ROWS", chunk)
-        workbook.write_xlsx(folder / "t.xlsx", [("data", header, rows), ("notes", header, rows[:9])],
-                            wrap={"notes": {3}})
-        write_csv(folder / "t.csv", header, rows)
+        workbook.write_xlsx(folder / "t.xlsx", [render(rows, header).sheet("data"),
+                                                render(rows[:9], header).sheet("notes", wrap={3})])
+        write_lines(folder / "t.csv", render(rows, header).csv_lines())
         with zipfile.ZipFile(folder / "t.xlsx") as z:  # the compressed bytes of each member, as stored
             members = {i.filename: (i.compress_size, i.CRC, z.read(i)) for i in z.infolist()
                        if i.filename != "docProps/core.xml"}

@@ -207,11 +207,7 @@ def templates_js() -> str:
 
 def columnar(rows: list[dict]) -> dict:
     """Rows as {"f": fields, "v": [[...], ...]} (half the size of repeated keys); the page script expands them."""
-    fields: list[str] = []
-    for r in rows:
-        for k in r:
-            if k not in fields:
-                fields.append(k)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
     return {"f": fields, "v": [[r.get(k) for k in fields] for r in rows]}
 
 

@@ -83,6 +83,10 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         [table]).fetchall()]
 
 
+METRIC_WORDS = {"definition": "", "unit": "percent", "direction": "higher_is_better", "dese_reference": "",
+                "denominator": ""}  # what the pages say of a metric, and the word when the catalog has none
+
+
 def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.DataFrame]:
     cat = metrics_frame()
     if "ref_metrics" in objects:
@@ -91,20 +95,12 @@ def _metrics(con, objects: set[str], rules: Rules) -> tuple[dict[str, dict], pd.
         ref = pd.concat([ref, extra], ignore_index=True) if len(extra) else ref
     else:
         ref = cat
-    out = {}
     ref = ref.assign(min_n=[rules.metric(str(m), text(u) or None).min_n for m, u in zip(
         ref["metric"], ref["unit"] if "unit" in ref.columns else [None] * len(ref), strict=True)])
-    for r in ref.to_dict("records"):
-        mn = num(r.get("min_n"))
-        out[str(r["metric"])] = {
-            "label": text(r.get("label")) or str(r["metric"]),
-            "definition": text(r.get("definition")),
-            "unit": text(r.get("unit")) or "percent",
-            "direction": text(r.get("direction")) or "higher_is_better",
-            "min_n": int(mn) if mn is not None else 10,
-            "dese_reference": text(r.get("dese_reference")),
-            "denominator": text(r.get("denominator")),
-        }
+    out = {str(r["metric"]): {**{k: text(r.get(k)) or blank for k, blank in METRIC_WORDS.items()},
+                              "label": text(r.get("label")) or str(r["metric"]),
+                              "min_n": int(mn) if (mn := num(r.get("min_n"))) is not None else 10}
+           for r in ref.to_dict("records")}
     notes = ref[[c for c in ["metric", "label", "definition", "numerator", "denominator", "population", "unit",
                              "direction", "min_n", "sources", "dese_reference"] if c in ref.columns]].copy()
     return out, notes
@@ -293,16 +289,11 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                          for c in ("subject", "source"))
     pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
     pairs = sorted(set(pair_of.values()))
-    dicts = {
-        "eo_pub_orgs": pd.DataFrame({"org_code": orgs, "i": range(len(orgs))}),
-        "eo_pub_metrics": pd.DataFrame({"metric": metrics, "i": range(len(metrics))}),
-        "eo_pub_subgroups": pd.DataFrame({"subgroup": subgroups, "i": range(len(subgroups)),
-                                          "pair_i": [pairs.index(pair_of[g]) if g in pair_of else None
-                                                     for g in subgroups]}).astype({"pair_i": "Int64"}),
-        "eo_pub_subjects": pd.DataFrame({"subject": subjects, "i": range(len(subjects))}),
-        "eo_pub_grades": pd.DataFrame({"grade": list(PUBLISHED_GRADES), "i": range(len(PUBLISHED_GRADES))}),
-        "eo_pub_sources": pd.DataFrame({"source": sources, "i": range(len(sources))}),
-    }
+    dicts = {f"eo_pub_{name}s": pd.DataFrame({col: list(values), "i": range(len(values))}) for name, col, values in (
+        ("org", "org_code", orgs), ("metric", "metric", metrics), ("subgroup", "subgroup", subgroups),
+        ("subject", "subject", subjects), ("grade", "grade", PUBLISHED_GRADES), ("source", "source", sources))}
+    dicts["eo_pub_subgroups"]["pair_i"] = pd.array([pairs.index(pair_of[g]) if g in pair_of else None
+                                                    for g in subgroups], dtype="Int64")
     with contextlib.ExitStack() as stack:
         for name, frame in dicts.items():
             stack.enter_context(registered(con, name, frame))

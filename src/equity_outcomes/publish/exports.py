@@ -42,10 +42,6 @@ WITHHELD_NOTE = "withheld to protect small groups"
 TREND_KEYS = ["org_code", "subgroup", "subgroup_label", "metric", "metric_label", "subject", "grade", "source"]
 
 
-def _round(s: pd.Series, d: int = 4) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype(float).round(d)
-
-
 def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
                     columns: list[str] = SCORECARD_EXPORT) -> pd.DataFrame:
     """target_results rows (already protected) with the rubric's words, labels and plain-language flag notes."""
@@ -77,7 +73,7 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
     for c in ("baseline_value", "current_value", "change_abs", "change_rel_pct", "target_value", "progress_pct",
               "ci_low", "ci_high", "p_value", "state_change_rel_pct", "peer_change_rel_pct", "peer_low", "peer_high",
               "peer_percentile"):
-        df[c] = _round(df[c])
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float).round(4)
     for c in ("baseline_year", "current_year", "n_baseline", "n_current", "rating", "implementation_year", "n_peers",
               "n_state_schools"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
@@ -169,16 +165,13 @@ def notes_rows(site: Site) -> list[list]:
             ["built_at", "when these files were written (UTC)", site.built_at], fixed["small_cells"],
             ["network_schools", "schools pooled in the network's figures", len(site.network_codes)],
             fixed["student_records"], fixed["trends"]]
-    for f, s in labels.FLAG_TEXT.items():
-        rows.append([f"flag:{f}", labels.FLAG_SHORT.get(f, f), s])
-    for st, s in labels.STATUS_TEXT.items():
-        rows.append([f"status:{st}", s, labels.STATUS_EXPLAIN.get(st, "")])
-    for m in site.metric_notes.to_dict("records"):
-        rows.append([f"metric:{m['metric']}", text(m.get("label")),
-                     f"{text(m.get('definition'))} Denominator: {text(m.get('denominator'))}. Unit: "
-                     f"{text(m.get('unit'))}; {text(m.get('direction')).replace('_', ' ')}; minimum n "
-                     f"{text(m.get('min_n')).split('.')[0]}. {text(m.get('dese_reference'))}".strip()])
-    return rows
+    rows += [[f"flag:{f}", labels.FLAG_SHORT.get(f, f), s] for f, s in labels.FLAG_TEXT.items()]
+    rows += [[f"status:{st}", s, labels.STATUS_EXPLAIN.get(st, "")] for st, s in labels.STATUS_TEXT.items()]
+    return rows + [[f"metric:{m['metric']}", text(m.get("label")),
+                    f"{text(m.get('definition'))} Denominator: {text(m.get('denominator'))}. Unit: "
+                    f"{text(m.get('unit'))}; {text(m.get('direction')).replace('_', ' ')}; minimum n "
+                    f"{text(m.get('min_n')).split('.')[0]}. {text(m.get('dese_reference'))}".strip()]
+                   for m in site.metric_notes.to_dict("records")]
 
 
 def _bounds_of(table: pd.DataFrame) -> dict[str, tuple[int, int]]:

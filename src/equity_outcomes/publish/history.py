@@ -59,11 +59,8 @@ def headline_rows(site: Site, rows: list[dict]) -> list[tuple[str, dict]]:
         sg = r.get("subgroup") or "all"
         if (t.is_gap and sg in labels.REQUIRED_SUBGROUPS) or (not t.is_gap and sg == "all"):
             groups[(r["target_id"], text(r.get("subject")))].append(r)
-    out = []
-    for (tid, subj), grp in groups.items():
-        name = labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else "")
-        out.append((name, lowest(grp) if len(grp) > 1 else grp[0]))
-    return out
+    return [(labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else ""),
+             lowest(grp) if len(grp) > 1 else grp[0]) for (tid, subj), grp in groups.items()]
 
 
 def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> dict | None:

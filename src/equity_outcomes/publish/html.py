@@ -72,13 +72,25 @@ def row_sort_key(site: Site, r: dict) -> tuple:
 
 
 def rating_class(r: dict) -> str:
-    """A row's rating cell class: r1..r4, or s-<status> (labels.rating_css)."""
-    return labels.rating_css(r.get("rating"), text(r.get("status")) or None)
+    """A row's rating cell class: r1..r4 for ratings, s-<status> for the unrated statuses."""
+    rated, status = num(r.get("rating")), text(r.get("status")) or None
+    if status in labels.RATED:
+        return f"r{labels.RATED[status]}"
+    if rated is not None and 1 <= rated <= 4 and status not in labels.STATUS_SHORT:
+        return f"r{int(rated)}"
+    return f"s-{status or 'insufficient_data'}".replace("_", "-")
 
 
 def rating_words(r: dict) -> str:
-    """A row's rating in words, e.g. '3 Moving toward' (labels.rating_text)."""
-    return labels.rating_text(r.get("rating"), text(r.get("rating_label")) or None, text(r.get("status")) or None)
+    """A row's rating in words, e.g. '3 Moving toward'."""
+    rated, status = num(r.get("rating")), text(r.get("status")) or None
+    if status in labels.STATUS_SHORT:
+        return labels.STATUS_SHORT[status]
+    if rated is not None and 1 <= rated <= 4:
+        return f"{int(rated)} {text(r.get('rating_label')) or labels.RATING_LABEL[int(rated)]}"
+    if status in labels.RATED:
+        return f"{labels.RATED[status]} {labels.RATING_LABEL[labels.RATED[status]]}"
+    return labels.STATUS_SHORT.get(status or "", "Insufficient data")
 
 
 def rating(r: dict | None) -> dict | None:

@@ -71,28 +71,6 @@ STATUS_SHORT = {s: w["short"] for s, w in WORDS["statuses"].items() if "short" i
 STATUS_EXPLAIN = {s: w["explain"] for s, w in WORDS["statuses"].items() if "explain" in w}
 
 
-def rating_css(rating, status: str | None) -> str:
-    """CSS class of a rating cell: r1..r4 for ratings, s-<status> for the unrated statuses."""
-    r = num(rating)
-    if status in RATED:
-        return f"r{RATED[status]}"
-    if r is not None and 1 <= r <= 4 and status not in STATUS_SHORT:
-        return f"r{int(r)}"
-    return f"s-{status or 'insufficient_data'}".replace("_", "-")
-
-
-def rating_text(rating, rating_label: str | None, status: str | None) -> str:
-    r = num(rating)
-    if status in STATUS_SHORT:
-        return STATUS_SHORT[status]
-    if r is not None and 1 <= r <= 4:
-        label = rating_label or RATING_LABEL[int(r)]
-        return f"{int(r)} {label}"
-    if status in RATED:
-        return f"{RATED[status]} {RATING_LABEL[RATED[status]]}"
-    return STATUS_SHORT.get(status or "", "Insufficient data")
-
-
 # --- flags -------------------------------------------------------------------------------------------------------
 FLAG_TEXT = {f: w["text"] for f, w in WORDS["flags"].items()}
 FLAG_SHORT = {f: w["short"] for f, w in WORDS["flags"].items()}

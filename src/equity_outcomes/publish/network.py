@@ -134,10 +134,7 @@ def network_page(site: Site, by_org: dict[str, list[dict]], series: dict, networ
 
 def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list[dict]) -> list[dict]:
     combos: list[tuple] = []
-    net_by = {}
-    for r in network_rows:
-        if (r.get("subgroup") or "all") == "all":
-            net_by[(r["metric"], r.get("subject") or None)] = r
+    net_by = {(r["metric"], r.get("subject") or None): r for r in network_rows if (r.get("subgroup") or "all") == "all"}
     all_rows = sorted((r for rows in site.targets_by_org.values() for r in rows), key=lambda r: row_sort_key(site, r))
     for r in [*sorted(network_rows, key=lambda r: row_sort_key(site, r)), *all_rows]:
         t = labels.target_info(site.targets, r["target_id"])

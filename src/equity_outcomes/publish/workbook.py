@@ -267,16 +267,9 @@ def _safe_sheet_name(name: str, used: set[str]) -> str:
     return cand
 
 
-def write_xlsx(path: Path, sheets: Sequence[Sheet | tuple], *, title: str = "",
-               wrap: dict[str, set[int]] | None = None) -> int:
-    """Write sheets (``Sheet`` or ``(name, header, rows)``) as one workbook; returns the file size."""
-    norm: list[Sheet] = []
-    for s in sheets:
-        if isinstance(s, Sheet):
-            norm.append(s)
-        else:
-            name, header, rows = s
-            norm.append(render(rows, header).sheet(name, wrap=(wrap or {}).get(name)))
+def write_xlsx(path: Path, sheets: Sequence[Sheet], *, title: str = "") -> int:
+    """Write sheets (``Rendered.sheet``) as one workbook; returns the file size."""
+    norm = list(sheets)
     used: set[str] = set()
     names = [_safe_sheet_name(s.name, used) for s in norm]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -321,6 +314,3 @@ def write_lines(path: Path, pieces: Iterable[str]) -> int:
             size += f.write(piece.encode("utf-8"))
     return size
 
-
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]] | pd.DataFrame) -> int:
-    return write_lines(path, render(rows, header).csv_lines())

@@ -24,7 +24,6 @@ other source's value, a published value without n): elsewhere a value can only b
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EquityOutcomesError
-from .inner import EPS, shown_wide
+from .inner import EPS, connected, shown_wide
 from .inner import integers as _integers
 from .linked import Links
 from .lp import N_MAX, _Lp
@@ -53,28 +52,15 @@ class Tolerance:
 
 def _components(n_cells: int, free: np.ndarray, links: Links,
                 members: list[list[int]] | None = None) -> dict[int, list[int]]:
-    """Union-find over free (unknown) cells joined by any relation; root -> relation indices (``members``: the
-    relations' cells when the caller has them)."""
-    parent = np.arange(n_cells)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    """Free (unknown) cells joined by any relation; component -> relation indices, in the order of each
+    component's first relation (``members``: the relations' cells when the caller has them)."""
     members = links.members() if members is None else members
-    for mem in members:
-        fr = [i for i in mem if free[i]]
-        for j in fr[1:]:
-            a, b = find(fr[0]), find(j)
-            if a != b:
-                parent[b] = a
+    frees = [[i for i in mem if free[i]] for mem in members]
+    label = connected(n_cells, frees)
     comps: dict[int, list[int]] = {}
-    for r, mem in enumerate(members):
-        fr = [i for i in mem if free[i]]
+    for r, fr in enumerate(frees):
         if fr:
-            comps.setdefault(find(fr[0]), []).append(r)
+            comps.setdefault(int(label[fr[0]]), []).append(r)
     return comps
 
 
@@ -105,10 +91,8 @@ def _batches(todo: list[tuple[object, list[int], list[int], int]]) -> list[list]
 
 
 def rules_key(rules: Rules) -> str:
-    """A hash of the rules as the same text in every process (a frozenset's order follows the process's string
-    hashes)."""
-    stable = dataclasses.replace(rules, event_metrics=tuple(sorted(rules.event_metrics)))
-    return hashlib.sha256(repr(stable).encode()).hexdigest()
+    """A hash of the rules and the metric catalog they are resolved with, as the same text in every process."""
+    return hashlib.sha256(repr((rules, rules.catalog)).encode()).hexdigest()
 
 
 class Attack:
@@ -349,8 +333,7 @@ class Attack:
         return out
 
     def _natural(self, i: int) -> dict:
-        mr = self.rule(i)
-        lo, hi = mr.value_range
+        lo, hi = self.rule(i).value_range
         return {"n_lo": 1.0, "n_hi": N_MAX, "a_lo": 0.0, "a_hi": N_MAX, "e_lo": 0.0, "e_hi": N_MAX,
                 "v_lo": lo, "v_hi": hi}
 

@@ -21,8 +21,8 @@ import ctypes
 import gc
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +36,12 @@ from .linked import build_links, cell_ids, source_links
 from .read import CELL_COLS, FIGURES, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
 from .solved import AUDITED, solver_version
-from .targets import MEMBERS, org_keys, row_keys
+from .targets import MEMBERS, SIDES, org_keys, row_keys
 
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
 DERIVED_FIELDS = ["change_abs", "change_rel_pct", "target_value", "progress_pct", "ci_low", "ci_high", "p_value",
                   "rating", "peer_percentile"]
-SIDES = {"baseline": ("baseline_year", "baseline_value", "n_baseline"),
-         "current": ("current_year", "current_value", "n_current")}
 
 
 @dataclass
@@ -66,10 +64,7 @@ class AuditReport:
         return not self.findings
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for f in self.findings:
-            out[f.check] = out.get(f.check, 0) + 1
-        return out
+        return dict(Counter(f.check for f in self.findings))
 
     def text(self) -> str:
         lines = [f"disclosure audit of {self.root}: {self.published_cells:,} published cells, "
@@ -97,12 +92,10 @@ def check_primary(pub: Publication, rules: Rules, report: AuditReport) -> None:
     reasons = primary_reasons(cells, rules)
     bad = (reasons == "size") | (reasons == "event")
     for (_, r), why in zip(cells[bad].iterrows(), reasons[bad], strict=True):
-        if why in ("size", "event"):
-            k = round(r["value"] * r["n"] / 100) if why == "event" else None
-            detail = (f"n = {r['n']:.0f} under {rules.metric(r['metric']).min_n}" if why == "size" else
-                      f"rate {r['value']:g} x n {r['n']:.0f} = {k} students with the event, "
-                      f"{r['n'] - k:.0f} without")
-            report.findings.append(Finding("published against the primary rules", _label(r), detail))
+        k = round(r["value"] * r["n"] / 100) if why == "event" else None
+        detail = (f"n = {r['n']:.0f} under {rules.metric(r['metric']).min_n}" if why == "size" else
+                  f"rate {r['value']:g} x n {r['n']:.0f} = {k} students with the event, {r['n'] - k:.0f} without")
+        report.findings.append(Finding("published against the primary rules", _label(r), detail))
     report.tried.append(f"primary rules on {len(cells):,} published cells (n under min n; n x rate = 1 to 5 "
                         "students with or without an event)")
 
@@ -141,40 +134,23 @@ def check_sources(pub: Publication, report: AuditReport) -> int:
 CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"]
 
 
-def _float(text) -> float:
-    """A number as pd.to_numeric(errors="coerce") reads one field of the CSV (NaN when it is not one), without a
-    pandas call per field."""
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return np.nan
-
-
 def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
-    """Row positions of ``cells`` by the values of ``key`` (whole columns: a group number per row, the rows sorted
-    by it; a dict entry per distinct key, not a Python step per row)."""
-    if not len(cells):
-        return {}
-    gid = cells.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
-    order = np.argsort(gid, kind="stable")
-    starts = np.flatnonzero(np.r_[True, gid[order][1:] != gid[order][:-1]])
-    firsts = cells.iloc[order[starts]]
-    keys = zip(*(firsts[c].tolist() for c in key), strict=True)
-    rows, bounds = order.tolist(), [*starts.tolist(), len(order)]
-    return dict(zip(keys, (rows[a:b] for a, b in pairwise(bounds)), strict=True))
+    """Row positions of ``cells`` by the values of ``key`` (pandas' group indices: a dict entry per distinct key,
+    not a Python step per row)."""
+    return {k: v.tolist() for k, v in cells.groupby(key, sort=False, dropna=False).indices.items()}
 
 
 def _side_cells(cells: dict[str, list], t: dict, side: str, index: dict) -> list[bool]:
     """Whether each cell of a target row's side is withheld (``index``: positions by CELL_KEY, no scan per row;
     a few cells each: lists, not arrays)."""
-    year = _float(t.get(SIDES[side][0]))
+    year = _num(t.get(SIDES[side][0]))
     metric = t.get("baseline_metric") if side == "baseline" and t.get("baseline_metric") else t["metric"]
     at = index.get((t["org_code"].lstrip("'"), int(year) if np.isfinite(year) else None, t.get("subgroup") or "all",
                     metric, t.get("subject") or "", t.get("source")), [])
     grade = (t.get("grade") or "").strip()
     if grade:  # a grade the trend tables do not publish (single grades of growth): the row's own cell
         at = [i for i in at if cells["grade"][i] == grade]
-    n = _float(t.get(SIDES[side][2]))
+    n = _num(t.get(SIDES[side][2]))
     if len(at) > 1 and np.isfinite(n) and any(cells["n"][i] == n for i in at):
         at = [i for i in at if cells["n"][i] == n]
     return [cells["withheld"][i] for i in at]

@@ -54,7 +54,8 @@ def tolerance_from_pairs(view: pd.DataFrame, links: Links, rules: Rules) -> Tole
             dn.append(abs(n[a] - n[b]))
         if np.isfinite(v[a]) and np.isfinite(v[b]):
             dv.append(abs(v[a] - v[b]) + h[a] + h[b])
-    return Tolerance(n=max(dn) if dn else rules.tolerance_n, value=max(dv) if dv else rules.tolerance_value)
+    return Tolerance(n=max(dn) if dn else rules.sources_tolerance.n,
+                     value=max(dv) if dv else rules.sources_tolerance.value)
 
 
 def published_view(cells: pd.DataFrame, withheld: np.ndarray, half_step: float = HALF_STEP) -> pd.DataFrame:
@@ -92,13 +93,13 @@ def _memberships(members: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 class _Suppressor:
     def __init__(self, cells: pd.DataFrame, rules: Rules, links: Links) -> None:
         self.cells, self.rules, self.links = cells, rules, links
-        self.twin = twin_groups(cells) if rules.link_sources else np.arange(len(cells))
+        self.twin = twin_groups(cells) if rules.linked_sets.sources else np.arange(len(cells))
         n = pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         twin_n = pd.Series(n).groupby(self.twin).transform("max").to_numpy()
         n = np.where(np.isfinite(n), n, np.where(np.isfinite(twin_n), twin_n, 1000.0))
         weight = np.ones(len(cells))
-        weight[cells["subgroup"].astype(str).to_numpy() == "all"] = rules.cost_subgroup_all
-        weight[cells["org_level"].astype(str).to_numpy() == "network"] = rules.cost_network
+        weight[cells["subgroup"].astype(str).to_numpy() == "all"] = rules.protection.cost_weight.subgroup_all
+        weight[cells["org_level"].astype(str).to_numpy() == "network"] = rules.protection.cost_weight.network
         self.cost = n * weight
         # a candidate that is itself far from the rules' thresholds protects at once and needs no protection of
         # its own; the smallest cells would (a cascade), so they come after
@@ -199,7 +200,7 @@ def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str]
     sup.share_fate(reason)
     verdicts = pd.DataFrame()
     rounds, unresolved, cache, ident = 0, [], ({} if solved is None else solved), cell_ids(cells)
-    for rounds in range(1, rules.max_rounds + 1):  # noqa: B007 (rounds is reported)
+    for rounds in range(1, rules.protection.max_rounds + 1):  # noqa: B007 (rounds is reported)
         sup.singletons(reason)
         view = published_view(cells, reason != "")
         verdicts = Attack(view, links, rules, tolerance_from_pairs(view, links, rules), ident=ident).run(cache)

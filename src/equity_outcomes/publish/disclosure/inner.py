@@ -19,6 +19,8 @@ import math
 from collections import deque
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .rules import MetricRule, Rules
 
@@ -30,6 +32,13 @@ PROBE_BATCH, PROBE_ROUNDS = 64, 3
 def integers(lo: float, hi: float) -> int:
     """How many integers fit in [lo, hi] (math, not numpy: called per cell and bound, numpy scalars cost ~3x)."""
     return max(0, math.floor(hi + EPS) - math.ceil(lo - EPS) + 1)
+
+
+def connected(n_cells: int, groups: list[list[int]]) -> np.ndarray:
+    """A component label per cell 0..n_cells-1, the cells of each group joined (scipy's connected components)."""
+    a = [g[0] for g in groups for _ in g[1:]]
+    b = [j for g in groups for j in g[1:]]
+    return connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n_cells, n_cells)), directed=False)[1]
 
 
 def wide(lo: np.ndarray, hi: np.ndarray, mr: MetricRule, rules: Rules) -> bool:

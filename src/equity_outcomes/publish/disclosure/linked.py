@@ -125,9 +125,10 @@ def _with_total_and_part(sub: pd.DataFrame, dim: str, total: str) -> pd.DataFram
     return sub[both[gid]]
 
 
-def total_sums(df: pd.DataFrame, totals: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Sum]:
+def total_sums(df: pd.DataFrame, totals) -> list[Sum]:
+    """A total (grade or subject) beside its parts, per ``totals`` (the rules' linked_sets.totals)."""
     out: list[Sum] = []
-    for dim, total, parts in totals:
+    for dim, total, parts in ((t.dimension, t.total, t.parts) for t in totals):
         sub = df[df[dim].isin([total, *parts])]
         if not (sub[dim] == total).any() or not sub[dim].isin(parts).any():
             continue
@@ -161,12 +162,12 @@ def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], 
         return Links()
     df = _norm(cells)
     links = Links()
-    if rules.link_complement:
+    if rules.linked_sets.complement:
         links.sums += complement_sums(df, complements)
-    if rules.link_network and network_schools:
+    if rules.linked_sets.network and network_schools:
         links.sums += network_sums(df, network_schools, n_network_schools)
-    links.sums += total_sums(df, rules.totals)
-    if rules.link_sources:
+    links.sums += total_sums(df, rules.linked_sets.totals)
+    if rules.linked_sets.sources:
         links.twins = source_twins(df)
     return links
 
@@ -174,7 +175,7 @@ def build_links(cells: pd.DataFrame, rules: Rules, complements: dict[str, str], 
 def source_links(cells: pd.DataFrame, rules: Rules) -> Links:
     """The two-source pairs of ``cells`` alone, as ``build_links`` finds them (what the tolerance between sources is
     estimated from)."""
-    return Links(twins=source_twins(_norm(cells))) if rules.link_sources and len(cells) else Links()
+    return Links(twins=source_twins(_norm(cells))) if rules.linked_sets.sources and len(cells) else Links()
 
 
 def cell_ids(cells: pd.DataFrame) -> np.ndarray:

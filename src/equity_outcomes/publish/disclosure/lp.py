@@ -87,13 +87,9 @@ class _Lp:
     def _pass(rows: list[dict[int, float]], lo: list[float], hi: list[float], col_lo: list[float],
               col_hi: list[float]):
         ncol = len(col_lo)
-        r, c, v = [], [], []
-        for i, row in enumerate(rows):
-            for j, x in row.items():
-                r.append(i)
-                c.append(j)
-                v.append(x)
-        a = coo_matrix((v, (r, c)), shape=(len(rows), ncol)).tocsc()
+        r = [i for i, row in enumerate(rows) for _ in row]
+        c = [j for row in rows for j in row]
+        a = coo_matrix(([x for row in rows for x in row.values()], (r, c)), shape=(len(rows), ncol)).tocsc()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = ncol, len(rows)
         lp.col_cost_ = np.zeros(ncol)

@@ -5,14 +5,14 @@ Also the primary rules themselves (size and event), vectorised over a table of c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationInfo, model_validator
+from pydantic import PrivateAttr, ValidationInfo, model_validator
 
 from ...catalog import Items, Number, Positive, Strict, Text, load_yaml, problem, read_yaml
 from ...catalog import metrics as catalog_metrics
@@ -28,43 +28,6 @@ class MetricRule:
     kind: str                       # share | mean | opaque
     value_range: tuple[float, float]
     exact_width: float              # value known within this: recovered
-
-
-@dataclass(frozen=True)
-class Rules:
-    default_min_n: int
-    min_n_by_unit: dict[str, int]
-    event_min_count: int
-    event_metrics: frozenset[str]
-    kinds_by_unit: dict[str, str]
-    kinds_by_metric: dict[str, str]
-    range_by_unit: dict[str, tuple[float, float]]
-    range_by_metric: dict[str, tuple[float, float]]
-    exact_width: dict[str, float]
-    link_complement: bool
-    link_sources: bool
-    link_network: bool
-    totals: tuple[tuple[str, str, tuple[str, ...]], ...]
-    cost_subgroup_all: float
-    cost_network: float
-    max_rounds: int
-    tolerance_value: float
-    tolerance_n: float
-    catalog: dict[str, dict] = field(default_factory=dict)
-
-    def metric(self, metric: str, unit: str | None = None) -> MetricRule:
-        return _metric_rule(self, metric, unit)
-
-
-def _metric_rule(rules: Rules, metric: str, unit: str | None) -> MetricRule:
-    cat = rules.catalog.get(metric, {})
-    unit = unit or cat.get("unit") or "percent"
-    own = int(cat.get("min_n") or 0)
-    min_n = max(own, rules.min_n_by_unit.get(unit, rules.default_min_n))
-    kind = rules.kinds_by_metric.get(metric) or rules.kinds_by_unit.get(unit, "share")
-    vrange = rules.range_by_metric.get(metric) or rules.range_by_unit.get(unit, (0.0, 100.0))
-    return MetricRule(metric=metric, unit=unit, min_n=min_n, is_event=metric in rules.event_metrics, kind=kind,
-                      value_range=vrange, exact_width=rules.exact_width.get(unit, 1.0))
 
 
 Kind = Literal["share", "mean", "opaque"]
@@ -120,8 +83,9 @@ class _Tolerance(Strict):
     n: Number = 0
 
 
-class RulesFile(Strict):
-    """``config/disclosure.yaml`` as written (docs/disclosure.md explains each key)."""
+class Rules(Strict):
+    """``config/disclosure.yaml`` as written (docs/disclosure.md explains each key), and the metric catalog it is
+    resolved with (``catalog``: metric id -> its entry, kept when read)."""
 
     size_rule: _Size = _Size()
     event_rule: _Event = _Event()
@@ -130,9 +94,10 @@ class RulesFile(Strict):
     linked_sets: _Links = _Links()
     protection: _Protection = _Protection()
     sources_tolerance: _Tolerance = _Tolerance()
+    _catalog: dict[str, dict] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _known_metrics(self, info: ValidationInfo) -> RulesFile:
+    def _known_metrics(self, info: ValidationInfo) -> Rules:
         catalog = (info.context or {})["catalog"]
         for key, ids in ((("event_rule", "metrics"), self.event_rule.metrics),
                          (("value_kinds", "by_metric"), self.value_kinds.by_metric),
@@ -141,7 +106,27 @@ class RulesFile(Strict):
             if unknown:
                 raise problem(f"names metric(s) not in config/metrics.yaml: {', '.join(unknown)}.", key,
                               "use metric ids from config/metrics.yaml.")
+        self._catalog = catalog
         return self
+
+    @property
+    def catalog(self) -> dict[str, dict]:
+        return self._catalog
+
+    @property
+    def event_min_count(self) -> int:
+        return self.event_rule.min_count
+
+    def metric(self, metric: str, unit: str | None = None) -> MetricRule:
+        """The rule of one metric: the file's by unit and by metric, the catalog's unit and own min_n."""
+        cat = self.catalog.get(metric, {})
+        unit = unit or cat.get("unit") or "percent"
+        min_n = max(int(cat.get("min_n") or 0), self.size_rule.min_n_by_unit.get(unit, self.size_rule.min_n))
+        kind = self.value_kinds.by_metric.get(metric) or self.value_kinds.by_unit.get(unit, "share")
+        vrange = self.value_range.by_metric.get(metric) or self.value_range.by_unit.get(unit, (0.0, 100.0))
+        return MetricRule(metric=metric, unit=unit, min_n=min_n, is_event=metric in self.event_rule.metrics,
+                          kind=kind, value_range=vrange,
+                          exact_width=self.protection.exact_value_width.by_unit.get(unit, 1.0))
 
 
 @lru_cache(maxsize=4)
@@ -149,20 +134,8 @@ def load_rules(path: Path | None = None) -> Rules:
     """Read ``config/disclosure.yaml``; every metric id it names must be in the metric catalog."""
     path = path or config_dir() / "disclosure.yaml"
     catalog = {m["id"]: m for m in catalog_metrics()}
-    f = load_yaml(RulesFile, path, "disclosure rules", "compare with config/disclosure.yaml (docs/disclosure.md).",
-                  data=read_yaml(path, "disclosure rules", "restore config/disclosure.yaml") or {}, catalog=catalog)
-    links, prot = f.linked_sets, f.protection
-    return Rules(
-        default_min_n=f.size_rule.min_n, min_n_by_unit=f.size_rule.min_n_by_unit,
-        event_min_count=f.event_rule.min_count, event_metrics=frozenset(f.event_rule.metrics),
-        kinds_by_unit=f.value_kinds.by_unit, kinds_by_metric=f.value_kinds.by_metric,
-        range_by_unit=f.value_range.by_unit, range_by_metric=f.value_range.by_metric,
-        exact_width=prot.exact_value_width.by_unit, link_complement=links.complement, link_sources=links.sources,
-        link_network=links.network, totals=tuple((t.dimension, t.total, t.parts) for t in links.totals),
-        cost_subgroup_all=prot.cost_weight.subgroup_all, cost_network=prot.cost_weight.network,
-        max_rounds=prot.max_rounds, tolerance_value=f.sources_tolerance.value, tolerance_n=f.sources_tolerance.n,
-        catalog=catalog,
-    )
+    return load_yaml(Rules, path, "disclosure rules", "compare with config/disclosure.yaml (docs/disclosure.md).",
+                     data=read_yaml(path, "disclosure rules", "restore config/disclosure.yaml") or {}, catalog=catalog)
 
 
 def metric_table(rules: Rules, metrics: list[str]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .inner import _Points, proved
+from .inner import _Points, connected, proved
 
 GROUP_CELLS = 200       # withheld cells per group (whole blocks): enough schools to trade students within a sum
 SMALL_RELATION = 4      # relations of at most this many cells tie their free cells into one block
@@ -23,26 +23,11 @@ SMALL_RELATION = 4      # relations of at most this many cells tie their free ce
 
 def blocks(members: list[list[int]], rel_ids: list[int], free: np.ndarray) -> list[list[int]]:
     """The component's free cells in blocks: cells tied by a small relation (its own or through others)."""
-    parent: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for r in rel_ids:
-        fr = [i for i in members[r] if free[i]]
-        for i in fr:
-            parent.setdefault(i, i)
-        if len(members[r]) <= SMALL_RELATION:
-            for j in fr[1:]:
-                a, b = find(fr[0]), find(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+    frees = [[i for i in members[r] if free[i]] for r in rel_ids]
+    label = connected(len(free), [fr for r, fr in zip(rel_ids, frees, strict=True) if len(members[r]) <= SMALL_RELATION])
     out: dict[int, list[int]] = {}
-    for i in sorted(parent):
-        out.setdefault(find(i), []).append(i)
+    for i in sorted({i for fr in frees for i in fr}):
+        out.setdefault(int(label[i]), []).append(i)
     return list(out.values())
 
 
