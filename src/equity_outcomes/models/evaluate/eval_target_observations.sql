@@ -31,9 +31,11 @@ state_refs AS (  -- the state value for the state-gap targets' metrics only
       AND subgroup IN (SELECT g.item FROM items g JOIN targets t USING (target_id)
                        WHERE g.kind = 'subgroup' AND t.reference = 'state')
 ),
-others AS (  -- the valid rows a reference may come from
+others AS (  -- the valid rows a reference may come from (the metrics of the targets with a reference)
     SELECT org_code, org_level, school_year, subgroup, metric, subject, grade, source, value, n, se
-    FROM {{ ref('eval_observations') }} WHERE valid
+    FROM {{ ref('eval_observations') }}
+    WHERE valid AND metric IN (SELECT m.item FROM items m JOIN targets t USING (target_id)
+                               WHERE m.kind = 'metric' AND t.reference IS NOT NULL)
 )
 SELECT o.target_id, o.org_code, o.org_level, o.school_year, o.subgroup, o.metric, o.subject, o.grade, o.source,
        o.mtype, o.value, o.k, o.n, o.se, o.valid, o.is_suppressed,
