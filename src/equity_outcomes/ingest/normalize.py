@@ -191,15 +191,16 @@ def normalize_frame(frame: pd.DataFrame, table: str, known: KnownCodes | None) -
     return out, made
 
 
+def sql_literal(v: object) -> str:
+    """A number as it is, anything else as a quoted SQL string."""
+    return str(v) if isinstance(v, int | float) else "'" + str(v).replace("'", "''") + "'"
+
+
 def sql_case(column_sql: str, maps: list[Mapping]) -> str:
     """SQL for a column's mapped value: a CASE over the mapped spellings (few: one per distinct value mapped)."""
     if not maps:
         return column_sql
-
-    def lit(v: str) -> str:
-        return "'" + v.replace("'", "''") + "'"
-
-    whens = " ".join(f"WHEN {lit(m.value_from)} THEN {lit(m.value_to)}" for m in maps)
+    whens = " ".join(f"WHEN {sql_literal(m.value_from)} THEN {sql_literal(m.value_to)}" for m in maps)
     return f"(CASE {column_sql} {whens} ELSE {column_sql} END)"
 
 

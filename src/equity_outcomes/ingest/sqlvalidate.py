@@ -18,21 +18,18 @@ import duckdb
 import pandera.pandas as pa
 
 from ..errors import InputError
-from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case
+from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case, sql_literal
 from .pseudonymize import ID_LENGTH, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, ROW_RULES
 from .student import UNKNOWN_SCHOOL
+from .tables import SQL_TYPES
 
 ID_HASHES = "_id_hashes_"  # prefix of the temp table of hashed ids kept for one load
-_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE"}
 
 
 def _sql_type(col: pa.Column) -> str | None:
-    return _TYPES.get(str(col.dtype))  # None: text
-
-
-def _literal(v: object) -> str:
-    return str(v) if isinstance(v, int | float) else "'" + str(v).replace("'", "''") + "'"
+    t = SQL_TYPES.get(str(col.dtype), "VARCHAR")
+    return None if t == "VARCHAR" else t  # None: text
 
 
 def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
@@ -47,11 +44,11 @@ def _column_rules(name: str, col: pa.Column) -> list[tuple[str, str]]:
     for check in col.checks:
         st = check.statistics or {}
         if check.name == "isin":
-            expr = f"{typed} IN ({', '.join(_literal(v) for v in st['allowed_values'])})"
+            expr = f"{typed} IN ({', '.join(sql_literal(v) for v in st['allowed_values'])})"
         elif check.name == "in_range":
             expr = f"{typed} BETWEEN {st['min_value']} AND {st['max_value']}"
         elif check.name == "str_matches":
-            expr = f"regexp_full_match({typed}, {_literal(st['pattern'].lstrip('^').rstrip('$'))})"
+            expr = f"regexp_full_match({typed}, {sql_literal(st['pattern'].lstrip('^').rstrip('$'))})"
         elif check.name == "str_length":
             expr = f"length({typed}) BETWEEN {st['min_value']} AND {st['max_value']}"
         else:
@@ -158,7 +155,7 @@ def _find_bad(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules:
                 if unique else "FALSE")
     fails = ", ".join(
         f"CASE WHEN {'_dup' if check.startswith('unique(') and col is None else f'NOT coalesce({sql}, FALSE)'} "
-        f"THEN {_literal(check)} END AS f{i}"
+        f"THEN {sql_literal(check)} END AS f{i}"
         for i, (col, check, sql) in enumerate(rules)
     )
     con.execute(
@@ -173,7 +170,7 @@ def _find_bad(con: duckdb.DuckDBPyConnection, schema: pa.DataFrameSchema, rules:
 def _quarantine_failures(con: duckdb.DuckDBPyConnection, rules: list, path: str, table: str, load_id: str) -> None:
     """One quarantine record per failing row and rule."""
     union = " UNION ALL ".join(
-        f"SELECT source_row, {_literal(col or '')} AS column_name, "
+        f"SELECT source_row, {sql_literal(col or '')} AS column_name, "
         f"{f'CAST(_raw_{col} AS VARCHAR)' if col else 'NULL'} AS value_text, f{i} AS check_name "
         f"FROM _bad WHERE f{i} IS NOT NULL"
         for i, (col, _, _) in enumerate(rules)

@@ -110,20 +110,25 @@ def _too_many_fields(path: Path, text: str, n_columns: int) -> None:
                              row=line, fix="remove the extra fields, or quote values that contain commas")
 
 
+def parse_csv(path: Path, text: str, header: list[str], again: str, **options) -> pd.DataFrame:
+    """The CSV's rows as text columns named ``header``; refuses a file pandas cannot parse or without rows."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, **options)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
+    frame.columns = header
+    if frame.empty:
+        raise InputError("the file has a header but no rows", file=str(path), fix=again)
+    return frame
+
+
 def _read_frame(path: Path, table: str) -> pd.DataFrame:
     text = _read_text(path)
     header = check_header(path, table, text)
-    expected = list(ALL_TABLES[table].columns)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
+    frame = parse_csv(path, text, header, "export the table with its rows", na_values=[""], skipinitialspace=True)
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields of the first rows as an index
         _too_many_fields(path, text, len(header))
-    frame.columns = header
-    if frame.empty:
-        raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
-    return frame[expected]
+    return frame[list(ALL_TABLES[table].columns)]
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:

@@ -9,11 +9,11 @@ from ..warehouse import table_exists
 from .dese.cells import CELL_COLUMNS
 from .schemas import ALL_TABLES
 
-_SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN", "str": "VARCHAR",
+SQL_TYPES = {"int64": "BIGINT", "Int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN", "str": "VARCHAR",
               "string": "VARCHAR", "object": "VARCHAR"}
 # Every DESE cell as loaded (the reader's columns plus load_id); ``dese_cells`` is the same table without load_id,
 # the long table users export (docs/dese_ingest.md).
-DESE_CELL_COLUMNS = {"load_id": "VARCHAR", **{c: _SQL_TYPES[t] for c, t in CELL_COLUMNS.items()}}
+DESE_CELL_COLUMNS = {"load_id": "VARCHAR", **{c: SQL_TYPES[t] for c, t in CELL_COLUMNS.items()}}
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -25,7 +25,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
             continue
         cols = ["load_id VARCHAR", "source_file VARCHAR", "source_row BIGINT"]
         for col, spec in schema.columns.items():
-            cols.append(f"{col} {_SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
+            cols.append(f"{col} {SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
         con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
 
 

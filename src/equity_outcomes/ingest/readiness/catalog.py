@@ -7,7 +7,7 @@ decoded, HTML tags removed). ``tests/test_readiness.py`` re-parses the seed and 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -62,9 +62,8 @@ def _read(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
 
 
-@lru_cache(maxsize=4)
-def _load_items(path_str: str) -> pd.DataFrame:
-    path = Path(path_str)
+@cache
+def _load_items(path: Path) -> pd.DataFrame:
     frame = _read(path)
     frame["ccsso_reference"] = frame.get("ccsso_reference", pd.Series(dtype=str)).replace("", None)
     try:
@@ -79,20 +78,24 @@ def _load_items(path_str: str) -> pd.DataFrame:
     return frame[CATALOG_COLUMNS].reset_index(drop=True)
 
 
-def items(path: Path | None = None) -> pd.DataFrame:
+def _items() -> pd.DataFrame:
+    return _load_items(config_dir() / ITEMS_FILE)
+
+
+def items() -> pd.DataFrame:
     """The 83 catalog items in planning-tool order (conditions, then principles), validated."""
-    return _load_items(str(path or config_dir() / ITEMS_FILE)).copy()
+    return _items().copy()
 
 
-def item_ids(path: Path | None = None) -> list[str]:
-    return items(path)["item_id"].tolist()
+def item_ids() -> list[str]:
+    return _items()["item_id"].tolist()
 
 
-def areas(path: Path | None = None) -> pd.DataFrame:
+def areas() -> pd.DataFrame:
     """One row per area: area_type, area_number, area_name, n_items, area_key (C1..C6, P1..P5), area_label."""
-    frame = items(path)
     out = (
-        frame.groupby(["area_type", "area_number", "area_name"], sort=False)
+        _items()
+        .groupby(["area_type", "area_number", "area_name"], sort=False)
         .size()
         .rename("n_items")
         .reset_index()
@@ -102,15 +105,14 @@ def areas(path: Path | None = None) -> pd.DataFrame:
     return out
 
 
-@lru_cache(maxsize=4)
-def _load_scale(path_str: str) -> pd.DataFrame:
-    path = Path(path_str)
+@cache
+def _load_scale(path: Path) -> pd.DataFrame:
     frame = _read(path)
     if list(frame.columns) != ["value", "label", "description"] or set(frame["value"]) != {"1", "2", "3", "4", SKIP}:
         raise _catalog_error(path, "expected columns value,label,description and values 4,3,2,1,skip")
     return frame
 
 
-def scale(path: Path | None = None) -> pd.DataFrame:
+def scale() -> pd.DataFrame:
     """The rating scale: value (4, 3, 2, 1, skip), label, description."""
-    return _load_scale(str(path or config_dir() / SCALE_FILE)).copy()
+    return _load_scale(config_dir() / SCALE_FILE).copy()

@@ -7,7 +7,7 @@ Structural problems (not the template, missing columns, a corrupt or empty file)
 :class:`~equity_outcomes.errors.InputError`. Value problems never stop the read: each one becomes one quarantine
 record located to its cell (file, sheet, row, column, value, check, message with the fix) and the good rows load.
 
-Checks (pandera, see ``RESPONSES_SCHEMA`` and ``COMPLETENESS_SCHEMA``):
+Checks (pandera, see :func:`responses_schema`; completeness in :func:`_missing_items`):
   rating 1-4 or 'skip' (a blank is a missing rating), every catalog item present or explicitly skipped for each
   rater, item_id in the catalog, one rating per rater and item, org_code 8 digits and in the roster (when
   ``known_schools`` is given), school_year a sane spring year (and the year of its ``<year>/`` folder, if any).
@@ -54,45 +54,36 @@ class ReadinessRead:
     notes: list[str] = field(default_factory=list)
 
 
-def _check(fn, name: str, **kw) -> pa.Check:
-    return pa.Check(fn, name=name, **kw)
-
-
 def responses_schema(known_schools: set[str] | None = None, folder_year: int | None = None) -> pa.DataFrameSchema:
     """The pandera contract of the normalized long frame (all columns text before typing)."""
     ids = set(catalog.item_ids())
-    years_ok = _check(
+    years_ok = pa.Check(
         lambda s: s.str.fullmatch(r"\d{4}") & pd.to_numeric(s, errors="coerce").between(MIN_YEAR, MAX_YEAR),
-        "school_year_sane",
+        name="school_year_sane",
     )
     year_checks = [years_ok]
     if folder_year is not None:
         year_checks.append(
-            _check(lambda s: ~s.str.fullmatch(r"\d{4}") | (s == str(folder_year)), "school_year_matches_folder")
+            pa.Check(lambda s: ~s.str.fullmatch(r"\d{4}") | (s == str(folder_year)), name="school_year_matches_folder")
         )
-    code_checks = [_check(lambda s: s.str.fullmatch(r"\d{8}"), "org_code_8_digits")]
+    code_checks = [pa.Check(lambda s: s.str.fullmatch(r"\d{8}"), name="org_code_8_digits")]
     if known_schools is not None:
         known = {str(k) for k in known_schools}
-        code_checks.append(_check(lambda s: ~s.str.fullmatch(r"\d{8}") | s.isin(known), "org_code_in_roster"))
+        code_checks.append(pa.Check(lambda s: ~s.str.fullmatch(r"\d{8}") | s.isin(known), name="org_code_in_roster"))
     return pa.DataFrameSchema(
         {
             "org_code": pa.Column(str, code_checks),
             "school_year": pa.Column(str, year_checks),
-            "rater_id": pa.Column(str, _check(lambda s: s.str.len() >= 1, "rater_id_present")),
-            "rater_role": pa.Column(str, _check(lambda s: s.str.len() <= 100, "rater_role_length"), nullable=True),
-            "item_id": pa.Column(str, _check(lambda s: s.isin(ids), "item_id_in_catalog")),
-            "rating": pa.Column(str, _check(lambda s: s.isin(_RATING_TEXT), "rating_1_to_4_or_skip")),
+            "rater_id": pa.Column(str, pa.Check(lambda s: s.str.len() >= 1, name="rater_id_present")),
+            "rater_role": pa.Column(str, pa.Check(lambda s: s.str.len() <= 100, name="rater_role_length"),
+                                    nullable=True),
+            "item_id": pa.Column(str, pa.Check(lambda s: s.isin(ids), name="item_id_in_catalog")),
+            "rating": pa.Column(str, pa.Check(lambda s: s.isin(_RATING_TEXT), name="rating_1_to_4_or_skip")),
         },
         unique=["org_code", "school_year", "rater_id", "item_id"],
         report_duplicates="exclude_first",
         name="readiness_responses",
     )
-
-
-# One row per (rater group x catalog item): is the item there (rated, skipped, or with a bad value)?
-COMPLETENESS_SCHEMA = pa.DataFrameSchema(
-    {"is_present": pa.Column(bool, _check(lambda s: s, "item_present"))}, name="readiness_completeness"
-)
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
@@ -125,7 +116,8 @@ def _issue(path: Path, rec: dict, column: str, check: str, value: str | None, *,
 
 
 def _missing_items(path: Path, rows: _Rows, skip_rows: set[int]) -> list[dict]:
-    """Validate completeness (COMPLETENESS_SCHEMA) on the grid rater group x catalog item; one record per gap.
+    """Completeness on the grid rater group x catalog item (is the item there: rated, skipped, or with a bad
+    value?); one ``item_present`` record per gap.
 
     A gap in a workbook is located to the item table's header row (the row itself is gone); in a CSV it has no
     line (source_row NULL) and the message names the school, year and rater. Groups whose school, year or rater
@@ -140,19 +132,13 @@ def _missing_items(path: Path, rows: _Rows, skip_rows: set[int]) -> list[dict]:
     grid = groups.merge(pd.DataFrame({"item_id": catalog.item_ids()}), how="cross")
     present = keyed[[*group_cols, "item_id"]].drop_duplicates().assign(is_present=True)
     grid = grid.merge(present, on=[*group_cols, "item_id"], how="left")
-    grid["is_present"] = grid["is_present"].astype("boolean").fillna(False).astype(bool)
-    try:
-        COMPLETENESS_SCHEMA.validate(grid, lazy=True)
-    except pandera.errors.SchemaErrors as err:
-        issues = []
-        for i in err.failure_cases["index"].dropna().astype(int):
-            g = grid.loc[i]
-            rec = dict(rows.record(int(g["_first"])))
-            rec["_row_item_id"] = rec["_group_row"]  # workbook: the table header row; CSV: None
-            subject = f"school {g['org_code']}, year {g['school_year']}, rater {g['rater_id']}"
-            issues.append(_issue(path, rec, "item_id", "item_present", str(g["item_id"]), subject=subject))
-        return issues
-    return []
+    issues = []
+    for g in grid[grid["is_present"].isna()].to_dict("records"):
+        rec = dict(rows.record(int(g["_first"])))
+        rec["_row_item_id"] = rec["_group_row"]  # workbook: the table header row; CSV: None
+        subject = f"school {g['org_code']}, year {g['school_year']}, rater {g['rater_id']}"
+        issues.append(_issue(path, rec, "item_id", "item_present", str(g["item_id"]), subject=subject))
+    return issues
 
 
 def _first_sheet(frame: pd.DataFrame) -> pd.Series:

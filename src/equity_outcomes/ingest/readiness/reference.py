@@ -11,8 +11,8 @@ import pandas as pd
 from ...warehouse import registered, table_exists
 from . import catalog
 
-RAW_TABLE = "raw_readiness_responses"
-TABLES_SQL = (files(__package__) / "tables.sql").read_text(encoding="utf-8")  # RAW_TABLE and the ref_ tables
+# raw_readiness_responses and the ref_ tables
+TABLES_SQL = (files(__package__) / "tables.sql").read_text(encoding="utf-8")
 
 
 def raw_frame(data: pd.DataFrame, load_id: str) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from ...errors import InputError
 from ..normalize import spring_year
-from ..student import _read_text
+from ..student import _read_text, parse_csv
 from . import catalog
 from .template import (
     FIELD_LABEL_COL,
@@ -254,13 +254,7 @@ def _read_csv(path: Path, notes: set[str]) -> _Rows:
     extra = [h for h in header if h not in CSV_COLUMNS]
     if extra:
         notes.add(f"ignored column(s): {', '.join(extra)}")
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=0)
-    except pd.errors.ParserError as exc:
-        raise InputError(f"the CSV cannot be parsed: {exc}", file=str(path), fix="check quoting and delimiters") from None
-    frame.columns = header
-    if frame.empty:
-        raise InputError("the file has a header but no rows", file=str(path), fix="export the responses with rows")
+    frame = parse_csv(path, text, header, "export the responses with rows")
     norm = {
         "org_code": lambda v: _norm_org_code(v, notes),
         "school_year": _norm_year,
