@@ -173,7 +173,8 @@ MAX_FILE_LINES = 600
 # issue-59 (#19): ingest/ keeps one CSV parse, one SQL literal, one dtype->SQL table, readiness catalog loaders
 # without unused path parameters and completeness gaps by a filter (ingest outputs identical): -13, on main
 # after issue-60/61: 16,298 (measured).
-LINE_BUDGET = 16_298
+# lead: a readiness file's quarantined rows are the rows read and not kept (load.py): 16,296 (measured).
+LINE_BUDGET = 16_296
 
 
 def modules() -> dict[str, Path]:

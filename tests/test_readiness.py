@@ -588,3 +588,18 @@ def test_synthetic_ratings_rise_over_implementation_years(tmp_path, fmt):
             assert m.is_monotonic_increasing and m.iloc[-1] - m.iloc[0] > 0.6, m.to_dict()
         else:  # comparison school, included on request: flat
             assert len(m) == len(years) and m.max() - m.min() < 0.3, m.to_dict()
+
+
+def test_quarantined_rows_count_rows_not_problems(tmp_path):
+    """A missing item is a problem without a row: 5 rows read, 1 bad rating, 78 items missing -> 1 of 5 rows
+    quarantined (it once read "6 of 5 rows (120%)" when every problem without a row counted as one more row)."""
+    from equity_outcomes.ingest.load import ingest_into
+
+    first = list(items()["item_id"])[:5]
+    lines = [f"{ALPHA},2025,r1,teacher,{item},{7 if i == 0 else 3}" for i, item in enumerate(first)]
+    path = _write_csv(tmp_path / "raw" / "readiness" / "few.csv", lines)
+    con = connect(tmp_path / "w.duckdb")
+    result = ingest_into(con, [path.parent], max_quarantined=100).results[0]
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (5, 4, 1)
+    assert con.execute("SELECT count(*) FROM quarantine WHERE check_name = 'item_present'").fetchall()[0][0] == 78
+    con.close()

@@ -208,13 +208,11 @@ def _load_readiness(con, path: Path, load_id: str) -> FileResult:
     read = readiness.read_responses(path, readiness.known_schools(con))
     if len(read.data):
         _append(con, "raw_readiness_responses", readiness.raw_frame(read.data, load_id))
-    n_bad = 0
     if len(read.quarantine):
-        q = readiness.quarantine_frame(read.quarantine, load_id)
-        _append(con, "quarantine", q)
-        n_bad = q[["source_row"]].drop_duplicates().shape[0]
-    return FileResult(path, "readiness", "readiness_responses", None, "loaded", read.rows_in, len(read.data), n_bad,
-                      "; ".join(read.notes))
+        _append(con, "quarantine", readiness.quarantine_frame(read.quarantine, load_id))
+    # rows quarantined: the item rows read and not kept (a missing item is a problem recorded, not a row)
+    return FileResult(path, "readiness", "readiness_responses", None, "loaded", read.rows_in, len(read.data),
+                      read.rows_in - len(read.data), "; ".join(read.notes))
 
 
 def _ingest_config() -> dict:
