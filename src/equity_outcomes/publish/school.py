@@ -234,7 +234,8 @@ def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple]
             c = (metric, subject, source, state_gap.id)
             if g == "all" and metric == state_gap.metrics[0] and c not in combos:
                 combos.append(c)
-    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER.get(c[1] or None, 9)))
+    # subjects in their order; a measure without a subject after them (unlike the tables, where it comes first)
+    combos.sort(key=lambda c: (not _state_ref(site, c[3]), c[3], SUBJECT_ORDER.get(c[1], 9) if c[1] else 9))
     return combos, gap_grade
 
 
