@@ -66,20 +66,34 @@ def test_adding_a_year_rebuilds_that_year_only_and_equals_a_full_rebuild(network
     rows = {t: con.execute(f"SELECT count(*) FROM fb.{t}").fetchone()[0] for t in models}
     con.close()
     assert not differing, differing
-    assert rows["metric_values"] > 0 and rows["int_outcome_profiles"] > 0
+    assert rows["metric_values"] > 0 and rows["int_outcome_profiles"] > 0 and rows["reconciliation"] > 0
+
+
+def _built(summary) -> set[str]:
+    return {m.split("/")[-1] for m, _, _ in summary.models}
 
 
 def test_a_changed_catalog_or_roster_rebuilds_every_year(network: Path):
-    """Only student files of one year make an incremental build; anything else is a full one."""
+    """Only student files of one year make an incremental build; anything else is a full one. The incremental build
+    leaves the models of inputs that are not a year's as they were, and the readiness models while no readiness file
+    changed."""
     path = network / "incremental.duckdb"
     if not path.exists():
         pytest.skip("needs the warehouse of the test above")
+    kept = {"readiness_items", "readiness_summary", "dese_context", "stg_roster"}
     con = connect(path)
     try:
         con.execute("DELETE FROM raw_student_roster WHERE rowid = (SELECT max(rowid) FROM raw_student_roster)")
-        assert build_models(con).school_years is None
+        full = build_models(con)
+        assert full.school_years is None and kept <= _built(full)
         con.execute(f"DELETE FROM raw_student_enrollment WHERE school_year = {NEW_YEAR - 2} AND rowid = "
                     f"(SELECT min(rowid) FROM raw_student_enrollment WHERE school_year = {NEW_YEAR - 2})")
-        assert build_models(con).school_years == [NEW_YEAR - 2]
+        one_year = build_models(con)
+        assert one_year.school_years == [NEW_YEAR - 2]
+        assert {"metric_values", "school_grade_span", "reconciliation"} <= _built(one_year)
+        assert not kept & _built(one_year)
+        con.execute("DELETE FROM raw_readiness_responses WHERE rowid = (SELECT max(rowid) FROM raw_readiness_responses)")
+        readiness = build_models(con)
+        assert readiness.school_years == [] and {"readiness_items", "readiness_summary"} <= _built(readiness)
     finally:
         con.close()

@@ -175,7 +175,9 @@ MAX_FILE_LINES = 600
 # after issue-60/61: 16,298 (measured).
 # lead: a readiness file's quarantined rows are the rows read and not kept (load.py): 16,296 (measured).
 # lead: the gap charts' subject order written out (school._gap_combos): 16,297 (measured).
-LINE_BUDGET = 16_297
+# lead (#22): an incremental build keeps the readiness models while no readiness file changed (build.changed_inputs):
+# 16,304 (measured).
+LINE_BUDGET = 16_304
 
 
 def modules() -> dict[str, Path]:

@@ -32,9 +32,12 @@ from ..warehouse import object_kind, room_for_python, table_exists
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
 BUILD_ARGS = ("build", "--exclude-resource-type", "test", "--exclude")  # + what a build leaves out
-# What an incremental build leaves as the last build made it: nodes made from the code and catalogs alone (views,
-# the seeds, ref_metrics), equal by then (an incremental build runs only when neither changed: changed_years)
-KEPT_BY_INCREMENTAL = ("config.materialized:view", "resource_type:seed", "path:reference")
+# What an incremental build leaves as the last build made it: nodes made from the code, the catalogs and the inputs
+# that are not one school year's (views, the seeds, ref_metrics, tag:no_yearly_inputs: the roster, the DESE cells),
+# equal by then (an incremental build runs only when none of them changed: changed_inputs); and the readiness models
+# when no readiness file changed either (READINESS_MODELS)
+KEPT_BY_INCREMENTAL = ("config.materialized:view", "resource_type:seed", "path:reference", "tag:no_yearly_inputs")
+READINESS_MODELS = "tag:readiness"
 WAREHOUSE_ENV = "EQUITY_OUTCOMES_DBT_WAREHOUSE"  # read by models/profiles.yml
 YEARS_ENV = "EQUITY_OUTCOMES_SCHOOL_YEARS"  # the years an incremental build redoes (macros/yearly.sql)
 PARSE_STATES_KEPT = 8  # dbt's partial-parse state of the last warehouse files built (see _partial_parse_of)
@@ -212,14 +215,14 @@ def is_current(con: duckdb.DuckDBPyConnection, engine: str = "duckdb",
     return table_exists(con, "metric_values") and (state or _fingerprint(con, engine)) == _last_state(con)
 
 
-def changed_years(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[int] | None:
-    """The years an incremental build must redo; None: a full build (first build, code, catalogs or non-yearly
-    inputs changed, a year disappeared, nothing changed)."""
+def changed_inputs(con: duckdb.DuckDBPyConnection, fingerprint: str, years: dict[str, str]) -> list[str] | None:
+    """The keys of :func:`inputs_fingerprint`'s yearly part (school years, 'readiness') whose fingerprint changed
+    since the last build: an incremental build redoes those years; None: a full build (first build, code, catalogs
+    or non-yearly inputs changed, a year disappeared, nothing changed)."""
     last, before = _last_state(con)
     if last != fingerprint or before is None or set(before) - set(years) or not table_exists(con, "metric_values"):
         return None
-    changed = [y for y, h in years.items() if before.get(y) != h]  # [] when only the readiness files changed
-    return sorted(int(y) for y in changed if y.isdigit()) if changed else None
+    return [y for y, h in years.items() if before.get(y) != h] or None
 
 
 def _summary(con: duckdb.DuckDBPyConnection, result) -> BuildSummary:
@@ -241,7 +244,7 @@ def build_models(
     model raises an :class:`EquityOutcomesError` naming its file; callers that must leave the warehouse unchanged
     build on a staged copy (``StagedWarehouse``), as every command and the flow do. ``skip_unchanged`` returns at
     once (``skipped``) when :func:`inputs_fingerprint` equals the last build's. When only some years' student files
-    changed (:func:`changed_years`), the yearly models (macros/yearly.sql) redo those years only; else, or with
+    changed (:func:`changed_inputs`), the yearly models (macros/yearly.sql) redo those years only; else, or with
     ``full_refresh``, every model is rebuilt. ``project``: see :func:`run_dbt`.
     ``engine``: ``duckdb`` (in the warehouse), or ``spark`` (the same models on Spark, their tables brought back into
     the warehouse: :mod:`equity_outcomes.models.spark`).
@@ -263,10 +266,14 @@ def build_models(
     if engine == "spark":
         redo, result = None, _build_on_spark(con, project, progress)  # Spark's yearly models are plain tables
     else:
-        redo = None if full_refresh else changed_years(con, fingerprint, years)
+        changed = None if full_refresh else changed_inputs(con, fingerprint, years)
+        if changed is None:
+            redo, kept = None, ("--full-refresh",)
+        else:  # the years that changed ([]: only the readiness files), the readiness models only if their files did
+            redo = sorted(int(y) for y in changed if y.isdigit())
+            kept = KEPT_BY_INCREMENTAL + (() if "readiness" in changed else (READINESS_MODELS,))
         with room_for_python(con):  # dbt's connection shares this database instance and its memory limit
-            result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS,
-                             *(KEPT_BY_INCREMENTAL if redo is not None else ("--full-refresh",)), project=project,
+            result = run_dbt(database_path(con), *BUILD_ARGS, EVALUATE_MODELS, *kept, project=project,
                              callbacks=_progress_events(progress),
                              env={YEARS_ENV: ",".join(map(str, redo))} if redo is not None else None)
         if not result.success:

@@ -18,5 +18,6 @@ FROM {{ ref('int_student_outcomes') }} o
 LEFT JOIN {{ ref('stg_enrollment') }} e
     ON o.metric <> 'pct_teachers_improved_efficacy'
    AND e.school_year = o.school_year AND e.org_code = o.org_code AND e.student_id = o.student_id
+   AND {{ for_changed_years('e.school_year') }}  -- said again for the joined side: DuckDB does not carry it over
 WHERE {{ for_changed_years('o.school_year') }}
 GROUP BY ALL

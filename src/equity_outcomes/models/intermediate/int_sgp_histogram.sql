@@ -9,4 +9,5 @@ SELECT
 FROM {{ ref('int_student_outcomes') }} o
 JOIN {{ ref('stg_enrollment') }} e USING (school_year, org_code, student_id)
 WHERE o.metric = 'median_sgp' AND {{ for_changed_years('o.school_year') }}
+  AND {{ for_changed_years('e.school_year') }}  -- said again for the joined side: DuckDB does not carry it over
 GROUP BY ALL

@@ -17,7 +17,8 @@
 {% endmacro %}
 
 -- The MCAS grade selections a student's grade counts in, as DESE publishes them: the grade itself and, for grades
--- 3-8, the pooled '03-08'. One row each (a SELECT list item).
+-- 3-8, the pooled '03-08'. One row each (a SELECT list item; in int_student_outcomes a LATERAL subquery of it kept an
+-- incremental build's year filter from the assessments, so a +1 year build read every year's: #22).
 {% macro mcas_grades(grade) %}
     {{ unnest_list(non_null(list_of([grade, "CASE WHEN " ~ grade ~ " BETWEEN '03' AND '08' THEN '03-08' END"]))) }}
 {% endmacro %}

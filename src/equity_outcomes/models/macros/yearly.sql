@@ -1,6 +1,6 @@
 -- Yearly models (#22): a model whose rows are partitioned by school_year (every row of a year comes from that
 -- year's inputs only) is built incrementally on DuckDB: the build passes the years whose student files changed as
--- EQUITY_OUTCOMES_SCHOOL_YEARS (models/build.py, changed_years), dbt deletes those years' rows and inserts them again
+-- EQUITY_OUTCOMES_SCHOOL_YEARS (models/build.py, changed_inputs), dbt deletes those years' rows and inserts them again
 -- (delete+insert on unique_key school_year); any other change rebuilds the whole table (--full-refresh).
 -- On another adapter (Spark, #25) the model stays a plain table.
 {% macro yearly_config() %}

@@ -5,7 +5,7 @@
 --   is_area_of_concern: the raters' mean rating is below 1.5, i.e. it rounds to 1 "Area of Concern". Chosen over
 --     "any rater gave 1" so that one dissenting rater does not flag an item the others rate 3-4; that signal is
 --     kept separately as any_rated_1. The area summary mart counts the items flagged here (n_items_rated_1).
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['readiness']) }}
 SELECT
     org_code,
     school_year,

@@ -17,7 +17,7 @@
 --   change_from_prior_year: mean over schools of the school changes (schools with both years only)
 --   n_items: items rated anywhere; n_raters, n_ratings, n_skipped: sums over schools; n_schools: schools
 --   n_items_rated_1: items whose network mean (mean over schools of the school item means) is < 1.5
-{{ config(materialized='table') }}
+{{ config(materialized='table', tags=['readiness']) }}
 WITH school AS (
     SELECT
         org_code, school_year, area_type, area_number, area_name,

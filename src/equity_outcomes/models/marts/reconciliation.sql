@@ -4,7 +4,7 @@
 --   tolerance: half a unit of the last decimal DESE printed (0.05 for '25.6', 0.5 for '65'); for figures DESE
 --   publishes as counts (pct_disciplined) the percentages must agree to 1e-6.
 --   status: match | mismatch | suppressed_in_student | suppressed_in_dese | both_suppressed
-{{ config(materialized='table') }}
+{{ yearly_config() }}
 WITH dese AS (
     SELECT m.*, c.value_text
     FROM {{ ref('metric_values') }} m
@@ -12,7 +12,7 @@ WITH dese AS (
     LEFT JOIN {{ ref('stg_dese_cells') }} c
         ON c.source_file = m.source_file AND c.source_row = m.source_row AND c.measure = rm.dese_measure
        AND c.school_year = m.school_year AND c.subject IS NOT DISTINCT FROM m.subject AND c.grade = m.grade
-    WHERE m.source = 'dese' AND m.org_level = 'school'
+    WHERE m.source = 'dese' AND m.org_level = 'school' AND {{ for_changed_years('m.school_year') }}
 ),
 joined AS (
     SELECT
@@ -28,7 +28,7 @@ joined AS (
         ON d.org_code = s.org_code AND d.school_year = s.school_year AND d.subgroup = s.subgroup
        AND d.metric = s.metric AND d.subject IS NOT DISTINCT FROM s.subject AND d.grade = s.grade
     JOIN {{ ref('ref_metrics') }} rm ON rm.metric = s.metric AND rm.reconcile
-    WHERE s.source = 'student' AND s.org_level = 'school'
+    WHERE s.source = 'student' AND s.org_level = 'school' AND {{ for_changed_years('s.school_year') }}
 )
 SELECT *,
        student_value - dese_value AS difference,

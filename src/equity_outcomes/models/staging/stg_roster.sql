@@ -1,7 +1,7 @@
 -- stg_roster -> table `roster`
 -- Grain: one row per school (org_code). Source: roster.csv of the student data.
 -- If two loaded files list the same school, the one from the alphabetically last file wins.
-{{ config(materialized='table', alias='roster') }}
+{{ config(materialized='table', alias='roster', tags=['no_yearly_inputs']) }}
 SELECT
     org_code,
     school_name,
