@@ -177,7 +177,8 @@ MAX_FILE_LINES = 600
 # lead: the gap charts' subject order written out (school._gap_combos): 16,297 (measured).
 # lead (#22): an incremental build keeps the readiness models while no readiness file changed (build.changed_inputs):
 # 16,304 (measured).
-LINE_BUDGET = 16_304
+# lead (#22): ingest hashes the files on every core (load._sha256): 16,310 (measured).
+LINE_BUDGET = 16_310
 
 
 def modules() -> dict[str, Path]:

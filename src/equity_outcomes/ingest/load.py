@@ -14,6 +14,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -427,14 +428,21 @@ def _warnings(result: FileResult) -> list[str]:
             if n.strip().startswith("warning:")]
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _plan(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str, str, str | None, str | None]]:
     """(path, kind, sha256, hash of this path's earlier load, path already holding these bytes) per file, in load
-    order. Identical bytes twice in one batch: the second is a duplicate of the first."""
+    order. Identical bytes twice in one batch: the second is a duplicate of the first. The files are hashed on every
+    core (hashlib lets go of the GIL): a yearly run reads the bytes of every year's files to find the new ones
+    (4.2 GB of CSV at 1M students x 6 years, in the page cache: 3.1 s on one core, 1.6 s on two; #22)."""
     plan = []
     first_with: dict[str, str] = {}
-    for path in files:
-        with open(path, "rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        digests = list(pool.map(_sha256, files))
+    for path, digest in zip(files, digests, strict=True):
         previous_hash, duplicate_of = _previous(con, str(path), digest)
         if duplicate_of is None and previous_hash != digest and digest in first_with:
             duplicate_of = first_with[digest]
