@@ -241,6 +241,23 @@ def test_inspect_reports_layout_edition_and_bad_codes(tmp_path: Path) -> None:
     assert inspect_state_file(raw / "roster.csv").family == ""
 
 
+def test_check_reads_each_state_file_once(tmp_path: Path, monkeypatch) -> None:
+    """`equity-outcomes check` names a state file's layout and handbook from its dry-run load's own read (it read
+    every state file a second time to say so)."""
+    from equity_outcomes.ingest import check, load
+    from equity_outcomes.ingest.state_files import inspect as state_inspect
+
+    raw = raw_with(tmp_path, 2012, {"sims.txt": [sims_line(), sims_line("1000000002", DOE009="N")]})
+    reads = []
+    for module in (load, state_inspect):
+        real = module.read_state_file
+        monkeypatch.setattr(module, "read_state_file", lambda path, key, real=real: reads.append(path) or real(path, key))
+    sims = next(f for f in check.check_paths([raw]).files if f.path.name == "sims.txt")
+    assert sims.recognised_as.startswith("SIMS student record") and "handbook v2.0" in sims.recognised_as
+    assert sims.recognised_as.endswith("school year 2012") and sims.rows_quarantined == 1
+    assert [Path(p).name for p in reads] == ["sims.txt"]
+
+
 def test_parse_formats() -> None:
     assert parse_formats("contract") == set()
     assert parse_formats("state") == {"sims", "ssdr", "scs", "mcas"}

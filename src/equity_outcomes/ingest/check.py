@@ -29,7 +29,6 @@ from .load import (
 )
 from .normalize import Mapping
 from .pseudonymize import load_key
-from .state_files.inspect import inspect_state_file
 
 EXAMPLES = 5
 
@@ -118,10 +117,8 @@ def inspect_file(con: duckdb.DuckDBPyConnection, path: Path, key: bytes, limit_p
     refused = refusal(con, result, load_id, limit_pct)
     if refused:
         report.refused, report.reason = True, refused
-    if kind == "state":
-        state = inspect_state_file(path)
-        report.recognised_as = (f"{state.layout}, {state.record} records, handbook {state.version} "
-                                f"({state.handbook})" + (f", school year {state.school_year}" if state.school_year else ""))
+    if result.layout:  # a state-reporting file: what its reader recognised (read once, by the load above)
+        report.recognised_as = result.layout + (f", school year {result.school_year}" if result.school_year else "")
     if kind == "dese":
         report.dese = _dese_details(con, load_id)
         report.level = ", ".join(report.dese.pop("levels"))

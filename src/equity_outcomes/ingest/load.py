@@ -33,6 +33,7 @@ from .pseudonymize import load_key
 from .readiness import is_readiness_file, load_readiness_reference
 from .sqlvalidate import forget_id_hashes, validate_and_load
 from .state_files import derive_history, is_state_file, read_state_file
+from .state_files.catalog import family
 from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
 from .tables import ensure_raw_tables
@@ -76,6 +77,7 @@ class FileResult:
     message: str = ""
     seconds: float = 0.0
     mappings: list[Mapping] = field(default_factory=list)  # spellings mapped to the contract at the edge
+    layout: str = ""  # a state-reporting file's layout, record kind and handbook, as its reader recognised them
 
 
 @dataclass
@@ -200,7 +202,8 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
         if frame is not None and len(frame):
             _append(con, table, _stamped(frame, path, load_id))
     return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
-                      read.rows_quarantined, "; ".join(read.notes))
+                      read.rows_quarantined, "; ".join(read.notes), layout=f"{family(read.family).label}, "
+                      f"{read.record} records, handbook {read.version} ({read.handbook})")
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:

@@ -3,8 +3,8 @@ file, recognised by shape and mapped into the student data contract (``schemas.p
 validation, quarantine and pseudonymization. Layouts and every code table are data: config/state_layouts.yaml and
 config/state_codes/. docs/state_reporting_files.md is the user's reference.
 
-Owns: reading these layouts (one module per family), the history-derived fields (:mod:`.history`) and the
-per-file report for ``check`` (:func:`inspect_state_file`). May import: schemas, errors, paths, ingest.student,
+Owns: reading these layouts (one module per family), the history-derived fields (:mod:`.history`) and a
+per-file report (:func:`inspect_state_file`; ``check`` prints the layout line of its load's own read). May import: schemas, errors, paths, ingest.student,
 ingest.pseudonymize.
 """
 
