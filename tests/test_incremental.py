@@ -74,9 +74,9 @@ def _built(summary) -> set[str]:
 
 
 def test_a_changed_catalog_or_roster_rebuilds_every_year(network: Path):
-    """Only student files of one year make an incremental build; anything else is a full one. The incremental build
-    leaves the models of inputs that are not a year's as they were, and the readiness models while no readiness file
-    changed."""
+    """Only student files of some years make an incremental build of those years (readiness files alone: of no
+    year); anything else is a full one. The incremental build leaves the models of inputs that are not a year's as
+    they were, and the readiness models while no readiness file changed."""
     path = network / "incremental.duckdb"
     if not path.exists():
         pytest.skip("needs the warehouse of the test above")
