@@ -114,8 +114,8 @@ def test_the_audit_reads_a_column_at_a_time_what_one_frame_of_every_row_gives(ro
 
 
 def test_cell_positions_by_key_are_the_dict_of_lists_built_row_by_row():
-    """check_targets finds a target row's cells through positions by key made from whole columns (a group number
-    per row): every key, its rows in frame order, missing text included, as a dict of lists built row by row."""
+    """check_targets finds a target row's cells through positions by key: every key, its rows in frame order,
+    missing text one key (as pandas' group indices gave them), as a dict of lists built row by row."""
     from equity_outcomes.publish.disclosure import read
     from equity_outcomes.publish.disclosure.audit import _positions
 

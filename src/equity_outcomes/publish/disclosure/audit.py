@@ -135,9 +135,13 @@ CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"
 
 
 def _positions(cells: pd.DataFrame, key: list[str]) -> dict[tuple, list[int]]:
-    """Row positions of ``cells`` by the values of ``key`` (pandas' group indices: a dict entry per distinct key,
-    not a Python step per row)."""
-    return {k: v.tolist() for k, v in cells.groupby(key, sort=False, dropna=False).indices.items()}
+    """Row positions of ``cells`` by the values of ``key``, ascending. Nearly every key is one cell's: a dict built
+    from the columns' values (1.3 s for 1.36M cells with the collector off, as in the audit, where pandas' group
+    indices, six text columns factorized first, took 5.1 s)."""
+    out: dict[tuple, list[int]] = {}
+    for i, k in enumerate(zip(*(cells[col].tolist() for col in key), strict=True)):
+        out.setdefault(k, []).append(i)
+    return out
 
 
 def _side_cells(cells: dict[str, list], t: dict, side: str, index: dict) -> list[bool]:
