@@ -180,7 +180,9 @@ MAX_FILE_LINES = 600
 # lead (#22): ingest hashes the files on every core (load._sha256): 16,310 (measured).
 # lead (#22): the audit's cell positions by key from a dict built over the columns, not pandas' group indices
 # (check_targets 9.4-11.2 -> 5.1-6.6 s at 1M): 16,315 (measured).
-LINE_BUDGET = 16_315
+# lead: a state file's layout line spelled once (state_files.catalog.layout_line) for check's load and
+# inspect_state_file's report: 16,318 (measured).
+LINE_BUDGET = 16_318
 
 
 def modules() -> dict[str, Path]:

@@ -33,7 +33,7 @@ from .pseudonymize import load_key
 from .readiness import is_readiness_file, load_readiness_reference
 from .sqlvalidate import forget_id_hashes, validate_and_load
 from .state_files import derive_history, is_state_file, read_state_file
-from .state_files.catalog import family
+from .state_files.catalog import layout_line
 from .state_files.detect import SUFFIXES as STATE_SUFFIXES
 from .student import check_header, folder_year, read_student_file, table_for
 from .tables import ensure_raw_tables
@@ -202,8 +202,8 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
         if frame is not None and len(frame):
             _append(con, table, _stamped(frame, path, load_id))
     return FileResult(path, "state", read.report, read.school_year, "loaded", read.rows_in, read.rows_loaded,
-                      read.rows_quarantined, "; ".join(read.notes), layout=f"{family(read.family).label}, "
-                      f"{read.record} records, handbook {read.version} ({read.handbook})")
+                      read.rows_quarantined, "; ".join(read.notes),
+                      layout=layout_line(read.family, read.record, read.version, read.handbook))
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:

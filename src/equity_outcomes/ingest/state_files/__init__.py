@@ -4,8 +4,8 @@ validation, quarantine and pseudonymization. Layouts and every code table are da
 config/state_codes/. docs/state_reporting_files.md is the user's reference.
 
 Owns: reading these layouts (one module per family), the history-derived fields (:mod:`.history`) and a
-per-file report (:func:`inspect_state_file`; ``check`` prints the layout line of its load's own read). May import: schemas, errors, paths, ingest.student,
-ingest.pseudonymize.
+per-file report (:func:`inspect_state_file`; ``check`` prints the layout line of its load's own read).
+May import: schemas, errors, paths, ingest.student, ingest.pseudonymize.
 """
 
 from __future__ import annotations

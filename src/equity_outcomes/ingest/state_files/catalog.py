@@ -126,6 +126,11 @@ def family(family_id: str) -> Family:
     return _load(config_dir())[family_id]
 
 
+def layout_line(family_id: str, record: str, version: str, handbook: str) -> str:
+    """How ``check`` names a state-reporting file: its layout, record kind and handbook edition."""
+    return f"{family(family_id).label}, {record} records, handbook {version} ({handbook})"
+
+
 def families() -> dict[str, Family]:
     return dict(_load(config_dir()))
 

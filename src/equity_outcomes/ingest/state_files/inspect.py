@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import InputError
-from .catalog import family
+from .catalog import family, layout_line
 from .detect import SUFFIXES, detect
 from .reader import read_state_file
 
@@ -38,7 +38,7 @@ class StateFileReport:
         head = f"{self.path.name}: "
         if not self.family:
             return head + (self.error or "not a state-reporting file")
-        head += (f"{self.layout}, {self.record} records, handbook {self.version} ({self.handbook}), "
+        head += (f"{layout_line(self.family, self.record, self.version, self.handbook)}, "
                  f"school year {self.school_year}")
         if self.error:
             return f"{head}\n  refused: {self.error}"
