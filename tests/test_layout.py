@@ -182,7 +182,9 @@ MAX_FILE_LINES = 600
 # (check_targets 9.4-11.2 -> 5.1-6.6 s at 1M): 16,315 (measured).
 # lead: a state file's layout line spelled once (state_files.catalog.layout_line) for check's load and
 # inspect_state_file's report: 16,318 (measured).
-LINE_BUDGET = 16_318
+# lead (#22): a thread feeds the school pages' child from the start of the writing, so it writes pages while this
+# process writes the network page too (school.SchoolPages.start/_feed): 16,342 (measured).
+LINE_BUDGET = 16_342
 
 
 def modules() -> dict[str, Path]:

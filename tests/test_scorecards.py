@@ -626,15 +626,21 @@ def test_a_school_page_failing_in_the_child_names_its_school(site, tmp_path, mon
     monkeypatch.setenv(PROCESSES_ENV, "2")
     pages = SchoolPages()
     try:
-        pages.start(data)
         code = data.pages[0]
-        pages.write(data, tmp_path / "fine.html", code, data.targets_by_org.get(code, []), {}, None, None)
-        pages.write(data, tmp_path / "bad.html", "BROKEN01", [{"no target_id": 1}], {}, None, None)
+        pages.start(data, [(tmp_path / "fine.html", code, (data.targets_by_org.get(code, []), {}, None, None)),
+                           (tmp_path / "bad.html", "BROKEN01", ([{"no target_id": 1}], {}, None, None))])
         with pytest.raises(EquityOutcomesError, match=r"(?s)school page BROKEN01: .*KeyError: 'target_id'"):
             pages.finish()
     finally:
         pages.close()
     assert (tmp_path / "fine.html").stat().st_size > 1000 and not (tmp_path / "bad.html").exists()
+    pages = SchoolPages()  # a page whose arguments cannot be sent: named, not left out
+    try:
+        pages.start(data, [(tmp_path / "odd.html", "ODD00001", ([{"target_id": lambda: 1}], {}, None, None))])
+        with pytest.raises(EquityOutcomesError, match=r"school page ODD00001: not given to the child .*pickle"):
+            pages.finish()
+    finally:
+        pages.close()
     monkeypatch.setenv(PROCESSES_ENV, "3")
     with pytest.raises(EquityOutcomesError, match="is not 1 or 2"):
         page_processes()

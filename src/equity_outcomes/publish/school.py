@@ -9,6 +9,7 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 import traceback
 from collections import defaultdict
 from pathlib import Path
@@ -369,45 +370,68 @@ def page_processes() -> int:
 
 
 class SchoolPages:
-    """School pages written by a child process while this one writes the exports (``page_processes() == 2``),
-    else here. The child is started after the control and gets the site without its statewide frames (a page reads only its school's rows, given with it) and then one school at a time; a page is
-    a function of what it is given, so its bytes do not depend on the process or the order. A failed page raises
+    """School pages written by a child process while this one writes the network page and the exports
+    (``page_processes() == 2``), else here. A thread of this process gives the child the site without its statewide
+    frames (a page reads only its school's rows, given with it) and then every page's arguments; a page is a
+    function of what it is given, so its bytes do not depend on the process or the order. A failed page raises
     EquityOutcomesError naming its school."""
 
     def __init__(self) -> None:
         self.child, self.last, self.err = None, None, None
+        self.site, self.pages, self.feeder, self.feed_error = None, [], None, None
         if page_processes() > 1:
             self.err = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr while it lives: close()
             self.child = _child.start(_SERVE, stdin=True, stderr=self.err)
 
-    def start(self, site: Site) -> None:
-        """Give the child the site: everything but the statewide frames and rows the pages do not read."""
+    def start(self, site: Site, pages: list[tuple[Path, str, tuple]]) -> None:
+        """The pages to write: (path, school code, school_page's arguments after the code). The child gets them
+        from now on, from a thread (the pipe blocks while the child is busy; this process goes on meanwhile);
+        without a child, ``write_here`` writes each."""
+        self.site, self.pages = site, pages
         if self.child is not None:
-            self._send(dataclasses.replace(site, targets_safe=site.targets_safe.iloc[:0], mv_safe=site.mv_safe.iloc[:0],
-                                           readiness=None, history_safe=None, targets_by_org={}, solved={},
-                                           disclosure={}, warnings=[]))
+            slim = dataclasses.replace(site, targets_safe=site.targets_safe.iloc[:0], mv_safe=site.mv_safe.iloc[:0],
+                                       readiness=None, history_safe=None, targets_by_org={}, solved={},
+                                       disclosure={}, warnings=[])
+            self.feeder = threading.Thread(target=self._feed, args=(slim,), name="school-pages", daemon=True)
+            self.feeder.start()
 
-    def write(self, site: Site, path: Path, code: str, *page_args) -> int:
-        """School ``code``'s page (school_page's arguments after the code) to ``path``: its bytes, 0 when the
-        child writes it (counted by ``finish``)."""
-        if self.child is None:
-            return write_text(path, school_page(site, code, *page_args))
-        self.last = code
-        self._send((str(path), code, page_args))
-        return 0
+    def write_here(self, i: int) -> int:
+        """Page ``i`` of ``start``'s written by this process: its bytes; 0 when the child writes it (counted by
+        ``finish``)."""
+        if self.child is not None:
+            return 0
+        path, code, args = self.pages[i]
+        return write_text(path, school_page(self.site, code, *args))
 
     def finish(self) -> int:
-        """Wait for the child's pages; the bytes it wrote."""
-        return 0 if self.child is None else self._answer()
+        """Wait for the child's pages; the bytes it wrote. The pages' arguments are let go (freed before the audit)."""
+        if self.feeder is not None:
+            self.feeder.join()
+        self.site, self.pages = None, []
+        if self.child is None:
+            return 0
+        written = self._answer()  # the child's own error first
+        if self.feed_error is not None:
+            raise EquityOutcomesError(f"school page {self.last}: not given to the child process writing the school "
+                                      f"pages ({self.feed_error!r}). How to fix: {PROCESSES_ENV}=1 writes them in the "
+                                      "publishing process.") from self.feed_error
+        return written
 
-    def _send(self, item) -> None:
+    def _feed(self, slim: Site) -> None:
+        """The thread: the site, then each page's arguments."""
         try:
-            pickle.dump(item, self.child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        except BrokenPipeError as stopped:
-            self._answer()  # the child stopped: its error
-            raise EquityOutcomesError(f"school page {self.last}: the child writing the school pages stopped reading "
-                                      f"them. How to fix: {PROCESSES_ENV}=1 writes them in the publishing process.") \
-                from stopped
+            self._put(slim)
+            for path, code, args in self.pages:
+                self.last = code
+                self._put((str(path), code, args))
+        except Exception as exc:  # noqa: BLE001 - the child stopped (or close stopped it), or a page's arguments
+            self.feed_error = exc  # would not pickle: finish raises it
+
+    def _put(self, item) -> None:
+        """One item to the child. The pipe's write lets the interpreter lock go while the child is busy; what is
+        sent (the site, the rows of each school) is not changed by this process while it writes the exports."""
+        self.child.stdin.write(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+        self.child.stdin.flush()
 
     def _answer(self) -> int:
         out = _child.answer(self.child)
@@ -424,6 +448,8 @@ class SchoolPages:
 
     def close(self) -> None:
         _child.stop(self.child)
+        if self.feeder is not None:
+            self.feeder.join()
         if self.err is not None:
             self.err.close()
 

@@ -125,10 +125,13 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
     (stage / "schools").mkdir(parents=True)
     (stage / "assets").mkdir()
     (stage / "exports").mkdir()
-    # a child writing the school pages: started after the control (not beside its peak of memory), its imports
-    # made while this process writes the network page and exports
+    # a child writing the school pages: started after the control (not beside its peak of memory), writing them
+    # while this process writes the network page and the exports
     pages = SchoolPages()
     try:
+        pages.start(site, [(stage / "schools" / f"{safe_name(code)}.html", code,
+                            (by_org.get(code, []), series.get(code, {}), readiness_by.get(code), years.get(code)))
+                           for code in site.pages])
         total = 0
         assets = {"vega-bundle.js": bundle(), "chart-templates.js": templates_js(),
                   **{name: (files(__package__) / "assets" / name).read_text(encoding="utf-8") for name in STATIC_ASSETS}}
@@ -140,12 +143,8 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
         total += exports.network()
         t_net = time.perf_counter()
         say(f"scorecards: network page and exports written ({t_net - t_load:.1f} s)")
-        pages.start(site)  # the child has made its imports meanwhile: not waited for
         for i, code in enumerate(site.pages, start=1):
-            fn = safe_name(code)
-            total += pages.write(site, stage / "schools" / f"{fn}.html", code, by_org.get(code, []),
-                                 series.get(code, {}), readiness_by.get(code), years.get(code))
-            total += exports.school(code, fn)
+            total += pages.write_here(i - 1) + exports.school(code, safe_name(code))
             if i % 250 == 0:
                 say(f"scorecards: {i:,} of {len(site.pages):,} schools written")
         total += pages.finish()
