@@ -265,7 +265,7 @@ def ruled(tmp_path_factory) -> dict[str, pd.DataFrame]:
                     'all' AS subgroup, '' AS subject, CAST(mtype AS VARCHAR) AS mtype,
                     {", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RULE_INPUTS)}, CAST(b_ok AS BOOLEAN) b_ok
                     FROM cases_df""")
-    result = run_dbt(path, "run", "--select", "eval_rules")
+    result = run_dbt(path, "run", "--select", "eval_rules", "--vars", "{eval_in_warehouse: true}")
     assert result.success, result.exception
     rules = con.execute("SELECT * EXCLUDE (row_kind, target_id, subgroup, subject) FROM eval_rules").df()
     out = cases.drop(columns=["b_ok"]).merge(rules, on="org_code")
