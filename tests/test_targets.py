@@ -241,18 +241,6 @@ _RULE_INPUTS = ("b_value", "c_value", "b_ref", "c_ref", "b_k", "c_k", "b_n", "c_
                 "c_ref_se", "n_units")
 
 
-def test_evaluate_steps_an_older_version_left_in_the_warehouse_are_dropped(tmp_path):
-    """The eval_* steps live in memory for their dbt run (macros/scratch.sql): the tables and views an older
-    evaluation wrote to the warehouse go when the parameters are written; the parameters and other tables stay."""
-    con = connect(tmp_path / "w.duckdb")
-    con.execute("CREATE TABLE eval_main AS SELECT 1 AS x; CREATE VIEW eval_main_flags AS SELECT * FROM eval_main; "
-                "CREATE TABLE evaluation_notes AS SELECT 1 AS x")
-    write_parameters(con, CAT, baseline_year=None, current_year=None, baseline_window=1, peers_k=10)
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    con.close()
-    assert names == {"eval_settings", "eval_targets", "eval_target_items", "eval_catalog_items", "evaluation_notes"}
-
-
 @pytest.fixture(scope="module")
 def ruled(tmp_path_factory) -> dict[str, pd.DataFrame]:
     """Every RULE_CASES frame through the SQL rule (eval_rules, one dbt run on a warehouse holding only its input
@@ -277,7 +265,7 @@ def ruled(tmp_path_factory) -> dict[str, pd.DataFrame]:
                     'all' AS subgroup, '' AS subject, CAST(mtype AS VARCHAR) AS mtype,
                     {", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RULE_INPUTS)}, CAST(b_ok AS BOOLEAN) b_ok
                     FROM cases_df""")
-    result = run_dbt(path, "run", "--select", "eval_rules", "--vars", "{eval_in_warehouse: true}")
+    result = run_dbt(path, "run", "--select", "eval_rules")
     assert result.success, result.exception
     rules = con.execute("SELECT * EXCLUDE (row_kind, target_id, subgroup, subject) FROM eval_rules").df()
     out = cases.drop(columns=["b_ok"]).merge(rules, on="org_code")

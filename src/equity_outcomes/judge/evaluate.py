@@ -115,10 +115,6 @@ def write_parameters(con: duckdb.DuckDBPyConnection, catalog: Catalog, *, baseli
     }
     con.begin()  # one commit: each row inserted on its own commits the warehouse file (0.7 s for 250 rows, #22)
     try:
-        for name, kind in con.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog"
-                                      " = current_database() AND starts_with(table_name, 'eval_')").fetchall():
-            if name not in rows:  # a step an evaluation left before the steps moved to memory (macros/scratch.sql)
-                con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} "{name}"')
         con.execute(PARAMETERS_SQL)
         for name in rows:
             if rows[name]:

@@ -310,12 +310,9 @@ def _build_on_spark(con: duckdb.DuckDBPyConnection, project: Path | None, progre
 
 def run_model_tests(warehouse: Path, *, evaluated: bool = False) -> list[tuple[str, str, str]]:
     """Run every declared test (grains, not null, accepted values, relationships) on a built warehouse file; those
-    of the evaluate models too when ``evaluated`` (targets were evaluated on it): their steps live in memory for
-    the run that makes them (macros/scratch.sql), so that run is made again, with the tests. Returns (test, status,
-    message) per test; raises nothing for failing tests, only when dbt itself fails."""
-    args = ("build", "--select", EVALUATE_MODELS, "resource_type:test") if evaluated else \
-        ("test", "--exclude", EVALUATE_MODELS)
-    result = run_dbt(Path(warehouse), *args)
+    of the evaluate models too when ``evaluated`` (targets were evaluated on it). Returns (test, status, message)
+    per test; raises nothing for failing tests, only when dbt itself fails."""
+    result = run_dbt(Path(warehouse), "test", *(() if evaluated else ("--exclude", EVALUATE_MODELS)))
     rows = [(r.node.name, str(r.status), r.message or "") for r in _node_results(result)
             if r.node.resource_type == "test"]
     if not rows and not result.success:
