@@ -310,8 +310,8 @@ def same_tables(a: Path, b: Path) -> dict:
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
     out = {t: {"rows": con.execute(f"SELECT count(*) FROM a.{t}").fetchone()[0],
                "rows_differing": differing_rows(con, t, "a", "b")}
-           for t in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "reconciliation",
-                     "target_results", "target_results_history", "readiness_summary")}
+           for t in ("metric_values", "metric_gaps", "int_outcome_profiles", "int_sgp_histogram", "int_sgp_medians",
+                     "reconciliation", "target_results", "target_results_history", "readiness_summary")}
     con.close()
     return out
 

@@ -31,8 +31,8 @@ pytestmark = [
 # What the evaluation reads (target inputs), the marts every reader uses, the intermediate sums, and the
 # evaluation's own results judged on the Spark-built tables.
 TABLES = ("metric_values", "metric_gaps", "school_grade_span", "roster", "ref_subgroups", "ref_subgroup_crosswalk",
-          "ref_metrics", "int_outcome_profiles", "int_sgp_histogram", "dese_context", "reconciliation",
-          "readiness_items", "readiness_summary", "sgp_comparison", "target_results", "target_rollup")
+          "ref_metrics", "int_outcome_profiles", "int_sgp_histogram", "int_sgp_medians", "dese_context",
+          "reconciliation", "readiness_items", "readiness_summary", "sgp_comparison", "target_results", "target_rollup")
 
 
 @pytest.fixture(scope="module")

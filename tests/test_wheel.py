@@ -7,6 +7,7 @@ the editable install of the project: only the wheel provides ``equity_outcomes``
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,11 +28,24 @@ def _run(cmd: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
     return proc.stdout
 
 
+def _source_tree(to: Path) -> Path:
+    """What the wheel is built from, copied without the checkout's build/ and egg-info: setuptools adds to build/lib
+    and never removes from it, so a file deleted from src/ (a reverted macro) stayed in the wheel built here."""
+    skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    for name in ("pyproject.toml", "README.md"):
+        to.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, to / name)
+    for name in ("src", "pipelines", "config"):
+        shutil.copytree(ROOT / name, to / name, symlinks=True, ignore=skip)
+    return to
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, dict]:
     base = tmp_path_factory.mktemp("wheel")
     dist = base / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(dist)], base, dict(os.environ))
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(_source_tree(base / "project")), "-w",
+          str(dist)], base, dict(os.environ))
     wheel = next(dist.glob("equity_outcomes-*.whl"))
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -155,14 +155,25 @@ def _node_results(result) -> list:
     return list(getattr(result.result, "results", None) or [])
 
 
+# DuckDB's words when a model needed more room than it had: memory, or disk for what it spills
+OUT_OF_ROOM = ("No space left on device", "Out of Memory Error", "failed to offload", "max_temp_directory_size")
+
+
+def fix_for(message: str) -> str:
+    """What to do about a model that failed with ``message``: room for DuckDB, else the model."""
+    if any(words in message for words in OUT_OF_ROOM):
+        return ("free disk space where the warehouse is (DuckDB spills into the folder beside it, <warehouse>.tmp) "
+                "or give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB), and run build again")
+    return "correct the model (or the config it reads) and run build again"
+
+
 def dbt_failure(result, what: str) -> EquityOutcomesError:
     for r in _node_results(result):
         if str(r.status) in ("error", "fail"):
             node = r.node
             return EquityOutcomesError(
                 f"{what}: {node.resource_type} {node.original_file_path} failed: {r.message}. The warehouse is left "
-                "as it was (commands build on a staged copy). How to fix: correct the model (or the config it "
-                "reads) and run build again."
+                f"as it was (commands build on a staged copy). How to fix: {fix_for(str(r.message))}."
             )
     return EquityOutcomesError(f"{what} failed: {result.exception}. How to fix: see the message and run build again.")
 

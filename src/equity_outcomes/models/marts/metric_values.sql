@@ -7,7 +7,7 @@
 --   numerator/denominator: the counts behind the value (for DESE only when published in the same row);
 --   n_students: people in the population (DESE: the published denominator).
 -- Student values come from int_outcome_profiles (sums by student profile, expanded to subgroups here) and
--- int_sgp_histogram (exact medians). Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
+-- int_sgp_medians (exact medians). Student values under the catalog's min_n (ref_metrics.min_n, counted on ref_metrics.min_n_on) are suppressed; DESE values keep DESE's own suppression.
 {{ yearly_config() }}
 WITH network_schools AS (  -- the network is pooled over roster schools with is_network_school = 1
     SELECT org_code FROM {{ ref('stg_roster') }} WHERE is_network_school = 1
@@ -35,22 +35,6 @@ cells AS (
     FROM school_cells JOIN network_schools USING (org_code)
     GROUP BY school_year, subgroup, metric, subject, grade
 ),
--- the median SGP of each cell, exact: median() of its students' SGPs, each histogram row's value repeated n times
--- (a window's running counts over the 7.9M cell x SGP counts took 4x the CPU at 200k), as TINYINT (SGPs are whole
--- numbers 1-99): median() keeps each cell's values, a DOUBLE's 8 bytes each spilled past 4 GB at 1M students
-medians AS (
-    SELECT org_code, org_level, school_year, subgroup, subject, grade, median(sgp) AS median
-    FROM (
-        SELECT l.org_code, l.org_level, h.school_year, h.subject, h.grade, CAST(h.sgp AS TINYINT) AS sgp,
-               {{ unnest_list(subgroups_of('h.race', 'h.is_low_income', 'h.is_el', 'h.is_swd', 'h.is_high_needs')) }} AS subgroup
-        FROM (SELECT *, {{ unnest_list(list_of_length('n')) }} AS student_no
-              FROM {{ ref('int_sgp_histogram') }} WHERE {{ for_changed_years('school_year') }}) h
-        JOIN (SELECT org_code AS school, org_code, 'school' AS org_level FROM (SELECT DISTINCT org_code FROM {{ ref('int_sgp_histogram') }})
-              UNION ALL
-              SELECT org_code, 'network', 'network' FROM network_schools) l ON l.school = h.org_code
-    )
-    GROUP BY ALL
-),
 student AS (
     SELECT
         c.org_code, c.org_level, c.school_year, c.subgroup, c.metric, c.subject, c.grade,
@@ -66,10 +50,11 @@ student AS (
              THEN sqrt(greatest((c.sx2::DOUBLE - c.sx::DOUBLE * c.sx::DOUBLE / c.n) / (c.n - 1), 0)) END
             AS std_dev
     FROM cells c
-    LEFT JOIN medians m
+    LEFT JOIN {{ ref('int_sgp_medians') }} m
         ON c.metric = 'median_sgp' AND m.org_code = c.org_code AND m.org_level = c.org_level
        AND m.school_year = c.school_year AND m.subgroup = c.subgroup AND m.subject IS NOT DISTINCT FROM c.subject
        AND m.grade = c.grade
+       AND {{ for_changed_years('m.school_year') }}  -- said again for the joined side: DuckDB does not carry it over
 ),
 dese AS (
     SELECT
