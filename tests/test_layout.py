@@ -186,7 +186,9 @@ MAX_FILE_LINES = 600
 # process writes the network page too (school.SchoolPages.start/_feed): 16,342 (measured).
 # lead (#22): a model that ran out of memory or disk is told to free disk or give DuckDB memory, not to correct the
 # model (build.fix_for): 16,349 (measured).
-LINE_BUDGET = 16_349
+# lead (#22): DuckDB's spill capped like its memory (warehouse._LIMITS, EQUITY_OUTCOMES_DUCKDB_SPILL): 16,358
+# (measured).
+LINE_BUDGET = 16_358
 
 
 def modules() -> dict[str, Path]:

@@ -164,12 +164,12 @@ def test_the_raw_dese_source_declares_the_ingest_columns():
     assert [c["name"] for c in table["columns"]] == list(DESE_CELL_COLUMNS)
 
 
-def test_a_model_out_of_room_says_to_free_disk_or_give_memory(demo_copy):
+def test_a_model_out_of_room_says_to_give_duckdb_memory_or_room_to_spill(demo_copy):
     con = connect(demo_copy)
     con.execute("SET max_temp_directory_size = '0KiB'")  # nothing may spill: the demo's build runs out of room
     con.execute("SET memory_limit = '64MiB'")
     try:
-        with pytest.raises(EquityOutcomesError, match=r"(?s)failed: .*(Out of Memory|offload).*How to fix: free disk"):
+        with pytest.raises(EquityOutcomesError, match=r"(?s)failed: .*(Out of Memory|offload).*How to fix: give DuckDB more memory"):
             build_models(con, full_refresh=True)
     finally:
         con.close()

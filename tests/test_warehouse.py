@@ -55,6 +55,19 @@ def test_a_bad_memory_setting_is_named_in_the_error(warehouse, monkeypatch):
         connect(warehouse)
 
 
+def test_the_spill_is_capped_by_default_and_by_the_environment_setting(warehouse, monkeypatch):
+    con = connect_read_only(warehouse)
+    assert con.execute("SELECT current_setting('max_temp_directory_size')").fetchone()[0] == "18.6 GiB"  # 20 GB
+    con.close()
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_SPILL", "100GB")
+    con = connect_read_only(warehouse)
+    assert con.execute("SELECT current_setting('max_temp_directory_size')").fetchone()[0] == "93.1 GiB"
+    con.close()
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_SPILL", "a lot")
+    with pytest.raises(EquityOutcomesError, match="EQUITY_OUTCOMES_DUCKDB_SPILL='a lot'.*20GB"):
+        connect(warehouse)
+
+
 def test_a_model_that_became_a_view_replaces_the_table_an_older_build_left(tmp_path):
     from equity_outcomes.models.build import build_models
 

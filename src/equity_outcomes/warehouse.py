@@ -53,22 +53,30 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 
 DEFAULT_MEMORY_LIMIT = "4GB"
+# What DuckDB may spill into the folder beside the warehouse (<warehouse>.tmp). Its own default, 90% of the free disk,
+# let a build whose median() had too little memory fill a 250 GB disk (#22); a 1M-student build spills up to ~4 GB.
+DEFAULT_SPILL_LIMIT = "20GB"
+# (DuckDB setting, environment variable, default, examples of a size)
+_LIMITS = (("memory_limit", "EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT, "4GB or 500MB"),
+           ("max_temp_directory_size", "EQUITY_OUTCOMES_DUCKDB_SPILL", DEFAULT_SPILL_LIMIT, "20GB or 100GB"))
 
 
 def _cap_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Cap DuckDB's memory (default 4 GB, or EQUITY_OUTCOMES_DUCKDB_MEMORY) so large loads and builds spill to disk
-    instead of growing to DuckDB's default of 80% of RAM. Set with SET after connecting, not as a connect-time
-    config: DuckDB refuses a second connection to the same file with a different config, so a researcher's plain
-    ``duckdb.connect(path, read_only=True)`` next to ours in one process would fail."""
-    limit = os.environ.get("EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
-    try:
-        con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
-    except duckdb.Error as exc:
-        con.close()
-        raise EquityOutcomesError(
-            f"EQUITY_OUTCOMES_DUCKDB_MEMORY={limit!r} is not a DuckDB memory size ({str(exc).splitlines()[0]}). "
-            "How to fix: use a size such as 4GB or 500MB, or unset it for the 4GB default."
-        ) from None
+    instead of growing to DuckDB's default of 80% of RAM, and what it spills (default 20 GB, or
+    EQUITY_OUTCOMES_DUCKDB_SPILL), so a query past that fails instead of filling the disk. Set with SET after
+    connecting, not as a connect-time config: DuckDB refuses a second connection to the same file with a different
+    config, so a researcher's plain ``duckdb.connect(path, read_only=True)`` next to ours in one process would fail."""
+    for setting, variable, default, examples in _LIMITS:
+        limit = os.environ.get(variable, default)
+        try:
+            con.execute(f"SET {setting} = '{limit.replace(chr(39), '')}'")
+        except duckdb.Error as exc:
+            con.close()
+            raise EquityOutcomesError(
+                f"{variable}={limit!r} is not a DuckDB size ({str(exc).splitlines()[0]}). How to fix: use a size "
+                f"such as {examples}, or unset it for the {default} default."
+            ) from None
     return con
 
 

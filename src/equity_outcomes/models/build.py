@@ -162,8 +162,9 @@ OUT_OF_ROOM = ("No space left on device", "Out of Memory Error", "failed to offl
 def fix_for(message: str) -> str:
     """What to do about a model that failed with ``message``: room for DuckDB, else the model."""
     if any(words in message for words in OUT_OF_ROOM):
-        return ("free disk space where the warehouse is (DuckDB spills into the folder beside it, <warehouse>.tmp) "
-                "or give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB), and run build again")
+        return ("give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB) or, with the disk space for it, more "
+                "room to spill (EQUITY_OUTCOMES_DUCKDB_SPILL=50GB: the folder beside the warehouse, <warehouse>.tmp), "
+                "and run build again")
     return "correct the model (or the config it reads) and run build again"
 
 
