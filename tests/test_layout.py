@@ -184,8 +184,8 @@ MAX_FILE_LINES = 600
 # inspect_state_file's report: 16,318 (measured).
 # lead (#22): a thread feeds the school pages' child from the start of the writing, so it writes pages while this
 # process writes the network page too (school.SchoolPages.start/_feed): 16,342 (measured).
-# lead (#22): a model that ran out of memory or disk is told to free disk or give DuckDB memory, not to correct the
-# model (build.fix_for): 16,349 (measured).
+# lead (#22): a model that ran out of memory or disk is told to give DuckDB memory or room to spill, not to correct
+# the model (build.fix_for): 16,349 (measured).
 # lead (#22): DuckDB's spill capped like its memory (warehouse._LIMITS, EQUITY_OUTCOMES_DUCKDB_SPILL): 16,358
 # (measured).
 LINE_BUDGET = 16_358

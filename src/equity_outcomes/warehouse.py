@@ -54,7 +54,7 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
 
 DEFAULT_MEMORY_LIMIT = "4GB"
 # What DuckDB may spill into the folder beside the warehouse (<warehouse>.tmp). Its own default, 90% of the free disk,
-# let a build whose median() had too little memory fill a 250 GB disk (#22); a 1M-student build spills up to ~4 GB.
+# let a 1M-student build whose median() had too little memory fill the disk (#22); such a build spills up to ~4 GB.
 DEFAULT_SPILL_LIMIT = "20GB"
 # (DuckDB setting, environment variable, default, examples of a size)
 _LIMITS = (("memory_limit", "EQUITY_OUTCOMES_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT, "4GB or 500MB"),

@@ -6,9 +6,9 @@
 -- window) give the same medians in 4x the CPU at 200k students and 5-6x the time at 1M (53-66 s against 8-13 s).
 -- median() cannot spill gracefully: at 1M students (1.04M cells) its hash table needs 0.8-1.5 GB depending on the
 -- order its rows come in, and with less it spilled without bound (past 50 GB, until the disk was full). Hence
--- (#22): a model of its own, not a step of metric_values, where it ran beside that model's other aggregates (one
--- 1M build in ~8 filled the disk at the 4 GB default), and its rows in each school's order (a sort of the
--- histogram): 10.8 s and no spill with 1.5 GB to DuckDB, where the order of a rebuilt histogram spilled past 12 GB.
+-- (#22): a model of its own, not a step of metric_values, where it ran beside that model's other aggregates (2 of
+-- 11 builds of one 1M warehouse filled the disk at the 4 GB default), and its rows in each school's order (a sort
+-- of the histogram): 10.8 s and no spill with 1.5 GB to DuckDB, where a rebuilt histogram's order spilled past 12 GB.
 -- With less memory still it spills without bound: warehouse.py caps the spill (EQUITY_OUTCOMES_DUCKDB_SPILL).
 {{ yearly_config() }}
 WITH network_schools AS (  -- the network is pooled over roster schools with is_network_school = 1
