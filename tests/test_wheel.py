@@ -32,8 +32,8 @@ def _source_tree(to: Path) -> Path:
     """What the wheel is built from, copied without the checkout's build/ and egg-info: setuptools adds to build/lib
     and never removes from it, so a file deleted from src/ (a reverted macro) stayed in the wheel built here."""
     skip = shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    to.mkdir(parents=True)
     for name in ("pyproject.toml", "README.md"):
-        to.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, to / name)
     for name in ("src", "pipelines", "config"):
         shutil.copytree(ROOT / name, to / name, symlinks=True, ignore=skip)
