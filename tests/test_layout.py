@@ -188,7 +188,9 @@ MAX_FILE_LINES = 600
 # the model (build.fix_for): 16,349 (measured).
 # lead (#22): DuckDB's spill capped like its memory (warehouse._LIMITS, EQUITY_OUTCOMES_DUCKDB_SPILL): 16,358
 # (measured).
-LINE_BUDGET = 16_358
+# lead (#22): DuckDB out of room outside a model (a load names its file; any other command's query: cli.main) is one
+# error with the fix (warehouse.ROOM_FIX, shared with build.fix_for), not a traceback: 16,376 (measured).
+LINE_BUDGET = 16_376
 
 
 def modules() -> dict[str, Path]:

@@ -4,6 +4,7 @@ is named by its file."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -173,3 +174,15 @@ def test_a_model_out_of_room_says_to_give_duckdb_memory_or_room_to_spill(demo_co
             build_models(con, full_refresh=True)
     finally:
         con.close()
+
+
+def test_a_stage_query_out_of_room_is_one_error_with_the_fix(demo_copy, monkeypatch, capsys):
+    """growth's own queries (not dbt's) out of memory with no spill allowed: exit 2 and the fix, not a traceback."""
+    from equity_outcomes.cli import main
+
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "16MB")
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_SPILL", "0MB")
+    assert main(["growth", "--quiet", "--warehouse", str(demo_copy)]) == 2
+    err = capsys.readouterr().err
+    assert re.match(r"error: growth: DuckDB ran out of room \(Out of Memory.*How to fix: give DuckDB more memory "
+                    r"\(EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB\).*and run growth again\.", err), err

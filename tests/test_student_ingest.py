@@ -237,3 +237,18 @@ def test_an_open_reader_does_not_block_the_next_run(loaded, tmp_path):
     fresh = connect(loaded, read_only=True)
     assert fresh.execute("SELECT count(*) FROM raw_student_enrollment").fetchall()[0][0] == before + 1
     fresh.close()
+
+
+def test_a_load_out_of_room_names_the_file_and_says_to_give_duckdb_memory(demo_raw, tmp_path, monkeypatch, capsys):
+    """DuckDB out of memory and not allowed to spill while loading: an error naming the file and the fix, not a
+    traceback, and no warehouse written."""
+    from equity_outcomes.cli import main
+
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_MEMORY", "64MB")
+    monkeypatch.setenv("EQUITY_OUTCOMES_DUCKDB_SPILL", "0MB")
+    warehouse = tmp_path / "w.duckdb"
+    assert main(["ingest", "--quiet", "--no-build", "--warehouse", str(warehouse), str(demo_raw / "student")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"student/\d{4}/\w+\.csv: DuckDB ran out of room loading it \(Out of Memory", err), err
+    assert "How to fix: give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB)" in err
+    assert not warehouse.exists()

@@ -13,11 +13,14 @@ import traceback
 from pathlib import Path
 from typing import Any, Literal
 
+import duckdb
+
 from . import progress
 from .catalog import Strict, Text, load_yaml
 from .commands import HANDLERS, state_formats
 from .errors import EquityOutcomesError
 from .paths import config_dir
+from .warehouse import ROOM_FIX, out_of_room
 
 TYPES = {"path": Path, "int": int, "float": float, "formats": state_formats}  # an argument's `type` in config/cli.yaml
 
@@ -88,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except duckdb.Error as exc:  # a stage's own query past the memory and spill caps (a model's: build.fix_for)
+        if not out_of_room(str(exc)):
+            raise
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {args.command}: DuckDB ran out of room ({str(exc).splitlines()[0]}). How to fix: {ROOM_FIX}, "
+              f"and run {args.command} again.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -80,6 +80,16 @@ def _cap_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return con
 
 
+# DuckDB's words when a statement needed more room than it had: memory, or disk for what it spills
+OUT_OF_ROOM = ("No space left on device", "Out of Memory Error", "failed to offload", "max_temp_directory_size")
+ROOM_FIX = ("give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB) or, with the disk space for it, more room to "
+            "spill (EQUITY_OUTCOMES_DUCKDB_SPILL=50GB: the folder beside the warehouse, <warehouse>.tmp)")
+
+
+def out_of_room(message: str) -> bool:
+    return any(words in message for words in OUT_OF_ROOM)
+
+
 # DuckDB's share of the memory cap while Python holds memory beside it: pandas frames and DESE readers during a load
 # (200,000 students: 3.9 GB peak with 4 GB to DuckDB, 3.1 GB with 3 GB, no slower), dbt during a build
 DUCKDB_SHARE_BESIDE_PYTHON = 0.75

@@ -26,7 +26,7 @@ import yaml
 from .. import progress as progress_display
 from ..errors import InputError
 from ..paths import config_dir
-from ..warehouse import BOOKKEEPING_DDL, registered, room_for_python, table_exists
+from ..warehouse import BOOKKEEPING_DDL, ROOM_FIX, out_of_room, registered, room_for_python, table_exists
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
@@ -398,6 +398,12 @@ def ingest_into(
                     except InputError as exc:
                         errors.append(str(exc))
                         continue
+                    except duckdb.Error as exc:
+                        if not out_of_room(str(exc)):
+                            raise
+                        raise IngestError([*errors, f"{path}: DuckDB ran out of room loading it "
+                                           f"({str(exc).splitlines()[0]}). How to fix: {ROOM_FIX}, and run ingest "
+                                           "again"]) from exc
                     refused = refusal(con, result, summary.load_id, limit)
                     if refused:
                         errors.append(refused)

@@ -27,7 +27,7 @@ import yaml
 from ..errors import EquityOutcomesError
 from ..paths import PACKAGE_DIR, cache_dir, config_dir, models_dir
 from ..progress import step
-from ..warehouse import object_kind, room_for_python, table_exists
+from ..warehouse import ROOM_FIX, object_kind, out_of_room, room_for_python, table_exists
 
 LAYERS = ["staging", "intermediate", "marts", "evaluate"]
 EVALUATE_MODELS = "path:evaluate"  # run by the evaluate stage (targets.evaluate), not by a build
@@ -155,16 +155,10 @@ def _node_results(result) -> list:
     return list(getattr(result.result, "results", None) or [])
 
 
-# DuckDB's words when a model needed more room than it had: memory, or disk for what it spills
-OUT_OF_ROOM = ("No space left on device", "Out of Memory Error", "failed to offload", "max_temp_directory_size")
-
-
 def fix_for(message: str) -> str:
     """What to do about a model that failed with ``message``: room for DuckDB, else the model."""
-    if any(words in message for words in OUT_OF_ROOM):
-        return ("give DuckDB more memory (EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB) or, with the disk space for it, more "
-                "room to spill (EQUITY_OUTCOMES_DUCKDB_SPILL=50GB: the folder beside the warehouse, <warehouse>.tmp), "
-                "and run build again")
+    if out_of_room(message):
+        return f"{ROOM_FIX}, and run build again"
     return "correct the model (or the config it reads) and run build again"
 
 
