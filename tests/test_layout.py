@@ -190,7 +190,9 @@ MAX_FILE_LINES = 600
 # (measured).
 # lead (#22): DuckDB out of room outside a model (a load names its file; any other command's query: cli.main) is one
 # error with the fix (warehouse.ROOM_FIX, shared with build.fix_for), not a traceback: 16,376 (measured).
-LINE_BUDGET = 16_376
+# lead (#19): publish.data no longer computes two group keys nothing has read since bcfb097 (_pair_gid,
+# _cross_gid: two hashes in SQL and two np.unique over every published cell): 16361 (measured).
+LINE_BUDGET = 16_361
 
 
 def modules() -> dict[str, Path]:

@@ -159,7 +159,7 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     orgs = sorted(set(pages) | network_codes | {"network"})
     mv = pd.DataFrame()
     if "metric_values" in objects and metric_ids:
-        mv = read_metric_values(con, orgs, metric_ids, published_subgroups, comps,
+        mv = read_metric_values(con, orgs, metric_ids, published_subgroups,
                                 with_state="metric_state_reference" in objects)
         if "metric_state_reference" not in objects:
             warnings.append("the warehouse has no metric_state_reference view: no state averages beside the trends")
@@ -278,29 +278,24 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
 
 
 def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics: list[str], subgroups: list[str],
-                       comps: dict[str, str], *, with_state: bool = True) -> pd.DataFrame:
+                       *, with_state: bool = True) -> pd.DataFrame:
     """Published-scope rows of metric_values with the state average beside each (read from metric_state_reference,
     where the state-gap rule is defined once: models/marts/metric_state_reference.sql; not metric_gaps, whose
-    complement self-join over all of metric_values took 370 MB more at 300,000 students), and two group keys
-    computed in SQL: ``_pair_key`` (the cell of a subgroup and its complement) and ``_cross_key`` (the same cell
-    across schools and the network). Keys come back as integer codes; strings are rebuilt as categoricals."""
+    complement self-join over all of metric_values took 370 MB more at 300,000 students). Keys come back as integer
+    codes; strings are rebuilt as categoricals."""
     subjects, sources = ([r[0] for r in con.execute(f"SELECT DISTINCT {c} FROM metric_values WHERE {c} IS NOT NULL "
                                                     f"ORDER BY {c}").fetchall()]  # one order every run: rows, cells
                          for c in ("subject", "source"))
-    pair_of = {g: min(g, comps[g]) for g in subgroups if g in comps}
-    pairs = sorted(set(pair_of.values()))
     dicts = {f"eo_pub_{name}s": pd.DataFrame({col: list(values), "i": range(len(values))}) for name, col, values in (
         ("org", "org_code", orgs), ("metric", "metric", metrics), ("subgroup", "subgroup", subgroups),
         ("subject", "subject", subjects), ("grade", "grade", PUBLISHED_GRADES), ("source", "source", sources))}
-    dicts["eo_pub_subgroups"]["pair_i"] = pd.array([pairs.index(pair_of[g]) if g in pair_of else None
-                                                    for g in subgroups], dtype="Int64")
     with contextlib.ExitStack() as stack:
         for name, frame in dicts.items():
             stack.enter_context(registered(con, name, frame))
         df = con.execute(f"""
             WITH m AS (
                 SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
-                       sg.i AS sg_i, sg.pair_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
+                       sg.i AS sg_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
                        so.i AS source_i, m.metric, m.subject, m.grade, m.source,
                        m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
                        m.numerator::DOUBLE AS numerator, m.state_value
@@ -315,10 +310,7 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
                    OR (m.org_level = 'network' AND m.org_code = 'network')
             )
             SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
-                   m.n_students, m.value, m.is_suppressed, m.numerator, m.state_value,
-                   CASE WHEN m.pair_i IS NOT NULL THEN hash(m.org_i, m.lvl_i, m.school_year, m.metric_i, m.subj_i,
-                                                             m.grade_i, m.source_i, m.pair_i) END AS _pair_key,
-                   hash(m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i) AS _cross_key
+                   m.n_students, m.value, m.is_suppressed, m.numerator, m.state_value
             FROM m
         """).df()
     order = np.lexsort((df["school_year"].to_numpy(), df["grade_i"].to_numpy(), df["source_i"].to_numpy(),
@@ -343,13 +335,6 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         "state_value": df["state_value"].to_numpy(dtype=float, na_value=np.nan),
     })
     out["gap_to_state"] = out["value"] - out["state_value"]
-    pk = df["_pair_key"].astype("UInt64")
-    has_pair = pk.notna().to_numpy()
-    pair_gid = np.full(len(df), -1, dtype=np.int64)
-    if has_pair.any():
-        pair_gid[has_pair] = np.unique(pk[has_pair].to_numpy(dtype=np.uint64), return_inverse=True)[1]
-    out["_pair_gid"] = pair_gid
-    out["_cross_gid"] = np.unique(df["_cross_key"].to_numpy(dtype=np.uint64), return_inverse=True)[1]
     return out
 
 
