@@ -201,3 +201,34 @@ def test_no_linked_set_joins_two_school_years(first):
     kinds = {s.kind for s in links.sums}
     assert {"complement", "network"} <= kinds and links.twins
     assert all(len(set(years[m].tolist())) == 1 for m in links.members())
+
+
+def test_a_new_tolerance_between_sources_solves_again_only_the_programmes_with_a_two_source_pair(first):
+    """The tolerance enters a programme only through its two-source pairs: with another tolerance (a new year moved
+    it), the programmes without such a pair keep their answers, the others are solved again, and every answer is the
+    verdict a fresh attack with the new tolerance gives (a protected cell's bounds are those of the feasible points
+    that proved it, which depend on the programmes solved beside it, so they are not compared)."""
+    from equity_outcomes.publish.disclosure.attack import Tolerance, _components
+    from equity_outcomes.publish.disclosure.linked import cell_ids
+
+    pub = read_publication(first["tmp"] / "first")
+    cells = pub.cells.drop_duplicates(CELL_COLS).reset_index(drop=True)
+    rules = load_rules()
+    links = build_links(cells, rules, complements_of(load_subgroups()), pub.network_schools, pub.n_network_schools)
+    assert links.twins, "the fixture publishes cells from two sources"
+
+    def attack(tol: Tolerance, cache: dict) -> tuple[Attack, object]:
+        a = Attack(cells, links, rules, tol, ident=cell_ids(cells))
+        return a, a.run(cache)
+
+    cache: dict = {}
+    first_attack, _ = attack(Tolerance(n=3.0, value=0.5), cache)
+    again, res = attack(Tolerance(n=4.0, value=0.6), cache)
+    fresh, want = attack(Tolerance(n=4.0, value=0.6), {})
+    n_sums = len(links.sums)
+    comps = _components(len(cells), cells["withheld"].to_numpy(dtype=bool) | cells["n"].isna().to_numpy(), links)
+    with_pair = sum(any(r >= n_sums for r in rels) for rels in comps.values())
+    assert 0 < with_pair < len(comps) == first_attack.components
+    assert again.reused == len(comps) - with_pair
+    verdicts = ["row", "verdict", "why", "inconsistent"]
+    assert res[verdicts].equals(want[verdicts]) and len(res)

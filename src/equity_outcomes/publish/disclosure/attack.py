@@ -301,8 +301,11 @@ class Attack:
                       f"{self.links.sums[r].kind} {at[members[r][0]]} {sorted(at[p] for p in members[r][1:])} "
                       f"{self.links.sums[r].others}" for r in rel_ids)
         texts = self._cell_texts()
-        # the rules too: the proof by points tests a cell's bounds against them (the event rule's count)
-        text = "\n".join([*(texts[i] for i in cells), *rels, f"{self.tol.n!r} {self.tol.value!r} {self._rules_key}"])
+        # the rules too: the proof by points tests a cell's bounds against them (the event rule's count); the
+        # tolerance between sources only where a two-source pair is in the programme (nowhere else does it enter), so
+        # a yearly run whose new year moves the tolerance still reuses every programme without such a pair
+        tol = f"{self.tol.n!r} {self.tol.value!r} " if any(r >= n_sums for r in rel_ids) else ""
+        text = "\n".join([*(texts[i] for i in cells), *rels, f"{tol}{self._rules_key}"])
         return hashlib.sha256(text.encode()).hexdigest(), cells
 
     def _cell_texts(self) -> list[str]:
