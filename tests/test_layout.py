@@ -192,7 +192,9 @@ MAX_FILE_LINES = 600
 # error with the fix (warehouse.ROOM_FIX, shared with build.fix_for), not a traceback: 16,376 (measured).
 # lead (#19): publish.data no longer computes two group keys nothing has read since bcfb097 (_pair_gid,
 # _cross_gid: two hashes in SQL and two np.unique over every published cell): 16361 (measured).
-LINE_BUDGET = 16_361
+# lead (#22): the tolerance between sources in a programme's key only where it has a two-source pair
+# (attack.Attack._key): 16364 (measured).
+LINE_BUDGET = 16_364
 
 
 def modules() -> dict[str, Path]:
