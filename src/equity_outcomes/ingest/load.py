@@ -398,12 +398,12 @@ def ingest_into(
                     except InputError as exc:
                         errors.append(str(exc))
                         continue
-                    except duckdb.Error as exc:
+                    except duckdb.Error as exc:  # no load goes on after it (raised below, DuckDB's error let go)
                         if not out_of_room(str(exc)):
                             raise
-                        raise IngestError([*errors, f"{path}: DuckDB ran out of room loading it "
-                                           f"({str(exc).splitlines()[0]}). How to fix: {ROOM_FIX}, and run ingest "
-                                           "again"]) from exc
+                        errors.append(f"{path}: DuckDB ran out of room loading it ({str(exc).splitlines()[0]}). "
+                                      f"How to fix: {ROOM_FIX}, and run it again")
+                        break
                     refused = refusal(con, result, summary.load_id, limit)
                     if refused:
                         errors.append(refused)
