@@ -159,6 +159,25 @@ def test_empty_and_utf16_files_are_refused(tmp_path):
     assert len(err.value.errors) == 2  # both files named, not just the first
 
 
+
+def test_a_large_csv_duckdb_cannot_read_is_refused_and_ends_the_load(loaded, tmp_path):
+    """A file large enough for DuckDB's validation (load.SQL_VALIDATION_MIN_BYTES) whose last line opens a quote it
+    never closes: DuckDB's read fails and aborts the load's transaction. The file is refused with DuckDB's line, the
+    load stops there (the next file is not read, instead of failing on the aborted transaction), nothing changes."""
+    from equity_outcomes.ingest.load import SQL_VALIDATION_MIN_BYTES
+
+    folder = tmp_path / "bad" / "student" / "2024"
+    rows = [GOOD_ROW.replace("s1,", f"s{i},") for i in range(SQL_VALIDATION_MIN_BYTES // len(GOOD_ROW) + 1)]
+    write_csv(folder / "enrollment.csv", ENROLL, [*rows, '2024,"s0'])
+    write_csv(tmp_path / "bad" / "student" / "2025" / "enrollment.csv", ENROLL, [GOOD_ROW.replace("2024", "2025")])
+    before = snapshot(loaded)
+    with pytest.raises(IngestError) as err:
+        load(loaded, tmp_path / "bad")
+    assert err.value.errors == [err.value.errors[0]]
+    assert re.search(r"2024/enrollment\.csv: the CSV cannot be read: .*CSV Error on Line: \d+ How to fix", str(err.value))
+    assert "the files after it were not read" in str(err.value)
+    assert snapshot(loaded) == before
+
 def test_unknown_file_name_is_refused(tmp_path):
     f = write_csv(tmp_path / "students_2024.csv", "a,b", ["1,2"])
     with pytest.raises(InputError, match="no org identifier"):

@@ -358,6 +358,15 @@ def _audit(con: duckdb.DuckDBPyConnection, load_id: str, result: FileResult, dig
                          for m in result.mappings])
 
 
+def _aborted(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a failed DuckDB statement aborted the load's transaction (then only a rollback may follow)."""
+    try:
+        con.execute("SELECT 1").fetchall()
+    except duckdb.TransactionException:
+        return True
+    return False
+
+
 def ingest_into(
     con: duckdb.DuckDBPyConnection,
     paths: Iterable[Path | str],
@@ -396,8 +405,12 @@ def ingest_into(
                         if previous_hash is not None:
                             result.status = "replaced"
                     except InputError as exc:
-                        errors.append(str(exc))
-                        continue
+                        if not _aborted(con):
+                            errors.append(str(exc))
+                            continue
+                        errors.append(f"{exc} (DuckDB's error ended the load there: the files after it were not read; "
+                                      "they are checked when it runs again)")
+                        break
                     except duckdb.Error as exc:  # no load goes on after it (raised below, DuckDB's error let go)
                         if not out_of_room(str(exc)):
                             raise

@@ -18,6 +18,7 @@ import duckdb
 import pandera.pandas as pa
 
 from ..errors import InputError
+from ..warehouse import out_of_room
 from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case, sql_literal
 from .pseudonymize import ID_LENGTH, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, ROW_RULES
@@ -88,6 +89,8 @@ def _read(con: duckdb.DuckDBPyConnection, path: str, columns: list[str]) -> None
             [path],
         ).fetchall()
     except duckdb.Error as exc:
+        if out_of_room(str(exc)):  # the machine, not the file (ingest_into says so)
+            raise
         raise InputError(f"the CSV cannot be read: {str(exc).splitlines()[0]}", file=path,
                          fix="save it as UTF-8 comma-separated values with the contract's header") from None
 
