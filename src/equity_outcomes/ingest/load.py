@@ -411,7 +411,8 @@ def ingest_into(
                         errors.append(f"{exc} (DuckDB's error ended the load there: the files after it were not read; "
                                       "they are checked when it runs again)")
                         break
-                    except duckdb.Error as exc:  # no load goes on after it (raised below, DuckDB's error let go)
+                    except duckdb.Error as exc:  # out of room: the load stops; raised after the loop, where no
+                        # reference to DuckDB's error keeps its connection alive (nanobind warns at exit)
                         if not out_of_room(str(exc)):
                             raise
                         errors.append(f"{path}: DuckDB ran out of room loading it ({str(exc).splitlines()[0]}). "
