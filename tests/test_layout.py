@@ -197,7 +197,10 @@ MAX_FILE_LINES = 600
 # lead: a DuckDB error inside a file's load ends the load with that file refused (load._aborted: the transaction
 # takes nothing after it), not with a TransactionException on the next file; out of room is not "cannot be read":
 # 16,378; with a comment on why the out-of-room refusal is raised after the load loop: 16,379 (measured).
-LINE_BUDGET = 16_379
+# lead: kept dbt parse states robust to a build beside this one pruning them (the clean-clone CI of 72fce5e failed on
+# it once under xdist: FileNotFoundError in build._partial_parse_of; now build._oldest_first, an atomic copy):
+# 16,387 (measured).
+LINE_BUDGET = 16_387
 
 
 def modules() -> dict[str, Path]:

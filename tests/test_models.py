@@ -186,3 +186,27 @@ def test_a_stage_query_out_of_room_is_one_error_with_the_fix(demo_copy, monkeypa
     err = capsys.readouterr().err
     assert re.match(r"error: growth: DuckDB ran out of room \(Out of Memory.*How to fix: give DuckDB more memory "
                     r"\(EQUITY_OUTCOMES_DUCKDB_MEMORY=8GB\).*and run growth again\.", err), err
+
+
+def test_kept_parse_states_survive_a_build_beside_that_prunes_them(tmp_path, monkeypatch):
+    """Two builds on one machine share the kept parse states; one may remove a state the other has just listed (a
+    link left dangling is such a file: listed, gone). The build keeps its own state and the newest others."""
+    import os
+
+    from equity_outcomes.models import build as b
+
+    monkeypatch.setenv("EQUITY_OUTCOMES_CACHE", str(tmp_path / "cache"))
+    project = tmp_path / "project"
+    kept = b.dbt_work_dir(project) / "parse_states"
+    kept.mkdir(parents=True)
+    for i in range(b.PARSE_STATES_KEPT + 2):
+        (kept / f"old{i}.msgpack").write_bytes(b"state")
+        os.utime(kept / f"old{i}.msgpack", (1_000_000 + i, 1_000_000 + i))
+    (kept / "gone.msgpack").symlink_to(tmp_path / "removed-meanwhile")
+    with b._partial_parse_of(tmp_path / "w.duckdb", project):  # dbt writes its state there
+        b.dbt_target_dir(project).mkdir(parents=True, exist_ok=True)
+        (b.dbt_target_dir(project) / "partial_parse.msgpack").write_bytes(b"this build's state")
+    states = sorted(p.name for p in kept.glob("*.msgpack") if p.exists())
+    assert len(states) == b.PARSE_STATES_KEPT
+    assert b"this build's state" in {p.read_bytes() for p in kept.glob("*.msgpack") if p.exists()}
+    assert "old0.msgpack" not in states and f"old{b.PARSE_STATES_KEPT + 1}.msgpack" in states

@@ -111,17 +111,27 @@ def _partial_parse_of(warehouse: Path, project: Path):
     project again (~5 s) when its profile, which holds the warehouse's path, changed since the state was written."""
     state, kept = dbt_target_dir(project) / "partial_parse.msgpack", dbt_work_dir(project) / "parse_states"
     mine = kept / (hashlib.sha256(str(Path(warehouse).resolve()).encode()).hexdigest()[:16] + ".msgpack")
-    if mine.exists():
-        state.parent.mkdir(parents=True, exist_ok=True)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):  # none yet, or another build (another warehouse) pruned it
         shutil.copyfile(mine, state)
     try:
         yield
     finally:
-        if state.exists():
-            kept.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(state, mine)
-            for old in sorted(kept.glob("*.msgpack"), key=lambda p: p.stat().st_mtime)[:-PARSE_STATES_KEPT]:
-                old.unlink(missing_ok=True)
+        kept.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copyfile(state, part := mine.with_name(f".{mine.name}.{os.getpid()}"))
+            os.replace(part, mine)  # whole: a build beside this one never reads half of it
+        for old in _oldest_first(kept)[:-PARSE_STATES_KEPT]:
+            old.unlink(missing_ok=True)
+
+
+def _oldest_first(folder: Path) -> list[Path]:
+    """The kept parse states, oldest first; one that a build beside this one removes meanwhile is left out."""
+    aged = []
+    for path in folder.glob("*.msgpack"):
+        with contextlib.suppress(FileNotFoundError):
+            aged.append((path.stat().st_mtime, path))
+    return [path for _, path in sorted(aged)]
 
 
 def _progress_events(progress: Callable[[str], None] | None) -> list:
