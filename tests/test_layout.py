@@ -199,8 +199,9 @@ MAX_FILE_LINES = 600
 # 16,378; with a comment on why the out-of-room refusal is raised after the load loop: 16,379 (measured).
 # lead: kept dbt parse states robust to a build beside this one pruning them (the clean-clone CI of 72fce5e failed on
 # it once under xdist: FileNotFoundError in build._partial_parse_of; now build._oldest_first, an atomic copy):
-# 16,387 (measured).
-LINE_BUDGET = 16_387
+# 16,387 (measured). lead: student extracts keep loading when they carry columns the contract lacks (left out
+# with a warning) or spell its headers another way (Student ID): 16,415 (measured).
+LINE_BUDGET = 16_415
 
 
 def modules() -> dict[str, Path]:

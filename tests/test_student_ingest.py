@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from equity_outcomes.errors import InputError, WarehouseBusyError
+from equity_outcomes.ingest import load as load_module
 from equity_outcomes.ingest.load import IngestError, ingest_into
 from equity_outcomes.warehouse import StagedWarehouse, connect
 
@@ -130,7 +131,6 @@ def test_school_year_must_match_its_folder(tmp_path):
 
 STRUCTURAL = {
     "missing column": (ENROLL.replace(",days_absent", ""), [GOOD_ROW[:-2]], "missing ['days_absent']"),
-    "extra column": (ENROLL + ",shoe_size", [GOOD_ROW + ",9"], "unexpected ['shoe_size']"),
     "semicolon file": (ENROLL.replace(",", ";"), [GOOD_ROW.replace(",", ";")], "not comma-delimited"),
     "header only": (ENROLL, [], "no rows"),
 }
@@ -145,6 +145,35 @@ def test_structural_problems_refuse_the_whole_load_and_change_nothing(loaded, tm
         load(loaded, f)
     assert str(f.resolve()) in str(err.value) and "How to fix" in str(err.value)
     assert snapshot(loaded) == before
+
+
+@pytest.mark.parametrize("in_sql", [False, True], ids=["pandera", "duckdb"])
+def test_extra_columns_are_left_out_with_a_warning_and_headers_read_in_any_spelling(tmp_path, monkeypatch, in_sql):
+    """An SIS extract with columns the contract lacks (a name, a note) loads without them, and says which; headers
+    in another case or with spaces are read as the contract's columns and listed as mappings. Both validators."""
+    if in_sql:
+        monkeypatch.setattr(load_module, "SQL_VALIDATION_MIN_BYTES", 0)
+    header = ENROLL.replace("school_year", "School Year").replace("student_id", "Student-ID")
+    f = write_csv(tmp_path / "raw" / "student" / "2024" / "enrollment.csv", f"First Name,{header},local_note",
+                  [f"Zebediah,{GOOD_ROW},moved in March", f"Quill,{GOOD_ROW.replace('s1', 's2')},"])
+    summary = load(tmp_path / "w.duckdb", f)
+    r = summary.results[0]
+    assert (r.status, r.rows_loaded, r.rows_quarantined) == ("loaded", 2, 0)
+    assert "warning: 2 column(s) not in the enrollment contract left out, not loaded: ['First Name', " \
+           "'local_note']" in r.message
+    assert {(m.column, m.value_from, m.value_to, m.rows) for m in r.mappings if m.column == "header"} == {
+        ("header", "School Year", "school_year", 2), ("header", "Student-ID", "student_id", 2)}
+    con = connect(tmp_path / "w.duckdb", read_only=True)
+    try:
+        columns = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE data_type = 'VARCHAR'").fetchall()
+        found = [(t, c) for t, c in columns if con.execute(
+            f'SELECT count(*) FROM "{t}" WHERE "{c}" ILIKE \'%zebediah%\' OR "{c}" ILIKE \'%moved in%\'')
+            .fetchall()[0][0]]
+        assert con.execute("SELECT count(*) FROM raw_student_enrollment").fetchall()[0][0] == 2
+    finally:
+        con.close()
+    assert found == []  # neither the name nor the note entered any table
 
 
 def test_empty_and_utf16_files_are_refused(tmp_path):

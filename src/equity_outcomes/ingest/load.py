@@ -176,12 +176,13 @@ def _forget(con: duckdb.DuckDBPyConnection, path: str) -> None:
 def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) -> FileResult:
     if path.stat().st_size >= SQL_VALIDATION_MIN_BYTES:
         table = table_for(path)
-        check_header(path, table)
+        header = check_header(path, table)
         year = folder_year(path)
         rows_in, loaded, bad, maps = validate_and_load(con, str(path), table, key=key, load_id=load_id,
-                                                       folder_year=year, known=known)
+                                                       folder_year=year, known=known, header=header)
         return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
-                          "validated in DuckDB (rules compiled from the pandera schema)", mappings=maps)
+                          "; ".join(["validated in DuckDB (rules compiled from the pandera schema)",
+                                     *header.notes(table)]), mappings=header.renamed(rows_in) + maps)
     read = read_student_file(path, key, known)
     if len(read.data):
         _append(con, f"raw_student_{read.table}", _stamped(read.data, path, load_id))
@@ -189,7 +190,8 @@ def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) 
     if len(q):
         _append(con, "quarantine", _stamped(q.assign(table_name=read.table), path, load_id))
     return FileResult(path, "student", read.table, read.school_year, "loaded", read.rows_in, len(read.data),
-                      q["source_row"].nunique() if len(q) else 0, mappings=read.mappings)
+                      q["source_row"].nunique() if len(q) else 0,
+                      "; ".join(n for n in read.notes if n.startswith("warning:")), mappings=read.mappings)
 
 
 def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
@@ -444,8 +446,9 @@ def ingest_into(
 
 
 def _warnings(result: FileResult) -> list[str]:
-    """The warnings a DESE read recorded (kept columns, unknown report, missing group...), one line each."""
-    if result.kind != "dese" or "warning:" not in result.message:
+    """The warnings a DESE read (kept columns, unknown report, missing group...) or a student extract (columns left
+    out) recorded, one line each."""
+    if result.kind not in ("dese", "student") or "warning:" not in result.message:
         return []
     return [n.strip().removeprefix("warning:").strip() for n in result.message.split("; ")
             if n.strip().startswith("warning:")]

@@ -22,7 +22,7 @@ from ..warehouse import out_of_room
 from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case, sql_literal
 from .pseudonymize import ID_LENGTH, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, ROW_RULES
-from .student import UNKNOWN_SCHOOL
+from .student import UNKNOWN_SCHOOL, Header
 from .tables import SQL_TYPES
 
 ID_HASHES = "_id_hashes_"  # prefix of the temp table of hashed ids kept for one load
@@ -75,11 +75,12 @@ def _rules(schema: pa.DataFrameSchema, folder_year: int | None, roster: bool = F
     return rules
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: str, columns: list[str]) -> None:
+def _read(con: duckdb.DuckDBPyConnection, path: str, columns: list[str], header: Header | None = None) -> None:
     """The CSV as text into the temp table ``_in``, in file order (DuckDB preserves insertion order), so a row's
     line number follows from its rowid (see :func:`_line_number`) without a row_number() window over the read,
-    which would read the file on one thread."""
-    raw_cols = ", ".join(f'"{c}" AS "_raw_{c}"' for c in columns)
+    which would read the file on one thread. ``header``: the file's header cells for the contract's columns."""
+    written = dict(zip(header.names, header.as_written, strict=True)) if header is not None else {}
+    raw_cols = ", ".join('"{}" AS "_raw_{}"'.format(written.get(c, c).replace('"', '""'), c) for c in columns)
     try:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _in AS
@@ -229,16 +230,17 @@ def _insert_good(con: duckdb.DuckDBPyConnection, cols: list[str], path: str, tab
 
 def validate_and_load(
     con: duckdb.DuckDBPyConnection, path: str, table: str, *, key: bytes, load_id: str, folder_year: int | None,
-    known: KnownCodes | None = None,
+    known: KnownCodes | None = None, header: Header | None = None,
 ) -> tuple[int, int, int, list[Mapping]]:
     """Load ``path`` into ``raw_student_<table>`` and its failures into ``quarantine``: (rows_in, loaded, bad rows,
-    spellings mapped). ``known``: the roster's codes, for org codes that lost their leading zeros."""
+    spellings mapped). ``known``: the roster's codes, for org codes that lost their leading zeros; ``header``: the
+    file's header as :func:`.student.check_header` read it (None: spelled as the contract)."""
     schema = ALL_TABLES[table]
     roster = sorted((known or {}).get("org_code") or ()) if table != "roster" else []
     if roster:
         con.execute("CREATE OR REPLACE TEMP TABLE _roster_codes AS SELECT unnest(?::VARCHAR[]) AS code", [roster])
     rules = _rules(schema, folder_year, bool(roster))
-    _read(con, path, list(schema.columns))
+    _read(con, path, list(schema.columns), header)
     mapped = _mappings(con, table, known)
     _check(con, schema, rules, mapped)
     _find_bad(con, schema, rules)

@@ -1,14 +1,18 @@
 """Read and validate one district student extract (a CSV named after its table, see ``schemas.py``).
 
-Structural problems (unknown table, missing or unexpected columns, wrong delimiter, bad encoding, empty file) refuse
-the file with an :class:`InputError`. Row problems never stop the load: every failing row goes to quarantine with
-its line number, column, value and the failed check, and the good rows load.
+Structural problems (unknown table, missing columns, wrong delimiter, bad encoding, empty file) refuse the file with
+an :class:`InputError`. Headers are read in any case, with spaces or hyphens for underscores (``Student ID``), and each
+one so read is reported; columns the contract does not have are left out with a warning naming them (the warehouse
+keeps only the contract's columns: an extract's names or birth dates never enter it). Row problems never stop the
+load: every failing row goes to quarantine with its line number, column, value and the failed check, and the good
+rows load.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,35 +76,60 @@ def _read_text(path: Path, limit: int | None = None, again: str = "export the ta
     )
 
 
-def check_header(path: Path, table: str, text: str | None = None) -> list[str]:
+@dataclass(frozen=True)
+class Header:
+    """A student extract's header: ``names`` in file order, in the contract's spelling where a cell matches a
+    contract column; ``as_written`` (trimmed) beside them; ``left_out``: the cells that are not contract columns."""
+
+    names: list[str]
+    as_written: list[str]
+    left_out: list[str]
+
+    def renamed(self, rows: int) -> list[Mapping]:
+        """The header cells read as a contract column of another spelling, as mappings of ``rows`` values each."""
+        return [Mapping("header", w, n, rows) for n, w in zip(self.names, self.as_written, strict=True) if n != w]
+
+    def notes(self, table: str) -> list[str]:
+        if not self.left_out:
+            return []
+        return [f"warning: {len(self.left_out)} column(s) not in the {table} contract left out, not loaded: "
+                f"{self.left_out} (the warehouse keeps only the contract's columns). If one is a contract column "
+                "under another name, rename it in the export (docs/student_data_contract.md)"]
+
+
+def _contract_name(cell: str) -> str:
+    return re.sub(r"[\s-]+", "_", cell.strip()).lower()
+
+
+def check_header(path: Path, table: str, text: str | None = None) -> Header:
     """The header of a student extract, checked against the table's contract (reads only the file's start)."""
     text = text if text is not None else _read_text(path, limit=1 << 20)
-    header = next(csv.reader(io.StringIO(text)))
-    schema = ALL_TABLES[table]
-    expected = list(schema.columns)
-    if len(header) == 1 and any(d in header[0] for d in ";\t|"):
+    cells = next(csv.reader(io.StringIO(text)))
+    expected = list(ALL_TABLES[table].columns)
+    if len(cells) == 1 and any(d in cells[0] for d in ";\t|"):
         raise InputError(
-            f"the file has one column, {header[0][:60]!r}: it is not comma-delimited",
+            f"the file has one column, {cells[0][:60]!r}: it is not comma-delimited",
             file=str(path),
             row=1,
             fix="export it as comma-separated values (CSV), or convert the delimiter to ','",
         )
-    header = [h.strip() for h in header]
-    missing = [c for c in expected if c not in header]
-    unexpected = [c for c in header if c not in expected]
-    if missing or unexpected:
+    as_written = [c.strip() for c in cells]
+    names = [n if (n := _contract_name(c)) in expected else c for c in as_written]
+    missing = [c for c in expected if c not in names]
+    unexpected = [w for w, n in zip(as_written, names, strict=True) if n not in expected]
+    if missing:
         raise InputError(
-            f"columns do not match the {table} contract: missing {missing or 'none'}, unexpected {unexpected or 'none'}",
+            f"columns do not match the {table} contract: missing {missing}, unexpected {unexpected or 'none'}",
             file=str(path),
             row=1,
             fix=f"the header must be: {','.join(expected)} (see docs/student_data_contract.md)",
         )
-    dupes = {h for h in header if header.count(h) > 1}
+    dupes = {n for n in names if n in expected and names.count(n) > 1}
     if dupes:
         raise InputError(f"duplicate columns {sorted(dupes)}", file=str(path), row=1, fix="remove the duplicates")
     if len(text.strip().splitlines()) < 2:
         raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
-    return header
+    return Header(names, as_written, unexpected)
 
 
 def _too_many_fields(path: Path, text: str, n_columns: int) -> None:
@@ -122,13 +151,14 @@ def parse_csv(path: Path, text: str, header: list[str], again: str, **options) -
     return frame
 
 
-def _read_frame(path: Path, table: str) -> pd.DataFrame:
+def _read_frame(path: Path, table: str) -> tuple[pd.DataFrame, Header]:
     text = _read_text(path)
     header = check_header(path, table, text)
-    frame = parse_csv(path, text, header, "export the table with its rows", na_values=[""], skipinitialspace=True)
+    frame = parse_csv(path, text, header.names, "export the table with its rows", na_values=[""],
+                      skipinitialspace=True)
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took extra fields of the first rows as an index
-        _too_many_fields(path, text, len(header))
-    return frame[list(ALL_TABLES[table].columns)]
+        _too_many_fields(path, text, len(header.names))
+    return frame[list(ALL_TABLES[table].columns)], header
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame]:
@@ -227,10 +257,10 @@ def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -
             file=str(path),
             fix=f"name the file after its table: one of {', '.join(f'{t}.csv' for t in ALL_TABLES)}",
         )
-    as_written = _read_frame(path, table)
+    as_written, header = _read_frame(path, table)
     frame, mappings = normalize_frame(as_written, table, known)
     schema = ALL_TABLES[table]
-    notes: list[str] = []
+    notes = header.notes(table)
     year = folder_year(path)
     validated, quarantine = _validate_rows(schema, frame, path, as_written)
     if year is not None and "school_year" in frame.columns:
@@ -245,4 +275,4 @@ def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -
     data = good_rows(schema, frame, validated, quarantine, key)
     if len(quarantine):
         notes.append(f"{len(frame) - len(data)} of {len(frame)} rows quarantined")
-    return StudentRead(path, table, year, len(frame), data, quarantine, notes, mappings)
+    return StudentRead(path, table, year, len(frame), data, quarantine, notes, header.renamed(len(frame)) + mappings)
