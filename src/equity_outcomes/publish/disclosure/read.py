@@ -10,7 +10,6 @@ row's note names it. Trend values are published to 2 decimals (the writer drops 
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,12 +46,7 @@ def _half_step(text: str) -> float:
     """Half the last published digit: a trend value is exact to 2 decimals even when printed ``36`` or ``36.4``."""
     text = text.strip()
     dot = text.find(".")
-    return _half_of(len(text) - dot - 1 if dot >= 0 else 0)
-
-
-@functools.cache
-def _half_of(shown_decimals: int) -> float:
-    return 0.5 * 10.0 ** -max(shown_decimals, TREND_DECIMALS)
+    return 0.5 * 10.0 ** -max(len(text) - dot - 1 if dot >= 0 else 0, TREND_DECIMALS)
 
 
 def _num(text) -> float:

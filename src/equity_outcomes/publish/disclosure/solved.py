@@ -20,7 +20,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 
@@ -35,10 +34,6 @@ def solver_version() -> str:
 
 def checksum(key: str, answer: str) -> str:
     return hashlib.sha256(f"{solver_version()}\n{key}\n{answer}".encode()).hexdigest()
-
-
-def _plain(x):
-    return x.item() if isinstance(x, np.generic) else x
 
 
 AUDITED = "audited year "  # a kept audit verdict's key (audit._year_keys), before the hash of its linked sets
@@ -102,8 +97,8 @@ def save(warehouse: Path, solved: Solved, say=None) -> int:
     """Write the answers this publication used beside ``warehouse`` (atomically); returns how many."""
     path = solved_path(warehouse)
     keys = sorted(k for k in solved.used if isinstance(k, str) and dict.__contains__(solved, k))
-    answers = [json.dumps({str(p): {c: _plain(v) for c, v in row.items()} for p, row in solved[k].items()},
-                          sort_keys=True) for k in keys]
+    answers = [json.dumps({str(p): row for p, row in solved[k].items()}, sort_keys=True,
+                          default=lambda x: x.item()) for k in keys]  # numpy's scalars as Python's
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     con = duckdb.connect()
     try:
