@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import EquityOutcomesError
 from .complementary import control_cells
 from .rules import Rules, load_rules, primary_reasons
-from .targets import CellIndex, control_targets
+from .targets import CELL, CellIndex, control_targets
 
 
 class DisclosureError(EquityOutcomesError):
@@ -68,8 +68,7 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
     out["is_suppressed"] = withheld
     out["withheld"] = withheld
     out["disclosure"] = cc.reason
-    deps = [out.rename(columns={"n_students": "n"})[["org_code", "org_level", "subgroup", "metric", "subject",
-                                                     "source", "school_year", "grade", "withheld"]]]
+    deps = [out[[*CELL, "withheld"]]]
     others = mv[~shown]
     for extra in (others, dependency_cells):
         if extra is not None and len(extra):
