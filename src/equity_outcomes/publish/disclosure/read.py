@@ -190,8 +190,7 @@ def _text(col: list | np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarr
 def _xlsx_trends(path: Path, out: _Cells) -> None:
     from python_calamine import CalamineWorkbook
 
-    wb = CalamineWorkbook.from_path(str(path))
-    try:
+    with CalamineWorkbook.from_path(str(path)) as wb:
         for name in wb.sheet_names:
             if name not in ("trends", "network_trends"):
                 continue
@@ -199,8 +198,6 @@ def _xlsx_trends(path: Path, out: _Cells) -> None:
             head = [str(h) for h in rows[0]] if rows else []
             text = [["" if v is None else str(v) for v in row[:len(head)]] for row in rows[1:]]
             out.add_table(head, text, f"{path.name}:{name}")
-    finally:
-        wb.close()
 
 
 def _chart_cells(page: Path, org_default: str, out: list[tuple]) -> None:

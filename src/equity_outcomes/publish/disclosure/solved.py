@@ -100,18 +100,17 @@ def save(warehouse: Path, solved: Solved, say=None) -> int:
     answers = [json.dumps({str(p): row for p, row in solved[k].items()}, sort_keys=True,
                           default=lambda x: x.item()) for k in keys]  # numpy's scalars as Python's
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    con = duckdb.connect()
+    checksums = [checksum(k, a) for k, a in zip(keys, answers, strict=True)]
     try:
-        con.register("s", pd.DataFrame({"key": pd.Series(keys, dtype=object), "answer": answers,
-                                        "checksum": [checksum(k, a) for k, a in zip(keys, answers, strict=True)]}))
-        con.execute("COPY (SELECT key::VARCHAR AS key, answer::VARCHAR AS answer, checksum::VARCHAR AS checksum "
-                    "FROM s) TO '{}' (FORMAT parquet)".format(str(tmp).replace("'", "''")))
+        with duckdb.connect() as con:
+            con.register("s", pd.DataFrame({"key": pd.Series(keys, dtype=object), "answer": answers,
+                                            "checksum": checksums}))
+            con.execute("COPY (SELECT key::VARCHAR AS key, answer::VARCHAR AS answer, checksum::VARCHAR AS "
+                        "checksum FROM s) TO '{}' (FORMAT parquet)".format(str(tmp).replace("'", "''")))
         os.replace(tmp, path)
     except (duckdb.Error, OSError) as e:
         tmp.unlink(missing_ok=True)
         if say:
             say(f"disclosure: the answers could not be kept in {path} ({e}); the next run solves them again")
         return 0
-    finally:
-        con.close()
     return len(keys)
