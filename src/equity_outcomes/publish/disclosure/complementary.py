@@ -41,19 +41,15 @@ class CellControl:
 
 def tolerance_from_pairs(view: pd.DataFrame, links: Links, rules: Rules) -> Tolerance:
     """How far two sources of one cell differ where both are published (the attacker can see that too)."""
-    dn, dv = [], []
     n, v = floats(view["n"]), floats(view["value"])
     h = pd.to_numeric(view["half_step"], errors="coerce").fillna(0).to_numpy(dtype=float)
     w = view["withheld"].to_numpy(dtype=bool)
-    for a, b in links.twins:
-        if w[a] or w[b]:
-            continue
-        if np.isfinite(n[a]) and np.isfinite(n[b]):
-            dn.append(abs(n[a] - n[b]))
-        if np.isfinite(v[a]) and np.isfinite(v[b]):
-            dv.append(abs(v[a] - v[b]) + h[a] + h[b])
-    return Tolerance(n=max(dn) if dn else rules.sources_tolerance.n,
-                     value=max(dv) if dv else rules.sources_tolerance.value)
+    a, b = np.array(links.twins, dtype=np.int64).reshape(-1, 2).T
+    both = ~w[a] & ~w[b]
+    dn = np.abs(n[a] - n[b])[both & np.isfinite(n[a]) & np.isfinite(n[b])]
+    dv = (np.abs(v[a] - v[b]) + h[a] + h[b])[both & np.isfinite(v[a]) & np.isfinite(v[b])]
+    return Tolerance(n=dn.max() if len(dn) else rules.sources_tolerance.n,
+                     value=dv.max() if len(dv) else rules.sources_tolerance.value)
 
 
 def published_view(cells: pd.DataFrame, withheld: np.ndarray) -> pd.DataFrame:
