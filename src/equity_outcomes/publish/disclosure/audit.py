@@ -278,7 +278,7 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
     links = build_links(attacked, rules, complements, pub.network_schools, pub.n_network_schools)
     attack = Attack(attacked, links, rules, tol, ident=cell_ids(attacked))
     res = attack.run(solved)
-    kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
+    kinds = Counter(s.kind for s in links.sums)
     report.tried.append(
         "linear programmes (HiGHS) for n, students with the outcome and the value of every withheld cell, under "
         + ", ".join(f"{v:,} {k} sums" for k, v in sorted(kinds.items()))
