@@ -69,12 +69,11 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
     out["withheld"] = withheld
     out["disclosure"] = cc.reason
     deps = [out[[*CELL, "withheld"]]]
-    others = mv[~shown]
-    for extra in (others, dependency_cells):
+    for extra in (mv[~shown], dependency_cells):  # cells not published: withheld by the primary rules alone
         if extra is not None and len(extra):
             e = extra.rename(columns={"n_students": "n"}).copy()
             e["withheld"] = primary_reasons(e, rules) != ""
-            deps.append(e[deps[0].columns])
+            deps.append(e[[*CELL, "withheld"]])
     def shown_rows(t: pd.DataFrame) -> pd.DataFrame:
         return t[t["org_code"].astype(str).isin(set(pages)) | (t["org_level"].astype(str) == "network")] \
             if len(t) else t

@@ -272,15 +272,12 @@ class Attack:
         for a, b in self.links.twins:  # the other source of a cell forced to 0 (or 100%) is the same zero
             if forced.get(a) or forced.get(b):
                 forced[a] = forced[b] = True
-        out = []
-        for i in idx:
-            r = got[i]
+        for i, r in got.items():
             r["row"] = i
             r["verdict"], r["why"] = verdict(r, self.rule(i), self.rules, forced[i])
             r["inconsistent"] = bool(r.get("inconsistent"))  # no programme was feasible: natural bounds, unchecked
-            out.append(r)
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
-        return pd.DataFrame(out, columns=cols)
+        return pd.DataFrame(list(got.values()), columns=cols)
 
     def _key(self, rel_ids: list[int]) -> tuple[object, list[int]]:
         """(what a component's programme is made of, its cells in the key's order). Without ``ident``: its rows and
