@@ -424,7 +424,7 @@ def sensitive(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> bool:
         return True
     if not (mr.is_event and mr.kind == "share") or forced:
         return False
-    top = rules.event_min_count - 1
+    top = rules.event_rule.min_count - 1
     for lo, hi in ((r["a_lo"], r["a_hi"]), (r["e_lo"], r["e_hi"])):
         if not (_fin(lo) and _fin(hi)) or (lo <= top + EPS and hi >= 1 - EPS):
             return True
@@ -448,7 +448,7 @@ def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -
         return "narrowed", f"n known within {r['n_lo']:.0f} to {r['n_hi']:.0f} (fewer than {mr.min_n} values)"
     if mr.is_event and mr.kind == "share" and not forced:
         for lo, hi, what in ((r["a_lo"], r["a_hi"], "with"), (r["e_lo"], r["e_hi"], "without")):
-            if _fin(lo) and _fin(hi) and _integers(lo, hi) < rules.event_min_count:
+            if _fin(lo) and _fin(hi) and _integers(lo, hi) < rules.event_rule.min_count:
                 return "narrowed", (f"students {what} the event known within {lo:.0f} to {hi:.0f} "
-                                    f"(fewer than {rules.event_min_count} values)")
+                                    f"(fewer than {rules.event_rule.min_count} values)")
     return "protected", ""

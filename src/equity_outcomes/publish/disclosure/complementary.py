@@ -98,7 +98,7 @@ class _Suppressor:
         # its own; the smallest cells would (a cascade), so they come after
         min_n, event = min_n_and_event(rules, cells["metric"].astype(str).to_numpy(dtype=object))
         k = floats(cells["numerator"]) if "numerator" in cells.columns else np.full(len(cells), np.nan)
-        far = 2 * rules.event_min_count
+        far = 2 * rules.event_rule.min_count
         self.weak = (n < 2 * min_n) | (event & ~((k >= far) & (n - k >= far)))
         # cells by twin group and relations by cell as index arrays, not a dict of lists per cell (a statewide
         # network has millions of cells)

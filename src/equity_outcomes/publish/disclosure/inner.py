@@ -53,7 +53,8 @@ def wide(lo: np.ndarray, hi: np.ndarray, mr: MetricRule, rules: Rules) -> bool:
         return True
     if hi[1] < 1 or hi[2] < 1 or lo[3] >= mr.value_range[1] - EPS:
         return False
-    return not mr.is_event or min(integers(lo[1], hi[1]), integers(lo[2], hi[2])) >= rules.event_min_count
+    return not mr.is_event or (min(integers(lo[1], hi[1]), integers(lo[2], hi[2]))
+                               >= rules.event_rule.min_count)
 
 
 def wide_forced(lo: np.ndarray, hi: np.ndarray, mr: MetricRule) -> bool:
@@ -111,7 +112,7 @@ class _Points:
             return j, [nc], [float(np.ceil(lo[0] - EPS) + need_n - 1)], [inf]
         if self.forced[j]:
             return None
-        count = self.rules.event_min_count if mr.is_event else 1
+        count = self.rules.event_rule.min_count if mr.is_event else 1
         if mr.kind == "share" and (hi[1] < 1 or integers(lo[1], hi[1]) < count):
             return j, [ac], [float(max(1.0, np.ceil(lo[1] - EPS) + count - 1))], [inf]
         if mr.kind == "share" and (hi[2] < 1 or integers(lo[2], hi[2]) < count):

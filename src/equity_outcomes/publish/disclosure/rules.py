@@ -113,10 +113,6 @@ class Rules(Strict):
     def catalog(self) -> dict[str, dict]:
         return self._catalog
 
-    @property
-    def event_min_count(self) -> int:
-        return self.event_rule.min_count
-
     def metric(self, metric: str, unit: str | None = None) -> MetricRule:
         """The rule of one metric: the file's by unit and by metric, the catalog's unit and own min_n."""
         cat = self.catalog.get(metric, {})
@@ -165,7 +161,7 @@ def primary_reasons(cells: pd.DataFrame, rules: Rules) -> np.ndarray:
         else np.zeros(len(cells), dtype=bool)
     # students with the event: the numerator where known, else value x n (NaN where n is unknown)
     k = np.where(np.isfinite(num), num, np.round(v * n / 100.0))
-    lo, hi = 1, rules.event_min_count - 1
+    lo, hi = 1, rules.event_rule.min_count - 1
     event = is_event & np.isfinite(k) & (((k >= lo) & (k <= hi)) | ((n - k >= lo) & (n - k <= hi)))
     out = np.full(len(cells), "", dtype=object)
     out[event] = "event"
