@@ -431,9 +431,8 @@ def sensitive(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> bool:
     return False
 
 
-def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -> tuple[str, str]:
+def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> tuple[str, str]:
     """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
-    forced = is_forced(r, mr) if forced is None else forced
     v_w = r["v_hi"] - r["v_lo"] if _fin(r["v_lo"]) and _fin(r["v_hi"]) else np.inf
     n_int = _integers(r["n_lo"], r["n_hi"]) if _fin(r["n_lo"]) and _fin(r["n_hi"]) else int(N_MAX)
     a_int = (_integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and _fin(r["a_lo"]) and _fin(r["a_hi"])

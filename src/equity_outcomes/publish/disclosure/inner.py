@@ -65,13 +65,13 @@ def wide_forced(lo: np.ndarray, hi: np.ndarray, mr: MetricRule) -> bool:
 
 class _Points:
     def __init__(self, lp, cols: list[tuple[int, int]], mrs: list[MetricRule], rules: Rules,
-                 forced: np.ndarray | None = None) -> None:
+                 forced: np.ndarray) -> None:
         """``forced``: cells an outer bound shows forced to 0% or 100% (``Attack.forced_by_totals``)."""
         self.lp, self.mrs, self.rules = lp, mrs, rules
         self.nc, self.ac = (np.array([c[j] for c in cols], dtype=np.int32) for j in (0, 1))
         self.scale = np.array([100.0 if m.kind == "share" else 1.0 for m in mrs])
         self.opaque = np.array([m.kind == "opaque" for m in mrs])
-        self.forced = np.zeros(len(cols), dtype=bool) if forced is None else forced
+        self.forced = forced
         self.lo, self.hi = np.full((4, len(cols)), np.inf), np.full((4, len(cols)), -np.inf)
         self.todo, self.dead = np.ones(len(cols), dtype=bool), set()
 
@@ -145,7 +145,7 @@ class _Points:
 
 
 def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules,
-               forced: np.ndarray | None = None) -> dict[int, dict] | None:
+               forced: np.ndarray) -> dict[int, dict] | None:
     """Cells of ``targets`` (their n and k-or-value columns ``cols``) that feasible points prove protected, with
     the inner bounds the points span; None when the programme is infeasible."""
     if len(targets) < 2:
