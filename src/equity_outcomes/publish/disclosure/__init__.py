@@ -18,7 +18,7 @@ import pandas as pd
 from ...errors import EquityOutcomesError
 from .complementary import control_cells
 from .rules import Rules, load_rules, primary_reasons
-from .targets import CellIndex, control_targets
+from .targets import CELL, CellIndex, control_targets
 
 
 class DisclosureError(EquityOutcomesError):
@@ -68,14 +68,12 @@ def control(mv: pd.DataFrame, tr: pd.DataFrame, dependency_cells: pd.DataFrame |
     out["is_suppressed"] = withheld
     out["withheld"] = withheld
     out["disclosure"] = cc.reason
-    deps = [out.rename(columns={"n_students": "n"})[["org_code", "org_level", "subgroup", "metric", "subject",
-                                                     "source", "school_year", "grade", "withheld"]]]
-    others = mv[~shown]
-    for extra in (others, dependency_cells):
+    deps = [out[[*CELL, "withheld"]]]
+    for extra in (mv[~shown], dependency_cells):  # cells not published: withheld by the primary rules alone
         if extra is not None and len(extra):
             e = extra.rename(columns={"n_students": "n"}).copy()
             e["withheld"] = primary_reasons(e, rules) != ""
-            deps.append(e[deps[0].columns])
+            deps.append(e[[*CELL, "withheld"]])
     def shown_rows(t: pd.DataFrame) -> pd.DataFrame:
         return t[t["org_code"].astype(str).isin(set(pages)) | (t["org_level"].astype(str) == "network")] \
             if len(t) else t

@@ -38,7 +38,7 @@ from .inner import EPS, connected, shown_wide
 from .inner import integers as _integers
 from .linked import Links
 from .lp import N_MAX, _Lp
-from .rules import MetricRule, Rules
+from .rules import MetricRule, Rules, floats
 from .split import shown_wide_split
 
 BATCH_CELLS = 400
@@ -108,8 +108,7 @@ class Attack:
         self._rules_key = rules_key(rules) if ident is not None else ""
         self.view, self.links, self.rules, self.tol = view.reset_index(drop=True), links, rules, tol
         self.exhaustive, self.members = exhaustive, links.members()
-        self.n = pd.to_numeric(self.view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        self.v = pd.to_numeric(self.view["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        self.n, self.v = floats(self.view["n"]), floats(self.view["value"])
         self.withheld = self.view["withheld"].to_numpy(dtype=bool)
         self.h = pd.to_numeric(self.view["half_step"], errors="coerce").fillna(0.005).to_numpy(dtype=float)
         self.metric = self.view["metric"].astype(str).to_numpy()
@@ -131,19 +130,16 @@ class Attack:
         known_n = not self.withheld[i] and np.isfinite(self.n[i])
         nc = lp.col(self.n[i], self.n[i]) if known_n else lp.col(1.0, N_MAX)
         lo, hi = mr.value_range
+        shown = not self.withheld[i] and np.isfinite(self.v[i])
         if mr.kind == "opaque":
-            if not self.withheld[i] and np.isfinite(self.v[i]):
-                ac = lp.col(self.v[i] - self.h[i], self.v[i] + self.h[i])
-            else:
-                ac = lp.col(lo, hi)
-            cols[i] = (nc, ac)
+            cols[i] = (nc, lp.col(self.v[i] - self.h[i], self.v[i] + self.h[i]) if shown else lp.col(lo, hi))
             return
         f = 0.01 if mr.kind == "share" else 1.0
         ac = lp.col(lo * f if lo >= 0 else -N_MAX * abs(lo), N_MAX * max(hi * f, 1.0))
         lp.le({nc: lo * f, ac: -1.0})
         lp.le({ac: 1.0, nc: -hi * f})
         band = None
-        if not self.withheld[i] and np.isfinite(self.v[i]):
+        if shown:
             band = (self.v[i] - self.h[i], self.v[i] + self.h[i])
         elif twin_value is not None:
             band = (twin_value - self.tol.value, twin_value + self.tol.value)
@@ -276,15 +272,12 @@ class Attack:
         for a, b in self.links.twins:  # the other source of a cell forced to 0 (or 100%) is the same zero
             if forced.get(a) or forced.get(b):
                 forced[a] = forced[b] = True
-        out = []
-        for i in idx:
-            r = got[i]
+        for i, r in got.items():
             r["row"] = i
             r["verdict"], r["why"] = verdict(r, self.rule(i), self.rules, forced[i])
             r["inconsistent"] = bool(r.get("inconsistent"))  # no programme was feasible: natural bounds, unchecked
-            out.append(r)
         cols = ["row", "n_lo", "n_hi", "a_lo", "a_hi", "e_lo", "e_hi", "v_lo", "v_hi", "verdict", "why", "inconsistent"]
-        return pd.DataFrame(out, columns=cols)
+        return pd.DataFrame(list(got.values()), columns=cols)
 
     def _key(self, rel_ids: list[int]) -> tuple[object, list[int]]:
         """(what a component's programme is made of, its cells in the key's order). Without ``ident``: its rows and
@@ -431,20 +424,19 @@ def sensitive(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> bool:
         return True
     if not (mr.is_event and mr.kind == "share") or forced:
         return False
-    top = rules.event_min_count - 1
+    top = rules.event_rule.min_count - 1
     for lo, hi in ((r["a_lo"], r["a_hi"]), (r["e_lo"], r["e_hi"])):
         if not (_fin(lo) and _fin(hi)) or (lo <= top + EPS and hi >= 1 - EPS):
             return True
     return False
 
 
-def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -> tuple[str, str]:
+def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool) -> tuple[str, str]:
     """('recovered' | 'narrowed' | 'protected', why) for one withheld cell's intervals."""
-    fin = _fin
-    forced = is_forced(r, mr) if forced is None else forced
-    v_w = r["v_hi"] - r["v_lo"] if fin(r["v_lo"]) and fin(r["v_hi"]) else np.inf
-    n_int = _integers(r["n_lo"], r["n_hi"]) if fin(r["n_lo"]) and fin(r["n_hi"]) else int(N_MAX)
-    a_int = _integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and fin(r["a_lo"]) and fin(r["a_hi"]) else None
+    v_w = r["v_hi"] - r["v_lo"] if _fin(r["v_lo"]) and _fin(r["v_hi"]) else np.inf
+    n_int = _integers(r["n_lo"], r["n_hi"]) if _fin(r["n_lo"]) and _fin(r["n_hi"]) else int(N_MAX)
+    a_int = (_integers(r["a_lo"], r["a_hi"]) if mr.kind == "share" and _fin(r["a_lo"]) and _fin(r["a_hi"])
+             else None)
     if not sensitive(r, mr, rules, forced):
         return "protected", ""
     if not forced and v_w <= mr.exact_width + EPS:
@@ -455,7 +447,7 @@ def verdict(r: dict, mr: MetricRule, rules: Rules, forced: bool | None = None) -
         return "narrowed", f"n known within {r['n_lo']:.0f} to {r['n_hi']:.0f} (fewer than {mr.min_n} values)"
     if mr.is_event and mr.kind == "share" and not forced:
         for lo, hi, what in ((r["a_lo"], r["a_hi"], "with"), (r["e_lo"], r["e_hi"], "without")):
-            if fin(lo) and fin(hi) and _integers(lo, hi) < rules.event_min_count:
+            if _fin(lo) and _fin(hi) and _integers(lo, hi) < rules.event_rule.min_count:
                 return "narrowed", (f"students {what} the event known within {lo:.0f} to {hi:.0f} "
-                                    f"(fewer than {rules.event_min_count} values)")
+                                    f"(fewer than {rules.event_rule.min_count} values)")
     return "protected", ""

@@ -36,7 +36,7 @@ from .linked import build_links, cell_ids, source_links
 from .read import CELL_COLS, FIGURES, Publication, _num, read_publication
 from .rules import Rules, load_rules, primary_reasons
 from .solved import AUDITED, solver_version
-from .targets import MEMBERS, SIDES, org_keys, row_keys
+from .targets import MEMBERS, RULES_WITHOUT_BASELINE, SIDES, org_keys, row_keys
 
 MAX_EXAMPLES = 5
 N_IN_TEXT = re.compile(r"\bn\s*=\s*\d")
@@ -104,10 +104,9 @@ def check_other_files(pub: Publication, report: AuditReport) -> None:
     if not len(pub.other_files):
         report.tried.append("other files: no workbook or chart data found")
         return
-    key = CELL_COLS
-    base = pub.cells.drop_duplicates(key).set_index(key)
+    base = pub.cells.drop_duplicates(CELL_COLS).set_index(CELL_COLS)
     other = pub.other_files[pub.other_files["value"].notna()]
-    m = other.join(base[["value", "withheld"]], on=key, rsuffix="_csv")
+    m = other.join(base[["value", "withheld"]], on=CELL_COLS, rsuffix="_csv")
     bad = m[m["withheld_csv"].fillna(False).astype(bool)]
     for _, r in bad.iterrows():
         report.findings.append(Finding("withheld in the CSV, shown in another file", _label(r),
@@ -115,20 +114,18 @@ def check_other_files(pub: Publication, report: AuditReport) -> None:
     report.tried.append(f"{len(other):,} values in workbooks and chart data compared with the CSV trend tables")
 
 
-def check_sources(pub: Publication, report: AuditReport) -> int:
+def check_sources(pub: Publication, report: AuditReport) -> None:
     c = pub.cells
     cols = [k for k in CELL_COLS if k != "source"]
-    dup = c[c.duplicated(cols, keep=False)]
-    n = 0
-    for _k, g in dup.groupby(cols, sort=False):
+    groups = c[c.duplicated(cols, keep=False)].groupby(cols, sort=False)
+    for _k, g in groups:
         if g["withheld"].any() and (~g["withheld"] & g["value"].notna()).any():
             w = g[g["withheld"]].iloc[0]
             p = g[~g["withheld"] & g["value"].notna()].iloc[0]
             report.findings.append(Finding("withheld in one source, published in the other", _label(w),
                                            f"{p['source']} publishes {p['value']:g} (n {p['n']:g})"))
-        n += 1
-    report.tried.append(f"{n:,} cells published from two sources (student data and the DESE profile)")
-    return n
+    report.tried.append(f"{groups.ngroups:,} cells published from two sources (student data and the DESE "
+                        "profile)")
 
 
 CELL_KEY = ["org_code", "school_year", "subgroup", "metric", "subject", "source"]
@@ -249,7 +246,7 @@ def _records(df: pd.DataFrame, chunk_rows: int = 10_000):
 
 def _depends_on(field_name: str, rule: str) -> tuple[str, ...]:
     """Which sides a published field is computed from (the rubric's rules are public: config/targets.yaml)."""
-    level = rule in ("share_improved", "level", "level_or_increase")
+    level = rule in RULES_WITHOUT_BASELINE
     if field_name == "target_value":
         return () if level else ("baseline",)
     if level and field_name not in ("change_abs", "change_rel_pct"):
@@ -281,7 +278,7 @@ def check_linear(pub: Publication, rules: Rules, complements: dict[str, str], re
     links = build_links(attacked, rules, complements, pub.network_schools, pub.n_network_schools)
     attack = Attack(attacked, links, rules, tol, ident=cell_ids(attacked))
     res = attack.run(solved)
-    kinds = pd.Series([s.kind for s in links.sums], dtype=object).value_counts().to_dict()
+    kinds = Counter(s.kind for s in links.sums)
     report.tried.append(
         "linear programmes (HiGHS) for n, students with the outcome and the value of every withheld cell, under "
         + ", ".join(f"{v:,} {k} sums" for k, v in sorted(kinds.items()))
@@ -336,52 +333,38 @@ def _year_keys(cells: pd.DataFrame, context: str) -> dict[int, str]:
     return out
 
 
-def _give_back_freed_memory() -> None:
-    """Return the heap's free pages to the system (glibc's malloc_trim; nothing elsewhere): the rendering before the
-    audit frees a statewide site's rows of text, which the allocator keeps otherwise (at 300,000 students 250 MB
-    that the audit's peak no longer stands on)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def audit_publication(root: Path, *, rules: Rules | None = None, complements: dict[str, str] | None = None,
                       progress=None, solved: dict | None = None) -> AuditReport:
     """Attack the publication in ``root`` (a scorecards folder) with its files alone. ``solved``: answers by
     programme (``Attack.run``'s cache) of the control that wrote it: a component of the files that is the very same
     programme (every cell, figure and relation) takes its answer, any other is solved (and added to it)."""
-
     rules = rules or load_rules()
     complements = complements if complements is not None else complements_of(load_subgroups())
-    _give_back_freed_memory()
-    with _no_cycle_collection():
-        return _audit(root, rules, complements, progress, solved)
-
-
-@contextlib.contextmanager
-def _no_cycle_collection():
-    """The cycle collector off while the audit runs (as it was after): its millions of rows, index entries and
-    records are freed by reference counts, and each full pass of the collector walked all of them (a third of
-    check_targets' time at 200,000 students)."""
+    # the heap's free pages back to the system (glibc's malloc_trim; nothing elsewhere): the rendering before
+    # the audit frees a statewide site's rows of text, which the allocator keeps otherwise (at 300,000
+    # students 250 MB that the audit's peak no longer stands on)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    # the cycle collector off while the audit runs (as it was after): its millions of rows, index entries and
+    # records are freed by reference counts, and each full pass of the collector walked all of them (a third
+    # of check_targets' time at 200,000 students)
     was = gc.isenabled()
     gc.disable()
     try:
-        yield
+        pub = read_publication(root)
+        report = AuditReport(root=Path(root), withheld_cells=int(pub.cells["withheld"].sum()),
+                             published_cells=int((~pub.cells["withheld"]).sum()))
+        report.tried.append(f"read {len(pub.files):,} files: {len(pub.cells):,} trend cells, "
+                            f"{len(pub.other_files):,} chart and workbook values, "
+                            f"{len(pub.targets):,} target rows")
+        check_primary(pub, rules, report)
+        check_other_files(pub, report)
+        check_sources(pub, report)
+        check_targets(pub, rules, report)
+        check_linear(pub, rules, complements, report, solved)
+        if progress:
+            progress(report.text())
+        return report
     finally:
         if was:
             gc.enable()
-
-
-def _audit(root: Path, rules: Rules, complements: dict[str, str], progress, solved: dict | None) -> AuditReport:
-    pub = read_publication(root)
-    report = AuditReport(root=Path(root), withheld_cells=int(pub.cells["withheld"].sum()),
-                         published_cells=int((~pub.cells["withheld"]).sum()))
-    report.tried.append(f"read {len(pub.files):,} files: {len(pub.cells):,} trend cells, "
-                        f"{len(pub.other_files):,} chart and workbook values, {len(pub.targets):,} target rows")
-    check_primary(pub, rules, report)
-    check_other_files(pub, report)
-    check_sources(pub, report)
-    check_targets(pub, rules, report)
-    check_linear(pub, rules, complements, report, solved)
-    if progress:
-        progress(report.text())
-    return report

@@ -22,7 +22,7 @@ import pandas as pd
 from .attack import Attack, Tolerance
 from .linked import Links, build_links, cell_ids, twin_groups
 from .read import TREND_DECIMALS
-from .rules import Rules, primary_reasons
+from .rules import Rules, floats, min_n_and_event, primary_reasons
 
 HALF_STEP = 0.005  # trend values are published to 2 decimals: the attacker of the files (audit.py) sees the same
 
@@ -30,7 +30,6 @@ HALF_STEP = 0.005  # trend values are published to 2 decimals: the attacker of t
 @dataclass
 class CellControl:
     reason: np.ndarray            # '' published | suppressed | no_value | size | event | twin | complementary
-    verdicts: pd.DataFrame        # the attacker's last result (every withheld cell protected)
     rounds: int = 0
     unresolved: list[str] = field(default_factory=list)
     solved: dict = field(default_factory=dict)  # the attacker's answers by programme (Attack.run's cache)
@@ -42,31 +41,25 @@ class CellControl:
 
 def tolerance_from_pairs(view: pd.DataFrame, links: Links, rules: Rules) -> Tolerance:
     """How far two sources of one cell differ where both are published (the attacker can see that too)."""
-    dn, dv = [], []
-    n = pd.to_numeric(view["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    v = pd.to_numeric(view["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    n, v = floats(view["n"]), floats(view["value"])
     h = pd.to_numeric(view["half_step"], errors="coerce").fillna(0).to_numpy(dtype=float)
     w = view["withheld"].to_numpy(dtype=bool)
-    for a, b in links.twins:
-        if w[a] or w[b]:
-            continue
-        if np.isfinite(n[a]) and np.isfinite(n[b]):
-            dn.append(abs(n[a] - n[b]))
-        if np.isfinite(v[a]) and np.isfinite(v[b]):
-            dv.append(abs(v[a] - v[b]) + h[a] + h[b])
-    return Tolerance(n=max(dn) if dn else rules.sources_tolerance.n,
-                     value=max(dv) if dv else rules.sources_tolerance.value)
+    a, b = np.array(links.twins, dtype=np.int64).reshape(-1, 2).T
+    both = ~w[a] & ~w[b]
+    dn = np.abs(n[a] - n[b])[both & np.isfinite(n[a]) & np.isfinite(n[b])]
+    dv = (np.abs(v[a] - v[b]) + h[a] + h[b])[both & np.isfinite(v[a]) & np.isfinite(v[b])]
+    return Tolerance(n=dn.max() if len(dn) else rules.sources_tolerance.n,
+                     value=dv.max() if len(dv) else rules.sources_tolerance.value)
 
 
-def published_view(cells: pd.DataFrame, withheld: np.ndarray, half_step: float = HALF_STEP) -> pd.DataFrame:
+def published_view(cells: pd.DataFrame, withheld: np.ndarray) -> pd.DataFrame:
     """What the attacker sees: n and value of published cells (values to the published decimals), nothing of
     withheld ones."""
     view = cells[["metric"]].copy()
-    view["n"] = np.where(withheld, np.nan, pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype=float))
-    value = np.round(pd.to_numeric(cells["value"], errors="coerce").to_numpy(dtype=float), TREND_DECIMALS)
-    view["value"] = np.where(withheld, np.nan, value)
+    view["n"] = np.where(withheld, np.nan, floats(cells["n"]))
+    view["value"] = np.where(withheld, np.nan, np.round(floats(cells["value"]), TREND_DECIMALS))
     view["withheld"] = withheld
-    view["half_step"] = half_step
+    view["half_step"] = HALF_STEP
     return view
 
 
@@ -94,7 +87,7 @@ class _Suppressor:
     def __init__(self, cells: pd.DataFrame, rules: Rules, links: Links) -> None:
         self.cells, self.rules, self.links = cells, rules, links
         self.twin = twin_groups(cells) if rules.linked_sets.sources else np.arange(len(cells))
-        n = pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        n = floats(cells["n"])
         twin_n = pd.Series(n).groupby(self.twin).transform("max").to_numpy()
         n = np.where(np.isfinite(n), n, np.where(np.isfinite(twin_n), twin_n, 1000.0))
         weight = np.ones(len(cells))
@@ -103,13 +96,9 @@ class _Suppressor:
         self.cost = n * weight
         # a candidate that is itself far from the rules' thresholds protects at once and needs no protection of
         # its own; the smallest cells would (a cascade), so they come after
-        metric = cells["metric"].astype(str).to_numpy(dtype=object)  # not an extension array walked cell by cell
-        mr = {m: rules.metric(m) for m in set(metric)}
-        min_n = np.array([mr[m].min_n for m in metric], dtype=float)
-        k = pd.to_numeric(cells["numerator"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
-            if "numerator" in cells.columns else np.full(len(cells), np.nan)
-        event = np.array([mr[m].is_event for m in metric], dtype=bool)
-        far = 2 * rules.event_min_count
+        min_n, event = min_n_and_event(rules, cells["metric"].astype(str).to_numpy(dtype=object))
+        k = floats(cells["numerator"]) if "numerator" in cells.columns else np.full(len(cells), np.nan)
+        far = 2 * rules.event_rule.min_count
         self.weak = (n < 2 * min_n) | (event & ~((k >= far) & (n - k >= far)))
         # cells by twin group and relations by cell as index arrays, not a dict of lists per cell (a statewide
         # network has millions of cells)
@@ -198,7 +187,6 @@ def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str]
     links = build_links(cells, rules, complements, network_shown, n_network_schools)
     sup = _Suppressor(cells, rules, links)
     sup.share_fate(reason)
-    verdicts = pd.DataFrame()
     rounds, unresolved, cache, ident = 0, [], ({} if solved is None else solved), cell_ids(cells)
     for rounds in range(1, rules.protection.max_rounds + 1):  # noqa: B007 (rounds is reported)
         sup.singletons(reason)
@@ -214,7 +202,7 @@ def control_cells(cells: pd.DataFrame, rules: Rules, complements: dict[str, str]
         if len(stuck) == len(bad):
             unresolved = [_describe(cells, i) for i in stuck]
             break
-    return CellControl(reason=reason, verdicts=verdicts, rounds=rounds, unresolved=unresolved, solved=cache)
+    return CellControl(reason=reason, rounds=rounds, unresolved=unresolved, solved=cache)
 
 
 def _describe(cells: pd.DataFrame, i: int) -> str:

@@ -53,7 +53,8 @@ def wide(lo: np.ndarray, hi: np.ndarray, mr: MetricRule, rules: Rules) -> bool:
         return True
     if hi[1] < 1 or hi[2] < 1 or lo[3] >= mr.value_range[1] - EPS:
         return False
-    return not mr.is_event or min(integers(lo[1], hi[1]), integers(lo[2], hi[2])) >= rules.event_min_count
+    return not mr.is_event or (min(integers(lo[1], hi[1]), integers(lo[2], hi[2]))
+                               >= rules.event_rule.min_count)
 
 
 def wide_forced(lo: np.ndarray, hi: np.ndarray, mr: MetricRule) -> bool:
@@ -64,13 +65,13 @@ def wide_forced(lo: np.ndarray, hi: np.ndarray, mr: MetricRule) -> bool:
 
 class _Points:
     def __init__(self, lp, cols: list[tuple[int, int]], mrs: list[MetricRule], rules: Rules,
-                 forced: np.ndarray | None = None) -> None:
+                 forced: np.ndarray) -> None:
         """``forced``: cells an outer bound shows forced to 0% or 100% (``Attack.forced_by_totals``)."""
         self.lp, self.mrs, self.rules = lp, mrs, rules
         self.nc, self.ac = (np.array([c[j] for c in cols], dtype=np.int32) for j in (0, 1))
         self.scale = np.array([100.0 if m.kind == "share" else 1.0 for m in mrs])
         self.opaque = np.array([m.kind == "opaque" for m in mrs])
-        self.forced = np.zeros(len(cols), dtype=bool) if forced is None else forced
+        self.forced = forced
         self.lo, self.hi = np.full((4, len(cols)), np.inf), np.full((4, len(cols)), -np.inf)
         self.todo, self.dead = np.ones(len(cols), dtype=bool), set()
 
@@ -111,7 +112,7 @@ class _Points:
             return j, [nc], [float(np.ceil(lo[0] - EPS) + need_n - 1)], [inf]
         if self.forced[j]:
             return None
-        count = self.rules.event_min_count if mr.is_event else 1
+        count = self.rules.event_rule.min_count if mr.is_event else 1
         if mr.kind == "share" and (hi[1] < 1 or integers(lo[1], hi[1]) < count):
             return j, [ac], [float(max(1.0, np.ceil(lo[1] - EPS) + count - 1))], [inf]
         if mr.kind == "share" and (hi[2] < 1 or integers(lo[2], hi[2]) < count):
@@ -144,7 +145,7 @@ class _Points:
 
 
 def shown_wide(lp, cols: list[tuple[int, int]], targets: list[int], rule, rules: Rules,
-               forced: np.ndarray | None = None) -> dict[int, dict] | None:
+               forced: np.ndarray) -> dict[int, dict] | None:
     """Cells of ``targets`` (their n and k-or-value columns ``cols``) that feasible points prove protected, with
     the inner bounds the points span; None when the programme is infeasible."""
     if len(targets) < 2:

@@ -134,9 +134,8 @@ def total_sums(df: pd.DataFrame, totals) -> list[Sum]:
             continue
         sub = _with_total_and_part(sub, dim, total)
         for group in _grouped(sub.assign(_dim=sub[dim]), [c for c in KEY if c != dim]):
-            by = dict(group)
-            if total in by and any(p in by for p in parts):
-                out.append(Sum("total", int(by[total]), [int(by[p]) for p in parts if p in by]))
+            by = dict(group)  # a total and at least one part (_with_total_and_part)
+            out.append(Sum("total", int(by[total]), [int(by[p]) for p in parts if p in by]))
     return out
 
 

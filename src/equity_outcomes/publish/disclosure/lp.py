@@ -206,26 +206,17 @@ class _Lp:
         n = len(self.lb)
         if self._cc is None:
             t = n
-            rows, lo, hi = [], [], []
-            for coefs, b in self.rows:
-                rows.append({**coefs, t: -b} if b else dict(coefs))
-            lo += [-INF] * len(self.rows)
-            hi += [0.0] * len(self.rows)
-            rows += self.eqs
-            lo += [0.0] * len(self.eqs)
-            hi += [0.0] * len(self.eqs)
-            for j in range(n):
+            rows = [{**coefs, t: -b} if b else dict(coefs) for coefs, b in self.rows]  # A y - b t <= 0
+            rows += self.eqs  # E y = 0
+            for j in range(n):  # lb t <= y <= ub t
                 if self.lb[j] != 0:
                     rows.append({j: -1.0, t: self.lb[j]})
-                    lo.append(-INF)
-                    hi.append(0.0)
                 rows.append({j: 1.0, t: -self.ub[j]})
-                lo.append(-INF)
-                hi.append(0.0)
             self._sel = len(rows)
             rows.append({})  # the selector row: y[den] = 1, its column set per question
-            lo.append(1.0)
-            hi.append(1.0)
+            n_le, n_eq = len(self.rows), len(self.eqs)
+            lo = [-INF] * n_le + [0.0] * n_eq + [-INF] * (self._sel - n_le - n_eq) + [1.0]
+            hi = [0.0] * self._sel + [1.0]
             col_lo = [0.0 if self.lb[j] >= 0 else -INF for j in range(n)] + [0.0]
             self._cc = self._pass(rows, lo, hi, col_lo, [INF] * (n + 1))
             self._den = None

@@ -10,7 +10,6 @@ row's note names it. Trend values are published to 2 decimals (the writer drops 
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,12 +46,7 @@ def _half_step(text: str) -> float:
     """Half the last published digit: a trend value is exact to 2 decimals even when printed ``36`` or ``36.4``."""
     text = text.strip()
     dot = text.find(".")
-    return _half_of(len(text) - dot - 1 if dot >= 0 else 0)
-
-
-@functools.cache
-def _half_of(shown_decimals: int) -> float:
-    return 0.5 * 10.0 ** -max(shown_decimals, TREND_DECIMALS)
+    return 0.5 * 10.0 ** -max(len(text) - dot - 1 if dot >= 0 else 0, TREND_DECIMALS)
 
 
 def _num(text) -> float:
@@ -82,23 +76,23 @@ def trend_cells(head: list[str], rows: list[list[str]], files: list[str]) -> dic
     at = {h: i for i, h in enumerate(head)}
     width = len(head)
     years = [(y, int(y), at[y], at.get(f"n_{y}")) for y in at if y and y.isdigit()]
-    i_sub, i_note, i_org, i_metric = at.get("subgroup"), at.get("note"), at["org_code"], at["metric"]
-    i_subject, i_grade, i_source = at.get("subject"), at.get("grade"), at["source"]
     grid = np.array([r if len(r) == width else (r + [""] * (width - len(r)))[:width] for r in rows],
                     dtype=object).reshape(len(rows), width)
-    blank = np.full(len(rows), "", dtype=object)
-    sg = grid[:, i_sub] if i_sub is not None else np.full(len(rows), None, dtype=object)
+    sg = grid[:, at["subgroup"]] if "subgroup" in at else np.full(len(rows), None, dtype=object)
     shown = sg != "state"
-    grid, sg, blank, file = grid[shown], sg[shown], blank[shown], np.asarray(files, dtype=object)[shown]
-    org = _Distinct(grid[:, i_org]).of(lambda x: str(x).lstrip("'"))
-    notes = _Distinct(grid[:, i_note] if i_note is not None else blank)
+    grid, sg, file = grid[shown], sg[shown], np.asarray(files, dtype=object)[shown]
+
+    def column(i: int | None) -> np.ndarray:  # empty where the tables have no such column
+        return grid[:, i] if i is not None else np.full(len(grid), "", dtype=object)
+
+    org = _Distinct(grid[:, at["org_code"]]).of(lambda x: str(x).lstrip("'"))
+    notes = _Distinct(column(at.get("note")))
     text_cols = {"org_code": org, "org_level": np.where(org == "network", "network", "school").astype(object),
-                 "subgroup": sg, "metric": grid[:, i_metric],
-                 "subject": grid[:, i_subject] if i_subject is not None else blank,
-                 "grade": grid[:, i_grade] if i_grade is not None else blank, "source": grid[:, i_source]}
+                 "subgroup": sg, "metric": grid[:, at["metric"]], "subject": column(at.get("subject")),
+                 "grade": column(at.get("grade")), "source": grid[:, at["source"]]}
     if not years:
         return {c: np.array([], dtype=NUMERIC.get(c, object)) for c in COLS}
-    v, n = (_Distinct(np.stack([grid[:, i] if i is not None else blank for i in idx], axis=1))
+    v, n = (_Distinct(np.stack([column(i) for i in idx], axis=1))
             for idx in ([iv for *_, iv, _n in years], [i_n for *_, i_n in years]))  # rows x years
     has_v, has_n = v.of(lambda x: str.strip(x) != "", bool), n.of(lambda x: str.strip(x) != "", bool)
     withheld = np.stack([notes.of(lambda x, y=y: y in YEAR.findall(x), bool) for y, *_ in years], axis=1)
@@ -196,8 +190,7 @@ def _text(col: list | np.ndarray) -> pd.api.extensions.ExtensionArray | np.ndarr
 def _xlsx_trends(path: Path, out: _Cells) -> None:
     from python_calamine import CalamineWorkbook
 
-    wb = CalamineWorkbook.from_path(str(path))
-    try:
+    with CalamineWorkbook.from_path(str(path)) as wb:
         for name in wb.sheet_names:
             if name not in ("trends", "network_trends"):
                 continue
@@ -205,8 +198,6 @@ def _xlsx_trends(path: Path, out: _Cells) -> None:
             head = [str(h) for h in rows[0]] if rows else []
             text = [["" if v is None else str(v) for v in row[:len(head)]] for row in rows[1:]]
             out.add_table(head, text, f"{path.name}:{name}")
-    finally:
-        wb.close()
 
 
 def _chart_cells(page: Path, org_default: str, out: list[tuple]) -> None:

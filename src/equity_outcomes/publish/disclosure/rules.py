@@ -113,10 +113,6 @@ class Rules(Strict):
     def catalog(self) -> dict[str, dict]:
         return self._catalog
 
-    @property
-    def event_min_count(self) -> int:
-        return self.event_rule.min_count
-
     def metric(self, metric: str, unit: str | None = None) -> MetricRule:
         """The rule of one metric: the file's by unit and by metric, the catalog's unit and own min_n."""
         cat = self.catalog.get(metric, {})
@@ -138,18 +134,17 @@ def load_rules(path: Path | None = None) -> Rules:
                      data=read_yaml(path, "disclosure rules", "restore config/disclosure.yaml") or {}, catalog=catalog)
 
 
-def metric_table(rules: Rules, metrics: list[str]) -> pd.DataFrame:
-    """One row per metric id with its resolved rule (unknown ids get the defaults)."""
-    rows = [rules.metric(m).__dict__ for m in dict.fromkeys(metrics)]
-    return pd.DataFrame(rows, columns=list(MetricRule.__dataclass_fields__)).set_index("metric", drop=False)
+def floats(col) -> np.ndarray:
+    """A column as floats, NaN where it holds no number."""
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def event_count(value: np.ndarray, n: np.ndarray, numerator: np.ndarray | None = None) -> np.ndarray:
-    """Students with the event: the numerator when known, else round(value x n / 100); NaN when n is unknown."""
-    k = np.round(value * n / 100.0)
-    if numerator is not None:
-        k = np.where(np.isfinite(numerator), numerator, k)
-    return k
+def min_n_and_event(rules: Rules, metric: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell (``metric``: the cells' metric ids): its rule's min_n, and whether the event rule applies."""
+    codes, ids = pd.factorize(metric)
+    resolved = [rules.metric(m) for m in ids]  # unknown ids get the defaults
+    return (np.array([r.min_n for r in resolved], dtype=float)[codes],
+            np.array([r.is_event for r in resolved], dtype=bool)[codes])
 
 
 def primary_reasons(cells: pd.DataFrame, rules: Rules) -> np.ndarray:
@@ -159,18 +154,14 @@ def primary_reasons(cells: pd.DataFrame, rules: Rules) -> np.ndarray:
     ``cells`` has metric, n, value, is_suppressed and optionally numerator."""
     if not len(cells):
         return np.array([], dtype=object)
-    mt = metric_table(rules, cells["metric"].astype(str).tolist())
-    metric = cells["metric"].astype(str).to_numpy()
-    min_n = mt.loc[metric, "min_n"].to_numpy(dtype=float)
-    is_event = mt.loc[metric, "is_event"].to_numpy(dtype=bool)
-    n = pd.to_numeric(cells["n"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    v = pd.to_numeric(cells["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    num = (pd.to_numeric(cells["numerator"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-           if "numerator" in cells.columns else None)
+    min_n, is_event = min_n_and_event(rules, cells["metric"].astype(str).to_numpy(dtype=object))
+    n, v = floats(cells["n"]), floats(cells["value"])
+    num = floats(cells["numerator"]) if "numerator" in cells.columns else np.full(len(cells), np.nan)
     sup = cells["is_suppressed"].astype("boolean").fillna(True).to_numpy(dtype=bool) if "is_suppressed" in cells \
         else np.zeros(len(cells), dtype=bool)
-    k = event_count(v, n, num)
-    lo, hi = 1, rules.event_min_count - 1
+    # students with the event: the numerator where known, else value x n (NaN where n is unknown)
+    k = np.where(np.isfinite(num), num, np.round(v * n / 100.0))
+    lo, hi = 1, rules.event_rule.min_count - 1
     event = is_event & np.isfinite(k) & (((k >= lo) & (k <= hi)) | ((n - k >= lo) & (n - k <= hi)))
     out = np.full(len(cells), "", dtype=object)
     out[event] = "event"

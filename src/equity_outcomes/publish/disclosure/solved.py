@@ -20,7 +20,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 
@@ -35,10 +34,6 @@ def solver_version() -> str:
 
 def checksum(key: str, answer: str) -> str:
     return hashlib.sha256(f"{solver_version()}\n{key}\n{answer}".encode()).hexdigest()
-
-
-def _plain(x):
-    return x.item() if isinstance(x, np.generic) else x
 
 
 AUDITED = "audited year "  # a kept audit verdict's key (audit._year_keys), before the hash of its linked sets
@@ -102,21 +97,20 @@ def save(warehouse: Path, solved: Solved, say=None) -> int:
     """Write the answers this publication used beside ``warehouse`` (atomically); returns how many."""
     path = solved_path(warehouse)
     keys = sorted(k for k in solved.used if isinstance(k, str) and dict.__contains__(solved, k))
-    answers = [json.dumps({str(p): {c: _plain(v) for c, v in row.items()} for p, row in solved[k].items()},
-                          sort_keys=True) for k in keys]
+    answers = [json.dumps({str(p): row for p, row in solved[k].items()}, sort_keys=True,
+                          default=lambda x: x.item()) for k in keys]  # numpy's scalars as Python's
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    con = duckdb.connect()
+    checksums = [checksum(k, a) for k, a in zip(keys, answers, strict=True)]
     try:
-        con.register("s", pd.DataFrame({"key": pd.Series(keys, dtype=object), "answer": answers,
-                                        "checksum": [checksum(k, a) for k, a in zip(keys, answers, strict=True)]}))
-        con.execute("COPY (SELECT key::VARCHAR AS key, answer::VARCHAR AS answer, checksum::VARCHAR AS checksum "
-                    "FROM s) TO '{}' (FORMAT parquet)".format(str(tmp).replace("'", "''")))
+        with duckdb.connect() as con:
+            con.register("s", pd.DataFrame({"key": pd.Series(keys, dtype=object), "answer": answers,
+                                            "checksum": checksums}))
+            con.execute("COPY (SELECT key::VARCHAR AS key, answer::VARCHAR AS answer, checksum::VARCHAR AS "
+                        "checksum FROM s) TO '{}' (FORMAT parquet)".format(str(tmp).replace("'", "''")))
         os.replace(tmp, path)
     except (duckdb.Error, OSError) as e:
         tmp.unlink(missing_ok=True)
         if say:
             say(f"disclosure: the answers could not be kept in {path} ({e}); the next run solves them again")
         return 0
-    finally:
-        con.close()
     return len(keys)

@@ -106,12 +106,10 @@ class CellIndex:
         return ~(named & (known[at] == k)) | withheld[at]
 
 
-def side_withheld(tr: pd.DataFrame, cells: pd.DataFrame | CellIndex, side: str,
-                  complements: dict[str, str]) -> np.ndarray:
+def side_withheld(tr: pd.DataFrame, index: CellIndex, side: str, complements: dict[str, str]) -> np.ndarray:
     """Per target row: does this side rest on a withheld cell, or on none that the control knows?"""
     if not len(tr):
         return np.zeros(0, dtype=bool)
-    index = cells if isinstance(cells, CellIndex) else CellIndex(cells)
     dep = _dependencies(tr, side, complements)
     for col in ("org_code", "org_level", "subgroup", "metric", "source"):
         dep[col] = dep[col].astype(str)
