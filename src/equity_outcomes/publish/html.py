@@ -169,13 +169,9 @@ def change_text(site: Site, r: dict) -> tuple[str, str]:
 
 def noise_text(r: dict) -> str:
     d = r.get("is_distinguishable_from_noise")
-    if d is None or text(d) == "":
+    if text(d) == "":  # None, NaN, NA
         return ""
-    try:
-        yes = bool(d) and text(d).lower() not in ("false", "0", "nan")
-    except TypeError:
-        return ""
-    return "beyond noise" if yes else "within noise"
+    return "beyond noise" if bool(d) and text(d).lower() not in ("false", "0", "nan") else "within noise"
 
 
 # --- templates ---------------------------------------------------------------------------------------------------

@@ -66,15 +66,12 @@ def matrix_row(site: Site, rows: list[dict], cols: list[tuple[str, str]]) -> lis
     return out
 
 
-MATRIX_TEXT = {**SHORT, "s-none": ""}
-
-
-def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
+def _matrix_cell(r: dict | None, n_groups: int = 0) -> dict | None:
     if r is None:
         return None
     cls, full = rating_class(r), rating_words(r) + (f" (lowest of {n_groups} groups)" if n_groups else "")
     return {"cls": cls, "full": full, "target": r["target_id"], "subject": text(r.get("subject")),
-            "status": text(r.get("status")), "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
+            "status": text(r.get("status")), "short": SHORT.get(cls, cls[1:] if cls.startswith("r") else "")}
 
 
 def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
@@ -94,7 +91,7 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
             district = ", ".join(p for p in (district, "comparison school") if p)
         tds = []
         for k, (r, n_groups) in zip(cols, matrix_row(site, by_org.get(code, []), cols), strict=True):
-            cell = _matrix_cell(site, r, n_groups)
+            cell = _matrix_cell(r, n_groups)
             tds.append(cell)
             cls = cell["cls"] if cell else "s-none"
             col_counts[k][cls] += code in network

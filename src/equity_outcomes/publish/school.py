@@ -50,15 +50,14 @@ from .workbook import write_text
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
-def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
-    grades = [g for g in GRADE_PREFERENCE if (subgroup, metric, subject, source, g) in series]
-    if not grades:
-        return None
+def _choose_grade(series: dict, metric: str, subject, source: str, match: list[tuple[int, float]]) -> str | None:
+    """The all-students grade selection whose points have the ``match`` (year, value)s, else the first there is."""
+    grades = [g for g in GRADE_PREFERENCE if ("all", metric, subject, source, g) in series]
     for g in grades:
-        pts = {y: v for y, v, *_ in series[(subgroup, metric, subject, source, g)]}
+        pts = {y: v for y, v, *_ in series[("all", metric, subject, source, g)]}
         if match and all(y in pts and pts[y] is not None and abs(pts[y] - v) < 1e-6 for y, v in match):
             return g
-    return grades[0]
+    return grades[0] if grades else None
 
 
 def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> dict:
@@ -164,7 +163,7 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
                  if num(r.get(y)) is not None and num(r.get(v)) is not None]
         grade = text(r.get("grade"))
         if ("all", metric, subject, source, grade) not in series:
-            grade = _choose_grade(series, "all", metric, subject, source, match)
+            grade = _choose_grade(series, metric, subject, source, match)
         if grade is None:
             continue
         pts = series[("all", metric, subject, source, grade)]
@@ -220,15 +219,12 @@ def _groups_table(site: Site, rows: list[dict], groups: list[str]) -> list[tuple
 
 def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple], dict[tuple, str]]:
     """The gap targets' measures (metric, subject, source, target) and the grade each was judged on."""
-    combos = []
-    gap_grade: dict[tuple, str] = {}
+    gap_grade: dict[tuple, str] = {}  # each measure's first row's grade
     for r in rows:
-        t = labels.target_info(site.targets, r["target_id"])
-        if t.is_gap:
+        if labels.target_info(site.targets, r["target_id"]).is_gap:
             c = (r["metric"], r.get("subject") or None, text(r.get("source")), r["target_id"])
-            if c not in combos:
-                combos.append(c)
-                gap_grade.setdefault(c, text(r.get("grade")))
+            gap_grade.setdefault(c, text(r.get("grade")))
+    combos = list(gap_grade)
     state_gap = next((t for t in site.targets.values() if t.reference == "state" and t.metrics), None)
     if not combos and state_gap is not None:  # no gap rows: the state gap target's measure, for every subgroup
         for (g, metric, subject, source, _grade) in series:
