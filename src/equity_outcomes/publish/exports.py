@@ -22,7 +22,7 @@ import pandas as pd
 from . import history, labels
 from .data import Site, page_readiness, run_starts, text
 from .disclosure.targets import MEMBERS
-from .html import SUBJECT_ORDER, rating_words, subgroup_label, subject_label
+from .html import SUBJECT_ORDER, rating_words, school_label, subgroup_label, subject_label
 from .network import matrix_columns, matrix_row  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
@@ -149,7 +149,7 @@ def readiness_frame(site: Site) -> pd.DataFrame | None:
     if rd is None:
         return None
     rd = rd.copy()
-    rd["school_name"] = rd["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or c)
+    rd["school_name"] = rd["org_code"].map(lambda c: school_label(site, c)[0])
     for c in READINESS_EXPORT:
         if c not in rd.columns:
             rd[c] = None
@@ -210,8 +210,8 @@ class Exports:
         if self.r_readiness is not None and code in self.b_readiness:
             parts.append(("readiness", self.r_readiness, self.b_readiness[code]))
         sheets: list[Sheet] = [r.sheet(name, s, e) for name, r, (s, e) in parts]
-        name = text(self.site.roster.get(code, {}).get("school_name")) or code
-        size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes], title=f"{name} scorecard")
+        size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes],
+                          title=f"{school_label(self.site, code)[0]} scorecard")
         for tname, r, (s, e) in parts:
             size += write_lines(self.base / fn / f"{tname}.csv", r.csv_lines(s, e))
         return size

@@ -59,8 +59,8 @@ def headline_rows(site: Site, rows: list[dict]) -> list[tuple[str, dict]]:
         sg = r.get("subgroup") or "all"
         if (t.is_gap and sg in labels.REQUIRED_SUBGROUPS) or (not t.is_gap and sg == "all"):
             groups[(r["target_id"], text(r.get("subject")))].append(r)
-    return [(labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else ""), lowest(grp))
-            for (tid, subj), grp in groups.items()]
+    return [(labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else ""),
+             lowest(grp)) for (tid, subj), grp in groups.items()]
 
 
 def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> dict | None:
@@ -87,8 +87,7 @@ def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) ->
                 ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
             data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),
                          "short": SHORT.get(cls, cls[1:]), "interval": ci or "no interval", "order": order[name]})
-            tds.append({"cls": cls, "year": y, "interval": ci or "no interval",
-                        "word": rating_words(r)})
+            tds.append({"cls": cls, "year": y, "interval": ci or "no interval", "word": rating_words(r)})
         rows.append((name, tds))
     fig = charts.figure("history", "Rating history", f"Each year judged, {ys[0]} to {ys[-1]}",
                         {"series": data}, caption="4 Sustainable, 3 Moving toward, 2 Initial steps, 1 Area of "

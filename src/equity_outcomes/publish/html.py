@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import honest, labels
 from .charts import RATING_NAMES, chart_payload
-from .data import Site, num, text
+from .data import PUBLISHED_GRADES, Site, num, text
 
 DASH = "—"
 SOURCE_LABEL = {"dese": "DESE school profile", "student": "student data"}
@@ -237,7 +237,7 @@ def lowest(rows: list[dict]) -> dict | None:
 
 
 # --- shared by the school and network pages ----------------------------------------------------------------------
-GRADE_PREFERENCE = ("all", "03-08", "10")
+GRADE_PREFERENCE = PUBLISHED_GRADES  # the most pooled first
 CHART_CATEGORIES = ("Engagement", "Achievement")
 
 

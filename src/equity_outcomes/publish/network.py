@@ -150,11 +150,11 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
             continue
         src = avail[0][0]
         grades = [g for s, g in avail if s == src]
+        names = {g: "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "") for g in grades}
         data, has_state, tables = [], False, []
         for gi, g in enumerate(grades):
             pts = series[("all", metric, subject, src, g)]
-            lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
-            own, st = trend_rows(pts, lbl, "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
+            own, st = trend_rows(pts, names[g], "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
                                                       else " (all students)"), 2 * gi)
             has_state = has_state or bool(st)
             data += own + st
@@ -172,8 +172,7 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
             {"series": data, "baseline": baseline, "target": target},
             caption="Pooled over all network schools (all students).", tables=tables,
             meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
-                  "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
-                             for g in grades}}))
+                  "grades": {name: g for g, name in names.items()}}))
     return figs
 
 

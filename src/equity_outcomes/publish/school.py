@@ -50,8 +50,8 @@ from .workbook import write_text
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
-def _choose_grade(series: dict, metric: str, subject, source: str, match: list[tuple[int, float]]) -> str | None:
-    """The all-students grade selection whose points have the ``match`` (year, value)s, else the first there is."""
+def _choose_grade(series: dict, metric: str, subject, source: str, match: list[tuple[int, float]]):
+    """The all-students grade whose points have the ``match`` (year, value)s, else the first there is."""
     grades = [g for g in GRADE_PREFERENCE if ("all", metric, subject, source, g) in series]
     for g in grades:
         pts = {y: v for y, v, *_ in series[("all", metric, subject, source, g)]}
@@ -252,14 +252,11 @@ def _group_figures(site: Site, charts: Charts, series: dict, rows: list[dict], g
         unit = site.metrics.get(metric, {}).get("unit", "percent")
         m_label = site.metrics.get(metric, {}).get("label", metric)
         subj_txt = f" — {subject_label(subject)}" if subject else ""
-        vals, gaps, table_rows = [], [], []
-        state_pts = {}
-        years = set()
+        vals, gaps, table_rows, state_pts = [], [], [], {}
         for g in groups:
             pts = series.get((g, metric, subject, source, grade), [])
             label = subgroup_label(site, g)
             for y, v, n, sv, gp, _w in pts:
-                years.add(y)
                 if v is not None:
                     vals.append({"year": y, "value": round(v, 2), "n": n, "group": label, "kind": "school"})
                 if gp is not None and g != "all":
@@ -273,7 +270,7 @@ def _group_figures(site: Site, charts: Charts, series: dict, rows: list[dict], g
         if state_ok:
             vals += [{"year": y, "value": round(s, 2), "n": None, "group": "State (all students)", "kind": "state"}
                      for y, s in sorted(state_pts.items())]
-        ys = sorted(years)
+        ys = sorted({y for _label, d in table_rows for y in d})
         table = [(lbl, [fmt_value(d.get(y, (None, None))[0], unit) for y in ys],
                   [f"gap {fmt_value(d.get(y, (None, None))[1], unit, gap=True)}" for y in ys]
                   if state_ok and lbl != "All students" else ()) for lbl, d in table_rows]
