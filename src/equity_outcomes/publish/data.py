@@ -269,7 +269,8 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
             base, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
             category=base.category if tid in targets else (text(r.get("category")) or base.category),
             rule=text(r.get("rule")) or base.rule, direction=text(r.get("direction")) or base.direction,
-            threshold=thr if thr is not None else base.threshold, reference=text(r.get("reference")) or base.reference)
+            threshold=thr if thr is not None else base.threshold,
+            reference=text(r.get("reference")) or base.reference)
     return out
 
 
@@ -289,8 +290,9 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         for name, frame in dicts.items():
             stack.enter_context(registered(con, name, frame))
         df = con.execute(f"""
-            SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
-                   sg.i AS sg_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i, so.i AS source_i,
+            SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i,
+                   m.school_year::INTEGER AS school_year, sg.i AS sg_i, mt.i AS metric_i,
+                   coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i, so.i AS source_i,
                    m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
                    m.numerator::DOUBLE AS numerator, m.state_value
             FROM {"metric_state_reference" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
@@ -391,8 +393,8 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     keys = {c: df[c].astype(object).to_numpy()[starts].tolist() for c in key_cols}
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         subj = keys["subject"][i]
-        key = (keys["subgroup"][i], keys["metric"][i], subj if isinstance(subj, str) else None, keys["source"][i],
-               keys["grade"][i])
+        subj = subj if isinstance(subj, str) else None
+        key = (keys["subgroup"][i], keys["metric"][i], subj, keys["source"][i], keys["grade"][i])
         pts = list(zip(yl[s:e], vals[s:e], ns[s:e], svs[s:e], gps[s:e], sup[s:e], strict=True))
         d = out.setdefault(str(keys["org_code"][i]), {})
         d[key] = sorted(d[key] + pts) if key in d else pts

@@ -55,7 +55,7 @@ def _num_text(v: float | int) -> str:
 
 
 def csv_value(s: str) -> str:
-    """Text as one CSV field: formula-escaped, quoted when needed (blanks, numbers and booleans: _unique_cell)."""
+    """Text as one CSV field: formula-escaped, quoted when needed (blanks and numbers: _unique_cell)."""
     if s.startswith(FORMULA_START):
         s = "'" + s
     if any(ch in s for ch in ',"\n\r') or s != s.strip():
@@ -83,8 +83,7 @@ def _unique_cell(u: object) -> tuple[str, str, int]:
 @dataclass
 class Rendered:
     """A table rendered once into its distinct cells: per column the XML and CSV field of each distinct value and
-    each row's code into them, plus column widths. A sheet or CSV of rows ``start:stop`` is joined from them a chunk
-    of rows at a time when written (a statewide table is never held as a string per row).
+    each row's code into them, plus column widths (module docstring: rows are joined from them when written).
 
     A row's XML is its row number joined between pieces: ``<row r="`` N ``"><c r="A`` N ``...</c><c r="B`` N ...
     ``</c></row>``; ``joints`` holds, per column, each distinct cell's end followed by the next cell's start."""
