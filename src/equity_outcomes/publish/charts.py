@@ -24,7 +24,6 @@ SUBGROUP_COLORS = ["#000000", "#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E
 # trend series are ordered school/network first, then its state line, then a second grade selection and its state
 TREND_COLORS = ["#0072B2", "#7f7f7f", "#E69F00", "#3f3f3f", "#009E73", "#b0b0b0"]
 WIDTH, HEIGHT = 430, 210
-X_YEAR = dict(title="School year (spring)", axis=alt.Axis(format="d", tickMinStep=1, labelAngle=0))
 
 
 def _placeholder_title() -> alt.TitleParams:
@@ -32,7 +31,8 @@ def _placeholder_title() -> alt.TitleParams:
 
 
 def _x():
-    return alt.X("year:Q", scale=alt.Scale(zero=False, nice=False), **X_YEAR)
+    return alt.X("year:Q", title="School year (spring)", scale=alt.Scale(zero=False, nice=False),
+                 axis=alt.Axis(format="d", tickMinStep=1, labelAngle=0))
 
 
 def _rows(name: str = "series") -> alt.Chart:
@@ -78,27 +78,24 @@ def _trend(y_title: str, *, value_format: str) -> dict:
     return _sized(alt.layer(series, base_rule, base_text, target_rule, target_text))
 
 
-def _subgroups(y_title: str, *, state: bool = True) -> dict:
-    n = len(SUBGROUP_ORDER) - (0 if state else 1)
-    return _sized(_rows().mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
-        x=_x(),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+def _group_lines(y: alt.Y, groups: slice, *tips: tuple[str, ...], **channels) -> alt.Chart:
+    """A line per student group, in the groups' colours (``SUBGROUP_ORDER[groups]``)."""
+    return _rows().mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
+        x=_x(), y=y, tooltip=_tips(("group:N", "Group"), YEAR_TIP, *tips), **channels,
         color=alt.Color("group:N", title=None,
-                        scale=alt.Scale(domain=SUBGROUP_ORDER[:n], range=SUBGROUP_COLORS[:n]),
-                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        strokeDash=_dash(), tooltip=_tips(("group:N", "Group"), YEAR_TIP, ("value:Q", "Value", ".1f"), ("n:Q", "n")),
-    ))
+                        scale=alt.Scale(domain=SUBGROUP_ORDER[groups], range=SUBGROUP_COLORS[groups]),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)))
+
+
+def _subgroups(y_title: str, *, state: bool = True) -> dict:
+    return _sized(_group_lines(alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False)),
+                               slice(None if state else -1), ("value:Q", "Value", ".1f"), ("n:Q", "n"),
+                               strokeDash=_dash()))
 
 
 def _gaps() -> dict:
-    lines = _rows().mark_line(point=alt.OverlayMarkDef(size=35), strokeWidth=2).encode(
-        x=_x(),
-        y=alt.Y("gap:Q", title="Gap to state average (points)"),
-        color=alt.Color("group:N", title=None,
-                        scale=alt.Scale(domain=SUBGROUP_ORDER[1:-1], range=SUBGROUP_COLORS[1:-1]),
-                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        tooltip=_tips(("group:N", "Group"), YEAR_TIP, ("gap:Q", "Gap (points)", "+.1f")),
-    )
+    lines = _group_lines(alt.Y("gap:Q", title="Gap to state average (points)"), slice(1, -1),
+                         ("gap:Q", "Gap (points)", "+.1f"))
     zero = _rows().mark_rule(color="#7f7f7f", strokeDash=[5, 3]).encode(y=alt.datum(0))
     return _sized(alt.layer(lines, zero))
 
@@ -184,19 +181,13 @@ def _history_counts() -> dict:
 
 @cache
 def templates() -> dict[str, dict]:
-    out = {}
-    for unit, title in Y_TITLE.items():
-        out[f"trend_{unit}"] = _trend(title, value_format=".1f" if unit != "score" else ".2f")
-    out["trend_gap"] = _trend("Gap (points)", value_format="+.1f")
-    out["subgroups_percent"] = _subgroups(Y_TITLE["percent"])
-    out["subgroups_score"] = _subgroups(Y_TITLE["score"], state=False)
-    out["gaps"] = _gaps()
-    out["readiness"] = _readiness()
-    out["heatmap"] = _heatmap()
-    out["distribution"] = _distribution()
-    out["history"] = _history()
-    out["history_counts"] = _history_counts()
-    return out
+    trends = {f"trend_{unit}": _trend(title, value_format=".1f" if unit != "score" else ".2f")
+              for unit, title in Y_TITLE.items()}
+    return {**trends, "trend_gap": _trend("Gap (points)", value_format="+.1f"),
+            "subgroups_percent": _subgroups(Y_TITLE["percent"]),
+            "subgroups_score": _subgroups(Y_TITLE["score"], state=False), "gaps": _gaps(),
+            "readiness": _readiness(), "heatmap": _heatmap(), "distribution": _distribution(),
+            "history": _history(), "history_counts": _history_counts()}
 
 
 def templates_js() -> str:
@@ -227,7 +218,7 @@ def series_colors(rows: list[dict]) -> dict:
         if name in domain:
             continue
         pool = greys if r.get("kind") == "state" else own
-        used = sum(1 for d, k in zip(domain, rng, strict=True) if (k in greys) == (pool is greys))
+        used = sum((k in greys) == (pool is greys) for k in rng)
         domain.append(name)
         rng.append(pool[used % len(pool)])
     return {"domain": domain, "range": rng}

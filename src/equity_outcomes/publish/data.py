@@ -9,6 +9,7 @@ the published and network schools, and the network's pooled rows.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -131,14 +132,10 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
     targets = _targets_from_rows(targets, tr)
 
     # which pages
-    if network_codes:
-        default_pages = sorted(network_codes)
-    elif roster:
-        default_pages = sorted(roster)
-    else:
-        default_pages = sorted(set(tr.loc[tr["org_level"] == "school", "org_code"]))
+    school_codes = set(tr.loc[tr["org_level"] == "school", "org_code"])
+    default_pages = sorted(network_codes or roster or school_codes)
     if schools is not None:
-        known = set(roster) | set(tr.loc[tr["org_level"] == "school", "org_code"]) | set(default_pages)
+        known = set(roster) | school_codes  # default_pages are some of these
         unknown = [s for s in schools if s not in known]
         if unknown:
             warnings.append(f"no such school(s) in the warehouse: {', '.join(unknown[:10])}")
@@ -149,11 +146,12 @@ def load_site(con: duckdb.DuckDBPyConnection, *, schools: list[str] | None, buil
         network_codes = set(default_pages)
 
     # metric values with state averages and group keys, one query
-    metric_ids = sorted(set(tr["metric"].dropna().astype(str)) | (set() if len(tr) else {m for t in targets.values() for m in t.metrics}))
+    metric_ids = set() if len(tr) else {m for t in targets.values() for m in t.metrics}
     for frame in (tr, history):
         for col in ("metric", "baseline_metric"):
             if frame is not None and col in frame.columns:
-                metric_ids = sorted(set(metric_ids) | set(frame[col].dropna().astype(str)))
+                metric_ids |= set(frame[col].dropna().astype(str))
+    metric_ids = sorted(metric_ids)
     published_subgroups = ["all", *labels.REQUIRED_SUBGROUPS] + [comps[g] for g in labels.REQUIRED_SUBGROUPS
                                                                   if g in comps]
     orgs = sorted(set(pages) | network_codes | {"network"})
@@ -266,14 +264,13 @@ def _targets_from_rows(targets: dict[str, labels.TargetInfo], tr: pd.DataFrame) 
     first = tr.dropna(subset=["rule"]).drop_duplicates("target_id")
     for r in first.to_dict("records"):
         tid = str(r["target_id"])
-        base = labels.target_info(out, tid)
-        thr = num(r.get("threshold"))
-        out[tid] = labels.TargetInfo(
-            id=tid, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
-            short=base.short, category=base.category if tid in targets else (text(r.get("category")) or "Other"),
+        base, thr = labels.target_info(out, tid), num(r.get("threshold"))
+        out[tid] = dataclasses.replace(  # an unknown target's base: its id in words, category "Other"
+            base, label=base.label if tid in targets else (text(r.get("target_label")) or base.label),
+            category=base.category if tid in targets else (text(r.get("category")) or base.category),
             rule=text(r.get("rule")) or base.rule, direction=text(r.get("direction")) or base.direction,
-            threshold=thr if thr is not None else base.threshold, areas=base.areas, order=base.order,
-            reference=text(r.get("reference")) or base.reference, metrics=base.metrics)
+            threshold=thr if thr is not None else base.threshold,
+            reference=text(r.get("reference")) or base.reference)
     return out
 
 
@@ -293,30 +290,22 @@ def read_metric_values(con: duckdb.DuckDBPyConnection, orgs: list[str], metrics:
         for name, frame in dicts.items():
             stack.enter_context(registered(con, name, frame))
         df = con.execute(f"""
-            WITH m AS (
-                SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i, m.school_year::INTEGER AS school_year,
-                       sg.i AS sg_i, mt.i AS metric_i, coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i,
-                       so.i AS source_i, m.metric, m.subject, m.grade, m.source,
-                       m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
-                       m.numerator::DOUBLE AS numerator, m.state_value
-                FROM {"metric_state_reference" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
-                JOIN eo_pub_orgs o ON o.org_code = m.org_code
-                JOIN eo_pub_metrics mt ON mt.metric = m.metric
-                JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup
-                JOIN eo_pub_grades gr ON gr.grade = m.grade
-                JOIN eo_pub_sources so ON so.source = m.source
-                LEFT JOIN eo_pub_subjects sj ON sj.subject = m.subject
-                WHERE (m.org_level = 'school' AND m.org_code <> 'network')
-                   OR (m.org_level = 'network' AND m.org_code = 'network')
-            )
-            SELECT m.org_i, m.lvl_i, m.school_year, m.sg_i, m.metric_i, m.subj_i, m.grade_i, m.source_i,
-                   m.n_students, m.value, m.is_suppressed, m.numerator, m.state_value
-            FROM m
+            SELECT o.i AS org_i, (m.org_level = 'network')::INTEGER AS lvl_i,
+                   m.school_year::INTEGER AS school_year, sg.i AS sg_i, mt.i AS metric_i,
+                   coalesce(sj.i, -1) AS subj_i, gr.i AS grade_i, so.i AS source_i,
+                   m.n_students::DOUBLE AS n_students, m.value::DOUBLE AS value, m.is_suppressed,
+                   m.numerator::DOUBLE AS numerator, m.state_value
+            FROM {"metric_state_reference" if with_state else "(SELECT *, NULL::DOUBLE AS state_value FROM metric_values)"} m
+            JOIN eo_pub_orgs o ON o.org_code = m.org_code
+            JOIN eo_pub_metrics mt ON mt.metric = m.metric
+            JOIN eo_pub_subgroups sg ON sg.subgroup = m.subgroup
+            JOIN eo_pub_grades gr ON gr.grade = m.grade
+            JOIN eo_pub_sources so ON so.source = m.source
+            LEFT JOIN eo_pub_subjects sj ON sj.subject = m.subject
+            WHERE (m.org_level = 'school' AND m.org_code <> 'network')
+               OR (m.org_level = 'network' AND m.org_code = 'network')
+            ORDER BY org_i, sg_i, metric_i, subj_i, source_i, grade_i, school_year
         """).df()
-    order = np.lexsort((df["school_year"].to_numpy(), df["grade_i"].to_numpy(), df["source_i"].to_numpy(),
-                        df["subj_i"].to_numpy(), df["metric_i"].to_numpy(), df["sg_i"].to_numpy(),
-                        df["org_i"].to_numpy()))
-    df = df.iloc[order].reset_index(drop=True)
 
     def cat(codes, values) -> pd.Categorical:
         return pd.Categorical.from_codes(np.asarray(codes, dtype=int), categories=list(values))
@@ -404,15 +393,11 @@ def series_index(mv_safe: pd.DataFrame, subgroups: set[str]) -> dict[str, dict[t
     keys = {c: df[c].astype(object).to_numpy()[starts].tolist() for c in key_cols}
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         subj = keys["subject"][i]
-        if subj is not None and not isinstance(subj, str):
-            subj = None
+        subj = subj if isinstance(subj, str) else None
         key = (keys["subgroup"][i], keys["metric"][i], subj, keys["source"][i], keys["grade"][i])
         pts = list(zip(yl[s:e], vals[s:e], ns[s:e], svs[s:e], gps[s:e], sup[s:e], strict=True))
         d = out.setdefault(str(keys["org_code"][i]), {})
-        if key in d:
-            d[key] = sorted(d[key] + pts)
-        else:
-            d[key] = pts
+        d[key] = sorted(d[key] + pts) if key in d else pts
     return out
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from . import history, labels
 from .data import Site, page_readiness, run_starts, text
 from .disclosure.targets import MEMBERS
-from .html import SUBJECT_ORDER, rating_words, subgroup_label, subject_label
+from .html import SUBJECT_ORDER, rating_words, school_label, subgroup_label, subject_label
 from .network import matrix_columns, matrix_row  # shared with the network page
 from .workbook import Rendered, Sheet, render, write_lines, write_xlsx
 
@@ -58,15 +58,14 @@ def scorecard_frame(site: Site, tr: pd.DataFrame, page_rank: dict[str, int],
     df["metric_label"] = df["metric"].astype(object).map(lambda m: site.metrics.get(text(m), {}).get("label", text(m)))
     df["school_name"] = df["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or
                                            ("Network (pooled)" if c == "network" else c))
-    flags = df["flags"].astype(object).where(df["flags"].notna(), "") if "flags" in df.columns else ""
+    flags = df["flags"].astype(object).where(df["flags"].notna(), "")  # flags and noise: data.TARGET_COLUMNS
     uniq = {f: (",".join(labels.split_flags(f)), " | ".join(labels.flag_text(x) for x in labels.split_flags(f)))
             for f in pd.unique(flags)}
     df["flags"] = flags.map(lambda f: uniq[f][0])
     df["flag_notes"] = flags.map(lambda f: uniq[f][1])
-    if "is_distinguishable_from_noise" in df.columns:
-        d = df["is_distinguishable_from_noise"]
-        df["is_distinguishable_from_noise"] = d.astype(object).where(d.notna(), None).map(
-            lambda v: None if v is None else bool(v))
+    d = df["is_distinguishable_from_noise"]
+    df["is_distinguishable_from_noise"] = d.astype(object).where(d.notna(), None).map(
+        lambda v: None if v is None else bool(v))
     for c in columns:
         if c not in df.columns:
             df[c] = None
@@ -95,8 +94,7 @@ def trends_frame(site: Site, orgs: set[str]) -> pd.DataFrame:
     cols = TREND_KEYS + [c for y in years for c in (str(y), f"n_{y}")] + ["note"]
     if not len(mv):
         return pd.DataFrame(columns=cols)
-    keep = mv["org_code"].astype(object).isin(orgs).to_numpy()
-    m = mv[keep]
+    m = mv[mv["org_code"].astype(object).isin(orgs).to_numpy()]
     if not len(m):
         return pd.DataFrame(columns=cols)
     key_cols = ["org_code", "subgroup", "metric", "subject", "grade", "source"]
@@ -151,7 +149,7 @@ def readiness_frame(site: Site) -> pd.DataFrame | None:
     if rd is None:
         return None
     rd = rd.copy()
-    rd["school_name"] = rd["org_code"].map(lambda c: text(site.roster.get(c, {}).get("school_name")) or c)
+    rd["school_name"] = rd["org_code"].map(lambda c: school_label(site, c)[0])
     for c in READINESS_EXPORT:
         if c not in rd.columns:
             rd[c] = None
@@ -212,8 +210,8 @@ class Exports:
         if self.r_readiness is not None and code in self.b_readiness:
             parts.append(("readiness", self.r_readiness, self.b_readiness[code]))
         sheets: list[Sheet] = [r.sheet(name, s, e) for name, r, (s, e) in parts]
-        name = text(self.site.roster.get(code, {}).get("school_name")) or code
-        size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes], title=f"{name} scorecard")
+        size = write_xlsx(self.base / f"{fn}.xlsx", [*sheets, self.notes],
+                          title=f"{school_label(self.site, code)[0]} scorecard")
         for tname, r, (s, e) in parts:
             size += write_lines(self.base / fn / f"{tname}.csv", r.csv_lines(s, e))
         return size

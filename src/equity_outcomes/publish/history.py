@@ -60,7 +60,7 @@ def headline_rows(site: Site, rows: list[dict]) -> list[tuple[str, dict]]:
         if (t.is_gap and sg in labels.REQUIRED_SUBGROUPS) or (not t.is_gap and sg == "all"):
             groups[(r["target_id"], text(r.get("subject")))].append(r)
     return [(labels.target_info(site.targets, tid).short + (f" · {subject_label(subj)}" if subj else ""),
-             lowest(grp) if len(grp) > 1 else grp[0]) for (tid, subj), grp in groups.items()]
+             lowest(grp)) for (tid, subj), grp in groups.items()]
 
 
 def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) -> dict | None:
@@ -87,8 +87,7 @@ def history_section(site: Site, charts: Charts, years: dict[int, list[dict]]) ->
                 ci = f"change {fmt_change(r.get('change_abs'), unit_of(site, r))}; {honest.small_baseline_note()}"
             data.append({"year": y, "target": name, "rating": CSS_NAME.get(cls, "Insufficient data"),
                          "short": SHORT.get(cls, cls[1:]), "interval": ci or "no interval", "order": order[name]})
-            tds.append({"cls": cls, "year": y, "interval": ci or "no interval",
-                        "word": rating_words(r)})
+            tds.append({"cls": cls, "year": y, "interval": ci or "no interval", "word": rating_words(r)})
         rows.append((name, tds))
     fig = charts.figure("history", "Rating history", f"Each year judged, {ys[0]} to {ys[-1]}",
                         {"series": data}, caption="4 Sustainable, 3 Moving toward, 2 Initial steps, 1 Area of "
@@ -119,13 +118,14 @@ def year_panels(years: dict[int, list[dict]], view: Callable[[int, list[dict]], 
     return [(y, view(y, years[y])) for y in sorted(years, reverse=True)] or [(None, view(0, []))]
 
 
-def _counted(heads: list[tuple[str, dict]]) -> tuple[Counter, int, str]:
+def _counted(heads: list[tuple[str, dict]]) -> tuple[int, str]:
+    """How many of ``heads`` are rated, and the count of each rating in words."""
     c = Counter(rating_class(r) for _n, r in heads)
     rated = sum(c[k] for k in ("r4", "r3", "r2", "r1"))
     parts = [f"{c[k]:,} {w}" for k, w in (("r4", "met (4 Sustainable)"), ("r3", "moving toward (3)"),
                                         ("r2", "at initial steps (2)"), ("r1", "an area of concern (1)")) if c[k]]
     unrated = len(heads) - rated
-    return c, rated, ((", ".join(parts) if parts else "none") + "."
+    return rated, ((", ".join(parts) if parts else "none") + "."
                       + (f" {unrated:,} could not be rated yet (not yet due, too little data or not comparable)."
                          if unrated else ""))
 
@@ -140,7 +140,7 @@ def plain_summary(site: Site, who: str, year: int | None, rows: list[dict]) -> s
     if not rows:
         return f"{who} has no judged targets yet."
     heads = headline_rows(site, rows)
-    _c, rated, counted = _counted(heads)
+    rated, counted = _counted(heads)
     met = [n for n, r in heads if rating_class(r) == "r4"][:3]
     concern = [n for n, r in heads if rating_class(r) == "r1"][:3]
     return _paragraph(f"In {year}, {who} was judged on {len(heads)} Outcomes targets. Of the {rated} that could "
@@ -160,7 +160,7 @@ def network_summary(site: Site, year: int | None, by_org: dict[str, list[dict]])
     heads = [h for code in network for h in headline_rows(site, by_org.get(code, []))]
     if not heads:
         return "No school has judged targets yet."
-    _c, rated, counted = _counted(heads)
+    rated, counted = _counted(heads)
     others = len(site.pages) - len(network)
     shown = (f" ({others:,} other school{'s are' if others > 1 else ' is'} shown for comparison, not counted here)"
              if others else "")

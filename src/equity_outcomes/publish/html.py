@@ -15,7 +15,7 @@ import pandas as pd
 
 from . import honest, labels
 from .charts import RATING_NAMES, chart_payload
-from .data import Site, num, text
+from .data import PUBLISHED_GRADES, Site, num, text
 
 DASH = "—"
 SOURCE_LABEL = {"dese": "DESE school profile", "student": "student data"}
@@ -169,13 +169,9 @@ def change_text(site: Site, r: dict) -> tuple[str, str]:
 
 def noise_text(r: dict) -> str:
     d = r.get("is_distinguishable_from_noise")
-    if d is None or text(d) == "":
+    if text(d) == "":  # None, NaN, NA
         return ""
-    try:
-        yes = bool(d) and text(d).lower() not in ("false", "0", "nan")
-    except TypeError:
-        return ""
-    return "beyond noise" if yes else "within noise"
+    return "beyond noise" if bool(d) and text(d).lower() not in ("false", "0", "nan") else "within noise"
 
 
 # --- templates ---------------------------------------------------------------------------------------------------
@@ -241,7 +237,7 @@ def lowest(rows: list[dict]) -> dict | None:
 
 
 # --- shared by the school and network pages ----------------------------------------------------------------------
-GRADE_PREFERENCE = ("all", "03-08", "10")
+GRADE_PREFERENCE = PUBLISHED_GRADES  # the most pooled first
 CHART_CATEGORIES = ("Engagement", "Achievement")
 
 

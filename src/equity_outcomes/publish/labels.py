@@ -5,7 +5,7 @@ units."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -26,7 +26,7 @@ class TargetInfo:
     rule: str = ""
     direction: str = "higher_is_better"
     threshold: float | None = None
-    areas: tuple[str, ...] = field(default_factory=tuple)
+    areas: tuple[str, ...] = ()
     order: int = 0
     reference: str | None = None  # gap_closure: 'state' or 'complement'
     metrics: tuple[str, ...] = ()

@@ -66,15 +66,12 @@ def matrix_row(site: Site, rows: list[dict], cols: list[tuple[str, str]]) -> lis
     return out
 
 
-MATRIX_TEXT = {**SHORT, "s-none": ""}
-
-
-def _matrix_cell(site: Site, r: dict | None, n_groups: int = 0) -> dict | None:
+def _matrix_cell(r: dict | None, n_groups: int = 0) -> dict | None:
     if r is None:
         return None
     cls, full = rating_class(r), rating_words(r) + (f" (lowest of {n_groups} groups)" if n_groups else "")
     return {"cls": cls, "full": full, "target": r["target_id"], "subject": text(r.get("subject")),
-            "status": text(r.get("status")), "short": MATRIX_TEXT.get(cls, cls[1:] if cls.startswith("r") else "")}
+            "status": text(r.get("status")), "short": SHORT.get(cls, cls[1:] if cls.startswith("r") else "")}
 
 
 def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: list[dict]) -> dict:
@@ -94,7 +91,7 @@ def _matrix_and_counts(site: Site, by_org: dict[str, list[dict]], network_rows: 
             district = ", ".join(p for p in (district, "comparison school") if p)
         tds = []
         for k, (r, n_groups) in zip(cols, matrix_row(site, by_org.get(code, []), cols), strict=True):
-            cell = _matrix_cell(site, r, n_groups)
+            cell = _matrix_cell(r, n_groups)
             tds.append(cell)
             cls = cell["cls"] if cell else "s-none"
             col_counts[k][cls] += code in network
@@ -153,11 +150,11 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
             continue
         src = avail[0][0]
         grades = [g for s, g in avail if s == src]
+        names = {g: "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "") for g in grades}
         data, has_state, tables = [], False, []
         for gi, g in enumerate(grades):
             pts = series[("all", metric, subject, src, g)]
-            lbl = "Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")
-            own, st = trend_rows(pts, lbl, "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
+            own, st = trend_rows(pts, names[g], "State" + (f", {labels.grade_label(g)}" if len(grades) > 1
                                                       else " (all students)"), 2 * gi)
             has_state = has_state or bool(st)
             data += own + st
@@ -175,8 +172,7 @@ def _network_trends(site: Site, charts: Charts, series: dict, network_rows: list
             {"series": data, "baseline": baseline, "target": target},
             caption="Pooled over all network schools (all students).", tables=tables,
             meta={"metric": metric, "subject": subject, "source": src, "subgroup": "all", "org": "network",
-                  "grades": {("Network" + (f", {labels.grade_label(g)}" if len(grades) > 1 else "")): g
-                             for g in grades}}))
+                  "grades": {name: g for g, name in names.items()}}))
     return figs
 
 

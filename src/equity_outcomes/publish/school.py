@@ -50,15 +50,14 @@ from .workbook import write_text
 NOT_APPLICABLE = "n/a"  # a cell that has no meaning for the row (not a withheld figure: that is the dash)
 
 
-def _choose_grade(series: dict, subgroup: str, metric: str, subject, source: str, match: list[tuple[int, float]]):
-    grades = [g for g in GRADE_PREFERENCE if (subgroup, metric, subject, source, g) in series]
-    if not grades:
-        return None
+def _choose_grade(series: dict, metric: str, subject, source: str, match: list[tuple[int, float]]):
+    """The all-students grade whose points have the ``match`` (year, value)s, else the first there is."""
+    grades = [g for g in GRADE_PREFERENCE if ("all", metric, subject, source, g) in series]
     for g in grades:
-        pts = {y: v for y, v, *_ in series[(subgroup, metric, subject, source, g)]}
+        pts = {y: v for y, v, *_ in series[("all", metric, subject, source, g)]}
         if match and all(y in pts and pts[y] is not None and abs(pts[y] - v) < 1e-6 for y, v in match):
             return g
-    return grades[0]
+    return grades[0] if grades else None
 
 
 def _years_cell(field: str, year, value, n, unit: str, *, gap: bool, withheld: bool) -> dict:
@@ -164,7 +163,7 @@ def _trend_figures(site: Site, charts: Charts, series: dict, rows: list[dict], w
                  if num(r.get(y)) is not None and num(r.get(v)) is not None]
         grade = text(r.get("grade"))
         if ("all", metric, subject, source, grade) not in series:
-            grade = _choose_grade(series, "all", metric, subject, source, match)
+            grade = _choose_grade(series, metric, subject, source, match)
         if grade is None:
             continue
         pts = series[("all", metric, subject, source, grade)]
@@ -220,15 +219,12 @@ def _groups_table(site: Site, rows: list[dict], groups: list[str]) -> list[tuple
 
 def _gap_combos(site: Site, series: dict, rows: list[dict]) -> tuple[list[tuple], dict[tuple, str]]:
     """The gap targets' measures (metric, subject, source, target) and the grade each was judged on."""
-    combos = []
-    gap_grade: dict[tuple, str] = {}
+    gap_grade: dict[tuple, str] = {}  # each measure's first row's grade
     for r in rows:
-        t = labels.target_info(site.targets, r["target_id"])
-        if t.is_gap:
+        if labels.target_info(site.targets, r["target_id"]).is_gap:
             c = (r["metric"], r.get("subject") or None, text(r.get("source")), r["target_id"])
-            if c not in combos:
-                combos.append(c)
-                gap_grade.setdefault(c, text(r.get("grade")))
+            gap_grade.setdefault(c, text(r.get("grade")))
+    combos = list(gap_grade)
     state_gap = next((t for t in site.targets.values() if t.reference == "state" and t.metrics), None)
     if not combos and state_gap is not None:  # no gap rows: the state gap target's measure, for every subgroup
         for (g, metric, subject, source, _grade) in series:
@@ -256,14 +252,11 @@ def _group_figures(site: Site, charts: Charts, series: dict, rows: list[dict], g
         unit = site.metrics.get(metric, {}).get("unit", "percent")
         m_label = site.metrics.get(metric, {}).get("label", metric)
         subj_txt = f" — {subject_label(subject)}" if subject else ""
-        vals, gaps, table_rows = [], [], []
-        state_pts = {}
-        years = set()
+        vals, gaps, table_rows, state_pts = [], [], [], {}
         for g in groups:
             pts = series.get((g, metric, subject, source, grade), [])
             label = subgroup_label(site, g)
             for y, v, n, sv, gp, _w in pts:
-                years.add(y)
                 if v is not None:
                     vals.append({"year": y, "value": round(v, 2), "n": n, "group": label, "kind": "school"})
                 if gp is not None and g != "all":
@@ -277,7 +270,7 @@ def _group_figures(site: Site, charts: Charts, series: dict, rows: list[dict], g
         if state_ok:
             vals += [{"year": y, "value": round(s, 2), "n": None, "group": "State (all students)", "kind": "state"}
                      for y, s in sorted(state_pts.items())]
-        ys = sorted(years)
+        ys = sorted({y for _label, d in table_rows for y in d})
         table = [(lbl, [fmt_value(d.get(y, (None, None))[0], unit) for y in ys],
                   [f"gap {fmt_value(d.get(y, (None, None))[1], unit, gap=True)}" for y in ys]
                   if state_ok and lbl != "All students" else ()) for lbl, d in table_rows]

@@ -42,7 +42,6 @@ from .pdf import cards_for_site, chromium_path, print_report_cards
 from .school import SchoolPages
 from .workbook import write_text
 
-Progress = Callable[[str], None] | None
 MANAGED = ("index.html", "schools", "exports", "assets", "reports")
 # written to <out>/assets/ next to the Vega bundle: the stylesheet, the page-diagnostics script (records errors and
 # every loaded resource into hidden elements, which the browser tests read) and the page script (merges chart
@@ -54,7 +53,7 @@ def publish_scorecards(
     warehouse: Path,
     out_dir: Path,
     *,
-    progress: Progress = None,
+    progress: Callable[[str], None] | None = None,
     schools: list[str] | None = None,
     audit_files: bool = True,
     rules_file: Path | None = None,
@@ -122,9 +121,8 @@ def _write_site(site, out_dir: Path, *, say, rules: Rules, audit_files: bool, pd
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     stage = out_dir.parent / f".{out_dir.name}.publishing-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
-    (stage / "schools").mkdir(parents=True)
-    (stage / "assets").mkdir()
-    (stage / "exports").mkdir()
+    for folder in ("schools", "assets", "exports"):
+        (stage / folder).mkdir(parents=True)
     # a child writing the school pages: started after the control (not beside its peak of memory), writing them
     # while this process writes the network page and the exports
     pages = SchoolPages()

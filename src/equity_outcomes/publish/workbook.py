@@ -14,7 +14,6 @@ the CSV writer prefixes such text with an apostrophe. CSVs are UTF-8 with a BOM 
 from __future__ import annotations
 
 import itertools
-import math
 import re
 import time
 import zipfile
@@ -49,26 +48,14 @@ def _xml_text(s: str) -> str:
     return escape(_ILLEGAL_XML.sub("", s))
 
 
-def _is_blank(v: object) -> bool:
-    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
-
-
 def _num_text(v: float | int) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def csv_value(v: object) -> str:
-    """One CSV field: blank, a number, or text (formula-escaped, quoted when needed)."""
-    if _is_blank(v):
-        return ""
-    if isinstance(v, bool | np.bool_):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, int | float | np.integer | np.floating):
-        x = v.item() if hasattr(v, "item") else v
-        return _num_text(x) if not (isinstance(x, float) and not math.isfinite(x)) else ""
-    s = str(v)
+def csv_value(s: str) -> str:
+    """Text as one CSV field: formula-escaped, quoted when needed (blanks and numbers: _unique_cell)."""
     if s.startswith(FORMULA_START):
         s = "'" + s
     if any(ch in s for ch in ',"\n\r') or s != s.strip():
@@ -96,8 +83,7 @@ def _unique_cell(u: object) -> tuple[str, str, int]:
 @dataclass
 class Rendered:
     """A table rendered once into its distinct cells: per column the XML and CSV field of each distinct value and
-    each row's code into them, plus column widths. A sheet or CSV of rows ``start:stop`` is joined from them a chunk
-    of rows at a time when written (a statewide table is never held as a string per row).
+    each row's code into them, plus column widths (module docstring: rows are joined from them when written).
 
     A row's XML is its row number joined between pieces: ``<row r="`` N ``"><c r="A`` N ``...</c><c r="B`` N ...
     ``</c></row>``; ``joints`` holds, per column, each distinct cell's end followed by the next cell's start."""
@@ -138,7 +124,7 @@ class Rendered:
     def csv_lines(self, start: int = 0, stop: int | None = None) -> Iterator[str]:
         """The CSV file's text: the header line (after the BOM), then rows ``start:stop``, ``CHUNK_ROWS`` to a string."""
         stop = self.n_rows if stop is None else stop
-        yield BOM + ",".join(csv_value(h) for h in self.header) + "\n"
+        yield BOM + ",".join(csv_value(str(h)) for h in self.header) + "\n"
         for a in range(start, stop, CHUNK_ROWS):
             b = min(stop, a + CHUNK_ROWS)
             cols = [field[c[a:b]].tolist() for field, c in zip(self.fields, self.codes, strict=True)]
