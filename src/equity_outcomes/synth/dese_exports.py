@@ -66,9 +66,7 @@ MIN_AP_DETAIL = 10
 MIN_COLLEGE_PCT = 15
 
 
-# ------------------------------------------------------------------------------------------------------------
-# number formatting (exact, half-up)
-# ------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------- number formatting (exact, half-up)
 def tenths_half_up(num: int, den: int, scale: int = 100) -> int:
     """round(scale * num / den, 1) * 10, rounding half up on the exact fraction (num, den >= 0 integers)."""
     return (20 * scale * int(num) + int(den)) // (2 * int(den))
@@ -104,9 +102,7 @@ def group_label(group: str, year: int) -> str:
     return LAYOUTS.income_2015_2021 if low_income else LAYOUTS.groups[group]
 
 
-# ------------------------------------------------------------------------------------------------------------
-# accumulation
-# ------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------- accumulation
 class DeseAccumulator:
     """Additive per school x group statistics, keyed by (report, year, selection)."""
 
@@ -131,9 +127,7 @@ class DeseAccumulator:
         return None if arr is None else np.rint(arr).astype(np.int64)
 
 
-# ------------------------------------------------------------------------------------------------------------
-# xlsx writing (deterministic bytes)
-# ------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------- xlsx writing (deterministic bytes)
 def _rows_xml(rows: list[list], first_row: int, ncols: int) -> bytes:
     """Data rows as sheet XML, written directly (openpyxl's cell writer is too slow for big networks).
 
@@ -194,9 +188,7 @@ def write_xlsx(path: Path, title: str, header: list[str], rows: list[list], year
             dst.writestr(info, data)
 
 
-# ------------------------------------------------------------------------------------------------------------
-# reports
-# ------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------- reports
 class _Writer:
     def __init__(self, net: Network, acc: DeseAccumulator, out_dir: Path):
         self.net = net

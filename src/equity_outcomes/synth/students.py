@@ -61,9 +61,7 @@ class Ctx:
         return self.network & (self.start > 0) & (year >= self.start + impl_year - 1)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# the district simulation
-# --------------------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------- the district simulation
 # accumulated persistent growth (z) per subject, treated and untreated: the score histories' school differences
 GAIN_KEYS = ["gain_t_ELA", "gain_t_MATH", "gain_u_ELA", "gain_u_MATH"]
 
