@@ -196,11 +196,11 @@ class _Writer:
         self.root = out_dir / "dese"
         self.manifest: list[dict[str, str]] = []
         self.files: list[Path] = []
-        self.order = sorted(range(len(net.schools)),  # DESE's order by name; the rest of the state after (the
-                            key=lambda i: (net.schools[i].dese_only,  # network's rows where they were before #20)
-                                           net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
-        # the state's totals: the generated network and comparison schools, as before #20 (the rest of the state is
-        # the pool of similar schools; the demo's state figures do not move with its size)
+        # DESE's order by name, the rest of the state last (the network's rows are where they are without it)
+        self.order = sorted(range(len(net.schools)), key=lambda i: (
+            net.schools[i].dese_only, net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        # the state's totals: the network and comparison schools only (the rest of the state is the pool of
+        # similar schools; the demo's state figures do not move with its size)
         self.counted = np.array([not s.dese_only for s in net.schools])
 
     def _emit(self, report: str, year: int, group: str, fname: str, rows: list[list], *, grade: str = "",
