@@ -121,9 +121,8 @@ def generate_readiness(
                 written.append(save_deterministic(wb, base / str(year) / f"{org_code}_readiness_{year}.xlsx"))
             else:
                 for rater in raters:
-                    rater_id = rater["rater_name"]
                     csv_rows.setdefault(year, []).extend(
-                        [org_code, year, rater_id, rater["rater_role"], item_id, rating]
+                        [org_code, year, rater["rater_name"], rater["rater_role"], item_id, rating]
                         for item_id, rating in rater["ratings"].items()
                     )
     for year, rows in sorted(csv_rows.items()):

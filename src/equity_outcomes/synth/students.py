@@ -268,11 +268,10 @@ class DistrictSim:
             self.dese.add("attendance", year, "", row_school[pop], G[row_stu][pop], stats[pop])
         if self.effects is not None:
             self.effects.add_attendance(year, row_school[pop], d_t[pop] >= 10, d0[pop] >= 10, d_net[pop] >= 10)
-        s = st
         cols = {
             "school_year": np.full(nr, year, np.int16), "sid": sid[row_stu], "org": ctx.org[row_school],
-            "grade": grade, "race": race, "gender": s["gender"][row_stu], "li": s["li"][row_stu],
-            "el": s["el"][row_stu], "former": s["former"][row_stu], "swd": s["swd"][row_stu],
+            "grade": grade, "race": race, "gender": st["gender"][row_stu], "li": st["li"][row_stu],
+            "el": st["el"][row_stu], "former": st["former"][row_stu], "swd": st["swd"][row_stu],
             "mem": row_mem.astype(np.int16), "absent": d_t.astype(np.int16),
         }
         return _take(cols, np.lexsort((cols["sid"], cols["org"])))
