@@ -371,7 +371,7 @@ class DistrictSim:
             sgp_t = np.where(has_sgp, _sgp(g_t), -1)
             sgp_u = np.where(has_sgp, _sgp(g), -1)
             if self.dese is not None:
-                self._dese_mcas(year, subj, g_, s_, G[ii], score_t, level_t, sgp_t, legacy)
+                self._dese_mcas(year, j, g_, s_, G[ii], score_t, level_t, sgp_t, legacy)
             if self.effects is not None and subj != "SCI":
                 me_t = level_t <= 1 if not legacy.any() else np.where(legacy, level_t <= 5, level_t <= 1)
                 me_u = level_u <= 1 if not legacy.any() else np.where(legacy, level_u <= 5, level_u <= 1)
@@ -386,8 +386,7 @@ class DistrictSim:
         cols = _cat(out)
         return _take(cols, np.lexsort((cols["subject"], cols["sid"], cols["org"])))
 
-    def _dese_mcas(self, year, subj, grade, school, G, score, level, sgp, legacy):
-        j = SUBJECTS.index(subj)
+    def _dese_mcas(self, year, j, grade, school, G, score, level, sgp, legacy):
         has = sgp > 0
         ng = ~legacy
 
