@@ -334,8 +334,7 @@ class EffectSize(NamedTuple):
     magnitude: str
 
 
-def _magnitude(effect: float) -> str:
-    """Cohen's labels: negligible < 0.2 <= small < 0.5 <= medium < 0.8 <= large (of |effect|)."""
+def _magnitude(effect: float) -> str:  # Cohen's labels (EffectSize.magnitude)
     if not math.isfinite(effect):
         return "undefined"
     return ("negligible", "small", "medium", "large")[bisect.bisect_right((0.2, 0.5, 0.8), abs(effect))]
