@@ -46,7 +46,7 @@ class EffectsTracker:
     def add_suspension(self, year, school, t, u) -> None:
         accumulate(self.susp[self.yi(year)], school, np.column_stack([np.ones(len(school)), t, u]))
 
-    def add_mcas(self, year, j, school, gsel, me_t, me_u, li, latino, sgp_t, sgp_u, legacy) -> None:
+    def add_mcas(self, year, j, school, me_t, me_u, li, latino, sgp_t, sgp_u) -> None:
         y = self.yi(year)
         for gi, m in enumerate((np.ones(len(school), bool), li, latino)):
             view = self.mcas[y, :, j, gi, :]

@@ -330,7 +330,6 @@ class DistrictSim:
         rng, ctx = self.rng, self.ctx
         grade = st["grade"][idx]
         sch = school[idx]
-        gsel = np.where(grade == 10, 1, 0)  # 0 = '03-08', 1 = '10'
         out = []
         post3 = ctx.post(year, 3)
         for j, subj in enumerate(SUBJECTS):
@@ -375,8 +374,8 @@ class DistrictSim:
             if self.effects is not None and subj != "SCI":
                 me_t = level_t <= 1 if not legacy.any() else np.where(legacy, level_t <= 5, level_t <= 1)
                 me_u = level_u <= 1 if not legacy.any() else np.where(legacy, level_u <= 5, level_u <= 1)
-                self.effects.add_mcas(year, j, s_, gsel[m], me_t, me_u, st["li"][ii], st["race"][ii] == P.LATINO,
-                                      sgp_t, sgp_u, legacy)
+                self.effects.add_mcas(year, j, s_, me_t, me_u, st["li"][ii], st["race"][ii] == P.LATINO,
+                                      sgp_t, sgp_u)
             out.append({
                 "school_year": np.full(nm, year, np.int16), "sid": sid[ii], "org": ctx.org[s_],
                 "grade": g_.astype(np.int8), "subject": np.full(nm, j, np.int8),
