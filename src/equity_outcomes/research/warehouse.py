@@ -141,15 +141,12 @@ class Warehouse:
     def has_table(self, name: str) -> bool:
         return name in self.tables()
 
-    def _require(self, name: str) -> None:
-        if not self.has_table(name):
+    def _select(self, table: str, where: _Where, order_by: str) -> pd.DataFrame:
+        if not self.has_table(table):
             raise EquityOutcomesError(
-                f"the warehouse {self.path} has no table {name!r}. Build it first: equity-outcomes run "
+                f"the warehouse {self.path} has no table {table!r}. Build it first: equity-outcomes run "
                 "(or equity-outcomes build / evaluate)."
             )
-
-    def _select(self, table: str, where: _Where, order_by: str) -> pd.DataFrame:
-        self._require(table)
         return self.sql(f"SELECT * FROM {table}{where.sql()} ORDER BY {order_by}", where.params)
 
     # tables ----------------------------------------------------------------------------------------------------
