@@ -106,12 +106,9 @@ def _district_sizes(n_schools: int) -> list[int]:
                          fix="use --schools 6 or more (about half are network schools)")
     sizes: list[int] = []
     r = n_schools
-    k = 0
     while r >= 11:
-        s = SIZE_CYCLE[k % len(SIZE_CYCLE)]
-        sizes.append(s)
-        r -= s
-        k += 1
+        sizes.append(SIZE_CYCLE[len(sizes) % len(SIZE_CYCLE)])
+        r -= sizes[-1]
     if r <= 7:
         sizes.append(r)
     else:
