@@ -50,9 +50,7 @@ def _school_plan(row: dict, years: list[int], include_comparison: bool) -> dict[
     is_network = bool(_int_or_none(row.get("is_network_school")) or 0)
     if is_network and start is not None:
         return {y: min(y - start + 1, GROWTH_CAP_YEARS) for y in years if y >= start - 1}
-    if include_comparison:
-        return dict.fromkeys(years, 0)
-    return {}
+    return dict.fromkeys(years, 0) if include_comparison else {}
 
 
 def _ratings(seed: int, org_code: str, plan: dict[int, int], items: pd.DataFrame) -> dict[int, list[dict]]:
