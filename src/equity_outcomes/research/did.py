@@ -120,9 +120,8 @@ def _raw_panel(
         notes.append(f"{n_all - len(panel)} suppressed school-years dropped")
     if panel.duplicated(["org_code", "school_year"]).any():
         raise EquityOutcomesError("metric_values has duplicate school-years for this cell; cannot build a panel")
-    roster = wh.roster() if wh.has_table("roster") else pd.DataFrame(
-        columns=["org_code", "is_network_school", "implementation_start_year"])
-    roster = roster[["org_code", "is_network_school", "implementation_start_year"]]
+    columns = ["org_code", "is_network_school", "implementation_start_year"]
+    roster = wh.roster()[columns] if wh.has_table("roster") else pd.DataFrame(columns=columns)
     panel = panel.merge(roster, on="org_code", how="left")
     network = panel["is_network_school"].fillna(0).astype(int) == 1
     no_start = network & panel["implementation_start_year"].isna()
@@ -131,7 +130,7 @@ def _raw_panel(
             f"{panel.loc[no_start, 'org_code'].nunique()} network schools without implementation_start_year dropped"
         )
     panel = panel[~no_start].copy()
-    panel["treated_school"] = (panel["is_network_school"].fillna(0).astype(int) == 1)
+    panel["treated_school"] = network[~no_start]
     panel["cohort"] = panel["implementation_start_year"].where(panel["treated_school"]).astype("Float64")
     panel["treated_post"] = (panel["treated_school"] & (panel["school_year"] >= panel["cohort"])).fillna(
         False).astype(float)
@@ -164,7 +163,7 @@ def _fixest(panel: pd.DataFrame) -> pd.DataFrame:
                          "treated_post": panel["treated_post"].astype(int)})
 
 
-def _twfe(panel: pd.DataFrame) -> dict:
+def _twfe(panel: pd.DataFrame) -> tuple[float, float, None]:
     """pyfixest: WLS of value on treated_post with school and year effects, CR1 standard errors by school (the
     school effects are nested in the clusters and not counted in K)."""
     import pyfixest as pf
@@ -173,11 +172,10 @@ def _twfe(panel: pd.DataFrame) -> dict:
         warnings.simplefilter("ignore")
         fit = pf.feols("value ~ treated_post | org_code + school_year", _fixest(panel), weights="w",
                        vcov={"CRV1": "org_code"})
-    return {"estimate": float(fit.coef()["treated_post"]), "se": float(fit.se()["treated_post"]),
-            "df": panel["org_code"].nunique() - 1, "cells": None}
+    return float(fit.coef()["treated_post"]), float(fit.se()["treated_post"]), None
 
 
-def _did2s(panel: pd.DataFrame) -> dict:
+def _did2s(panel: pd.DataFrame) -> tuple[float, float, pd.DataFrame]:
     """Gardner's two-stage DiD (pyfixest ``did2s``; the point estimate is Borusyak-Jaravel-Spiess' imputation):
     school and year effects fitted on the untreated school-years, the treated school-years' outcomes net of them
     regressed on the treatment, with the GMM-corrected cluster standard error by school. ``cells``: each treated
@@ -194,8 +192,7 @@ def _did2s(panel: pd.DataFrame) -> dict:
         treated["y0_hat"] = first.predict(newdata=treated)
     treated = treated[np.isfinite(treated["y0_hat"])]
     treated["effect"] = treated["value"] - treated["y0_hat"]
-    return {"estimate": float(fit.coef()["treated_post"]), "se": float(fit.se()["treated_post"]),
-            "df": panel["org_code"].nunique() - 1, "cells": treated.reset_index(drop=True)}
+    return float(fit.coef()["treated_post"]), float(fit.se()["treated_post"]), treated.reset_index(drop=True)
 
 
 def _cs_att(panel: pd.DataFrame) -> tuple[float, pd.DataFrame]:
@@ -297,8 +294,6 @@ def did_estimate(
     metric = metric or catalog.metrics()[0]["id"]
     panel, grade_used, notes = did_panel(wh, metric, subgroup, source, subject, grade, years, weights,
                                          anchored=method != "twfe")
-    treated_schools = panel.loc[panel["treated_school"], "org_code"].unique()
-    control_schools = panel.loc[~panel["treated_school"], "org_code"].unique()
     if method == "twfe":
         warnings.warn("two-way fixed effects is biased when schools adopt in different years and effects change "
                       "over time (Goodman-Bacon 2021): use method='did2s' (the default) or 'callaway_santanna'",
@@ -307,12 +302,13 @@ def did_estimate(
         estimate, cells = _cs_att(panel)
         se, df = _jackknife(panel, _cs_att)
     else:
-        fit = _twfe(panel) if method == "twfe" else _did2s(panel)
-        estimate, se, df, cells = fit["estimate"], fit["se"], fit["df"], fit["cells"]
-    n_treated_obs = int((panel["treated_post"] == 1).sum()) if cells is None else len(cells)
-    if cells is not None and len(cells) < int((panel["treated_post"] == 1).sum()):
-        notes.append(f"{int((panel['treated_post'] == 1).sum()) - len(cells)} treated school-years without a "
-                     "comparison (no base year or no untreated school that year) left out")
+        estimate, se, cells = _twfe(panel) if method == "twfe" else _did2s(panel)
+        df = panel["org_code"].nunique() - 1
+    n_post = int((panel["treated_post"] == 1).sum())
+    n_treated_obs = n_post if cells is None else len(cells)
+    if cells is not None and len(cells) < n_post:
+        notes.append(f"{n_post - len(cells)} treated school-years without a comparison (no base year or no "
+                     "untreated school that year) left out")
     if df >= 1 and se > 0 and math.isfinite(se):
         tcrit = float(_st.t.ppf(1 - (1 - conf) / 2, df))
         p = float(2 * _st.t.sf(abs(estimate / se), df))
@@ -328,8 +324,8 @@ def did_estimate(
         ci_high=float(estimate + tcrit * se),
         se=float(se),
         p_value=p,
-        n_schools_treated=len(treated_schools),
-        n_schools_control=len(control_schools),
+        n_schools_treated=panel.loc[panel["treated_school"], "org_code"].nunique(),
+        n_schools_control=panel.loc[~panel["treated_school"], "org_code"].nunique(),
         n_obs=len(panel),
         method=method,
         df=int(df),

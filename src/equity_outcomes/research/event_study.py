@@ -77,8 +77,7 @@ def event_study(
         fit = pf.did2s(data, yname="value", first_stage="~ 0 | org_code + school_year",
                        second_stage=f"~ i(rel_year, ref={float(REFERENCE_YEAR)})", treatment="treated_post",
                        cluster="org_code", weights="w")
-    names = [str(n) for n in fit._coefnames]
-    rel_years = [float(n.split("::")[1]) for n in names]
+    rel_years = [float(str(n).split("::")[1]) for n in fit._coefnames]
     df = panel["org_code"].nunique() - 1
     tcrit = float(_st.t.ppf(1 - (1 - conf) / 2, df))
     est, se = fit.coef().to_numpy(float), fit.se().to_numpy(float)

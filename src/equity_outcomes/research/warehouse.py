@@ -141,15 +141,12 @@ class Warehouse:
     def has_table(self, name: str) -> bool:
         return name in self.tables()
 
-    def _require(self, name: str) -> None:
-        if not self.has_table(name):
+    def _select(self, table: str, where: _Where, order_by: str) -> pd.DataFrame:
+        if not self.has_table(table):
             raise EquityOutcomesError(
-                f"the warehouse {self.path} has no table {name!r}. Build it first: equity-outcomes run "
+                f"the warehouse {self.path} has no table {table!r}. Build it first: equity-outcomes run "
                 "(or equity-outcomes build / evaluate)."
             )
-
-    def _select(self, table: str, where: _Where, order_by: str) -> pd.DataFrame:
-        self._require(table)
         return self.sql(f"SELECT * FROM {table}{where.sql()} ORDER BY {order_by}", where.params)
 
     # tables ----------------------------------------------------------------------------------------------------
@@ -334,8 +331,7 @@ class EffectSize(NamedTuple):
     magnitude: str
 
 
-def _magnitude(effect: float) -> str:
-    """Cohen's labels: negligible < 0.2 <= small < 0.5 <= medium < 0.8 <= large (of |effect|)."""
+def _magnitude(effect: float) -> str:  # Cohen's labels (EffectSize.magnitude)
     if not math.isfinite(effect):
         return "undefined"
     return ("negligible", "small", "medium", "large")[bisect.bisect_right((0.2, 0.5, 0.8), abs(effect))]

@@ -66,9 +66,7 @@ MIN_AP_DETAIL = 10
 MIN_COLLEGE_PCT = 15
 
 
-# ------------------------------------------------------------------------------------------------------------
-# number formatting (exact, half-up)
-# ------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------- number formatting (exact, half-up)
 def tenths_half_up(num: int, den: int, scale: int = 100) -> int:
     """round(scale * num / den, 1) * 10, rounding half up on the exact fraction (num, den >= 0 integers)."""
     return (20 * scale * int(num) + int(den)) // (2 * int(den))
@@ -104,9 +102,7 @@ def group_label(group: str, year: int) -> str:
     return LAYOUTS.income_2015_2021 if low_income else LAYOUTS.groups[group]
 
 
-# ------------------------------------------------------------------------------------------------------------
-# accumulation
-# ------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------- accumulation
 class DeseAccumulator:
     """Additive per school x group statistics, keyed by (report, year, selection)."""
 
@@ -131,9 +127,7 @@ class DeseAccumulator:
         return None if arr is None else np.rint(arr).astype(np.int64)
 
 
-# ------------------------------------------------------------------------------------------------------------
-# xlsx writing (deterministic bytes)
-# ------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------- xlsx writing (deterministic bytes)
 def _rows_xml(rows: list[list], first_row: int, ncols: int) -> bytes:
     """Data rows as sheet XML, written directly (openpyxl's cell writer is too slow for big networks).
 
@@ -194,9 +188,7 @@ def write_xlsx(path: Path, title: str, header: list[str], rows: list[list], year
             dst.writestr(info, data)
 
 
-# ------------------------------------------------------------------------------------------------------------
-# reports
-# ------------------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------- reports
 class _Writer:
     def __init__(self, net: Network, acc: DeseAccumulator, out_dir: Path):
         self.net = net
@@ -204,11 +196,11 @@ class _Writer:
         self.root = out_dir / "dese"
         self.manifest: list[dict[str, str]] = []
         self.files: list[Path] = []
-        self.order = sorted(range(len(net.schools)),  # DESE's order by name; the rest of the state after (the
-                            key=lambda i: (net.schools[i].dese_only,  # network's rows where they were before #20)
-                                           net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
-        # the state's totals: the generated network and comparison schools, as before #20 (the rest of the state is
-        # the pool of similar schools; the demo's state figures do not move with its size)
+        # DESE's order by name, the rest of the state last (the network's rows are where they are without it)
+        self.order = sorted(range(len(net.schools)), key=lambda i: (
+            net.schools[i].dese_only, net.dese_name(net.schools[i]).lower(), net.schools[i].org_code))
+        # the state's totals: the network and comparison schools only (the rest of the state is the pool of
+        # similar schools; the demo's state figures do not move with its size)
         self.counted = np.array([not s.dese_only for s in net.schools])
 
     def _emit(self, report: str, year: int, group: str, fname: str, rows: list[list], *, grade: str = "",

@@ -46,7 +46,7 @@ class EffectsTracker:
     def add_suspension(self, year, school, t, u) -> None:
         accumulate(self.susp[self.yi(year)], school, np.column_stack([np.ones(len(school)), t, u]))
 
-    def add_mcas(self, year, j, school, gsel, me_t, me_u, li, latino, sgp_t, sgp_u, legacy) -> None:
+    def add_mcas(self, year, j, school, me_t, me_u, li, latino, sgp_t, sgp_u) -> None:
         y = self.yi(year)
         for gi, m in enumerate((np.ones(len(school), bool), li, latino)):
             view = self.mcas[y, :, j, gi, :]
@@ -143,27 +143,24 @@ def build_known_effects(net: Network, tr: EffectsTracker, demographics: dict[str
                   realized=_realized(tr.susp[:, i], years),
                   design=f"{int(P.SUSPENSION_IMPROVER_CONVERT * 100)}% of students who would have been suspended "
                          "(ISS or OSS) get an alternative (action OTHER) instead: -60% expected vs counterfactual")
-        for role, metric, target, exp, design in (
-            ("proficiency_improver", "pct_meeting_or_exceeding", "proficiency", 35,
-             f"ELA and MATH latent achievement +{P.PROFICIENCY_SHIFT_Z} z (about "
-             f"{P.PROFICIENCY_SHIFT_Z * P.NEXTGEN_SCALE:.0f} scaled-score points) from implementation year 3"),
-            ("growth_improver", "median_sgp", "growth", None,
-             f"growth draw +{P.GROWTH_SHIFT} sd in ELA and MATH from implementation year 3: median SGP about +10 "
-             "points in every grade"),
-        ):
-            if role not in s.roles:
-                continue
+        if "proficiency_improver" in s.roles:
+            design = (f"ELA and MATH latent achievement +{P.PROFICIENCY_SHIFT_Z} z (about "
+                      f"{P.PROFICIENCY_SHIFT_Z * P.NEXTGEN_SCALE:.0f} scaled-score points) "
+                      "from implementation year 3")
             for j, subj in enumerate(SGP_SUBJECTS):
-                if role == "proficiency_improver":
-                    entry(role, metric, target, subject=subj, expected=exp, effective=start + 2,
-                          realized=_realized(tr.mcas[:, i, j, 0], years, without_2020=True), design=design)
-                else:
-                    real = {str(y): {"treated_median": sgp_median(tr.sgp[yidx[y], i, j, 0]),
-                                     "untreated_median": sgp_median(tr.sgp[yidx[y], i, j, 1]),
-                                     "n": int(tr.sgp[yidx[y], i, j, 0].sum())} for y in years if y != 2020}
-                    entry(role, metric, target, subject=subj, expected=None, effective=start + 2, realized=real,
-                          expected_change_points=10, growth_shift_z_per_year=round(P.GROWTH_WEIGHT * P.GROWTH_SHIFT, 4),
-                          design=design)
+                entry("proficiency_improver", "pct_meeting_or_exceeding", "proficiency", subject=subj,
+                      expected=35, effective=start + 2,
+                      realized=_realized(tr.mcas[:, i, j, 0], years, without_2020=True), design=design)
+        if "growth_improver" in s.roles:
+            for j, subj in enumerate(SGP_SUBJECTS):
+                real = {str(y): {"treated_median": sgp_median(tr.sgp[yidx[y], i, j, 0]),
+                                 "untreated_median": sgp_median(tr.sgp[yidx[y], i, j, 1]),
+                                 "n": int(tr.sgp[yidx[y], i, j, 0].sum())} for y in years if y != 2020}
+                entry("growth_improver", "median_sgp", "growth", subject=subj, expected=None,
+                      effective=start + 2, realized=real, expected_change_points=10,
+                      growth_shift_z_per_year=round(P.GROWTH_WEIGHT * P.GROWTH_SHIFT, 4),
+                      design=f"growth draw +{P.GROWTH_SHIFT} sd in ELA and MATH from implementation year 3: "
+                             "median SGP about +10 points in every grade")
         if "gap_closer" in s.roles:
             sel = "10" if s.level == "high" else "03-08"
             for gi, sub in ((1, "low_income"), (2, "latino")):

@@ -108,10 +108,9 @@ def generate_network(
     if state_schools is None:
         state_schools = max(0, min(4 * n_schools, 1850 - n_schools)) if dese_exports else 0
     add_state_schools(net, state_schools, cohort=n_students / n_schools / 5.0)
-    files: list[Path] = []
     roster = out_dir / "roster.csv"
     write_roster(net, roster)
-    files.append(roster)
+    files = [roster]
 
     ctx = Ctx(net)
     acc = DeseAccumulator(len(net.schools)) if dese_exports else None
@@ -153,9 +152,7 @@ def generate_network(
             progress(f"readiness self-assessments ({fmt}) for network schools")
     known = build_known_effects(net, tracker, demo.shares())
     kpath = out_dir / "known_effects.json"
-    with open(kpath, "w", encoding="utf-8") as fh:
-        json.dump(known, fh, indent=2)
-        fh.write("\n")
+    kpath.write_text(json.dumps(known, indent=2) + "\n", encoding="utf-8")
     files.append(kpath)
     seconds = time.perf_counter() - t0
     if progress:

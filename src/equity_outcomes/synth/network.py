@@ -106,12 +106,9 @@ def _district_sizes(n_schools: int) -> list[int]:
                          fix="use --schools 6 or more (about half are network schools)")
     sizes: list[int] = []
     r = n_schools
-    k = 0
     while r >= 11:
-        s = SIZE_CYCLE[k % len(SIZE_CYCLE)]
-        sizes.append(s)
-        r -= s
-        k += 1
+        sizes.append(SIZE_CYCLE[len(sizes) % len(SIZE_CYCLE)])
+        r -= sizes[-1]
     if r <= 7:
         sizes.append(r)
     else:
@@ -230,9 +227,8 @@ def add_state_schools(net: Network, n_schools: int, cohort: float) -> None:
             s.dis_mult = float(rng.lognormal(0, 0.25) * (1 + 0.8 * (s.pi - P.POVERTY_MEAN)))
             net.schools.append(s)
             district.schools.append(s.idx)
-        elementary = [net.schools[i] for i in district.schools[:2]]
-        for e in elementary:
-            e.feeder_to = district.schools[2]
+        for i in district.schools[:2]:  # the two elementary schools feed the middle school
+            net.schools[i].feeder_to = district.schools[2]
         net.schools[district.schools[2]].feeder_to = district.schools[3]
         net.districts.append(district)
 

@@ -50,9 +50,7 @@ def _school_plan(row: dict, years: list[int], include_comparison: bool) -> dict[
     is_network = bool(_int_or_none(row.get("is_network_school")) or 0)
     if is_network and start is not None:
         return {y: min(y - start + 1, GROWTH_CAP_YEARS) for y in years if y >= start - 1}
-    if include_comparison:
-        return dict.fromkeys(years, 0)
-    return {}
+    return dict.fromkeys(years, 0) if include_comparison else {}
 
 
 def _ratings(seed: int, org_code: str, plan: dict[int, int], items: pd.DataFrame) -> dict[int, list[dict]]:
@@ -121,9 +119,8 @@ def generate_readiness(
                 written.append(save_deterministic(wb, base / str(year) / f"{org_code}_readiness_{year}.xlsx"))
             else:
                 for rater in raters:
-                    rater_id = rater["rater_name"]
                     csv_rows.setdefault(year, []).extend(
-                        [org_code, year, rater_id, rater["rater_role"], item_id, rating]
+                        [org_code, year, rater["rater_name"], rater["rater_role"], item_id, rating]
                         for item_id, rating in rater["ratings"].items()
                     )
     for year, rows in sorted(csv_rows.items()):

@@ -179,7 +179,7 @@ def _mcas(folder: Path, year: int, tables: dict[str, pd.DataFrame]) -> list[Path
     return [_write(out, folder / f"mcas_student_results_{year}.csv", header=True)]
 
 
-def _keep_uncarried(folder: Path, tables: dict[str, pd.DataFrame], converted: set[str]) -> None:
+def _keep_uncarried(tables: dict[str, pd.DataFrame], converted: set[str]) -> None:
     """What the layouts do not carry stays a contract CSV (empty ones are removed)."""
     if "discipline" in converted:
         actions = _Codes(family("ssdr")).mapper("DAT")
@@ -202,7 +202,7 @@ def _convert_year(folder: Path, formats: set[str], schools: dict[str, str]) -> l
         if all(t in tables for t in FORMATS[fmt]):
             written += writers[fmt]()
             converted |= set(FORMATS[fmt])
-    _keep_uncarried(folder, tables, converted)
+    _keep_uncarried(tables, converted)
     for p in folder.glob("*.csv"):
         if p.stem in converted or p.stem in tables:
             p.unlink()

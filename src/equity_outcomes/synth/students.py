@@ -61,9 +61,7 @@ class Ctx:
         return self.network & (self.start > 0) & (year >= self.start + impl_year - 1)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# the district simulation
-# --------------------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------- the district simulation
 # accumulated persistent growth (z) per subject, treated and untreated: the score histories' school differences
 GAIN_KEYS = ["gain_t_ELA", "gain_t_MATH", "gain_u_ELA", "gain_u_MATH"]
 
@@ -270,11 +268,10 @@ class DistrictSim:
             self.dese.add("attendance", year, "", row_school[pop], G[row_stu][pop], stats[pop])
         if self.effects is not None:
             self.effects.add_attendance(year, row_school[pop], d_t[pop] >= 10, d0[pop] >= 10, d_net[pop] >= 10)
-        s = st
         cols = {
             "school_year": np.full(nr, year, np.int16), "sid": sid[row_stu], "org": ctx.org[row_school],
-            "grade": grade, "race": race, "gender": s["gender"][row_stu], "li": s["li"][row_stu],
-            "el": s["el"][row_stu], "former": s["former"][row_stu], "swd": s["swd"][row_stu],
+            "grade": grade, "race": race, "gender": st["gender"][row_stu], "li": st["li"][row_stu],
+            "el": st["el"][row_stu], "former": st["former"][row_stu], "swd": st["swd"][row_stu],
             "mem": row_mem.astype(np.int16), "absent": d_t.astype(np.int16),
         }
         return _take(cols, np.lexsort((cols["sid"], cols["org"])))
@@ -333,7 +330,6 @@ class DistrictSim:
         rng, ctx = self.rng, self.ctx
         grade = st["grade"][idx]
         sch = school[idx]
-        gsel = np.where(grade == 10, 1, 0)  # 0 = '03-08', 1 = '10'
         out = []
         post3 = ctx.post(year, 3)
         for j, subj in enumerate(SUBJECTS):
@@ -374,12 +370,12 @@ class DistrictSim:
             sgp_t = np.where(has_sgp, _sgp(g_t), -1)
             sgp_u = np.where(has_sgp, _sgp(g), -1)
             if self.dese is not None:
-                self._dese_mcas(year, subj, g_, s_, G[ii], score_t, level_t, sgp_t, legacy)
+                self._dese_mcas(year, j, g_, s_, G[ii], score_t, level_t, sgp_t, legacy)
             if self.effects is not None and subj != "SCI":
                 me_t = level_t <= 1 if not legacy.any() else np.where(legacy, level_t <= 5, level_t <= 1)
                 me_u = level_u <= 1 if not legacy.any() else np.where(legacy, level_u <= 5, level_u <= 1)
-                self.effects.add_mcas(year, j, s_, gsel[m], me_t, me_u, st["li"][ii], st["race"][ii] == P.LATINO,
-                                      sgp_t, sgp_u, legacy)
+                self.effects.add_mcas(year, j, s_, me_t, me_u, st["li"][ii], st["race"][ii] == P.LATINO,
+                                      sgp_t, sgp_u)
             out.append({
                 "school_year": np.full(nm, year, np.int16), "sid": sid[ii], "org": ctx.org[s_],
                 "grade": g_.astype(np.int8), "subject": np.full(nm, j, np.int8),
@@ -389,8 +385,7 @@ class DistrictSim:
         cols = _cat(out)
         return _take(cols, np.lexsort((cols["subject"], cols["sid"], cols["org"])))
 
-    def _dese_mcas(self, year, subj, grade, school, G, score, level, sgp, legacy):
-        j = SUBJECTS.index(subj)
+    def _dese_mcas(self, year, j, grade, school, G, score, level, sgp, legacy):
         has = sgp > 0
         ng = ~legacy
 
