@@ -30,16 +30,12 @@ from .load import (
 from .normalize import Mapping
 from .pseudonymize import load_key
 
-EXAMPLES = 5
-
 
 @dataclass
 class FileReport:
     path: Path
     kind: str  # student | state | readiness | dese (load.KINDS)
-    recognised_as: str = ""
-    report: str = ""  # the student table or DESE report id
-    school_year: int | None = None
+    recognised_as: str = ""  # with the student table, DESE report or layout, and the school year
     level: str | None = None  # DESE: the org levels of the file (school, district, state)
     rows: int = 0
     rows_quarantined: int = 0
@@ -62,11 +58,11 @@ class CheckReport:
         return not self.problems and not any(f.refused for f in self.files)
 
 
-def _recognised_as(kind: str, report: str, year: int | None) -> str:
+def _recognised_as(kind: str, report: str, year: int | None, layout: str = "") -> str:
+    """``layout``: a state-reporting file's layout line, as its reader recognised it (the load's read)."""
     what = {"student": f"student table {report}", "state": f"state-reporting file {report}",
-            "readiness": "readiness self-assessment",
-            "dese": f"DESE export, report {report}"}.get(kind, kind)
-    return what + (f", school year {year}" if year else "")
+            "readiness": "readiness self-assessment", "dese": f"DESE export, report {report}"}.get(kind, kind)
+    return (layout or what) + (f", school year {year}" if year else "")
 
 
 def _copy_roster(con: duckdb.DuckDBPyConnection, warehouse: Path | None) -> str:
@@ -108,17 +104,13 @@ def inspect_file(con: duckdb.DuckDBPyConnection, path: Path, key: bytes, limit_p
         report.recognised_as = _recognised_as(kind, "?", None) if kind != "dese" else "not readable as any input"
         report.refused, report.reason = True, str(exc)
         return report
-    report.report, report.school_year = result.report, result.school_year
-    report.recognised_as = _recognised_as(kind, result.report, result.school_year)
+    report.recognised_as = _recognised_as(kind, result.report, result.school_year, result.layout)
     report.rows, report.rows_quarantined = result.rows_in, result.rows_quarantined
     report.mappings = result.mappings
     report.notes = [n for n in result.message.split("; ") if n]
-    report.examples = bad_row_examples(con, load_id, path, EXAMPLES)
-    refused = refusal(con, result, load_id, limit_pct)
-    if refused:
-        report.refused, report.reason = True, refused
-    if result.layout:  # a state-reporting file: what its reader recognised (read once, by the load above)
-        report.recognised_as = result.layout + (f", school year {result.school_year}" if result.school_year else "")
+    report.examples = bad_row_examples(con, load_id, path)
+    report.reason = refusal(con, result, load_id, limit_pct) or ""
+    report.refused = bool(report.reason)
     if kind == "dese":
         report.dese = _dese_details(con, load_id)
         report.level = ", ".join(report.dese.pop("levels"))
