@@ -53,8 +53,9 @@ class ReadinessRead:
 def responses_schema(known_schools: set[str] | None = None, folder_year: int | None = None) -> pa.DataFrameSchema:
     """The pandera contract of the normalized long frame (all columns text before typing)."""
     ids = set(catalog.item_ids())
-    years_ok = pa.Check(lambda s: s.str.fullmatch(r"\d{4}") & pd.to_numeric(s, errors="coerce").between(
-        MIN_YEAR, MAX_YEAR), name="school_year_sane")
+    years_ok = pa.Check(
+        lambda s: s.str.fullmatch(r"\d{4}") & pd.to_numeric(s, errors="coerce").between(MIN_YEAR, MAX_YEAR),
+        name="school_year_sane")
     year_checks = [years_ok]
     if folder_year is not None:
         year_checks.append(pa.Check(lambda s: ~s.str.fullmatch(r"\d{4}") | (s == str(folder_year)),
@@ -63,7 +64,7 @@ def responses_schema(known_schools: set[str] | None = None, folder_year: int | N
     if known_schools is not None:
         known = {str(k) for k in known_schools}
         code_checks.append(pa.Check(lambda s: ~s.str.fullmatch(r"\d{8}") | s.isin(known), name="org_code_in_roster"))
-    return pa.DataFrameSchema({
+    columns = {
         "org_code": pa.Column(str, code_checks),
         "school_year": pa.Column(str, year_checks),
         "rater_id": pa.Column(str, pa.Check(lambda s: s.str.len() >= 1, name="rater_id_present")),
@@ -71,8 +72,9 @@ def responses_schema(known_schools: set[str] | None = None, folder_year: int | N
                                 nullable=True),
         "item_id": pa.Column(str, pa.Check(lambda s: s.isin(ids), name="item_id_in_catalog")),
         "rating": pa.Column(str, pa.Check(lambda s: s.isin(_RATING_TEXT), name="rating_1_to_4_or_skip")),
-    }, unique=["org_code", "school_year", "rater_id", "item_id"], report_duplicates="exclude_first",
-        name="readiness_responses")
+    }
+    return pa.DataFrameSchema(columns, unique=["org_code", "school_year", "rater_id", "item_id"],
+                              report_duplicates="exclude_first", name="readiness_responses")
 
 
 # ---- validation -----------------------------------------------------------------------------------------------

@@ -23,14 +23,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from ...errors import InputError
 from ..normalize import spring_year
 from ..student import _read_text, parse_csv
-from . import catalog
-from .template import (
-    FIELD_LABEL_COL,
-    FIELD_VALUE_COL,
-    REQUIRED_FIELDS,
-    REQUIRED_TABLE_COLUMNS,
-    is_rater_sheet,
-)
+from . import catalog, template
 
 CSV_COLUMNS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"]
 FIELDS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"]
@@ -132,7 +125,7 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
         name = (_text(ws.cell(header_row, c).value) or "").lower()
         if name and name not in columns:
             columns[name] = c
-    missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in columns]
+    missing = [c for c in template.REQUIRED_TABLE_COLUMNS if c not in columns]
     if missing:
         raise InputError(
             f"sheet {ws.title!r}: the item table has no {', '.join(missing)} column", file=str(path),
@@ -140,17 +133,17 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
             fix="restore the header row of the template: item_id | area | item_text | rating | comment")
     fields: dict[str, tuple[str | None, int]] = {}
     for r in range(1, header_row):
-        m = _FIELD_KEY.search(_text(ws.cell(r, FIELD_LABEL_COL).value) or "")
+        m = _FIELD_KEY.search(_text(ws.cell(r, template.FIELD_LABEL_COL).value) or "")
         if m:
-            fields[m.group(1).lower()] = (_text(ws.cell(r, FIELD_VALUE_COL).value), r)
-    missing = [k for k in REQUIRED_FIELDS if k not in fields]
+            fields[m.group(1).lower()] = (_text(ws.cell(r, template.FIELD_VALUE_COL).value), r)
+    missing = [k for k in template.REQUIRED_FIELDS if k not in fields]
     if missing:
         raise InputError(
             f"sheet {ws.title!r} has no {' or '.join(missing)} field above the item table", file=str(path),
-            column=get_column_letter(FIELD_LABEL_COL),
+            column=get_column_letter(template.FIELD_LABEL_COL),
             fix="use the template: the labels 'School code (org_code)' and 'School year (school_year)' in column A "
             "with their values in column C")
-    value_letter = get_column_letter(FIELD_VALUE_COL)
+    value_letter = get_column_letter(template.FIELD_VALUE_COL)
     item_col, rating_col = columns["item_id"], columns["rating"]
     cells = ((r, _text(ws.cell(r, item_col).value), _text(ws.cell(r, rating_col).value))
              for r in range(header_row + 1, ws.max_row + 1))
@@ -184,7 +177,7 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
 
 def _read_workbook(path: Path, notes: set[str]) -> _Rows:
     with closing(_open_workbook(path)) as wb:
-        sheets = [ws for ws in wb.worksheets if is_rater_sheet(ws.title)]
+        sheets = [ws for ws in wb.worksheets if template.is_rater_sheet(ws.title)]
         if not sheets:
             raise InputError(
                 f"no sheet named 'Readiness...' (sheets: {', '.join(wb.sheetnames)}): this is not the readiness "
