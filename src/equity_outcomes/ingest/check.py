@@ -17,29 +17,16 @@ from pathlib import Path
 import duckdb
 
 from ..errors import EquityOutcomesError, InputError
-from .load import (
-    bad_row_examples,
-    describe_bad_row,
-    discover,
-    kind_of,
-    load_file,
-    max_quarantined_pct,
-    prepare,
-    refusal,
-)
+from . import load
 from .normalize import Mapping
 from .pseudonymize import load_key
-
-EXAMPLES = 5
 
 
 @dataclass
 class FileReport:
     path: Path
     kind: str  # student | state | readiness | dese (load.KINDS)
-    recognised_as: str = ""
-    report: str = ""  # the student table or DESE report id
-    school_year: int | None = None
+    recognised_as: str = ""  # with the student table, DESE report or layout, and the school year
     level: str | None = None  # DESE: the org levels of the file (school, district, state)
     rows: int = 0
     rows_quarantined: int = 0
@@ -62,11 +49,11 @@ class CheckReport:
         return not self.problems and not any(f.refused for f in self.files)
 
 
-def _recognised_as(kind: str, report: str, year: int | None) -> str:
+def _recognised_as(kind: str, report: str, year: int | None, layout: str = "") -> str:
+    """``layout``: a state-reporting file's layout line, as its reader recognised it (the load's read)."""
     what = {"student": f"student table {report}", "state": f"state-reporting file {report}",
-            "readiness": "readiness self-assessment",
-            "dese": f"DESE export, report {report}"}.get(kind, kind)
-    return what + (f", school year {year}" if year else "")
+            "readiness": "readiness self-assessment", "dese": f"DESE export, report {report}"}.get(kind, kind)
+    return (layout or what) + (f", school year {year}" if year else "")
 
 
 def _copy_roster(con: duckdb.DuckDBPyConnection, warehouse: Path | None) -> str:
@@ -89,7 +76,7 @@ def _copy_roster(con: duckdb.DuckDBPyConnection, warehouse: Path | None) -> str:
 
 def _key_problem(files: list[Path]) -> tuple[bytes, list[str]]:
     """The key a run would use (a throwaway one for the dry run when it is missing, reported as a problem)."""
-    if not any(kind_of(p) in ("student", "state") for p in files):
+    if not any(load.kind_of(p) in ("student", "state") for p in files):
         return secrets.token_bytes(32), []
     try:
         return load_key(), []
@@ -99,26 +86,22 @@ def _key_problem(files: list[Path]) -> tuple[bytes, list[str]]:
 
 def inspect_file(con: duckdb.DuckDBPyConnection, path: Path, key: bytes, limit_pct: float) -> FileReport:
     """Everything a load would do to ``path``, done in the scratch database ``con``."""
-    kind = kind_of(path)
+    kind = load.kind_of(path)
     load_id = uuid.uuid4().hex[:12]
     report = FileReport(path, kind)
     try:
-        result = load_file(con, path, kind, load_id, lambda: key)
+        result = load.load_file(con, path, kind, load_id, lambda: key)
     except InputError as exc:
         report.recognised_as = _recognised_as(kind, "?", None) if kind != "dese" else "not readable as any input"
         report.refused, report.reason = True, str(exc)
         return report
-    report.report, report.school_year = result.report, result.school_year
-    report.recognised_as = _recognised_as(kind, result.report, result.school_year)
+    report.recognised_as = _recognised_as(kind, result.report, result.school_year, result.layout)
     report.rows, report.rows_quarantined = result.rows_in, result.rows_quarantined
     report.mappings = result.mappings
     report.notes = [n for n in result.message.split("; ") if n]
-    report.examples = bad_row_examples(con, load_id, path, EXAMPLES)
-    refused = refusal(con, result, load_id, limit_pct)
-    if refused:
-        report.refused, report.reason = True, refused
-    if result.layout:  # a state-reporting file: what its reader recognised (read once, by the load above)
-        report.recognised_as = result.layout + (f", school year {result.school_year}" if result.school_year else "")
+    report.examples = load.bad_row_examples(con, load_id, path)
+    report.reason = load.refusal(con, result, load_id, limit_pct) or ""
+    report.refused = bool(report.reason)
     if kind == "dese":
         report.dese = _dese_details(con, load_id)
         report.level = ", ".join(report.dese.pop("levels"))
@@ -141,11 +124,11 @@ def _dese_details(con: duckdb.DuckDBPyConnection, load_id: str) -> dict:
 def check_paths(paths: list[Path], *, warehouse: Path | None = None,
                 max_quarantined: float | None = None) -> CheckReport:
     """A :class:`FileReport` for every file under ``paths`` (roster first, as a load reads them)."""
-    files = discover(paths)
-    limit = max_quarantined_pct(max_quarantined)
+    files = load.discover(paths)
+    limit = load.max_quarantined_pct(max_quarantined)
     key, problems = _key_problem(files)
     with duckdb.connect(":memory:") as con:
-        prepare(con)
+        load.prepare(con)
         roster_source = _copy_roster(con, warehouse)
         reports = [inspect_file(con, path, key, limit) for path in files]
     return CheckReport(reports, problems, roster_source)
@@ -172,7 +155,7 @@ def _describe(f: FileReport) -> list[str]:
     lines += [f"    {n.strip()}" for n in f.notes if n.strip().startswith("warning:")]
     if f.refused:
         lines.append(f"    {f.reason.splitlines()[0].strip()}")
-    lines += [f"    {describe_bad_row(e)}" for e in f.examples]
+    lines += [f"    {load.describe_bad_row(e)}" for e in f.examples]
     if f.refused:
         lines.append(f"    {f.reason.splitlines()[-1].strip()}")
     return lines

@@ -29,13 +29,10 @@ def _allowed(table: str, column: str) -> list[str]:
     return [str(v) for v in allowed_values(schema.columns.get(column) if schema is not None else None) or []]
 
 
-def _numbers(check: str) -> list[str]:
-    return re.findall(r"-?\d+(?:\.\d+)?", check)
-
-
 def fix_for(table: str, column: str | None, check: str) -> str:
     """One sentence: how to correct a value of ``column`` in ``table`` that failed ``check``."""
     column = column or ""
+    lo, hi = (re.findall(r"-?\d+(?:\.\d+)?", check) + ["?", "?"])[:2]  # the bounds of a range or length check
     if check in ROW_RULE_FIXES:
         return ROW_RULE_FIXES[check]
     if check.startswith("isin"):
@@ -49,13 +46,11 @@ def fix_for(table: str, column: str | None, check: str) -> str:
     if check == "not_nullable":
         return f"fill in {column}: it is required (see {CONTRACT})"
     if check.startswith("in_range"):
-        lo, hi = (_numbers(check) + ["?", "?"])[:2]
         return f"use a value from {lo} to {hi}"
     if (check.startswith("str_matches") or "8 digits" in check) and "code" in column:  # pandera reports the error
         return ("write the 8-digit DESE code with its leading zeros, e.g. 01000005 (a code that lost them is padded "
                 "only when the roster lists the school)")
     if check.startswith("str_length"):
-        lo, hi = (_numbers(check) + ["?", "?"])[:2]
         return f"write {lo} to {hi} characters"
     if check.startswith("unique") or "uniqueness" in check:  # SQL validator: unique(...); pandera: *_uniqueness
         keys = ", ".join(ALL_TABLES[table].unique or [column]) if table in ALL_TABLES else column

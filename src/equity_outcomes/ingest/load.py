@@ -27,10 +27,10 @@ from .. import progress as progress_display
 from ..errors import InputError
 from ..paths import config_dir
 from ..warehouse import BOOKKEEPING_DDL, ROOM_FIX, out_of_room, registered, room_for_python, table_exists
+from . import readiness
 from .fixes import fix_for, is_row_rule
 from .normalize import KnownCodes, Mapping, known_codes
 from .pseudonymize import load_key
-from .readiness import is_readiness_file, load_readiness_reference
 from .sqlvalidate import forget_id_hashes, validate_and_load
 from .state_files import derive_history, is_state_file, read_state_file
 from .state_files.catalog import layout_line
@@ -43,14 +43,14 @@ SQL_VALIDATION_MIN_BYTES = 4 * 1024 * 1024
 
 IGNORED_NAMES = {"manifest.csv"}
 DATA_SUFFIXES = {".csv", ".xlsx", ".xls"}  # .xls: older DESE exports (HTML tables)
-REFUSAL_EXAMPLES = 5  # bad rows shown when a file is refused
+EXAMPLES = 5  # bad rows shown (a refused file's message, `check`)
 
 # What a file is, in order: the first kind that recognises a file reads it (DESE exports take the rest). A new
-# kind of file adds its test here and its reader to LOADERS (below).
+# kind of file adds its test here and its reader to load_file (below).
 KINDS: list[tuple[str, Callable[[Path], bool]]] = [
     ("student", lambda p: table_for(p) is not None),
     ("state", is_state_file),
-    ("readiness", is_readiness_file),
+    ("readiness", readiness.is_readiness_file),
     ("dese", lambda p: True),
 ]
 
@@ -182,7 +182,7 @@ def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) 
                                                        folder_year=year, known=known, header=header)
         return FileResult(path, "student", table, year, "loaded", rows_in, loaded, bad,
                           "; ".join(["validated in DuckDB (rules compiled from the pandera schema)",
-                                     *header.notes(table)]), mappings=header.renamed(rows_in) + maps)
+                                     *header.warnings(table)]), mappings=header.renamed(rows_in) + maps)
     read = read_student_file(path, key, known)
     if len(read.data):
         _append(con, f"raw_student_{read.table}", _stamped(read.data, path, load_id))
@@ -191,7 +191,7 @@ def _load_student(con, path: Path, key: bytes, load_id: str, known: KnownCodes) 
         _append(con, "quarantine", _stamped(q.assign(table_name=read.table), path, load_id))
     return FileResult(path, "student", read.table, read.school_year, "loaded", read.rows_in, len(read.data),
                       q["source_row"].nunique() if len(q) else 0,
-                      "; ".join(n for n in read.notes if n.startswith("warning:")), mappings=read.mappings)
+                      "; ".join(read.warnings), mappings=read.mappings)
 
 
 def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
@@ -209,8 +209,6 @@ def _load_state(con, path: Path, key: bytes, load_id: str) -> FileResult:
 
 
 def _load_readiness(con, path: Path, load_id: str) -> FileResult:
-    from . import readiness
-
     read = readiness.read_responses(path, readiness.known_schools(con))
     if len(read.data):
         _append(con, "raw_readiness_responses", readiness.raw_frame(read.data, load_id))
@@ -285,7 +283,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """The bookkeeping and raw tables and reference data every load needs."""
     con.execute(BOOKKEEPING_DDL)
     ensure_raw_tables(con)
-    load_readiness_reference(con)
+    readiness.load_readiness_reference(con)
 
 
 def load_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str, load_id: str, key: Callable[[], bytes],
@@ -300,14 +298,13 @@ def load_file(con: duckdb.DuckDBPyConnection, path: Path, kind: str, load_id: st
     return _load_dese(con, path, load_id, prefetch)
 
 
-def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path,
-                     limit: int = REFUSAL_EXAMPLES) -> list[dict]:
+def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path) -> list[dict]:
     """The first quarantined rows of a file in this load: row, column, value, check and the fix (one per row and
     check; a rule over several columns of the row names no column)."""
     rows = con.execute(
         "SELECT source_row, table_name, column_name, value_text, check_name, message FROM quarantine "
         "WHERE load_id = ? AND source_file = ? ORDER BY source_row, check_name, column_name LIMIT ?",
-        [load_id, str(path), 50 * limit],
+        [load_id, str(path), 50 * EXAMPLES],
     ).fetchall()
     out, seen = [], set()
     for r, t, c, v, chk, message in rows:
@@ -317,7 +314,7 @@ def bad_row_examples(con: duckdb.DuckDBPyConnection, load_id: str, path: Path,
         whole_row = is_row_rule(chk)
         out.append({"row": r, "column": None if whole_row else (c or None), "value": None if whole_row else v,
                     "check": chk, "fix": _fix_in(message) or fix_for(t, c, chk)})
-    return out[:limit]
+    return out[:EXAMPLES]
 
 
 def _fix_in(message: str | None) -> str | None:
@@ -369,13 +366,9 @@ def _aborted(con: duckdb.DuckDBPyConnection) -> bool:
     return False
 
 
-def ingest_into(
-    con: duckdb.DuckDBPyConnection,
-    paths: Iterable[Path | str],
-    *,
-    progress: Callable[[str], None] | None = None,
-    max_quarantined: float | None = None,
-) -> LoadSummary:
+def ingest_into(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], *,
+                progress: Callable[[str], None] | None = None,
+                max_quarantined: float | None = None) -> LoadSummary:
     """Load every file under ``paths`` into ``con`` inside one transaction; raise :class:`IngestError` if any is
     refused: unreadable, or more than ``max_quarantined`` percent of its rows quarantined (default: config)."""
     files = discover(paths)

@@ -19,6 +19,9 @@ from ..errors import EquityOutcomesError
 
 DEMO_KEY = "equity-outcomes-demo-key-NOT-SECRET"
 ID_LENGTH = 20  # hex characters kept (80 bits): collisions are negligible for millions of students
+# hex(HMAC-SHA256(key, id))[:20] in SQL, the padded keys of _pads as $ipad and $opad (HMAC spelled out with
+# sha256: H(K xor opad || H(K xor ipad || id))): for pseudonymize and the DuckDB validator of large files
+HMAC_SQL = f"left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH})"
 
 
 def load_key() -> bytes:
@@ -53,13 +56,10 @@ def _pads(key: bytes) -> tuple[bytes, bytes]:
 
 
 def pseudonymize(ids: pd.Series, key: bytes) -> pd.Series:
-    """Map each id to hex(HMAC-SHA256(key, id))[:20], vectorized in DuckDB (HMAC spelled out with sha256:
-    H(K xor opad || H(K xor ipad || id))); equal to :func:`pseudonymize_one` for every id."""
+    """Map each id to hex(HMAC-SHA256(key, id))[:20], vectorized in DuckDB (:data:`HMAC_SQL`); equal to
+    :func:`pseudonymize_one` for every id."""
     ipad, opad = _pads(key)
     with duckdb.connect() as con:
         con.register("frame", pd.DataFrame({"id": ids.astype(str).to_numpy()}))
-        hashed = con.execute(
-            f"SELECT left(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(id)))), {ID_LENGTH}) AS h FROM frame",
-            [opad, ipad],
-        ).df()["h"]
+        hashed = con.execute(f"SELECT {HMAC_SQL} AS h FROM frame", {"ipad": ipad, "opad": opad}).df()["h"]
     return pd.Series(hashed.to_numpy(), index=ids.index, name=ids.name)

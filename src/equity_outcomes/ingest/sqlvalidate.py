@@ -20,7 +20,7 @@ import pandera.pandas as pa
 from ..errors import InputError
 from ..warehouse import out_of_room
 from .normalize import KnownCodes, Mapping, column_mappers, plan, sql_case, sql_literal
-from .pseudonymize import ID_LENGTH, _pads
+from .pseudonymize import HMAC_SQL, _pads
 from .schemas import ALL_TABLES, ID_COLUMNS, ROW_RULES
 from .student import UNKNOWN_SCHOOL, Header
 from .tables import SQL_TYPES
@@ -198,7 +198,7 @@ def _id_hashes(con: duckdb.DuckDBPyConnection, id_cols: list[str], key: bytes) -
     new_ids = " UNION ".join(f'SELECT "{c}" AS id FROM _typed WHERE _ok' for c in id_cols)
     con.execute(
         f"""INSERT INTO {table}
-        SELECT id, left(sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(id)))), {ID_LENGTH})
+        SELECT id, {HMAC_SQL}
         FROM (SELECT DISTINCT id FROM ({new_ids})) AS n WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} AS c WHERE c.id = n.id)""",
         {"ipad": ipad, "opad": opad},
     ).fetchall()

@@ -32,13 +32,12 @@ UNKNOWN_SCHOOL = "unknown school: not in the roster"
 
 @dataclass
 class StudentRead:
-    path: Path
     table: str
     school_year: int | None
     rows_in: int
     data: pd.DataFrame  # validated, typed, ids pseudonymized, plus source_row
     quarantine: pd.DataFrame  # QUARANTINE_COLUMNS
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str]  # columns left out (Header.warnings)
     mappings: list[Mapping] = field(default_factory=list)  # spellings mapped to the contract (normalize.py)
 
 
@@ -69,11 +68,8 @@ def _read_text(path: Path, limit: int | None = None, again: str = "export the ta
         if "\x00" in text:
             break
         return text
-    raise InputError(
-        "the file is not UTF-8 text (it looks like UTF-16 or a binary file)",
-        file=str(path),
-        fix="save it as 'CSV UTF-8 (comma delimited)'",
-    )
+    raise InputError("the file is not UTF-8 text (it looks like UTF-16 or a binary file)", file=str(path),
+                     fix="save it as 'CSV UTF-8 (comma delimited)'")
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ class Header:
         """The header cells read as a contract column of another spelling, as mappings of ``rows`` values each."""
         return [Mapping("header", w, n, rows) for n, w in zip(self.names, self.as_written, strict=True) if n != w]
 
-    def notes(self, table: str) -> list[str]:
+    def warnings(self, table: str) -> list[str]:
         if not self.left_out:
             return []
         return [f"warning: {len(self.left_out)} column(s) not in the {table} contract left out, not loaded: "
@@ -107,12 +103,9 @@ def check_header(path: Path, table: str, text: str | None = None) -> Header:
     cells = next(csv.reader(io.StringIO(text)))
     expected = list(ALL_TABLES[table].columns)
     if len(cells) == 1 and any(d in cells[0] for d in ";\t|"):
-        raise InputError(
-            f"the file has one column, {cells[0][:60]!r}: it is not comma-delimited",
-            file=str(path),
-            row=1,
-            fix="export it as comma-separated values (CSV), or convert the delimiter to ','",
-        )
+        raise InputError(f"the file has one column, {cells[0][:60]!r}: it is not comma-delimited",
+                         file=str(path), row=1,
+                         fix="export it as comma-separated values (CSV), or convert the delimiter to ','")
     as_written = [c.strip() for c in cells]
     names = [n if (n := _contract_name(c)) in expected else c for c in as_written]
     missing = [c for c in expected if c not in names]
@@ -120,10 +113,8 @@ def check_header(path: Path, table: str, text: str | None = None) -> Header:
     if missing:
         raise InputError(
             f"columns do not match the {table} contract: missing {missing}, unexpected {unexpected or 'none'}",
-            file=str(path),
-            row=1,
-            fix=f"the header must be: {','.join(expected)} (see docs/student_data_contract.md)",
-        )
+            file=str(path), row=1,
+            fix=f"the header must be: {','.join(expected)} (see docs/student_data_contract.md)")
     dupes = {n for n in names if n in expected and names.count(n) > 1}
     if dupes:
         raise InputError(f"duplicate columns {sorted(dupes)}", file=str(path), row=1, fix="remove the duplicates")
@@ -185,21 +176,15 @@ def _quarantine_rows(fc: pd.DataFrame, frame: pd.DataFrame, path: Path) -> pd.Da
         None if c is None else (None if pd.isna(frame.at[i, c]) else str(frame.at[i, c]))
         for i, c in zip(row_level["index"], cols, strict=True)
     ]
-    out = pd.DataFrame(
-        {
-            "source_row": row_level["index"].to_numpy() + 2,  # header is line 1
-            "column_name": row_level["column"].astype(str),
-            "value_text": values,
-            "check_name": row_level["check"].astype(str),
-        }
-    )
+    out = pd.DataFrame({"source_row": row_level["index"].to_numpy() + 2,  # header is line 1
+                        "column_name": row_level["column"].astype(str), "value_text": values,
+                        "check_name": row_level["check"].astype(str)})
     out["message"] = "failed check " + out["check_name"] + " in column " + out["column_name"]
     return out.drop_duplicates().reset_index(drop=True)
 
 
-def _validate_rows(
-    schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, as_written: pd.DataFrame, max_passes: int = 5
-) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def _validate_rows(schema: pa.DataFrameSchema, frame: pd.DataFrame, path: Path, as_written: pd.DataFrame,
+                   max_passes: int = 5) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """(the coerced frame of the rows that passed, or None; quarantine records for every failing row).
 
     pandera skips a column's checks when its coercion fails, so validation repeats on the remaining rows until
@@ -252,15 +237,12 @@ def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -
     path = Path(path)
     table = table_for(path)
     if table is None:
-        raise InputError(
-            "not a known student table",
-            file=str(path),
-            fix=f"name the file after its table: one of {', '.join(f'{t}.csv' for t in ALL_TABLES)}",
-        )
+        tables = ", ".join(f"{t}.csv" for t in ALL_TABLES)
+        raise InputError("not a known student table", file=str(path),
+                         fix=f"name the file after its table: one of {tables}")
     as_written, header = _read_frame(path, table)
     frame, mappings = normalize_frame(as_written, table, known)
     schema = ALL_TABLES[table]
-    notes = header.notes(table)
     year = folder_year(path)
     validated, quarantine = _validate_rows(schema, frame, path, as_written)
     if year is not None and "school_year" in frame.columns:
@@ -273,6 +255,5 @@ def read_student_file(path: Path, key: bytes, known: KnownCodes | None = None) -
         quarantine = _more_failures(quarantine, as_written, frame.index[codes.notna() & ~codes.isin(roster)],
                                     "org_code", UNKNOWN_SCHOOL, "org_code is not a school of the roster")
     data = good_rows(schema, frame, validated, quarantine, key)
-    if len(quarantine):
-        notes.append(f"{len(frame) - len(data)} of {len(frame)} rows quarantined")
-    return StudentRead(path, table, year, len(frame), data, quarantine, notes, header.renamed(len(frame)) + mappings)
+    return StudentRead(table, year, len(frame), data, quarantine, header.warnings(table),
+                       header.renamed(len(frame)) + mappings)

@@ -24,8 +24,7 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         if table_exists(con, name):
             continue
         cols = ["load_id VARCHAR", "source_file VARCHAR", "source_row BIGINT"]
-        for col, spec in schema.columns.items():
-            cols.append(f"{col} {SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}")
+        cols += [f"{col} {SQL_TYPES.get(str(spec.dtype), 'VARCHAR')}" for col, spec in schema.columns.items()]
         con.execute(f"CREATE TABLE {name} ({', '.join(cols)})")
 
 

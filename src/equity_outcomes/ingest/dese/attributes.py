@@ -129,9 +129,8 @@ def _group(layout: Layout, roles: Roles, spec: ReportSpec, title: Title, fn: dic
            mfields: dict[str, str], notes: list[str]) -> tuple[Any, Any]:
     if spec.student_group == "none":
         return None, None
-    label_sources: list[Source] = []
-    for j in roles.by_role.get("group", []):
-        label_sources.append(Source(f"column {layout.headers[j]!r}", column_texts(layout, j)))
+    label_sources = [Source(f"column {layout.headers[j]!r}", column_texts(layout, j))
+                     for j in roles.by_role.get("group", [])]
     label_sources += [Source("the title", title.group_label), Source("the file name", fn.get("group")),
                       Source(f"report {spec.id!r}", spec.student_group),
                       Source("the manifest", mfields.get("student_group"))]

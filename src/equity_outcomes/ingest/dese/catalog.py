@@ -136,11 +136,9 @@ class ReportSpec(Strict):
 
     @property
     def measures(self) -> list[str]:
-        out = dict.fromkeys(c.measure for c in self.columns.values())
-        for o in self.column_overrides:
-            out.update(dict.fromkeys(c.measure for c in o.columns.values()))
-        out.update(dict.fromkeys(c.measure for c in self.column_patterns))
-        return list(out)
+        overrides = [c for o in self.column_overrides for c in o.columns.values()]
+        columns = [*self.columns.values(), *overrides, *self.column_patterns]
+        return list(dict.fromkeys(c.measure for c in columns))
 
 
 def _from_match(base: ColumnMeaning, groups: dict[str, str | None], spec: ReportSpec) -> ColumnMeaning:

@@ -182,7 +182,7 @@ def melt(file: str, sheet: str, layout: Layout, spec: ReportSpec, title_line: st
     table = _meanings(spec, layout, vc, years)
     meaning = [table[(y, c)] for y, c in zip(years, cols_idx, strict=True)]
     measure = np.array([m.measure if m else None for m in meaning], dtype=object)
-    parsed = parse_cells(texts, np.full(len(texts), spec.text_values))
+    parsed = parse_cells(texts, spec.text_values)
     if parsed.decimal_comma:
         notes.append("numbers written with decimal commas ('38,5' = 38.5)")
     parsed.value = _fractions_to_percent(spec, measure, parsed.value, notes)

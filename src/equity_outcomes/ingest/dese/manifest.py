@@ -37,11 +37,12 @@ class Manifest:
     """Per-file facts that exports do not record. CSV columns: path (relative to ``base_dir``, fnmatch globs
     allowed), report, school_year, org_level, student_group, grade, period, note (all but path optional)."""
 
-    def __init__(self, path: Path, base_dir: Path, rows: list[tuple[int, dict[str, str]]]) -> None:
+    def __init__(self, path: Path, base_dir: Path, rows: list[tuple[int, dict[str, str]]],
+                 ignored_columns: list[str] | None = None) -> None:
         self.path = Path(path)
         self.base_dir = Path(base_dir)
         self.rows = rows
-        self.ignored_columns: list[str] = []
+        self.ignored_columns = ignored_columns or []  # reported in each read's notes
 
     @classmethod
     def load(cls, manifest_csv: Path, base_dir: Path | None = None) -> Manifest:
@@ -59,7 +60,6 @@ class Manifest:
         if "path" not in header:
             raise InputError("manifest has no 'path' column", file=file, row=1, value=",".join(header),
                              fix=f"the first line must name the columns: {','.join(MANIFEST_COLUMNS)}")
-        ignored = [h for h in header if h not in MANIFEST_COLUMNS]  # reported in each read's notes
         rows: list[tuple[int, dict[str, str]]] = []
         for line_no, raw in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None and k.strip() in MANIFEST_COLUMNS}
@@ -70,9 +70,8 @@ class Manifest:
                                  fix="give the data file's path relative to the manifest's folder")
             cls._validate(row, file, line_no)
             rows.append((line_no, row))
-        out = cls(manifest_csv, Path(base_dir) if base_dir else manifest_csv.parent, rows)
-        out.ignored_columns = ignored
-        return out
+        ignored = [h for h in header if h not in MANIFEST_COLUMNS]
+        return cls(manifest_csv, Path(base_dir) if base_dir else manifest_csv.parent, rows, ignored)
 
     @staticmethod
     def _validate(row: dict[str, str], file: str, line_no: int) -> None:

@@ -64,8 +64,8 @@ class Parsed:
     decimal_comma: bool
 
 
-def parse_cells(texts: np.ndarray, text_only: np.ndarray | None = None) -> Parsed:
-    """Parse cell texts. ``text_only`` marks cells whose column holds text by definition (never numbers)."""
+def parse_cells(texts: np.ndarray, text_only: bool = False) -> Parsed:
+    """Parse cell texts. ``text_only``: the cells' columns hold text by definition (never numbers)."""
     codes, uniq = pd.factorize(pd.Series(texts, dtype=object), use_na_sentinel=False)
     uniq = [str(u) for u in uniq]
     comma = uses_decimal_comma(uniq)
@@ -74,12 +74,6 @@ def parse_cells(texts: np.ndarray, text_only: np.ndarray | None = None) -> Parse
     for k, t in enumerate(uniq):
         if norm(t) in CONFIG.suppression_markers:
             u_sup[k] = True
-            continue
-        v = parse_number(t, comma)
-        if v is not None:
+        elif not text_only and (v := parse_number(t, comma)) is not None:
             u_val[k] = v
-    value = u_val[codes]
-    is_sup = u_sup[codes]
-    if text_only is not None:
-        value = np.where(text_only, np.nan, value)
-    return Parsed(value=value, is_suppressed=is_sup, decimal_comma=comma)
+    return Parsed(value=u_val[codes], is_suppressed=u_sup[codes], decimal_comma=comma)

@@ -22,31 +22,10 @@ from .reader import (
     read_responses,
     responses_schema,
 )
-from .reference import (
-    known_schools,
-    load_readiness_reference,
-    quarantine_frame,
-    raw_frame,
-)
+from .reference import known_schools, load_readiness_reference, quarantine_frame, raw_frame
 from .rows import CSV_COLUMNS
 from .template import build_workbook, save_deterministic, write_template
 
-__all__ = [
-    "CSV_COLUMNS",
-    "DATA_COLUMNS",
-    "QUARANTINE_COLUMNS",
-    "ReadinessRead",
-    "areas",
-    "build_workbook",
-    "is_readiness_file",
-    "items",
-    "known_schools",
-    "load_readiness_reference",
-    "quarantine_frame",
-    "raw_frame",
-    "read_responses",
-    "responses_schema",
-    "save_deterministic",
-    "scale",
-    "write_template",
-]
+__all__ = ["CSV_COLUMNS", "DATA_COLUMNS", "QUARANTINE_COLUMNS", "ReadinessRead", "areas", "build_workbook",
+           "is_readiness_file", "items", "known_schools", "load_readiness_reference", "quarantine_frame",
+           "raw_frame", "read_responses", "responses_schema", "save_deterministic", "scale", "write_template"]

@@ -27,6 +27,12 @@ EXPECTED_COUNTS: dict[tuple[str, int], int] = {
     for i, n in enumerate(counts, start=1)}
 SKIP = "skip"
 
+
+def _area_key(frame: pd.DataFrame) -> pd.Series:
+    """C1..C6, P1..P5: the area's type initial and number."""
+    return frame["area_type"].str[0].str.upper() + frame["area_number"].astype(str)
+
+
 CATALOG_SCHEMA = pa.DataFrameSchema(
     {
         "area_type": pa.Column(str, pa.Check.isin(AREA_TYPES)),
@@ -37,23 +43,16 @@ CATALOG_SCHEMA = pa.DataFrameSchema(
         "item_text": pa.Column(str, pa.Check.str_length(1, 2000)),
         "ccsso_reference": pa.Column(str, nullable=True),
     },
-    checks=[
-        pa.Check(
-            lambda df: df["item_id"]
-            == df["area_type"].str[0].str.upper() + df["area_number"].astype(str) + "." + df["item_number"].astype(str),
-            name="item_id = C|P<area_number>.<item_number>",
-        )
-    ],
+    checks=[pa.Check(lambda df: df["item_id"] == _area_key(df) + "." + df["item_number"].astype(str),
+                     name="item_id = C|P<area_number>.<item_number>")],
     strict=True,
     name="readiness_items",
 )
 
 
 def _catalog_error(path: Path, detail: str) -> EquityOutcomesError:
-    return EquityOutcomesError(
-        f"the readiness item catalog {path} is broken: {detail}. "
-        "How to fix: restore config/readiness_items.csv from version control."
-    )
+    return EquityOutcomesError(f"the readiness item catalog {path} is broken: {detail}. "
+                               "How to fix: restore config/readiness_items.csv from version control.")
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -93,14 +92,9 @@ def item_ids() -> list[str]:
 
 def areas() -> pd.DataFrame:
     """One row per area: area_type, area_number, area_name, n_items, area_key (C1..C6, P1..P5), area_label."""
-    out = (
-        _items()
-        .groupby(["area_type", "area_number", "area_name"], sort=False)
-        .size()
-        .rename("n_items")
-        .reset_index()
-    )
-    out["area_key"] = out["area_type"].str[0].str.upper() + out["area_number"].astype(str)
+    out = (_items().groupby(["area_type", "area_number", "area_name"], sort=False).size()
+           .rename("n_items").reset_index())
+    out["area_key"] = _area_key(out)
     out["area_label"] = out["area_type"].str.title() + " " + out["area_number"].astype(str) + ": " + out["area_name"]
     return out
 

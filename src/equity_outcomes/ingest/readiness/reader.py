@@ -33,13 +33,10 @@ from . import catalog
 from .rows import _RATING_TEXT, FIELDS, _read_csv, _read_workbook, _Rows
 from .template import WORDS, is_rater_sheet
 
-DATA_COLUMNS = [
-    "source_file", "source_sheet", "source_row", "org_code", "school_year", "rater_id", "rater_role", "item_id",
-    "rating", "is_skipped",
-]
-QUARANTINE_COLUMNS = [
-    "source_file", "source_sheet", "source_row", "column_name", "value_text", "check_name", "message",
-]
+DATA_COLUMNS = ["source_file", "source_sheet", "source_row", "org_code", "school_year", "rater_id",
+                "rater_role", "item_id", "rating", "is_skipped"]
+QUARANTINE_COLUMNS = ["source_file", "source_sheet", "source_row", "column_name", "value_text", "check_name",
+                      "message"]
 
 
 @dataclass
@@ -47,7 +44,6 @@ class ReadinessRead:
     """What one file held: good rows (``DATA_COLUMNS``, the raw table minus load_id) and quarantine records."""
 
     path: Path
-    kind: str  # 'xlsx' | 'csv'
     rows_in: int  # item rows read (rater x item)
     data: pd.DataFrame
     quarantine: pd.DataFrame
@@ -59,31 +55,26 @@ def responses_schema(known_schools: set[str] | None = None, folder_year: int | N
     ids = set(catalog.item_ids())
     years_ok = pa.Check(
         lambda s: s.str.fullmatch(r"\d{4}") & pd.to_numeric(s, errors="coerce").between(MIN_YEAR, MAX_YEAR),
-        name="school_year_sane",
-    )
+        name="school_year_sane")
     year_checks = [years_ok]
     if folder_year is not None:
-        year_checks.append(
-            pa.Check(lambda s: ~s.str.fullmatch(r"\d{4}") | (s == str(folder_year)), name="school_year_matches_folder")
-        )
+        year_checks.append(pa.Check(lambda s: ~s.str.fullmatch(r"\d{4}") | (s == str(folder_year)),
+                                    name="school_year_matches_folder"))
     code_checks = [pa.Check(lambda s: s.str.fullmatch(r"\d{8}"), name="org_code_8_digits")]
     if known_schools is not None:
         known = {str(k) for k in known_schools}
         code_checks.append(pa.Check(lambda s: ~s.str.fullmatch(r"\d{8}") | s.isin(known), name="org_code_in_roster"))
-    return pa.DataFrameSchema(
-        {
-            "org_code": pa.Column(str, code_checks),
-            "school_year": pa.Column(str, year_checks),
-            "rater_id": pa.Column(str, pa.Check(lambda s: s.str.len() >= 1, name="rater_id_present")),
-            "rater_role": pa.Column(str, pa.Check(lambda s: s.str.len() <= 100, name="rater_role_length"),
-                                    nullable=True),
-            "item_id": pa.Column(str, pa.Check(lambda s: s.isin(ids), name="item_id_in_catalog")),
-            "rating": pa.Column(str, pa.Check(lambda s: s.isin(_RATING_TEXT), name="rating_1_to_4_or_skip")),
-        },
-        unique=["org_code", "school_year", "rater_id", "item_id"],
-        report_duplicates="exclude_first",
-        name="readiness_responses",
-    )
+    columns = {
+        "org_code": pa.Column(str, code_checks),
+        "school_year": pa.Column(str, year_checks),
+        "rater_id": pa.Column(str, pa.Check(lambda s: s.str.len() >= 1, name="rater_id_present")),
+        "rater_role": pa.Column(str, pa.Check(lambda s: s.str.len() <= 100, name="rater_role_length"),
+                                nullable=True),
+        "item_id": pa.Column(str, pa.Check(lambda s: s.isin(ids), name="item_id_in_catalog")),
+        "rating": pa.Column(str, pa.Check(lambda s: s.isin(_RATING_TEXT), name="rating_1_to_4_or_skip")),
+    }
+    return pa.DataFrameSchema(columns, unique=["org_code", "school_year", "rater_id", "item_id"],
+                              report_duplicates="exclude_first", name="readiness_responses")
 
 
 # ---- validation -----------------------------------------------------------------------------------------------
@@ -103,16 +94,11 @@ def _issue(path: Path, rec: dict, column: str, check: str, value: str | None, *,
         where = "file"
     if not subject and (column == "rating" or check == "one_rating_per_rater_item"):
         subject = f"item {rec['_raw_item_id']}, rater {rec['_raw_rater_id']}"
-    return {
-        "source_file": str(path),
-        "source_sheet": sheet,
-        "source_row": row,
-        "column_name": column,
-        "value_text": value,
-        "check_name": check,
-        "message": f"{where}: {problem.format(value=value, min_year=MIN_YEAR, max_year=MAX_YEAR)}" + (f" ({subject})" if subject else "")
-        + ("" if "{value}" in problem else f", value {shown}") + f". How to fix: {fix}",
-    }
+    message = (f"{where}: {problem.format(value=value, min_year=MIN_YEAR, max_year=MAX_YEAR)}"
+               + (f" ({subject})" if subject else "") + ("" if "{value}" in problem else f", value {shown}")
+               + f". How to fix: {fix}")
+    return {"source_file": str(path), "source_sheet": sheet, "source_row": row, "column_name": column,
+            "value_text": value, "check_name": check, "message": message}
 
 
 def _missing_items(path: Path, rows: _Rows, skip_rows: set[int]) -> list[dict]:
@@ -190,23 +176,19 @@ def _validate(path: Path, rows: _Rows, known_schools: set[str] | None) -> tuple[
         quarantine[col] = quarantine[col].astype("str")  # VARCHAR in DuckDB even when every value is missing
 
     good = frame.drop(index=sorted(bad))
-    data = pd.DataFrame(
-        {
-            "source_file": str(path),
-            "source_sheet": good["source_sheet"].astype("str"),
-            "source_row": good["source_row"].astype("int64"),
-            "org_code": good["org_code"].astype(str),
-            "school_year": good["school_year"].astype("int64"),
-            "rater_id": good["rater_id"].astype(str),
-            "rater_role": good["rater_role"].astype("str"),
-            "item_id": good["item_id"].astype(str),
-            "rating": pd.to_numeric(good["rating"].where(good["rating"] != catalog.SKIP), errors="coerce").astype(
-                "Int64"
-            ),
-            "is_skipped": (good["rating"] == catalog.SKIP).astype(bool),
-        },
-        columns=DATA_COLUMNS,
-    ).reset_index(drop=True)
+    skipped = good["rating"] == catalog.SKIP
+    data = pd.DataFrame({
+        "source_file": str(path),
+        "source_sheet": good["source_sheet"].astype("str"),
+        "source_row": good["source_row"].astype("int64"),
+        "org_code": good["org_code"].astype(str),
+        "school_year": good["school_year"].astype("int64"),
+        "rater_id": good["rater_id"].astype(str),
+        "rater_role": good["rater_role"].astype("str"),
+        "item_id": good["item_id"].astype(str),
+        "rating": pd.to_numeric(good["rating"].where(~skipped), errors="coerce").astype("Int64"),
+        "is_skipped": skipped.astype(bool),
+    }, columns=DATA_COLUMNS).reset_index(drop=True)
     return data, quarantine
 
 
@@ -218,21 +200,19 @@ def read_responses(path: Path, known_schools: set[str] | None = None) -> Readine
     suffix = path.suffix.lower()
     notes: set[str] = set()
     if suffix in (".xlsx", ".xlsm"):
-        kind, rows = "xlsx", _read_workbook(path, notes)
+        rows = _read_workbook(path, notes)
     elif suffix == ".csv":
-        kind, rows = "csv", _read_csv(path, notes)
+        rows = _read_csv(path, notes)
     else:
         raise InputError(
             f"readiness responses must be .xlsx or .csv, not {suffix or 'a file without extension'}",
-            file=str(path),
-            fix="save the workbook as .xlsx, or export the long table as CSV",
-        )
+            file=str(path), fix="save the workbook as .xlsx, or export the long table as CSV")
     data, quarantine = _validate(path, rows, known_schools)
     rows_in = len(rows.frame)
     out_notes = sorted(notes)
     if len(quarantine):
         out_notes.append(f"{len(quarantine)} problem(s) quarantined; {len(data)} of {rows_in} ratings kept")
-    return ReadinessRead(path, kind, rows_in, data, quarantine, out_notes)
+    return ReadinessRead(path, rows_in, data, quarantine, out_notes)
 
 
 def is_readiness_file(path: Path) -> bool:

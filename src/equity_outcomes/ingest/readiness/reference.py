@@ -28,10 +28,8 @@ def load_readiness_reference(con: duckdb.DuckDBPyConnection) -> None:
     scale = catalog.scale()
     scale = scale[scale["value"] != catalog.SKIP].assign(rating=lambda d: d["value"].astype(int))
     con.execute(TABLES_SQL)
-    frames = {
-        "ref_readiness_items": catalog.items()[catalog.CATALOG_COLUMNS],
-        "ref_readiness_scale": scale[["rating", "label", "description"]],
-    }
+    frames = {"ref_readiness_items": catalog.items()[catalog.CATALOG_COLUMNS],
+              "ref_readiness_scale": scale[["rating", "label", "description"]]}
     for table, frame in frames.items():
         with registered(con, "_readiness_ref", frame):
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _readiness_ref")

@@ -23,14 +23,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from ...errors import InputError
 from ..normalize import spring_year
 from ..student import _read_text, parse_csv
-from . import catalog
-from .template import (
-    FIELD_LABEL_COL,
-    FIELD_VALUE_COL,
-    REQUIRED_FIELDS,
-    REQUIRED_TABLE_COLUMNS,
-    is_rater_sheet,
-)
+from . import catalog, template
 
 CSV_COLUMNS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"]
 FIELDS = ["org_code", "school_year", "rater_id", "rater_role", "item_id", "rating"]
@@ -55,14 +48,11 @@ class _Rows:
     @classmethod
     def from_columns(cls, columns: dict[str, np.ndarray | range]) -> _Rows:
         """``columns``: each key of a record with its value in every row; a record is built only when asked for."""
-        frame = pd.DataFrame(
-            {
-                "source_sheet": pd.Series(columns["source_sheet"], dtype=object),
-                "source_row": columns["source_row"],
-                # the text dtype lets pandera check the column's type without looking at every value
-                **{key: pd.Series(columns[key], dtype="str") for key in FIELDS},
-            }
-        )
+        frame = pd.DataFrame({
+            "source_sheet": pd.Series(columns["source_sheet"], dtype=object),
+            "source_row": columns["source_row"],
+            # the text dtype lets pandera check the column's type without looking at every value
+            **{key: pd.Series(columns[key], dtype="str") for key in FIELDS}})
         return cls(frame, lambda i: {key: values[i] for key, values in columns.items()})
 
 
@@ -114,8 +104,7 @@ def _open_workbook(path: Path):
             f"the workbook cannot be opened ({type(exc).__name__}): it is corrupt or not an .xlsx file",
             file=str(path),
             fix="save it again from Excel as 'Excel Workbook (.xlsx)', or start from a fresh template "
-            "(equity-outcomes readiness-template)",
-        ) from None
+            "(equity-outcomes readiness-template)") from None
 
 
 def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
@@ -128,47 +117,37 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
     if header_row is None:
         raise InputError(
             f"sheet {ws.title!r} has no item table (no 'item_id' header in column A): it is not the readiness "
-            "template",
-            file=str(path),
+            "template", file=str(path),
             fix="copy the ratings into a fresh template (equity-outcomes readiness-template) and do not move its "
-            "header row",
-        )
+            "header row")
     columns: dict[str, int] = {}
     for c in range(1, ws.max_column + 1):
         name = (_text(ws.cell(header_row, c).value) or "").lower()
         if name and name not in columns:
             columns[name] = c
-    missing = [c for c in REQUIRED_TABLE_COLUMNS if c not in columns]
+    missing = [c for c in template.REQUIRED_TABLE_COLUMNS if c not in columns]
     if missing:
         raise InputError(
-            f"sheet {ws.title!r}: the item table has no {', '.join(missing)} column",
-            file=str(path),
+            f"sheet {ws.title!r}: the item table has no {', '.join(missing)} column", file=str(path),
             row=header_row,
-            fix="restore the header row of the template: item_id | area | item_text | rating | comment",
-        )
+            fix="restore the header row of the template: item_id | area | item_text | rating | comment")
     fields: dict[str, tuple[str | None, int]] = {}
     for r in range(1, header_row):
-        m = _FIELD_KEY.search(_text(ws.cell(r, FIELD_LABEL_COL).value) or "")
+        m = _FIELD_KEY.search(_text(ws.cell(r, template.FIELD_LABEL_COL).value) or "")
         if m:
-            fields[m.group(1).lower()] = (_text(ws.cell(r, FIELD_VALUE_COL).value), r)
-    missing = [k for k in REQUIRED_FIELDS if k not in fields]
+            fields[m.group(1).lower()] = (_text(ws.cell(r, template.FIELD_VALUE_COL).value), r)
+    missing = [k for k in template.REQUIRED_FIELDS if k not in fields]
     if missing:
         raise InputError(
-            f"sheet {ws.title!r} has no {' or '.join(missing)} field above the item table",
-            file=str(path),
-            column=get_column_letter(FIELD_LABEL_COL),
+            f"sheet {ws.title!r} has no {' or '.join(missing)} field above the item table", file=str(path),
+            column=get_column_letter(template.FIELD_LABEL_COL),
             fix="use the template: the labels 'School code (org_code)' and 'School year (school_year)' in column A "
-            "with their values in column C",
-        )
-    value_letter = get_column_letter(FIELD_VALUE_COL)
+            "with their values in column C")
+    value_letter = get_column_letter(template.FIELD_VALUE_COL)
     item_col, rating_col = columns["item_id"], columns["rating"]
-    rows = []
-    for r in range(header_row + 1, ws.max_row + 1):
-        item_raw = _text(ws.cell(r, item_col).value)
-        rating_raw = _text(ws.cell(r, rating_col).value)
-        if item_raw is None and rating_raw is None:
-            continue
-        rows.append((r, item_raw, rating_raw))
+    cells = ((r, _text(ws.cell(r, item_col).value), _text(ws.cell(r, rating_col).value))
+             for r in range(header_row + 1, ws.max_row + 1))
+    rows = [(r, item, rating) for r, item, rating in cells if item is not None or rating is not None]
     rater_raw, rater_row = fields.get("rater_name", (None, None))
     if rater_raw is None and all(rating is None for _, _, rating in rows):
         notes.add(f"sheet {ws.title!r} has no rater name and no ratings: skipped as unused")
@@ -187,37 +166,31 @@ def _sheet_records(path: Path, ws, notes: set[str]) -> list[dict]:
     }
     records = []
     for r, item_raw, rating_raw in rows:
+        own = {"item_id": (item_raw, item_raw.upper() if item_raw else None, r, get_column_letter(item_col)),
+               "rating": (rating_raw, _norm_rating(rating_raw), r, get_column_letter(rating_col))}
         rec = {"source_sheet": ws.title, "source_row": r, "_group_row": header_row}
-        for key, (raw, norm, row, letter) in shared.items():
+        for key, (raw, norm, row, letter) in {**shared, **own}.items():
             rec[key], rec[f"_raw_{key}"], rec[f"_row_{key}"], rec[f"_col_{key}"] = norm, raw, row, letter
-        rec["item_id"], rec["_raw_item_id"] = (item_raw.upper() if item_raw else None), item_raw
-        rec["_row_item_id"], rec["_col_item_id"] = r, get_column_letter(item_col)
-        rec["rating"], rec["_raw_rating"] = _norm_rating(rating_raw), rating_raw
-        rec["_row_rating"], rec["_col_rating"] = r, get_column_letter(rating_col)
         records.append(rec)
     return records
 
 
 def _read_workbook(path: Path, notes: set[str]) -> _Rows:
     with closing(_open_workbook(path)) as wb:
-        sheets = [ws for ws in wb.worksheets if is_rater_sheet(ws.title)]
+        sheets = [ws for ws in wb.worksheets if template.is_rater_sheet(ws.title)]
         if not sheets:
             raise InputError(
                 f"no sheet named 'Readiness...' (sheets: {', '.join(wb.sheetnames)}): this is not the readiness "
-                "template",
-                file=str(path),
+                "template", file=str(path),
                 fix="fill in the template from `equity-outcomes readiness-template`; each rater's sheet must be "
-                "named 'Readiness', 'Readiness 2', ...",
-            )
+                "named 'Readiness', 'Readiness 2', ...")
         records = []
         for ws in sheets:
             records.extend(_sheet_records(path, ws, notes))
     if not records:
         raise InputError(
-            "the workbook has no ratings in any 'Readiness' sheet",
-            file=str(path),
-            fix="fill in the rating column (1-4 or 'skip') and the rater name before sending the file",
-        )
+            "the workbook has no ratings in any 'Readiness' sheet", file=str(path),
+            fix="fill in the rating column (1-4 or 'skip') and the rater name before sending the file")
     return _Rows.from_records(records)
 
 
@@ -233,21 +206,12 @@ def _read_csv(path: Path, notes: set[str]) -> _Rows:
     text = _read_text(path, again="export the responses again")
     header = [h.strip().lower() for h in next(csv.reader(io.StringIO(text)))]
     if len(header) == 1 and any(d in header[0] for d in ";\t|"):
-        raise InputError(
-            "the file has one column: it is not comma-delimited",
-            file=str(path),
-            row=1,
-            value=header[0][:60],
-            fix="export it as comma-separated values (CSV)",
-        )
+        raise InputError("the file has one column: it is not comma-delimited", file=str(path), row=1,
+                         value=header[0][:60], fix="export it as comma-separated values (CSV)")
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        raise InputError(
-            f"missing column(s) {', '.join(missing)}",
-            file=str(path),
-            row=1,
-            fix=f"the header must include: {','.join(CSV_COLUMNS)} (one row per rater and item)",
-        )
+        raise InputError(f"missing column(s) {', '.join(missing)}", file=str(path), row=1,
+                         fix=f"the header must include: {','.join(CSV_COLUMNS)} (one row per rater and item)")
     dupes = sorted({h for h in header if header.count(h) > 1 and h in CSV_COLUMNS})
     if dupes:
         raise InputError(f"duplicate column(s) {', '.join(dupes)}", file=str(path), row=1, fix="remove the duplicates")
@@ -255,14 +219,9 @@ def _read_csv(path: Path, notes: set[str]) -> _Rows:
     if extra:
         notes.add(f"ignored column(s): {', '.join(extra)}")
     frame = parse_csv(path, text, header, "export the responses with rows")
-    norm = {
-        "org_code": lambda v: _norm_org_code(v, notes),
-        "school_year": _norm_year,
-        "rater_id": lambda v: v,
-        "rater_role": lambda v: v.lower() if v else v,
-        "item_id": lambda v: v.upper() if v else v,
-        "rating": _norm_rating,
-    }
+    norm = {"org_code": lambda v: _norm_org_code(v, notes), "school_year": _norm_year,
+            "rater_id": lambda v: v, "rater_role": lambda v: v.lower() if v else v,
+            "item_id": lambda v: v.upper() if v else v, "rating": _norm_rating}
     lines = range(2, len(frame) + 2)  # header is line 1
     nothing = np.full(len(frame), None, dtype=object)
     columns: dict[str, np.ndarray | range] = {"source_sheet": nothing, "source_row": lines, "_group_row": nothing}

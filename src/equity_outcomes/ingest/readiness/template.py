@@ -98,11 +98,6 @@ def _item_styles(wb: Workbook) -> dict[str, str]:
     return names
 
 
-def rater_sheet_title(n: int) -> str:
-    """``Readiness`` for the first rater, ``Readiness 2``, ``Readiness 3``, ... after."""
-    return SHEET_PREFIX if n <= 1 else f"{SHEET_PREFIX} {n}"
-
-
 def is_rater_sheet(title: str) -> bool:
     return title.strip().lower().startswith(SHEET_PREFIX.lower())
 
@@ -159,12 +154,10 @@ def _add_rater_sheet(wb: Workbook, title: str, fields: Mapping[str, object], rat
     styles = _item_styles(wb)
     column_styles = {rating_col: styles["rating"], comment_col: styles["comment"]}
     for offset, item in enumerate(items.itertuples(index=False)):
-        r = first + offset
-        area_key = f"{item.item_id.split('.')[0]}"
-        fixed_style = styles[item.area_type]
-        values = [item.item_id, area_labels[area_key], item.item_text, ratings.get(item.item_id), None]
-        for c, value in enumerate(values, start=1):
-            ws.cell(r, c, value).style = column_styles.get(c, fixed_style)  # one named style: fast
+        area = area_labels[item.item_id.split(".")[0]]
+        values = [item.item_id, area, item.item_text, ratings.get(item.item_id), None]
+        for c, value in enumerate(values, start=1):  # one named style per cell: fast
+            ws.cell(first + offset, c, value).style = column_styles.get(c, styles[item.area_type])
     last = first + len(items) - 1
     dv_rating.add(f"{ws.cell(first, rating_col).coordinate}:{ws.cell(last, rating_col).coordinate}")
 
@@ -208,7 +201,8 @@ def build_workbook(raters: list[dict] | None = None, **fields: object) -> Workbo
     wb.remove(wb.active)
     for n, rater in enumerate(raters or [{}], start=1):
         values = {**fields, **{k: v for k, v in rater.items() if k != "ratings"}}
-        _add_rater_sheet(wb, rater_sheet_title(n), values, rater.get("ratings", {}))
+        title = SHEET_PREFIX if n == 1 else f"{SHEET_PREFIX} {n}"  # Readiness, Readiness 2, Readiness 3, ...
+        _add_rater_sheet(wb, title, values, rater.get("ratings", {}))
     _add_instructions(wb)
     wb.active = 0
     wb.properties.title = WORDS.title

@@ -10,11 +10,10 @@ May import: schemas, errors, paths, ingest.student, ingest.pseudonymize.
 
 from __future__ import annotations
 
-from .detect import Detected, detect, is_state_file
+from .detect import detect, is_state_file
 from .history import derive_history
-from .inspect import StateFileReport, inspect_state_file, inspect_state_paths
+from .inspect import inspect_state_file, inspect_state_paths
 from .reader import read_state_file
-from .records import StateRead
 
-__all__ = ["Detected", "StateFileReport", "StateRead", "derive_history", "detect", "inspect_state_file",
-           "inspect_state_paths", "is_state_file", "read_state_file"]
+__all__ = ["derive_history", "detect", "inspect_state_file", "inspect_state_paths", "is_state_file",
+           "read_state_file"]

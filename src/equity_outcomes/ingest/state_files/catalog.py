@@ -41,10 +41,6 @@ class Version(Strict):
     fields: Positive | None = None
     sources: Items = ()
 
-    @property
-    def first_year(self) -> int | None:
-        return self.years[0]
-
     def covers(self, school_year: int) -> bool:
         first, last = self.years
         return (first is None or school_year >= first) and (last is None or school_year <= last)

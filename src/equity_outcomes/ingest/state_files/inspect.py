@@ -30,10 +30,6 @@ class StateFileReport:
     notes: list[str] = field(default_factory=list)
     error: str | None = None  # the file would be refused: the message names the fix
 
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.problems
-
     def render(self) -> str:
         head = f"{self.path.name}: "
         if not self.family:

@@ -84,7 +84,7 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
     parts = [_subject(raw, cols, s, label, checks, levels, school_year) for s, label in fam.subjects.items()
              if f"{s}_level" in cols]
     keep = raw.index.difference(checks.bad)
-    tables, found = [], [checks.quarantine()]
+    tables, found = [], []
     sources = {"student_id": cols["sasid"], "org_code": cols["org_code"], "grade": cols["grade"]}
     for s, part in zip([s for s in fam.subjects if f"{s}_level" in cols], parts, strict=True):
         sub = {"scaled_score": cols.get(f"{s}_scaled_score", ""), "achievement_level": cols[f"{s}_level"],
@@ -97,8 +97,7 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
     counts = checks.code_counts()
     families = sorted({levels[c][1] for c in counts["code"] if c in levels})  # the editions seen
     read = StateRead(path, FAMILY, RECORD, "+".join(families) or "none", "MCAS student results", school_year,
-                     len(raw), {"assessments": data},
-                     quarantine=pd.concat([f for f in found if len(f)] or found[:1], ignore_index=True),
+                     len(raw), {"assessments": data}, quarantine=checks.quarantine(*found),
                      code_counts=counts)
     n_cells = sum(len(p) for p in parts)
     read.notes.append(f"{n_cells} subject result(s) from {len(raw)} student record(s); subjects with no score and "

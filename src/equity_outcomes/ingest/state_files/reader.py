@@ -24,8 +24,9 @@ def _sims_version(path: Path, school_year: int):
                 "and membership are final there); move the October and March files elsewhere")
     version = fam.version_for_year(school_year)
     if version is None:
+        first = fam.versions[0].years[0]
         raise InputError(f"no SIMS handbook tables for school year {school_year}", file=str(path),
-                         fix=f"the tables cover {fam.versions[0].first_year} onwards (config/state_layouts.yaml)")
+                         fix=f"the tables cover {first} onwards (config/state_layouts.yaml)")
     return version
 
 

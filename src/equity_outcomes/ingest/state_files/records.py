@@ -21,6 +21,7 @@ from .catalog import Family, Version
 
 SASID_PATTERN = r"\d{10}"
 WITHHELD = "student id withheld: ids are never stored in clear"
+Q_COLUMNS = [*QUARANTINE_COLUMNS, "table_name"]  # a state file's quarantine records name their contract table
 CODE_FIX = ("correct the record in your student information system and export the file again; if DESE added this "
             "code in a newer handbook, add a row for it to config/state_codes/{family}.csv (element, code, meaning, "
             "maps_to, versions, source)")
@@ -39,7 +40,7 @@ class StateRead:
     rows_in: int
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # contract table -> validated rows (+ source_row)
     crosswalk: pd.DataFrame | None = None  # pseudonymized (student_id, local_student_id)
-    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*QUARANTINE_COLUMNS, "table_name"]))
+    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=Q_COLUMNS))
     code_counts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=["element", "code", "maps_to", "n_records"]))
     notes: list[str] = field(default_factory=list)
@@ -159,9 +160,10 @@ class Checks:
                   "not a number of days", "export the element as a whole or decimal number of days")
         return values
 
-    def quarantine(self) -> pd.DataFrame:
-        cols = [*QUARANTINE_COLUMNS, "table_name"]
-        return pd.concat(self.found, ignore_index=True)[cols] if self.found else pd.DataFrame(columns=cols)
+    def quarantine(self, *contract: pd.DataFrame) -> pd.DataFrame:
+        """The records these checks quarantined, then those of ``contract`` (the contract's validation)."""
+        found = [f for f in (*self.found, *contract) if len(f)]
+        return pd.concat(found, ignore_index=True)[Q_COLUMNS] if found else pd.DataFrame(columns=Q_COLUMNS)
 
     def code_counts(self) -> pd.DataFrame:
         """How many records each code mapping was applied to (records that passed every check of this file)."""
@@ -183,8 +185,7 @@ def to_contract(table: str, frame: pd.DataFrame, path: Path, key: bytes | None, 
     schema = ALL_TABLES[table]
     frame = frame[list(schema.columns)].replace("", None)  # blank = missing, as the contract CSV reader reads it
     if frame.empty:
-        return frame.assign(source_row=pd.Series(dtype="int64")), pd.DataFrame(columns=[*QUARANTINE_COLUMNS,
-                                                                                        "table_name"])
+        return frame.assign(source_row=pd.Series(dtype="int64")), pd.DataFrame(columns=Q_COLUMNS)
     # a missing required value is quarantined here: pandera, failing to coerce such a column, would check the
     # other rows' uncoerced text against the column's rules and reject them all
     required = [c for c, col in schema.columns.items() if not col.nullable]

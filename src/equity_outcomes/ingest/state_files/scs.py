@@ -42,10 +42,9 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
                           "course_id": raw["SCS04"], "course_type": level, "ap_exam_score": ""}).loc[advanced]
     repeated = frame.duplicated(["student_id", "course_id"])
     data, q = to_contract("courses", frame[~repeated.to_numpy()], path, key, SOURCES)
-    found = [f for f in (checks.quarantine(), q) if len(f)]
     read = StateRead(path, FAMILY, RECORD, version.id, version.handbook, school_year, len(raw), {"courses": data},
-                     crosswalk(raw.loc[advanced], "SCS02", "SCS01", key),
-                     pd.concat(found, ignore_index=True) if found else checks.quarantine(), checks.code_counts())
+                     crosswalk(raw.loc[advanced], "SCS02", "SCS01", key), checks.quarantine(q),
+                     checks.code_counts())
     read.notes += [f"SCS handbook {version.id} layout ({n_fields} elements)",
                    f"{len(taken) - len(advanced)} course record(s) not advanced (SCS09) and "
                    f"{len(keep) - len(taken)} withdrawn/excused (SCS08): not contract rows",

@@ -59,13 +59,13 @@ def read(path: Path, school_year: int, version: Version, key: bytes | None) -> S
         "masscore_complete": _flags(masscore), "completed_dual_enrollment": "0",
         "enrolled_postsecondary": _flags(plans),
     }).loc[grads]
-    tables, found = {}, [checks.quarantine()]
+    tables, found = {}, []
     for table, frame in (("enrollment", enrollment), ("graduates", graduates)):
         tables[table], q = to_contract(table, frame, path, key, SOURCES)
         found.append(q)
     read = StateRead(path, FAMILY, RECORD, version.id, version.handbook, school_year, len(raw), tables,
-                     crosswalk(raw.loc[enrolled], "DOE002", "DOE001", key),
-                     pd.concat([f for f in found if len(f)] or found[:1], ignore_index=True), checks.code_counts())
+                     crosswalk(raw.loc[enrolled], "DOE002", "DOE001", key), checks.quarantine(*found),
+                     checks.code_counts())
     not_enrolled = int((mapped["DOE012"][keep] == "not_enrolled").sum())
     read.notes += [f"SIMS handbook {version.id} tables ({version.handbook})"]
     if header:

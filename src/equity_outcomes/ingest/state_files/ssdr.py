@@ -97,9 +97,7 @@ def read(path: Path, school_year: int, key: bytes | None) -> StateRead:
                           "incident_id": raw["OFF ID"], "action": action,
                           "days_missed": days.map(lambda v: "" if pd.isna(v) else f"{v:g}")}).loc[keep]
     data, q = to_contract("discipline", frame, path, key, SOURCES)
-    found = [f for f in (checks.quarantine(), q) if len(f)]
     read = StateRead(path, FAMILY, "discipline", version.id, version.handbook, school_year, len(raw),
-                     {"discipline": data}, quarantine=pd.concat(found, ignore_index=True) if found
-                     else checks.quarantine(), code_counts=checks.code_counts())
+                     {"discipline": data}, quarantine=checks.quarantine(q), code_counts=checks.code_counts())
     read.notes.append(f"SSDR edition {version.id} ({version.handbook})" + ("; header row read" if header else ""))
     return read
