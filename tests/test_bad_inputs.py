@@ -124,9 +124,11 @@ FILE_CASES = {
                       + GOOD["enrollment"].replace(",", "\t") + "\n", "comma"),
     "missing column": (ENROLL_PATH, HEADER["enrollment"].replace(",days_absent", "") + "\n"
                        + GOOD["enrollment"].rsplit(",", 1)[0] + "\n", "missing ['days_absent']"),
-    "renamed column": (ENROLL_PATH, HEADER["enrollment"].replace("gender", "sex") + "\n" + GOOD["enrollment"] + "\n",
-                       "unexpected ['sex']"),
+    "renamed column": (ENROLL_PATH, HEADER["enrollment"].replace("gender", "pronoun") + "\n" + GOOD["enrollment"]
+                       + "\n", "unexpected ['pronoun']"),
     "duplicate column": (ENROLL_PATH, HEADER["enrollment"] + ",grade\n" + GOOD["enrollment"] + ",07\n", "grade"),
+    "two names of one column": (ENROLL_PATH, HEADER["enrollment"] + ",Grade Level\n" + GOOD["enrollment"] + ",07\n",
+                                "header cells [['grade', 'Grade Level']]"),
     "unbalanced quote": (ENROLL_PATH, HEADER["enrollment"] + '\n2024,"s1,01000005,07,latino,F,1,0,0,0,180,3\n',
                          "quot"),
     "too many fields": (ENROLL_PATH, HEADER["enrollment"] + "\n" + GOOD["enrollment"] + ",1,2\n", "14 fields"),

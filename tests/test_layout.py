@@ -202,7 +202,8 @@ MAX_FILE_LINES = 600
 # 16,387 (measured). lead: student extracts keep loading when they carry columns the contract lacks (left out
 # with a warning) or spell its headers another way (Student ID): 16,415 (measured). lead: four helpers simplified
 # ingest (-163), publish (-55), disclosure (-64) and synth + research (-34) with byte-identical outputs: 16,101.
-LINE_BUDGET = 16_101
+# lead: student headers also read by the names SIS exports give them (config/sis_spellings.yaml headers:): 16,114.
+LINE_BUDGET = 16_114
 
 
 def modules() -> dict[str, Path]:

@@ -77,9 +77,9 @@ def test_sql_and_pandera_validators_agree(tmp_path, monkeypatch):
 
 def test_sql_validator_refuses_a_bad_header(tmp_path, monkeypatch):
     monkeypatch.setattr(load_module, "SQL_VALIDATION_MIN_BYTES", 0)
-    f = write_csv(tmp_path / "student" / "2024" / "enrollment.csv", ENROLL.replace("gender", "sex"), [GOOD_ROW])
+    f = write_csv(tmp_path / "student" / "2024" / "enrollment.csv", ENROLL.replace("gender", "pronoun"), [GOOD_ROW])
     con = connect(tmp_path / "w.duckdb")
-    with pytest.raises(Exception, match="unexpected \\['sex'\\]"):
+    with pytest.raises(Exception, match="unexpected \\['pronoun'\\]"):
         ingest_into(con, [f])
     con.close()
 

@@ -150,10 +150,12 @@ def test_structural_problems_refuse_the_whole_load_and_change_nothing(loaded, tm
 @pytest.mark.parametrize("in_sql", [False, True], ids=["pandera", "duckdb"])
 def test_extra_columns_are_left_out_with_a_warning_and_headers_read_in_any_spelling(tmp_path, monkeypatch, in_sql):
     """An SIS extract with columns the contract lacks (a name, a note) loads without them, and says which; headers
-    in another case or with spaces are read as the contract's columns and listed as mappings. Both validators."""
+    in another case or with spaces, or named as config/sis_spellings.yaml lists, are read as the contract's columns
+    and listed as mappings. Both validators."""
     if in_sql:
         monkeypatch.setattr(load_module, "SQL_VALIDATION_MIN_BYTES", 0)
-    header = ENROLL.replace("school_year", "School Year").replace("student_id", "Student-ID")
+    header = (ENROLL.replace("school_year", "School Year").replace("student_id", "Student-ID")
+              .replace("gender", "Sex").replace("is_swd", "SPED"))
     f = write_csv(tmp_path / "raw" / "student" / "2024" / "enrollment.csv", f"First Name,{header},local_note",
                   [f"Zebediah,{GOOD_ROW},moved in March", f"Quill,{GOOD_ROW.replace('s1', 's2')},"])
     summary = load(tmp_path / "w.duckdb", f)
@@ -162,7 +164,8 @@ def test_extra_columns_are_left_out_with_a_warning_and_headers_read_in_any_spell
     assert "warning: 2 column(s) not in the enrollment contract left out, not loaded: ['First Name', " \
            "'local_note']" in r.message
     assert {(m.column, m.value_from, m.value_to, m.rows) for m in r.mappings if m.column == "header"} == {
-        ("header", "School Year", "school_year", 2), ("header", "Student-ID", "student_id", 2)}
+        ("header", "School Year", "school_year", 2), ("header", "Student-ID", "student_id", 2),
+        ("header", "Sex", "gender", 2), ("header", "SPED", "is_swd", 2)}  # the last two: config/sis_spellings.yaml
     con = connect(tmp_path / "w.duckdb", read_only=True)
     try:
         columns = con.execute("SELECT table_name, column_name FROM information_schema.columns "

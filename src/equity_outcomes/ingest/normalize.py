@@ -55,6 +55,7 @@ class _Spellings(Strict):
     """``config/sis_spellings.yaml`` (its header comment explains each key)."""
 
     columns: dict[str, str]  # contract column -> kind
+    headers: dict[str, list[str]] = {}  # contract column -> header names
     values: Annotated[dict[str, dict[str, str]], BeforeValidator(_by_spelling)]
     patterns: dict[str, tuple[Regex, ...]]
     examples: dict[str, str] = {}
@@ -68,6 +69,17 @@ def _load(path: Path) -> _Spellings:
 
 def spellings() -> _Spellings:
     return _load(config_dir() / SPELLINGS_FILE)
+
+
+def header_key(cell: str) -> str:
+    """A header cell as the contract spells column names: trimmed, lower case, spaces and hyphens as underscores."""
+    return re.sub(r"[\s-]+", "_", cell.strip()).lower()
+
+
+@lru_cache(maxsize=1)
+def header_spellings() -> dict[str, str]:
+    """:func:`header_key` of each header name of ``headers:`` -> its contract column."""
+    return {header_key(h): column for column, names in spellings().headers.items() for h in names}
 
 
 def _full_match(kind: str, value: str) -> re.Match | None:

@@ -1,18 +1,17 @@
 """Read and validate one district student extract (a CSV named after its table, see ``schemas.py``).
 
 Structural problems (unknown table, missing columns, wrong delimiter, bad encoding, empty file) refuse the file with
-an :class:`InputError`. Headers are read in any case, with spaces or hyphens for underscores (``Student ID``), and each
-one so read is reported; columns the contract does not have are left out with a warning naming them (the warehouse
-keeps only the contract's columns: an extract's names or birth dates never enter it). Row problems never stop the
-load: every failing row goes to quarantine with its line number, column, value and the failed check, and the good
-rows load.
+an :class:`InputError`. Headers are read in any case, with spaces or hyphens for underscores (``Student ID``), or as
+the header names of config/sis_spellings.yaml (``LASID``), and each one so read is reported. Columns the contract
+does not have are left out with a warning naming them (the warehouse keeps only the contract's columns: an
+extract's names or birth dates never enter it). Row problems never stop the load: every failing row goes to
+quarantine with its line number, column, value and the failed check, and the good rows load.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandera.errors
 import pandera.pandas as pa
 
 from ..errors import InputError
-from .normalize import KnownCodes, Mapping, normalize_frame
+from .normalize import KnownCodes, Mapping, header_key, header_spellings, normalize_frame
 from .pseudonymize import pseudonymize
 from .schemas import ALL_TABLES, ID_COLUMNS
 
@@ -93,8 +92,12 @@ class Header:
                 "under another name, rename it in the export (docs/student_data_contract.md)"]
 
 
-def _contract_name(cell: str) -> str:
-    return re.sub(r"[\s-]+", "_", cell.strip()).lower()
+def _contract_name(cell: str, expected: list[str]) -> str:
+    """The contract column a header cell names (its own name in another spelling, or a header name of
+    config/sis_spellings.yaml), else the cell as written."""
+    name = header_key(cell)
+    name = name if name in expected else header_spellings().get(name)
+    return name if name in expected else cell
 
 
 def check_header(path: Path, table: str, text: str | None = None) -> Header:
@@ -107,7 +110,7 @@ def check_header(path: Path, table: str, text: str | None = None) -> Header:
                          file=str(path), row=1,
                          fix="export it as comma-separated values (CSV), or convert the delimiter to ','")
     as_written = [c.strip() for c in cells]
-    names = [n if (n := _contract_name(c)) in expected else c for c in as_written]
+    names = [_contract_name(c, expected) for c in as_written]
     missing = [c for c in expected if c not in names]
     unexpected = [w for w, n in zip(as_written, names, strict=True) if n not in expected]
     if missing:
@@ -115,9 +118,11 @@ def check_header(path: Path, table: str, text: str | None = None) -> Header:
             f"columns do not match the {table} contract: missing {missing}, unexpected {unexpected or 'none'}",
             file=str(path), row=1,
             fix=f"the header must be: {','.join(expected)} (see docs/student_data_contract.md)")
-    dupes = {n for n in names if n in expected and names.count(n) > 1}
+    dupes = sorted({n for n in names if n in expected and names.count(n) > 1})
     if dupes:
-        raise InputError(f"duplicate columns {sorted(dupes)}", file=str(path), row=1, fix="remove the duplicates")
+        cells_read = [[w for w, n in zip(as_written, names, strict=True) if n == d] for d in dupes]
+        raise InputError(f"duplicate columns {dupes}: header cells {cells_read} are each read as one of them",
+                         file=str(path), row=1, fix="keep one column of each, remove the others")
     if len(text.strip().splitlines()) < 2:
         raise InputError("the file has a header but no rows", file=str(path), fix="export the table with its rows")
     return Header(names, as_written, unexpected)
