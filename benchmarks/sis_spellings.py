@@ -1,7 +1,8 @@
 """Cost of mapping SIS spellings at the edge: one enrollment file of N rows (default 1,000,000, validated in DuckDB)
 loaded as the contract spells it and as an ordinary SIS exports it (Black, Grade 4, K, Y/N, 2023-24, org codes
-without leading zeros; headers as an SIS names them (School Year, LASID, Race, Sex, SPED, Absences...); a student name and a note the contract does
-not have, left out), into a fresh warehouse each time. Prints the seconds of each load and the load average.
+without leading zeros; headers as an SIS names them: School Year, LASID, Race, Sex, SPED, Absences...; a student
+name and a note the contract does not have, left out), into a fresh warehouse each time. Prints the seconds of each
+load and the load average.
 
     .venv/bin/python benchmarks/sis_spellings.py [N]
 """
