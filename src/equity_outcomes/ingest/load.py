@@ -439,9 +439,9 @@ def ingest_into(con: duckdb.DuckDBPyConnection, paths: Iterable[Path | str], *,
 
 
 def _warnings(result: FileResult) -> list[str]:
-    """The warnings a DESE read (kept columns, unknown report, missing group...) or a student extract (columns left
-    out) recorded, one line each."""
-    if result.kind not in ("dese", "student") or "warning:" not in result.message:
+    """The warnings a read recorded in its message (a DESE export's kept columns, unknown report, missing group...;
+    a student extract's columns left out), one line each."""
+    if "warning:" not in result.message:
         return []
     return [n.strip().removeprefix("warning:").strip() for n in result.message.split("; ")
             if n.strip().startswith("warning:")]
